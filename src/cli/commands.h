@@ -1,0 +1,20 @@
+#pragma once
+
+// Registration of the `lockout` CLI's subcommands. Each family of commands lives in its own
+// file and adds itself to the app; its callback stores the process exit code in `exit_code`.
+// Commands print results to stdout and one-line errors to stderr ("lockout: <what>; <next step>").
+
+#include "CLI/CLI.hpp"
+
+namespace lockout::cli {
+
+struct CommandContext {
+  int exit_code = 0;
+};
+
+// `lockout attest verify FILE ...` (src/cli/attest_command.cc)
+void RegisterAttestCommands(CLI::App& app, CommandContext& ctx);
+// `lockout describe-eif FILE` (src/cli/eif_command.cc)
+void RegisterEifCommands(CLI::App& app, CommandContext& ctx);
+
+}  // namespace lockout::cli

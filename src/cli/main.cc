@@ -1,0 +1,24 @@
+// `lockout`: the operator and developer CLI.
+
+#include <cstdio>
+#include <exception>
+
+#include "CLI/CLI.hpp"
+#include "src/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "lockout: keep a signing key usable only inside one measured AWS Nitro Enclave.\n"
+      "Run `lockout COMMAND --help` for what each command does."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lockout 0.1.0");
+  lockout::cli::CommandContext ctx;
+  lockout::cli::RegisterAttestCommands(app, ctx);
+  lockout::cli::RegisterEifCommands(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return ctx.exit_code;
+}
