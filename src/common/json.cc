@@ -1,0 +1,45 @@
+#include "src/common/json.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace lockout {
+
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes,
+                                         int max_depth) {
+  if (text.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("json: ", text.size(), " bytes exceeds the limit of ", max_bytes));
+  }
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("json: nesting deeper than ", max_depth, " at offset ", i));
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError("json: malformed document");
+  return j;
+}
+
+}  // namespace lockout

@@ -1,0 +1,37 @@
+#include "src/common/json.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace lockout {
+namespace {
+
+TEST(JsonTest, ParsesObjects) {
+  auto j = ParseJson(R"({"a": [1, "x{["], "b": {"c": null}})");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["a"][1], "x{[");
+}
+
+TEST(JsonTest, RejectsMalformedAndOversized) {
+  EXPECT_FALSE(ParseJson("{\"a\":").ok());
+  EXPECT_FALSE(ParseJson("").ok());
+  EXPECT_FALSE(ParseJson("{} trailing").ok());
+  EXPECT_FALSE(ParseJson(std::string(100, ' ') + "{}", 50).ok());
+}
+
+TEST(JsonTest, RejectsDeepNestingBeforeParsing) {
+  std::string deep(100000, '[');
+  EXPECT_FALSE(ParseJson(deep).ok());
+  std::string ok = std::string(32, '[') + std::string(32, ']');
+  EXPECT_TRUE(ParseJson(ok).ok());
+  EXPECT_FALSE(ParseJson("[" + ok + "]").ok());
+}
+
+TEST(JsonTest, BracketsInsideStringsDoNotCount) {
+  std::string s = "\"" + std::string(100, '[') + "\\\"" + "\"";
+  EXPECT_TRUE(ParseJson(s).ok());
+}
+
+}  // namespace
+}  // namespace lockout
