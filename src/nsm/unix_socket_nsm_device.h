@@ -1,0 +1,65 @@
+#pragma once
+
+// UnixSocketNsmDevice: an NsmDevice backed by the local NSM service on a Unix stream socket.
+//
+// Per call it sends one frame (4-byte big-endian length + the request CBOR) and reads one frame
+// back (nsm_socket_framing.h), on a connection kept open between calls. Any failure closes the
+// connection and the next call opens a new one (so a restarted service is picked up). Calls are
+// never retried: the service may already have acted on a non-idempotent request (ExtendPCR).
+// Thread-safe: calls are serialised on the one connection.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "src/nsm/nsm_device.h"
+#include "src/nsm/nsm_message.h"
+
+namespace lockout::nsm {
+
+// Largest response frame accepted by default: the /dev/nsm response buffer plus a margin.
+inline constexpr size_t kMaxSocketResponseSize = kMaxResponseSize + 0x1000;
+
+struct UnixSocketNsmDeviceOptions {
+  // Deadline for one whole call: connect, write the request, read the response.
+  absl::Duration timeout = absl::Seconds(10);
+  // Responses announcing a larger length are refused before their body is read.
+  size_t max_response_size = kMaxSocketResponseSize;
+};
+
+class UnixSocketNsmDevice final : public NsmDevice {
+ public:
+  // Validates the path (non-empty, fits in sockaddr_un: InvalidArgument otherwise). Does not
+  // connect: the first Call() does, so the service may start later.
+  static absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> Create(
+      std::string_view socket_path, UnixSocketNsmDeviceOptions options = {});
+
+  ~UnixSocketNsmDevice() override;
+  UnixSocketNsmDevice(const UnixSocketNsmDevice&) = delete;
+  UnixSocketNsmDevice& operator=(const UnixSocketNsmDevice&) = delete;
+
+  // Errors: InvalidArgument for a request over kMaxRequestSize (nothing sent); Unavailable if
+  // the service cannot be reached or closed the connection before answering; DataLoss if it
+  // closed mid-response; ResourceExhausted for an oversized response; DeadlineExceeded on
+  // timeout. Messages carry the socket path and sizes, never message bytes.
+  absl::StatusOr<Bytes> Call(ByteView request_cbor) override;
+
+ private:
+  UnixSocketNsmDevice(std::string path, UnixSocketNsmDeviceOptions options)
+      : path_(std::move(path)), options_(options) {}
+
+  absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DisconnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  const UnixSocketNsmDeviceOptions options_;
+  absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+};
+
+}  // namespace lockout::nsm
