@@ -90,6 +90,7 @@ absl::StatusOr<Bytes> SigStructure(ByteView protected_bytes, ByteView payload) {
 }
 
 absl::StatusOr<X509Ptr> ParsePemCertificate(ByteView pem) {
+  if (pem.empty()) return absl::InvalidArgumentError("EIF signing certificate is empty");
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (bio == nullptr) return crypto::OpenSslError("BIO_new_mem_buf");
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -169,8 +170,16 @@ Bytes EncodePcrInfo(int32_t register_index, ByteView register_value) {
   if (register_index >= 0) {
     index = CborUint(static_cast<uint64_t>(register_index));
   } else {
-    // CBOR negative integer -1-n; libcbor stores n.
-    index = CborPtr(cbor_build_negint32(static_cast<uint32_t>(-1 - int64_t{register_index})));
+    // CBOR negative integer -1-n; libcbor stores n and keeps the width it was built with, so
+    // pick the shortest one as serde_cbor does.
+    const auto n = static_cast<uint32_t>(-1 - int64_t{register_index});
+    if (n <= 0xFF) {
+      index = CborPtr(cbor_build_negint8(static_cast<uint8_t>(n)));
+    } else if (n <= 0xFFFF) {
+      index = CborPtr(cbor_build_negint16(static_cast<uint16_t>(n)));
+    } else {
+      index = CborPtr(cbor_build_negint32(n));
+    }
   }
   CborMapAdd(map.get(), CborText("register_index"), std::move(index));
   CborMapAdd(map.get(), CborText("register_value"), U8Array(register_value));
@@ -184,6 +193,7 @@ absl::StatusOr<PcrSignature> SignPcr0(const crypto::Sha384Digest& pcr0, ByteView
                                       const SecretBytes& private_key_pem) {
   ASSIGN_OR_RETURN(X509Ptr cert, ParsePemCertificate(cert_pem));
   ByteView key_pem = private_key_pem.Reveal();
+  if (key_pem.empty()) return absl::InvalidArgumentError("EIF signing key is empty");
   BioPtr bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
   if (bio == nullptr) return crypto::OpenSslError("BIO_new_mem_buf");
   EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
