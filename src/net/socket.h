@@ -1,0 +1,118 @@
+#pragma once
+
+// Blocking socket primitives with deadlines, over tcp, unix and vsock endpoints.
+//
+// Every descriptor these functions create is non-blocking and close-on-exec; "blocking" means the
+// calls below wait in poll() until done or until their timeout (a deadline for the whole call,
+// not per read), retry on EINTR and finish partial writes. Writes use MSG_NOSIGNAL, so a closed
+// peer is an error, never SIGPIPE. A server that must not let a slow client stall others runs
+// each connection on its own thread (or drives FrameDecoder from an event loop instead).
+//
+// Errors: DeadlineExceeded on timeout; Unavailable for connection failures (refused, reset,
+// unreachable, AF_VSOCK missing on this host); InvalidArgument for unusable endpoints (bad unix
+// path, unresolvable host); framing errors from FrameDecoder unchanged. Messages name the
+// endpoint, the syscall and errno text, never data.
+// Thread-safety: functions are thread-safe; one fd/decoder must not be read (or written) by two
+// threads at once.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/common/bytes.h"
+#include "src/net/endpoint.h"
+#include "src/net/frame_decoder.h"
+
+namespace lockout::net {
+
+// Owns one file descriptor; closes it on destruction. Move-only.
+class UniqueFd final {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership without closing.
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  // Closes the current descriptor (if any) and owns `fd`.
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// A listening socket. For tcp port 0 and vsock port/CID ANY, local_endpoint() is what the kernel
+// actually bound (e.g. tcp://127.0.0.1:41234). A unix listener removes its socket file when
+// destroyed (only if the file is still the one it created). Move-only.
+class Listener final {
+ public:
+  Listener(Listener&&) noexcept;
+  Listener& operator=(Listener&&) noexcept;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();
+
+  int fd() const { return fd_.get(); }
+  const Endpoint& local_endpoint() const { return local_; }
+
+ private:
+  friend absl::StatusOr<Listener> Listen(const Endpoint& endpoint, int backlog);
+  Listener(UniqueFd fd, Endpoint local);
+  void RemoveUnixSocketFile();
+
+  UniqueFd fd_;
+  Endpoint local_;
+  dev_t unix_dev_ = 0;
+  ino_t unix_ino_ = 0;
+};
+
+// Binds and listens. tcp: SO_REUSEADDR, the first address the host resolves to that binds.
+// unix: a stale socket file (nobody accepting) is removed first; a live one gives Unavailable
+// ("address in use"); a non-socket file at the path is never removed (InvalidArgument). vsock:
+// Unavailable with a clear message if this host has no AF_VSOCK support (EAFNOSUPPORT/ENODEV...).
+absl::StatusOr<Listener> Listen(const Endpoint& endpoint, int backlog = 128);
+
+// Waits up to `timeout` for a connection. DeadlineExceeded if none arrives.
+absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout);
+
+// Connects to `endpoint` within `timeout` (tcp: tries each resolved address in turn; name
+// resolution itself is not bounded by the timeout).
+absl::StatusOr<UniqueFd> Connect(const Endpoint& endpoint, absl::Duration timeout);
+
+// Writes all of `data` within `timeout`.
+absl::Status WriteAll(int fd, ByteView data, absl::Duration timeout);
+absl::Status WriteAll(int fd, std::string_view data, absl::Duration timeout);
+
+// Returns the next frame from `fd` within `timeout`, reading into `decoder` as needed (a decoder
+// belongs to one connection; bytes read beyond the frame stay in it for the next call).
+// nullopt: the peer closed the connection cleanly between frames. DataLoss: the peer closed
+// mid-frame. Framing errors (garbage, oversize) come from the decoder.
+absl::StatusOr<std::optional<Frame>> ReadFrame(int fd, FrameDecoder& decoder,
+                                               absl::Duration timeout);
+
+// Encodes and writes one frame (EncodeFrame + WriteAll).
+absl::Status WriteFrame(int fd, FrameKind kind, std::string_view payload, absl::Duration timeout,
+                        size_t max_frame_size = kDefaultMaxFrameSize);
+
+// Shuts down the write side (the peer reads EOF after the buffered data).
+absl::Status ShutdownWrite(int fd);
+
+}  // namespace lockout::net
