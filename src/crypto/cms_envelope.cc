@@ -157,7 +157,9 @@ absl::Status CheckOaepSha256(const X509_ALGOR* alg) {
     return Malformed("RSAES-OAEP parameters are not valid DER");
   }
   if (!IsSha256(params->hashFunc)) return Malformed("RSAES-OAEP hash is not SHA-256");
-  if (params->maskGenFunc == nullptr) return Malformed("RSAES-OAEP mask generation is not MGF1");
+  if (params->maskGenFunc == nullptr) {
+    return Malformed("RSAES-OAEP MGF1 hash is not SHA-256 (default MGF1-SHA-1)");
+  }
   X509_ALGOR_get0(&oid, &ptype, &pval, params->maskGenFunc);
   if (OBJ_obj2nid(oid) != NID_mgf1) return Malformed("RSAES-OAEP mask generation is not MGF1");
   if (ptype != V_ASN1_SEQUENCE || pval == nullptr) {

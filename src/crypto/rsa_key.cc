@@ -67,6 +67,14 @@ absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromSpkiDer(ByteView der) {
   }
   absl::Status ok = CheckRsaRecipientKey(key.get());
   if (!ok.ok()) return ok;
+  // OpenSSL's decoder is lenient (it ignores the rsaEncryption parameters and accepts non-zero
+  // unused bits in the BIT STRING). An RSA SPKI has exactly one DER encoding, so insist on it:
+  // re-encode and compare.
+  absl::StatusOr<Bytes> canonical = PublicKeyToSpkiDer(key.get());
+  if (!canonical.ok()) return canonical.status();
+  if (*canonical != Bytes(der.begin(), der.end())) {
+    return absl::InvalidArgumentError("RSA SPKI: not the canonical DER encoding");
+  }
   return key;
 }
 
