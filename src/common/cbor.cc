@@ -117,8 +117,10 @@ absl::Status CheckShape(const cbor_item_t* item, int depth) {
       }
       return absl::OkStatus();
     }
-    case CBOR_TYPE_TAG:
-      return CheckShape(cbor_tag_item(item), depth + 1);
+    case CBOR_TYPE_TAG: {
+      CborPtr tagged(cbor_tag_item(item));  // cbor_tag_item returns a new reference
+      return CheckShape(tagged.get(), depth + 1);
+    }
     default:
       return absl::OkStatus();
   }

@@ -54,6 +54,12 @@ TEST(CborTest, RejectsDeepNesting) {
   EXPECT_FALSE(CborParse(deep).ok());
 }
 
+TEST(CborTest, ParsesTaggedItemsWithoutLeakingTheTaggedItem) {
+  // Under ASan's leak checker this fails if the shape check keeps a reference to the tag's item.
+  auto item = CborParse(H("a16169c103"));
+  ASSERT_TRUE(item.ok()) << item.status();
+}
+
 TEST(CborTest, DetectsDuplicateKeys) {
   auto item = CborParse(H("a2616101616102"));
   ASSERT_TRUE(item.ok());
