@@ -16,7 +16,9 @@
 namespace lockout::localaws {
 namespace {
 
-using nlohmann::json;
+// ordered_json keeps the document's field order, so the first defect reported is the first
+// one as written.
+using json = nlohmann::ordered_json;
 
 // Policies are at most a few levels deep (document > Statement[] > statement > Condition >
 // operator > key > values[]); anything deeper is not a policy.
