@@ -76,10 +76,11 @@ class FrameDecoder final {
   FrameDecoder(const FrameDecoder&) = delete;
   FrameDecoder& operator=(const FrameDecoder&) = delete;
 
-  // Appends bytes. Returns an error (and buffers nothing) if the decoder has already failed, or
-  // the error if the frame at the head of the buffer is now known to be invalid; a caller may use
-  // that to stop reading early. Complete frames before an invalid one are still returned by
-  // Next() only if they were not the head: callers should drain Next() after every Feed().
+  // Appends bytes. Returns the sticky error (buffering nothing) if the decoder has already failed,
+  // or the new error if the frame at the head of the buffer is now known to be invalid (so a
+  // reader can stop early). Feed() examines only the head frame; later frames are examined by
+  // Next(), so valid frames before an invalid one are still delivered. Drain Next() after every
+  // Feed().
   absl::Status Feed(ByteView data);
   absl::Status Feed(std::string_view data);
 

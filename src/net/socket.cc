@@ -53,8 +53,8 @@ absl::Status SyscallError(int err, std::string_view what, std::string_view where
   if (vsock && IsVsockUnsupported(err)) {
     return absl::UnavailableError(
         absl::StrCat(message,
-                     " (AF_VSOCK is not available on this host: no vsock transport, "
-                     "or not inside/next to a Nitro Enclave)"));
+                     " (AF_VSOCK unusable here: no vsock transport on this host for "
+                     "that CID; outside a Nitro Enclave use tcp:// or unix://)"));
   }
   switch (err) {
     case EACCES:

@@ -377,7 +377,10 @@ TEST(SocketTest, VsockListenBindsOrReportsMissingSupportClearly) {
 
 TEST(SocketTest, VsockConnectFailsCleanlyWithoutAPeer) {
   absl::StatusOr<UniqueFd> conn = Connect(MustParse("vsock://3:5011"), kShort);
+  // Here (no vsock host transport) this is ENODEV; elsewhere it may be refused or time out.
   if (!conn.ok()) {
+    EXPECT_TRUE(absl::IsUnavailable(conn.status()) || absl::IsDeadlineExceeded(conn.status()))
+        << conn.status();
     EXPECT_THAT(std::string(conn.status().message()), HasSubstr("vsock://3:5011"));
   }
 }
