@@ -1,6 +1,7 @@
 #include "src/crypto/cms_envelope.h"
 
 #include <openssl/cms.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
@@ -356,6 +357,37 @@ TEST_F(CmsEnvelopeTest, BuildAcceptsAPublicOnlyKeyFromSpki) {
   absl::StatusOr<SecretBytes> decrypted = DecryptKmsEnvelope(key_, *der);
   ASSERT_TRUE(decrypted.ok()) << decrypted.status();
   EXPECT_TRUE(decrypted->Equals(plaintext));
+}
+
+// The fuzz seeds were made by `openssl cms -encrypt` for the throwaway fuzz key (see
+// tests/testdata/cms/README.md); the KMS-shaped ones, DER and indefinite-length BER, decrypt.
+TEST(CmsFuzzSeedTest, KmsShapedSeedsDecryptWithTheFuzzKey) {
+  BioPtr bio(BIO_new_file(testing::TestDataPath("cms/fuzz-rsa2048-key.pem").c_str(), "r"));
+  ASSERT_NE(bio, nullptr);
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ASSERT_NE(key, nullptr);
+  const std::string corpus = testing::SourceDir() + "/fuzz/corpus/cms_fuzzer/";
+  struct Seed {
+    const char* file;
+    size_t plaintext_size;
+  };
+  for (const Seed& seed : {Seed{"kms-shaped-10.der", 10}, Seed{"kms-shaped-32.der", 32},
+                           Seed{"kms-shaped-indefinite.ber", 300}}) {
+    Bytes envelope = testing::ReadTestFile(corpus + seed.file);
+    absl::StatusOr<SecretBytes> plaintext = DecryptKmsEnvelope(key.get(), envelope);
+    ASSERT_TRUE(plaintext.ok()) << seed.file << ": " << plaintext.status();
+    EXPECT_EQ(plaintext->size(), seed.plaintext_size) << seed.file;
+  }
+  absl::StatusOr<SecretBytes> hello =
+      DecryptKmsEnvelope(key.get(), testing::ReadTestFile(corpus + "kms-shaped-10.der"));
+  ASSERT_TRUE(hello.ok());
+  EXPECT_EQ(hello->RevealAsString(), "hello, kms");
+  for (const char* file : {"pkcs1v15.der", "aes128.der", "issuer-serial.der", "two-recipients.der",
+                           "truncated.der", "garbage.bin"}) {
+    EXPECT_EQ(DecryptKmsEnvelope(key.get(), testing::ReadTestFile(corpus + file)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << file;
+  }
 }
 
 // ------------------------------------------------------------------------------------------
