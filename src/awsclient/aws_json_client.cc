@@ -1,0 +1,127 @@
+#include "src/awsclient/aws_json_client.h"
+
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "src/aws/sigv4.h"
+#include "src/common/json.h"
+#include "src/common/secret_bytes.h"
+#include "src/common/strings.h"
+
+namespace lockout::awsclient {
+namespace {
+
+constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
+
+bool IsRetryableTransportError(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+void WipeJsonStrings(nlohmann::json& json) {
+  if (json.is_string()) {
+    WipeString(json.get_ref<std::string&>());
+  } else if (json.is_object() || json.is_array()) {
+    for (auto& item : json) WipeJsonStrings(item);
+  }
+}
+
+AwsJsonClient::AwsJsonClient(std::unique_ptr<HttpTransport> transport,
+                             std::shared_ptr<CredentialsProvider> credentials,
+                             AwsJsonClientOptions options)
+    : transport_(std::move(transport)),
+      credentials_(std::move(credentials)),
+      options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<AwsJsonClient>> AwsJsonClient::Create(
+    EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials,
+    AwsJsonClientOptions options, HttpTransportOptions transport_options) {
+  if (options.region.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Absl(options.service.name), " client needs a region"));
+  }
+  if (credentials == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Absl(options.service.name), " client needs a credentials provider"));
+  }
+  transport_options.max_response_body_bytes =
+      std::max(transport_options.max_response_body_bytes, options.max_response_bytes);
+  absl::StatusOr<std::unique_ptr<HttpTransport>> transport =
+      HttpTransport::Create(std::move(endpoint), std::move(transport_options));
+  if (!transport.ok()) return transport.status();
+  return std::make_unique<AwsJsonClient>(*std::move(transport), std::move(credentials),
+                                         std::move(options));
+}
+
+absl::StatusOr<nlohmann::json> AwsJsonClient::Call(std::string_view operation,
+                                                   const nlohmann::json& request) {
+  const AwsService& service = options_.service;
+  const std::string what = absl::StrCat(Absl(service.name), ".", Absl(operation));
+
+  aws::HttpRequest http;
+  absl::Cleanup wipe_body = [&http] { WipeString(http.body); };
+  try {
+    http.body = request.dump();
+  } catch (const nlohmann::json::exception&) {
+    // nlohmann refuses strings that are not UTF-8 (error 316); its message quotes no bytes, but
+    // we do not forward it anyway.
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": request cannot be serialised as JSON (a string is not UTF-8)"));
+  }
+  http.method = "POST";
+  http.target = transport_->endpoint().url.path();
+  http.SetHeader("Host", transport_->endpoint().url.HostHeader());
+  http.SetHeader("Content-Type", kJsonContentType);
+  http.SetHeader("X-Amz-Target", absl::StrCat(Absl(service.target_prefix), ".", Absl(operation)));
+
+  const Clock& clock = options_.environment.clock ? *options_.environment.clock : Clock::Real();
+  nlohmann::json result;
+  auto attempt = [&](int /*n*/, absl::Duration timeout) -> AttemptResult {
+    absl::StatusOr<aws::AwsCredentials> credentials = credentials_->GetCredentials();
+    if (!credentials.ok()) {
+      return {
+          absl::Status(credentials.status().code(),
+                       absl::StrCat(what, ": no credentials: ", credentials.status().message())),
+          false};
+    }
+    absl::StatusOr<aws::SigningResult> signed_request =
+        aws::SignRequest(http, *credentials, options_.region, service.signing_name, clock.Now());
+    if (!signed_request.ok()) {
+      return {absl::InvalidArgumentError(
+                  absl::StrCat(what, ": cannot sign: ", signed_request.status().message())),
+              false};
+    }
+    absl::StatusOr<HttpResponse> response = transport_->Send(http, timeout);
+    if (!response.ok()) {
+      return {absl::Status(response.status().code(),
+                           absl::StrCat(what, ": ", response.status().message())),
+              IsRetryableTransportError(response.status())};
+    }
+    if (response->status < 200 || response->status > 299) {
+      AwsCallError error =
+          ParseAwsErrorResponse(response->status, response->headers, response->body);
+      return {MakeAwsCallStatus(what, error), IsRetryableAwsError(error)};
+    }
+    if (response->body.empty()) {
+      result = nlohmann::json::object();
+      return {absl::OkStatus(), false};
+    }
+    absl::StatusOr<nlohmann::json> json = ParseJson(response->body, options_.max_response_bytes);
+    if (!json.ok() || !json->is_object()) {
+      return {absl::InternalError(absl::StrCat(what, ": HTTP ", response->status,
+                                               " reply is not a JSON object (",
+                                               response->body.size(), " bytes)")),
+              false};
+    }
+    result = *std::move(json);
+    return {absl::OkStatus(), false};
+  };
+  absl::Status status = RunWithRetries(options_.retry, options_.environment, attempt);
+  if (!status.ok()) return status;
+  return result;
+}
+
+}  // namespace lockout::awsclient

@@ -1,0 +1,200 @@
+#include "src/awsclient/kms_client.h"
+
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "src/awsclient/json_fields.h"
+#include "src/common/encoding.h"
+#include "src/common/status_macros.h"
+#include "src/common/strings.h"
+
+namespace lockout::awsclient {
+namespace {
+
+using internal::OptionalBlob;
+using internal::OptionalBool;
+using internal::OptionalSecretBlob;
+using internal::OptionalString;
+using internal::OptionalTimestamp;
+using internal::RequiredBlob;
+using internal::RequiredString;
+using nlohmann::json;
+
+json ContextJson(const EncryptionContext& context) {
+  json out = json::object();
+  for (const auto& [k, v] : context) out[k] = v;
+  return out;
+}
+
+json RecipientJson(const KmsRecipient& recipient) {
+  return json{{"KeyEncryptionAlgorithm", recipient.key_encryption_algorithm},
+              {"AttestationDocument", Base64Encode(recipient.attestation_document)}};
+}
+
+absl::StatusOr<KeyMetadata> ParseKeyMetadata(const json& reply, std::string_view what) {
+  auto it = reply.find("KeyMetadata");
+  if (it == reply.end() || !it->is_object()) {
+    return internal::MalformedField(what, "KeyMetadata", "is missing or not an object");
+  }
+  const json& m = *it;
+  KeyMetadata out;
+  ASSIGN_OR_RETURN(out.key_id, RequiredString(m, "KeyId", what));
+  ASSIGN_OR_RETURN(out.arn, RequiredString(m, "Arn", what));
+  ASSIGN_OR_RETURN(out.aws_account_id, OptionalString(m, "AWSAccountId", what));
+  ASSIGN_OR_RETURN(out.description, OptionalString(m, "Description", what));
+  ASSIGN_OR_RETURN(out.key_state, OptionalString(m, "KeyState", what));
+  ASSIGN_OR_RETURN(out.key_usage, OptionalString(m, "KeyUsage", what));
+  ASSIGN_OR_RETURN(out.key_spec, OptionalString(m, "KeySpec", what));
+  ASSIGN_OR_RETURN(out.key_manager, OptionalString(m, "KeyManager", what));
+  ASSIGN_OR_RETURN(out.enabled, OptionalBool(m, "Enabled", what));
+  ASSIGN_OR_RETURN(out.creation_date, OptionalTimestamp(m, "CreationDate", what));
+  return out;
+}
+
+}  // namespace
+
+KmsClient::KmsClient(std::unique_ptr<AwsJsonClient> client) : client_(std::move(client)) {}
+
+absl::StatusOr<std::unique_ptr<KmsClient>> KmsClient::Create(
+    EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials, std::string region,
+    RetryPolicy retry, RetryEnvironment environment, HttpTransportOptions transport_options) {
+  AwsJsonClientOptions options;
+  options.service = kKmsService;
+  options.region = std::move(region);
+  options.retry = retry;
+  options.environment = std::move(environment);
+  ASSIGN_OR_RETURN(std::unique_ptr<AwsJsonClient> client,
+                   AwsJsonClient::Create(std::move(endpoint), std::move(credentials),
+                                         std::move(options), std::move(transport_options)));
+  return std::make_unique<KmsClient>(std::move(client));
+}
+
+absl::StatusOr<EncryptResult> KmsClient::Encrypt(std::string_view key_id,
+                                                 const SecretBytes& plaintext,
+                                                 const EncryptionContext& encryption_context) {
+  constexpr std::string_view kWhat = "kms.Encrypt";
+  json request = {{"KeyId", key_id}, {"Plaintext", Base64Encode(plaintext.Reveal())}};
+  absl::Cleanup wipe = [&request] { WipeJsonStrings(request["Plaintext"]); };
+  if (!encryption_context.empty()) request["EncryptionContext"] = ContextJson(encryption_context);
+  ASSIGN_OR_RETURN(json reply, client_->Call("Encrypt", request));
+  EncryptResult out;
+  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(out.encryption_algorithm, OptionalString(reply, "EncryptionAlgorithm", kWhat));
+  return out;
+}
+
+absl::StatusOr<DecryptResult> KmsClient::Decrypt(const DecryptRequest& request) {
+  constexpr std::string_view kWhat = "kms.Decrypt";
+  json body = {{"CiphertextBlob", Base64Encode(request.ciphertext_blob)}};
+  if (request.key_id.has_value()) body["KeyId"] = *request.key_id;
+  if (!request.encryption_context.empty()) {
+    body["EncryptionContext"] = ContextJson(request.encryption_context);
+  }
+  if (request.recipient.has_value()) body["Recipient"] = RecipientJson(*request.recipient);
+  ASSIGN_OR_RETURN(json reply, client_->Call("Decrypt", body));
+  absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };
+
+  DecryptResult out;
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(out.encryption_algorithm, OptionalString(reply, "EncryptionAlgorithm", kWhat));
+  ASSIGN_OR_RETURN(out.ciphertext_for_recipient,
+                   OptionalBlob(reply, "CiphertextForRecipient", kWhat));
+  ASSIGN_OR_RETURN(std::optional<SecretBytes> plaintext,
+                   OptionalSecretBlob(reply, "Plaintext", kWhat));
+  if (request.recipient.has_value()) {
+    // KMS encrypts to the attested key instead of returning the plaintext.
+    if (!out.ciphertext_for_recipient.has_value()) {
+      return internal::MalformedField(kWhat, "CiphertextForRecipient",
+                                      "is missing although a Recipient was given");
+    }
+    if (plaintext.has_value() && !plaintext->empty()) {
+      return internal::MalformedField(kWhat, "Plaintext",
+                                      "is present although a Recipient "
+                                      "was given");
+    }
+  } else {
+    if (!plaintext.has_value()) return internal::MalformedField(kWhat, "Plaintext", "is missing");
+    out.plaintext = *std::move(plaintext);
+  }
+  return out;
+}
+
+absl::StatusOr<GenerateDataKeyResult> KmsClient::GenerateDataKey(
+    const GenerateDataKeyRequest& request) {
+  constexpr std::string_view kWhat = "kms.GenerateDataKey";
+  if (request.key_spec.has_value() == request.number_of_bytes.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Absl(kWhat), ": give exactly one of KeySpec and NumberOfBytes"));
+  }
+  json body = {{"KeyId", request.key_id}};
+  if (request.key_spec.has_value()) body["KeySpec"] = *request.key_spec;
+  if (request.number_of_bytes.has_value()) body["NumberOfBytes"] = *request.number_of_bytes;
+  if (!request.encryption_context.empty()) {
+    body["EncryptionContext"] = ContextJson(request.encryption_context);
+  }
+  if (request.recipient.has_value()) body["Recipient"] = RecipientJson(*request.recipient);
+  ASSIGN_OR_RETURN(json reply, client_->Call("GenerateDataKey", body));
+  absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };
+
+  GenerateDataKeyResult out;
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
+  ASSIGN_OR_RETURN(out.ciphertext_for_recipient,
+                   OptionalBlob(reply, "CiphertextForRecipient", kWhat));
+  ASSIGN_OR_RETURN(std::optional<SecretBytes> plaintext,
+                   OptionalSecretBlob(reply, "Plaintext", kWhat));
+  if (request.recipient.has_value()) {
+    if (!out.ciphertext_for_recipient.has_value()) {
+      return internal::MalformedField(kWhat, "CiphertextForRecipient",
+                                      "is missing although a Recipient was given");
+    }
+  } else {
+    if (!plaintext.has_value()) return internal::MalformedField(kWhat, "Plaintext", "is missing");
+    out.plaintext = *std::move(plaintext);
+  }
+  return out;
+}
+
+absl::StatusOr<KeyMetadata> KmsClient::CreateKey(const CreateKeyRequest& request) {
+  json body = {{"KeyUsage", request.key_usage}, {"KeySpec", request.key_spec}};
+  if (request.description.has_value()) body["Description"] = *request.description;
+  if (request.policy.has_value()) body["Policy"] = *request.policy;
+  if (request.bypass_policy_lockout_safety_check) body["BypassPolicyLockoutSafetyCheck"] = true;
+  if (!request.tags.empty()) {
+    json tags = json::array();
+    for (const auto& [k, v] : request.tags) tags.push_back({{"TagKey", k}, {"TagValue", v}});
+    body["Tags"] = std::move(tags);
+  }
+  ASSIGN_OR_RETURN(json reply, client_->Call("CreateKey", body));
+  return ParseKeyMetadata(reply, "kms.CreateKey");
+}
+
+absl::StatusOr<KeyMetadata> KmsClient::DescribeKey(std::string_view key_id) {
+  ASSIGN_OR_RETURN(json reply, client_->Call("DescribeKey", json{{"KeyId", key_id}}));
+  return ParseKeyMetadata(reply, "kms.DescribeKey");
+}
+
+absl::StatusOr<std::string> KmsClient::GetKeyPolicy(std::string_view key_id,
+                                                    std::string_view policy_name) {
+  ASSIGN_OR_RETURN(json reply, client_->Call("GetKeyPolicy",
+                                             json{{"KeyId", key_id}, {"PolicyName", policy_name}}));
+  return RequiredString(reply, "Policy", "kms.GetKeyPolicy");
+}
+
+absl::Status KmsClient::PutKeyPolicy(std::string_view key_id, std::string_view policy,
+                                     bool bypass_policy_lockout_safety_check,
+                                     std::string_view policy_name) {
+  json body = {{"KeyId", key_id}, {"PolicyName", policy_name}, {"Policy", policy}};
+  if (bypass_policy_lockout_safety_check) body["BypassPolicyLockoutSafetyCheck"] = true;
+  return client_->Call("PutKeyPolicy", body).status();
+}
+
+absl::Status KmsClient::CreateAlias(std::string_view alias_name, std::string_view target_key_id) {
+  return client_
+      ->Call("CreateAlias", json{{"AliasName", alias_name}, {"TargetKeyId", target_key_id}})
+      .status();
+}
+
+}  // namespace lockout::awsclient
