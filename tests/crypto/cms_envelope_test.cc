@@ -1,6 +1,7 @@
 #include "src/crypto/cms_envelope.h"
 
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -85,6 +86,7 @@ TEST_P(RealKmsEnvelopeTest, EveryTruncationIsACleanError) {
     absl::StatusOr<KmsEnvelope> env = ParseKmsEnvelope(ByteView(ber).first(n));
     ASSERT_FALSE(env.ok()) << "prefix of " << n << " bytes parsed";
     EXPECT_EQ(env.status().code(), absl::StatusCode::kInvalidArgument) << n;
+    EXPECT_EQ(ERR_peek_error(), 0u) << "OpenSSL error queue left non-empty at " << n;
   }
 }
 
@@ -116,6 +118,7 @@ TEST_P(RealKmsEnvelopeTest, EveryBitFlipIsACleanErrorOrChangesExactlyOnePayloadB
       Bytes flipped = ber;
       flipped[i] = static_cast<uint8_t>(flipped[i] ^ (1u << bit));
       absl::StatusOr<KmsEnvelope> env = ParseKmsEnvelope(flipped);
+      EXPECT_EQ(ERR_peek_error(), 0u) << "OpenSSL error queue left non-empty";
       if (!env.ok()) {
         EXPECT_EQ(env.status().code(), absl::StatusCode::kInvalidArgument);
         ++rejected;
@@ -233,6 +236,7 @@ TEST_F(CmsEnvelopeTest, BuildThenDecryptRoundTripsEverySize) {
     absl::StatusOr<SecretBytes> decrypted = DecryptKmsEnvelope(key_, *der);
     ASSERT_TRUE(decrypted.ok()) << n << ": " << decrypted.status();
     EXPECT_TRUE(decrypted->Equals(plaintext)) << n;
+    EXPECT_EQ(ERR_peek_error(), 0u) << n;
   }
 }
 
@@ -273,6 +277,7 @@ TEST_F(CmsEnvelopeTest, DecryptWithTheWrongKeyFailsCleanly) {
     absl::StatusOr<SecretBytes> decrypted = DecryptKmsEnvelope(other_key_, *der);
     ASSERT_FALSE(decrypted.ok());
     EXPECT_EQ(decrypted.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(ERR_peek_error(), 0u);
   }
 }
 
@@ -311,6 +316,7 @@ TEST_F(CmsEnvelopeTest, DecryptOfEveryTruncationFailsCleanly) {
     absl::StatusOr<SecretBytes> decrypted = DecryptKmsEnvelope(key_, ByteView(*der).first(n));
     ASSERT_FALSE(decrypted.ok()) << n;
     EXPECT_EQ(decrypted.status().code(), absl::StatusCode::kInvalidArgument) << n;
+    EXPECT_EQ(ERR_peek_error(), 0u) << n;
   }
 }
 
