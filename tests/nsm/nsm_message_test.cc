@@ -228,7 +228,7 @@ std::vector<BadInput> BadRequests() {
   v.push_back({"response-only variant", Serialize(Tag("Error", CborText("InvalidIndex"))),
                "unknown request variant"});
   v.push_back(
-      {"binary variant name", Serialize(CborText(std::string("\x01\xff", 2))), "<2-byte name>"});
+      {"binary variant name", Serialize(CborText(std::string("\x01\x02", 2))), "<2-byte name>"});
   v.push_back({"two-entry variant map",
                Serialize(MapOf()
                              .Add("LockPCR", MapOf().Add("index", CborUint(1)).Take())
@@ -274,7 +274,7 @@ std::vector<BadInput> BadRequests() {
       {"tagged index", Hex("a1674c6f636b504352a165696e646578c103"), "not an unsigned integer"});
   {
     CborPtr arr = CborArray(3);
-    for (uint64_t b : {1, 2, 3}) CborArrayPush(arr.get(), CborUint(b));
+    for (uint64_t b : {1ULL, 2ULL, 3ULL}) CborArrayPush(arr.get(), CborUint(b));
     v.push_back(
         {"ExtendPCR data as array",
          Serialize(Tag("ExtendPCR",
@@ -382,9 +382,10 @@ std::vector<BadInput> BadResponses() {
   v.push_back({"module_id as bytes",
                describe_nsm(pcrs({}), CborText("SHA384"), CborByteString(Bytes{'i'})),
                "module_id is not a text string"});
+  // libcbor itself refuses invalid UTF-8 in text strings while parsing.
   v.push_back({"module_id not UTF-8",
                describe_nsm(pcrs({}), CborText("SHA384"), CborText(std::string("i-\xc0\x80", 4))),
-               "module_id is not valid UTF-8"});
+               "not one well-formed CBOR item"});
   v.push_back({"module_id of 257 bytes",
                describe_nsm(pcrs({}), CborText("SHA384"), CborText(std::string(257, 'i'))),
                "module_id is 257 bytes, limit 256"});
