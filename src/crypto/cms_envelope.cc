@@ -225,8 +225,7 @@ absl::Status WalkDer(ByteView der, KmsEnvelope& out) {
   ASSIGN_OR_RETURN(ByteView key_id, kt.Read(kTagContext0Primitive,
                                             "KeyTransRecipientInfo.rid subjectKeyIdentifier"));
   // The AlgorithmIdentifier was already checked on OpenSSL's parsed form (CheckOaepSha256).
-  ASSIGN_OR_RETURN(ByteView key_alg, kt.Read(kTagSequence, "keyEncryptionAlgorithm"));
-  (void)key_alg;
+  RETURN_IF_ERROR(kt.Read(kTagSequence, "keyEncryptionAlgorithm").status());
   ASSIGN_OR_RETURN(ByteView encrypted_key, kt.Read(kTagOctetString, "encryptedKey"));
   RETURN_IF_ERROR(kt.ExpectEnd("KeyTransRecipientInfo"));
   if (key_id.empty()) return Malformed("subjectKeyIdentifier is empty");
