@@ -1,5 +1,6 @@
 #include "src/nsm/unix_socket_nsm_device.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -64,6 +65,16 @@ absl::Status UnixSocketNsmDevice::ConnectLocked() {
   return absl::OkStatus();
 }
 
+bool UnixSocketNsmDevice::IdleConnectionIsDeadLocked() {
+  pollfd pfd{};
+  pfd.fd = fd_;
+  pfd.events = POLLIN | POLLRDHUP;
+  if (poll(&pfd, 1, 0) < 0) return true;
+  // Between calls the service has nothing to say: readable data, hang-up or error all mean the
+  // connection cannot carry the next exchange.
+  return pfd.revents != 0;
+}
+
 void UnixSocketNsmDevice::DisconnectLocked() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
@@ -80,6 +91,10 @@ absl::StatusOr<Bytes> UnixSocketNsmDevice::Call(ByteView request_cbor) {
   auto remaining = [&] {
     return options_.timeout - absl::FromChrono(std::chrono::steady_clock::now() - start);
   };
+  // A service that closed an idle connection (or restarted) must not cost a failed call: check
+  // before sending, when nothing has been delivered yet, so reconnecting cannot duplicate a
+  // request.
+  if (fd_ >= 0 && IdleConnectionIsDeadLocked()) DisconnectLocked();
   if (fd_ < 0) RETURN_IF_ERROR(ConnectLocked());
 
   absl::Status written = WriteFrame(fd_, request_cbor, kMaxRequestSize, remaining());

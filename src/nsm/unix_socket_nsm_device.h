@@ -4,8 +4,10 @@
 //
 // Per call it sends one frame (4-byte big-endian length + the request CBOR) and reads one frame
 // back (nsm_socket_framing.h), on a connection kept open between calls. Any failure closes the
-// connection and the next call opens a new one (so a restarted service is picked up). Calls are
-// never retried: the service may already have acted on a non-idempotent request (ExtendPCR).
+// connection and the next call opens a new one; a kept connection that the service closed while
+// idle is noticed before sending and replaced, so a restarted service costs no failed call.
+// Calls are never retried once sent: the service may already have acted on a non-idempotent
+// request (ExtendPCR).
 // Thread-safe: calls are serialised on the one connection.
 
 #include <cstddef>
@@ -55,6 +57,8 @@ class UnixSocketNsmDevice final : public NsmDevice {
 
   absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DisconnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True if the kept-open connection was closed by the service or has unexpected input.
+  bool IdleConnectionIsDeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   const UnixSocketNsmDeviceOptions options_;

@@ -52,6 +52,8 @@ class FakeNsmServer {
 
   const std::string& path() const { return path_; }
   int connections() const { return connections_.load(); }
+  // Connections the server has finished with and closed.
+  int closed() const { return closed_.load(); }
 
  private:
   void Serve() {
@@ -61,6 +63,7 @@ class FakeNsmServer {
       ++connections_;
       handler_(fd);
       close(fd);
+      ++closed_;
     }
   }
 
@@ -69,6 +72,7 @@ class FakeNsmServer {
   std::string path_;
   int listen_fd_ = -1;
   std::atomic<int> connections_{0};
+  std::atomic<int> closed_{0};
   std::thread thread_;
 };
 

@@ -103,6 +103,21 @@ TEST(UnixSocketNsmDeviceTest, OversizedResponseIsRefusedAndTheNextCallReconnects
   EXPECT_EQ(server.connections(), 2);
 }
 
+TEST(UnixSocketNsmDeviceTest, ConnectionClosedByTheServiceWhileIdleIsReplacedBeforeSending) {
+  // This service answers one request per connection, then hangs up.
+  FakeNsmServer server([](int fd) {
+    absl::StatusOr<Bytes> request = ReadFrame(fd, kMaxRequestSize, kServerTimeout);
+    if (request.ok()) (void)WriteFrame(fd, *request, kMaxRequestSize, kServerTimeout);
+  });
+  auto device = MakeDevice(server.path());
+  ASSERT_TRUE(device->Call(Bytes{1}).ok());
+  while (server.closed() < 1) std::this_thread::yield();
+  absl::StatusOr<Bytes> second = device->Call(Bytes{2});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, Bytes{2});
+  EXPECT_EQ(server.connections(), 2);
+}
+
 TEST(UnixSocketNsmDeviceTest, ResponseSizeLimitIsConfigurable) {
   FakeNsmServer server(AnswerEach([](const Bytes& req) { return Bytes(req[0], 0x11); }));
   UnixSocketNsmDeviceOptions options;
