@@ -23,6 +23,7 @@ constexpr size_t kRequiredKeys = 6;  // the first six are mandatory (§3.2.2.1)
 constexpr int64_t kCoseAlgEs384 = -35;  // RFC 8152 §8.1
 constexpr uint64_t kCoseHeaderAlg = 1;
 constexpr uint64_t kCoseSign1Tag = 18;
+constexpr uint8_t kCoseSign1TagByte = 0xd2;  // major type 6, value 18
 constexpr size_t kSha384Size = 48;
 
 absl::Status Malformed(std::string_view what) {
@@ -217,7 +218,11 @@ absl::StatusOr<AttestationDocument> ParseAttestationDocument(ByteView data) {
     return Malformed(
         absl::StrCat("document has ", data.size(), " bytes, at most ", kMaxDocumentSize));
   }
-  absl::StatusOr<CborPtr> parsed = CborParse(data);
+  // Tag 18 in its one-byte form (0xd2) is stripped here: libcbor 0.8 rejects tags 6..20 as
+  // "unassigned". The two-byte form (d8 12) reaches libcbor and is unwrapped below.
+  ByteView body = data;
+  if (!body.empty() && body[0] == kCoseSign1TagByte) body = body.subspan(1);
+  absl::StatusOr<CborPtr> parsed = CborParse(body);
   if (!parsed.ok()) {
     return Malformed(absl::StrCat("not CBOR (", parsed.status().message(), ")"));
   }

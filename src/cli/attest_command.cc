@@ -194,7 +194,8 @@ int RunVerify(const VerifyArgs& args) {
   out["verified_at"] = FormatRfc3339(at);
   bool expectations_hold = true;
   if (doc.ok()) {
-    for (auto& [key, value] : DocumentJson(*doc).items()) out[key] = value;
+    const Json fields = DocumentJson(*doc);
+    for (const auto& [key, value] : fields.items()) out[key] = value;
     Json checks = Json::array();
     for (const PcrExpectation& e : expectations) {
       auto it = doc->pcrs.find(e.index);

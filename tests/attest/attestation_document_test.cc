@@ -130,7 +130,22 @@ TEST_F(RealDocumentParseTest, AcceptsTheTaggedForm) {
   EXPECT_EQ(*a, *b);
 }
 
+TEST_F(RealDocumentParseTest, AcceptsTheTaggedFormWithATwoByteTag) {
+  Bytes tagged = {0xd8, 0x12};
+  tagged.insert(tagged.end(), docs_[1].bytes.begin(), docs_[1].bytes.end());
+  absl::StatusOr<AttestationDocument> a = ParseAttestationDocument(tagged);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->module_id, docs_[1].facts["module_id"].get<std::string>());
+}
+
 TEST_F(RealDocumentParseTest, RejectsATagOtherThanCoseSign1) {
+  Bytes tagged2 = {0xd8, 0x62};  // tag 98: COSE_Sign
+  tagged2.insert(tagged2.end(), docs_[1].bytes.begin(), docs_[1].bytes.end());
+  EXPECT_EQ(ParseFailure(tagged2), AttestFailure::kMalformed);
+  Bytes twice = {0xd2, 0xd2};
+  twice.insert(twice.end(), docs_[1].bytes.begin(), docs_[1].bytes.end());
+  EXPECT_EQ(ParseFailure(twice), AttestFailure::kMalformed);
+
   Bytes tagged = {0xd1};  // tag 17: COSE_Mac0
   tagged.insert(tagged.end(), docs_[1].bytes.begin(), docs_[1].bytes.end());
   EXPECT_EQ(ParseFailure(tagged), AttestFailure::kMalformed);
