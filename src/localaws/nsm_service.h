@@ -1,0 +1,112 @@
+#pragma once
+
+// The local NSM service: answers the CBOR messages of /dev/nsm (nsm/nsm_message.h) on a Unix
+// socket, each message framed as a 4-byte big-endian length + the exact CBOR bytes
+// (nsm/nsm_socket_framing.h), so any language can talk to it.
+//
+// Measurement. It measures the calling process itself: at accept, SO_PEERCRED gives the peer's
+// pid and /proc/PID/exe the file it runs (nsm_service_measure.h). Per connection:
+//   PCR0 = SHA384(0^48 ‖ SHA384(exe bytes))   (a modified binary gets a different PCR0)
+//   PCR1 = PCR2 = PCR0                         stand-ins: there is no kernel or ramdisk locally,
+//                                              and a policy on PCR1/PCR2 should still bind the
+//                                              binary rather than be trivially satisfiable
+//   PCR3 = SHA384(0^48 ‖ instance role ARN)    as on AWS (zero if there is no role)
+//   PCR4 = SHA384(0^48 ‖ instance id)          as on AWS
+//   PCR5..15 zero (PCR8: no EIF signing certificate); PCR0..15 are locked, as after boot.
+// PCRs 16..31 start zero and unlocked and can be extended (SHA384(old ‖ data)) and locked. Their
+// state is per connection — the nearest local analogue of one enclave's NSM — so a client that
+// reconnects starts over (UnixSocketNsmDevice keeps its connection open between calls).
+// Debug mode: PCR0, PCR1, PCR2 and PCR8 read as zero (in documents and DescribePCR) while PCR3
+// and PCR4 keep their values — what real debug-mode documents show
+// (shared/vectors/attestation/index.json: evervault debug documents).
+//
+// Limitation: SO_PEERCRED names the process that called connect(). A process that connects and
+// then execs a different binary, or hands the socket to another process, is measured as the
+// connecting process. The answers are about the caller's own binary either way; this service is
+// a development stand-in, not a security boundary on its own.
+//
+// Requests (errors as the Nitro NSM returns them, see also QEMU's virtio-nsm):
+//   DescribePCR{index}     index >= 32: InvalidIndex
+//   ExtendPCR{index,data}  index >= 32: InvalidIndex; locked (incl. 0..15): ReadOnlyIndex
+//   LockPCR{index}         index >= 32: InvalidIndex; already locked: ReadOnlyIndex
+//   LockPCRs{range}        range > 32: InvalidIndex; locks [0, range)
+//   DescribeNSM            version 1.0.0, max_pcrs 32, locked_pcrs, SHA384, module_id
+//   GetRandom              256 random bytes (as the Nitro NSM)
+//   Attestation            user_data <= 512, nonce <= 512, public_key <= 1024 bytes, else
+//                          InvalidArgument. A COSE_Sign1/ES384 document (attest/builder.h):
+//                          module_id, digest SHA384, timestamp = clock now (ms), pcrs 0..15 plus
+//                          every extended or locked PCR >= 16, certificate = leaf, cabundle =
+//                          [root, intermediate] (root first, as on AWS).
+//   anything undecodable   InvalidArgument, and the connection stays usable (framing intact)
+//   frame over 4 KiB       InputTooLarge, then the connection is closed (the stream cannot be
+//                          resynchronised)
+//
+// Certificates (nsm_service_ca.h): a P-384 root and intermediate persist in <state_dir>/nsm/;
+// a leaf valid `leaf_validity` (AWS: ~3 h) is issued at start and reissued when less than a
+// third of its validity is left. module_id is "<instance_id>-enc<16 hex>", fixed per start.
+//
+// Socket: a stale socket file (nobody listening) is replaced; a live one is an error; the file
+// gets `socket_mode` (default 0666: answers describe the caller's own binary, so socket
+// permissions add nothing; put the socket in a private directory to restrict it). One thread
+// per connection, at most `max_connections` (more are accepted and closed at once); a frame
+// must complete within `frame_timeout` once its first byte arrives; an idle connection is
+// closed after `idle_timeout`.
+//
+// Logs (JSON lines): connections with pid, executable path and PCR0; requests at debug level
+// with Describe(request) (sizes only). Never documents, user data, nonces or keys.
+//
+// Thread-safety: Start/Stop/accessors may be called from any thread; Stop is idempotent.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/common/bytes.h"
+#include "src/common/clock.h"
+
+namespace lockout::localaws {
+
+struct NsmServiceOptions {
+  std::string state_dir;    // CA chain in <state_dir>/nsm
+  std::string socket_path;  // Unix socket to serve on (a stale file is replaced)
+  std::string instance_id;  // 1..64 of [A-Za-z0-9-], e.g. "i-0123456789abcdef0"
+  std::string instance_role_arn;
+  bool debug_mode = false;
+  int max_connections = 64;
+  // Extensions.
+  unsigned socket_mode = 0666;
+  absl::Duration leaf_validity = absl::Hours(3);
+  absl::Duration frame_timeout = absl::Seconds(10);
+  absl::Duration idle_timeout = absl::InfiniteDuration();
+};
+
+class NsmService {
+ public:
+  // Loads or creates the CA, issues a leaf, binds the socket and starts serving.
+  // `clock` must outlive the service. Errors: InvalidArgument (options), FailedPrecondition/
+  // Unavailable (CA files, socket in use or not creatable), Internal (OpenSSL).
+  static absl::StatusOr<std::unique_ptr<NsmService>> Start(NsmServiceOptions options,
+                                                           const Clock& clock);
+  ~NsmService();  // Stops.
+  NsmService(const NsmService&) = delete;
+  NsmService& operator=(const NsmService&) = delete;
+
+  // Stops accepting, closes every connection, joins every thread and removes the socket file
+  // (if it is still ours). Idempotent.
+  void Stop();
+
+  // DER of the local root CA that local KMS must trust.
+  const Bytes& root_der() const;
+  const Bytes& intermediate_der() const;
+  const std::string& socket_path() const;
+  // "<instance_id>-enc<16 hex>".
+  const std::string& module_id() const;
+
+ private:
+  struct Impl;
+  explicit NsmService(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lockout::localaws
