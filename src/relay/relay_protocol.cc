@@ -1,0 +1,289 @@
+#include "src/relay/relay_protocol.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "src/common/clock.h"
+#include "src/common/encoding.h"
+#include "src/common/json.h"
+#include "src/common/status_macros.h"
+#include "src/common/strings.h"
+
+namespace lockout::relay {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxQuotedErrorMessage = 200;
+
+bool IsPrintableAscii(ByteView bytes) {
+  for (uint8_t c : bytes) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Overwrites every string in `j` (object keys excepted): the parsed reply held credentials.
+void WipeJson(json& j) {
+  if (j.is_string()) {
+    WipeString(j.get_ref<std::string&>());
+  } else if (j.is_structured()) {
+    for (auto& element : j) WipeJson(element);
+  }
+}
+
+absl::Status Malformed(std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed relay reply: ", Absl(what)));
+}
+
+// Writes JSON text into a caller-sized buffer, or only counts bytes when constructed without one.
+// Two passes (count, then write) let the reply be built in exactly-sized secret memory, so the
+// credentials never pass through a growable std::string.
+class FrameWriter {
+ public:
+  FrameWriter() = default;
+  explicit FrameWriter(absl::Span<uint8_t> out) : out_(out), counting_(false) {}
+
+  void Raw(std::string_view s) { Raw(AsBytes(s)); }
+  void Raw(ByteView b) {
+    if (!counting_ && !b.empty()) std::memcpy(out_.data() + pos_, b.data(), b.size());
+    pos_ += b.size();
+  }
+  // A JSON string; the caller has checked the content is printable ASCII, so only '"' and '\'
+  // need escaping (RFC 8259 §7).
+  void String(ByteView b) {
+    Raw("\"");
+    size_t run_start = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (b[i] == '"' || b[i] == '\\') {
+        Raw(b.subspan(run_start, i - run_start));
+        Raw(b[i] == '"' ? std::string_view("\\\"") : std::string_view("\\\\"));
+        run_start = i + 1;
+      }
+    }
+    Raw(b.subspan(run_start));
+    Raw("\"");
+  }
+  size_t size() const { return pos_; }
+
+ private:
+  absl::Span<uint8_t> out_;
+  bool counting_ = true;
+  size_t pos_ = 0;
+};
+
+void WriteReplyJson(FrameWriter& w, const GetSecretReplyParts& parts, std::string_view secret_b64,
+                    std::string_view expiration) {
+  w.Raw(R"({"result":{"secret":)");
+  w.String(AsBytes(secret_b64));
+  w.Raw(R"(,"credentials":{"access_key_id":)");
+  w.String(AsBytes(parts.access_key_id));
+  w.Raw(R"(,"secret_access_key":)");
+  w.String(parts.secret_access_key->Reveal());
+  w.Raw(R"(,"token":)");
+  w.String(parts.session_token->Reveal());
+  if (!expiration.empty()) {
+    w.Raw(R"(,"expiration":)");
+    w.String(AsBytes(expiration));
+  }
+  w.Raw("}}}");
+}
+
+std::string V2Prefix(size_t size) {
+  std::string prefix(net::kV2HeaderSize, '\0');
+  for (size_t i = 0; i < net::kV2HeaderSize; ++i) {
+    prefix[net::kV2HeaderSize - 1 - i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  }
+  return prefix;
+}
+
+absl::Status StatusForErrorMessage(std::string_view message) {
+  std::string quoted;
+  for (char c : message.substr(0, kMaxQuotedErrorMessage)) {
+    quoted.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
+  }
+  const std::string text = absl::StrCat("relay refused get_secret: ", quoted);
+  if (message == kErrorBadRequest) return absl::InvalidArgumentError(text);
+  if (message == kErrorUnknownRequestType) return absl::UnimplementedError(text);
+  if (message == kErrorNotAllowed) return absl::PermissionDeniedError(text);
+  if (message == kErrorSecretUnavailable) return absl::FailedPreconditionError(text);
+  if (message == kErrorUpstreamUnavailable || message == kErrorBusy) {
+    return absl::UnavailableError(text);
+  }
+  if (message == kErrorInternal) return absl::InternalError(text);
+  return absl::UnknownError(text);
+}
+
+// A required non-empty printable-ASCII string field of `object`.
+absl::StatusOr<std::string*> RequiredString(json& object, std::string_view field,
+                                            std::string_view where) {
+  auto it = object.find(std::string(field));
+  if (it == object.end() || !it->is_string()) {
+    return Malformed(absl::StrCat(Absl(where), ".", Absl(field), " missing or not a string"));
+  }
+  std::string* value = &it->get_ref<std::string&>();
+  if (!IsPrintableAscii(AsBytes(*value))) {
+    return Malformed(absl::StrCat(Absl(where), ".", Absl(field), " is not printable ASCII"));
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::Status ValidateSecretName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxSecretNameSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secret_name must be 1..", kMaxSecretNameSize, " bytes, got ", name.size()));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c <= 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("secret_name has a byte outside printable ASCII at offset ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EncodeGetSecretRequest(const GetSecretRequest& request) {
+  RETURN_IF_ERROR(ValidateSecretName(request.secret_name));
+  json j = {{"request_type", std::string(kGetSecretRequestType)},
+            {"payload", {{"secret_name", request.secret_name}}}};
+  return j.dump();
+}
+
+absl::StatusOr<GetSecretRequest> DecodeRequest(std::string_view json_text) {
+  absl::StatusOr<json> parsed = ParseJson(json_text, kMaxRequestSize);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
+  }
+  const json& j = *parsed;
+  if (!j.is_object()) return absl::InvalidArgumentError("request is not a JSON object");
+  auto type = j.find("request_type");
+  if (type == j.end() || !type->is_string()) {
+    return absl::InvalidArgumentError("request_type missing or not a string");
+  }
+  if (type->get_ref<const std::string&>() != kGetSecretRequestType) {
+    // The size only: an unknown type is the peer's text.
+    return absl::UnimplementedError(absl::StrCat(
+        "unknown request_type (", type->get_ref<const std::string&>().size(), " bytes)"));
+  }
+  auto payload = j.find("payload");
+  if (payload == j.end() || !payload->is_object()) {
+    return absl::InvalidArgumentError("payload missing or not an object");
+  }
+  auto name = payload->find("secret_name");
+  if (name == payload->end() || !name->is_string()) {
+    return absl::InvalidArgumentError("payload.secret_name missing or not a string");
+  }
+  GetSecretRequest request{name->get<std::string>()};
+  RETURN_IF_ERROR(ValidateSecretName(request.secret_name));
+  return request;
+}
+
+absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts& parts,
+                                                      net::FrameKind kind) {
+  if (parts.secret_access_key == nullptr || parts.session_token == nullptr) {
+    return absl::InvalidArgumentError("reply credentials missing");
+  }
+  if (parts.access_key_id.empty() || parts.secret_access_key->empty()) {
+    return absl::InvalidArgumentError("reply credentials are empty");
+  }
+  if (!IsPrintableAscii(AsBytes(parts.access_key_id)) ||
+      !IsPrintableAscii(parts.secret_access_key->Reveal()) ||
+      !IsPrintableAscii(parts.session_token->Reveal())) {
+    return absl::InvalidArgumentError("reply credentials are not printable ASCII");
+  }
+  const std::string secret_b64 = Base64Encode(parts.secret);
+  const std::string expiration =
+      parts.expiration.has_value() ? FormatRfc3339(*parts.expiration) : std::string();
+
+  FrameWriter counter;
+  WriteReplyJson(counter, parts, secret_b64, expiration);
+  const size_t json_size = counter.size();
+  if (json_size > kMaxReplySize) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("reply of ", json_size, " bytes exceeds ", kMaxReplySize));
+  }
+  const bool v1 = kind == net::FrameKind::kV1;
+  const size_t frame_size = json_size + (v1 ? net::kV1Terminator.size() : net::kV2HeaderSize);
+  SecretBytes frame(frame_size);
+  FrameWriter writer(frame.RevealMutable());
+  if (!v1) writer.Raw(V2Prefix(json_size));
+  WriteReplyJson(writer, parts, secret_b64, expiration);
+  if (v1) writer.Raw(net::kV1Terminator);
+  if (writer.size() != frame_size) return absl::InternalError("reply size changed while writing");
+  // A v1 frame ends at the first "$$$" (frame_decoder.h): none may occur inside the JSON.
+  if (v1 && frame.RevealAsString().find(net::kV1Terminator) != json_size) {
+    return absl::InvalidArgumentError("reply contains the v1 terminator");
+  }
+  return frame;
+}
+
+std::string EncodeErrorReply(std::string_view message) {
+  return json{{"error", std::string(message)}}.dump();
+}
+
+std::string EncodeErrorReplyFrame(std::string_view message, net::FrameKind kind) {
+  const std::string text = EncodeErrorReply(message);
+  if (kind == net::FrameKind::kV1) return absl::StrCat(text, Absl(net::kV1Terminator));
+  return absl::StrCat(V2Prefix(text.size()), text);
+}
+
+absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text) {
+  absl::StatusOr<json> parsed = ParseJson(json_text, kMaxReplySize);
+  if (!parsed.ok()) {
+    return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
+  }
+  json j = *std::move(parsed);
+  absl::Cleanup wipe = [&j] { WipeJson(j); };
+  if (!j.is_object()) return Malformed("not a JSON object");
+
+  if (auto error = j.find("error"); error != j.end()) {
+    if (!error->is_string()) return Malformed("error is not a string");
+    return StatusForErrorMessage(error->get_ref<const std::string&>());
+  }
+  auto result = j.find("result");
+  if (result == j.end() || !result->is_object()) {
+    return Malformed("neither result nor error is an object/string");
+  }
+  ASSIGN_OR_RETURN(std::string * secret_b64, RequiredString(*result, "secret", "result"));
+  absl::StatusOr<Bytes> secret = Base64Decode(*secret_b64);
+  if (!secret.ok()) {
+    return Malformed(
+        absl::StrCat("result.secret is not base64: ", std::string(secret.status().message())));
+  }
+  auto credentials = result->find("credentials");
+  if (credentials == result->end() || !credentials->is_object()) {
+    return Malformed("result.credentials missing or not an object");
+  }
+  constexpr std::string_view kWhere = "result.credentials";
+  ASSIGN_OR_RETURN(std::string * access_key_id,
+                   RequiredString(*credentials, "access_key_id", kWhere));
+  ASSIGN_OR_RETURN(std::string * secret_access_key,
+                   RequiredString(*credentials, "secret_access_key", kWhere));
+  ASSIGN_OR_RETURN(std::string * token, RequiredString(*credentials, "token", kWhere));
+  if (access_key_id->empty() || secret_access_key->empty()) {
+    return Malformed("result.credentials has an empty key");
+  }
+  GetSecretReply reply;
+  if (auto expiration = credentials->find("expiration"); expiration != credentials->end()) {
+    if (!expiration->is_string()) return Malformed("result.credentials.expiration not a string");
+    absl::StatusOr<absl::Time> t = ParseRfc3339(expiration->get_ref<const std::string&>());
+    if (!t.ok()) return Malformed("result.credentials.expiration is not an RFC 3339 time");
+    reply.expiration = *t;
+  }
+  reply.secret = *std::move(secret);
+  reply.credentials.access_key_id = *access_key_id;
+  reply.credentials.secret_access_key = SecretBytes::CopyFrom(*secret_access_key);
+  // aws::AwsCredentials keeps the session token in a std::string (it is sent as a header).
+  reply.credentials.session_token = *token;
+  return reply;
+}
+
+}  // namespace lockout::relay

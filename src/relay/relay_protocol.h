@@ -1,0 +1,115 @@
+#pragma once
+
+// The relay protocol (the seed's, ARCHITECTURE §4): the enclave asks the parent's lockout-relay
+// for the encrypted key and for AWS credentials to call KMS with.
+//
+//   request  {"request_type": "get_secret", "payload": {"secret_name": "NAME"}}$$$
+//   reply    {"result": {"secret": "<base64 ciphertext>",
+//                        "credentials": {"access_key_id": "...", "secret_access_key": "...",
+//                                        "token": "...", "expiration": "<RFC 3339>"}}}$$$
+//   error    {"error": "<generic message>"}$$$
+//
+// One frame per message, framed by src/net/frame_decoder.h (v1: JSON + "$$$"; the relay also
+// answers a v2 length-prefixed request in kind). "expiration" is our addition (optional when
+// decoding; the seed's clients ignore it). Error messages are one of the generic kError*
+// constants below: the peer learns the class of failure, the relay's log says why.
+//
+// Secrets: a success reply carries the instance role's secret key and session token. It is built
+// directly in SecretBytes (no std::string copy) and decoded with every intermediate copy wiped.
+// Errors never quote request or reply bytes; they carry field names, sizes and offsets.
+// Thread-safety: pure functions.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/aws/sigv4.h"
+#include "src/common/bytes.h"
+#include "src/common/secret_bytes.h"
+#include "src/net/frame_decoder.h"
+
+namespace lockout::relay {
+
+inline constexpr std::string_view kGetSecretRequestType = "get_secret";
+
+// Largest request frame payload the relay reads (a secret name is at most 2048 characters).
+inline constexpr size_t kMaxRequestSize = 64 << 10;
+// Largest reply frame payload a client accepts: a SecretBinary is at most 64 KiB (88 KiB in
+// base64), credentials and JSON add a few KiB.
+inline constexpr size_t kMaxReplySize = 256 << 10;
+// Secrets Manager's SecretId is a name or an ARN of 1..2048 characters.
+inline constexpr size_t kMaxSecretNameSize = 2048;
+
+// The generic error messages the relay sends (and what RelayClient maps them to).
+inline constexpr std::string_view kErrorBadRequest = "bad request";  // InvalidArgument
+inline constexpr std::string_view kErrorUnknownRequestType =
+    "unknown request_type";                                                 // Unimplemented
+inline constexpr std::string_view kErrorNotAllowed = "secret not allowed";  // PermissionDenied
+inline constexpr std::string_view kErrorSecretUnavailable =
+    "secret unavailable";  // FailedPrecondition: upstream refused or has no such secret
+inline constexpr std::string_view kErrorUpstreamUnavailable =
+    "upstream unavailable";                                           // Unavailable: retry later
+inline constexpr std::string_view kErrorBusy = "relay busy";          // Unavailable: retry later
+inline constexpr std::string_view kErrorInternal = "internal error";  // Internal
+
+struct GetSecretRequest {
+  std::string secret_name;
+};
+
+// Checks a secret name as both ends do: 1..kMaxSecretNameSize bytes of printable ASCII (what
+// Secrets Manager names and ARNs consist of). InvalidArgument naming the size or offset.
+absl::Status ValidateSecretName(std::string_view name);
+
+// The request's JSON text (no terminator). InvalidArgument if the name is not valid.
+absl::StatusOr<std::string> EncodeGetSecretRequest(const GetSecretRequest& request);
+
+// Decodes a request's JSON text (untrusted, at most kMaxRequestSize bytes).
+// Errors: InvalidArgument when the text is not a JSON object, "request_type" is missing or not a
+// string, or (for get_secret) "payload" is not an object or "secret_name" is missing, not a
+// string or not a valid name; Unimplemented when request_type is a string other than
+// "get_secret". Messages name the field, never its value.
+absl::StatusOr<GetSecretRequest> DecodeRequest(std::string_view json_text);
+
+// What the enclave gets back.
+struct GetSecretReply {
+  // The secret as stored (for lockout: the KMS ciphertext of the signing key).
+  Bytes secret;
+  // The instance role's temporary credentials.
+  aws::AwsCredentials credentials;
+  // When they expire, if the relay said.
+  std::optional<absl::Time> expiration;
+};
+
+// The parts of a success reply, borrowed from the caller.
+struct GetSecretReplyParts {
+  ByteView secret;
+  std::string_view access_key_id;
+  const SecretBytes* secret_access_key = nullptr;  // not null
+  const SecretBytes* session_token = nullptr;      // not null; may be empty
+  std::optional<absl::Time> expiration;
+};
+
+// The success reply as one complete frame of `kind` (v1: JSON + "$$$"; v2: length + JSON), built
+// in secret memory. InvalidArgument if a credential field is not printable ASCII (which AWS
+// credentials always are) or a pointer is null; ResourceExhausted if the frame would exceed
+// kMaxReplySize.
+absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts& parts,
+                                                      net::FrameKind kind = net::FrameKind::kV1);
+
+// An error reply's JSON text ({"error": message}).
+std::string EncodeErrorReply(std::string_view message);
+// An error reply as one complete frame of `kind`.
+std::string EncodeErrorReplyFrame(std::string_view message,
+                                  net::FrameKind kind = net::FrameKind::kV1);
+
+// Decodes a reply's JSON text (untrusted). A success reply gives the GetSecretReply. An error
+// reply gives the status its message maps to (see kError*; an unknown message gives Unknown)
+// with the message quoted after sanitising (printable ASCII, at most 200 bytes). Anything else:
+// InvalidArgument naming the field ("malformed relay reply: ..."). Every string that held a
+// credential is wiped before returning.
+absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text);
+
+}  // namespace lockout::relay

@@ -1,0 +1,393 @@
+#include "src/relay/relay_protocol.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/common/encoding.h"
+#include "src/net/frame_decoder.h"
+
+namespace lockout::relay {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kCanaryKey[] = "CANARYsecretKEY/wJalrXUtnFEMI+K7MDENG";
+constexpr char kCanaryToken[] = "CANARYtokenFwoGZXIvYXdzEJr//////////wEaDM";
+
+struct ReplyFixture {
+  Bytes secret = ToBytes("ciphertext\x01\x02\xff");
+  SecretBytes key = SecretBytes::CopyFrom(std::string_view(kCanaryKey));
+  SecretBytes token = SecretBytes::CopyFrom(std::string_view(kCanaryToken));
+
+  GetSecretReplyParts Parts() const {
+    return GetSecretReplyParts{.secret = secret,
+                               .access_key_id = "ASIAEXAMPLE",
+                               .secret_access_key = &key,
+                               .session_token = &token,
+                               .expiration = absl::FromUnixSeconds(1700000000)};
+  }
+};
+
+std::string V1Payload(const SecretBytes& frame) {
+  std::string_view text = frame.RevealAsString();
+  EXPECT_TRUE(text.ends_with("$$$"));
+  return std::string(text.substr(0, text.size() - 3));
+}
+
+std::string ValidReplyJson() {
+  ReplyFixture f;
+  absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(f.Parts());
+  EXPECT_TRUE(frame.ok()) << frame.status();
+  return frame.ok() ? V1Payload(*frame) : std::string();
+}
+
+// ---------------------------------------------------------------- requests
+
+TEST(RelayRequestTest, EncodedRequestHasTheSeedsShape) {
+  absl::StatusOr<std::string> text = EncodeGetSecretRequest({"secretlock"});
+  ASSERT_TRUE(text.ok()) << text.status();
+  nlohmann::json j = nlohmann::json::parse(*text);
+  EXPECT_EQ(j, nlohmann::json::parse(
+                   R"({"request_type": "get_secret", "payload": {"secret_name": "secretlock"}})"));
+}
+
+TEST(RelayRequestTest, RequestRoundTrips) {
+  const std::string name =
+      "arn:aws:secretsmanager:us-east-1:123456789012:secret:lockout/key-AbCdEf";
+  absl::StatusOr<std::string> text = EncodeGetSecretRequest({name});
+  ASSERT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(*text);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->secret_name, name);
+}
+
+TEST(RelayRequestTest, DecodesTheSeedsPythonJsonDumpsText) {
+  // What the seed's enclave sends: json.dumps() output, spaces after ':' and ','.
+  absl::StatusOr<GetSecretRequest> decoded =
+      DecodeRequest(R"({"request_type": "get_secret", "payload": {"secret_name": "secretlock"}})");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->secret_name, "secretlock");
+}
+
+TEST(RelayRequestTest, UnknownFieldsAreIgnored) {
+  absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(
+      R"({"request_type":"get_secret","id":7,"payload":{"secret_name":"a","x":[1]}})");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->secret_name, "a");
+}
+
+TEST(RelayRequestTest, UnknownRequestTypeIsUnimplementedAndNotQuoted) {
+  absl::StatusOr<GetSecretRequest> decoded =
+      DecodeRequest(R"({"request_type":"get_everything","payload":{}})");
+  ASSERT_EQ(decoded.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(decoded.status().message(), Not(HasSubstr("get_everything")));
+}
+
+TEST(RelayRequestTest, MalformedRequestsAreInvalidArgument) {
+  const std::vector<std::string> bad = {
+      "",
+      "{",
+      "not json",
+      "[]",
+      "\"get_secret\"",
+      "{}",
+      R"({"request_type":null,"payload":{"secret_name":"a"}})",
+      R"({"request_type":1,"payload":{"secret_name":"a"}})",
+      R"({"request_type":["get_secret"],"payload":{"secret_name":"a"}})",
+      R"({"request_type":"get_secret"})",
+      R"({"request_type":"get_secret","payload":"a"})",
+      R"({"request_type":"get_secret","payload":["a"]})",
+      R"({"request_type":"get_secret","payload":{}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":1}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":null}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":""}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":"a b"}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":"a\nb"}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":"caf\u00e9"}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":"a\u0000"}})",
+      R"({"request_type":"get_secret","payload":{"secret_name":"a"}} trailing)",
+  };
+  for (const std::string& text : bad) {
+    absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(text);
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+}
+
+TEST(RelayRequestTest, SecretNameLengthIsBounded) {
+  const std::string longest(kMaxSecretNameSize, 'n');
+  EXPECT_TRUE(DecodeRequest(*EncodeGetSecretRequest({longest})).ok());
+  const std::string too_long(kMaxSecretNameSize + 1, 'n');
+  EXPECT_FALSE(EncodeGetSecretRequest({too_long}).ok());
+  const std::string text =
+      R"({"request_type":"get_secret","payload":{"secret_name":")" + too_long + "\"}}";
+  EXPECT_EQ(DecodeRequest(text).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RelayRequestTest, OversizedRequestIsRejectedBeforeParsing) {
+  std::string text = R"({"request_type":"get_secret","payload":{"secret_name":"a"},"pad":")";
+  text += std::string(kMaxRequestSize, 'x') + "\"}";
+  EXPECT_EQ(DecodeRequest(text).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RelayRequestTest, DeeplyNestedRequestIsRejected) {
+  std::string text = R"({"request_type":"get_secret","payload":{"secret_name":"a"},"x":)";
+  text += std::string(1000, '[') + std::string(1000, ']') + "}";
+  EXPECT_EQ(DecodeRequest(text).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RelayRequestTest, EveryTruncationOfARequestFails) {
+  const std::string text = *EncodeGetSecretRequest({"lockout/key"});
+  for (size_t n = 0; n < text.size(); ++n) {
+    EXPECT_FALSE(DecodeRequest(text.substr(0, n)).ok()) << "prefix of " << n << " bytes";
+  }
+}
+
+TEST(RelayRequestTest, EveryBitFlipOfARequestFailsOrNamesAValidSecret) {
+  const std::string text = *EncodeGetSecretRequest({"lockout/key"});
+  for (size_t i = 0; i < text.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = text;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(flipped);
+      if (decoded.ok()) {
+        EXPECT_TRUE(ValidateSecretName(decoded->secret_name).ok());
+      }
+    }
+  }
+}
+
+TEST(RelayRequestTest, EncodeRejectsInvalidNames) {
+  EXPECT_FALSE(EncodeGetSecretRequest({""}).ok());
+  EXPECT_FALSE(EncodeGetSecretRequest({"a b"}).ok());
+  EXPECT_FALSE(EncodeGetSecretRequest({std::string("a\0b", 3)}).ok());
+  EXPECT_FALSE(EncodeGetSecretRequest({"\xc3\xa9"}).ok());
+}
+
+// ---------------------------------------------------------------- replies
+
+TEST(RelayReplyTest, V1FrameHasTheSeedsShapeAndOneTerminator) {
+  ReplyFixture f;
+  absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(f.Parts());
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  const std::string payload = V1Payload(*frame);
+  EXPECT_EQ(payload.find("$$$"), std::string::npos);
+  nlohmann::json j = nlohmann::json::parse(payload);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j.size(), 1u);
+  const nlohmann::json& result = j.at("result");
+  EXPECT_EQ(result.size(), 2u);
+  EXPECT_EQ(result.at("secret"), Base64Encode(f.secret));
+  const nlohmann::json& creds = result.at("credentials");
+  EXPECT_EQ(creds.at("access_key_id"), "ASIAEXAMPLE");
+  EXPECT_EQ(creds.at("secret_access_key"), kCanaryKey);
+  EXPECT_EQ(creds.at("token"), kCanaryToken);
+  EXPECT_EQ(creds.at("expiration"), "2023-11-14T22:13:20.000Z");
+
+  // The framing layer the relay's peers use returns exactly the JSON text.
+  net::FrameDecoder decoder;
+  ASSERT_TRUE(decoder.Feed(frame->Reveal()).ok());
+  absl::StatusOr<std::optional<net::Frame>> next = decoder.Next();
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->payload, payload);
+  EXPECT_EQ((*next)->kind, net::FrameKind::kV1);
+}
+
+TEST(RelayReplyTest, ReplyRoundTrips) {
+  ReplyFixture f;
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(ValidReplyJson());
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->secret, f.secret);
+  EXPECT_EQ(reply->credentials.access_key_id, "ASIAEXAMPLE");
+  EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), kCanaryKey);
+  EXPECT_EQ(reply->credentials.session_token, kCanaryToken);
+  EXPECT_EQ(reply->expiration, absl::FromUnixSeconds(1700000000));
+}
+
+TEST(RelayReplyTest, V2FrameCarriesTheSameJsonAfterABigEndianLength) {
+  ReplyFixture f;
+  absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(f.Parts(), net::FrameKind::kV2);
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  net::FrameDecoder decoder;
+  ASSERT_TRUE(decoder.Feed(frame->Reveal()).ok());
+  absl::StatusOr<std::optional<net::Frame>> next = decoder.Next();
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->kind, net::FrameKind::kV2);
+  EXPECT_EQ((*next)->payload, ValidReplyJson());
+}
+
+TEST(RelayReplyTest, QuotesAndBackslashesInCredentialsAreEscaped) {
+  ReplyFixture f;
+  f.key = SecretBytes::CopyFrom(std::string_view(R"(a"b\c)"));
+  absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(f.Parts());
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(V1Payload(*frame));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), R"(a"b\c)");
+}
+
+TEST(RelayReplyTest, ExpirationIsOptional) {
+  ReplyFixture f;
+  GetSecretReplyParts parts = f.Parts();
+  parts.expiration = std::nullopt;
+  absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(parts);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_THAT(std::string(frame->RevealAsString()), Not(HasSubstr("expiration")));
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(V1Payload(*frame));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_FALSE(reply->expiration.has_value());
+}
+
+TEST(RelayReplyTest, DecodesTheSeedsPythonReplyWithoutExpiration) {
+  absl::StatusOr<GetSecretReply> reply =
+      DecodeReply(R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "AKID", )"
+                  R"("secret_access_key": "SK", "token": "TOK"}}})");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->secret, (Bytes{1, 2, 3}));
+  EXPECT_EQ(reply->credentials.session_token, "TOK");
+}
+
+TEST(RelayReplyTest, EncodeRefusesUnprintableOrMissingCredentials) {
+  ReplyFixture f;
+  GetSecretReplyParts parts = f.Parts();
+  parts.secret_access_key = nullptr;
+  EXPECT_EQ(EncodeGetSecretReplyFrame(parts).status().code(), absl::StatusCode::kInvalidArgument);
+  parts = f.Parts();
+  parts.access_key_id = "";
+  EXPECT_EQ(EncodeGetSecretReplyFrame(parts).status().code(), absl::StatusCode::kInvalidArgument);
+  SecretBytes bad = SecretBytes::CopyFrom(std::string_view("tok\nen"));
+  parts = f.Parts();
+  parts.session_token = &bad;
+  absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(parts);
+  EXPECT_EQ(frame.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(frame.status().message(), Not(HasSubstr("tok")));
+}
+
+TEST(RelayReplyTest, V1EncodeRefusesATerminatorInsideTheJson) {
+  ReplyFixture f;
+  f.token = SecretBytes::CopyFrom(std::string_view("a$$$b"));
+  EXPECT_EQ(EncodeGetSecretReplyFrame(f.Parts()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // v2 frames are length-delimited: fine there.
+  EXPECT_TRUE(EncodeGetSecretReplyFrame(f.Parts(), net::FrameKind::kV2).ok());
+}
+
+TEST(RelayReplyTest, OversizedSecretIsResourceExhausted) {
+  ReplyFixture f;
+  f.secret = Bytes(kMaxReplySize, 0x41);
+  EXPECT_EQ(EncodeGetSecretReplyFrame(f.Parts()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // The largest SecretBinary Secrets Manager stores (64 KiB) fits.
+  f.secret = Bytes(65536, 0x41);
+  EXPECT_TRUE(EncodeGetSecretReplyFrame(f.Parts()).ok());
+}
+
+TEST(RelayReplyTest, ErrorRepliesMapToStatusCodes) {
+  const std::vector<std::pair<std::string_view, absl::StatusCode>> cases = {
+      {kErrorBadRequest, absl::StatusCode::kInvalidArgument},
+      {kErrorUnknownRequestType, absl::StatusCode::kUnimplemented},
+      {kErrorNotAllowed, absl::StatusCode::kPermissionDenied},
+      {kErrorSecretUnavailable, absl::StatusCode::kFailedPrecondition},
+      {kErrorUpstreamUnavailable, absl::StatusCode::kUnavailable},
+      {kErrorBusy, absl::StatusCode::kUnavailable},
+      {kErrorInternal, absl::StatusCode::kInternal},
+      {"something else", absl::StatusCode::kUnknown},
+  };
+  for (const auto& [message, code] : cases) {
+    const std::string frame = EncodeErrorReplyFrame(message);
+    ASSERT_TRUE(frame.ends_with("$$$"));
+    absl::StatusOr<GetSecretReply> reply = DecodeReply(frame.substr(0, frame.size() - 3));
+    EXPECT_EQ(reply.status().code(), code) << message;
+    EXPECT_THAT(reply.status().message(), HasSubstr(std::string(message)));
+  }
+}
+
+TEST(RelayReplyTest, ErrorReplyIsTheSeedsShape) {
+  EXPECT_EQ(nlohmann::json::parse(EncodeErrorReply(kErrorNotAllowed)),
+            nlohmann::json::parse(R"({"error": "secret not allowed"})"));
+  const std::string v2 = EncodeErrorReplyFrame(kErrorBadRequest, net::FrameKind::kV2);
+  EXPECT_EQ(v2.substr(4), EncodeErrorReply(kErrorBadRequest));
+  EXPECT_EQ(static_cast<size_t>(static_cast<unsigned char>(v2[3])), v2.size() - 4);
+}
+
+TEST(RelayReplyTest, ErrorMessagesFromTheRelayAreSanitisedAndBounded) {
+  absl::StatusOr<GetSecretReply> reply =
+      DecodeReply(R"({"error": "bad\u0007\nthing)" + std::string(1000, 'x') + "\"}");
+  ASSERT_FALSE(reply.ok());
+  EXPECT_THAT(reply.status().message(), HasSubstr("bad??thing"));
+  EXPECT_LT(reply.status().message().size(), 300u);
+}
+
+TEST(RelayReplyTest, MalformedRepliesAreInvalidArgument) {
+  const std::vector<std::string> bad = {
+      "",
+      "[]",
+      "{}",
+      R"({"error": 1})",
+      R"({"result": "x"})",
+      R"({"result": {}})",
+      R"({"result": {"secret": "AQID"}})",
+      R"({"result": {"secret": 5, "credentials": {}}})",
+      R"({"result": {"secret": "AQI", "credentials": {"access_key_id": "A", "secret_access_key": "S", "token": "T"}}})",
+      R"({"result": {"secret": "AQID", "credentials": "x"}})",
+      R"({"result": {"secret": "AQID", "credentials": {"secret_access_key": "S", "token": "T"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", "token": "T"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", "secret_access_key": "S"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "", "secret_access_key": "S", "token": "T"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", "secret_access_key": 7, "token": "T"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", "secret_access_key": "S\n", "token": "T"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", "secret_access_key": "S", "token": "T", "expiration": "soon"}}})",
+      R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", "secret_access_key": "S", "token": "T", "expiration": 5}}})",
+  };
+  for (const std::string& text : bad) {
+    EXPECT_EQ(DecodeReply(text).status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+}
+
+TEST(RelayReplyTest, ErrorsNeverQuoteCredentials) {
+  std::string text = ValidReplyJson();
+  // Break the token's type: the secret key is still in the document.
+  const size_t at = text.find(kCanaryToken);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at - 1, sizeof(kCanaryToken) + 1, "[1]");
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(text);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_THAT(reply.status().message(), Not(HasSubstr("CANARY")));
+}
+
+TEST(RelayReplyTest, EveryTruncationOfAReplyFails) {
+  const std::string text = ValidReplyJson();
+  for (size_t n = 0; n < text.size(); ++n) {
+    absl::StatusOr<GetSecretReply> reply = DecodeReply(text.substr(0, n));
+    ASSERT_FALSE(reply.ok()) << "prefix of " << n << " bytes";
+    EXPECT_THAT(reply.status().message(), Not(HasSubstr("CANARY")));
+  }
+}
+
+TEST(RelayReplyTest, EveryBitFlipOfAReplyFailsCleanlyOrDecodes) {
+  const std::string text = ValidReplyJson();
+  int failures = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = text;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      absl::StatusOr<GetSecretReply> reply = DecodeReply(flipped);
+      if (!reply.ok()) {
+        ++failures;
+        EXPECT_THAT(reply.status().message(), Not(HasSubstr("CANARY")));
+      }
+    }
+  }
+  EXPECT_GT(failures, 0);
+}
+
+TEST(RelayReplyTest, OversizedReplyIsRejected) {
+  std::string text = R"({"error": ")" + std::string(kMaxReplySize, 'x') + "\"}";
+  EXPECT_EQ(DecodeReply(text).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lockout::relay
