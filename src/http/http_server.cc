@@ -68,8 +68,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec == bhttp::error::body_limit) kind = HttpServerError::kBodyTooLarge;
       if (ec == bhttp::error::header_limit) kind = HttpServerError::kHeaderTooLarge;
       if (ec == bhttp::error::partial_message) return Close();
-      HttpResponse r = options_.error_response ? options_.error_response(kind)
-                                               : DefaultErrorResponse(kind);
+      HttpResponse r =
+          options_.error_response ? options_.error_response(kind) : DefaultErrorResponse(kind);
       return Write(std::move(r), /*keep_alive=*/false);
     }
     const auto& req = parser_->get();
@@ -165,8 +165,7 @@ absl::Status HttpServer::Start(HttpHandler handler) {
   beast::error_code ec;
   auto address = net::ip::make_address(impl_->options.host, ec);
   if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not an IP address: ", impl_->options.host));
+    return absl::InvalidArgumentError(absl::StrCat("not an IP address: ", impl_->options.host));
   }
   tcp::endpoint endpoint(address, impl_->options.port);
   impl_->acceptor.emplace(impl_->ioc);

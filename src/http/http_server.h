@@ -36,7 +36,7 @@ struct HttpResponse {
 enum class HttpServerError {
   kBodyTooLarge,  // Content-Length or chunked body over max_body_bytes
   kHeaderTooLarge,
-  kMalformed,     // not HTTP/1.x
+  kMalformed,  // not HTTP/1.x
 };
 
 struct HttpServerOptions {

@@ -1,0 +1,128 @@
+#include "src/localaws/frontend.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/encoding.h"
+#include "src/common/json.h"
+#include "src/common/logger.h"
+#include "src/common/strings.h"
+#include "src/crypto/hash.h"
+
+namespace lockout::localaws {
+namespace {
+
+std::string NewRequestId() {
+  Bytes r = crypto::RandomBytes(16);
+  std::string h = HexEncode(r);
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
+                      h.substr(16, 4), "-", h.substr(20, 12));
+}
+
+}  // namespace
+
+Frontend::Frontend(IdentityStore& identity, ImdsService* imds, const Clock& clock)
+    : identity_(identity), imds_(imds), clock_(clock) {}
+
+void Frontend::AddService(AwsJsonService* service) {
+  services_.push_back(service);
+  aws::SigV4VerifierOptions options;
+  options.region = identity_.options().region;
+  for (auto* s : services_) options.services.emplace_back(s->signing_name());
+  verifier_ = std::make_unique<aws::SigV4Verifier>(
+      [this](std::string_view akid) { return identity_.Lookup(akid); }, options, clock_);
+}
+
+http::HttpResponse Frontend::ServerErrorResponse(http::HttpServerError error) {
+  switch (error) {
+    case http::HttpServerError::kBodyTooLarge:
+      return ToHttpResponse(AwsError{"RequestEntityTooLargeException",
+                                     "Request body is larger than the service accepts", 413});
+    case http::HttpServerError::kHeaderTooLarge:
+      return ToHttpResponse(
+          AwsError{"RequestHeaderFieldsTooLarge", "Request headers are too large", 431});
+    case http::HttpServerError::kMalformed:
+      break;
+  }
+  return ToHttpResponse(AwsError{"SerializationException", "Malformed HTTP request", 400});
+}
+
+http::HttpResponse Frontend::Handle(const aws::HttpRequest& request) {
+  if (imds_ != nullptr && ImdsService::Handles(request)) {
+    http::HttpResponse r = imds_->Handle(request);
+    LogInfo(
+        "imds",
+        {{"method", request.method}, {"path", std::string(request.Path())}, {"status", r.status}});
+    return r;
+  }
+  const absl::Time start = clock_.Now();
+  std::string request_id = NewRequestId();
+  std::string target, principal;
+  AwsResult result = Dispatch(request, &target, &principal, request_id);
+  http::HttpResponse response = ToHttpResponse(result);
+  response.headers.push_back({"x-amzn-RequestId", request_id});
+  nlohmann::json line = {{"request_id", request_id},
+                         {"target", target},
+                         {"principal", principal},
+                         {"status", response.status},
+                         {"request_bytes", request.body.size()},
+                         {"latency_us", absl::ToInt64Microseconds(clock_.Now() - start)}};
+  if (!result.ok()) line["error"] = result.error().type;
+  LogInfo("request", line);
+  return response;
+}
+
+AwsResult Frontend::Dispatch(const aws::HttpRequest& request, std::string* target_out,
+                             std::string* principal_out, const std::string& request_id) {
+  std::optional<std::string_view> target = request.FindHeader("X-Amz-Target");
+  if (!target) {
+    return AwsError{"UnknownOperationException", "Missing X-Amz-Target header", 400};
+  }
+  *target_out = std::string(target->substr(0, 128));
+  size_t dot = target->find('.');
+  AwsJsonService* service = nullptr;
+  if (dot != std::string_view::npos) {
+    for (auto* s : services_) {
+      if (target->substr(0, dot) == s->target_prefix()) service = s;
+    }
+  }
+  if (service == nullptr) {
+    return AwsError{"UnknownOperationException", "Unknown X-Amz-Target", 400};
+  }
+  if (request.method != "POST") {
+    return AwsError{"UnknownOperationException", "AWS JSON 1.1 calls must be POST", 400};
+  }
+  aws::VerifyResult verified = verifier_->Verify(request);
+  if (!verified.ok()) {
+    const aws::AuthError& e = verified.error();
+    LogWarn(
+        "auth_failed",
+        {{"request_id", request_id}, {"type", std::string(e.TypeName())}, {"detail", e.detail}});
+    return AwsError{std::string(e.TypeName()), e.message, e.HttpStatus()};
+  }
+  if (verified.value().scope.service != service->signing_name()) {
+    LogWarn("auth_failed",
+            {{"request_id", request_id}, {"detail", "credential scope names another service"}});
+    return AwsError{"InvalidSignatureException",
+                    "Credential should be scoped to correct service: '" +
+                        std::string(service->signing_name()) + "'.",
+                    400};
+  }
+  std::optional<Principal> principal = identity_.PrincipalForKey(verified.value().access_key_id);
+  if (!principal)
+    return AwsError{"UnrecognizedClientException",
+                    "The security token included in the request is invalid.", 400};
+  *principal_out = principal->arn;
+  Json body = Json::object();  // an empty body is an empty request object
+  if (!request.body.empty()) {
+    absl::StatusOr<Json> parsed = ParseJson(request.body);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return AwsError{"SerializationException", "Request body is not a JSON object", 400};
+    }
+    body = *std::move(parsed);
+  }
+  CallContext context{*std::move(principal), verified.value().access_key_id, request_id};
+  return service->Handle(target->substr(dot + 1), body, context);
+}
+
+}  // namespace lockout::localaws

@@ -1,0 +1,212 @@
+#include "src/localaws/identity.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "src/common/encoding.h"
+#include "src/common/file.h"
+#include "src/common/status_macros.h"
+#include "src/common/strings.h"
+#include "src/crypto/hash.h"
+
+namespace lockout::localaws {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr char kKeyAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+std::string RandomFrom(const char* alphabet, size_t alphabet_size, size_t n) {
+  Bytes r = crypto::RandomBytes(n);
+  std::string out(n, 'A');
+  for (size_t i = 0; i < n; ++i) out[i] = alphabet[r[i] % alphabet_size];
+  return out;
+}
+
+std::string IdentityPolicyJson(const std::vector<std::string>& actions) {
+  Json stmt = {{"Effect", "Allow"}, {"Action", actions}, {"Resource", "*"}};
+  return Json{{"Version", "2012-10-17"}, {"Statement", Json::array({stmt})}}.dump();
+}
+
+Json KeyToJson(const auto& key) {
+  Json j = {{"access_key_id", key.access_key_id},
+            {"secret_access_key", std::string(key.secret.RevealAsString())}};
+  if (!key.session_token.empty()) j["session_token"] = key.session_token;
+  if (key.issued) j["issued_ms"] = absl::ToUnixMillis(*key.issued);
+  if (key.expiration) j["expiration_ms"] = absl::ToUnixMillis(*key.expiration);
+  return j;
+}
+
+}  // namespace
+
+IdentityStore::IdentityStore(std::string path, IdentityOptions options, const Clock& clock)
+    : path_(std::move(path)), options_(std::move(options)), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& state_dir,
+                                                                   IdentityOptions options,
+                                                                   const Clock& clock) {
+  auto store = std::unique_ptr<IdentityStore>(
+      new IdentityStore(state_dir + "/identity.json", std::move(options), clock));
+  const IdentityOptions& o = store->options_;
+  ASSIGN_OR_RETURN(store->root_, Principal::AccountRoot(o.account));
+  ASSIGN_OR_RETURN(store->admin_, Principal::User(o.account, o.admin_user_name));
+  ASSIGN_OR_RETURN(store->instance_,
+                   Principal::AssumedRole(store->instance_role_arn(), o.instance_id));
+  ASSIGN_OR_RETURN(Policy admin_policy,
+                   Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*"}),
+                                 PolicyKind::kIdentityPolicy));
+  store->admin_policies_.push_back(std::move(admin_policy));
+  // The seed tutorial's instance role policy (step 6).
+  ASSIGN_OR_RETURN(Policy instance_policy,
+                   Policy::Parse(IdentityPolicyJson({"kms:Encrypt", "secretsmanager:CreateSecret",
+                                                     "secretsmanager:GetSecretValue"}),
+                                 PolicyKind::kIdentityPolicy));
+  store->instance_policies_.push_back(std::move(instance_policy));
+  RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+std::string IdentityStore::instance_role_arn() const {
+  return absl::StrCat("arn:aws:iam::", options_.account, ":role/", options_.instance_role_name);
+}
+
+IdentityStore::Key IdentityStore::NewKey(std::string_view prefix) {
+  Key k;
+  k.access_key_id = absl::StrCat(Absl(prefix), RandomFrom(kKeyAlphabet, 32, 16));
+  std::string secret = Base64Encode(crypto::RandomBytes(30));  // 40 characters, like AWS
+  k.secret = SecretBytes::CopyFrom(secret);
+  WipeString(secret);
+  return k;
+}
+
+IssuedCredentials IdentityStore::Issue(const Key& key) {
+  return IssuedCredentials{key.access_key_id, SecretBytes::CopyFrom(key.secret.Reveal()),
+                           key.session_token, key.expiration};
+}
+
+absl::Status IdentityStore::Load() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> text = ReadFileString(path_, 1 << 20);
+  if (absl::IsNotFound(text.status())) {
+    root_key_ = NewKey("AKIA");
+    admin_key_ = NewKey("AKIA");
+    return SaveLocked();
+  }
+  if (!text.ok()) return text.status();
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  auto read_key = [](const Json& k, Key* out) -> bool {
+    if (!k.is_object() || !k.contains("access_key_id") || !k.contains("secret_access_key")) {
+      return false;
+    }
+    out->access_key_id = k["access_key_id"].get<std::string>();
+    std::string secret = k["secret_access_key"].get<std::string>();
+    out->secret = SecretBytes::CopyFrom(secret);
+    WipeString(secret);
+    if (k.contains("session_token")) out->session_token = k["session_token"].get<std::string>();
+    if (k.contains("issued_ms")) out->issued = absl::FromUnixMillis(k["issued_ms"].get<int64_t>());
+    if (k.contains("expiration_ms")) {
+      out->expiration = absl::FromUnixMillis(k["expiration_ms"].get<int64_t>());
+    }
+    return true;
+  };
+  try {
+    if (!j.is_object() || j.value("account", "") != options_.account ||
+        !read_key(j["root"], &root_key_) || !read_key(j["admin"], &admin_key_)) {
+      return absl::DataLossError(absl::StrCat(path_,
+                                              " is not a local-aws identity file for account ",
+                                              options_.account, "; use another --state directory"));
+    }
+    for (const auto& s : j.value("sessions", Json::array())) {
+      Key k;
+      if (read_key(s, &k)) sessions_.push_back(std::move(k));
+    }
+  } catch (const Json::exception&) {
+    return absl::DataLossError(absl::StrCat(path_, " is corrupt"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdentityStore::SaveLocked() {
+  Json j = {{"account", options_.account},
+            {"root", KeyToJson(root_key_)},
+            {"admin", KeyToJson(admin_key_)},
+            {"sessions", Json::array()}};
+  for (const auto& s : sessions_) j["sessions"].push_back(KeyToJson(s));
+  std::string text = j.dump(1);
+  absl::Status s = WriteFileAtomic(path_, AsBytes(text), 0600);
+  WipeString(text);
+  return s;
+}
+
+IssuedCredentials IdentityStore::RootCredentials() const {
+  absl::MutexLock lock(&mu_);
+  return Issue(root_key_);
+}
+
+IssuedCredentials IdentityStore::AdminCredentials() const {
+  absl::MutexLock lock(&mu_);
+  return Issue(admin_key_);
+}
+
+absl::StatusOr<IssuedCredentials> IdentityStore::InstanceCredentials() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  bool changed = false;
+  // Drop expired sessions.
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->expiration && *it->expiration <= now) {
+      it = sessions_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (sessions_.empty() || !sessions_.back().issued ||
+      now - *sessions_.back().issued >= options_.session_lifetime / 2) {
+    Key k = NewKey("ASIA");
+    k.session_token = Base64Encode(crypto::RandomBytes(96));
+    k.issued = now;
+    k.expiration = now + options_.session_lifetime;
+    sessions_.push_back(std::move(k));
+    changed = true;
+  }
+  if (changed) RETURN_IF_ERROR(SaveLocked());
+  return Issue(sessions_.back());
+}
+
+std::optional<aws::VerifierCredential> IdentityStore::Lookup(std::string_view access_key_id) const {
+  absl::MutexLock lock(&mu_);
+  auto make = [](const Key& k, const Principal& p) {
+    aws::VerifierCredential c;
+    c.secret_access_key = SecretBytes::CopyFrom(k.secret.Reveal());
+    c.principal = p.arn;
+    if (!k.session_token.empty()) c.session_token = k.session_token;
+    c.expiration = k.expiration;
+    return c;
+  };
+  if (access_key_id == root_key_.access_key_id) return make(root_key_, root_);
+  if (access_key_id == admin_key_.access_key_id) return make(admin_key_, admin_);
+  for (const auto& s : sessions_) {
+    if (access_key_id == s.access_key_id) return make(s, instance_);
+  }
+  return std::nullopt;
+}
+
+std::optional<Principal> IdentityStore::PrincipalForKey(std::string_view access_key_id) const {
+  absl::MutexLock lock(&mu_);
+  if (access_key_id == root_key_.access_key_id) return root_;
+  if (access_key_id == admin_key_.access_key_id) return admin_;
+  for (const auto& s : sessions_) {
+    if (access_key_id == s.access_key_id) return instance_;
+  }
+  return std::nullopt;
+}
+
+absl::Span<const Policy> IdentityStore::IdentityPolicies(const Principal& principal) const {
+  if (principal.arn == admin_.arn) return admin_policies_;
+  if (principal.arn == instance_.arn) return instance_policies_;
+  return {};
+}
+
+}  // namespace lockout::localaws

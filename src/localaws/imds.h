@@ -1,0 +1,42 @@
+#pragma once
+
+// IMDSv2 as EC2 serves it, for the instance role of an IdentityStore:
+//   PUT /latest/api/token            (X-aws-ec2-metadata-token-ttl-seconds: 1..21600) -> token
+//   GET /latest/meta-data/iam/security-credentials/        -> role name
+//   GET /latest/meta-data/iam/security-credentials/ROLE    -> {"Code":"Success", ... credentials}
+//   GET /latest/meta-data/instance-id, /latest/meta-data/placement/region,
+//       /latest/dynamic/instance-identity/document
+// Every GET needs a live token in X-aws-ec2-metadata-token (401 otherwise); a PUT carrying
+// X-Forwarded-For is refused (403), as IMDSv2 refuses proxied token requests.
+// Thread-safe.
+
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "src/aws/http_request.h"
+#include "src/common/clock.h"
+#include "src/http/http_server.h"
+#include "src/localaws/identity.h"
+
+namespace lockout::localaws {
+
+class ImdsService {
+ public:
+  ImdsService(IdentityStore& identity, const Clock& clock);
+
+  // True for paths IMDS serves ("/latest/...").
+  static bool Handles(const aws::HttpRequest& request);
+  http::HttpResponse Handle(const aws::HttpRequest& request);
+
+ private:
+  http::HttpResponse IssueToken(const aws::HttpRequest& request);
+  bool TokenValid(const aws::HttpRequest& request);
+
+  IdentityStore& identity_;
+  const Clock& clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, absl::Time> tokens_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace lockout::localaws
