@@ -283,9 +283,23 @@ struct HttpTransport::Impl {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options.max_response_body_bytes);
     parser.header_limit(static_cast<uint32_t>(options.max_response_header_bytes));
+    // Header first: Boost 1.74's eager response parser does not enforce body_limit against a
+    // Content-Length (the error from finish_header is overwritten while the body is parsed), so
+    // the declared length is checked here before any of the body is read.
     ec = RunUntil(c, deadline, [&](auto handler) {
-      bhttp::async_read(stream, c.buffer, parser, std::move(handler));
+      bhttp::async_read_header(stream, c.buffer, parser, std::move(handler));
     });
+    if (!ec) {
+      const boost::optional<std::uint64_t> length = parser.content_length();
+      if (length.has_value() && *length > options.max_response_body_bytes) {
+        ec = bhttp::error::body_limit;
+      }
+    }
+    if (!ec) {
+      ec = RunUntil(c, deadline, [&](auto handler) {
+        bhttp::async_read(stream, c.buffer, parser, std::move(handler));
+      });
+    }
     if (ec) {
       out.connection_lost_before_response =
           IsConnectionLost(ec) && !parser.got_some() && c.buffer.size() == 0;

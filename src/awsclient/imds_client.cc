@@ -142,8 +142,8 @@ absl::Status ImdsClient::FetchToken(absl::Duration timeout) {
   const absl::Time requested_at = clock.Now();
   ASSIGN_OR_RETURN(HttpResponse response, transport_->Send(request, timeout));
   if (response.status != 200) {
-    const std::string why =
-        absl::StrCat("IMDS token request (PUT ", Absl(kTokenPath), ") answered HTTP ", response.status);
+    const std::string why = absl::StrCat("IMDS token request (PUT ", Absl(kTokenPath),
+                                         ") answered HTTP ", response.status);
     if (response.status == 403) return absl::PermissionDeniedError(why);
     if (response.status == 429 || response.status >= 500) return absl::UnavailableError(why);
     return absl::FailedPreconditionError(why);
@@ -241,8 +241,8 @@ absl::StatusOr<RoleCredentials> ImdsClient::GetRoleCredentials(std::string_view 
     return absl::InvalidArgumentError(
         absl::StrCat("not an IAM role name: \"", Absl(role_name), "\""));
   }
-  ASSIGN_OR_RETURN(std::string body,
-                   Get(absl::StrCat(Absl(kCredentialsPath), Absl(role_name)), /*secret_body=*/true));
+  ASSIGN_OR_RETURN(std::string body, Get(absl::StrCat(Absl(kCredentialsPath), Absl(role_name)),
+                                         /*secret_body=*/true));
   absl::Cleanup wipe = [&body] { WipeString(body); };
   return ParseRoleCredentials(body);
 }
