@@ -16,5 +16,7 @@ struct CommandContext {
 void RegisterAttestCommands(CLI::App& app, CommandContext& ctx);
 // `lockout describe-eif FILE` (src/cli/eif_command.cc)
 void RegisterEifCommands(CLI::App& app, CommandContext& ctx);
+// `lockout nsm attest|describe-pcr|describe|random` (src/cli/nsm_command.cc)
+void RegisterNsmCommands(CLI::App& app, CommandContext& ctx);
 
 }  // namespace lockout::cli
