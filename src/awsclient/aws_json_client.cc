@@ -110,6 +110,11 @@ absl::StatusOr<nlohmann::json> AwsJsonClient::Call(std::string_view operation,
       return {absl::OkStatus(), false};
     }
     absl::StatusOr<nlohmann::json> json = ParseJson(response->body, options_.max_response_bytes);
+    // Operations without output may answer "null" (moto does); botocore reads it as {}.
+    if (json.ok() && json->is_null()) {
+      result = nlohmann::json::object();
+      return {absl::OkStatus(), false};
+    }
     if (!json.ok() || !json->is_object()) {
       return {absl::InternalError(absl::StrCat(what, ": HTTP ", response->status,
                                                " reply is not a JSON object (",

@@ -11,10 +11,10 @@
 // region, with the session token (X-Amz-Security-Token, signed) when the credentials have one.
 // The request is re-signed for every attempt, with fresh credentials from the provider.
 //
-// Replies: 2xx with a JSON object (an empty body counts as {}) is the result. Error replies
-// become a status carrying an AwsCallError (aws_call_error.h). Retried with jittered exponential
-// backoff under the policy's deadline (retry_policy.h): throttling errors, HTTP 429 and 5xx,
-// and transport failures (Unavailable, DeadlineExceeded of one attempt). Never retried:
+// Replies: 2xx with a JSON object (an empty body or "null" counts as {}) is the result. Error
+// replies become a status carrying an AwsCallError (aws_call_error.h). Retried with jittered
+// exponential backoff under the policy's deadline (retry_policy.h): throttling errors, HTTP 429 and
+// 5xx, and transport failures (Unavailable, DeadlineExceeded of one attempt). Never retried:
 // AccessDenied and every other 4xx, an untrusted TLS certificate, a reply over the size limit,
 // a malformed success reply.
 //
