@@ -143,8 +143,11 @@ struct ExchangeOutcome {
 
 }  // namespace
 
+// Moves copy the body and wipe the source in place: moving a short std::string leaves its bytes
+// in the source's inline buffer, where a later wipe of the (now empty) string would miss them.
 HttpResponse::HttpResponse(HttpResponse&& other) noexcept
-    : status(other.status), headers(std::move(other.headers)), body(std::move(other.body)) {
+    : status(other.status), headers(std::move(other.headers)) {
+  body.assign(other.body);
   WipeString(other.body);
 }
 
@@ -153,7 +156,7 @@ HttpResponse& HttpResponse::operator=(HttpResponse&& other) noexcept {
     WipeString(body);
     status = other.status;
     headers = std::move(other.headers);
-    body = std::move(other.body);
+    body.assign(other.body);
     WipeString(other.body);
   }
   return *this;
