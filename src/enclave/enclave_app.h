@@ -1,0 +1,70 @@
+#pragma once
+
+// EnclaveApp: lockout-enclave wired together from its configuration (main.cc parses flags into
+// an EnclaveConfig; tests can run the same wiring in-process).
+//
+//   ASSIGN_OR_RETURN(auto app, EnclaveApp::Start(config));
+//   ... app->local_endpoint() ...
+//   app->Stop();
+//
+// Start(): validates the configuration, opens the NSM device, builds the relay and KMS clients,
+// starts key loading (boot mode) and binds the listening socket; writes the ready file (JSON:
+// listen URI actually bound, pid, load mode, status, and once loaded the key type and public key)
+// after binding and again when the key is loaded.
+// Thread-safety: Start/Stop from one thread.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "src/enclave/key_manager.h"
+#include "src/enclave/signer.h"
+#include "src/net/endpoint.h"
+
+namespace lockout::enclave {
+
+struct EnclaveConfig {
+  std::string listen = "vsock://ANY:5010";
+  std::string relay = "vsock://3:5011";
+  std::string secret_name;
+  std::optional<KeyType> key_type;
+  // Generate a fresh key of this type at boot instead of loading one (benchmarks, tests; the
+  // key never leaves the process).
+  std::optional<KeyType> ephemeral_key;
+  // Region, KMS endpoint URL and the socket that reaches it. Empty region: AWS_REGION /
+  // AWS_DEFAULT_REGION, else us-east-1. Empty endpoint: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL,
+  // else https://kms.REGION.amazonaws.com. kms_via: "" = vsock://3:8000 for the default AWS
+  // endpoint and direct for an explicit one; "direct" = connect to the URL's host itself.
+  std::string region;
+  std::string kms_endpoint;
+  std::string kms_via;
+  std::string ca_bundle;  // empty: AWS_CA_BUNDLE, else the system bundle
+  // "/dev/nsm" (a path) or "unix:///path/of/the/local/nsm.sock"; empty: no NSM (only with
+  // ephemeral_key; attest then answers "attestation unavailable").
+  std::string nsm = "/dev/nsm";
+  LoadMode load_mode = LoadMode::kBoot;
+  bool use_encryption_context = true;
+  std::string ready_file;
+  int threads = 0;  // 0: every CPU this process may use
+  size_t max_frame_size = size_t{1} << 20;
+};
+
+class EnclaveApp {
+ public:
+  static absl::StatusOr<std::unique_ptr<EnclaveApp>> Start(const EnclaveConfig& config);
+  ~EnclaveApp();
+  EnclaveApp(const EnclaveApp&) = delete;
+  EnclaveApp& operator=(const EnclaveApp&) = delete;
+
+  const net::Endpoint& local_endpoint() const;
+  KeyManager& keys();
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit EnclaveApp(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lockout::enclave

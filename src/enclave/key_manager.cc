@@ -1,0 +1,178 @@
+#include "src/enclave/key_manager.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <utility>
+
+#include "src/common/logger.h"
+
+namespace lockout::enclave {
+
+std::string_view LoadModeName(LoadMode mode) {
+  switch (mode) {
+    case LoadMode::kBoot:
+      return "boot";
+    case LoadMode::kFirstRequest:
+      return "first-request";
+    case LoadMode::kPerRequest:
+      return "per-request";
+  }
+  return "unknown";
+}
+
+KeyManager::KeyManager(LoadFunction load, KeyManagerOptions options)
+    : load_(std::move(load)), options_(options) {}
+
+std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<Signer> signer) {
+  auto manager = std::make_unique<KeyManager>(
+      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<Signer>> {
+        absl::Status s = absl::FailedPreconditionError("no loader");
+        if (f != nullptr) *f = LoadFailure{s, "no loader", RetryClass::kFatal};
+        return s;
+      },
+      KeyManagerOptions{});
+  absl::MutexLock lock(&manager->mu_);
+  manager->signer_.store(signer.get(), std::memory_order_release);
+  manager->owned_ = std::move(signer);
+  manager->started_ = true;
+  return manager;
+}
+
+KeyManager::~KeyManager() { Stop(); }
+
+void KeyManager::Start() {
+  if (options_.mode != LoadMode::kBoot) return;
+  absl::MutexLock lock(&mu_);
+  StartLocked();
+}
+
+void KeyManager::StartLocked() {
+  if (started_ || stopping_) return;
+  started_ = true;
+  thread_ = std::thread([this] { LoaderThread(); });
+}
+
+void KeyManager::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void KeyManager::LoaderThread() {
+  std::mt19937_64 rng(std::random_device{}());
+  std::set<std::string> reported;  // reasons already logged at warn level
+  int transient_streak = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    const absl::Time start = absl::Now();
+    LoadFailure failure;
+    absl::StatusOr<std::unique_ptr<Signer>> loaded = load_(&failure);
+    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+
+    absl::MutexLock lock(&mu_);
+    ++attempts_;
+    if (loaded.ok()) {
+      LogInfo("key_loaded", {{"key_type", KeyTypeName((*loaded)->key_type())},
+                             {"attempts", attempts_},
+                             {"latency_ms", ms}});
+      signer_.store(loaded->get(), std::memory_order_release);
+      owned_ = *std::move(loaded);
+      reason_.clear();
+      cv_.SignalAll();
+      return;
+    }
+    reason_ = failure.reason.empty() ? std::string("load failed") : failure.reason;
+    // Each distinct reason is logged once at warn (with the detailed status); repeats at debug,
+    // so a relay that is down for an hour does not flood the log.
+    const bool first = reported.insert(reason_).second;
+    Logger::Default().Log(first ? LogLevel::kWarn : LogLevel::kDebug, "key_load_failed",
+                          {{"reason", reason_},
+                           {"error", std::string(loaded.status().message())},
+                           {"attempt", attempts_},
+                           {"latency_ms", ms}});
+    if (failure.retry == RetryClass::kFatal) {
+      failed_ = true;
+      LogError("key_load_gave_up", {{"reason", reason_}, {"attempts", attempts_}});
+      cv_.SignalAll();
+      return;
+    }
+    absl::Duration delay;
+    if (failure.retry == RetryClass::kTransient) {
+      ++transient_streak;
+      // Full jitter: uniform in [0, min(max, initial * 2^(n-1))].
+      absl::Duration cap = options_.initial_backoff;
+      for (int i = 1; i < transient_streak && cap < options_.max_backoff; ++i) cap *= 2;
+      cap = std::min(cap, options_.max_backoff);
+      delay = cap * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    } else {
+      transient_streak = 0;
+      delay = options_.slow_retry * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+    }
+    cv_.SignalAll();  // waiters re-check (a kFirstRequest waiter may want the new reason)
+    const absl::Time until = absl::Now() + delay;
+    while (!stopping_ && absl::Now() < until) cv_.WaitWithDeadline(&mu_, until);
+  }
+}
+
+absl::StatusOr<const Signer*> KeyManager::AcquireSigner() {
+  if (const Signer* s = signer(); s != nullptr) return s;
+  absl::MutexLock lock(&mu_);
+  if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
+  if (options_.mode == LoadMode::kFirstRequest) {
+    StartLocked();
+    const absl::Time deadline = absl::Now() + options_.load_wait;
+    while (signer() == nullptr && !failed_ && !stopping_ && absl::Now() < deadline) {
+      cv_.WaitWithDeadline(&mu_, deadline);
+    }
+    if (const Signer* s = signer(); s != nullptr) return s;
+    if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
+  }
+  return absl::UnavailableError("key not loaded: " +
+                                (reason_.empty() ? std::string("loading") : reason_));
+}
+
+absl::StatusOr<std::unique_ptr<Signer>> KeyManager::LoadForRequest() {
+  LoadFailure failure;
+  absl::StatusOr<std::unique_ptr<Signer>> loaded = load_(&failure);
+  absl::MutexLock lock(&mu_);
+  ++attempts_;
+  reason_ = loaded.ok() ? std::string() : failure.reason;
+  return loaded;
+}
+
+KeyHealth KeyManager::Health() const {
+  absl::MutexLock lock(&mu_);
+  KeyHealth h;
+  h.attempts = attempts_;
+  h.reason = reason_;
+  if (signer() != nullptr) {
+    h.state = "ok";
+  } else if (failed_) {
+    h.state = "failed";
+  } else if (options_.mode == LoadMode::kPerRequest) {
+    h.state = reason_.empty() ? "ok" : "degraded";
+  } else if (!started_) {
+    h.state = "idle";
+  } else {
+    h.state = "loading";
+  }
+  return h;
+}
+
+bool KeyManager::WaitUntilLoaded(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (signer() == nullptr && !failed_ && absl::Now() < deadline) {
+    cv_.WaitWithDeadline(&mu_, deadline);
+  }
+  return signer() != nullptr;
+}
+
+}  // namespace lockout::enclave

@@ -1,0 +1,123 @@
+// lockout-enclave: the signing service that runs inside the Nitro Enclave (docs/PROTOCOL.md).
+//
+// Flags map onto EnclaveConfig (enclave_app.h); AWS credentials never appear on the command line
+// (they come from the relay). Exit codes: 0 after SIGTERM/SIGINT, 2 for usage errors, 1 when the
+// service cannot start (the one-line message says what to fix).
+
+#include <openssl/crypto.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "src/common/logger.h"
+#include "src/common/secret_bytes.h"
+#include "src/enclave/enclave_app.h"
+
+namespace {
+
+using lockout::enclave::EnclaveConfig;
+
+int Run(const EnclaveConfig& config) {
+  // Signals are handled by sigwait() on this thread; every thread started later inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<lockout::enclave::EnclaveApp>> app =
+      lockout::enclave::EnclaveApp::Start(config);
+  if (!app.ok()) {
+    lockout::LogError("start_failed", {{"error", std::string(app.status().message())}});
+    std::fprintf(stderr, "lockout-enclave: %s\n", std::string(app.status().message()).c_str());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  lockout::LogInfo("stopping", {{"signal", sig}});
+  (*app)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before anything holds a key: no core dumps, and OpenSSL's private BIGNUMs in a locked,
+  // non-dumpable secure heap (if the kernel refuses mlock the heap still works, unlocked).
+  lockout::DisableCoreDumps();
+  CRYPTO_secure_malloc_init(size_t{1} << 18, 16);
+
+  CLI::App cli{"lockout-enclave: the signing service inside the Nitro Enclave"};
+  EnclaveConfig config;
+  std::string key_type, ephemeral, load_at = "boot", context = "secret", log_level = "info";
+  bool per_request = false;
+  cli.add_option("--listen", config.listen, "Endpoint to serve v1 and v2 on")
+      ->capture_default_str();
+  cli.add_option("--relay", config.relay, "The parent's lockout-relay")->capture_default_str();
+  cli.add_option("--secret", config.secret_name, "Secret name the relay serves (the key)");
+  cli.add_option("--key-type", key_type,
+                 "Require this key type: p256, p384, p521, secp256k1, ed25519 (default: any)");
+  cli.add_option("--region", config.region, "AWS region (default AWS_REGION, else us-east-1)");
+  cli.add_option("--kms-endpoint", config.kms_endpoint,
+                 "KMS endpoint URL (default AWS_ENDPOINT_URL_KMS, else https://kms.REGION...)");
+  cli.add_option("--kms-via", config.kms_via,
+                 "Socket to reach KMS through: a URI or \"direct\" (default vsock://3:8000 for "
+                 "AWS's endpoint, direct for an explicit one)");
+  cli.add_option("--ca-bundle", config.ca_bundle, "CA bundle for TLS to KMS");
+  cli.add_option("--nsm", config.nsm, "NSM device: /dev/nsm or unix:///path (local NSM service)")
+      ->capture_default_str();
+  cli.add_option("--load-at", load_at, "When to load the key: boot or first-request")
+      ->check(CLI::IsMember({"boot", "first-request"}))
+      ->capture_default_str();
+  cli.add_flag("--decrypt-per-request", per_request,
+               "The seed's design: one KMS decrypt per signature (for comparison)");
+  cli.add_option("--encryption-context", context,
+                 "secret: {\"lockout:secret\": NAME} (lockout create-key); none: the seed's")
+      ->check(CLI::IsMember({"secret", "none"}))
+      ->capture_default_str();
+  cli.add_option("--ephemeral-key", ephemeral,
+                 "Generate a key of this type at boot instead of loading one (tests, benchmarks)");
+  cli.add_option("--ready-file", config.ready_file,
+                 "Write JSON (bound URI, status, public key) here when ready");
+  cli.add_option("--threads", config.threads, "Worker threads (default: every available CPU)");
+  cli.add_option("--max-frame-size", config.max_frame_size, "Largest request frame in bytes")
+      ->capture_default_str();
+  cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+
+  lockout::LogLevel level;
+  if (!lockout::ParseLogLevel(log_level, &level)) {
+    std::fprintf(stderr, "lockout-enclave: --log-level must be debug, info, warn or error\n");
+    return 2;
+  }
+  lockout::Logger::Default().SetLevel(level);
+  if (!key_type.empty()) {
+    auto t = lockout::enclave::ParseKeyType(key_type);
+    if (!t.ok()) {
+      std::fprintf(stderr, "lockout-enclave: --key-type: %s\n",
+                   std::string(t.status().message()).c_str());
+      return 2;
+    }
+    config.key_type = *t;
+  }
+  if (!ephemeral.empty()) {
+    auto t = lockout::enclave::ParseKeyType(ephemeral);
+    if (!t.ok()) {
+      std::fprintf(stderr, "lockout-enclave: --ephemeral-key: %s\n",
+                   std::string(t.status().message()).c_str());
+      return 2;
+    }
+    config.ephemeral_key = *t;
+  }
+  config.load_mode = per_request         ? lockout::enclave::LoadMode::kPerRequest
+                     : load_at == "boot" ? lockout::enclave::LoadMode::kBoot
+                                         : lockout::enclave::LoadMode::kFirstRequest;
+  config.use_encryption_context = context == "secret";
+  return Run(config);
+}

@@ -1,0 +1,341 @@
+#include "src/enclave/request_handler.h"
+
+#include <array>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/encoding.h"
+#include "src/common/json.h"
+#include "src/common/logger.h"
+#include "src/common/strings.h"
+#include "src/crypto/hash.h"
+#include "src/nsm/nsm_client.h"
+#include "src/nsm/nsm_message.h"
+
+namespace lockout::enclave {
+namespace {
+
+constexpr size_t kMaxIdSize = 256;
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+void AppendHex(ByteView data, std::string& out) {
+  const size_t at = out.size();
+  out.resize(at + 2 * data.size());
+  char* p = out.data() + at;
+  for (uint8_t b : data) {
+    *p++ = kHexDigits[b >> 4];
+    *p++ = kHexDigits[b & 0xF];
+  }
+}
+
+// v2 framing written in place: reserve the length prefix, append the JSON, patch the length.
+class V2Reply {
+ public:
+  explicit V2Reply(std::string& out) : out_(out), at_(out.size()) { out_.append(4, '\0'); }
+  ~V2Reply() {
+    const size_t len = out_.size() - at_ - 4;
+    out_[at_] = static_cast<char>((len >> 24) & 0xFF);
+    out_[at_ + 1] = static_cast<char>((len >> 16) & 0xFF);
+    out_[at_ + 2] = static_cast<char>((len >> 8) & 0xFF);
+    out_[at_ + 3] = static_cast<char>(len & 0xFF);
+  }
+  V2Reply(const V2Reply&) = delete;
+  V2Reply& operator=(const V2Reply&) = delete;
+
+ private:
+  std::string& out_;
+  size_t at_;
+};
+
+void AppendV1Error(std::string_view reason, std::string& out) {
+  absl::StrAppend(&out, "{\"success\": \"False\", \"error\": \"Error: ", Absl(reason), "\"}",
+                  Absl(net::kV1Terminator));
+}
+
+void LogRequestError(std::string_view protocol, std::string_view op, std::string_view reason,
+                     const absl::Status& detail) {
+  LogInfo("request_error", {{"protocol", protocol},
+                            {"op", op},
+                            {"reason", reason},
+                            {"error", std::string(detail.message())}});
+}
+
+// A base64 string field, or nullopt with `detail` set.
+std::optional<Bytes> DecodeB64Field(const nlohmann::json& obj, const char* name,
+                                    absl::Status* detail) {
+  auto it = obj.find(name);
+  if (it == obj.end() || !it->is_string()) {
+    *detail =
+        absl::InvalidArgumentError(absl::StrCat("field \"", name, "\" missing or not a string"));
+    return std::nullopt;
+  }
+  absl::StatusOr<Bytes> bytes = Base64Decode(it->get_ref<const std::string&>());
+  if (!bytes.ok()) {
+    *detail = absl::InvalidArgumentError(
+        absl::StrCat("field \"", name, "\": ", std::string(bytes.status().message())));
+    return std::nullopt;
+  }
+  return *std::move(bytes);
+}
+
+}  // namespace
+
+RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options)
+    : keys_(keys), nsm_(nsm), options_(options) {}
+
+bool RequestHandler::Handle(const net::Frame& frame, WorkerState& state, std::string& out) {
+  if (frame.kind == net::FrameKind::kV1) {
+    HandleV1(frame.payload, state, out);
+    return true;  // the seed's server: one request per connection
+  }
+  HandleV2(frame.payload, state, out);
+  return false;
+}
+
+void RequestHandler::AppendFramingError(net::FrameKind kind, const absl::Status& error,
+                                        std::string& out) {
+  const std::string_view reason =
+      error.code() == absl::StatusCode::kResourceExhausted ? kErrFrameTooLarge : kErrBadFrame;
+  LogInfo("framing_error", {{"protocol", net::FrameKindName(kind)},
+                            {"reason", reason},
+                            {"error", std::string(error.message())}});
+  if (kind == net::FrameKind::kV1) {
+    AppendV1Error(reason, out);
+  } else {
+    V2Reply reply(out);
+    absl::StrAppend(&out, "{\"id\":null,\"ok\":false,\"error\":\"", Absl(reason), "\"}");
+  }
+}
+
+std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
+                                           absl::Status* detail) {
+  std::array<uint8_t, kMaxSignatureSize> sig;
+  state.hex.clear();
+  if (keys_.mode() == LoadMode::kPerRequest) {
+    // The seed's design: a full attested load for this one signature.
+    absl::StatusOr<std::unique_ptr<Signer>> signer = keys_.LoadForRequest();
+    if (!signer.ok()) {
+      *detail = signer.status();
+      return kErrKeyNotLoaded;
+    }
+    absl::StatusOr<Bytes> s = (*signer)->Sign(message);
+    if (!s.ok()) {
+      *detail = s.status();
+      return kErrInternal;
+    }
+    AppendHex(*s, state.hex);
+    return {};
+  }
+  absl::StatusOr<const Signer*> signer = keys_.AcquireSigner();
+  if (!signer.ok()) {
+    *detail = signer.status();
+    return kErrKeyNotLoaded;
+  }
+  if (state.signer != *signer || state.context == nullptr) {
+    absl::StatusOr<std::unique_ptr<SigningContext>> ctx = (*signer)->NewContext();
+    if (!ctx.ok()) {
+      *detail = ctx.status();
+      return kErrInternal;
+    }
+    state.context = *std::move(ctx);
+    state.signer = *signer;
+  }
+  absl::StatusOr<size_t> n = state.context->Sign(message, absl::MakeSpan(sig));
+  if (!n.ok()) {
+    *detail = n.status();
+    return kErrInternal;
+  }
+  AppendHex(ByteView(sig.data(), *n), state.hex);
+  return {};
+}
+
+void RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std::string& out) {
+  absl::Status detail;
+  absl::StatusOr<nlohmann::json> request = ParseJson(payload);
+  if (!request.ok() || !request->is_object()) {
+    detail = request.ok() ? absl::InvalidArgumentError("request is not a JSON object")
+                          : request.status();
+    LogRequestError("v1", "sign", kErrBadRequest, detail);
+    AppendV1Error(kErrBadRequest, out);
+    return;
+  }
+  std::optional<Bytes> message = DecodeB64Field(*request, "bytes", &detail);
+  if (!message.has_value()) {
+    LogRequestError("v1", "sign", kErrBadRequest, detail);
+    AppendV1Error(kErrBadRequest, out);
+    return;
+  }
+  const std::string_view reason = SignToHex(*message, state, &detail);
+  if (!reason.empty()) {
+    LogRequestError("v1", "sign", reason, detail);
+    AppendV1Error(reason, out);
+    return;
+  }
+  // json.dumps() spacing, as the seed's enclave.py replies.
+  absl::StrAppend(&out, "{\"success\": \"True\", \"data\": \"0x", state.hex, "\"}",
+                  Absl(net::kV1Terminator));
+  if (options_.log_requests) {
+    LogDebug("request", {{"protocol", "v1"}, {"op", "sign"}, {"message_size", message->size()}});
+  }
+}
+
+void RequestHandler::AppendV2Error(const nlohmann::json& id, std::string_view reason,
+                                   std::string& out) {
+  V2Reply reply(out);
+  absl::StrAppend(&out, "{\"id\":", id.dump(), ",\"ok\":false,\"error\":\"", Absl(reason), "\"}");
+}
+
+void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out) {
+  absl::Status detail;
+  absl::StatusOr<nlohmann::json> request = ParseJson(payload);
+  if (!request.ok() || !request->is_object()) {
+    detail = request.ok() ? absl::InvalidArgumentError("request is not a JSON object")
+                          : request.status();
+    LogRequestError("v2", "", kErrBadRequest, detail);
+    AppendV2Error(nullptr, kErrBadRequest, out);
+    return;
+  }
+  nlohmann::json id = nullptr;
+  if (auto it = request->find("id"); it != request->end()) {
+    const bool valid_id =
+        it->is_null() || it->is_number() ||
+        (it->is_string() && it->get_ref<const std::string&>().size() <= kMaxIdSize);
+    if (!valid_id) {
+      LogRequestError("v2", "", kErrBadRequest,
+                      absl::InvalidArgumentError("id must be a string of at most 256 bytes, a "
+                                                 "number or null"));
+      AppendV2Error(nullptr, kErrBadRequest, out);
+      return;
+    }
+    id = *it;
+  }
+  auto op_it = request->find("op");
+  if (op_it == request->end() || !op_it->is_string()) {
+    LogRequestError("v2", "", kErrBadRequest,
+                    absl::InvalidArgumentError("field \"op\" missing or not a string"));
+    AppendV2Error(id, kErrBadRequest, out);
+    return;
+  }
+  const std::string& op = op_it->get_ref<const std::string&>();
+
+  if (op == "sign") {
+    std::optional<Bytes> message = DecodeB64Field(*request, "message", &detail);
+    if (!message.has_value()) {
+      LogRequestError("v2", op, kErrBadRequest, detail);
+      AppendV2Error(id, kErrBadRequest, out);
+      return;
+    }
+    const std::string_view reason = SignToHex(*message, state, &detail);
+    if (!reason.empty()) {
+      LogRequestError("v2", op, reason, detail);
+      AppendV2Error(id, reason, out);
+      return;
+    }
+    V2Reply reply(out);
+    absl::StrAppend(&out, "{\"id\":", id.dump(), ",\"ok\":true,\"signature\":\"", state.hex, "\"}");
+    return;
+  }
+
+  if (op == "health") {
+    const KeyHealth health = keys_.Health();
+    nlohmann::json body = {{"id", id},
+                           {"ok", true},
+                           {"status", health.state},
+                           {"reason", health.reason},
+                           {"load_mode", LoadModeName(keys_.mode())},
+                           {"load_attempts", health.attempts}};
+    if (const Signer* s = keys_.signer(); s != nullptr)
+      body["key_type"] = KeyTypeName(s->key_type());
+    V2Reply reply(out);
+    out += body.dump();
+    return;
+  }
+
+  if (op != "public_key" && op != "attest") {
+    LogRequestError(
+        "v2", "unknown", kErrUnknownOp,
+        absl::InvalidArgumentError(absl::StrCat("unknown op of ", op.size(), " bytes")));
+    AppendV2Error(id, kErrUnknownOp, out);
+    return;
+  }
+
+  // Both need the key (its public half).
+  std::unique_ptr<Signer> per_request;
+  const Signer* signer = nullptr;
+  if (keys_.mode() == LoadMode::kPerRequest) {
+    absl::StatusOr<std::unique_ptr<Signer>> loaded = keys_.LoadForRequest();
+    if (loaded.ok()) {
+      per_request = *std::move(loaded);
+      signer = per_request.get();
+    } else {
+      detail = loaded.status();
+    }
+  } else {
+    absl::StatusOr<const Signer*> acquired = keys_.AcquireSigner();
+    if (acquired.ok()) {
+      signer = *acquired;
+    } else {
+      detail = acquired.status();
+    }
+  }
+  if (signer == nullptr) {
+    LogRequestError("v2", op, kErrKeyNotLoaded, detail);
+    AppendV2Error(id, kErrKeyNotLoaded, out);
+    return;
+  }
+
+  if (op == "public_key") {
+    std::string raw;
+    AppendHex(signer->public_key_raw(), raw);
+    nlohmann::json body = {{"id", id},
+                           {"ok", true},
+                           {"key_type", KeyTypeName(signer->key_type())},
+                           {"public_key_pem", signer->public_key_pem()},
+                           {"spki_der", Base64Encode(signer->public_key_der())},
+                           {"public_key_raw", raw}};
+    V2Reply reply(out);
+    out += body.dump();
+    return;
+  }
+
+  // attest
+  std::optional<Bytes> nonce;
+  if (auto it = request->find("nonce"); it != request->end() && !it->is_null()) {
+    nonce = DecodeB64Field(*request, "nonce", &detail);
+    if (!nonce.has_value() || nonce->size() > nsm::kMaxNonceSize) {
+      if (nonce.has_value()) {
+        detail = absl::InvalidArgumentError(
+            absl::StrCat("nonce of ", nonce->size(), " bytes, over ", nsm::kMaxNonceSize));
+      }
+      LogRequestError("v2", op, kErrBadRequest, detail);
+      AppendV2Error(id, kErrBadRequest, out);
+      return;
+    }
+  }
+  if (nsm_ == nullptr) {
+    LogRequestError("v2", op, kErrAttestUnavailable,
+                    absl::FailedPreconditionError("no NSM device configured"));
+    AppendV2Error(id, kErrAttestUnavailable, out);
+    return;
+  }
+  const crypto::Sha256Digest spki_hash = crypto::Sha256(signer->public_key_der());
+  nsm::NsmClient client(*nsm_);
+  std::optional<ByteView> nonce_view;
+  if (nonce.has_value()) nonce_view = ByteView(*nonce);
+  absl::StatusOr<Bytes> document = client.Attestation(
+      ByteView(spki_hash.data(), spki_hash.size()), nonce_view, ByteView(signer->public_key_der()));
+  if (!document.ok()) {
+    LogRequestError("v2", op, kErrAttestUnavailable, document.status());
+    AppendV2Error(id, kErrAttestUnavailable, out);
+    return;
+  }
+  nlohmann::json body = {{"id", id},
+                         {"ok", true},
+                         {"document", Base64Encode(*document)},
+                         {"spki_sha256", HexEncode(ByteView(spki_hash.data(), spki_hash.size()))}};
+  V2Reply reply(out);
+  out += body.dump();
+}
+
+}  // namespace lockout::enclave

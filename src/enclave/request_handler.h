@@ -1,0 +1,91 @@
+#pragma once
+
+// RequestHandler: the enclave's two request protocols, independent of sockets (docs/PROTOCOL.md).
+//
+// v1 (the seed's; a frame is JSON + "$$$"):
+//   {"bytes": "<base64>"}  ->  {"success": "True", "data": "0x<hex signature>"}
+//   errors                 ->  {"success": "False", "error": "Error: <generic reason>"}
+//   The seed's server answers one request per connection and closes it; so do we.
+// v2 (a frame is a 4-byte big-endian length + JSON; pipelined, replies in request order):
+//   {"id": ID, "op": "sign", "message": "<base64>"}   -> {"id": ID, "ok": true, "signature": HEX}
+//   {"id": ID, "op": "public_key"}                    -> {"id": ID, "ok": true, "key_type": ..,
+//                                                         "public_key_pem": .., "spki_der": B64,
+//                                                         "public_key_raw": HEX}
+//   {"id": ID, "op": "attest", "nonce": "<base64>"}   -> {"id": ID, "ok": true, "document": B64,
+//                                                         "spki_sha256": HEX}
+//      an NSM attestation document with public_key = the signing key's SPKI (DER) and
+//      user_data = SHA-256(SPKI DER); nonce (optional, at most 512 bytes) as given.
+//   {"id": ID, "op": "health"}                        -> {"id": ID, "ok": true, "status": ..,
+//                                                         "reason": .., "load_mode": .., ...}
+//   errors                                            -> {"id": ID, "ok": false, "error": REASON}
+//   ID is any JSON string (at most 256 bytes), number or null, echoed verbatim; absent -> null.
+//
+// Errors: the peer gets one short generic reason ("bad request", "unknown op", "key not loaded",
+// "internal error", ...); the specific cause goes to the local log (JSON lines, never message
+// bytes, keys, documents or nonces).
+//
+// Thread-safety: Handle() may be called concurrently, each thread with its own WorkerState.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "nlohmann/json.hpp"
+#include "src/enclave/key_manager.h"
+#include "src/enclave/signer.h"
+#include "src/net/frame_decoder.h"
+#include "src/nsm/nsm_device.h"
+
+namespace lockout::enclave {
+
+// Generic reasons sent to peers.
+inline constexpr std::string_view kErrBadRequest = "bad request";
+inline constexpr std::string_view kErrUnknownOp = "unknown op";
+inline constexpr std::string_view kErrKeyNotLoaded = "key not loaded";
+inline constexpr std::string_view kErrInternal = "internal error";
+inline constexpr std::string_view kErrAttestUnavailable = "attestation unavailable";
+inline constexpr std::string_view kErrBadFrame = "bad frame";
+inline constexpr std::string_view kErrFrameTooLarge = "frame too large";
+
+// Per-thread state: the signing context for the current key, reused across requests.
+struct WorkerState {
+  const Signer* signer = nullptr;
+  std::unique_ptr<SigningContext> context;
+  std::string hex;  // scratch
+};
+
+struct HandlerOptions {
+  // Where log lines say the request came from (set per connection by the server).
+  bool log_requests = false;  // one debug line per request (op, sizes, latency)
+};
+
+class RequestHandler final {
+ public:
+  // `keys` must outlive the handler; `nsm` may be null (then attest answers
+  // "attestation unavailable").
+  RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options = {});
+
+  // Handles one complete frame and appends the reply frame (of the same kind) to `out`.
+  // Returns true if the connection should be closed once the reply is sent (v1).
+  bool Handle(const net::Frame& frame, WorkerState& state, std::string& out);
+
+  // Appends the reply for a connection whose framing failed (garbage, oversized frame, peer
+  // closed mid-frame), in `kind`'s framing. The connection is then closed.
+  static void AppendFramingError(net::FrameKind kind, const absl::Status& error, std::string& out);
+
+  KeyManager& keys() { return keys_; }
+
+ private:
+  void HandleV1(std::string_view payload, WorkerState& state, std::string& out);
+  void HandleV2(std::string_view payload, WorkerState& state, std::string& out);
+  // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok).
+  std::string_view SignToHex(ByteView message, WorkerState& state, absl::Status* detail);
+  void AppendV2Error(const nlohmann::json& id, std::string_view reason, std::string& out);
+
+  KeyManager& keys_;
+  nsm::NsmDevice* nsm_;
+  HandlerOptions options_;
+};
+
+}  // namespace lockout::enclave
