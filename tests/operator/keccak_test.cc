@@ -1,0 +1,111 @@
+#include "src/operator/keccak.h"
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/common/encoding.h"
+
+namespace lockout::ops {
+namespace {
+
+std::string Hex(const Keccak256Digest& d) { return HexEncode(d); }
+
+TEST(Keccak256Test, EmptyInputGivesTheKnownDigest) {
+  EXPECT_EQ(Hex(Keccak256({})), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+}
+
+TEST(Keccak256Test, ShortInputsGiveTheKnownDigests) {
+  EXPECT_EQ(Hex(Keccak256(AsBytes("abc"))),
+            "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
+  EXPECT_EQ(Hex(Keccak256(AsBytes("The quick brown fox jumps over the lazy dog"))),
+            "4d741b6f1eb29cb2a9b9911c82f56fa8d73b04959d3d9d222895df6c0b28aa15");
+}
+
+TEST(Keccak256Test, IsNotSha3) {
+  // SHA3-256("") = a7ffc6f8...: the padding byte differs, so every digest differs.
+  EXPECT_NE(Hex(Keccak256({})), "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a");
+}
+
+// With the SHA-3 domain byte the same sponge must equal OpenSSL's SHA3-256 for every length
+// around the 136-byte block boundary and beyond: this checks the permutation, the absorption of
+// several blocks and the padding position, independently of the Keccak vectors above.
+TEST(Keccak256Test, SpongeWithSha3PaddingMatchesOpenSslForManyLengths) {
+  Bytes data;
+  for (size_t len = 0; len <= 3 * 136 + 2; ++len) {
+    uint8_t md[32];
+    unsigned int md_len = 0;
+    ASSERT_EQ(EVP_Digest(data.data(), data.size(), md, &md_len, EVP_sha3_256(), nullptr), 1);
+    ASSERT_EQ(md_len, 32u);
+    EXPECT_EQ(Hex(internal::Sponge256(data, 0x06)), HexEncode(ByteView(md, 32))) << len;
+    data.push_back(static_cast<uint8_t>(len * 7 + 1));
+  }
+}
+
+// secp256k1 generator G (private key 1), uncompressed.
+constexpr char kGeneratorHex[] =
+    "0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+    "483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8";
+
+TEST(EthereumAddressTest, PrivateKeyOneGivesTheWellKnownAddress) {
+  auto point = HexDecode(kGeneratorHex);
+  ASSERT_TRUE(point.ok());
+  auto address = EthereumAddress(*point);
+  ASSERT_TRUE(address.ok()) << address.status();
+  EXPECT_EQ(ChecksumAddress(*address), "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
+}
+
+TEST(EthereumAddressTest, PointComputedByOpenSslFromPrivateKeyOneMatches) {
+  EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_secp256k1);
+  ASSERT_NE(group, nullptr);
+  EC_POINT* p = EC_POINT_new(group);
+  BIGNUM* one = BN_new();
+  ASSERT_EQ(BN_set_word(one, 1), 1);
+  ASSERT_EQ(EC_POINT_mul(group, p, one, nullptr, nullptr, nullptr), 1);
+  uint8_t buf[65];
+  ASSERT_EQ(EC_POINT_point2oct(group, p, POINT_CONVERSION_UNCOMPRESSED, buf, sizeof(buf), nullptr),
+            65u);
+  EXPECT_EQ(HexEncode(ByteView(buf, 65)), kGeneratorHex);
+  BN_free(one);
+  EC_POINT_free(p);
+  EC_GROUP_free(group);
+}
+
+TEST(EthereumAddressTest, RejectsPointsThatAreNotUncompressed) {
+  auto point = HexDecode(kGeneratorHex);
+  ASSERT_TRUE(point.ok());
+  EXPECT_FALSE(EthereumAddress(ByteView(*point).subspan(0, 64)).ok());  // truncated
+  EXPECT_FALSE(EthereumAddress(ByteView(*point).subspan(1)).ok());      // no 04 prefix
+  Bytes compressed(point->begin(), point->begin() + 33);
+  compressed[0] = 0x02;
+  EXPECT_FALSE(EthereumAddress(compressed).ok());
+  Bytes wrong_prefix = *point;
+  wrong_prefix[0] = 0x03;
+  auto r = EthereumAddress(wrong_prefix);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("65 bytes"));
+  EXPECT_FALSE(EthereumAddress({}).ok());
+}
+
+TEST(ChecksumAddressTest, MatchesTheEip55Examples) {
+  for (const char* expected :
+       {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"}) {
+    std::string lower = std::string(expected).substr(2);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto bytes = HexDecode(lower);
+    ASSERT_TRUE(bytes.ok());
+    std::array<uint8_t, 20> address;
+    std::copy(bytes->begin(), bytes->end(), address.begin());
+    EXPECT_EQ(ChecksumAddress(address), expected);
+  }
+}
+
+}  // namespace
+}  // namespace lockout::ops
