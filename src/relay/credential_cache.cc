@@ -1,0 +1,67 @@
+#include "src/relay/credential_cache.h"
+
+#include <utility>
+
+#include "src/common/logger.h"
+
+namespace lockout::relay {
+
+awsclient::RoleCredentials CopyRoleCredentials(const awsclient::RoleCredentials& c) {
+  awsclient::RoleCredentials out;
+  out.access_key_id = c.access_key_id;
+  out.secret_access_key = SecretBytes::CopyFrom(c.secret_access_key.Reveal());
+  out.session_token = SecretBytes::CopyFrom(c.session_token.Reveal());
+  out.expiration = c.expiration;
+  return out;
+}
+
+CredentialCache::CredentialCache(Fetcher fetch, absl::Duration refresh_margin, const Clock* clock,
+                                 RelayMetrics* metrics)
+    : fetch_(std::move(fetch)), refresh_margin_(refresh_margin), clock_(clock), metrics_(metrics) {}
+
+absl::StatusOr<awsclient::RoleCredentials> CredentialCache::Get() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  if (cached_.has_value() && now < cached_->expiration - refresh_margin_) {
+    return CopyRoleCredentials(*cached_);
+  }
+  ++fetches_;
+  const absl::Time start = clock_->Now();
+  absl::StatusOr<awsclient::RoleCredentials> fresh = fetch_();
+  const absl::Duration latency = clock_->Now() - start;
+  if (metrics_ != nullptr) metrics_->ObserveUpstreamLatency(kOpImdsCredentials, latency);
+  if (!fresh.ok()) {
+    const bool usable = cached_.has_value() && now < cached_->expiration;
+    LogWarn("relay_credentials_refresh_failed",
+            {{"status", std::string(absl::StatusCodeToString(fresh.status().code()))},
+             {"detail", std::string(fresh.status().message())},
+             {"using_cached", usable},
+             {"latency_ms", absl::ToDoubleMilliseconds(latency)}});
+    if (usable) return CopyRoleCredentials(*cached_);
+    return fresh.status();
+  }
+  if (fresh->expiration <= now) {
+    // Never hand out (or cache) what is already dead; IMDS would be broken to send it.
+    LogWarn("relay_credentials_already_expired",
+            {{"expiration", FormatRfc3339(fresh->expiration)}});
+    return absl::UnavailableError("IMDS returned credentials that have already expired");
+  }
+  LogInfo("relay_credentials_refreshed", {{"expiration", FormatRfc3339(fresh->expiration)},
+                                          {"latency_ms", absl::ToDoubleMilliseconds(latency)}});
+  cached_ = *std::move(fresh);
+  if (metrics_ != nullptr) metrics_->SetCredentialsExpiration(cached_->expiration);
+  return CopyRoleCredentials(*cached_);
+}
+
+std::optional<absl::Time> CredentialCache::expiration() const {
+  absl::MutexLock lock(&mu_);
+  if (!cached_.has_value()) return std::nullopt;
+  return cached_->expiration;
+}
+
+int CredentialCache::fetches() const {
+  absl::MutexLock lock(&mu_);
+  return fetches_;
+}
+
+}  // namespace lockout::relay

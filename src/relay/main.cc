@@ -1,0 +1,233 @@
+// lockout-relay: runs on the parent instance and hands the enclave its encrypted key and the
+// instance role's credentials (ARCHITECTURE §3, §4). Thin: flags, wiring, signals.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "src/awsclient/aws_environment.h"
+#include "src/awsclient/imds_client.h"
+#include "src/common/file.h"
+#include "src/common/logger.h"
+#include "src/common/secret_bytes.h"
+#include "src/common/status_macros.h"
+#include "src/common/strings.h"
+#include "src/http/http_server.h"
+#include "src/net/endpoint.h"
+#include "src/relay/relay_metrics.h"
+#include "src/relay/relay_server.h"
+#include "src/relay/relay_service.h"
+#include "src/relay/relay_upstream.h"
+#include "src/relay/secret_allowlist.h"
+
+namespace lockout::relay {
+namespace {
+
+struct Flags {
+  std::string listen = std::string(net::kDefaultRelayListen);
+  std::vector<std::string> allow_secrets;
+  std::string region;
+  std::string metrics;
+  std::string ready_file;
+  std::string log_level = "info";
+  int max_connections = 64;
+  double read_timeout_s = 10;
+  double refresh_margin_s = 300;
+};
+
+// A failure main() reports in one line, with what to do next.
+absl::Status WithHint(const absl::Status& status, std::string_view hint) {
+  return absl::Status(status.code(), absl::StrCat(status.message(), " (", Absl(hint), ")"));
+}
+
+// --region, else AWS_REGION / AWS_DEFAULT_REGION, else IMDS placement/region (as on EC2).
+absl::StatusOr<std::string> ResolveRegion(const Flags& flags, const awsclient::AwsEnvironment& env,
+                                          const awsclient::EndpointConfig& imds) {
+  if (!flags.region.empty()) return flags.region;
+  absl::StatusOr<std::string> from_env = env.Region();
+  if (from_env.ok() || !absl::IsNotFound(from_env.status())) return from_env;
+  ASSIGN_OR_RETURN(std::unique_ptr<awsclient::ImdsClient> client,
+                   awsclient::ImdsClient::Create(imds));
+  absl::StatusOr<std::string> region = client->GetMetadata("placement/region");
+  if (!region.ok()) {
+    return WithHint(region.status(),
+                    "no region: pass --region or set AWS_REGION, or run on EC2 with IMDS");
+  }
+  return region;
+}
+
+std::string ServeMetricsHint() {
+  return "--metrics takes tcp://HOST:PORT, e.g. tcp://127.0.0.1:9611";
+}
+
+absl::Status Run(const Flags& flags) {
+  LogLevel level;
+  if (!ParseLogLevel(flags.log_level, &level)) {
+    return absl::InvalidArgumentError("--log-level must be debug, info, warn or error");
+  }
+  Logger::Default().SetLevel(level);
+  if (flags.max_connections < 1)
+    return absl::InvalidArgumentError("--max-connections must be >= 1");
+  if (!(flags.read_timeout_s > 0) || !(flags.refresh_margin_s >= 0)) {
+    return absl::InvalidArgumentError("--read-timeout must be > 0, --refresh-margin >= 0");
+  }
+
+  ASSIGN_OR_RETURN(SecretAllowlist allowlist, SecretAllowlist::Create(flags.allow_secrets));
+  absl::StatusOr<net::Endpoint> listen = net::Endpoint::Parse(flags.listen);
+  if (!listen.ok())
+    return WithHint(listen.status(),
+                    "--listen takes vsock://CID:PORT, tcp://HOST:PORT or unix:///PATH");
+  std::optional<net::Endpoint> metrics_endpoint;
+  if (!flags.metrics.empty()) {
+    absl::StatusOr<net::Endpoint> parsed = net::Endpoint::Parse(flags.metrics);
+    if (!parsed.ok()) return WithHint(parsed.status(), ServeMetricsHint());
+    if (!parsed->is_tcp()) return absl::InvalidArgumentError(ServeMetricsHint());
+    metrics_endpoint = *parsed;
+  }
+
+  const awsclient::AwsEnvironment env;
+  ASSIGN_OR_RETURN(awsclient::EndpointConfig imds, env.ImdsEndpoint());
+  ASSIGN_OR_RETURN(std::string region, ResolveRegion(flags, env, imds));
+  ASSIGN_OR_RETURN(awsclient::EndpointConfig secrets_manager,
+                   env.ServiceEndpoint(awsclient::kSecretsManagerService, region));
+
+  RelayMetrics metrics;
+  AwsRelayUpstreamOptions upstream_options;
+  upstream_options.refresh_margin = absl::Seconds(flags.refresh_margin_s);
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<AwsRelayUpstream> upstream,
+      AwsRelayUpstream::Create(imds, secrets_manager, region, upstream_options, &metrics));
+  RelayService service(upstream.get(), allowlist, &metrics);
+
+  // Signals are handled by sigwait() below: block them before any thread starts so that every
+  // thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<http::HttpServer> metrics_server;
+  std::string metrics_uri;
+  if (metrics_endpoint.has_value()) {
+    http::HttpServerOptions options;
+    options.host = metrics_endpoint->host();
+    options.port = static_cast<uint16_t>(metrics_endpoint->port());
+    options.threads = 1;
+    options.max_body_bytes = 1024;
+    metrics_server = std::make_unique<http::HttpServer>(options);
+    absl::Status started = metrics_server->Start([&metrics](const aws::HttpRequest& request) {
+      if (request.method != "GET") return http::HttpResponse::Text(405, "GET only\n");
+      if (request.Path() != "/metrics") {
+        return http::HttpResponse::Text(404, "lockout-relay: metrics are at /metrics\n");
+      }
+      http::HttpResponse response;
+      response.headers.push_back({"Content-Type", "text/plain; version=0.0.4; charset=utf-8"});
+      response.body = metrics.RenderPrometheus();
+      return response;
+    });
+    if (!started.ok()) return WithHint(started, "is the --metrics port free?");
+    ASSIGN_OR_RETURN(net::Endpoint bound,
+                     net::Endpoint::Tcp(metrics_endpoint->host(), metrics_server->port()));
+    metrics_uri = bound.ToString();
+  }
+
+  RelayServerOptions server_options;
+  server_options.listen = *listen;
+  server_options.read_timeout = absl::Seconds(flags.read_timeout_s);
+  server_options.max_connections = flags.max_connections;
+  RelayServer server(&service, &metrics, server_options);
+  absl::Status started = server.Start();
+  if (!started.ok()) return WithHint(started, "is --listen free, and does this host have vsock?");
+  const std::string listen_uri = server.local_endpoint().ToString();
+
+  // Fetch credentials once now: the expiry gauge is populated and an IMDS problem shows up at
+  // start in the log; requests retry on their own if this fails.
+  absl::StatusOr<awsclient::RoleCredentials> warmup = upstream->GetCredentials();
+
+  LogInfo("relay_started", {{"listen", listen_uri},
+                            {"metrics", metrics_uri},
+                            {"region", region},
+                            {"imds", imds.ToString()},
+                            {"secrets_manager", secrets_manager.ToString()},
+                            {"allowed_secrets", allowlist.names()},
+                            {"credentials_ok", warmup.ok()},
+                            {"pid", static_cast<int64_t>(getpid())}});
+
+  if (!flags.ready_file.empty()) {
+    nlohmann::json ready = {{"listen", listen_uri}, {"pid", static_cast<int64_t>(getpid())}};
+    ready["metrics"] = metrics_uri.empty() ? nlohmann::json() : nlohmann::json(metrics_uri);
+    absl::Status written = WriteFileAtomic(flags.ready_file, AsBytes(ready.dump()), 0644);
+    if (!written.ok()) return WithHint(written, "check --ready-file's directory");
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("relay_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.Stop();
+  if (metrics_server) metrics_server->Stop();
+  LogInfo("relay_stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace lockout::relay
+
+int main(int argc, char** argv) {
+  // First thing: this process will hold the instance role's credentials.
+  lockout::DisableCoreDumps();
+  lockout::relay::Flags flags;
+  CLI::App app{
+      "lockout-relay: serves the enclave its encrypted key (Secrets Manager) and the instance\n"
+      "role's credentials (IMDSv2), for allowlisted secret names only. AWS endpoints come from\n"
+      "the standard variables (AWS_ENDPOINT_URL_SECRETS_MANAGER, "
+      "AWS_EC2_METADATA_SERVICE_ENDPOINT,\n"
+      "AWS_REGION, AWS_CA_BUNDLE). Stops cleanly on SIGTERM/SIGINT."};
+  app.set_version_flag("--version", "lockout-relay 0.1.0");
+  app.add_option("--listen", flags.listen,
+                 "where the enclave connects: vsock://CID:PORT, tcp://HOST:PORT, unix:///PATH")
+      ->capture_default_str();
+  app.add_option("--allow-secret", flags.allow_secrets,
+                 "a secret name (or ARN) the enclave may fetch, exactly as it asks; repeatable")
+      ->required()
+      ->take_all();
+  app.add_option("--region", flags.region,
+                 "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then IMDS)");
+  app.add_option(
+      "--metrics", flags.metrics,
+      "serve Prometheus metrics at http://HOST:PORT/metrics (tcp://HOST:PORT; off by default)");
+  app.add_option("--ready-file", flags.ready_file,
+                 "write {listen, metrics, pid} as JSON here once serving (for scripts and tests)");
+  app.add_option("--log-level", flags.log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  app.add_option("--max-connections", flags.max_connections, "connections served at once")
+      ->capture_default_str();
+  app.add_option("--read-timeout", flags.read_timeout_s,
+                 "seconds a peer has to send a complete request")
+      ->capture_default_str();
+  app.add_option("--refresh-margin", flags.refresh_margin_s,
+                 "refresh role credentials this many seconds before they expire")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  absl::Status status = lockout::relay::Run(flags);
+  if (!status.ok()) {
+    std::fprintf(stderr, "lockout-relay: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,173 @@
+#include "src/relay/relay_metrics.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/strings.h"
+
+namespace lockout::relay {
+namespace {
+
+// Label values are escaped as the exposition format requires (\\, \", \n).
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Shortest round-trip text of a double ("0.005", "2.5", "10").
+std::string Number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  // Prefer the shortest representation that parses back to the same value.
+  for (int precision = 1; precision < 17; ++precision) {
+    char shorter[32];
+    std::snprintf(shorter, sizeof(shorter), "%.*g", precision, v);
+    if (std::strtod(shorter, nullptr) == v) return shorter;
+  }
+  return buf;
+}
+
+void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  absl::StrAppend(&out, "# HELP ", Absl(name), " ", Absl(help), "\n# TYPE ", Absl(name), " ",
+                  Absl(type), "\n");
+}
+
+}  // namespace
+
+const std::vector<double>& RelayMetrics::LatencyBuckets() {
+  static const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                               0.5,   1,    2.5,   5,    10,  30};
+  return kBuckets;
+}
+
+RelayMetrics::RelayMetrics(const Clock* clock) : clock_(clock) {
+  for (std::string_view kind : {kKindBadRequest, kKindUnknownRequestType, kKindDenied,
+                                kKindSecretUnavailable, kKindUpstreamUnavailable, kKindInternal,
+                                kKindFraming, kKindTimeout, kKindBusy, kKindWrite}) {
+    errors_[std::string(kind)] = 0;
+  }
+}
+
+void RelayMetrics::RecordRequest(std::string_view type, std::string_view result) {
+  absl::MutexLock lock(&mu_);
+  ++requests_[{std::string(type), std::string(result)}];
+}
+
+void RelayMetrics::RecordError(std::string_view kind) {
+  absl::MutexLock lock(&mu_);
+  ++errors_[std::string(kind)];
+}
+
+void RelayMetrics::ObserveUpstreamLatency(std::string_view operation, absl::Duration latency) {
+  const double seconds = absl::ToDoubleSeconds(latency);
+  const std::vector<double>& bounds = LatencyBuckets();
+  absl::MutexLock lock(&mu_);
+  Histogram& h = latency_[std::string(operation)];
+  if (h.buckets.empty()) h.buckets.assign(bounds.size(), 0);
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (seconds <= bounds[i]) {
+      ++h.buckets[i];
+      break;
+    }
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+void RelayMetrics::SetCredentialsExpiration(absl::Time expiration) {
+  absl::MutexLock lock(&mu_);
+  credentials_expiration_ = expiration;
+}
+
+void RelayMetrics::ConnectionOpened() {
+  absl::MutexLock lock(&mu_);
+  ++connections_active_;
+  ++connections_total_;
+}
+
+void RelayMetrics::ConnectionClosed() {
+  absl::MutexLock lock(&mu_);
+  --connections_active_;
+}
+
+std::string RelayMetrics::RenderPrometheus() const {
+  const absl::Time now = clock_->Now();
+  const std::vector<double>& bounds = LatencyBuckets();
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  Header(out, "lockout_relay_requests_total", "counter",
+         "Requests answered, by request type and result.");
+  for (const auto& [key, n] : requests_) {
+    absl::StrAppend(&out, "lockout_relay_requests_total{type=\"", LabelValue(key.first),
+                    "\",result=\"", LabelValue(key.second), "\"} ", n, "\n");
+  }
+  Header(out, "lockout_relay_errors_total", "counter",
+         "Error replies and failed connections, by kind.");
+  for (const auto& [kind, n] : errors_) {
+    absl::StrAppend(&out, "lockout_relay_errors_total{kind=\"", LabelValue(kind), "\"} ", n, "\n");
+  }
+  Header(out, "lockout_relay_upstream_latency_seconds", "histogram",
+         "Latency of IMDS and Secrets Manager calls, retries included.");
+  for (const auto& [op, h] : latency_) {
+    const std::string label = LabelValue(op);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      cumulative += h.buckets[i];
+      absl::StrAppend(&out, "lockout_relay_upstream_latency_seconds_bucket{operation=\"", label,
+                      "\",le=\"", Number(bounds[i]), "\"} ", cumulative, "\n");
+    }
+    absl::StrAppend(&out, "lockout_relay_upstream_latency_seconds_bucket{operation=\"", label,
+                    "\",le=\"+Inf\"} ", h.count, "\n");
+    absl::StrAppend(&out, "lockout_relay_upstream_latency_seconds_sum{operation=\"", label, "\"} ",
+                    Number(h.sum), "\n");
+    absl::StrAppend(&out, "lockout_relay_upstream_latency_seconds_count{operation=\"", label,
+                    "\"} ", h.count, "\n");
+  }
+  Header(out, "lockout_relay_credentials_expiry_seconds", "gauge",
+         "Seconds until the cached instance role credentials expire.");
+  if (credentials_expiration_.has_value()) {
+    absl::StrAppend(&out, "lockout_relay_credentials_expiry_seconds ",
+                    Number(absl::ToDoubleSeconds(*credentials_expiration_ - now)), "\n");
+  }
+  Header(out, "lockout_relay_connections_active", "gauge", "Connections being served.");
+  absl::StrAppend(&out, "lockout_relay_connections_active ", connections_active_, "\n");
+  Header(out, "lockout_relay_connections_total", "counter", "Connections accepted.");
+  absl::StrAppend(&out, "lockout_relay_connections_total ", connections_total_, "\n");
+  return out;
+}
+
+uint64_t RelayMetrics::requests(std::string_view type, std::string_view result) const {
+  absl::MutexLock lock(&mu_);
+  auto it = requests_.find({std::string(type), std::string(result)});
+  return it == requests_.end() ? 0 : it->second;
+}
+
+uint64_t RelayMetrics::errors(std::string_view kind) const {
+  absl::MutexLock lock(&mu_);
+  auto it = errors_.find(kind);
+  return it == errors_.end() ? 0 : it->second;
+}
+
+uint64_t RelayMetrics::upstream_calls(std::string_view operation) const {
+  absl::MutexLock lock(&mu_);
+  auto it = latency_.find(operation);
+  return it == latency_.end() ? 0 : it->second.count;
+}
+
+int64_t RelayMetrics::connections_active() const {
+  absl::MutexLock lock(&mu_);
+  return connections_active_;
+}
+
+}  // namespace lockout::relay

@@ -1,0 +1,97 @@
+#pragma once
+
+// RelayMetrics: lockout-relay's counters, served in the Prometheus text exposition format
+// (version 0.0.4) on the --metrics endpoint:
+//
+//   lockout_relay_requests_total{type,result}            counter: requests answered
+//   lockout_relay_errors_total{kind}                     counter: error replies and failed
+//                                                        connections (framing, timeout, ...)
+//   lockout_relay_upstream_latency_seconds{operation}    histogram: IMDS / Secrets Manager calls
+//   lockout_relay_credentials_expiry_seconds             gauge: seconds until the cached role
+//                                                        credentials expire (absent before the
+//                                                        first fetch; negative once expired)
+//   lockout_relay_connections_active                     gauge
+//   lockout_relay_connections_total                      counter
+//
+// Label values are the relay's own fixed words (never peer input, never secret names: a name
+// that is not allowed is the peer's text). Every error kind below starts at 0 so alerts on
+// rate(lockout_relay_errors_total[5m]) see a series from the start.
+//
+// Thread-safety: all methods are thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "src/common/clock.h"
+
+namespace lockout::relay {
+
+// Error kinds (lockout_relay_errors_total{kind}); request results that are errors use the same
+// words in lockout_relay_requests_total{result}.
+inline constexpr std::string_view kKindBadRequest = "bad_request";
+inline constexpr std::string_view kKindUnknownRequestType = "unknown_request_type";
+inline constexpr std::string_view kKindDenied = "denied";
+inline constexpr std::string_view kKindSecretUnavailable = "secret_unavailable";
+inline constexpr std::string_view kKindUpstreamUnavailable = "upstream_unavailable";
+inline constexpr std::string_view kKindInternal = "internal";
+inline constexpr std::string_view kKindFraming = "framing";  // garbage, oversized, truncated
+inline constexpr std::string_view kKindTimeout = "timeout";  // peer too slow mid-request
+inline constexpr std::string_view kKindBusy = "busy";        // connection cap reached
+inline constexpr std::string_view kKindWrite = "write";      // reply could not be written
+
+// Upstream operations (lockout_relay_upstream_latency_seconds{operation}).
+inline constexpr std::string_view kOpImdsCredentials = "imds_credentials";
+inline constexpr std::string_view kOpGetSecretValue = "get_secret_value";
+
+class RelayMetrics final {
+ public:
+  // `clock` (not null, outlives this) is read when rendering the expiry gauge.
+  explicit RelayMetrics(const Clock* clock = &Clock::Real());
+
+  // `type`: "get_secret", "unknown" (unknown request_type) or "invalid" (not a request);
+  // `result`: "ok" or one of the error kinds.
+  void RecordRequest(std::string_view type, std::string_view result);
+  void RecordError(std::string_view kind);
+  void ObserveUpstreamLatency(std::string_view operation, absl::Duration latency);
+  void SetCredentialsExpiration(absl::Time expiration);
+  void ConnectionOpened();
+  void ConnectionClosed();
+
+  // The exposition text.
+  std::string RenderPrometheus() const;
+
+  // For tests.
+  uint64_t requests(std::string_view type, std::string_view result) const;
+  uint64_t errors(std::string_view kind) const;
+  uint64_t upstream_calls(std::string_view operation) const;
+  int64_t connections_active() const;
+
+  // Histogram bucket upper bounds, seconds.
+  static const std::vector<double>& LatencyBuckets();
+
+ private:
+  struct Histogram {
+    std::vector<uint64_t> buckets;  // cumulative counts are computed when rendering
+    uint64_t count = 0;
+    double sum = 0;
+  };
+
+  const Clock* clock_;
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t, std::less<>> errors_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Histogram, std::less<>> latency_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Time> credentials_expiration_ ABSL_GUARDED_BY(mu_);
+  int64_t connections_active_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t connections_total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace lockout::relay

@@ -1,0 +1,144 @@
+#include "src/relay/relay_service.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+#include "src/common/encoding.h"
+#include "src/common/logger.h"
+#include "src/relay/relay_protocol.h"
+
+namespace lockout::relay {
+namespace {
+
+// The outcome of one request, for the reply, the metrics and the log line.
+struct Outcome {
+  std::string_view kind;     // "ok" or an error kind (relay_metrics.h)
+  std::string_view message;  // the generic error message for the peer
+  std::string detail;        // the specific reason, for the log only
+};
+
+Outcome Fail(std::string_view kind, std::string_view message, const absl::Status& status) {
+  return Outcome{kind, message, std::string(status.message())};
+}
+
+// Secrets Manager failures the enclave cannot fix by retrying vs those it can.
+bool IsPermanentSecretError(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kUnauthenticated:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+RelayService::RelayService(RelayUpstream* upstream, SecretAllowlist allowlist,
+                           RelayMetrics* metrics, const Clock* clock)
+    : upstream_(upstream), allowlist_(std::move(allowlist)), metrics_(metrics), clock_(clock) {}
+
+SecretBytes RelayService::ConnectionError(std::string_view kind, std::string_view message,
+                                          net::FrameKind frame_kind) {
+  metrics_->RecordRequest("invalid", kind);
+  metrics_->RecordError(kind);
+  return SecretBytes::CopyFrom(EncodeErrorReplyFrame(message, frame_kind));
+}
+
+SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
+                                 std::string_view peer) {
+  const absl::Time start = clock_->Now();
+  nlohmann::json log = {{"request_id", request_id},
+                        {"peer", std::string(peer)},
+                        {"frame", std::string(net::FrameKindName(request.kind))},
+                        {"request_bytes", request.payload.size()}};
+  std::string_view op = "invalid";
+  std::optional<SecretBytes> reply;
+  absl::Duration upstream_latency;
+
+  const Outcome outcome = [&]() -> Outcome {
+    absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(request.payload);
+    if (decoded.status().code() == absl::StatusCode::kUnimplemented) {
+      op = "unknown";
+      return Fail(kKindUnknownRequestType, kErrorUnknownRequestType, decoded.status());
+    }
+    if (!decoded.ok()) return Fail(kKindBadRequest, kErrorBadRequest, decoded.status());
+    op = kGetSecretRequestType;
+    log["secret_name"] = decoded->secret_name;
+    if (!allowlist_.Allows(decoded->secret_name)) {
+      return Outcome{kKindDenied, kErrorNotAllowed, "secret name is not on the allowlist"};
+    }
+
+    absl::StatusOr<awsclient::RoleCredentials> credentials = upstream_->GetCredentials();
+    if (!credentials.ok()) {
+      return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, credentials.status());
+    }
+    log["credentials_expire_in_s"] = absl::ToInt64Seconds(credentials->expiration - clock_->Now());
+
+    const absl::Time upstream_start = clock_->Now();
+    absl::StatusOr<awsclient::SecretValue> value = upstream_->GetSecretValue(decoded->secret_name);
+    upstream_latency = clock_->Now() - upstream_start;
+    metrics_->ObserveUpstreamLatency(kOpGetSecretValue, upstream_latency);
+    if (!value.ok()) {
+      if (IsPermanentSecretError(value.status())) {
+        return Fail(kKindSecretUnavailable, kErrorSecretUnavailable, value.status());
+      }
+      return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, value.status());
+    }
+    log["version_id"] = value->version_id;
+
+    std::optional<Bytes> decoded_string;
+    ByteView secret = value->value.Reveal();
+    if (value->kind == awsclient::SecretKind::kString) {
+      absl::StatusOr<Bytes> bytes = Base64Decode(value->value.RevealAsString());
+      if (!bytes.ok()) {
+        return Outcome{kKindSecretUnavailable, kErrorSecretUnavailable,
+                       "SecretString is not base64 (store the ciphertext as SecretBinary)"};
+      }
+      decoded_string = *std::move(bytes);
+      secret = *decoded_string;
+    }
+    log["secret_bytes"] = secret.size();
+
+    absl::StatusOr<SecretBytes> frame = EncodeGetSecretReplyFrame(
+        GetSecretReplyParts{.secret = secret,
+                            .access_key_id = credentials->access_key_id,
+                            .secret_access_key = &credentials->secret_access_key,
+                            .session_token = &credentials->session_token,
+                            .expiration = credentials->expiration},
+        request.kind);
+    if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
+    reply = *std::move(frame);
+    return Outcome{"ok", "", ""};
+  }();
+
+  if (!reply.has_value()) {
+    reply = SecretBytes::CopyFrom(EncodeErrorReplyFrame(outcome.message, request.kind));
+    metrics_->RecordError(outcome.kind);
+  }
+  metrics_->RecordRequest(op, outcome.kind);
+
+  log["op"] = std::string(op);
+  log["status"] = std::string(outcome.kind);
+  if (!outcome.detail.empty()) log["detail"] = outcome.detail;
+  log["reply_bytes"] = reply->size();
+  log["upstream_latency_ms"] = absl::ToDoubleMilliseconds(upstream_latency);
+  log["latency_ms"] = absl::ToDoubleMilliseconds(clock_->Now() - start);
+  if (outcome.kind == "ok") {
+    LogInfo("relay_request", log);
+  } else if (outcome.kind == kKindUpstreamUnavailable || outcome.kind == kKindInternal ||
+             outcome.kind == kKindSecretUnavailable) {
+    LogError("relay_request", log);
+  } else {
+    LogWarn("relay_request", log);
+  }
+  return *std::move(reply);
+}
+
+}  // namespace lockout::relay

@@ -1,0 +1,64 @@
+#pragma once
+
+// RelayService: what lockout-relay does with one request frame, independent of sockets.
+//
+// For get_secret: decode (relay_protocol.h), check the name against the allowlist, get the role
+// credentials and the secret value from the upstream, and build the reply frame (in the
+// request's frame kind) in secret memory. Every failure becomes one of the generic error replies
+// for the peer, while the log line says precisely what happened:
+//
+//   malformed request                         -> "bad request"          (bad_request)
+//   request_type other than get_secret        -> "unknown request_type" (unknown_request_type)
+//   name not on the allowlist                 -> "secret not allowed"   (denied, logged as such)
+//   credentials unavailable (IMDS)            -> "upstream unavailable" (upstream_unavailable)
+//   Secrets Manager: no such secret, access
+//   denied, unusable value                    -> "secret unavailable"   (secret_unavailable)
+//   Secrets Manager: throttled, 5xx, timeout  -> "upstream unavailable" (upstream_unavailable)
+//   anything else                             -> "internal error"       (internal)
+//
+// A SecretString value is accepted when it is strict base64 (a ciphertext stored as text) and
+// forwarded as those bytes; a SecretBinary is forwarded as is.
+//
+// Logs: one JSON line per request, event "relay_request", with request_id, peer, op,
+// secret_name (validated printable ASCII), sizes, status, detail, latency_ms and
+// upstream_latency_ms. Never the secret value, credentials or reply bytes.
+//
+// Thread-safety: Handle is thread-safe if the upstream is.
+
+#include <cstdint>
+#include <string_view>
+
+#include "src/common/clock.h"
+#include "src/common/secret_bytes.h"
+#include "src/net/frame_decoder.h"
+#include "src/relay/relay_metrics.h"
+#include "src/relay/relay_upstream.h"
+#include "src/relay/secret_allowlist.h"
+
+namespace lockout::relay {
+
+class RelayService final {
+ public:
+  // `upstream`, `metrics` and `clock` must not be null and must outlive the service.
+  RelayService(RelayUpstream* upstream, SecretAllowlist allowlist, RelayMetrics* metrics,
+               const Clock* clock = &Clock::Real());
+
+  // Handles one request frame and returns the complete reply frame (same kind as the request).
+  // Never fails: problems become error replies.
+  SecretBytes Handle(const net::Frame& request, uint64_t request_id, std::string_view peer);
+
+  // An error reply frame for a failure below the protocol (framing, timeout, busy), counted in
+  // lockout_relay_errors_total{kind} and lockout_relay_requests_total{type="invalid"}.
+  SecretBytes ConnectionError(std::string_view kind, std::string_view message,
+                              net::FrameKind frame_kind = net::FrameKind::kV1);
+
+  const SecretAllowlist& allowlist() const { return allowlist_; }
+
+ private:
+  RelayUpstream* upstream_;
+  SecretAllowlist allowlist_;
+  RelayMetrics* metrics_;
+  const Clock* clock_;
+};
+
+}  // namespace lockout::relay
