@@ -5,6 +5,8 @@
 // implementation (tests/eif/independent_eif.py).
 
 #include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
