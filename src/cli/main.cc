@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   lockout::cli::CommandContext ctx;
   lockout::cli::RegisterAttestCommands(app, ctx);
   lockout::cli::RegisterEifCommands(app, ctx);
+  lockout::cli::RegisterLocalAwsCommands(app, ctx);
   lockout::cli::RegisterNsmCommands(app, ctx);
   try {
     app.parse(argc, argv);
