@@ -497,6 +497,9 @@ absl::StatusOr<std::unique_ptr<NsmService>> NsmService::Start(NsmServiceOptions 
   RETURN_IF_ERROR(ValidateOptions(options));
   auto impl = std::make_unique<Impl>(std::move(options), clock);
   const NsmServiceOptions& o = impl->options;
+  if (::mkdir(o.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Errno("cannot create the state directory", o.state_dir);
+  }
   ASSIGN_OR_RETURN(impl->chain, NsmCertificateChain::LoadOrCreate(o.state_dir + "/nsm", clock));
   impl->module_id = absl::StrCat(o.instance_id, "-enc", HexEncode(crypto::RandomBytes(8)));
   impl->pcr3 = o.instance_role_arn.empty() ? kZeroPcr : MeasureOnce(AsBytes(o.instance_role_arn));
