@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -993,6 +994,35 @@ TEST_F(KmsServiceTest, ACorruptKeyFileStopsTheServiceFromOpening) {
   auto kms = KmsService::Open(options, *identity_, clock_);
   ASSERT_FALSE(kms.ok());
   EXPECT_THAT(std::string(kms.status().message()), HasSubstr(key));
+}
+
+TEST_F(KmsServiceTest, ConcurrentWritesToOneKeyLoseNothing) {
+  std::string key = CreateKey();
+  Bytes blob = EncryptBlob(key, "shared");
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 10;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string tag = absl::StrCat("t", t, "-", i);
+        AwsResult r =
+            Call("TagResource", {{"KeyId", key}, {"Tags", {{{"TagKey", tag}, {"TagValue", "v"}}}}});
+        EXPECT_TRUE(r.ok());
+        AwsResult d = Call("Decrypt", {{"CiphertextBlob", Base64Encode(blob)}});
+        EXPECT_TRUE(d.ok());
+        if (t == 0 && i == kPerThread / 2) {
+          EXPECT_TRUE(Call("DisableKey", {{"KeyId", "not-a-key"}}).error().type ==
+                      "NotFoundException");
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  // kThreads * kPerThread = 40 tags, under the 50-tag limit; all of them survive a restart.
+  Reopen();
+  EXPECT_EQ(Ok("ListResourceTags", {{"KeyId", key}})["Tags"].size(),
+            static_cast<size_t>(kThreads * kPerThread));
 }
 
 // ---------------------------------------------------------------------------------------------
