@@ -1,6 +1,7 @@
 #include "src/relay/relay_metrics.h"
 
-#include <cstdio>
+#include <array>
+#include <charconv>
 
 #include "absl/strings/str_cat.h"
 #include "src/common/strings.h"
@@ -25,17 +26,11 @@ std::string LabelValue(std::string_view v) {
   return out;
 }
 
-// Shortest round-trip text of a double ("0.005", "2.5", "10").
+// Shortest text that reads back as the same double ("0.005", "2.5", "3600", "1e+300").
 std::string Number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  // Prefer the shortest representation that parses back to the same value.
-  for (int precision = 1; precision < 17; ++precision) {
-    char shorter[32];
-    std::snprintf(shorter, sizeof(shorter), "%.*g", precision, v);
-    if (std::strtod(shorter, nullptr) == v) return shorter;
-  }
-  return buf;
+  std::array<char, 64> buf;
+  const std::to_chars_result r = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+  return std::string(buf.data(), r.ptr);
 }
 
 void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {

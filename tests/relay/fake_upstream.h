@@ -1,0 +1,96 @@
+#pragma once
+
+// A scripted RelayUpstream for the relay's unit and in-process server tests.
+
+#include <map>
+#include <string>
+
+#include <sstream>
+
+#include "absl/synchronization/mutex.h"
+#include "src/common/logger.h"
+#include "src/relay/relay_upstream.h"
+
+namespace lockout::relay::testing {
+
+// Canaries: values that must never appear in a log line or an error message.
+inline constexpr char kCanarySecretKey[] = "CANARYsecretKEYwJalrXUtnFEMIK7MDENGbPxRfiCY";
+inline constexpr char kCanaryToken[] = "CANARYsessionTOKENIQoJb3JpZ2luX2VjEJr";
+inline constexpr char kCanaryCiphertext[] = "CANARYciphertextBYTES-0123456789";
+inline constexpr char kAllowedSecret[] = "lockout/key";
+
+class FakeUpstream final : public RelayUpstream {
+ public:
+  explicit FakeUpstream(absl::Time expiration) : expiration_(expiration) {
+    secrets_[kAllowedSecret] = {awsclient::SecretKind::kBinary, kCanaryCiphertext};
+  }
+
+  absl::StatusOr<awsclient::RoleCredentials> GetCredentials() override {
+    absl::MutexLock lock(&mu_);
+    ++credential_calls_;
+    if (!credentials_status_.ok()) return credentials_status_;
+    awsclient::RoleCredentials c;
+    c.access_key_id = "ASIAFAKEEXAMPLE";
+    c.secret_access_key = SecretBytes::CopyFrom(std::string_view(kCanarySecretKey));
+    c.session_token = SecretBytes::CopyFrom(std::string_view(kCanaryToken));
+    c.expiration = expiration_;
+    return c;
+  }
+
+  absl::StatusOr<awsclient::SecretValue> GetSecretValue(std::string_view secret_id) override {
+    absl::MutexLock lock(&mu_);
+    ++secret_calls_;
+    if (!secret_status_.ok()) return secret_status_;
+    auto it = secrets_.find(std::string(secret_id));
+    if (it == secrets_.end()) return absl::NotFoundError("ResourceNotFoundException");
+    awsclient::SecretValue v;
+    v.name = it->first;
+    v.version_id = "v1";
+    v.kind = it->second.first;
+    v.value = SecretBytes::CopyFrom(std::string_view(it->second.second));
+    return v;
+  }
+
+  void SetSecret(const std::string& name, awsclient::SecretKind kind, const std::string& value) {
+    absl::MutexLock lock(&mu_);
+    secrets_[name] = {kind, value};
+  }
+  void FailCredentials(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    credentials_status_ = std::move(s);
+  }
+  void FailSecrets(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    secret_status_ = std::move(s);
+  }
+  int credential_calls() const {
+    absl::MutexLock lock(&mu_);
+    return credential_calls_;
+  }
+  int secret_calls() const {
+    absl::MutexLock lock(&mu_);
+    return secret_calls_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time expiration_;
+  std::map<std::string, std::pair<awsclient::SecretKind, std::string>> secrets_;
+  absl::Status credentials_status_;
+  absl::Status secret_status_;
+  int credential_calls_ = 0;
+  int secret_calls_ = 0;
+};
+
+// Captures the process-wide logger's output for the lifetime of the object.
+class LogCapture {
+ public:
+  LogCapture() { Logger::Default().SetStream(&out_); }
+  ~LogCapture() { Logger::Default().SetStream(nullptr); }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+}  // namespace lockout::relay::testing

@@ -1,0 +1,177 @@
+#include "src/relay/relay_service.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/common/encoding.h"
+#include "src/relay/relay_protocol.h"
+#include "tests/relay/fake_upstream.h"
+
+namespace lockout::relay {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::kAllowedSecret;
+using testing::kCanaryCiphertext;
+using ::testing::Not;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+
+net::Frame RequestFrame(std::string_view json, net::FrameKind kind = net::FrameKind::kV1) {
+  return net::Frame{kind, std::string(json), 0};
+}
+
+net::Frame GetSecretFrame(const std::string& name) {
+  return RequestFrame(*EncodeGetSecretRequest({name}));
+}
+
+class RelayServiceTest : public ::testing::Test {
+ protected:
+  RelayServiceTest()
+      : clock_(kT0),
+        upstream_(kT0 + absl::Hours(1)),
+        metrics_(&clock_),
+        service_(&upstream_, *SecretAllowlist::Create({kAllowedSecret, "other/allowed"}), &metrics_,
+                 &clock_) {}
+
+  // Handles one frame and decodes the v1 reply.
+  absl::StatusOr<GetSecretReply> Call(const net::Frame& frame) {
+    SecretBytes reply = service_.Handle(frame, 1, "tcp://127.0.0.1:1");
+    std::string_view text = reply.RevealAsString();
+    EXPECT_TRUE(text.ends_with("$$$"));
+    return DecodeReply(text.substr(0, text.size() - 3));
+  }
+
+  // Every test ends by checking no log line carried a credential or the secret.
+  void TearDown() override {
+    const std::string text = logs_.str();
+    EXPECT_THAT(text, Not(HasSubstr("CANARY")));
+    EXPECT_THAT(text, Not(HasSubstr(Base64Encode(AsBytes(kCanaryCiphertext)))));
+  }
+
+  testing::LogCapture logs_;
+  FakeClock clock_;
+  testing::FakeUpstream upstream_;
+  RelayMetrics metrics_;
+  RelayService service_;
+};
+
+TEST_F(RelayServiceTest, AllowedSecretGetsCiphertextAndCredentials) {
+  absl::StatusOr<GetSecretReply> reply = Call(GetSecretFrame(kAllowedSecret));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(ToString(reply->secret), kCanaryCiphertext);
+  EXPECT_EQ(reply->credentials.access_key_id, "ASIAFAKEEXAMPLE");
+  EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), testing::kCanarySecretKey);
+  EXPECT_EQ(reply->credentials.session_token, testing::kCanaryToken);
+  EXPECT_EQ(reply->expiration, kT0 + absl::Hours(1));
+  EXPECT_EQ(metrics_.requests("get_secret", "ok"), 1u);
+  EXPECT_EQ(metrics_.upstream_calls(kOpGetSecretValue), 1u);
+
+  nlohmann::json line = nlohmann::json::parse(logs_.str());
+  EXPECT_EQ(line["event"], "relay_request");
+  EXPECT_EQ(line["level"], "info");
+  EXPECT_EQ(line["op"], "get_secret");
+  EXPECT_EQ(line["status"], "ok");
+  EXPECT_EQ(line["secret_name"], kAllowedSecret);
+  EXPECT_EQ(line["request_id"], 1);
+  EXPECT_EQ(line["secret_bytes"], sizeof(kCanaryCiphertext) - 1);
+  EXPECT_EQ(line["credentials_expire_in_s"], 3600);
+  EXPECT_TRUE(line.contains("latency_ms"));
+  EXPECT_TRUE(line.contains("reply_bytes"));
+}
+
+TEST_F(RelayServiceTest, V2RequestGetsAV2Reply) {
+  SecretBytes reply = service_.Handle(
+      RequestFrame(*EncodeGetSecretRequest({kAllowedSecret}), net::FrameKind::kV2), 1, "peer");
+  net::FrameDecoder decoder;
+  ASSERT_TRUE(decoder.Feed(reply.Reveal()).ok());
+  absl::StatusOr<std::optional<net::Frame>> frame = decoder.Next();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  EXPECT_EQ((*frame)->kind, net::FrameKind::kV2);
+  EXPECT_TRUE(DecodeReply((*frame)->payload).ok());
+}
+
+TEST_F(RelayServiceTest, NameNotOnTheAllowlistIsDeniedWithoutTouchingUpstream) {
+  absl::StatusOr<GetSecretReply> reply = Call(GetSecretFrame("someone/elses/key"));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(upstream_.credential_calls(), 0);
+  EXPECT_EQ(upstream_.secret_calls(), 0);
+  EXPECT_EQ(metrics_.requests("get_secret", "denied"), 1u);
+  EXPECT_EQ(metrics_.errors(kKindDenied), 1u);
+  nlohmann::json line = nlohmann::json::parse(logs_.str());
+  EXPECT_EQ(line["status"], "denied");
+  EXPECT_EQ(line["level"], "warn");
+  EXPECT_EQ(line["secret_name"], "someone/elses/key");
+}
+
+TEST_F(RelayServiceTest, MalformedRequestsGetBadRequest) {
+  for (std::string_view text :
+       {std::string_view("{"), std::string_view("{}"),
+        std::string_view(R"({"request_type":"get_secret"})"),
+        std::string_view(R"({"request_type":"get_secret","payload":{"secret_name":7}})")}) {
+    absl::StatusOr<GetSecretReply> reply = Call(RequestFrame(text));
+    EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+  EXPECT_EQ(metrics_.requests("invalid", "bad_request"), 4u);
+  EXPECT_EQ(upstream_.credential_calls(), 0);
+}
+
+TEST_F(RelayServiceTest, UnknownRequestTypeIsAnsweredAsSuch) {
+  absl::StatusOr<GetSecretReply> reply =
+      Call(RequestFrame(R"({"request_type":"get_credentials","payload":{}})"));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(metrics_.requests("unknown", "unknown_request_type"), 1u);
+  EXPECT_THAT(logs_.str(), Not(HasSubstr("get_credentials")));
+}
+
+TEST_F(RelayServiceTest, CredentialFailureIsUpstreamUnavailable) {
+  upstream_.FailCredentials(absl::UnavailableError("IMDS down"));
+  absl::StatusOr<GetSecretReply> reply = Call(GetSecretFrame(kAllowedSecret));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(upstream_.secret_calls(), 0);
+  EXPECT_THAT(reply.status().message(), Not(HasSubstr("IMDS down")));  // only in the log
+  EXPECT_THAT(logs_.str(), HasSubstr("IMDS down"));
+}
+
+TEST_F(RelayServiceTest, PermanentSecretsManagerErrorsAreSecretUnavailable) {
+  upstream_.FailSecrets(absl::PermissionDeniedError("AccessDeniedException"));
+  EXPECT_EQ(Call(GetSecretFrame(kAllowedSecret)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  upstream_.FailSecrets(absl::OkStatus());
+  // Allowed, but not in Secrets Manager.
+  EXPECT_EQ(Call(GetSecretFrame("other/allowed")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(metrics_.requests("get_secret", "secret_unavailable"), 2u);
+}
+
+TEST_F(RelayServiceTest, TransientSecretsManagerErrorsAreUpstreamUnavailable) {
+  for (absl::Status s : {absl::UnavailableError("throttled"), absl::DeadlineExceededError("slow"),
+                         absl::InternalError("malformed reply")}) {
+    upstream_.FailSecrets(s);
+    EXPECT_EQ(Call(GetSecretFrame(kAllowedSecret)).status().code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(metrics_.requests("get_secret", "upstream_unavailable"), 3u);
+}
+
+TEST_F(RelayServiceTest, Base64SecretStringIsForwardedAsItsBytes) {
+  upstream_.SetSecret("other/allowed", awsclient::SecretKind::kString, "AQIDBA==");
+  absl::StatusOr<GetSecretReply> reply = Call(GetSecretFrame("other/allowed"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->secret, (Bytes{1, 2, 3, 4}));
+}
+
+TEST_F(RelayServiceTest, NonBase64SecretStringIsRefused) {
+  upstream_.SetSecret("other/allowed", awsclient::SecretKind::kString, "CANARY plain text");
+  EXPECT_EQ(Call(GetSecretFrame("other/allowed")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RelayServiceTest, ConnectionErrorsAreCountedAndAnsweredGenerically) {
+  SecretBytes reply = service_.ConnectionError(kKindFraming, kErrorBadRequest);
+  EXPECT_EQ(reply.RevealAsString(), R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindFraming), 1u);
+  EXPECT_EQ(metrics_.requests("invalid", "framing"), 1u);
+}
+
+}  // namespace
+}  // namespace lockout::relay
