@@ -1,0 +1,349 @@
+// RelayServer and RelayClient over real loopback sockets, with a scripted upstream.
+
+#include "src/relay/relay_server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/net/socket.h"
+#include "src/relay/relay_client.h"
+#include "tests/relay/fake_upstream.h"
+
+namespace lockout::relay {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::kAllowedSecret;
+using ::testing::Not;
+
+constexpr absl::Duration kIo = absl::Seconds(10);
+
+// Reads from `fd` until EOF or `stop_after` (a full reply frame) is seen.
+std::string ReadUntil(int fd, std::string_view stop_after = "$$$") {
+  std::string out;
+  char buf[4096];
+  const absl::Time deadline = absl::Now() + kIo;
+  while (absl::Now() < deadline) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      if (!stop_after.empty() && out.ends_with(stop_after)) return out;
+      continue;
+    }
+    if (n == 0) return out;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return out;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return out;
+}
+
+class RelayServerTest : public ::testing::Test {
+ protected:
+  void StartServer(RelayServerOptions options = {}) {
+    options.listen = *net::Endpoint::Parse("tcp://127.0.0.1:0");
+    server_ = std::make_unique<RelayServer>(&service_, &metrics_, options);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void SetUp() override {
+    RelayServerOptions options;
+    options.read_timeout = absl::Seconds(5);
+    StartServer(options);
+  }
+  void TearDown() override {
+    server_->Stop();
+    EXPECT_EQ(metrics_.connections_active(), 0);
+    EXPECT_THAT(logs_.str(), Not(HasSubstr("CANARY")));
+  }
+
+  RelayClient Client(absl::Duration timeout = kIo) {
+    RelayClientOptions options;
+    options.endpoint = server_->local_endpoint();
+    options.timeout = timeout;
+    return RelayClient(options);
+  }
+  net::UniqueFd Connect() {
+    absl::StatusOr<net::UniqueFd> fd = net::Connect(server_->local_endpoint(), kIo);
+    EXPECT_TRUE(fd.ok()) << fd.status();
+    return fd.ok() ? *std::move(fd) : net::UniqueFd();
+  }
+  // Sends raw bytes on a new connection, optionally half-closes, returns everything read.
+  std::string Exchange(std::string_view bytes, bool half_close) {
+    net::UniqueFd fd = Connect();
+    EXPECT_TRUE(net::WriteAll(fd.get(), bytes, kIo).ok());
+    if (half_close) {
+      EXPECT_TRUE(net::ShutdownWrite(fd.get()).ok());
+    }
+    return ReadUntil(fd.get(), /*stop_after=*/"");
+  }
+  void ExpectStillServing() {
+    absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(ToString(reply->secret), testing::kCanaryCiphertext);
+  }
+
+  testing::LogCapture logs_;
+  testing::FakeUpstream upstream_{absl::Now() + absl::Hours(1)};
+  RelayMetrics metrics_;
+  RelayService service_{&upstream_, *SecretAllowlist::Create({kAllowedSecret}), &metrics_};
+  std::unique_ptr<RelayServer> server_;
+};
+
+TEST_F(RelayServerTest, ClientGetsSecretAndCredentials) {
+  absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(ToString(reply->secret), testing::kCanaryCiphertext);
+  EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), testing::kCanarySecretKey);
+  EXPECT_EQ(reply->credentials.session_token, testing::kCanaryToken);
+  EXPECT_EQ(metrics_.requests("get_secret", "ok"), 1u);
+}
+
+TEST_F(RelayServerTest, SeedStyleRawExchangeGetsOneReplyFrame) {
+  const std::string reply = Exchange(
+      R"({"request_type": "get_secret", "payload": {"secret_name": "lockout/key"}}$$$)", true);
+  ASSERT_TRUE(reply.ends_with("$$$")) << reply.size();
+  absl::StatusOr<GetSecretReply> decoded = DecodeReply(reply.substr(0, reply.size() - 3));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+}
+
+TEST_F(RelayServerTest, DeniedSecretIsPermissionDenied) {
+  absl::StatusOr<GetSecretReply> reply = Client().GetSecret("not/allowed");
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(upstream_.secret_calls(), 0);
+}
+
+TEST_F(RelayServerTest, SeveralRequestsOnOneConnectionAreAnsweredInOrder) {
+  net::UniqueFd fd = Connect();
+  const std::string ok = *EncodeGetSecretRequest({kAllowedSecret}) + "$$$";
+  const std::string denied = *EncodeGetSecretRequest({"x"}) + "$$$";
+  ASSERT_TRUE(net::WriteAll(fd.get(), ok + denied + ok, kIo).ok());
+  net::FrameDecoder decoder;
+  std::vector<absl::StatusCode> codes;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(fd.get(), decoder, kIo);
+    ASSERT_TRUE(frame.ok() && frame->has_value());
+    codes.push_back(DecodeReply((*frame)->payload).status().code());
+  }
+  EXPECT_EQ(codes, (std::vector<absl::StatusCode>{absl::StatusCode::kOk,
+                                                  absl::StatusCode::kPermissionDenied,
+                                                  absl::StatusCode::kOk}));
+}
+
+TEST_F(RelayServerTest, GarbageGetsBadRequestAndTheServerKeepsServing) {
+  EXPECT_EQ(Exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n", false), R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindFraming), 1u);
+  ExpectStillServing();
+}
+
+TEST_F(RelayServerTest, OversizedRequestGetsBadRequestAndTheServerKeepsServing) {
+  const std::string huge = "{\"pad\":\"" + std::string(kMaxRequestSize + 10, 'a');
+  EXPECT_EQ(Exchange(huge, false), R"({"error":"bad request"}$$$)");
+  ExpectStillServing();
+}
+
+TEST_F(RelayServerTest, OversizedV2LengthPrefixIsRefusedBeforeThePayload) {
+  const std::string prefix("\x00\x10\x00\x00", 4);  // claims 1 MiB
+  EXPECT_EQ(Exchange(prefix, false), R"({"error":"bad request"}$$$)");
+  ExpectStillServing();
+}
+
+TEST_F(RelayServerTest, TruncatedRequestGetsBadRequestWhenThePeerHalfCloses) {
+  const std::string request = *EncodeGetSecretRequest({kAllowedSecret});
+  for (size_t n : {size_t{1}, request.size() / 2, request.size()}) {
+    EXPECT_EQ(Exchange(request.substr(0, n), true), R"({"error":"bad request"}$$$)") << n;
+  }
+  EXPECT_EQ(Exchange(request + "$$", true), R"({"error":"bad request"}$$$)");
+  ExpectStillServing();
+}
+
+TEST_F(RelayServerTest, MalformedJsonAndUnknownTypesGetErrorsOnTheSameConnection) {
+  net::UniqueFd fd = Connect();
+  ASSERT_TRUE(net::WriteAll(fd.get(),
+                            "{not json}$$$"
+                            R"({"request_type":"rm -rf","payload":{}})"
+                            "$$$",
+                            kIo)
+                  .ok());
+  net::FrameDecoder decoder;
+  absl::StatusOr<std::optional<net::Frame>> first = net::ReadFrame(fd.get(), decoder, kIo);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->payload, R"({"error":"bad request"})");
+  absl::StatusOr<std::optional<net::Frame>> second = net::ReadFrame(fd.get(), decoder, kIo);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->payload, R"({"error":"unknown request_type"})");
+}
+
+TEST_F(RelayServerTest, SilentPeersDoNotBlockOthers) {
+  std::vector<net::UniqueFd> silent;
+  for (int i = 0; i < 4; ++i) silent.push_back(Connect());
+  ExpectStillServing();
+}
+
+TEST_F(RelayServerTest, ManyConcurrentClientsAreAllServed) {
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        if (Client().GetSecret(kAllowedSecret).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 40);
+  EXPECT_EQ(metrics_.requests("get_secret", "ok"), 40u);
+}
+
+TEST_F(RelayServerTest, StopWakesConnectionsBlockedInRead) {
+  net::UniqueFd idle = Connect();
+  ExpectStillServing();  // the idle connection has been accepted by now
+  server_->Stop();       // returns only after joining the idle connection's thread
+  EXPECT_EQ(ReadUntil(idle.get(), ""), "");
+}
+
+class ShortTimeoutRelayServerTest : public RelayServerTest {
+ protected:
+  void SetUp() override {
+    RelayServerOptions options;
+    options.read_timeout = absl::Milliseconds(300);
+    options.max_connections = 1;
+    StartServer(options);
+  }
+};
+
+TEST_F(ShortTimeoutRelayServerTest, PeerStallingMidFrameGetsBadRequest) {
+  net::UniqueFd fd = Connect();
+  ASSERT_TRUE(net::WriteAll(fd.get(), R"({"request_type":)", kIo).ok());
+  EXPECT_EQ(ReadUntil(fd.get(), ""), R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindTimeout), 1u);
+}
+
+TEST_F(ShortTimeoutRelayServerTest, IdlePeerIsClosedSilently) {
+  net::UniqueFd fd = Connect();
+  EXPECT_EQ(ReadUntil(fd.get(), ""), "");
+  EXPECT_EQ(metrics_.errors(kKindTimeout), 0u);
+}
+
+class OneSlotRelayServerTest : public RelayServerTest {
+ protected:
+  void SetUp() override {
+    RelayServerOptions options;
+    options.read_timeout = absl::Seconds(30);
+    options.max_connections = 1;
+    StartServer(options);
+  }
+};
+
+TEST_F(OneSlotRelayServerTest, ConnectionsOverTheCapAreToldTheRelayIsBusy) {
+  // Hold the only slot: a served connection, kept open (its thread waits for the next frame).
+  net::UniqueFd held = Connect();
+  ASSERT_TRUE(
+      net::WriteAll(held.get(), *EncodeGetSecretRequest({kAllowedSecret}) + "$$$", kIo).ok());
+  ASSERT_THAT(ReadUntil(held.get()), HasSubstr("\"result\""));
+  absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_THAT(reply.status().message(), HasSubstr("relay busy"));
+  EXPECT_EQ(metrics_.errors(kKindBusy), 1u);
+  // Once the slot is free again, requests are served.
+  held.reset();
+  absl::Status served = absl::UnknownError("not yet");
+  for (int i = 0; i < 100 && !served.ok(); ++i) {
+    served = Client().GetSecret(kAllowedSecret).status();
+    if (!served.ok()) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(served.ok()) << served;
+}
+
+// ---------------------------------------------------------------- RelayClient against fakes
+
+// A one-shot server that answers the first connection with `reply` and then closes (or, with
+// `hold`, keeps the connection open without answering).
+class ScriptedRelay {
+ public:
+  ScriptedRelay(std::string reply, bool hold = false) {
+    listener_.emplace(*net::Listen(*net::Endpoint::Parse("tcp://127.0.0.1:0")));
+    thread_ = std::thread([this, reply = std::move(reply), hold] {
+      absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener_, kIo);
+      if (!fd.ok()) return;
+      char buf[1024];
+      (void)recv(fd->get(), buf, sizeof(buf), 0);
+      (void)net::WriteAll(fd->get(), reply, kIo);
+      if (hold) done_.WaitForNotification();
+    });
+  }
+  ~ScriptedRelay() {
+    done_.Notify();
+    thread_.join();
+  }
+  RelayClient Client(absl::Duration timeout = kIo, size_t max_reply = kMaxReplySize) {
+    RelayClientOptions options;
+    options.endpoint = listener_->local_endpoint();
+    options.timeout = timeout;
+    options.max_reply_size = max_reply;
+    return RelayClient(options);
+  }
+
+ private:
+  std::optional<net::Listener> listener_;
+  absl::Notification done_;
+  std::thread thread_;
+};
+
+TEST(RelayClientTest, ConnectionRefusedIsUnavailable) {
+  absl::StatusOr<net::Listener> listener = net::Listen(*net::Endpoint::Parse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener.ok());
+  RelayClientOptions options;
+  options.endpoint = listener->local_endpoint();
+  listener = absl::UnavailableError("closed");  // frees the port: nobody listens there now
+  EXPECT_EQ(RelayClient(options).GetSecret(kAllowedSecret).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(RelayClientTest, RelayClosingWithoutReplyIsUnavailable) {
+  ScriptedRelay relay("");
+  EXPECT_EQ(relay.Client().GetSecret(kAllowedSecret).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(RelayClientTest, RelayClosingMidReplyIsDataLoss) {
+  ScriptedRelay relay(R"({"result": {"secret": ")");
+  EXPECT_EQ(relay.Client().GetSecret(kAllowedSecret).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(RelayClientTest, SilentRelayIsDeadlineExceeded) {
+  ScriptedRelay relay("", /*hold=*/true);
+  EXPECT_EQ(relay.Client(absl::Milliseconds(200)).GetSecret(kAllowedSecret).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(RelayClientTest, OversizedReplyIsResourceExhausted) {
+  ScriptedRelay relay("{\"error\": \"" + std::string(5000, 'x') + "\"}$$$");
+  EXPECT_EQ(relay.Client(kIo, /*max_reply=*/1024).GetSecret(kAllowedSecret).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(RelayClientTest, NonJsonReplyIsInvalidArgument) {
+  ScriptedRelay relay("HTTP/1.1 400 Bad Request\r\n\r\n");
+  EXPECT_EQ(relay.Client().GetSecret(kAllowedSecret).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RelayClientTest, ErrorReplyIsMapped) {
+  ScriptedRelay relay(R"({"error": "upstream unavailable"}$$$)");
+  absl::StatusOr<GetSecretReply> reply = relay.Client().GetSecret(kAllowedSecret);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(RelayClientTest, InvalidSecretNameIsRefusedBeforeConnecting) {
+  RelayClient client;  // vsock default: never reached
+  EXPECT_EQ(client.GetSecret("has space").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lockout::relay
