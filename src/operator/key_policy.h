@@ -1,0 +1,74 @@
+#pragma once
+
+// The KMS key policies `lockout policy` writes (ARCHITECTURE §6).
+//
+// seed         the tutorial's end state (seed README step 9), statement for statement:
+//                "Allow access for Key Administrators"  admin role, key management, no Decrypt
+//                "Allow use of the key"                 enclave role: Encrypt, ReEncrypt*,
+//                                                       GenerateDataKey*, DescribeKey
+//                "Enable decrypt from enclave"          enclave role: Decrypt if
+//                                                       StringEqualsIgnoreCase ImageSha384 = PCR0
+//              The account root statement is gone, so KMS's lock-out safety check refuses the
+//              policy unless the caller is the admin role: applying it needs
+//              BypassPolicyLockoutSafetyCheck.
+// recommended  the key stays manageable by the admin role, which cannot decrypt:
+//                "KeyAdministration"               admin role, key management, no Decrypt
+//                "EncryptForEnclave"               enclave role: Encrypt, DescribeKey
+//                "DecryptOnlyInEnclave"            enclave role: Decrypt if the attested PCR0
+//                                                  (and PCR8 / PCR3 when given) match
+//                "DenyDecryptWithoutAttestation"   explicit Deny of Decrypt for everyone unless
+//                                                  ImageSha384 matches (StringNotEqualsIgnoreCase:
+//                                                  true when no attestation was sent)
+//              with --pcr8 / --pcr3-role also "DenyDecryptWithoutSigner" (PCR8) and
+//              "DenyDecryptFromOtherParent" (PCR3): one Deny per PCR, because the keys of one
+//              negated condition block are ANDed — a single Deny listing PCR0 and PCR8 would only
+//              fire when *both* differ, letting an image with the right PCR0 but any signer (or
+//              vice versa) through.
+// Both modes are identical, statement for statement, to tests/integration/
+// lockout_truth_table_test.py when PCR8/PCR3 are not given. PCR values are written in lower-case
+// hex; the operators are ...IgnoreCase, as in the seed.
+// Thread-safety: pure functions.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "src/crypto/hash.h"
+
+namespace lockout::ops {
+
+enum class PolicyMode { kSeed, kRecommended };
+
+// "seed" / "recommended".
+std::string_view PolicyModeName(PolicyMode mode);
+absl::StatusOr<PolicyMode> ParsePolicyMode(std::string_view name);
+
+// Condition keys (ARCHITECTURE §5).
+inline constexpr std::string_view kImageSha384Key = "kms:RecipientAttestation:ImageSha384";
+inline constexpr std::string_view kPcr8Key = "kms:RecipientAttestation:PCR8";
+inline constexpr std::string_view kPcr3Key = "kms:RecipientAttestation:PCR3";
+
+// What a key administrator may do: the console's key-administrator actions (no Decrypt, no
+// Encrypt, no key use).
+const std::vector<std::string>& KeyAdministratorActions();
+
+struct KeyPolicyOptions {
+  PolicyMode mode = PolicyMode::kRecommended;
+  std::string admin_role_arn;    // required
+  std::string enclave_role_arn;  // required: the parent instance's role
+  crypto::Sha384Digest pcr0{};
+  std::optional<crypto::Sha384Digest> pcr8;  // signing certificate of a signed EIF
+  std::optional<crypto::Sha384Digest> pcr3;  // parent instance role (Pcr3OfRole)
+};
+
+// The policy document. InvalidArgument if a role ARN is empty or not an IAM role/user ARN
+// (arn:PARTITION:iam::ACCOUNT:role/NAME or user/NAME).
+absl::StatusOr<nlohmann::ordered_json> BuildKeyPolicy(const KeyPolicyOptions& options);
+
+// BuildKeyPolicy, pretty-printed (2-space indent, trailing newline).
+absl::StatusOr<std::string> BuildKeyPolicyText(const KeyPolicyOptions& options);
+
+}  // namespace lockout::ops

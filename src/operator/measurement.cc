@@ -1,0 +1,88 @@
+#include "src/operator/measurement.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/encoding.h"
+#include "src/common/strings.h"
+#include "src/eif/eif_reader.h"
+
+namespace lockout::ops {
+namespace {
+
+constexpr crypto::Sha384Digest kZeroPcr{};
+
+}  // namespace
+
+absl::StatusOr<crypto::Sha384Digest> ParsePcrHex(std::string_view hex, std::string_view what) {
+  absl::StatusOr<Bytes> bytes = HexDecodeAllowPrefix(hex);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Absl(what), " is not hex: ", bytes.status().message()));
+  }
+  crypto::Sha384Digest out;
+  if (bytes->size() != out.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(what), " must be 48 bytes (96 hex digits); got ", bytes->size(), " bytes"));
+  }
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+  return out;
+}
+
+absl::StatusOr<crypto::Sha384Digest> Pcr0OfEnclaveBinary(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string text =
+        absl::StrCat("cannot open enclave binary ", path, ": ", std::strerror(err));
+    return err == ENOENT ? absl::NotFoundError(text) : absl::InternalError(text);
+  }
+  crypto::Sha384Hasher hasher;
+  Bytes buf(1 << 20);
+  for (;;) {
+    const ssize_t n = read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      close(fd);
+      return absl::InternalError(
+          absl::StrCat("cannot read enclave binary ", path, ": ", std::strerror(err)));
+    }
+    if (n == 0) break;
+    hasher.Update(ByteView(buf.data(), static_cast<size_t>(n)));
+  }
+  close(fd);
+  const crypto::Sha384Digest file_hash = hasher.Finish();
+  return crypto::ExtendPcr(kZeroPcr, file_hash);
+}
+
+absl::StatusOr<crypto::Sha384Digest> Pcr0OfEif(const std::string& path) {
+  absl::StatusOr<eif::EifImage> image = eif::EifReader::Open(path);
+  if (!image.ok()) {
+    return absl::Status(image.status().code(),
+                        absl::StrCat("cannot measure EIF ", path, ": ", image.status().message()));
+  }
+  return image->measurements.pcr0;
+}
+
+crypto::Sha384Digest Pcr3OfRole(std::string_view role_arn) {
+  return crypto::ExtendPcr(kZeroPcr, AsBytes(role_arn));
+}
+
+absl::StatusOr<crypto::Sha384Digest> ResolvePcr0(const Pcr0Source& source) {
+  const int given = (source.pcr0_hex.empty() ? 0 : 1) + (source.eif_path.empty() ? 0 : 1) +
+                    (source.enclave_binary_path.empty() ? 0 : 1);
+  if (given != 1) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --pcr0 HEX, --eif FILE or --enclave-binary FILE");
+  }
+  if (!source.pcr0_hex.empty()) return ParsePcrHex(source.pcr0_hex, "--pcr0");
+  if (!source.eif_path.empty()) return Pcr0OfEif(source.eif_path);
+  return Pcr0OfEnclaveBinary(source.enclave_binary_path);
+}
+
+}  // namespace lockout::ops

@@ -1,0 +1,375 @@
+#include "src/operator/policy_lint.h"
+
+#include <array>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "src/common/strings.h"
+#include "src/localaws/policy.h"
+#include "src/localaws/policy_evaluator.h"
+
+namespace lockout::ops {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using localaws::Condition;
+using localaws::ConditionOperator;
+using localaws::Policy;
+using localaws::PolicyKind;
+using localaws::Principal;
+using localaws::PrincipalPattern;
+
+constexpr std::string_view kAttestationPrefix = "kms:recipientattestation:";
+constexpr std::string_view kDefaultAccount = "111122223333";
+constexpr std::string_view kAllKmsIdentityPolicy =
+    R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]})";
+
+// "kms:recipientattestation:imagesha384" -> "kms:RecipientAttestation:ImageSha384", "...:PCR8".
+std::string CanonicalKey(std::string_view lower) {
+  std::string_view rest = lower.substr(kAttestationPrefix.size());
+  std::string name = rest == "imagesha384" ? "ImageSha384" : absl::AsciiStrToUpper(Absl(rest));
+  return absl::StrCat("kms:RecipientAttestation:", name);
+}
+
+std::string StatementName(const localaws::Statement& s, size_t index) {
+  return s.sid.empty() ? absl::StrCat("#", index + 1) : absl::StrCat("\"", s.sid, "\"");
+}
+
+bool IsStringEquality(const Condition& c) {
+  return c.op == ConditionOperator::kStringEquals ||
+         c.op == ConditionOperator::kStringEqualsIgnoreCase;
+}
+
+std::string AccountOf(std::string_view arn) {
+  std::array<std::string_view, 6> parts;
+  if (localaws::SplitArn(arn, parts) && localaws::IsAccountId(parts[4])) {
+    return std::string(parts[4]);
+  }
+  return "";
+}
+
+struct Probe {
+  const Policy& policy;
+  const std::vector<Policy>& identity;
+  std::string key_arn;
+
+  bool Allowed(const Principal& who, std::string_view action,
+               const std::map<std::string, std::string>& keys) const {
+    localaws::RequestContext request;
+    request.principal = who;
+    request.action = std::string(action);
+    request.resource = key_arn;
+    for (const auto& [k, v] : keys) request.keys.Set(k, v);
+    request.identity_policies = identity;
+    return localaws::Evaluate(policy, request).allowed();
+  }
+};
+
+}  // namespace
+
+std::string LintSubject::DecryptSummary() const {
+  if (decrypt_without_attestation) return "CAN DECRYPT without any attestation";
+  if (reencrypt_from) {
+    return "CAN RE-ENCRYPT the ciphertext to a key of its own (kms:ReEncryptFrom) and decrypt it "
+           "there, without any attestation";
+  }
+  if (decrypt_other_image && decrypt_debug_enclave) {
+    return "can decrypt from ANY enclave (any image, debug mode too)";
+  }
+  if (decrypt_other_image) return "can decrypt from any enclave image (not in debug mode)";
+  if (decrypt_debug_enclave) return "can decrypt from a DEBUG-mode enclave (all-zero PCRs)";
+  if (decrypt_pinned_enclave) return "can decrypt only from the pinned enclave";
+  return "cannot decrypt";
+}
+
+absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const LintOptions& options) {
+  absl::StatusOr<Policy> parsed = Policy::Parse(policy_json, PolicyKind::kKeyPolicy);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a key policy KMS would accept: ", parsed.status().message()));
+  }
+  const Policy& policy = *parsed;
+  LintReport report;
+  report.statement_count = policy.statements().size();
+
+  // Named principals, the account, pinned attestation values.
+  std::vector<std::string> named;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < policy.statements().size(); ++i) {
+    const localaws::Statement& s = policy.statements()[i];
+    for (const PrincipalPattern& p : s.principals) {
+      if (p.kind == PrincipalPattern::Kind::kArn && seen.insert(p.value).second) {
+        named.push_back(p.value);
+      }
+      if (report.account_id.empty()) {
+        report.account_id =
+            p.kind == PrincipalPattern::Kind::kAccount ? p.value : AccountOf(p.value);
+      }
+      if (s.effect == localaws::Effect::kAllow && !s.principals_negated &&
+          p.kind == PrincipalPattern::Kind::kAccount) {
+        report.delegating_statements.push_back(StatementName(s, i));
+      }
+      if (s.effect == localaws::Effect::kAllow && !s.principals_negated &&
+          p.kind == PrincipalPattern::Kind::kAnyone && s.conditions.empty()) {
+        report.warnings.push_back(
+            absl::StrCat("statement ", StatementName(s, i),
+                         " allows ANYONE (Principal \"*\") with no condition"));
+      }
+    }
+    size_t negated_attestation_keys = 0;
+    for (const Condition& c : s.conditions) {
+      if (!c.key.starts_with(kAttestationPrefix) || c.values.empty() || !IsStringEquality(c)) {
+        continue;
+      }
+      const bool pins = (s.effect == localaws::Effect::kAllow) != c.negated;
+      if (pins) report.pinned.emplace(CanonicalKey(c.key), c.values.front());
+      if (s.effect == localaws::Effect::kDeny && c.negated) ++negated_attestation_keys;
+    }
+    if (negated_attestation_keys > 1) {
+      report.warnings.push_back(absl::StrCat(
+          "Deny statement ", StatementName(s, i), " negates ", negated_attestation_keys,
+          " attestation keys in one block: they are ANDed, so it denies only when ALL differ; "
+          "use one Deny statement per key"));
+    }
+  }
+  if (!options.account_id.empty()) report.account_id = options.account_id;
+  if (report.account_id.empty()) report.account_id = std::string(kDefaultAccount);
+  // KMS sets both ImageSha384 and PCR0 from the document's PCR0.
+  const std::string image_key = CanonicalKey("kms:recipientattestation:imagesha384");
+  const std::string pcr0_key = CanonicalKey("kms:recipientattestation:pcr0");
+  if (report.pinned.count(image_key) && !report.pinned.count(pcr0_key)) {
+    report.pinned[pcr0_key] = report.pinned[image_key];
+  } else if (report.pinned.count(pcr0_key) && !report.pinned.count(image_key)) {
+    report.pinned[image_key] = report.pinned[pcr0_key];
+  }
+
+  std::vector<Policy> identity;
+  absl::StatusOr<Policy> all_kms =
+      Policy::Parse(kAllKmsIdentityPolicy, PolicyKind::kIdentityPolicy);
+  if (!all_kms.ok()) return all_kms.status();
+  identity.push_back(*std::move(all_kms));
+  const std::string key_arn =
+      absl::StrCat("arn:aws:kms:us-east-1:", report.account_id, ":key/policy-lint");
+  Probe probe{policy, identity, key_arn};
+
+  // The attestation cases.
+  const std::map<std::string, std::string> none;
+  std::map<std::string, std::string> pinned = report.pinned;
+  std::map<std::string, std::string> other = pinned;
+  other[image_key] = other[pcr0_key] = std::string(96, 'e');
+  std::map<std::string, std::string> debug;
+  for (const auto& [k, v] : pinned) debug[k] = std::string(96, '0');
+  debug[image_key] = debug[pcr0_key] = std::string(96, '0');
+
+  struct Who {
+    std::string label;
+    absl::StatusOr<Principal> principal;
+    bool named;
+  };
+  std::vector<Who> subjects;
+  subjects.push_back({absl::StrCat("account root (arn:aws:iam::", report.account_id, ":root)"),
+                      Principal::AccountRoot(report.account_id), false});
+  for (const std::string& arn : named) {
+    std::array<std::string_view, 6> parts;
+    if (!localaws::SplitArn(arn, parts) || parts[2] != "iam") continue;  // sessions: skip
+    std::string_view resource = parts[5];
+    if (resource.starts_with("role/")) {
+      subjects.push_back({arn, Principal::AssumedRole(arn, "policy-lint"), true});
+    } else if (resource.starts_with("user/")) {
+      subjects.push_back(
+          {arn, Principal::User(parts[4], resource.substr(resource.rfind('/') + 1)), true});
+    }
+  }
+  subjects.push_back({"another IAM user or role of the account",
+                      Principal::User(report.account_id, "any-other-principal"), false});
+  const std::string foreign = report.account_id == "999988887777" ? "999988886666" : "999988887777";
+  subjects.push_back(
+      {"a principal of another AWS account", Principal::User(foreign, "outsider"), false});
+
+  for (const Who& w : subjects) {
+    if (!w.principal.ok()) continue;  // a name the engine cannot impersonate (e.g. odd characters)
+    LintSubject s;
+    s.label = w.label;
+    s.arn = w.principal->arn;
+    s.named_in_policy = w.named;
+    s.decrypt_without_attestation = probe.Allowed(*w.principal, "kms:Decrypt", none);
+    s.decrypt_pinned_enclave = probe.Allowed(*w.principal, "kms:Decrypt", pinned);
+    s.decrypt_other_image = probe.Allowed(*w.principal, "kms:Decrypt", other);
+    s.decrypt_debug_enclave = probe.Allowed(*w.principal, "kms:Decrypt", debug);
+    s.put_key_policy = probe.Allowed(*w.principal, "kms:PutKeyPolicy", none);
+    s.schedule_key_deletion = probe.Allowed(*w.principal, "kms:ScheduleKeyDeletion", none);
+    s.encrypt = probe.Allowed(*w.principal, "kms:Encrypt", none);
+    s.reencrypt_from = probe.Allowed(*w.principal, "kms:ReEncryptFrom", none);
+    s.create_grant = probe.Allowed(*w.principal, "kms:CreateGrant", none);
+    report.subjects.push_back(std::move(s));
+  }
+
+  // Verdict and warnings.
+  report.locked_to_enclave = true;
+  bool anyone_can_manage = false;
+  for (const LintSubject& s : report.subjects) {
+    if (s.decrypt_without_attestation || s.decrypt_other_image || s.decrypt_debug_enclave ||
+        s.reencrypt_from) {
+      report.locked_to_enclave = false;
+    }
+    anyone_can_manage = anyone_can_manage || s.put_key_policy;
+    if (s.reencrypt_from) {
+      report.warnings.push_back(
+          absl::StrCat(s.label,
+                       " may call kms:ReEncryptFrom without attestation: it can re-encrypt the "
+                       "ciphertext to a KMS key it controls and decrypt it there (the seed's "
+                       "\"kms:ReEncrypt*\" grant does this)"));
+    }
+    if (s.create_grant && !s.put_key_policy) {
+      report.warnings.push_back(absl::StrCat(
+          s.label,
+          " may create grants (kms:CreateGrant): a grant can allow Decrypt without the "
+          "policy's attestation conditions unless an explicit Deny covers it"));
+    }
+  }
+  if (report.pinned.empty()) {
+    report.warnings.push_back(
+        "no attestation condition (kms:RecipientAttestation:ImageSha384 / PCRn): decryption is "
+        "not tied to any enclave");
+  }
+  if (!report.delegating_statements.empty()) {
+    report.warnings.push_back(absl::StrCat(
+        "statement(s) ", absl::StrJoin(report.delegating_statements, ", "),
+        " name the account: every IAM user or role whose IAM policy allows it gets those actions, "
+        "and whoever administers IAM can grant that"));
+  }
+  if (anyone_can_manage) {
+    report.warnings.push_back(
+        "whoever can change the policy can also give itself Decrypt: the lock-out is only as "
+        "strong as the protection of those principals (keep them off the parent instance, "
+        "require MFA)");
+  } else {
+    report.warnings.push_back(
+        "nobody can change this policy (kms:PutKeyPolicy): the key can no longer be managed, "
+        "rotated to a new enclave image or deleted by you; only AWS Support can restore access");
+  }
+
+  // What root on the parent instance can do: it holds the instance role's credentials (IMDS)
+  // and can start enclaves of its choice. The instance role is the role the policy lets decrypt
+  // from the pinned enclave; if none, every named role.
+  std::vector<const LintSubject*> instance_roles;
+  for (const LintSubject& s : report.subjects) {
+    if (s.named_in_policy && s.decrypt_pinned_enclave) instance_roles.push_back(&s);
+  }
+  if (instance_roles.empty()) {
+    for (const LintSubject& s : report.subjects) {
+      if (s.named_in_policy && s.arn.find(":assumed-role/") != std::string::npos) {
+        instance_roles.push_back(&s);
+      }
+    }
+  }
+  for (const LintSubject* r : instance_roles) {
+    const std::string who = absl::StrCat("with ", r->label, "'s credentials");
+    (r->decrypt_without_attestation ? report.parent_root_can : report.parent_root_cannot)
+        .push_back(absl::StrCat("decrypt the key ", who, " and no enclave"));
+    (r->decrypt_other_image ? report.parent_root_can : report.parent_root_cannot)
+        .push_back(absl::StrCat(
+            "decrypt the key from an enclave image of its own (different PCR0) ", who));
+    (r->decrypt_debug_enclave ? report.parent_root_can : report.parent_root_cannot)
+        .push_back(absl::StrCat(
+            "decrypt the key from a debug-mode enclave (all-zero PCRs, console readable) ", who));
+    (r->reencrypt_from ? report.parent_root_can : report.parent_root_cannot)
+        .push_back(absl::StrCat(
+            "re-encrypt the ciphertext to a key of its own (kms:ReEncryptFrom) and decrypt it ",
+            who));
+    (r->put_key_policy ? report.parent_root_can : report.parent_root_cannot)
+        .push_back(absl::StrCat("change the key policy ", who));
+    if (r->encrypt) {
+      report.parent_root_can.push_back(absl::StrCat(
+          "encrypt a key of its own choosing under this KMS key ", who,
+          " and, if it may also write the secret, make the enclave load that key: clients that "
+          "pin the enclave's public key (or check the attested public_key) notice"));
+    }
+  }
+  report.parent_root_can.push_back(
+      "ask the running enclave to sign anything: the policy protects the key, not its use "
+      "(control who reaches the enclave's vsock port)");
+  report.parent_root_can.push_back(
+      "stop, restart or starve the enclave and the relay: availability is not protected");
+  report.parent_root_can.push_back(
+      "read and alter traffic between clients and the enclave on the parent: authenticate the "
+      "enclave with `lockout attest` (fresh nonce, expected PCRs, bound public key)");
+  report.parent_root_cannot.push_back(
+      "read the key out of a running production-mode enclave's memory (Nitro isolation)");
+  return report;
+}
+
+std::string LintReport::Text() const {
+  std::string out;
+  absl::StrAppend(&out, "Key policy: ", statement_count, " statement(s), account ", account_id,
+                  "\n");
+  if (pinned.empty()) {
+    absl::StrAppend(&out, "Pinned enclave: none\n");
+  } else {
+    absl::StrAppend(&out, "Pinned enclave:\n");
+    for (const auto& [k, v] : pinned) absl::StrAppend(&out, "  ", k, " = ", v, "\n");
+  }
+  absl::StrAppend(&out, "\nWho can decrypt (assuming IAM allows everything, the worst case):\n");
+  for (const LintSubject& s : subjects) {
+    const bool ok_to_decrypt = s.decrypt_pinned_enclave && !s.decrypt_without_attestation &&
+                               !s.decrypt_other_image && !s.decrypt_debug_enclave;
+    const bool bad = s.decrypt_without_attestation || s.decrypt_other_image ||
+                     s.decrypt_debug_enclave || s.reencrypt_from;
+    absl::StrAppend(&out, "  ", bad ? "✗ " : (ok_to_decrypt ? "✓ " : "· "), s.label, ": ",
+                    s.DecryptSummary(), "\n");
+  }
+  absl::StrAppend(&out, "\nWho can change the policy (kms:PutKeyPolicy):\n");
+  bool any = false;
+  for (const LintSubject& s : subjects) {
+    if (!s.put_key_policy) continue;
+    any = true;
+    absl::StrAppend(&out, "  ", s.label,
+                    s.schedule_key_deletion ? " (and can schedule the key's deletion)" : "", "\n");
+  }
+  if (!any) absl::StrAppend(&out, "  nobody\n");
+  absl::StrAppend(&out, "\nAn attacker with root on the parent instance can:\n");
+  for (const std::string& line : parent_root_can) absl::StrAppend(&out, "  - ", line, "\n");
+  absl::StrAppend(&out, "and cannot:\n");
+  for (const std::string& line : parent_root_cannot) absl::StrAppend(&out, "  - ", line, "\n");
+  if (!warnings.empty()) {
+    absl::StrAppend(&out, "\nWarnings:\n");
+    for (const std::string& w : warnings) absl::StrAppend(&out, "  ! ", w, "\n");
+  }
+  absl::StrAppend(&out, "\nVerdict: ",
+                  locked_to_enclave ? "the key is locked to the pinned enclave"
+                                    : "the key is NOT locked to one enclave",
+                  "\n");
+  return out;
+}
+
+nlohmann::ordered_json LintReport::ToJson() const {
+  Json out;
+  out["account_id"] = account_id;
+  out["statements"] = statement_count;
+  out["pinned"] = Json(pinned);
+  out["locked_to_enclave"] = locked_to_enclave;
+  Json subjects_json = Json::array();
+  for (const LintSubject& s : subjects) {
+    subjects_json.push_back(Json{{"label", s.label},
+                                 {"arn", s.arn},
+                                 {"named_in_policy", s.named_in_policy},
+                                 {"decrypt_without_attestation", s.decrypt_without_attestation},
+                                 {"decrypt_pinned_enclave", s.decrypt_pinned_enclave},
+                                 {"decrypt_other_image", s.decrypt_other_image},
+                                 {"decrypt_debug_enclave", s.decrypt_debug_enclave},
+                                 {"put_key_policy", s.put_key_policy},
+                                 {"schedule_key_deletion", s.schedule_key_deletion},
+                                 {"encrypt", s.encrypt},
+                                 {"reencrypt_from", s.reencrypt_from},
+                                 {"create_grant", s.create_grant}});
+  }
+  out["subjects"] = subjects_json;
+  out["parent_root_can"] = parent_root_can;
+  out["parent_root_cannot"] = parent_root_cannot;
+  out["warnings"] = warnings;
+  return out;
+}
+
+}  // namespace lockout::ops

@@ -1,0 +1,83 @@
+#pragma once
+
+// `lockout policy lint`: what a KMS key policy lets whom do, in plain words.
+//
+// Rather than pattern-matching statements, LintKeyPolicy asks the policy engine local-aws runs
+// (src/localaws/policy_evaluator.h, the same rules as AWS KMS) concrete questions and reports the
+// answers:
+//   subjects   the account root; every role and user the policy names; "another IAM principal of
+//              the account"; "a principal of another account". Each is evaluated with an identity
+//              policy allowing kms:* — the worst case, since whoever administers IAM in the
+//              account can grant that — so the answers depend on the key policy alone.
+//   questions  kms:Decrypt with no attestation; with an attestation document carrying the PCR
+//              values the policy pins; from a different enclave image; from a debug-mode enclave
+//              (all-zero PCRs); kms:ReEncryptFrom (which re-encrypts the ciphertext to a key the
+//              caller owns, bypassing Decrypt's conditions); kms:CreateGrant; kms:PutKeyPolicy;
+//              kms:ScheduleKeyDeletion; kms:Encrypt.
+// Then it says what an attacker with root on the parent instance (who holds the instance role's
+// credentials and can run enclaves of its choice) can still do, and lists warnings (a statement
+// delegating to IAM, no attestation pin, nobody able to change the policy, a Deny whose negated
+// keys are ANDed, ...).
+// Errors: InvalidArgument if the text is not a key policy the engine accepts (the message says
+// why). Thread-safety: pure functions.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace lockout::ops {
+
+struct LintSubject {
+  std::string label;  // "account root", "arn:aws:iam::...:role/enclave", ...
+  std::string arn;    // the principal evaluated
+  bool named_in_policy = false;
+  bool decrypt_without_attestation = false;
+  bool decrypt_pinned_enclave = false;  // attested with the pinned values
+  bool decrypt_other_image = false;     // attested, different PCR0
+  bool decrypt_debug_enclave = false;   // attested, all-zero PCRs
+  bool put_key_policy = false;
+  bool schedule_key_deletion = false;
+  bool encrypt = false;
+  // kms:ReEncryptFrom without attestation: re-encrypt the ciphertext to a key the caller
+  // controls and decrypt it there — a way around every attestation condition on Decrypt.
+  bool reencrypt_from = false;
+  // kms:CreateGrant: grants can give Decrypt without the policy's attestation conditions
+  // (an explicit Deny in the key policy still applies).
+  bool create_grant = false;
+  // One line: "cannot decrypt", "can decrypt only from the pinned enclave", ...
+  std::string DecryptSummary() const;
+};
+
+struct LintReport {
+  std::string account_id;
+  size_t statement_count = 0;
+  // Attestation condition keys the policy pins (canonical key name -> value as written).
+  std::map<std::string, std::string> pinned;
+  // Statements whose Allow names the account (delegation to IAM), by Sid or index.
+  std::vector<std::string> delegating_statements;
+  std::vector<LintSubject> subjects;
+  std::vector<std::string> parent_root_can;     // what root on the parent can still do
+  std::vector<std::string> parent_root_cannot;  // and what it cannot
+  std::vector<std::string> warnings;
+  // True if no subject can decrypt without attestation or from another/debug enclave.
+  bool locked_to_enclave = false;
+
+  std::string Text() const;
+  nlohmann::ordered_json ToJson() const;
+};
+
+struct LintOptions {
+  // The account whose root and IAM principals are evaluated; default: the account of the first
+  // ARN in the policy (111122223333 if it names none).
+  std::string account_id;
+};
+
+absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json,
+                                         const LintOptions& options = {});
+
+}  // namespace lockout::ops

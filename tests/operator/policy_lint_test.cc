@@ -1,0 +1,156 @@
+#include "src/operator/policy_lint.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/localaws/policy.h"
+#include "src/operator/key_policy.h"
+#include "src/operator/measurement.h"
+
+namespace lockout::ops {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kAdmin[] = "arn:aws:iam::123456789012:role/KeyAdmin";
+constexpr char kRole[] = "arn:aws:iam::123456789012:role/lockout-instance";
+
+std::string PolicyText(PolicyMode mode) {
+  KeyPolicyOptions o;
+  o.mode = mode;
+  o.admin_role_arn = kAdmin;
+  o.enclave_role_arn = kRole;
+  o.pcr0 = *ParsePcrHex(std::string(96, 'a'), "pcr0");
+  return *BuildKeyPolicyText(o);
+}
+
+const LintSubject* Find(const LintReport& r, std::string_view label_part) {
+  for (const LintSubject& s : r.subjects) {
+    if (s.label.find(label_part) != std::string::npos) return &s;
+  }
+  return nullptr;
+}
+
+TEST(PolicyLintTest, RecommendedPolicyIsLockedToThePinnedEnclave) {
+  auto r = LintKeyPolicy(PolicyText(PolicyMode::kRecommended));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->locked_to_enclave);
+  EXPECT_EQ(r->account_id, "123456789012");
+  EXPECT_EQ(r->pinned.at("kms:RecipientAttestation:ImageSha384"), std::string(96, 'a'));
+  const LintSubject* root = Find(*r, "account root");
+  const LintSubject* admin = Find(*r, "role/KeyAdmin");
+  const LintSubject* role = Find(*r, "role/lockout-instance");
+  ASSERT_TRUE(root && admin && role);
+  EXPECT_EQ(root->DecryptSummary(), "cannot decrypt");
+  EXPECT_FALSE(root->put_key_policy);
+  EXPECT_EQ(admin->DecryptSummary(), "cannot decrypt");
+  EXPECT_TRUE(admin->put_key_policy);
+  EXPECT_EQ(role->DecryptSummary(), "can decrypt only from the pinned enclave");
+  EXPECT_FALSE(role->put_key_policy);
+  EXPECT_FALSE(role->reencrypt_from);
+  const std::string text = r->Text();
+  EXPECT_THAT(text, HasSubstr("Verdict: the key is locked to the pinned enclave"));
+  EXPECT_THAT(text,
+              HasSubstr("Who can change the policy (kms:PutKeyPolicy):\n  " + std::string(kAdmin)));
+  EXPECT_THAT(text, HasSubstr("ask the running enclave to sign anything"));
+  EXPECT_THAT(text, HasSubstr("whoever can change the policy can also give itself Decrypt"));
+  // Root on the parent: the instance role alone, another image, debug mode: all refused.
+  bool saw_no_enclave = false;
+  for (const std::string& line : r->parent_root_cannot) {
+    if (line.find("and no enclave") != std::string::npos) saw_no_enclave = true;
+  }
+  EXPECT_TRUE(saw_no_enclave);
+}
+
+TEST(PolicyLintTest, SeedPolicyBlocksDecryptButReEncryptStarLetsTheInstanceRoleOut) {
+  auto r = LintKeyPolicy(PolicyText(PolicyMode::kSeed));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const LintSubject* role = Find(*r, "role/lockout-instance");
+  ASSERT_NE(role, nullptr);
+  EXPECT_FALSE(role->decrypt_without_attestation);
+  EXPECT_TRUE(role->decrypt_pinned_enclave);
+  EXPECT_FALSE(role->decrypt_other_image);
+  EXPECT_FALSE(role->decrypt_debug_enclave);
+  EXPECT_TRUE(role->reencrypt_from);  // the seed grants kms:ReEncrypt*
+  EXPECT_FALSE(r->locked_to_enclave);
+  EXPECT_EQ(Find(*r, "account root")->DecryptSummary(), "cannot decrypt");
+  EXPECT_THAT(r->Text(), HasSubstr("kms:ReEncryptFrom"));
+  EXPECT_THAT(r->Text(), HasSubstr("NOT locked"));
+}
+
+TEST(PolicyLintTest, DefaultPolicyLetsTheAccountDecryptWithoutAttestation) {
+  auto policy = localaws::DefaultKeyPolicy("123456789012");
+  ASSERT_TRUE(policy.ok());
+  auto r = LintKeyPolicy(*policy);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->locked_to_enclave);
+  EXPECT_TRUE(Find(*r, "account root")->decrypt_without_attestation);
+  EXPECT_TRUE(Find(*r, "another IAM user")->decrypt_without_attestation);
+  EXPECT_FALSE(Find(*r, "another AWS account")->decrypt_without_attestation);
+  EXPECT_EQ(r->delegating_statements.size(), 1u);
+  const std::string text = r->Text();
+  EXPECT_THAT(text, HasSubstr("Pinned enclave: none"));
+  EXPECT_THAT(text, HasSubstr("CAN DECRYPT without any attestation"));
+  EXPECT_THAT(text, HasSubstr("name the account"));
+}
+
+TEST(PolicyLintTest, WarnsWhenNobodyCanChangeThePolicy) {
+  const std::string policy = R"({"Version":"2012-10-17","Statement":[
+    {"Sid":"Enable decrypt from enclave","Effect":"Allow",
+     "Principal":{"AWS":"arn:aws:iam::123456789012:role/lockout-instance"},
+     "Action":"kms:Decrypt","Resource":"*",
+     "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"ab"}}}]})";
+  auto r = LintKeyPolicy(policy);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->locked_to_enclave);
+  EXPECT_THAT(r->Text(), HasSubstr("nobody can change this policy"));
+  EXPECT_THAT(r->Text(), HasSubstr("(kms:PutKeyPolicy):\n  nobody"));
+}
+
+TEST(PolicyLintTest, WarnsAboutADenyThatAndsSeveralNegatedPcrs) {
+  const std::string policy = R"({"Statement":[
+    {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/r"},
+     "Action":"kms:Decrypt","Resource":"*",
+     "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"ab",
+                                            "kms:RecipientAttestation:PCR8":"cd"}}},
+    {"Sid":"BadDeny","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+     "Condition":{"StringNotEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"ab",
+                                               "kms:RecipientAttestation:PCR8":"cd"}}}]})";
+  auto r = LintKeyPolicy(policy);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->Text(), HasSubstr("\"BadDeny\" negates 2 attestation keys"));
+  EXPECT_EQ(r->pinned.at("kms:RecipientAttestation:PCR8"), "cd");
+}
+
+TEST(PolicyLintTest, AnyoneWithoutConditionIsFlagged) {
+  auto r = LintKeyPolicy(
+      R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->locked_to_enclave);
+  EXPECT_TRUE(Find(*r, "another AWS account")->decrypt_without_attestation);
+  EXPECT_THAT(r->Text(), HasSubstr("allows ANYONE"));
+}
+
+TEST(PolicyLintTest, RejectsWhatKmsWouldRejectWithTheReason) {
+  for (const char* bad : {"", "[]", "{}", "not json", R"({"Statement":[]})",
+                          R"({"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*",
+                              "Resource":"*"}]})"}) {
+    auto r = LintKeyPolicy(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("not a key policy KMS would accept"));
+  }
+}
+
+TEST(PolicyLintTest, JsonReportCarriesTheSameAnswers) {
+  auto r = LintKeyPolicy(PolicyText(PolicyMode::kRecommended));
+  ASSERT_TRUE(r.ok());
+  nlohmann::ordered_json j = r->ToJson();
+  EXPECT_EQ(j["locked_to_enclave"], true);
+  EXPECT_EQ(j["subjects"].size(), r->subjects.size());
+  EXPECT_THAT(j.dump(), Not(HasSubstr("\"decrypt_without_attestation\":true")));
+}
+
+}  // namespace
+}  // namespace lockout::ops
