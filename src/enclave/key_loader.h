@@ -53,9 +53,9 @@ struct LoadFailure {
 };
 
 struct KeyLoaderOptions {
-  std::string secret_name;
+  std::string secret_name{};
   // When set, the decrypted key must be of this type.
-  std::optional<KeyType> key_type;
+  std::optional<KeyType> key_type{};
   // Send EncryptionContext {"lockout:secret": secret_name} (what `lockout create-key` writes).
   // False for ciphertexts made by the seed's create_key.py, which used no context.
   bool use_encryption_context = true;

@@ -114,12 +114,12 @@ class FakeNsmDevice final : public nsm::NsmDevice {
 class FakeRelay {
  public:
   struct Config {
-    Bytes secret;
+    Bytes secret{};
     std::string access_key_id = "ASIAFAKEKEYID";
     std::string secret_access_key = "fake-secret-access-key";
     std::string session_token = "fake-session-token";
     // When set, every request gets this error message instead.
-    std::optional<std::string> error;
+    std::optional<std::string> error{};
   };
 
   FakeRelay(std::string path, Config config) : path_(std::move(path)), config_(std::move(config)) {}
@@ -172,7 +172,8 @@ class FakeRelay {
       relay::GetSecretReplyParts parts{.secret = config_.secret,
                                        .access_key_id = config_.access_key_id,
                                        .secret_access_key = &sak,
-                                       .session_token = &token};
+                                       .session_token = &token,
+                                       .expiration = std::nullopt};
       absl::StatusOr<SecretBytes> reply = relay::EncodeGetSecretReplyFrame(parts);
       if (reply.ok()) (void)net::WriteAll(fd->get(), reply->Reveal(), kIo);
     }
@@ -194,9 +195,9 @@ class FakeRelay {
 class FakeKms {
  public:
   struct Config {
-    Bytes ciphertext_blob;
-    Bytes plaintext;  // what the blob "decrypts" to
-    std::map<std::string, std::string> encryption_context;
+    Bytes ciphertext_blob{};
+    Bytes plaintext{};  // what the blob "decrypts" to
+    std::map<std::string, std::string> encryption_context{};
     std::string session_token = "fake-session-token";
   };
 

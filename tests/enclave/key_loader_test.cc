@@ -11,6 +11,7 @@
 #include "src/common/logger.h"
 #include "src/enclave/enclave_app.h"
 #include "src/enclave/key_manager.h"
+#include "src/enclave/request_handler.h"
 #include "tests/enclave/enclave_test_util.h"
 
 namespace lockout::enclave {
@@ -72,7 +73,9 @@ class KeyLoaderTest : public ::testing::Test {
                                                            .secret_access_key = kCanaryAccessKey,
                                                            .session_token = kCanaryToken,
                                                            .error = error});
-    if (start) ASSERT_TRUE(relay_->Start().ok());
+    if (start) {
+      ASSERT_TRUE(relay_->Start().ok());
+    }
   }
   std::unique_ptr<KeyLoader> MakeLoader(KeyLoaderOptions options = {}) {
     if (options.secret_name.empty()) options.secret_name = kSecretName;

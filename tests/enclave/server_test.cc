@@ -1,5 +1,6 @@
 #include "src/enclave/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -28,6 +29,8 @@ using testing::VerifySignature;
 // recv until "$$$", strip it, json.loads.
 nlohmann::json SeedTestPy(const net::Endpoint& ep, std::string_view message) {
   Client c = Client::Connect(ep);
+  // A plain blocking socket, like Python's.
+  fcntl(c.fd(), F_SETFL, fcntl(c.fd(), F_GETFL) & ~O_NONBLOCK);
   c.Send("{\"bytes\": \"" + Base64Encode(AsBytes(message)) + "\"}$$$");
   std::string response;
   char buf[1024];
