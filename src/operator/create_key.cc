@@ -1,0 +1,102 @@
+#include "src/operator/create_key.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/awsclient/aws_call_error.h"
+#include "src/common/encoding.h"
+#include "src/common/strings.h"
+#include "src/operator/keccak.h"
+
+namespace lockout::ops {
+namespace {
+
+absl::Status Step(std::string_view step, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(Absl(step), ": ", status.message()));
+}
+
+}  // namespace
+
+awsclient::EncryptionContext SecretEncryptionContext(std::string_view secret_name) {
+  return {{std::string(kSecretContextKey), std::string(secret_name)}};
+}
+
+absl::StatusOr<std::string> AddressOfSecp256k1Key(ByteView uncompressed_point) {
+  absl::StatusOr<std::array<uint8_t, 20>> address = EthereumAddress(uncompressed_point);
+  if (!address.ok()) return address.status();
+  return ChecksumAddress(*address);
+}
+
+absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
+                                                 awsclient::SecretsClient& secrets,
+                                                 const CreateKeyOptions& options) {
+  if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
+  if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
+
+  absl::StatusOr<std::unique_ptr<enclave::Signer>> signer =
+      enclave::Signer::Generate(options.key_type);
+  if (!signer.ok()) return Step("generating the key", signer.status());
+  CreateKeyResult result;
+  result.key_type = options.key_type;
+  result.public_key_pem = (*signer)->public_key_pem();
+  result.public_key_der = (*signer)->public_key_der();
+  result.public_key_raw = (*signer)->public_key_raw();
+  if (options.key_type == enclave::KeyType::kSecp256k1) {
+    absl::StatusOr<std::string> address = AddressOfSecp256k1Key(result.public_key_raw);
+    if (!address.ok()) return Step("deriving the address", address.status());
+    result.ethereum_address = *address;
+  }
+
+  awsclient::EncryptResult encrypted;
+  {
+    // The plaintext lives only in this scope, in SecretBytes (wiped on destruction).
+    absl::StatusOr<SecretBytes> pkcs8 = (*signer)->ExportPkcs8();
+    signer->reset();
+    if (!pkcs8.ok()) return Step("exporting PKCS#8", pkcs8.status());
+    absl::StatusOr<awsclient::EncryptResult> r =
+        kms.Encrypt(options.kms_key_id, *pkcs8, SecretEncryptionContext(options.secret_name));
+    if (!r.ok()) return Step("KMS Encrypt", r.status());
+    encrypted = *std::move(r);
+  }
+  result.kms_key_arn = encrypted.key_id;
+  result.ciphertext_size = encrypted.ciphertext_blob.size();
+
+  // The ciphertext is not secret, but the secrets client takes SecretBytes for every value.
+  const SecretBytes value = SecretBytes::CopyFrom(ByteView(encrypted.ciphertext_blob));
+  awsclient::CreateSecretOptions create;
+  create.description = "lockout signing key (" +
+                       std::string(enclave::KeyTypeName(options.key_type)) +
+                       "), PKCS#8 encrypted under " + result.kms_key_arn;
+  absl::StatusOr<awsclient::SecretVersionRef> stored =
+      secrets.CreateSecret(options.secret_name, value, awsclient::SecretKind::kBinary, create);
+  if (!stored.ok() && options.overwrite &&
+      awsclient::IsAwsErrorType(stored.status(), "ResourceExistsException")) {
+    stored = secrets.PutSecretValue(options.secret_name, value, awsclient::SecretKind::kBinary);
+  }
+  if (!stored.ok()) {
+    if (awsclient::IsAwsErrorType(stored.status(), "ResourceExistsException")) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "Secrets Manager CreateSecret: a secret named \"", options.secret_name,
+          "\" already exists; pass --overwrite to store the new key as its current version"));
+    }
+    return Step("Secrets Manager CreateSecret", stored.status());
+  }
+  result.secret_arn = stored->arn;
+  result.secret_version_id = stored->version_id;
+  return result;
+}
+
+nlohmann::ordered_json CreateKeyResult::ToJson() const {
+  nlohmann::ordered_json out;
+  out["key_type"] = std::string(enclave::KeyTypeName(key_type));
+  out["public_key_pem"] = public_key_pem;
+  out["public_key_raw"] = HexEncode(public_key_raw);
+  if (ethereum_address) out["address"] = *ethereum_address;
+  out["kms_key_arn"] = kms_key_arn;
+  out["secret_arn"] = secret_arn;
+  out["secret_version_id"] = secret_version_id;
+  out["ciphertext_size"] = ciphertext_size;
+  return out;
+}
+
+}  // namespace lockout::ops

@@ -1,0 +1,62 @@
+#pragma once
+
+// `lockout create-key`: a signing key whose private half only ever exists as KMS ciphertext.
+//
+//   1. generate a key pair of the requested type (enclave::Signer::Generate, the same code the
+//      enclave signs with, so the key is one the enclave can load);
+//   2. export it as unencrypted PKCS#8 DER into SecretBytes;
+//   3. KMS Encrypt under --kms-key with EncryptionContext {"lockout:secret": NAME} (the context
+//      the enclave sends when it decrypts; a ciphertext copied under another secret name does not
+//      decrypt);
+//   4. store the CiphertextBlob as SecretBinary under NAME (CreateSecret; with `overwrite`, a new
+//      version via PutSecretValue if the secret exists);
+//   5. wipe the plaintext (SecretBytes) and drop the key; return the public key.
+// The plaintext never leaves this process and is never logged or printed.
+// Errors: the AWS call's (AccessDenied, NotFound for the KMS key, ResourceExists for an existing
+// secret without `overwrite`), with the step in the message. Thread-safety: reentrant.
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "src/awsclient/kms_client.h"
+#include "src/awsclient/secrets_client.h"
+#include "src/enclave/signer.h"
+
+namespace lockout::ops {
+
+inline constexpr std::string_view kSecretContextKey = "lockout:secret";
+
+// The encryption context lockout uses for the secret named `secret_name`.
+awsclient::EncryptionContext SecretEncryptionContext(std::string_view secret_name);
+
+struct CreateKeyOptions {
+  std::string kms_key_id;                               // key id, ARN or alias
+  std::string secret_name;                              // Secrets Manager name
+  enclave::KeyType key_type = enclave::KeyType::kP521;  // the seed's curve
+  bool overwrite = false;  // put a new version if the secret already exists
+};
+
+struct CreateKeyResult {
+  enclave::KeyType key_type = enclave::KeyType::kP521;
+  std::string public_key_pem;
+  Bytes public_key_der;                         // SubjectPublicKeyInfo
+  Bytes public_key_raw;                         // 04||X||Y or the 32-byte Ed25519 key
+  std::optional<std::string> ethereum_address;  // secp256k1 only, EIP-55 checksummed
+  std::string kms_key_arn;
+  std::string secret_arn;
+  std::string secret_version_id;
+  size_t ciphertext_size = 0;
+  nlohmann::ordered_json ToJson() const;
+};
+
+absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
+                                                 awsclient::SecretsClient& secrets,
+                                                 const CreateKeyOptions& options);
+
+// The checksummed address of a secp256k1 public key given as 04||X||Y.
+absl::StatusOr<std::string> AddressOfSecp256k1Key(ByteView uncompressed_point);
+
+}  // namespace lockout::ops

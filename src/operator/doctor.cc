@@ -1,0 +1,189 @@
+#include "src/operator/doctor.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "src/attest/attestation_document.h"
+#include "src/awsclient/imds_client.h"
+#include "src/common/clock.h"
+#include "src/common/encoding.h"
+#include "src/crypto/hash.h"
+#include "src/operator/enclave_client.h"
+#include "src/operator/policy_lint.h"
+#include "src/relay/relay_client.h"
+
+namespace lockout::ops {
+namespace {
+
+DoctorCheck Ok(std::string name, std::string detail) {
+  return {std::move(name), CheckState::kOk, std::move(detail)};
+}
+DoctorCheck Failed(std::string name, std::string detail) {
+  return {std::move(name), CheckState::kFailed, std::move(detail)};
+}
+DoctorCheck Skipped(std::string name, std::string detail) {
+  return {std::move(name), CheckState::kSkipped, std::move(detail)};
+}
+
+std::string Remaining(absl::Time expiration) {
+  return absl::StrCat("valid until ", FormatRfc3339(expiration), " (",
+                      absl::FormatDuration(absl::Trunc(expiration - absl::Now(), absl::Seconds(1))),
+                      " left)");
+}
+
+DoctorCheck CheckCredentials(absl::StatusOr<AwsSession>& session, const DoctorOptions& o) {
+  const std::string name = "credentials";
+  if (!session.ok()) return Failed(name, std::string(session.status().message()));
+  absl::StatusOr<aws::AwsCredentials> creds = session->credentials->GetCredentials();
+  if (!creds.ok()) {
+    return Failed(name, absl::StrCat("cannot get credentials from ", session->credentials_source,
+                                     ": ", creds.status().message()));
+  }
+  auto* imds = dynamic_cast<awsclient::ImdsCredentialsProvider*>(session->credentials.get());
+  if (imds != nullptr) {
+    std::optional<absl::Time> expiration = imds->expiration();
+    if (expiration && *expiration - absl::Now() < o.min_validity) {
+      return Failed(
+          name, absl::StrCat("instance role credentials expire soon: ", Remaining(*expiration)));
+    }
+    return Ok(name, absl::StrCat("instance role (IMDS), access key ", creds->access_key_id,
+                                 expiration ? absl::StrCat(", ", Remaining(*expiration)) : ""));
+  }
+  return Ok(name, absl::StrCat(session->credentials_source, ", access key ", creds->access_key_id));
+}
+
+DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions& o) {
+  const std::string name = "secret";
+  if (!session.ok()) return Failed(name, "no AWS session (see credentials)");
+  absl::StatusOr<awsclient::SecretDescription> d = session->secrets->DescribeSecret(o.secret_name);
+  if (!d.ok()) {
+    return Failed(name,
+                  absl::StrCat("DescribeSecret \"", o.secret_name, "\": ", d.status().message()));
+  }
+  if (d->deleted_date)
+    return Failed(name, absl::StrCat("\"", o.secret_name, "\" is scheduled for deletion"));
+  for (const auto& [version, stages] : d->version_ids_to_stages) {
+    for (const std::string& stage : stages) {
+      if (stage == "AWSCURRENT") {
+        return Ok(name, absl::StrCat(d->arn, ", current version ", version));
+      }
+    }
+  }
+  return Failed(name, absl::StrCat("\"", o.secret_name, "\" has no AWSCURRENT version"));
+}
+
+DoctorCheck CheckRelay(const DoctorOptions& o) {
+  const std::string name = "relay";
+  relay::RelayClientOptions ro;
+  ro.endpoint = o.relay;
+  ro.connect_timeout = o.timeout;
+  ro.timeout = o.timeout + absl::Seconds(20);  // the relay's own upstream deadline
+  relay::RelayClient client(ro);
+  absl::StatusOr<relay::GetSecretReply> reply = client.GetSecret(o.secret_name);
+  if (!reply.ok()) {
+    return Failed(name, absl::StrCat(o.relay.ToString(), ": ", reply.status().message()));
+  }
+  const size_t secret_size = reply->secret.size();
+  reply->credentials.secret_access_key.Clear();
+  WipeString(reply->credentials.session_token);
+  if (reply->expiration && *reply->expiration - absl::Now() < o.min_validity) {
+    return Failed(name, absl::StrCat("the relay hands out credentials that expire soon: ",
+                                     Remaining(*reply->expiration)));
+  }
+  return Ok(name, absl::StrCat(o.relay.ToString(), " served \"", o.secret_name, "\" (", secret_size,
+                               " bytes of ciphertext)",
+                               reply->expiration
+                                   ? absl::StrCat(", credentials ", Remaining(*reply->expiration))
+                                   : ""));
+}
+
+}  // namespace
+
+DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions& o) {
+  DoctorReport report;
+  report.checks.push_back(CheckCredentials(session, o));
+  report.checks.push_back(CheckSecret(session, o));
+  report.checks.push_back(CheckRelay(o));
+
+  // The enclave: health, then its PCR0 against the policy.
+  absl::StatusOr<std::unique_ptr<EnclaveV2Client>> client =
+      EnclaveV2Client::Connect(o.enclave, o.timeout);
+  std::optional<std::string> enclave_pcr0;
+  if (!client.ok()) {
+    report.checks.push_back(
+        Failed("enclave", absl::StrCat(o.enclave.ToString(), ": ", client.status().message())));
+  } else {
+    absl::StatusOr<nlohmann::json> health = (*client)->Health();
+    if (!health.ok()) {
+      report.checks.push_back(Failed("enclave", std::string(health.status().message())));
+    } else {
+      const std::string status = health->value("status", std::string());
+      const std::string reason = health->value("reason", std::string());
+      if (status == "ok") {
+        report.checks.push_back(Ok("enclave", absl::StrCat(o.enclave.ToString(), " healthy, key ",
+                                                           health->value("key_type", "?"))));
+      } else {
+        report.checks.push_back(
+            Failed("enclave", absl::StrCat(o.enclave.ToString(), " status ", status,
+                                           reason.empty() ? "" : absl::StrCat(": ", reason))));
+      }
+      absl::StatusOr<Bytes> doc = (*client)->Attest(crypto::RandomBytes(32));
+      if (doc.ok()) {
+        absl::StatusOr<attest::AttestationDocument> parsed = attest::ParseAttestationDocument(*doc);
+        if (parsed.ok() && parsed->pcrs.count(0)) enclave_pcr0 = HexEncode(parsed->pcrs.at(0));
+      }
+    }
+  }
+  if (o.kms_key_id.empty()) {
+    report.checks.push_back(Skipped("pcr0", "pass --kms-key to compare with the key policy"));
+  } else if (!session.ok()) {
+    report.checks.push_back(Failed("pcr0", "no AWS session (see credentials)"));
+  } else {
+    absl::StatusOr<std::string> policy = session->kms->GetKeyPolicy(o.kms_key_id);
+    absl::StatusOr<LintReport> lint =
+        policy.ok() ? LintKeyPolicy(*policy) : absl::StatusOr<LintReport>(policy.status());
+    if (!lint.ok()) {
+      report.checks.push_back(
+          Failed("pcr0", absl::StrCat("cannot read the key policy: ", lint.status().message())));
+    } else {
+      auto it = lint->pinned.find("kms:RecipientAttestation:ImageSha384");
+      if (it == lint->pinned.end()) {
+        report.checks.push_back(Failed("pcr0", "the key policy pins no ImageSha384 (PCR0)"));
+      } else if (!enclave_pcr0) {
+        report.checks.push_back(
+            Failed("pcr0", "the enclave gave no attestation document to read its PCR0 from"));
+      } else if (absl::AsciiStrToLower(it->second) != *enclave_pcr0) {
+        report.checks.push_back(Failed(
+            "pcr0", absl::StrCat("the enclave runs PCR0 ", *enclave_pcr0, " but the policy allows ",
+                                 it->second, ": rebuild/redeploy, or update the policy")));
+      } else {
+        report.checks.push_back(Ok("pcr0", absl::StrCat(*enclave_pcr0, " = policy ImageSha384")));
+      }
+    }
+  }
+  for (const DoctorCheck& c : report.checks) {
+    if (c.state == CheckState::kFailed) {
+      report.first_broken = c.name;
+      break;
+    }
+  }
+  return report;
+}
+
+std::string DoctorReport::Text() const {
+  std::string out;
+  for (const DoctorCheck& c : checks) {
+    const char* mark =
+        c.state == CheckState::kOk ? "✓" : (c.state == CheckState::kFailed ? "✗" : "·");
+    absl::StrAppend(&out, mark, " ", c.name, ": ", c.detail, "\n");
+  }
+  if (first_broken) {
+    absl::StrAppend(&out, "first broken link: ", *first_broken, "\n");
+  } else {
+    absl::StrAppend(&out, "all links work\n");
+  }
+  return out;
+}
+
+}  // namespace lockout::ops

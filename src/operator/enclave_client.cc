@@ -1,0 +1,161 @@
+#include "src/operator/enclave_client.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/encoding.h"
+#include "src/common/json.h"
+#include "src/common/strings.h"
+
+namespace lockout::ops {
+namespace {
+
+using Json = nlohmann::json;
+
+absl::Status Malformed(std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed enclave reply: ", Absl(what)));
+}
+
+// Printable ASCII, at most 200 bytes: enclave error reasons are short generic strings.
+std::string Sanitize(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
+absl::StatusOr<Json> ReadReply(int fd, net::FrameDecoder& decoder, absl::Duration timeout) {
+  absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(fd, decoder, timeout);
+  if (!frame.ok()) return frame.status();
+  if (!frame->has_value()) {
+    return absl::UnavailableError("the enclave closed the connection without replying");
+  }
+  absl::StatusOr<Json> reply = ParseJson((*frame)->payload);
+  if (!reply.ok()) return Malformed(Std(reply.status().message()));
+  if (!reply->is_object()) return Malformed("not a JSON object");
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReplyString(const Json& reply, std::string_view name) {
+  auto it = reply.find(std::string(name));
+  if (it == reply.end() || !it->is_string()) {
+    return Malformed(absl::StrCat("\"", Absl(name), "\" is missing or not a string"));
+  }
+  return it->get<std::string>();
+}
+
+absl::StatusOr<std::string> SignV1(const net::Endpoint& endpoint, ByteView message,
+                                   absl::Duration timeout) {
+  absl::StatusOr<net::UniqueFd> fd = net::Connect(endpoint, timeout);
+  if (!fd.ok()) return fd.status();
+  const std::string request = Json{{"bytes", Base64Encode(message)}}.dump();
+  if (absl::Status s = net::WriteFrame(fd->get(), net::FrameKind::kV1, request, timeout); !s.ok()) {
+    return s;
+  }
+  net::FrameDecoder decoder;
+  absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(fd->get(), decoder, timeout);
+  if (!frame.ok()) return frame.status();
+  if (!frame->has_value()) {
+    return absl::UnavailableError("the enclave closed the connection without replying");
+  }
+  if ((*frame)->kind != net::FrameKind::kV1) return Malformed("a v2 frame answered a v1 request");
+  return std::move((*frame)->payload);
+}
+
+absl::StatusOr<Bytes> ParseV1SignReply(std::string_view json_text) {
+  absl::StatusOr<Json> reply = ParseJson(json_text);
+  if (!reply.ok()) return Malformed(Std(reply.status().message()));
+  if (!reply->is_object()) return Malformed("not a JSON object");
+  absl::StatusOr<std::string> success = ReplyString(*reply, "success");
+  if (!success.ok()) return success.status();
+  if (*success != "True") {
+    absl::StatusOr<std::string> error = ReplyString(*reply, "error");
+    return absl::FailedPreconditionError(
+        absl::StrCat("enclave: ", error.ok() ? Sanitize(*error) : "(no error text)"));
+  }
+  absl::StatusOr<std::string> data = ReplyString(*reply, "data");
+  if (!data.ok()) return data.status();
+  if (!data->starts_with("0x")) return Malformed("\"data\" does not start with 0x");
+  absl::StatusOr<Bytes> sig = HexDecode(std::string_view(*data).substr(2));
+  if (!sig.ok() || sig->empty()) return Malformed("\"data\" is not hex");
+  return sig;
+}
+
+absl::StatusOr<std::unique_ptr<EnclaveV2Client>> EnclaveV2Client::Connect(
+    const net::Endpoint& endpoint, absl::Duration timeout) {
+  absl::StatusOr<net::UniqueFd> fd = net::Connect(endpoint, timeout);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<EnclaveV2Client>(new EnclaveV2Client(*std::move(fd), timeout));
+}
+
+absl::StatusOr<Json> EnclaveV2Client::Call(Json request) {
+  const int64_t id = next_id_++;
+  request["id"] = id;
+  absl::Status sent = net::WriteFrame(fd_.get(), net::FrameKind::kV2, request.dump(), timeout_);
+  if (!sent.ok()) return sent;
+  absl::StatusOr<Json> reply = ReadReply(fd_.get(), decoder_, timeout_);
+  if (!reply.ok()) return reply.status();
+  auto rid = reply->find("id");
+  if (rid == reply->end() || !rid->is_number_integer() || rid->get<int64_t>() != id) {
+    // A framing error reply carries "id": null; report the enclave's reason if it gave one.
+    absl::StatusOr<std::string> error = ReplyString(*reply, "error");
+    if (error.ok())
+      return absl::FailedPreconditionError(absl::StrCat("enclave: ", Sanitize(*error)));
+    return Malformed(absl::StrCat("\"id\" does not echo the request's id ", id));
+  }
+  auto ok = reply->find("ok");
+  if (ok == reply->end() || !ok->is_boolean()) return Malformed("\"ok\" is missing");
+  if (!ok->get<bool>()) {
+    absl::StatusOr<std::string> error = ReplyString(*reply, "error");
+    return absl::FailedPreconditionError(
+        absl::StrCat("enclave: ", error.ok() ? Sanitize(*error) : "(no error text)"));
+  }
+  return reply;
+}
+
+absl::StatusOr<Bytes> EnclaveV2Client::Sign(ByteView message) {
+  absl::StatusOr<Json> reply = Call(Json{{"op", "sign"}, {"message", Base64Encode(message)}});
+  if (!reply.ok()) return reply.status();
+  absl::StatusOr<std::string> hex = ReplyString(*reply, "signature");
+  if (!hex.ok()) return hex.status();
+  absl::StatusOr<Bytes> sig = HexDecode(*hex);
+  if (!sig.ok() || sig->empty()) return Malformed("\"signature\" is not hex");
+  return sig;
+}
+
+absl::StatusOr<EnclavePublicKey> EnclaveV2Client::PublicKey() {
+  absl::StatusOr<Json> reply = Call(Json{{"op", "public_key"}});
+  if (!reply.ok()) return reply.status();
+  EnclavePublicKey key;
+  absl::StatusOr<std::string> type = ReplyString(*reply, "key_type");
+  absl::StatusOr<std::string> pem = ReplyString(*reply, "public_key_pem");
+  absl::StatusOr<std::string> der = ReplyString(*reply, "spki_der");
+  absl::StatusOr<std::string> raw = ReplyString(*reply, "public_key_raw");
+  for (const auto* s : {&type, &pem, &der, &raw}) {
+    if (!s->ok()) return s->status();
+  }
+  absl::StatusOr<Bytes> der_bytes = Base64Decode(*der);
+  absl::StatusOr<Bytes> raw_bytes = HexDecode(*raw);
+  if (!der_bytes.ok()) return Malformed("\"spki_der\" is not base64");
+  if (!raw_bytes.ok()) return Malformed("\"public_key_raw\" is not hex");
+  key.key_type = *type;
+  key.public_key_pem = *pem;
+  key.spki_der = *std::move(der_bytes);
+  key.public_key_raw = *std::move(raw_bytes);
+  return key;
+}
+
+absl::StatusOr<Bytes> EnclaveV2Client::Attest(ByteView nonce) {
+  absl::StatusOr<Json> reply = Call(Json{{"op", "attest"}, {"nonce", Base64Encode(nonce)}});
+  if (!reply.ok()) return reply.status();
+  absl::StatusOr<std::string> b64 = ReplyString(*reply, "document");
+  if (!b64.ok()) return b64.status();
+  absl::StatusOr<Bytes> doc = Base64Decode(*b64);
+  if (!doc.ok() || doc->empty()) return Malformed("\"document\" is not base64");
+  return doc;
+}
+
+absl::StatusOr<Json> EnclaveV2Client::Health() { return Call(Json{{"op", "health"}}); }
+
+}  // namespace lockout::ops

@@ -1,0 +1,74 @@
+#pragma once
+
+// Talking to a running lockout-enclave as a client (docs/PROTOCOL.md §1-2): `lockout sign`,
+// `lockout attest`, `lockout doctor` and the demo.
+//
+//   v1: SignV1 opens a connection, sends {"bytes": B64}$$$ and returns the reply's JSON text
+//       verbatim (the seed's test.py prints exactly that).
+//   v2: EnclaveV2Client keeps one connection and sends length-prefixed requests with increasing
+//       numeric ids; every reply's id must echo the request's.
+// Replies are untrusted: bounded by the frame limit and a deadline per call, parsed with
+// ParseJson; a reply that is not what the protocol says is InvalidArgument naming the field.
+// Enclave-side errors ({"ok": false, "error": R}) become FailedPrecondition("enclave: R").
+// Thread-safety: SignV1 is reentrant; an EnclaveV2Client is used by one thread at a time.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "src/common/bytes.h"
+#include "src/net/endpoint.h"
+#include "src/net/frame_decoder.h"
+#include "src/net/socket.h"
+
+namespace lockout::ops {
+
+inline constexpr absl::Duration kDefaultEnclaveTimeout = absl::Seconds(10);
+
+// Sends one v1 sign request and returns the reply frame's JSON text.
+absl::StatusOr<std::string> SignV1(const net::Endpoint& endpoint, ByteView message,
+                                   absl::Duration timeout = kDefaultEnclaveTimeout);
+
+// The signature in a v1 reply ({"success": "True", "data": "0x<hex>"}); FailedPrecondition with
+// the enclave's error text for {"success": "False", "error": ...}.
+absl::StatusOr<Bytes> ParseV1SignReply(std::string_view json_text);
+
+struct EnclavePublicKey {
+  std::string key_type;
+  std::string public_key_pem;
+  Bytes spki_der;
+  Bytes public_key_raw;
+};
+
+class EnclaveV2Client final {
+ public:
+  static absl::StatusOr<std::unique_ptr<EnclaveV2Client>> Connect(
+      const net::Endpoint& endpoint, absl::Duration timeout = kDefaultEnclaveTimeout);
+
+  // Sends `request` (an object; "id" is set here) and returns the reply object with "ok": true.
+  absl::StatusOr<nlohmann::json> Call(nlohmann::json request);
+
+  // op sign: the signature bytes (DER ECDSA or raw Ed25519).
+  absl::StatusOr<Bytes> Sign(ByteView message);
+  absl::StatusOr<EnclavePublicKey> PublicKey();
+  // op attest with `nonce`: the attestation document bytes.
+  absl::StatusOr<Bytes> Attest(ByteView nonce);
+  // op health: the reply object (status, reason, ...).
+  absl::StatusOr<nlohmann::json> Health();
+
+ private:
+  EnclaveV2Client(net::UniqueFd fd, absl::Duration timeout)
+      : fd_(std::move(fd)), timeout_(timeout) {}
+  net::UniqueFd fd_;
+  net::FrameDecoder decoder_;
+  absl::Duration timeout_;
+  int64_t next_id_ = 1;
+};
+
+// String field `name` of `reply` (InvalidArgument naming it when missing or not a string).
+absl::StatusOr<std::string> ReplyString(const nlohmann::json& reply, std::string_view name);
+
+}  // namespace lockout::ops
