@@ -19,6 +19,9 @@ void RegisterEifCommands(CLI::App& app, CommandContext& ctx);
 // `lockout nsm attest|describe-pcr|describe|random` (src/cli/nsm_command.cc)
 void RegisterNsmCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout demo [--serve]` (src/cli/demo_command.cc)
+void RegisterDemoCommands(CLI::App& app, CommandContext& ctx);
+
 // `lockout local-aws [env]` (src/cli/local_aws_command.cc)
 void RegisterLocalAwsCommands(CLI::App& app, CommandContext& ctx);
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lockout 0.1.0");
   lockout::cli::CommandContext ctx;
   lockout::cli::RegisterAttestCommands(app, ctx);
+  lockout::cli::RegisterDemoCommands(app, ctx);
   lockout::cli::RegisterEifCommands(app, ctx);
   lockout::cli::RegisterLocalAwsCommands(app, ctx);
   lockout::cli::RegisterNsmCommands(app, ctx);

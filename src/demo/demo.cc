@@ -1,0 +1,617 @@
+#include "src/demo/demo.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "src/awsclient/aws_call_error.h"
+#include "src/awsclient/credentials_provider.h"
+#include "src/awsclient/endpoint_config.h"
+#include "src/awsclient/kms_client.h"
+#include "src/awsclient/secrets_client.h"
+#include "src/common/clock.h"
+#include "src/common/encoding.h"
+#include "src/common/file.h"
+#include "src/common/json.h"
+#include "src/common/logger.h"
+#include "src/common/secret_bytes.h"
+#include "src/common/status_macros.h"
+#include "src/common/strings.h"
+#include "src/demo/child_process.h"
+#include "src/demo/enclave_probe.h"
+#include "src/enclave/key_loader.h"
+#include "src/enclave/signer.h"
+#include "src/localaws/local_aws.h"
+#include "src/operator/measurement.h"
+
+namespace lockout::demo {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kSecretName[] = "lockout-demo-signing-key";
+constexpr absl::Duration kStartTimeout = absl::Seconds(60);
+constexpr absl::Duration kRefusalTimeout = absl::Seconds(60);
+
+std::string Short(std::string_view hex, size_t n = 16) {
+  if (hex.size() <= n) return std::string(hex);
+  return absl::StrCat(Absl(hex.substr(0, n)), "…");
+}
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+std::string Ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f ms", ms);
+  return buf;
+}
+
+// Everything the demo made, in stop order (children first, then local-aws, then files).
+class Demo {
+ public:
+  explicit Demo(const DemoOptions& options) : o_(options), out_(*options.out) {}
+  ~Demo() { Cleanup(); }
+
+  int Run();
+
+ private:
+  using Step = std::function<absl::StatusOr<std::string>()>;
+
+  bool Stopping() const { return o_.stop->load(); }
+
+  // Runs one step and prints its line. False if it failed (or the demo was interrupted).
+  bool Do(std::string_view name, const Step& step) {
+    if (Stopping()) {
+      interrupted_ = true;
+      return false;
+    }
+    absl::StatusOr<std::string> figure = step();
+    if (Stopping() && !figure.ok()) interrupted_ = true;
+    ++steps_;
+    if (figure.ok()) {
+      ++passed_;
+      out_ << "✓ " << name << " — " << *figure << "\n";
+    } else {
+      out_ << "✗ " << name << " — " << figure.status().message() << "\n";
+    }
+    out_.flush();
+    return figure.ok();
+  }
+
+  absl::Status MakeWorkDir();
+  absl::StatusOr<std::string> StartLocalAws();
+  absl::StatusOr<std::shared_ptr<awsclient::CredentialsProvider>> Credentials(
+      std::string_view principal);
+  absl::StatusOr<std::unique_ptr<awsclient::KmsClient>> Kms(std::string_view principal);
+  absl::StatusOr<std::string> CreateKmsKey();
+  absl::StatusOr<std::string> CreateSigningKey();
+  absl::StatusOr<std::string> MeasureEnclave();
+  absl::StatusOr<std::string> ApplyPolicy();
+  absl::StatusOr<std::string> StartRelayAndEnclave();
+  absl::StatusOr<std::string> SignAndVerify();
+  absl::StatusOr<std::string> ExpectDecryptDenied(std::string_view principal);
+  absl::StatusOr<std::string> ExpectRefused(std::string_view name, const std::string& binary,
+                                            const std::string& nsm_socket);
+  absl::Status WriteServeReadyFile();
+
+  // Waits until `path` holds JSON for which `done` is true; fails if `child` exits first.
+  absl::StatusOr<nlohmann::json> WaitForJson(const std::string& path, ChildProcess& child,
+                                             std::string_view what,
+                                             const std::function<bool(const nlohmann::json&)>& done,
+                                             absl::Duration timeout);
+  std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) const;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> StartEnclave(std::string_view name,
+                                                             const std::string& binary,
+                                                             const std::string& nsm_socket,
+                                                             std::string* ready_path);
+  std::string LastLogLine(const std::string& path) const;
+  void Cleanup();
+
+  const DemoOptions& o_;
+  std::ostream& out_;
+  int steps_ = 0;
+  int passed_ = 0;
+  bool interrupted_ = false;
+
+  std::string work_dir_;
+  std::string bin_dir_;
+  std::ofstream log_;
+  bool log_redirected_ = false;
+  RealClock clock_;
+  std::unique_ptr<localaws::LocalAws> local_aws_;
+  nlohmann::ordered_json ready_;
+  std::string region_;
+  std::string debug_nsm_socket_;
+  std::unique_ptr<ChildProcess> relay_;
+  std::unique_ptr<ChildProcess> enclave_;
+  std::string relay_uri_;
+  std::string enclave_uri_;
+  std::optional<net::Endpoint> enclave_endpoint_;
+
+  std::string kms_key_arn_;
+  std::string public_key_pem_;
+  std::string key_type_name_;
+  Bytes ciphertext_;
+  crypto::Sha384Digest pcr0_{};
+  std::string pcr0_hex_;
+};
+
+absl::Status Demo::MakeWorkDir() {
+  std::string parent = o_.work_parent;
+  if (parent.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  std::string templ = parent + "/lockout-demo-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot make a temporary directory in ", parent));
+  }
+  work_dir_ = templ;
+  log_.open(work_dir_ + "/local-aws.log", std::ios::app);
+  if (log_) {
+    Logger::Default().SetStream(&log_);
+    log_redirected_ = true;
+  }
+  if (!o_.bin_dir.empty()) {
+    bin_dir_ = o_.bin_dir;
+  } else {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) return absl::InternalError("cannot read /proc/self/exe");
+    bin_dir_ = self.parent_path().string();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Demo::StartLocalAws() {
+  localaws::LocalAwsOptions options;
+  options.state_dir = work_dir_ + "/state";
+  options.nsm_socket = work_dir_ + "/nsm.sock";
+  debug_nsm_socket_ = work_dir_ + "/nsm-debug.sock";
+  options.debug_nsm_socket = debug_nsm_socket_;
+  options.threads = 2;
+  ASSIGN_OR_RETURN(local_aws_, localaws::LocalAws::Start(options, clock_));
+  ASSIGN_OR_RETURN(ready_, local_aws_->ReadyJson());
+  region_ = ready_.value("region", std::string("us-east-1"));
+  return absl::StrCat(ready_.value("kms_endpoint", std::string("?")), " (KMS, Secrets Manager, ",
+                      "IMDS), NSM ", ready_.value("nsm_socket", std::string("?")));
+}
+
+absl::StatusOr<std::shared_ptr<awsclient::CredentialsProvider>> Demo::Credentials(
+    std::string_view principal) {
+  const nlohmann::ordered_json& p = ready_["principals"][std::string(principal)];
+  if (!p.is_object() || !p.contains("access_key_id") || !p.contains("secret_access_key")) {
+    return absl::InternalError(absl::StrCat("local-aws has no principal ", Absl(principal)));
+  }
+  aws::AwsCredentials credentials;
+  credentials.access_key_id = p["access_key_id"].get<std::string>();
+  credentials.secret_access_key = SecretBytes::CopyFrom(p["secret_access_key"].get<std::string>());
+  credentials.session_token = p.value("session_token", std::string());
+  return std::make_shared<awsclient::StaticCredentialsProvider>(std::move(credentials));
+}
+
+absl::StatusOr<std::unique_ptr<awsclient::KmsClient>> Demo::Kms(std::string_view principal) {
+  ASSIGN_OR_RETURN(auto credentials, Credentials(principal));
+  ASSIGN_OR_RETURN(awsclient::EndpointConfig endpoint,
+                   awsclient::EndpointConfig::FromUrl(ready_["kms_endpoint"].get<std::string>()));
+  return awsclient::KmsClient::Create(endpoint, credentials, region_);
+}
+
+absl::StatusOr<std::string> Demo::CreateKmsKey() {
+  ASSIGN_OR_RETURN(auto kms, Kms("admin"));
+  awsclient::CreateKeyRequest request;
+  request.description = "lockout demo: encrypts the enclave's signing key";
+  ASSIGN_OR_RETURN(awsclient::KeyMetadata key, kms->CreateKey(request));
+  kms_key_arn_ = key.arn;
+  return kms_key_arn_;
+}
+
+// The seed's create_key.py, as lockout create-key does it: generate the key, KMS-encrypt its
+// PKCS#8 form under an encryption context naming the secret, store the ciphertext as
+// SecretBinary; the plaintext lives only in SecretBytes and the Signer, both gone on return.
+absl::StatusOr<std::string> Demo::CreateSigningKey() {
+  ASSIGN_OR_RETURN(enclave::KeyType type, enclave::ParseKeyType(o_.key_type));
+  ASSIGN_OR_RETURN(auto credentials, Credentials("instance"));
+  ASSIGN_OR_RETURN(auto kms, Kms("instance"));
+  ASSIGN_OR_RETURN(
+      awsclient::EndpointConfig sm_endpoint,
+      awsclient::EndpointConfig::FromUrl(ready_["secretsmanager_endpoint"].get<std::string>()));
+  ASSIGN_OR_RETURN(auto secrets,
+                   awsclient::SecretsClient::Create(sm_endpoint, credentials, region_));
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<enclave::Signer> signer, enclave::Signer::Generate(type));
+    public_key_pem_ = signer->public_key_pem();
+    ASSIGN_OR_RETURN(SecretBytes pkcs8, signer->ExportPkcs8());
+    awsclient::EncryptionContext context = {
+        {std::string(enclave::kEncryptionContextSecretKey), std::string(kSecretName)}};
+    ASSIGN_OR_RETURN(awsclient::EncryptResult encrypted,
+                     kms->Encrypt(kms_key_arn_, pkcs8, context));
+    ciphertext_ = encrypted.ciphertext_blob;
+  }
+  RETURN_IF_ERROR(secrets
+                      ->CreateSecret(kSecretName, SecretBytes::CopyFrom(ByteView(ciphertext_)),
+                                     awsclient::SecretKind::kBinary)
+                      .status());
+  key_type_name_ = std::string(enclave::KeyTypeName(type));
+  ASSIGN_OR_RETURN(std::string fingerprint, PublicKeyFingerprint(public_key_pem_));
+  return absl::StrCat(key_type_name_, " key, SPKI SHA-256 ", Short(fingerprint), ", secret ",
+                      kSecretName, " (", ciphertext_.size(), "-byte KMS ciphertext)");
+}
+
+absl::StatusOr<std::string> Demo::MeasureEnclave() {
+  const std::string binary = bin_dir_ + "/lockout-enclave";
+  ASSIGN_OR_RETURN(pcr0_, ops::Pcr0OfEnclaveBinary(binary));
+  pcr0_hex_ = HexEncode(pcr0_);
+  return absl::StrCat("PCR0 ", pcr0_hex_);
+}
+
+absl::StatusOr<std::string> Demo::ApplyPolicy() {
+  ops::KeyPolicyOptions options;
+  options.mode = o_.policy_mode;
+  options.admin_role_arn = ready_["principals"]["admin"]["arn"].get<std::string>();
+  options.enclave_role_arn = ready_.value("instance_role_arn", std::string());
+  options.pcr0 = pcr0_;
+  ASSIGN_OR_RETURN(nlohmann::ordered_json policy, ops::BuildKeyPolicy(options));
+  ASSIGN_OR_RETURN(auto kms, Kms("admin"));
+  // The seed's policy removes the account root: KMS's lock-out safety check must be bypassed.
+  const bool bypass = o_.policy_mode == ops::PolicyMode::kSeed;
+  RETURN_IF_ERROR(kms->PutKeyPolicy(kms_key_arn_, policy.dump(), bypass));
+  const size_t statements = policy.contains("Statement") ? policy["Statement"].size() : 0;
+  return absl::StrCat(Absl(ops::PolicyModeName(o_.policy_mode)), " policy, ", statements,
+                      " statements, Decrypt only with PCR0 ", Short(pcr0_hex_),
+                      bypass ? " (root removed: applied with BypassPolicyLockoutSafetyCheck)"
+                             : " (admin keeps management, cannot decrypt)");
+}
+
+std::vector<std::string> Demo::ChildEnv(const std::vector<std::string>& extra) const {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("AWS_", 0) == 0) continue;  // only what we set below
+    env.emplace_back(kv);
+  }
+  env.push_back("AWS_REGION=" + region_);
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+std::string Demo::LastLogLine(const std::string& path) const {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  if (last.size() > 200) last = last.substr(0, 200) + "…";
+  return last;
+}
+
+absl::StatusOr<nlohmann::json> Demo::WaitForJson(
+    const std::string& path, ChildProcess& child, std::string_view what,
+    const std::function<bool(const nlohmann::json&)>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  nlohmann::json last;
+  while (absl::Now() < deadline) {
+    if (Stopping()) return absl::CancelledError("interrupted");
+    absl::StatusOr<std::string> text = ReadFileString(path);
+    if (text.ok()) {
+      absl::StatusOr<nlohmann::json> j = ParseJson(*text);
+      if (j.ok()) {
+        last = *j;
+        if (done(last)) return last;
+      }
+    }
+    if (!child.Running()) {
+      return absl::UnavailableError(absl::StrCat(Absl(what), " exited (status ",
+                                                 child.wait_status(),
+                                                 "): ", LastLogLine(child.log_path())));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      Absl(what), " not ready after ", absl::FormatDuration(timeout), "; see ", child.log_path()));
+}
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> Demo::StartEnclave(std::string_view name,
+                                                                 const std::string& binary,
+                                                                 const std::string& nsm_socket,
+                                                                 std::string* ready_path) {
+  *ready_path = absl::StrCat(work_dir_, "/", Absl(name), ".json");
+  std::vector<std::string> argv = {binary,
+                                   "--listen",
+                                   "tcp://127.0.0.1:0",
+                                   "--relay",
+                                   relay_uri_,
+                                   "--nsm",
+                                   "unix://" + nsm_socket,
+                                   "--kms-endpoint",
+                                   ready_["kms_endpoint"].get<std::string>(),
+                                   "--region",
+                                   region_,
+                                   "--secret",
+                                   std::string(kSecretName),
+                                   "--key-type",
+                                   key_type_name_,
+                                   "--threads",
+                                   "2",
+                                   "--ready-file",
+                                   *ready_path};
+  return ChildProcess::Start(argv, ChildEnv({}), absl::StrCat(work_dir_, "/", Absl(name), ".log"));
+}
+
+absl::StatusOr<std::string> Demo::StartRelayAndEnclave() {
+  const std::string relay_ready = work_dir_ + "/relay.json";
+  std::vector<std::string> relay_argv = {bin_dir_ + "/lockout-relay",
+                                         "--listen",
+                                         "tcp://127.0.0.1:0",
+                                         "--allow-secret",
+                                         std::string(kSecretName),
+                                         "--region",
+                                         region_,
+                                         "--ready-file",
+                                         relay_ready};
+  ASSIGN_OR_RETURN(relay_, ChildProcess::Start(
+                               relay_argv,
+                               ChildEnv({"AWS_EC2_METADATA_SERVICE_ENDPOINT=" +
+                                             ready_["imds_endpoint"].get<std::string>(),
+                                         "AWS_ENDPOINT_URL_SECRETS_MANAGER=" +
+                                             ready_["secretsmanager_endpoint"].get<std::string>()}),
+                               work_dir_ + "/relay.log"));
+  ASSIGN_OR_RETURN(
+      nlohmann::json relay_ready_json,
+      WaitForJson(
+          relay_ready, *relay_, "lockout-relay",
+          [](const nlohmann::json& j) { return j.contains("listen"); }, kStartTimeout));
+  relay_uri_ = relay_ready_json["listen"].get<std::string>();
+
+  std::string enclave_ready;
+  ASSIGN_OR_RETURN(enclave_, StartEnclave("enclave", bin_dir_ + "/lockout-enclave",
+                                          ready_["nsm_socket"].get<std::string>(), &enclave_ready));
+  ASSIGN_OR_RETURN(nlohmann::json ready, WaitForJson(
+                                             enclave_ready, *enclave_, "lockout-enclave",
+                                             [](const nlohmann::json& j) {
+                                               const std::string s =
+                                                   j.value("status", std::string());
+                                               return s == "ok" || s == "failed";
+                                             },
+                                             kStartTimeout));
+  if (ready.value("status", std::string()) != "ok") {
+    return absl::FailedPreconditionError(absl::StrCat("lockout-enclave could not load the key: ",
+                                                      LastLogLine(enclave_->log_path())));
+  }
+  enclave_uri_ = ready.value("listen", std::string());
+  ASSIGN_OR_RETURN(enclave_endpoint_, net::Endpoint::Parse(enclave_uri_));
+  if (ready.value("public_key_pem", std::string()) != public_key_pem_) {
+    return absl::InternalError("the enclave loaded a different public key than create-key made");
+  }
+  return absl::StrCat("relay ", relay_uri_, ", enclave ", enclave_uri_, " (", key_type_name_,
+                      " key loaded through attested KMS Decrypt)");
+}
+
+absl::StatusOr<std::string> Demo::SignAndVerify() {
+  if (!enclave_endpoint_.has_value()) return absl::FailedPreconditionError("no enclave");
+  const ByteView message = AsBytes(kSeedTestMessage);
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(Bytes signature, SignV1(*enclave_endpoint_, message));
+  const double ms = MillisSince(start);
+  RETURN_IF_ERROR(VerifySignature(public_key_pem_, message, signature));
+  return absl::StrCat("\"", Absl(kSeedTestMessage), "\" → 0x", Short(HexEncode(signature), 24),
+                      " (", signature.size(), " bytes, verified with OpenSSL), ", Ms(ms));
+}
+
+absl::StatusOr<std::string> Demo::ExpectDecryptDenied(std::string_view principal) {
+  ASSIGN_OR_RETURN(auto kms, Kms(principal));
+  awsclient::DecryptRequest request;
+  request.ciphertext_blob = ciphertext_;
+  request.encryption_context[std::string(enclave::kEncryptionContextSecretKey)] =
+      std::string(kSecretName);
+  absl::StatusOr<awsclient::DecryptResult> result = kms->Decrypt(request);
+  if (result.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("NOT locked out: ", Absl(principal), " decrypted the key's ciphertext"));
+  }
+  if (!awsclient::IsAwsErrorType(result.status(), "AccessDeniedException")) {
+    return absl::Status(result.status().code(),
+                        absl::StrCat("expected AccessDenied, got: ", result.status().message()));
+  }
+  return std::string("AccessDeniedException on kms:Decrypt without attestation");
+}
+
+absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std::string& binary,
+                                                const std::string& nsm_socket) {
+  std::string ready_path;
+  ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
+                   StartEnclave(name, binary, nsm_socket, &ready_path));
+  ASSIGN_OR_RETURN(
+      nlohmann::json ready,
+      WaitForJson(
+          ready_path, *child, name, [](const nlohmann::json& j) { return j.contains("listen"); },
+          kStartTimeout));
+  ASSIGN_OR_RETURN(net::Endpoint endpoint,
+                   net::Endpoint::Parse(ready.value("listen", std::string())));
+  const absl::Time deadline = absl::Now() + kRefusalTimeout;
+  std::string status, reason;
+  while (absl::Now() < deadline) {
+    if (Stopping()) return absl::CancelledError("interrupted");
+    if (!child->Running()) {
+      return absl::UnavailableError(
+          absl::StrCat(Absl(name), " exited: ", LastLogLine(child->log_path())));
+    }
+    absl::StatusOr<nlohmann::json> health = RequestV2(endpoint, {{"op", "health"}});
+    if (health.ok()) {
+      status = health->value("status", std::string());
+      reason = health->value("reason", std::string());
+      if (status == "ok") {
+        return absl::PermissionDeniedError(
+            absl::StrCat("NOT refused: ", Absl(name), " loaded the key"));
+      }
+      if (reason == "kms access denied") break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (reason != "kms access denied") {
+    return absl::DeadlineExceededError(absl::StrCat(
+        Absl(name), " health never said \"kms access denied\" (last: ", status, " ", reason, ")"));
+  }
+  // And it cannot sign.
+  absl::StatusOr<Bytes> signature = SignV1(endpoint, AsBytes(kSeedTestMessage));
+  if (signature.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat("NOT refused: ", Absl(name), " signed"));
+  }
+  child->Stop();
+  return absl::StrCat("KMS AccessDenied (health: ", status, ", ", reason,
+                      "; sign: ", signature.status().message(), ")");
+}
+
+absl::Status Demo::WriteServeReadyFile() {
+  nlohmann::ordered_json j = {{"enclave", enclave_uri_},
+                              {"relay", relay_uri_},
+                              {"public_key_pem", public_key_pem_},
+                              {"key_type", key_type_name_},
+                              {"kms_key_arn", kms_key_arn_},
+                              {"secret_name", kSecretName},
+                              {"pcr0", pcr0_hex_},
+                              {"work_dir", work_dir_}};
+  for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+    if (!j.contains(it.key())) j[it.key()] = it.value();
+  }
+  return WriteFileAtomic(o_.ready_file, AsBytes(j.dump(2) + "\n"), 0600);
+}
+
+void Demo::Cleanup() {
+  if (enclave_ != nullptr) enclave_->Stop();
+  if (relay_ != nullptr) relay_->Stop();
+  enclave_.reset();
+  relay_.reset();
+  if (local_aws_ != nullptr) local_aws_->Stop();
+  local_aws_.reset();
+  if (log_redirected_) {
+    Logger::Default().SetStream(&std::cerr);
+    log_redirected_ = false;
+  }
+  log_.close();
+  if (!work_dir_.empty()) {
+    const bool keep = o_.keep_work_dir || passed_ != steps_;
+    if (keep) {
+      out_ << "  logs and state kept in " << work_dir_ << "\n";
+    } else {
+      std::error_code ec;
+      fs::remove_all(work_dir_, ec);
+    }
+    work_dir_.clear();
+  }
+  out_.flush();
+}
+
+int Demo::Run() {
+  absl::Status made = MakeWorkDir();
+  if (!made.ok()) {
+    out_ << "✗ prepare — " << made.message() << "\n";
+    return 1;
+  }
+  bool ok =
+      Do("start local-aws", [&] { return StartLocalAws(); }) &&
+      Do("create the KMS key (admin)", [&] { return CreateKmsKey(); }) &&
+      Do("create the signing key and secret (instance role)", [&] { return CreateSigningKey(); }) &&
+      Do("measure lockout-enclave", [&] { return MeasureEnclave(); }) &&
+      Do("apply the lock-out policy (admin)", [&] { return ApplyPolicy(); }) &&
+      Do("start lockout-relay and lockout-enclave", [&] { return StartRelayAndEnclave(); }) &&
+      Do("sign the seed's test message (protocol v1) and verify", [&] { return SignAndVerify(); });
+  if (ok && o_.serve) {
+    if (!o_.ready_file.empty()) {
+      absl::Status written = WriteServeReadyFile();
+      if (!written.ok()) {
+        out_ << "✗ write the ready file — " << written.message() << "\n";
+        return 1;
+      }
+    }
+    out_ << "serving: enclave " << enclave_uri_ << " (v1 and v2), relay " << relay_uri_
+         << "; SIGTERM or Ctrl-C stops everything\n";
+    out_.flush();
+    while (!Stopping()) {
+      if (!enclave_->Running() || !relay_->Running()) {
+        out_ << "✗ serve — " << (enclave_->Running() ? "lockout-relay" : "lockout-enclave")
+             << " exited\n";
+        ++steps_;
+        Cleanup();
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    Cleanup();
+    out_ << "stopped\n";
+    return 0;
+  }
+  if (ok) {
+    Do("root cannot decrypt", [&] { return ExpectDecryptDenied("root"); });
+    Do("the admin cannot decrypt", [&] { return ExpectDecryptDenied("admin"); });
+    Do("the instance role cannot decrypt without attestation",
+       [&] { return ExpectDecryptDenied("instance"); });
+    const std::string modified = work_dir_ + "/lockout-enclave-modified";
+    Do("a modified enclave binary is refused", [&]() -> absl::StatusOr<std::string> {
+      std::error_code ec;
+      fs::copy_file(bin_dir_ + "/lockout-enclave", modified, ec);
+      if (ec) return absl::InternalError(absl::StrCat("copy: ", ec.message()));
+      {
+        std::ofstream f(modified, std::ios::binary | std::ios::app);
+        f.put('\0');  // one byte more: same behaviour, another measurement
+        if (!f) return absl::InternalError("cannot append to the copy");
+      }
+      chmod(modified.c_str(), 0700);
+      ASSIGN_OR_RETURN(crypto::Sha384Digest other, ops::Pcr0OfEnclaveBinary(modified));
+      if (other == pcr0_) return absl::InternalError("the copy measures the same");
+      ASSIGN_OR_RETURN(std::string how, ExpectRefused("enclave-modified", modified,
+                                                      ready_["nsm_socket"].get<std::string>()));
+      return absl::StrCat("PCR0 ", Short(HexEncode(other)), " ≠ ", Short(pcr0_hex_), ": ", how);
+    });
+    Do("a debug-mode enclave is refused", [&]() -> absl::StatusOr<std::string> {
+      ASSIGN_OR_RETURN(
+          std::string how,
+          ExpectRefused("enclave-debug", bin_dir_ + "/lockout-enclave", debug_nsm_socket_));
+      return absl::StrCat("debug-mode PCR0 is all zeros: ", how);
+    });
+    Do("the running enclave still signs", [&] { return SignAndVerify(); });
+  }
+  if (Stopping()) interrupted_ = true;
+  const int steps = steps_, passed = passed_;
+  Cleanup();
+  if (interrupted_) {
+    out_ << "✗ interrupted — everything the demo started is stopped\n";
+    out_.flush();
+    return 130;
+  }
+  if (passed == steps && ok) {
+    out_ << "demo: all " << steps << " steps passed — the key is usable only inside the measured "
+         << "enclave\n";
+    out_.flush();
+    return 0;
+  }
+  out_ << "demo: " << (steps - passed) << " of " << steps << " steps failed\n";
+  out_.flush();
+  return 1;
+}
+
+}  // namespace
+
+int RunDemo(const DemoOptions& options) {
+  Demo demo(options);
+  return demo.Run();
+}
+
+}  // namespace lockout::demo

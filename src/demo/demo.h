@@ -1,0 +1,46 @@
+#pragma once
+
+// `lockout demo`: the complete local lock-out story in one process (issue 5 item 5).
+//
+// RunDemo() starts local-aws in-process (in a fresh temporary directory, with a debug-mode NSM
+// socket beside the normal one), creates the KMS key (admin) and the signing key + secret (the
+// instance role, as the seed's create_key.py), measures lockout-enclave, applies the lock-out
+// policy, starts lockout-relay and lockout-enclave as child processes, signs the seed's test
+// message over protocol v1 and verifies it, then shows that root, the admin and the instance role
+// without attestation are refused, that a modified binary and a debug-mode enclave cannot load
+// the key, and that the real enclave still signs. Each step prints one line to `out`:
+//   "✓ <step> — <figure>"  or  "✗ <step> — <reason>"
+// then a one-line summary. With `serve`, it does the steps up to the first signature, writes
+// `ready_file` (JSON, mode 0600: enclave, relay, public_key_pem, key_type, kms_key_arn,
+// secret_name, pcr0 and the local-aws ready fields) and keeps everything running until `*stop`.
+// Every child process is stopped and the temporary directory removed on every path (it is kept,
+// and named, when a step failed, for its logs). Never prints key material or credentials.
+// Thread-safety: one call at a time; `stop` may be set from another thread (a signal watcher).
+
+#include <atomic>
+#include <ostream>
+#include <string>
+
+#include "src/operator/key_policy.h"
+
+namespace lockout::demo {
+
+struct DemoOptions {
+  std::string key_type = "p521";  // p256 p384 p521 secp256k1 ed25519
+  ops::PolicyMode policy_mode = ops::PolicyMode::kSeed;
+  bool serve = false;
+  std::string ready_file;  // --serve only; may be empty
+  // Directory with lockout-enclave and lockout-relay; empty: the directory of /proc/self/exe.
+  std::string bin_dir;
+  // Where the temporary directory is made; empty: $TMPDIR, else /tmp.
+  std::string work_parent;
+  bool keep_work_dir = false;
+  std::ostream* out = nullptr;              // required
+  const std::atomic<bool>* stop = nullptr;  // required: set to end --serve or interrupt
+};
+
+// The process exit code: 0 if every step passed (or --serve ended on `stop` after a clean
+// setup), 1 if a step failed, 130 if interrupted before the end.
+int RunDemo(const DemoOptions& options);
+
+}  // namespace lockout::demo
