@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for SECONDS each (default 60) on its committed corpus, two at a
+# Runs libFuzzer targets for SECONDS each (default 60) on their committed corpora, two at a
 # time, under ASan/UBSan (preset `fuzz`). New inputs go to a scratch corpus, not the committed
 # one. Exits non-zero if any target finds a crash; prints each target's exec count.
-#   fuzz/run.sh 300
+#   fuzz/run.sh 300                      # every target
+#   fuzz/run.sh 300 nsm_fuzzer cms_fuzzer # just these
 set -euo pipefail
 seconds=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Targets: the arguments after SECONDS, else every fuzz/*_fuzzer.cc.
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in "$root"/fuzz/*_fuzzer.cc; do targets+=("$(basename "$f" .cc)"); done
+fi
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+cmake --build --preset fuzz --target "${targets[@]}"
 bin="$root/build/fuzz/bin"
 work="$root/build/fuzz/work"
 mkdir -p "$work" "$root/fuzz/artifacts"
-targets=()
-for f in "$root"/fuzz/*_fuzzer.cc; do targets+=("$(basename "$f" .cc)"); done
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_one() {
