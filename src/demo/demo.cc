@@ -32,11 +32,15 @@
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 #include "src/demo/child_process.h"
-#include "src/demo/enclave_probe.h"
-#include "src/enclave/key_loader.h"
 #include "src/enclave/signer.h"
 #include "src/localaws/local_aws.h"
+#include "src/nsm/nsm_client.h"
+#include "src/nsm/unix_socket_nsm_device.h"
+#include "src/operator/check_lockout.h"
+#include "src/operator/create_key.h"
+#include "src/operator/enclave_client.h"
 #include "src/operator/measurement.h"
+#include "src/operator/signature_verify.h"
 
 namespace lockout::demo {
 namespace {
@@ -44,6 +48,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kSecretName[] = "lockout-demo-signing-key";
+// The message the seed's test.py signs.
+constexpr char kSeedTestMessage[] = "Hello, sign this message!";
 constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 constexpr absl::Duration kRefusalTimeout = absl::Seconds(60);
 
@@ -100,6 +106,7 @@ class Demo {
   absl::StatusOr<std::shared_ptr<awsclient::CredentialsProvider>> Credentials(
       std::string_view principal);
   absl::StatusOr<std::unique_ptr<awsclient::KmsClient>> Kms(std::string_view principal);
+  absl::StatusOr<std::unique_ptr<awsclient::SecretsClient>> Secrets(std::string_view principal);
   absl::StatusOr<std::string> CreateKmsKey();
   absl::StatusOr<std::string> CreateSigningKey();
   absl::StatusOr<std::string> MeasureEnclave();
@@ -148,7 +155,6 @@ class Demo {
   std::string kms_key_arn_;
   std::string public_key_pem_;
   std::string key_type_name_;
-  Bytes ciphertext_;
   crypto::Sha384Digest pcr0_{};
   std::string pcr0_hex_;
 };
@@ -214,6 +220,15 @@ absl::StatusOr<std::unique_ptr<awsclient::KmsClient>> Demo::Kms(std::string_view
   return awsclient::KmsClient::Create(endpoint, credentials, region_);
 }
 
+absl::StatusOr<std::unique_ptr<awsclient::SecretsClient>> Demo::Secrets(
+    std::string_view principal) {
+  ASSIGN_OR_RETURN(auto credentials, Credentials(principal));
+  ASSIGN_OR_RETURN(
+      awsclient::EndpointConfig endpoint,
+      awsclient::EndpointConfig::FromUrl(ready_["secretsmanager_endpoint"].get<std::string>()));
+  return awsclient::SecretsClient::Create(endpoint, credentials, region_);
+}
+
 absl::StatusOr<std::string> Demo::CreateKmsKey() {
   ASSIGN_OR_RETURN(auto kms, Kms("admin"));
   awsclient::CreateKeyRequest request;
@@ -223,36 +238,25 @@ absl::StatusOr<std::string> Demo::CreateKmsKey() {
   return kms_key_arn_;
 }
 
-// The seed's create_key.py, as lockout create-key does it: generate the key, KMS-encrypt its
-// PKCS#8 form under an encryption context naming the secret, store the ciphertext as
-// SecretBinary; the plaintext lives only in SecretBytes and the Signer, both gone on return.
+// The seed's create_key.py, run as the instance role: lockout create-key's logic (generate,
+// KMS-encrypt the PKCS#8 form under {"lockout:secret": NAME}, store as SecretBinary, wipe).
 absl::StatusOr<std::string> Demo::CreateSigningKey() {
   ASSIGN_OR_RETURN(enclave::KeyType type, enclave::ParseKeyType(o_.key_type));
-  ASSIGN_OR_RETURN(auto credentials, Credentials("instance"));
   ASSIGN_OR_RETURN(auto kms, Kms("instance"));
-  ASSIGN_OR_RETURN(
-      awsclient::EndpointConfig sm_endpoint,
-      awsclient::EndpointConfig::FromUrl(ready_["secretsmanager_endpoint"].get<std::string>()));
-  ASSIGN_OR_RETURN(auto secrets,
-                   awsclient::SecretsClient::Create(sm_endpoint, credentials, region_));
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<enclave::Signer> signer, enclave::Signer::Generate(type));
-    public_key_pem_ = signer->public_key_pem();
-    ASSIGN_OR_RETURN(SecretBytes pkcs8, signer->ExportPkcs8());
-    awsclient::EncryptionContext context = {
-        {std::string(enclave::kEncryptionContextSecretKey), std::string(kSecretName)}};
-    ASSIGN_OR_RETURN(awsclient::EncryptResult encrypted,
-                     kms->Encrypt(kms_key_arn_, pkcs8, context));
-    ciphertext_ = encrypted.ciphertext_blob;
-  }
-  RETURN_IF_ERROR(secrets
-                      ->CreateSecret(kSecretName, SecretBytes::CopyFrom(ByteView(ciphertext_)),
-                                     awsclient::SecretKind::kBinary)
-                      .status());
-  key_type_name_ = std::string(enclave::KeyTypeName(type));
-  ASSIGN_OR_RETURN(std::string fingerprint, PublicKeyFingerprint(public_key_pem_));
-  return absl::StrCat(key_type_name_, " key, SPKI SHA-256 ", Short(fingerprint), ", secret ",
-                      kSecretName, " (", ciphertext_.size(), "-byte KMS ciphertext)");
+  ASSIGN_OR_RETURN(auto secrets, Secrets("instance"));
+  ops::CreateKeyOptions options;
+  options.kms_key_id = kms_key_arn_;
+  options.secret_name = kSecretName;
+  options.key_type = type;
+  ASSIGN_OR_RETURN(ops::CreateKeyResult key, ops::CreateSigningKey(*kms, *secrets, options));
+  public_key_pem_ = key.public_key_pem;
+  key_type_name_ = std::string(enclave::KeyTypeName(key.key_type));
+  std::string figure = absl::StrCat(
+      key_type_name_, " key, SPKI SHA-256 ", Short(HexEncode(crypto::Sha256(key.public_key_der))),
+      ", secret ", kSecretName, " (", key.ciphertext_size, "-byte KMS ciphertext)");
+  if (key.ethereum_address.has_value())
+    absl::StrAppend(&figure, ", address ", *key.ethereum_address);
+  return figure;
 }
 
 absl::StatusOr<std::string> Demo::MeasureEnclave() {
@@ -408,29 +412,28 @@ absl::StatusOr<std::string> Demo::SignAndVerify() {
   if (!enclave_endpoint_.has_value()) return absl::FailedPreconditionError("no enclave");
   const ByteView message = AsBytes(kSeedTestMessage);
   const auto start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(Bytes signature, SignV1(*enclave_endpoint_, message));
+  ASSIGN_OR_RETURN(std::string reply, ops::SignV1(*enclave_endpoint_, message));
   const double ms = MillisSince(start);
-  RETURN_IF_ERROR(VerifySignature(public_key_pem_, message, signature));
+  ASSIGN_OR_RETURN(Bytes signature, ops::ParseV1SignReply(reply));
+  RETURN_IF_ERROR(ops::VerifySignature(public_key_pem_, message, signature));
   return absl::StrCat("\"", Absl(kSeedTestMessage), "\" → 0x", Short(HexEncode(signature), 24),
                       " (", signature.size(), " bytes, verified with OpenSSL), ", Ms(ms));
 }
 
+// lockout check-lockout's logic with `principal`'s credentials: read the secret, Decrypt it
+// without attestation; only AccessDenied passes.
 absl::StatusOr<std::string> Demo::ExpectDecryptDenied(std::string_view principal) {
   ASSIGN_OR_RETURN(auto kms, Kms(principal));
-  awsclient::DecryptRequest request;
-  request.ciphertext_blob = ciphertext_;
-  request.encryption_context[std::string(enclave::kEncryptionContextSecretKey)] =
-      std::string(kSecretName);
-  absl::StatusOr<awsclient::DecryptResult> result = kms->Decrypt(request);
-  if (result.ok()) {
+  ASSIGN_OR_RETURN(auto secrets, Secrets(principal));
+  const ops::CheckLockoutResult result =
+      ops::CheckLockout(*kms, *secrets, kms_key_arn_, kSecretName);
+  if (!result.locked_out()) {
     return absl::PermissionDeniedError(
-        absl::StrCat("NOT locked out: ", Absl(principal), " decrypted the key's ciphertext"));
+        absl::StrCat(result.verdict == ops::LockoutVerdict::kNotLockedOut ? "NOT locked out: "
+                                                                          : "inconclusive: ",
+                     result.reason));
   }
-  if (!awsclient::IsAwsErrorType(result.status(), "AccessDeniedException")) {
-    return absl::Status(result.status().code(),
-                        absl::StrCat("expected AccessDenied, got: ", result.status().message()));
-  }
-  return std::string("AccessDeniedException on kms:Decrypt without attestation");
+  return absl::StrCat("locked out: ", result.aws_error, " on kms:Decrypt without attestation");
 }
 
 absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std::string& binary,
@@ -453,7 +456,10 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
       return absl::UnavailableError(
           absl::StrCat(Absl(name), " exited: ", LastLogLine(child->log_path())));
     }
-    absl::StatusOr<nlohmann::json> health = RequestV2(endpoint, {{"op", "health"}});
+    absl::StatusOr<nlohmann::json> health = absl::UnavailableError("not connected");
+    if (auto client = ops::EnclaveV2Client::Connect(endpoint); client.ok()) {
+      health = (*client)->Health();
+    }
     if (health.ok()) {
       status = health->value("status", std::string());
       reason = health->value("reason", std::string());
@@ -470,7 +476,13 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
         Absl(name), " health never said \"kms access denied\" (last: ", status, " ", reason, ")"));
   }
   // And it cannot sign.
-  absl::StatusOr<Bytes> signature = SignV1(endpoint, AsBytes(kSeedTestMessage));
+  absl::StatusOr<Bytes> signature = absl::UnavailableError("no reply");
+  if (absl::StatusOr<std::string> reply = ops::SignV1(endpoint, AsBytes(kSeedTestMessage));
+      reply.ok()) {
+    signature = ops::ParseV1SignReply(*reply);
+  } else {
+    signature = reply.status();
+  }
   if (signature.ok()) {
     return absl::PermissionDeniedError(absl::StrCat("NOT refused: ", Absl(name), " signed"));
   }
@@ -581,10 +593,18 @@ int Demo::Run() {
       return absl::StrCat("PCR0 ", Short(HexEncode(other)), " ≠ ", Short(pcr0_hex_), ": ", how);
     });
     Do("a debug-mode enclave is refused", [&]() -> absl::StatusOr<std::string> {
+      // What a debug-mode enclave attests as PCR0 (the debug NSM measures any caller as zeros).
+      ASSIGN_OR_RETURN(auto device, nsm::UnixSocketNsmDevice::Create(debug_nsm_socket_));
+      nsm::NsmClient nsm_client(*device);
+      ASSIGN_OR_RETURN(nsm::DescribePcrResponse pcr, nsm_client.DescribePcr(0));
+      const Bytes debug_pcr0 = pcr.data;
+      if (debug_pcr0 != Bytes(48, 0)) {
+        return absl::InternalError("the debug-mode NSM does not report an all-zero PCR0");
+      }
       ASSIGN_OR_RETURN(
           std::string how,
           ExpectRefused("enclave-debug", bin_dir_ + "/lockout-enclave", debug_nsm_socket_));
-      return absl::StrCat("debug-mode PCR0 is all zeros: ", how);
+      return absl::StrCat("debug-mode PCR0 ", Short(HexEncode(debug_pcr0)), " (all zeros): ", how);
     });
     Do("the running enclave still signs", [&] { return SignAndVerify(); });
   }
