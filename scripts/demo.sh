@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Interim demo (until the full lock-out demo lands): verify a real AWS Nitro attestation document
-# against the AWS Nitro Enclaves root G1 and pin its PCR0, with the release `lockout` binary.
+# `make demo` (after `make build`): the complete local lock-out story with the release binaries.
+# Starts local-aws in a temporary directory, creates the KMS key and the signing key, measures
+# lockout-enclave, applies the seed's lock-out policy, starts lockout-relay and lockout-enclave,
+# signs and verifies, and shows who is refused. One line per step; non-zero exit if any failed.
+# Extra arguments go to `lockout demo` (e.g. scripts/demo.sh --key-type ed25519 --policy-mode
+# recommended, or --serve --ready-file FILE). Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-vectors="${LOCKOUT_VECTORS_DIR:-$root/../shared/vectors}"
-doc="$vectors/attestation/evervault-nondebug-2022-10-13.cbor"
-if [ ! -f "$doc" ]; then
-  echo "demo: real attestation document not found at $doc (set LOCKOUT_VECTORS_DIR)" >&2
-  exit 1
-fi
-"$root/build/bin/lockout" attest verify "$doc" \
-  --root "$vectors/attestation/aws-nitro-enclaves-root-g1.pem" \
-  --at 2022-10-13T09:00:00Z
+bin="${LOCKOUT_BIN_DIR:-$root/build/bin}"
+for b in lockout lockout-enclave lockout-relay; do
+  if [ ! -x "$bin/$b" ]; then
+    echo "demo: $bin/$b not found; run \`make build\` first (or set LOCKOUT_BIN_DIR)" >&2
+    exit 1
+  fi
+done
+exec "$bin/lockout" demo "$@"
