@@ -25,4 +25,8 @@ void RegisterDemoCommands(CLI::App& app, CommandContext& ctx);
 // `lockout local-aws [env]` (src/cli/local_aws_command.cc)
 void RegisterLocalAwsCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout create-key|policy [lint]|check-lockout|doctor|sign|verify` and the client mode
+// `lockout attest --enclave URI` (src/cli/operator_commands.cc). Register after the attest family.
+void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx);
+
 }  // namespace lockout::cli

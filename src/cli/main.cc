@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   lockout::cli::RegisterEifCommands(app, ctx);
   lockout::cli::RegisterLocalAwsCommands(app, ctx);
   lockout::cli::RegisterNsmCommands(app, ctx);
+  lockout::cli::RegisterOperatorCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

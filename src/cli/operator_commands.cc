@@ -1,0 +1,555 @@
+// The operator's commands (issue 5): create-key, policy, policy lint, check-lockout, doctor,
+// sign, verify, and the client mode of `lockout attest` (`lockout attest --enclave URI`).
+// Each is a thin shell over src/operator (the demo calls the same functions).
+//
+// Exit status: 0 success; 1 the check failed (not locked out, signature invalid, attestation
+// rejected, a broken link); 2 usage error; 3 inconclusive (check-lockout could not decide).
+// With LOCKOUT_PARSE_ONLY=1 in the environment the commands parse and validate their arguments
+// and exit 0 without doing anything (tests/operator/tutorial_commands_test uses it).
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "src/attest/certificate.h"
+#include "src/cli/commands.h"
+#include "src/common/encoding.h"
+#include "src/common/file.h"
+#include "src/common/secret_bytes.h"
+#include "src/common/strings.h"
+#include "src/net/endpoint.h"
+#include "src/operator/attest_client.h"
+#include "src/operator/aws_session.h"
+#include "src/operator/check_lockout.h"
+#include "src/operator/create_key.h"
+#include "src/operator/doctor.h"
+#include "src/operator/enclave_client.h"
+#include "src/operator/key_policy.h"
+#include "src/operator/measurement.h"
+#include "src/operator/policy_lint.h"
+#include "src/operator/signature_verify.h"
+
+namespace lockout::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInconclusive = 3;
+constexpr size_t kMaxInputFile = 1 << 20;
+
+bool ParseOnly() {
+  const char* v = std::getenv("LOCKOUT_PARSE_ONLY");
+  return v != nullptr && std::string_view(v) == "1";
+}
+
+int Usage(std::string_view message) {
+  std::cerr << "lockout: " << message << "\n";
+  return kExitUsage;
+}
+
+int Fail(std::string_view message) {
+  std::cerr << "lockout: " << message << "\n";
+  return kExitFailed;
+}
+
+absl::StatusOr<ops::AwsSession> Session() {
+  absl::StatusOr<ops::AwsSession> s = ops::AwsSessionFromEnvironment();
+  if (!s.ok()) {
+    return absl::Status(s.status().code(),
+                        absl::StrCat("AWS configuration: ", s.status().message(),
+                                     "; set AWS_REGION and credentials (or run on an instance "
+                                     "with a role), e.g. eval \"$(lockout local-aws env ...)\""));
+  }
+  return s;
+}
+
+// --message TEXT or --bytes-b64 B64 (exactly one).
+struct MessageArgs {
+  std::string message;
+  std::string bytes_b64;
+  bool have_message = false;
+  bool have_bytes = false;
+};
+
+void AddMessageOptions(CLI::App* cmd, MessageArgs& m) {
+  auto* text = cmd->add_option("--message", m.message, "The message, as text (UTF-8 bytes)");
+  auto* b64 = cmd->add_option("--bytes-b64", m.bytes_b64, "The message, as standard base64");
+  text->excludes(b64);
+}
+
+absl::StatusOr<Bytes> MessageBytes(CLI::App* cmd, const MessageArgs& m) {
+  const bool text = cmd->count("--message") > 0;
+  const bool b64 = cmd->count("--bytes-b64") > 0;
+  if (text == b64)
+    return absl::InvalidArgumentError("give exactly one of --message or --bytes-b64");
+  if (text) return ToBytes(m.message);
+  absl::StatusOr<Bytes> bytes = Base64Decode(m.bytes_b64);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bytes-b64 is not standard base64: ", bytes.status().message()));
+  }
+  return bytes;
+}
+
+absl::StatusOr<net::Endpoint> EnclaveEndpoint(const std::string& uri) {
+  if (uri.empty())
+    return absl::InvalidArgumentError("--enclave URI is required (e.g. vsock://20:5010)");
+  return net::Endpoint::Parse(uri);
+}
+
+// ---- create-key ----
+
+struct CreateKeyArgs {
+  std::string kms_key;
+  std::string secret;
+  std::string type = "p521";
+  bool overwrite = false;
+  bool json = false;
+};
+
+int RunCreateKey(const CreateKeyArgs& a) {
+  absl::StatusOr<enclave::KeyType> type = enclave::ParseKeyType(a.type);
+  if (!type.ok()) return Usage(absl::StrCat("--type: ", type.status().message()));
+  if (ParseOnly()) return kExitOk;
+  absl::StatusOr<ops::AwsSession> session = Session();
+  if (!session.ok()) return Usage(Std(session.status().message()));
+  ops::CreateKeyOptions options;
+  options.kms_key_id = a.kms_key;
+  options.secret_name = a.secret;
+  options.key_type = *type;
+  options.overwrite = a.overwrite;
+  absl::StatusOr<ops::CreateKeyResult> r =
+      ops::CreateSigningKey(*session->kms, *session->secrets, options);
+  if (!r.ok()) return Fail(absl::StrCat("create-key: ", r.status().message()));
+  if (a.json) {
+    std::cout << r->ToJson().dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << r->public_key_pem;
+  if (r->ethereum_address) std::cout << "address: " << *r->ethereum_address << "\n";
+  std::cout << "key type: " << enclave::KeyTypeName(r->key_type) << "\n"
+            << "kms key: " << r->kms_key_arn << "\n"
+            << "secret: " << r->secret_arn << " (version " << r->secret_version_id << ", "
+            << r->ciphertext_size << " bytes of ciphertext)\n";
+  std::cerr << "The private key was generated here, encrypted by KMS with the context "
+               "{\"lockout:secret\": \""
+            << a.secret << "\"}, stored as SecretBinary and wiped from memory.\n";
+  return kExitOk;
+}
+
+// ---- policy ----
+
+struct PolicyArgs {
+  std::string mode = "recommended";
+  std::string enclave_role;
+  std::string admin_role;
+  ops::Pcr0Source pcr0;
+  std::string pcr8;
+  std::string pcr3_role;
+  std::string out;
+  bool apply = false;
+  std::string kms_key;
+  // lint
+  std::string lint_file;
+  std::string lint_kms_key;
+  std::string lint_account;
+  bool lint_json = false;
+};
+
+int RunPolicy(const PolicyArgs& a) {
+  absl::StatusOr<ops::PolicyMode> mode = ops::ParsePolicyMode(a.mode);
+  if (!mode.ok()) return Usage(Std(mode.status().message()));
+  if (a.apply && a.kms_key.empty()) return Usage("--apply needs --kms-key ID");
+  ops::KeyPolicyOptions options;
+  options.mode = *mode;
+  options.enclave_role_arn = a.enclave_role;
+  options.admin_role_arn = a.admin_role;
+  if (!a.pcr8.empty()) {
+    absl::StatusOr<crypto::Sha384Digest> pcr8 = ops::ParsePcrHex(a.pcr8, "--pcr8");
+    if (!pcr8.ok()) return Usage(Std(pcr8.status().message()));
+    options.pcr8 = *pcr8;
+  }
+  if (!a.pcr3_role.empty()) options.pcr3 = ops::Pcr3OfRole(a.pcr3_role);
+  const int sources = (a.pcr0.pcr0_hex.empty() ? 0 : 1) + (a.pcr0.eif_path.empty() ? 0 : 1) +
+                      (a.pcr0.enclave_binary_path.empty() ? 0 : 1);
+  if (sources != 1)
+    return Usage("give exactly one of --pcr0 HEX, --eif FILE or --enclave-binary FILE");
+  if (!a.pcr0.pcr0_hex.empty()) {
+    absl::StatusOr<crypto::Sha384Digest> p = ops::ParsePcrHex(a.pcr0.pcr0_hex, "--pcr0");
+    if (!p.ok()) return Usage(Std(p.status().message()));
+  }
+  if (ParseOnly()) return kExitOk;
+  absl::StatusOr<crypto::Sha384Digest> pcr0 = ops::ResolvePcr0(a.pcr0);
+  if (!pcr0.ok()) return Usage(Std(pcr0.status().message()));
+  options.pcr0 = *pcr0;
+  absl::StatusOr<std::string> text = ops::BuildKeyPolicyText(options);
+  if (!text.ok()) return Usage(Std(text.status().message()));
+  if (a.out.empty()) {
+    std::cout << *text;
+  } else {
+    absl::Status w = WriteFileAtomic(a.out, AsBytes(*text), 0644);
+    if (!w.ok()) return Fail(absl::StrCat("cannot write --out: ", w.message()));
+  }
+  std::cerr << "PCR0 " << HexEncode(*pcr0) << " (" << ops::PolicyModeName(*mode) << " mode)\n";
+  if (!a.apply) return kExitOk;
+
+  absl::StatusOr<ops::AwsSession> session = Session();
+  if (!session.ok()) return Usage(Std(session.status().message()));
+  const bool bypass = *mode == ops::PolicyMode::kSeed;
+  if (bypass) {
+    std::cerr << "Seed mode: this policy drops the account root statement, so KMS's policy "
+                 "lock-out safety check would refuse it unless you are the admin role; lockout "
+                 "sends BypassPolicyLockoutSafetyCheck=true. Only the admin role can change the "
+                 "policy afterwards.\n";
+  }
+  absl::Status put = session->kms->PutKeyPolicy(a.kms_key, *text, bypass);
+  if (!put.ok()) {
+    if (!bypass && absl::StrContains(put.message(), "MalformedPolicyDocumentException")) {
+      return Fail(absl::StrCat(
+          "PutKeyPolicy: ", put.message(),
+          "; KMS refuses a policy that would stop the caller from changing it: run --apply with "
+          "the admin role's credentials (",
+          a.admin_role, ")"));
+    }
+    return Fail(absl::StrCat("PutKeyPolicy: ", put.message()));
+  }
+  std::cerr << "Applied to " << a.kms_key << (bypass ? " (safety check bypassed)" : "") << ".\n";
+  return kExitOk;
+}
+
+int RunPolicyLint(const PolicyArgs& a) {
+  if (a.lint_file.empty() == a.lint_kms_key.empty()) {
+    return Usage("policy lint needs FILE or --kms-key ID (one of them)");
+  }
+  if (ParseOnly()) return kExitOk;
+  std::string text;
+  if (!a.lint_file.empty()) {
+    absl::StatusOr<std::string> t = ReadFileString(a.lint_file, kMaxInputFile);
+    if (!t.ok()) return Usage(absl::StrCat("cannot read FILE: ", t.status().message()));
+    text = *std::move(t);
+  } else {
+    absl::StatusOr<ops::AwsSession> session = Session();
+    if (!session.ok()) return Usage(Std(session.status().message()));
+    absl::StatusOr<std::string> t = session->kms->GetKeyPolicy(a.lint_kms_key);
+    if (!t.ok()) return Fail(absl::StrCat("GetKeyPolicy: ", t.status().message()));
+    text = *std::move(t);
+  }
+  ops::LintOptions options;
+  options.account_id = a.lint_account;
+  absl::StatusOr<ops::LintReport> report = ops::LintKeyPolicy(text, options);
+  if (!report.ok()) return Fail(Std(report.status().message()));
+  std::cout << (a.lint_json ? report->ToJson().dump(2) + "\n" : report->Text());
+  return kExitOk;
+}
+
+// ---- check-lockout ----
+
+struct CheckArgs {
+  std::string kms_key;
+  std::string secret;
+};
+
+int RunCheckLockout(const CheckArgs& a) {
+  if (ParseOnly()) return kExitOk;
+  absl::StatusOr<ops::AwsSession> session = Session();
+  if (!session.ok()) return Usage(Std(session.status().message()));
+  ops::CheckLockoutResult r =
+      ops::CheckLockout(*session->kms, *session->secrets, a.kms_key, a.secret);
+  switch (r.verdict) {
+    case ops::LockoutVerdict::kLockedOut:
+      std::cout << "locked out: " << r.reason << "\n";
+      return kExitOk;
+    case ops::LockoutVerdict::kNotLockedOut:
+      std::cout << "NOT locked out: " << r.reason << "\n";
+      return kExitFailed;
+    case ops::LockoutVerdict::kInconclusive:
+      break;
+  }
+  std::cout << "inconclusive: " << r.reason << "\n";
+  return kExitInconclusive;
+}
+
+// ---- doctor ----
+
+struct DoctorArgs {
+  std::string secret;
+  std::string kms_key;
+  std::string relay = "vsock://1:5011";
+  std::string enclave = "vsock://20:5010";
+  int min_validity_minutes = 10;
+};
+
+int RunDoctor(const DoctorArgs& a) {
+  ops::DoctorOptions o;
+  absl::StatusOr<net::Endpoint> relay = net::Endpoint::Parse(a.relay);
+  if (!relay.ok()) return Usage(absl::StrCat("--relay: ", relay.status().message()));
+  absl::StatusOr<net::Endpoint> enclave = net::Endpoint::Parse(a.enclave);
+  if (!enclave.ok()) return Usage(absl::StrCat("--enclave: ", enclave.status().message()));
+  if (ParseOnly()) return kExitOk;
+  o.secret_name = a.secret;
+  o.kms_key_id = a.kms_key;
+  o.relay = *relay;
+  o.enclave = *enclave;
+  o.min_validity = absl::Minutes(a.min_validity_minutes);
+  absl::StatusOr<ops::AwsSession> session = ops::AwsSessionFromEnvironment();
+  ops::DoctorReport report = ops::RunDoctor(session, o);
+  std::cout << report.Text();
+  return report.ok() ? kExitOk : kExitFailed;
+}
+
+// ---- sign / verify ----
+
+struct SignArgs {
+  std::string enclave;
+  MessageArgs message;
+  std::string protocol = "v2";
+  double timeout_s = 10;
+};
+
+int RunSign(CLI::App* cmd, const SignArgs& a) {
+  absl::StatusOr<net::Endpoint> endpoint = EnclaveEndpoint(a.enclave);
+  if (!endpoint.ok()) return Usage(Std(endpoint.status().message()));
+  absl::StatusOr<Bytes> message = MessageBytes(cmd, a.message);
+  if (!message.ok()) return Usage(Std(message.status().message()));
+  if (ParseOnly()) return kExitOk;
+  const absl::Duration timeout = absl::Seconds(a.timeout_s);
+  if (a.protocol == "v1") {
+    absl::StatusOr<std::string> reply = ops::SignV1(*endpoint, *message, timeout);
+    if (!reply.ok()) return Fail(absl::StrCat("sign: ", reply.status().message()));
+    std::cout << *reply << "\n";  // the seed's reply, verbatim
+    return ops::ParseV1SignReply(*reply).ok() ? kExitOk : kExitFailed;
+  }
+  absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
+      ops::EnclaveV2Client::Connect(*endpoint, timeout);
+  if (!client.ok()) return Fail(absl::StrCat("sign: ", client.status().message()));
+  absl::StatusOr<Bytes> sig = (*client)->Sign(*message);
+  if (!sig.ok()) return Fail(absl::StrCat("sign: ", sig.status().message()));
+  nlohmann::ordered_json out;
+  out["signature"] = HexEncode(*sig);
+  std::cout << out.dump() << "\n";
+  return kExitOk;
+}
+
+struct VerifyArgs {
+  std::string public_key;
+  MessageArgs message;
+  std::string signature;
+};
+
+int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
+  absl::StatusOr<Bytes> message = MessageBytes(cmd, a.message);
+  if (!message.ok()) return Usage(Std(message.status().message()));
+  absl::StatusOr<Bytes> sig = HexDecodeAllowPrefix(a.signature);
+  if (!sig.ok() || sig->empty()) return Usage("--signature must be hex (0x allowed)");
+  if (ParseOnly()) return kExitOk;
+  std::string pem = a.public_key;
+  if (!pem.starts_with("-----BEGIN")) {
+    absl::StatusOr<std::string> file = ReadFileString(a.public_key, kMaxInputFile);
+    if (!file.ok()) return Usage(absl::StrCat("--public-key: ", file.status().message()));
+    pem = *std::move(file);
+  }
+  absl::Status ok = ops::VerifySignature(pem, *message, *sig);
+  if (absl::IsInvalidArgument(ok)) return Usage(absl::StrCat("--public-key: ", ok.message()));
+  if (!ok.ok()) {
+    std::cout << "signature INVALID\n";
+    return Fail(Std(ok.message()));
+  }
+  std::cout << "signature OK (" << *ops::PublicKeyType(pem) << ")\n";
+  return kExitOk;
+}
+
+// ---- attest (client mode) ----
+
+struct AttestClientArgs {
+  std::string enclave;
+  std::vector<std::string> expect_pcr;
+  std::vector<std::string> roots;
+  double timeout_s = 10;
+};
+
+int RunAttestClient(const AttestClientArgs& a) {
+  absl::StatusOr<net::Endpoint> endpoint = EnclaveEndpoint(a.enclave);
+  if (!endpoint.ok()) return Usage(Std(endpoint.status().message()));
+  ops::AttestClientOptions options;
+  for (const std::string& e : a.expect_pcr) {
+    absl::StatusOr<ops::PcrExpectation> x = ops::ParsePcrExpectation(e);
+    if (!x.ok()) return Usage(Std(x.status().message()));
+    options.expect.push_back(*std::move(x));
+  }
+  for (const std::string& path : a.roots) {
+    absl::StatusOr<std::string> pem = ReadFileString(path, kMaxInputFile);
+    if (!pem.ok()) return Usage(absl::StrCat("--root: ", pem.status().message()));
+    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
+    if (!certs.ok()) return Usage(absl::StrCat("--root ", path, ": ", certs.status().message()));
+    options.extra_roots.insert(options.extra_roots.end(), certs->begin(), certs->end());
+  }
+  if (ParseOnly()) return kExitOk;
+  absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
+      ops::EnclaveV2Client::Connect(*endpoint, absl::Seconds(a.timeout_s));
+  if (!client.ok()) return Fail(absl::StrCat("attest: ", client.status().message()));
+  absl::StatusOr<ops::AttestClientResult> r = ops::AttestEnclave(**client, options);
+  if (!r.ok()) return Fail(absl::StrCat("attest: ", r.status().message()));
+  std::cout << r->ToJson().dump(2) << "\n";
+  if (!r->ok()) return Fail(absl::StrCat("attestation rejected: ", r->failure));
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
+  // create-key
+  {
+    auto a = std::make_shared<CreateKeyArgs>();
+    auto* cmd = app.add_subcommand(
+        "create-key",
+        "Generate a signing key, KMS-encrypt its PKCS#8 form and store it as a SecretBinary.\n"
+        "Prints the public key (PEM; secp256k1 also the address). The private key is wiped.\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key");
+    cmd->add_option("--kms-key", a->kms_key, "KMS key id, ARN or alias")->required();
+    cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
+    cmd->add_option("--type", a->type, "p521 (default, the seed's), p256, p384, secp256k1, ed25519")
+        ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}));
+    cmd->add_flag("--overwrite", a->overwrite, "Store a new version if the secret exists");
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->callback([a, &ctx] { ctx.exit_code = RunCreateKey(*a); });
+  }
+  // policy, policy lint
+  {
+    auto a = std::make_shared<PolicyArgs>();
+    auto* cmd = app.add_subcommand(
+        "policy",
+        "Write the KMS key policy that locks the key to one enclave image (ARCHITECTURE §6).\n"
+        "  seed: the tutorial's end state; recommended (default): manageable by an admin role\n"
+        "  that cannot decrypt, with an explicit Deny of Decrypt without the right attestation.\n"
+        "Example: lockout policy --enclave-role ARN --admin-role ARN --eif lockout.eif");
+    cmd->add_option("--mode", a->mode, "seed or recommended")
+        ->check(CLI::IsMember({"seed", "recommended"}));
+    cmd->add_option("--enclave-role", a->enclave_role, "The parent instance's IAM role ARN");
+    cmd->add_option("--admin-role", a->admin_role, "The key administrators' IAM role ARN");
+    cmd->add_option("--pcr0", a->pcr0.pcr0_hex, "The enclave image's PCR0 (96 hex digits)");
+    cmd->add_option("--eif", a->pcr0.eif_path, "Take PCR0 from this EIF");
+    cmd->add_option("--enclave-binary", a->pcr0.enclave_binary_path,
+                    "Take PCR0 from this binary as local-aws measures it");
+    cmd->add_option("--pcr8", a->pcr8, "Also require this PCR8 (EIF signing certificate)");
+    cmd->add_option("--pcr3-role", a->pcr3_role, "Also require PCR3 of this parent role ARN");
+    cmd->add_option("--out", a->out, "Write the policy to FILE instead of stdout");
+    cmd->add_flag("--apply", a->apply, "PutKeyPolicy on --kms-key");
+    cmd->add_option("--kms-key", a->kms_key, "The KMS key to apply the policy to");
+    cmd->require_subcommand(0, 1);
+    auto* lint = cmd->add_subcommand(
+        "lint",
+        "Explain a key policy in plain words: who can decrypt, who can change the policy, what "
+        "root on the parent instance can still do.\n"
+        "Example: lockout policy lint policy.json   |   lockout policy lint --kms-key ID");
+    lint->add_option("FILE", a->lint_file, "The policy document (JSON)");
+    lint->add_option("--kms-key", a->lint_kms_key, "Lint this key's current policy (GetKeyPolicy)");
+    lint->add_option("--account", a->lint_account, "Account id to evaluate (default: from ARNs)");
+    lint->add_flag("--json", a->lint_json, "Print the findings as JSON");
+    lint->callback([a, &ctx] { ctx.exit_code = RunPolicyLint(*a); });
+    // The policy options are required only when writing a policy, not for `policy lint`.
+    cmd->callback([a, lint, &ctx] {
+      if (lint->parsed()) return;
+      if (a->enclave_role.empty() || a->admin_role.empty()) {
+        ctx.exit_code = Usage("policy needs --enclave-role ARN and --admin-role ARN");
+        return;
+      }
+      ctx.exit_code = RunPolicy(*a);
+    });
+  }
+  // check-lockout
+  {
+    auto a = std::make_shared<CheckArgs>();
+    auto* cmd = app.add_subcommand(
+        "check-lockout",
+        "Try to decrypt the secret's key with your credentials and no attestation. Exit 0 and\n"
+        "\"locked out\" only if KMS says AccessDenied; 1 if it decrypts; 3 if inconclusive.");
+    cmd->add_option("--kms-key", a->kms_key, "KMS key id, ARN or alias")->required();
+    cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
+    cmd->callback([a, &ctx] { ctx.exit_code = RunCheckLockout(*a); });
+  }
+  // doctor
+  {
+    auto a = std::make_shared<DoctorArgs>();
+    auto* cmd = app.add_subcommand(
+        "doctor",
+        "Check a running setup end to end (credentials, secret, relay, enclave, PCR0 vs policy)\n"
+        "and name the first broken link.");
+    cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
+    cmd->add_option("--kms-key", a->kms_key, "Compare the enclave's PCR0 with this key's policy");
+    cmd->add_option("--relay", a->relay, "The relay, from this host")->capture_default_str();
+    cmd->add_option("--enclave", a->enclave, "The enclave")->capture_default_str();
+    cmd->add_option("--min-validity", a->min_validity_minutes,
+                    "Minutes credentials must stay valid")
+        ->capture_default_str();
+    cmd->callback([a, &ctx] { ctx.exit_code = RunDoctor(*a); });
+  }
+  // sign
+  {
+    auto a = std::make_shared<SignArgs>();
+    auto* cmd = app.add_subcommand(
+        "sign",
+        "Ask the enclave to sign a message. v1 prints the seed's JSON reply verbatim.\n"
+        "Example: lockout sign --enclave vsock://20:5010 --message 'Hello, sign this message!'");
+    cmd->add_option("--enclave", a->enclave, "The enclave (vsock://CID:PORT, tcp://, unix://)")
+        ->required();
+    AddMessageOptions(cmd, a->message);
+    cmd->add_option("--protocol", a->protocol, "v1 (the seed's) or v2")
+        ->check(CLI::IsMember({"v1", "v2"}))
+        ->capture_default_str();
+    cmd->add_option("--timeout", a->timeout_s, "Seconds")->capture_default_str();
+    cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
+  }
+  // verify
+  {
+    auto a = std::make_shared<VerifyArgs>();
+    auto* cmd = app.add_subcommand(
+        "verify",
+        "Verify a signature: ECDSA with SHA-256 (DER) for EC keys, Ed25519 raw.\n"
+        "Example: lockout verify --public-key key.pem --message 'Hello' --signature 0x3081...");
+    cmd->add_option("--public-key", a->public_key, "PEM file (or PEM text) of the public key")
+        ->required();
+    AddMessageOptions(cmd, a->message);
+    cmd->add_option("--signature", a->signature, "The signature, hex (0x allowed)")->required();
+    cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunVerify(cmd, *a); });
+  }
+  // attest --enclave URI: the client mode beside `attest verify` (src/cli/attest_command.cc).
+  CLI::App* attest = nullptr;
+  try {
+    attest = app.get_subcommand("attest");
+  } catch (const CLI::OptionNotFound&) {
+    attest = app.add_subcommand("attest", "Attestation");
+  }
+  {
+    auto a = std::make_shared<AttestClientArgs>();
+    attest->require_subcommand(0, 1);
+    attest->add_option("--enclave", a->enclave,
+                       "Ask this running enclave for a fresh attestation (client mode)");
+    attest->add_option("--expect-pcr", a->expect_pcr, "Require PCR N to equal HEX (N=HEX)")
+        ->allow_extra_args(false);
+    attest
+        ->add_option("--root", a->roots,
+                     "Extra trusted root PEM (e.g. local-aws's NSM root); AWS root G1 always")
+        ->allow_extra_args(false);
+    attest->add_option("--timeout", a->timeout_s, "Seconds");
+    attest->footer(
+        "\nClient mode: lockout attest --enclave URI [--expect-pcr N=HEX]... [--root PEM]\n"
+        "sends a fresh random nonce, verifies the document, the nonce, the PCRs and that it binds\n"
+        "the enclave's signing key; prints JSON; exit 0 only if all hold.");
+    attest->callback([a, attest, &ctx] {
+      if (!attest->get_subcommands().empty()) return;  // `attest verify` ran
+      if (a->enclave.empty()) {
+        ctx.exit_code = Usage("attest needs --enclave URI or the `verify` subcommand; see --help");
+        return;
+      }
+      ctx.exit_code = RunAttestClient(*a);
+    });
+  }
+}
+
+}  // namespace lockout::cli
