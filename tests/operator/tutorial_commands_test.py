@@ -2,8 +2,8 @@
 
 The operator commands honour LOCKOUT_PARSE_ONLY=1: they parse and validate their arguments
 (required options, choices, exclusive options, endpoint URIs, hex values) and exit 0 without
-touching AWS or an enclave. Commands of other families are checked with --help appended (CLI11
-still rejects unknown subcommands). Shell variables are replaced by sample values; a variable
+touching AWS or an enclave. Commands of other families (describe-eif, `attest verify`) are checked
+with --help appended: that proves the subcommand exists, not that its arguments are right. Shell variables are replaced by sample values; a variable
 this test does not know fails the test, so the tutorial cannot drift silently.
 """
 
@@ -79,7 +79,13 @@ def check_args(line):
     if args and args[0] in OPERATOR_COMMANDS and not (args[0] == "attest" and "verify" in args):
         return args, run(args)
     if args and not args[0].startswith("--"):
-        return args, run([*args, "--help"])
+        # CLI11 answers --help before it rejects unknown arguments, so this only checks that the
+        # subcommand exists: its own help must come back, not the top-level one.
+        r = run([*args, "--help"])
+        usage = [l for l in r.stdout.splitlines() if l.startswith("Usage:")]
+        if r.returncode == 0 and not any(f" {args[0]}" in l for l in usage):
+            r = subprocess.CompletedProcess(r.args, 1, r.stdout, f"no such subcommand: {args[0]}")
+        return args, r
     return args, run(args)
 
 
