@@ -503,7 +503,10 @@ absl::Status Demo::WriteServeReadyFile() {
   for (auto it = ready_.begin(); it != ready_.end(); ++it) {
     if (!j.contains(it.key())) j[it.key()] = it.value();
   }
-  return WriteFileAtomic(o_.ready_file, AsBytes(j.dump(2) + "\n"), 0600);
+  std::string text = j.dump(2) + "\n";  // holds local-aws's credentials
+  absl::Status written = WriteFileAtomic(o_.ready_file, AsBytes(text), 0600);
+  WipeString(text);
+  return written;
 }
 
 void Demo::Cleanup() {
@@ -549,7 +552,9 @@ int Demo::Run() {
     if (!o_.ready_file.empty()) {
       absl::Status written = WriteServeReadyFile();
       if (!written.ok()) {
+        ++steps_;
         out_ << "✗ write the ready file — " << written.message() << "\n";
+        Cleanup();
         return 1;
       }
     }
