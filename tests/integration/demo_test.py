@@ -183,6 +183,18 @@ class DemoTest(harness.TempDirTestCase):
         self.assertEqual(v2["id"], 7)
         self.assertEqual(v2["public_key_pem"], ready["public_key_pem"])
 
+        # And with lockout's own client commands: sign over v2, verify offline.
+        signed = harness.run([self.lockout, "sign", "--enclave", ready["enclave"], "--message",
+                              SEED_MESSAGE.decode()])
+        self.assertEqual(signed.returncode, 0, signed.stderr)
+        signature = json.loads(signed.stdout)["signature"]
+        checked = harness.run([self.lockout, "verify", "--public-key", pem, "--message",
+                               SEED_MESSAGE.decode(), "--signature", signature])
+        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
+        tampered = harness.run([self.lockout, "verify", "--public-key", pem, "--message",
+                                SEED_MESSAGE.decode() + "?", "--signature", signature])
+        self.assertNotEqual(tampered.returncode, 0)
+
         self.assertNotEqual(processes_mentioning(self.tmp), [])
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
