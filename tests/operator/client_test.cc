@@ -1,0 +1,263 @@
+// sign / verify / attest clients against an in-test lockout-enclave: the real request handler
+// and server of src/enclave on tcp://127.0.0.1:0, with a key made by the real Signer and an NSM
+// that signs documents with a test CA (so VerifyAttestation really checks them).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/attest/attestation_document.h"
+#include "src/attest/builder.h"
+#include "src/attest/cert_authority.h"
+#include "src/common/encoding.h"
+#include "src/crypto/hash.h"
+#include "src/enclave/key_manager.h"
+#include "src/enclave/request_handler.h"
+#include "src/enclave/server.h"
+#include "src/enclave/signer.h"
+#include "src/nsm/nsm_device.h"
+#include "src/nsm/nsm_message.h"
+#include "src/operator/attest_client.h"
+#include "src/operator/create_key.h"
+#include "src/operator/enclave_client.h"
+#include "src/operator/signature_verify.h"
+
+namespace lockout::ops {
+namespace {
+
+using ::testing::HasSubstr;
+
+// An NSM whose documents chain to a test root: root -> leaf (P-384), like the local NSM service.
+class SigningNsm final : public nsm::NsmDevice {
+ public:
+  SigningNsm() {
+    const absl::Time now = absl::Now();
+    auto root = attest::CertAuthority::CreateRoot({.subject = "CN=operator test root",
+                                                   .not_before = now - absl::Hours(1),
+                                                   .not_after = now + absl::Hours(24),
+                                                   .path_length = 1});
+    EXPECT_TRUE(root.ok()) << root.status();
+    auto leaf = root->IssueLeaf({.subject = "CN=operator test leaf",
+                                 .not_before = now - absl::Hours(1),
+                                 .not_after = now + absl::Hours(3),
+                                 .path_length = std::nullopt});
+    EXPECT_TRUE(leaf.ok()) << leaf.status();
+    root_der = root->certificate();
+    leaf_ = *std::move(leaf);
+  }
+
+  absl::StatusOr<Bytes> Call(ByteView request_cbor) override {
+    absl::StatusOr<nsm::NsmRequest> request = nsm::DecodeRequest(request_cbor);
+    if (!request.ok()) return request.status();
+    const auto* a = std::get_if<nsm::AttestationRequest>(&*request);
+    if (a == nullptr) {
+      return nsm::EncodeResponse(nsm::ErrorResponse{.code = nsm::ErrorCode::kInvalidOperation});
+    }
+    attest::AttestationDocument doc;
+    doc.module_id = "i-0123456789abcdef0-enc0123456789abcdef";
+    doc.digest = "SHA384";
+    doc.timestamp_ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+    doc.pcrs[0] = pcr0;
+    doc.pcrs[1] = pcr0;
+    doc.pcrs[2] = pcr0;
+    doc.certificate = leaf_.certificate;
+    doc.cabundle = {root_der};
+    doc.public_key = a->public_key;
+    doc.user_data = a->user_data;
+    doc.nonce = replay_nonce ? replay_nonce : a->nonce;
+    absl::StatusOr<Bytes> built = attest::BuildAttestationDocument(doc, leaf_.key.get());
+    if (!built.ok()) return built.status();
+    return nsm::EncodeResponse(nsm::AttestationResponse{.document = *std::move(built)});
+  }
+
+  Bytes root_der;
+  Bytes pcr0 = Bytes(48, 0x5a);
+  std::optional<Bytes> replay_nonce;  // answer with this nonce instead of the client's
+
+ private:
+  attest::CertifiedKey leaf_;
+};
+
+struct Enclave {
+  explicit Enclave(enclave::KeyType type) {
+    auto signer = enclave::Signer::Generate(type);
+    EXPECT_TRUE(signer.ok()) << signer.status();
+    pem = (*signer)->public_key_pem();
+    keys = enclave::KeyManager::WithSigner(*std::move(signer));
+    handler = std::make_unique<enclave::RequestHandler>(*keys, &nsm);
+    enclave::ServerOptions options;
+    options.listen = *net::Endpoint::Parse("tcp://127.0.0.1:0");
+    options.threads = 2;
+    auto s = enclave::Server::Start(options, *handler);
+    EXPECT_TRUE(s.ok()) << s.status();
+    server = *std::move(s);
+  }
+  net::Endpoint endpoint() const { return server->local_endpoint(); }
+
+  SigningNsm nsm;
+  std::string pem;
+  std::unique_ptr<enclave::KeyManager> keys;
+  std::unique_ptr<enclave::RequestHandler> handler;
+  std::unique_ptr<enclave::Server> server;
+};
+
+class ClientForEveryKeyType : public ::testing::TestWithParam<enclave::KeyType> {};
+
+TEST_P(ClientForEveryKeyType, V1SignaturesVerifyWithThePublicKeyAndNotForAnotherMessage) {
+  Enclave e(GetParam());
+  const std::string message = "Hello, sign this message!";
+  auto reply = SignV1(e.endpoint(), AsBytes(message));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  auto json = nlohmann::json::parse(*reply);
+  EXPECT_EQ(json["success"], "True");  // the seed's reply, verbatim
+  auto sig = ParseV1SignReply(*reply);
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  EXPECT_TRUE(VerifySignature(e.pem, AsBytes(message), *sig).ok());
+  EXPECT_EQ(VerifySignature(e.pem, AsBytes("Hello, sign this message?"), *sig).code(),
+            absl::StatusCode::kUnauthenticated);
+  Bytes flipped = *sig;
+  flipped[flipped.size() / 2] ^= 0x01;
+  EXPECT_FALSE(VerifySignature(e.pem, AsBytes(message), flipped).ok());
+  EXPECT_EQ(*PublicKeyType(e.pem), std::string(enclave::KeyTypeName(GetParam())));
+}
+
+TEST_P(ClientForEveryKeyType, V2SignAndPublicKeyOnOneConnection) {
+  Enclave e(GetParam());
+  auto client = EnclaveV2Client::Connect(e.endpoint());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto key = (*client)->PublicKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->public_key_pem, e.pem);
+  EXPECT_EQ(key->key_type, enclave::KeyTypeName(GetParam()));
+  for (const char* m : {"", "a", "tx 1", "tx 2"}) {
+    auto sig = (*client)->Sign(AsBytes(m));
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    EXPECT_TRUE(VerifySignature(key->public_key_pem, AsBytes(m), *sig).ok()) << m;
+  }
+  auto health = (*client)->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ((*health)["status"], "ok");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, ClientForEveryKeyType,
+                         ::testing::Values(enclave::KeyType::kP256, enclave::KeyType::kP384,
+                                           enclave::KeyType::kP521, enclave::KeyType::kSecp256k1,
+                                           enclave::KeyType::kEd25519),
+                         [](const ::testing::TestParamInfo<enclave::KeyType>& param_info) {
+                           return std::string(enclave::KeyTypeName(param_info.param));
+                         });
+
+TEST(AttestClientTest, AcceptsAFreshDocumentFromATrustedRootWithTheExpectedPcrs) {
+  Enclave e(enclave::KeyType::kP256);
+  auto client = EnclaveV2Client::Connect(e.endpoint());
+  ASSERT_TRUE(client.ok());
+  AttestClientOptions options;
+  options.extra_roots = {e.nsm.root_der};
+  options.expect = {*ParsePcrExpectation("0=" + HexEncode(e.nsm.pcr0))};
+  auto r = AttestEnclave(**client, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ok()) << r->failure;
+  EXPECT_TRUE(r->verification.ok());
+  EXPECT_TRUE(r->nonce_matches);
+  EXPECT_TRUE(r->key_bound);
+  EXPECT_EQ(r->root_der, e.nsm.root_der);
+  EXPECT_EQ(r->ToJson()["ok"], true);
+}
+
+TEST(AttestClientTest, RefusesAnUntrustedRootAWrongPcrAndAReplayedNonce) {
+  Enclave e(enclave::KeyType::kEd25519);
+  auto client = EnclaveV2Client::Connect(e.endpoint());
+  ASSERT_TRUE(client.ok());
+  {
+    auto r = AttestEnclave(**client, AttestClientOptions{});  // AWS root only
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->ok());
+    EXPECT_FALSE(r->verification.ok());
+    EXPECT_THAT(r->failure, HasSubstr("does not verify"));
+  }
+  {
+    AttestClientOptions options;
+    options.extra_roots = {e.nsm.root_der};
+    options.expect = {PcrExpectation{0, Bytes(48, 0x11)}};
+    auto r = AttestEnclave(**client, options);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->ok());
+    EXPECT_TRUE(r->verification.ok());
+    EXPECT_THAT(r->failure, HasSubstr("PCR0 is 5a5a"));
+  }
+  {
+    e.nsm.replay_nonce = Bytes(32, 0x42);
+    AttestClientOptions options;
+    options.extra_roots = {e.nsm.root_der};
+    auto r = AttestEnclave(**client, options);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->nonce_matches);
+    EXPECT_THAT(r->failure, HasSubstr("nonce"));
+  }
+}
+
+TEST(AttestClientTest, ParsesPcrExpectationsStrictly) {
+  auto ok = ParsePcrExpectation("8=0x" + std::string(96, 'A'));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->index, 8u);
+  for (const std::string& bad : std::vector<std::string>{
+           "", "=", "0", "0=", "32=" + std::string(96, 'a'), "-1=" + std::string(96, 'a'),
+           "x=" + std::string(96, 'a'), "0=" + std::string(94, 'a'), "0=" + std::string(96, 'g'),
+           "100=" + std::string(96, 'a')}) {
+    EXPECT_FALSE(ParsePcrExpectation(bad).ok()) << bad;
+  }
+}
+
+TEST(EnclaveClientTest, V1ReplyParserRejectsErrorsAndMalformedReplies) {
+  auto err = ParseV1SignReply(R"({"success": "False", "error": "Error: key not loaded"})");
+  EXPECT_EQ(err.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(err.status().message()), HasSubstr("key not loaded"));
+  for (const char* bad :
+       {"", "[]", "{}", R"({"success": true})", R"({"success": "True"})",
+        R"({"success": "True", "data": "3045"})", R"({"success": "True", "data": "0x"})",
+        R"({"success": "True", "data": "0xzz"})", R"({"success": "True", "data": 5})"}) {
+    EXPECT_FALSE(ParseV1SignReply(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ParseV1SignReply(R"({"success": "True", "data": "0x3045"})").ok());
+}
+
+TEST(EnclaveClientTest, ConnectingToAClosedPortFails) {
+  std::optional<net::Endpoint> gone;
+  {
+    auto listener = net::Listen(*net::Endpoint::Parse("tcp://127.0.0.1:0"));
+    ASSERT_TRUE(listener.ok());
+    gone = listener->local_endpoint();
+  }
+  EXPECT_FALSE(SignV1(*gone, AsBytes("x"), absl::Seconds(2)).ok());
+  EXPECT_FALSE(EnclaveV2Client::Connect(*gone, absl::Seconds(2)).ok());
+}
+
+TEST(VerifyTest, RejectsKeysThatAreNotPemPublicKeys) {
+  EXPECT_EQ(VerifySignature("not a key", AsBytes("m"), Bytes{1}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(VerifySignature("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                            AsBytes("m"), Bytes{1})
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CreateKeyTest, Secp256k1AddressComesFromTheSignersRawPublicKey) {
+  auto signer = enclave::Signer::Generate(enclave::KeyType::kSecp256k1);
+  ASSERT_TRUE(signer.ok());
+  auto address = AddressOfSecp256k1Key((*signer)->public_key_raw());
+  ASSERT_TRUE(address.ok()) << address.status();
+  EXPECT_EQ(address->size(), 42u);
+  EXPECT_EQ(address->substr(0, 2), "0x");
+  auto p256 = enclave::Signer::Generate(enclave::KeyType::kEd25519);
+  ASSERT_TRUE(p256.ok());
+  EXPECT_FALSE(AddressOfSecp256k1Key((*p256)->public_key_raw()).ok());
+  EXPECT_EQ(SecretEncryptionContext("lockout/k").at("lockout:secret"), "lockout/k");
+}
+
+}  // namespace
+}  // namespace lockout::ops
