@@ -115,7 +115,10 @@ class Demo {
   absl::StatusOr<std::string> SignAndVerify();
   absl::StatusOr<std::string> ExpectDecryptDenied(std::string_view principal);
   absl::StatusOr<std::string> ExpectRefused(std::string_view name, const std::string& binary,
-                                            const std::string& nsm_socket);
+                                            const std::string& nsm_socket,
+                                            const std::string& expected_pcr0_hex);
+  // The PCR0 the enclave logged with its kms_access_denied event, once it has.
+  absl::StatusOr<std::string> LoggedDeniedPcr0(const std::string& log_path);
   absl::Status WriteServeReadyFile();
 
   // Waits until `path` holds JSON for which `done` is true; fails if `child` exits first.
@@ -436,8 +439,26 @@ absl::StatusOr<std::string> Demo::ExpectDecryptDenied(std::string_view principal
   return absl::StrCat("locked out: ", result.aws_error, " on kms:Decrypt without attestation");
 }
 
+absl::StatusOr<std::string> Demo::LoggedDeniedPcr0(const std::string& log_path) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    std::ifstream in(log_path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("\"kms_access_denied\"") == std::string::npos) continue;
+      absl::StatusOr<nlohmann::json> j = ParseJson(line);
+      if (j.ok() && j->is_object() && j->value("event", std::string()) == "kms_access_denied") {
+        return j->value("pcr0", std::string("unknown"));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::NotFoundError(absl::StrCat("no kms_access_denied line in ", log_path));
+}
+
 absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std::string& binary,
-                                                const std::string& nsm_socket) {
+                                                const std::string& nsm_socket,
+                                                const std::string& expected_pcr0_hex) {
   std::string ready_path;
   ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
                    StartEnclave(name, binary, nsm_socket, &ready_path));
@@ -486,9 +507,15 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
   if (signature.ok()) {
     return absl::PermissionDeniedError(absl::StrCat("NOT refused: ", Absl(name), " signed"));
   }
+  // Its own log names the PCR0 KMS refused: the one we expect, not the policy's.
+  ASSIGN_OR_RETURN(std::string logged, LoggedDeniedPcr0(child->log_path()));
+  if (logged != expected_pcr0_hex) {
+    return absl::InternalError(absl::StrCat(Absl(name), " logged PCR0 ", Short(logged),
+                                            ", expected ", Short(expected_pcr0_hex)));
+  }
   child->Stop();
-  return absl::StrCat("KMS AccessDenied (health: ", status, ", ", reason,
-                      "; sign: ", signature.status().message(), ")");
+  return absl::StrCat("KMS AccessDenied: health \"", status, ": ", reason, "\", v1 sign \"",
+                      signature.status().message(), "\", its log names PCR0 ", Short(logged));
 }
 
 absl::Status Demo::WriteServeReadyFile() {
@@ -593,9 +620,10 @@ int Demo::Run() {
       chmod(modified.c_str(), 0700);
       ASSIGN_OR_RETURN(crypto::Sha384Digest other, ops::Pcr0OfEnclaveBinary(modified));
       if (other == pcr0_) return absl::InternalError("the copy measures the same");
-      ASSIGN_OR_RETURN(std::string how, ExpectRefused("enclave-modified", modified,
-                                                      ready_["nsm_socket"].get<std::string>()));
-      return absl::StrCat("PCR0 ", Short(HexEncode(other)), " ≠ ", Short(pcr0_hex_), ": ", how);
+      ASSIGN_OR_RETURN(std::string how,
+                       ExpectRefused("enclave-modified", modified,
+                                     ready_["nsm_socket"].get<std::string>(), HexEncode(other)));
+      return absl::StrCat("its PCR0 ", Short(HexEncode(other)), " ≠ ", Short(pcr0_hex_), "; ", how);
     });
     Do("a debug-mode enclave is refused", [&]() -> absl::StatusOr<std::string> {
       // What a debug-mode enclave attests as PCR0 (the debug NSM measures any caller as zeros).
@@ -606,10 +634,10 @@ int Demo::Run() {
       if (debug_pcr0 != Bytes(48, 0)) {
         return absl::InternalError("the debug-mode NSM does not report an all-zero PCR0");
       }
-      ASSIGN_OR_RETURN(
-          std::string how,
-          ExpectRefused("enclave-debug", bin_dir_ + "/lockout-enclave", debug_nsm_socket_));
-      return absl::StrCat("debug-mode PCR0 ", Short(HexEncode(debug_pcr0)), " (all zeros): ", how);
+      ASSIGN_OR_RETURN(std::string how,
+                       ExpectRefused("enclave-debug", bin_dir_ + "/lockout-enclave",
+                                     debug_nsm_socket_, HexEncode(debug_pcr0)));
+      return absl::StrCat("debug-mode PCR0 is all zeros; ", how);
     });
     Do("the running enclave still signs", [&] { return SignAndVerify(); });
   }
