@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,24 @@ std::string Ms(double ms) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f ms", ms);
   return buf;
+}
+
+// obj[key] as a string: InvalidArgument naming `key` when absent or not a string.
+absl::StatusOr<std::string> StringField(const nlohmann::ordered_json& obj, const char* key) {
+  if (!obj.is_object()) return absl::InvalidArgumentError("local-aws ready JSON: not an object");
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("local-aws ready JSON: no string \"", key, "\""));
+  }
+  return it->get<std::string>();
+}
+
+// j[key] if it is a string, else "" (replies and ready files are checked, never trusted).
+std::string StringOr(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 // Everything the demo made, in stop order (children first, then local-aws, then files).
@@ -147,6 +166,13 @@ class Demo {
   RealClock clock_;
   std::unique_ptr<localaws::LocalAws> local_aws_;
   nlohmann::ordered_json ready_;
+  // Fields of ready_, checked once in StartLocalAws.
+  struct PrincipalKeys {
+    std::string arn, access_key_id, secret_access_key, session_token;
+  };
+  std::map<std::string, PrincipalKeys, std::less<>> principals_;
+  std::string kms_endpoint_, secretsmanager_endpoint_, imds_endpoint_, nsm_socket_;
+  std::string instance_role_arn_;
   std::string region_;
   std::string debug_nsm_socket_;
   std::unique_ptr<ChildProcess> relay_;
@@ -198,37 +224,58 @@ absl::StatusOr<std::string> Demo::StartLocalAws() {
   options.threads = 2;
   ASSIGN_OR_RETURN(local_aws_, localaws::LocalAws::Start(options, clock_));
   ASSIGN_OR_RETURN(ready_, local_aws_->ReadyJson());
-  region_ = ready_.value("region", std::string("us-east-1"));
-  return absl::StrCat(ready_.value("kms_endpoint", std::string("?")), " (KMS, Secrets Manager, ",
-                      "IMDS), NSM ", ready_.value("nsm_socket", std::string("?")));
+  ASSIGN_OR_RETURN(region_, StringField(ready_, "region"));
+  ASSIGN_OR_RETURN(kms_endpoint_, StringField(ready_, "kms_endpoint"));
+  ASSIGN_OR_RETURN(secretsmanager_endpoint_, StringField(ready_, "secretsmanager_endpoint"));
+  ASSIGN_OR_RETURN(imds_endpoint_, StringField(ready_, "imds_endpoint"));
+  ASSIGN_OR_RETURN(nsm_socket_, StringField(ready_, "nsm_socket"));
+  ASSIGN_OR_RETURN(instance_role_arn_, StringField(ready_, "instance_role_arn"));
+  auto principals = ready_.find("principals");
+  if (principals == ready_.end()) {
+    return absl::InvalidArgumentError("local-aws ready JSON: no \"principals\"");
+  }
+  for (const char* name : {"root", "admin", "instance"}) {
+    auto p = principals->find(name);
+    if (p == principals->end()) {
+      return absl::InvalidArgumentError(absl::StrCat("local-aws ready JSON: no principal ", name));
+    }
+    PrincipalKeys keys;
+    ASSIGN_OR_RETURN(keys.arn, StringField(*p, "arn"));
+    ASSIGN_OR_RETURN(keys.access_key_id, StringField(*p, "access_key_id"));
+    ASSIGN_OR_RETURN(keys.secret_access_key, StringField(*p, "secret_access_key"));
+    if (p->contains("session_token")) {
+      ASSIGN_OR_RETURN(keys.session_token, StringField(*p, "session_token"));
+    }
+    principals_[name] = std::move(keys);
+  }
+  return absl::StrCat(kms_endpoint_, " (KMS, Secrets Manager, IMDS), NSM ", nsm_socket_);
 }
 
 absl::StatusOr<std::shared_ptr<awsclient::CredentialsProvider>> Demo::Credentials(
     std::string_view principal) {
-  const nlohmann::ordered_json& p = ready_["principals"][std::string(principal)];
-  if (!p.is_object() || !p.contains("access_key_id") || !p.contains("secret_access_key")) {
+  auto p = principals_.find(principal);
+  if (p == principals_.end()) {
     return absl::InternalError(absl::StrCat("local-aws has no principal ", Absl(principal)));
   }
   aws::AwsCredentials credentials;
-  credentials.access_key_id = p["access_key_id"].get<std::string>();
-  credentials.secret_access_key = SecretBytes::CopyFrom(p["secret_access_key"].get<std::string>());
-  credentials.session_token = p.value("session_token", std::string());
+  credentials.access_key_id = p->second.access_key_id;
+  credentials.secret_access_key = SecretBytes::CopyFrom(p->second.secret_access_key);
+  credentials.session_token = p->second.session_token;
   return std::make_shared<awsclient::StaticCredentialsProvider>(std::move(credentials));
 }
 
 absl::StatusOr<std::unique_ptr<awsclient::KmsClient>> Demo::Kms(std::string_view principal) {
   ASSIGN_OR_RETURN(auto credentials, Credentials(principal));
   ASSIGN_OR_RETURN(awsclient::EndpointConfig endpoint,
-                   awsclient::EndpointConfig::FromUrl(ready_["kms_endpoint"].get<std::string>()));
+                   awsclient::EndpointConfig::FromUrl(kms_endpoint_));
   return awsclient::KmsClient::Create(endpoint, credentials, region_);
 }
 
 absl::StatusOr<std::unique_ptr<awsclient::SecretsClient>> Demo::Secrets(
     std::string_view principal) {
   ASSIGN_OR_RETURN(auto credentials, Credentials(principal));
-  ASSIGN_OR_RETURN(
-      awsclient::EndpointConfig endpoint,
-      awsclient::EndpointConfig::FromUrl(ready_["secretsmanager_endpoint"].get<std::string>()));
+  ASSIGN_OR_RETURN(awsclient::EndpointConfig endpoint,
+                   awsclient::EndpointConfig::FromUrl(secretsmanager_endpoint_));
   return awsclient::SecretsClient::Create(endpoint, credentials, region_);
 }
 
@@ -272,8 +319,8 @@ absl::StatusOr<std::string> Demo::MeasureEnclave() {
 absl::StatusOr<std::string> Demo::ApplyPolicy() {
   ops::KeyPolicyOptions options;
   options.mode = o_.policy_mode;
-  options.admin_role_arn = ready_["principals"]["admin"]["arn"].get<std::string>();
-  options.enclave_role_arn = ready_.value("instance_role_arn", std::string());
+  options.admin_role_arn = principals_["admin"].arn;
+  options.enclave_role_arn = instance_role_arn_;
   options.pcr0 = pcr0_;
   ASSIGN_OR_RETURN(nlohmann::ordered_json policy, ops::BuildKeyPolicy(options));
   ASSIGN_OR_RETURN(auto kms, Kms("admin"));
@@ -348,7 +395,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> Demo::StartEnclave(std::string_vie
                                    "--nsm",
                                    "unix://" + nsm_socket,
                                    "--kms-endpoint",
-                                   ready_["kms_endpoint"].get<std::string>(),
+                                   kms_endpoint_,
                                    "--region",
                                    region_,
                                    "--secret",
@@ -373,38 +420,36 @@ absl::StatusOr<std::string> Demo::StartRelayAndEnclave() {
                                          region_,
                                          "--ready-file",
                                          relay_ready};
-  ASSIGN_OR_RETURN(relay_, ChildProcess::Start(
-                               relay_argv,
-                               ChildEnv({"AWS_EC2_METADATA_SERVICE_ENDPOINT=" +
-                                             ready_["imds_endpoint"].get<std::string>(),
-                                         "AWS_ENDPOINT_URL_SECRETS_MANAGER=" +
-                                             ready_["secretsmanager_endpoint"].get<std::string>()}),
-                               work_dir_ + "/relay.log"));
+  ASSIGN_OR_RETURN(relay_,
+                   ChildProcess::Start(
+                       relay_argv,
+                       ChildEnv({"AWS_EC2_METADATA_SERVICE_ENDPOINT=" + imds_endpoint_,
+                                 "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secretsmanager_endpoint_}),
+                       work_dir_ + "/relay.log"));
   ASSIGN_OR_RETURN(
       nlohmann::json relay_ready_json,
       WaitForJson(
           relay_ready, *relay_, "lockout-relay",
-          [](const nlohmann::json& j) { return j.contains("listen"); }, kStartTimeout));
-  relay_uri_ = relay_ready_json["listen"].get<std::string>();
+          [](const nlohmann::json& j) { return !StringOr(j, "listen").empty(); }, kStartTimeout));
+  relay_uri_ = StringOr(relay_ready_json, "listen");
 
   std::string enclave_ready;
-  ASSIGN_OR_RETURN(enclave_, StartEnclave("enclave", bin_dir_ + "/lockout-enclave",
-                                          ready_["nsm_socket"].get<std::string>(), &enclave_ready));
+  ASSIGN_OR_RETURN(enclave_, StartEnclave("enclave", bin_dir_ + "/lockout-enclave", nsm_socket_,
+                                          &enclave_ready));
   ASSIGN_OR_RETURN(nlohmann::json ready, WaitForJson(
                                              enclave_ready, *enclave_, "lockout-enclave",
                                              [](const nlohmann::json& j) {
-                                               const std::string s =
-                                                   j.value("status", std::string());
+                                               const std::string s = StringOr(j, "status");
                                                return s == "ok" || s == "failed";
                                              },
                                              kStartTimeout));
-  if (ready.value("status", std::string()) != "ok") {
+  if (StringOr(ready, "status") != "ok") {
     return absl::FailedPreconditionError(absl::StrCat("lockout-enclave could not load the key: ",
                                                       LastLogLine(enclave_->log_path())));
   }
-  enclave_uri_ = ready.value("listen", std::string());
+  enclave_uri_ = StringOr(ready, "listen");
   ASSIGN_OR_RETURN(enclave_endpoint_, net::Endpoint::Parse(enclave_uri_));
-  if (ready.value("public_key_pem", std::string()) != public_key_pem_) {
+  if (StringOr(ready, "public_key_pem") != public_key_pem_) {
     return absl::InternalError("the enclave loaded a different public key than create-key made");
   }
   return absl::StrCat("relay ", relay_uri_, ", enclave ", enclave_uri_, " (", key_type_name_,
@@ -447,8 +492,8 @@ absl::StatusOr<std::string> Demo::LoggedDeniedPcr0(const std::string& log_path) 
     while (std::getline(in, line)) {
       if (line.find("\"kms_access_denied\"") == std::string::npos) continue;
       absl::StatusOr<nlohmann::json> j = ParseJson(line);
-      if (j.ok() && j->is_object() && j->value("event", std::string()) == "kms_access_denied") {
-        return j->value("pcr0", std::string("unknown"));
+      if (j.ok() && j->is_object() && StringOr(*j, "event") == "kms_access_denied") {
+        return StringOr(*j, "pcr0");
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -465,10 +510,9 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
   ASSIGN_OR_RETURN(
       nlohmann::json ready,
       WaitForJson(
-          ready_path, *child, name, [](const nlohmann::json& j) { return j.contains("listen"); },
-          kStartTimeout));
-  ASSIGN_OR_RETURN(net::Endpoint endpoint,
-                   net::Endpoint::Parse(ready.value("listen", std::string())));
+          ready_path, *child, name,
+          [](const nlohmann::json& j) { return !StringOr(j, "listen").empty(); }, kStartTimeout));
+  ASSIGN_OR_RETURN(net::Endpoint endpoint, net::Endpoint::Parse(StringOr(ready, "listen")));
   const absl::Time deadline = absl::Now() + kRefusalTimeout;
   std::string status, reason;
   while (absl::Now() < deadline) {
@@ -482,8 +526,8 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
       health = (*client)->Health();
     }
     if (health.ok()) {
-      status = health->value("status", std::string());
-      reason = health->value("reason", std::string());
+      status = StringOr(*health, "status");
+      reason = StringOr(*health, "reason");
       if (status == "ok") {
         return absl::PermissionDeniedError(
             absl::StrCat("NOT refused: ", Absl(name), " loaded the key"));
@@ -621,8 +665,7 @@ int Demo::Run() {
       ASSIGN_OR_RETURN(crypto::Sha384Digest other, ops::Pcr0OfEnclaveBinary(modified));
       if (other == pcr0_) return absl::InternalError("the copy measures the same");
       ASSIGN_OR_RETURN(std::string how,
-                       ExpectRefused("enclave-modified", modified,
-                                     ready_["nsm_socket"].get<std::string>(), HexEncode(other)));
+                       ExpectRefused("enclave-modified", modified, nsm_socket_, HexEncode(other)));
       return absl::StrCat("its PCR0 ", Short(HexEncode(other)), " ≠ ", Short(pcr0_hex_), "; ", how);
     });
     Do("a debug-mode enclave is refused", [&]() -> absl::StatusOr<std::string> {
