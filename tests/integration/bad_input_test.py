@@ -58,13 +58,24 @@ class BadInputTest(harness.TempDirTestCase):
                 self.assertEqual(reply.get("__type"), expected, reply)
                 self.assertIn("message", reply)
 
-        # Oversized body: refused before it is buffered.
-        status, reply = self.signed_raw(la, "TrentService.Encrypt", b"{" + b" " * (2 << 20) + b"}")
-        self.assertEqual(status, 413)
-        self.assertEqual(reply.get("__type"), "RequestEntityTooLargeException")
+        # Oversized body: refused from its Content-Length, before any of it is read or buffered.
+        # (A raw socket: a client that keeps writing after the 413 would see a broken pipe.)
+        port = int(la.ready["kms_endpoint"].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: TrentService.Encrypt\r\n"
+                      b"Content-Type: application/x-amz-json-1.1\r\n"
+                      b"Content-Length: 2097152\r\n\r\n{")
+            reply = b""
+            while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 413"), head)
+        self.assertEqual(json.loads(body)["__type"], "RequestEntityTooLargeException")
 
         # Garbage that is not HTTP at all.
-        port = int(la.ready["kms_endpoint"].rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"\x00\x01\x02garbage\r\n\r\n")
             self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 400"))
