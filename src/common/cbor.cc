@@ -46,9 +46,8 @@ absl::Status PreScan(ByteView data, size_t* pos, int depth) {
     case 2:
     case 3:
       if (arg > remaining) {
-        return absl::InvalidArgumentError(absl::StrCat("cbor: string at offset ", start,
-                                                       " claims ", arg, " bytes, ", remaining,
-                                                       " remain"));
+        return absl::InvalidArgumentError(absl::StrCat("cbor: string at offset ", start, " claims ",
+                                                       arg, " bytes, ", remaining, " remain"));
       }
       *pos += static_cast<size_t>(arg);
       return absl::OkStatus();
@@ -171,12 +170,8 @@ absl::StatusOr<Bytes> CborSerialize(const cbor_item_t* item) {
   return out;
 }
 
-CborPtr CborText(std::string_view s) {
-  return CborPtr(cbor_build_stringn(s.data(), s.size()));
-}
-CborPtr CborByteString(ByteView b) {
-  return CborPtr(cbor_build_bytestring(b.data(), b.size()));
-}
+CborPtr CborText(std::string_view s) { return CborPtr(cbor_build_stringn(s.data(), s.size())); }
+CborPtr CborByteString(ByteView b) { return CborPtr(cbor_build_bytestring(b.data(), b.size())); }
 CborPtr CborUint(uint64_t v) {
   // Shortest form, as serde_cbor and the NSM emit.
   if (v <= 0xff) return CborPtr(cbor_build_uint8(static_cast<uint8_t>(v)));
@@ -232,9 +227,7 @@ std::optional<uint64_t> CborGetUint(const cbor_item_t* item) {
   return cbor_get_int(item);
 }
 
-bool CborIsNull(const cbor_item_t* item) {
-  return item != nullptr && cbor_is_null(item);
-}
+bool CborIsNull(const cbor_item_t* item) { return item != nullptr && cbor_is_null(item); }
 
 absl::Status CborCheckUniqueTextKeys(const cbor_item_t* map) {
   if (map == nullptr || !cbor_isa_map(map)) return absl::InvalidArgumentError("cbor: not a map");

@@ -4,8 +4,7 @@
 
 namespace lockout {
 
-absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes,
-                                         int max_depth) {
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes, int max_depth) {
   if (text.size() > max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("json: ", text.size(), " bytes exceeds the limit of ", max_bytes));
