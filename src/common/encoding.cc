@@ -8,8 +8,7 @@ namespace lockout {
 namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
-constexpr char kB64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kB64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -93,7 +92,8 @@ absl::StatusOr<Bytes> Base64Decode(std::string_view b64) {
         absl::StrCat("base64: length ", b64.size(), " is not a multiple of 4"));
   }
   size_t pad = 0;
-  if (!b64.empty() && b64.back() == '=') pad = (b64.size() >= 2 && b64[b64.size() - 2] == '=') ? 2 : 1;
+  if (!b64.empty() && b64.back() == '=')
+    pad = (b64.size() >= 2 && b64[b64.size() - 2] == '=') ? 2 : 1;
   Bytes out;
   out.reserve(b64.size() / 4 * 3);
   for (size_t i = 0; i < b64.size(); i += 4) {

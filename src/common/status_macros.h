@@ -13,9 +13,9 @@
 #define LOCKOUT_STATUS_CONCAT_INNER_(a, b) a##b
 #define LOCKOUT_STATUS_CONCAT_(a, b) LOCKOUT_STATUS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    ::absl::Status lockout_status_ = (expr);         \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status lockout_status_ = (expr);           \
     if (!lockout_status_.ok()) return lockout_status_; \
   } while (false)
 

@@ -40,9 +40,13 @@ TEST(HexTest, PrefixOnlyWhereAllowed) {
 }
 
 TEST(Base64Test, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> cases[] = {{"", ""},
+                                                       {"f", "Zg=="},
+                                                       {"fo", "Zm8="},
+                                                       {"foo", "Zm9v"},
+                                                       {"foob", "Zm9vYg=="},
+                                                       {"fooba", "Zm9vYmE="},
+                                                       {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, enc] : cases) {
     EXPECT_EQ(Base64Encode(AsBytes(plain)), enc);
     auto dec = Base64Decode(enc);

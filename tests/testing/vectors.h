@@ -39,14 +39,13 @@ Bytes ReadTestFile(const std::string& path);
 
 }  // namespace lockout::testing
 
-#define LOCKOUT_VECTOR_OR_SKIP(var, relative)                                         \
-  std::string var;                                                                    \
-  do {                                                                                \
-    ::lockout::testing::VectorLookup lockout_lookup_ =                                \
-        ::lockout::testing::FindVector(relative);                                     \
-    if (!lockout_lookup_.found) {                                                     \
-      if (lockout_lookup_.required) FAIL() << lockout_lookup_.message;                \
-      GTEST_SKIP() << lockout_lookup_.message;                                        \
-    }                                                                                 \
-    var = lockout_lookup_.path;                                                       \
+#define LOCKOUT_VECTOR_OR_SKIP(var, relative)                                                    \
+  std::string var;                                                                               \
+  do {                                                                                           \
+    ::lockout::testing::VectorLookup lockout_lookup_ = ::lockout::testing::FindVector(relative); \
+    if (!lockout_lookup_.found) {                                                                \
+      if (lockout_lookup_.required) FAIL() << lockout_lookup_.message;                           \
+      GTEST_SKIP() << lockout_lookup_.message;                                                   \
+    }                                                                                            \
+    var = lockout_lookup_.path;                                                                  \
   } while (false)
