@@ -36,6 +36,19 @@ AwsJsonClient::AwsJsonClient(std::unique_ptr<HttpTransport> transport,
       credentials_(std::move(credentials)),
       options_(std::move(options)) {}
 
+absl::StatusOr<std::unique_ptr<AwsJsonClient>> AwsJsonClient::CreateForService(
+    AwsService service, EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials,
+    std::string region, RetryPolicy retry, RetryEnvironment environment,
+    HttpTransportOptions transport_options) {
+  AwsJsonClientOptions options;
+  options.service = service;
+  options.region = std::move(region);
+  options.retry = retry;
+  options.environment = std::move(environment);
+  return Create(std::move(endpoint), std::move(credentials), std::move(options),
+                std::move(transport_options));
+}
+
 absl::StatusOr<std::unique_ptr<AwsJsonClient>> AwsJsonClient::Create(
     EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials,
     AwsJsonClientOptions options, HttpTransportOptions transport_options) {

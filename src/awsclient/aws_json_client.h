@@ -62,6 +62,13 @@ class AwsJsonClient final {
       EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials,
       AwsJsonClientOptions options, HttpTransportOptions transport_options = {});
 
+  // Create() for `service` in `region` with default limits: what each service client
+  // (KmsClient, SecretsClient) builds itself on.
+  static absl::StatusOr<std::unique_ptr<AwsJsonClient>> CreateForService(
+      AwsService service, EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials,
+      std::string region, RetryPolicy retry, RetryEnvironment environment,
+      HttpTransportOptions transport_options);
+
   // Calls `operation` (e.g. "Decrypt") with `request` (a JSON object) and returns the reply
   // object. InvalidArgument when `request` cannot be serialised (e.g. invalid UTF-8 in a string).
   absl::StatusOr<nlohmann::json> Call(std::string_view operation, const nlohmann::json& request);

@@ -59,14 +59,10 @@ KmsClient::KmsClient(std::unique_ptr<AwsJsonClient> client) : client_(std::move(
 absl::StatusOr<std::unique_ptr<KmsClient>> KmsClient::Create(
     EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials, std::string region,
     RetryPolicy retry, RetryEnvironment environment, HttpTransportOptions transport_options) {
-  AwsJsonClientOptions options;
-  options.service = kKmsService;
-  options.region = std::move(region);
-  options.retry = retry;
-  options.environment = std::move(environment);
   ASSIGN_OR_RETURN(std::unique_ptr<AwsJsonClient> client,
-                   AwsJsonClient::Create(std::move(endpoint), std::move(credentials),
-                                         std::move(options), std::move(transport_options)));
+                   AwsJsonClient::CreateForService(
+                       kKmsService, std::move(endpoint), std::move(credentials), std::move(region),
+                       retry, std::move(environment), std::move(transport_options)));
   return std::make_unique<KmsClient>(std::move(client));
 }
 

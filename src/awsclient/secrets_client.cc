@@ -72,14 +72,11 @@ SecretsClient::SecretsClient(std::unique_ptr<AwsJsonClient> client) : client_(st
 absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Create(
     EndpointConfig endpoint, std::shared_ptr<CredentialsProvider> credentials, std::string region,
     RetryPolicy retry, RetryEnvironment environment, HttpTransportOptions transport_options) {
-  AwsJsonClientOptions options;
-  options.service = kSecretsManagerService;
-  options.region = std::move(region);
-  options.retry = retry;
-  options.environment = std::move(environment);
-  ASSIGN_OR_RETURN(std::unique_ptr<AwsJsonClient> client,
-                   AwsJsonClient::Create(std::move(endpoint), std::move(credentials),
-                                         std::move(options), std::move(transport_options)));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<AwsJsonClient> client,
+      AwsJsonClient::CreateForService(kSecretsManagerService, std::move(endpoint),
+                                      std::move(credentials), std::move(region), retry,
+                                      std::move(environment), std::move(transport_options)));
   return std::make_unique<SecretsClient>(std::move(client));
 }
 
