@@ -271,8 +271,10 @@ class ScriptedRelay {
     thread_ = std::thread([this, reply = std::move(reply), hold] {
       absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener_, kIo);
       if (!fd.ok()) return;
-      char buf[1024];
-      (void)recv(fd->get(), buf, sizeof(buf), 0);
+      // Read the whole request frame first: closing with unread bytes makes the kernel send a
+      // reset, which the client would see as "unavailable" instead of the scripted reply.
+      net::FrameDecoder decoder;
+      if (!net::ReadFrame(fd->get(), decoder, kIo).ok()) return;
       (void)net::WriteAll(fd->get(), reply, kIo);
       if (hold) done_.WaitForNotification();
     });
