@@ -82,7 +82,16 @@ std::optional<Bytes> DecodeB64Field(const nlohmann::json& obj, const char* name,
 }  // namespace
 
 RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options)
-    : keys_(keys), nsm_(nsm), options_(options) {}
+    : keys_(keys), nsm_(nsm), options_(options) {
+  if (nsm_ == nullptr) return;
+  nsm::NsmClient client(*nsm_);
+  absl::StatusOr<nsm::DescribePcrResponse> pcr0 = client.DescribePcr(0);
+  if (pcr0.ok()) {
+    pcr0_hex_ = HexEncode(pcr0->data);
+  } else {
+    LogWarn("pcr0_unavailable", {{"error", std::string(pcr0.status().message())}});
+  }
+}
 
 bool RequestHandler::Handle(const net::Frame& frame, WorkerState& state, std::string& out) {
   if (frame.kind == net::FrameKind::kV1) {
@@ -247,6 +256,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"load_attempts", health.attempts}};
     if (const Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = KeyTypeName(s->key_type());
+    if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
     V2Reply reply(out);
     out += body.dump();
     return;

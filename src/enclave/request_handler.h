@@ -63,7 +63,7 @@ struct HandlerOptions {
 class RequestHandler final {
  public:
   // `keys` must outlive the handler; `nsm` may be null (then attest answers
-  // "attestation unavailable").
+  // "attestation unavailable"). Reads PCR0 from `nsm` once.
   RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options = {});
 
   // Handles one complete frame and appends the reply frame (of the same kind) to `out`.
@@ -86,6 +86,9 @@ class RequestHandler final {
   KeyManager& keys_;
   nsm::NsmDevice* nsm_;
   HandlerOptions options_;
+  // This enclave's PCR0 (lower-case hex), read once from the NSM; empty without one. `health`
+  // reports it so an operator can compare it with the key policy even before a key is loaded.
+  std::string pcr0_hex_;
 };
 
 }  // namespace lockout::enclave

@@ -57,6 +57,20 @@ DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions
   const std::string name = "secret";
   if (!session.ok()) return Failed(name, "no AWS session (see credentials)");
   absl::StatusOr<awsclient::SecretDescription> d = session->secrets->DescribeSecret(o.secret_name);
+  if (!d.ok() && d.status().code() == absl::StatusCode::kPermissionDenied) {
+    // The instance role usually has only the relay's permission, GetSecretValue. What it returns
+    // is the KMS ciphertext, useless without the enclave; only its size is reported.
+    absl::StatusOr<awsclient::SecretValue> v = session->secrets->GetSecretValue(o.secret_name);
+    if (!v.ok()) {
+      return Failed(name, absl::StrCat("neither DescribeSecret nor GetSecretValue on \"",
+                                       o.secret_name, "\" works with these credentials: ",
+                                       v.status().message()));
+    }
+    const size_t size = v->value.size();
+    v->value.Clear();
+    return Ok(name, absl::StrCat(v->arn, ", current version ", v->version_id, " (", size,
+                                 " bytes, read with GetSecretValue: DescribeSecret is not allowed)"));
+  }
   if (!d.ok()) {
     return Failed(name,
                   absl::StrCat("DescribeSecret \"", o.secret_name, "\": ", d.status().message()));
@@ -110,6 +124,7 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
   absl::StatusOr<std::unique_ptr<EnclaveV2Client>> client =
       EnclaveV2Client::Connect(o.enclave, o.timeout);
   std::optional<std::string> enclave_pcr0;
+  bool enclave_loaded = false;
   if (!client.ok()) {
     report.checks.push_back(
         Failed("enclave", absl::StrCat(o.enclave.ToString(), ": ", client.status().message())));
@@ -120,18 +135,27 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
     } else {
       const std::string status = health->value("status", std::string());
       const std::string reason = health->value("reason", std::string());
-      if (status == "ok") {
-        report.checks.push_back(Ok("enclave", absl::StrCat(o.enclave.ToString(), " healthy, key ",
-                                                           health->value("key_type", "?"))));
-      } else {
-        report.checks.push_back(
-            Failed("enclave", absl::StrCat(o.enclave.ToString(), " status ", status,
-                                           reason.empty() ? "" : absl::StrCat(": ", reason))));
-      }
+      enclave_loaded = status == "ok";
       absl::StatusOr<Bytes> doc = (*client)->Attest(crypto::RandomBytes(32));
       if (doc.ok()) {
         absl::StatusOr<attest::AttestationDocument> parsed = attest::ParseAttestationDocument(*doc);
         if (parsed.ok() && parsed->pcrs.count(0)) enclave_pcr0 = HexEncode(parsed->pcrs.at(0));
+      }
+      if (!enclave_pcr0 && health->contains("pcr0") && (*health)["pcr0"].is_string()) {
+        // No attestation without a loaded key (it binds the key); health reports PCR0 anyway.
+        enclave_pcr0 = absl::AsciiStrToLower((*health)["pcr0"].get<std::string>());
+      }
+      if (enclave_loaded) {
+        report.checks.push_back(Ok("enclave", absl::StrCat(o.enclave.ToString(), " healthy, key ",
+                                                           health->value("key_type", "?"))));
+      } else {
+        std::string detail = absl::StrCat(o.enclave.ToString(), " status ", status,
+                                          reason.empty() ? "" : absl::StrCat(": ", reason));
+        if (reason == "kms access denied" && enclave_pcr0) {
+          absl::StrAppend(&detail, " (it runs PCR0 ", *enclave_pcr0,
+                          "; the key policy must allow exactly that image)");
+        }
+        report.checks.push_back(Failed("enclave", std::move(detail)));
       }
     }
   }
@@ -143,7 +167,17 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
     absl::StatusOr<std::string> policy = session->kms->GetKeyPolicy(o.kms_key_id);
     absl::StatusOr<LintReport> lint =
         policy.ok() ? LintKeyPolicy(*policy) : absl::StatusOr<LintReport>(policy.status());
-    if (!lint.ok()) {
+    if (!lint.ok() && lint.status().code() == absl::StatusCode::kPermissionDenied) {
+      // Typical for the instance role: it may decrypt (from the enclave) but not read the policy.
+      // A loaded key is itself the proof that KMS accepted the enclave's PCR0.
+      report.checks.push_back(Skipped(
+          "pcr0", absl::StrCat("these credentials may not read the key policy (GetKeyPolicy "
+                               "denied); run doctor as the key administrator to compare",
+                               enclave_loaded && enclave_pcr0
+                                   ? absl::StrCat(". KMS accepted the enclave's PCR0 ",
+                                                  *enclave_pcr0, ": its key is loaded")
+                                   : "")));
+    } else if (!lint.ok()) {
       report.checks.push_back(
           Failed("pcr0", absl::StrCat("cannot read the key policy: ", lint.status().message())));
     } else {

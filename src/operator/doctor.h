@@ -4,13 +4,15 @@
 // depends on them, and names the first broken link:
 //   1. credentials  the caller's AWS credentials resolve (environment or the instance role via
 //                   IMDS) and, for role credentials, stay valid for at least `min_validity`;
-//   2. secret       Secrets Manager DescribeSecret finds the secret with a current version;
+//   2. secret       Secrets Manager DescribeSecret finds the secret with a current version (if
+//                   DescribeSecret is denied, as for the instance role: GetSecretValue reads it);
 //   3. relay        lockout-relay answers get_secret for the secret (the reply's credentials are
 //                   wiped at once; their expiry is checked);
 //   4. enclave      lockout-enclave answers the v2 `health` op with status "ok";
 //   5. pcr0         the enclave's attested PCR0 (v2 `attest`, fresh nonce) equals the
 //                   kms:RecipientAttestation:ImageSha384 value in the key policy (GetKeyPolicy;
-//                   needs `kms_key_id`, skipped otherwise).
+//                   needs `kms_key_id`, skipped otherwise, and skipped when these credentials
+//                   may not read the policy: a loaded key then proves KMS accepted the PCR0).
 // Every check runs even after a failure (more information for the operator); `first_broken` is
 // the first that failed. Thread-safety: reentrant.
 
