@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace lockout {
 namespace {
@@ -87,6 +88,13 @@ std::string Base64Encode(ByteView data) {
 }
 
 absl::StatusOr<Bytes> Base64Decode(std::string_view b64) {
+  Bytes out;
+  RETURN_IF_ERROR(Base64DecodeTo(b64, out));
+  return out;
+}
+
+absl::Status Base64DecodeTo(std::string_view b64, Bytes& out) {
+  out.clear();
   if (b64.size() % 4 != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("base64: length ", b64.size(), " is not a multiple of 4"));
@@ -94,7 +102,6 @@ absl::StatusOr<Bytes> Base64Decode(std::string_view b64) {
   size_t pad = 0;
   if (!b64.empty() && b64.back() == '=')
     pad = (b64.size() >= 2 && b64[b64.size() - 2] == '=') ? 2 : 1;
-  Bytes out;
   out.reserve(b64.size() / 4 * 3);
   for (size_t i = 0; i < b64.size(); i += 4) {
     bool last = i + 4 == b64.size();
@@ -122,7 +129,7 @@ absl::StatusOr<Bytes> Base64Decode(std::string_view b64) {
       return absl::InvalidArgumentError("base64: non-zero trailing bits");
     }
   }
-  return out;
+  return absl::OkStatus();
 }
 
 }  // namespace lockout

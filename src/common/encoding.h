@@ -25,5 +25,8 @@ absl::StatusOr<Bytes> HexDecodeAllowPrefix(std::string_view hex);
 std::string Base64Encode(ByteView data);
 // Standard alphabet, padding required, no whitespace, canonical trailing bits.
 absl::StatusOr<Bytes> Base64Decode(std::string_view b64);
+// The same, into `out` (replacing its contents, keeping its capacity: no allocation once it is
+// large enough). On error `out` holds a partial decode.
+absl::Status Base64DecodeTo(std::string_view b64, Bytes& out);
 
 }  // namespace lockout

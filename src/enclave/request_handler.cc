@@ -48,6 +48,12 @@ class V2Reply {
   size_t at_;
 };
 
+void AppendV2ErrorWithId(std::string_view id_json, std::string_view reason, std::string& out) {
+  V2Reply reply(out);
+  absl::StrAppend(&out, "{\"id\":", Absl(id_json), ",\"ok\":false,\"error\":\"", Absl(reason),
+                  "\"}");
+}
+
 void AppendV1Error(std::string_view reason, std::string& out) {
   absl::StrAppend(&out, "{\"success\": \"False\", \"error\": \"Error: ", Absl(reason), "\"}",
                   Absl(net::kV1Terminator));
@@ -91,6 +97,82 @@ RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOpt
   } else {
     LogWarn("pcr0_unavailable", {{"error", std::string(pcr0.status().message())}});
   }
+}
+
+std::optional<SimpleSign> ParseSimpleSign(std::string_view p) {
+  size_t i = 0;
+  const auto skip_ws = [&] {
+    while (i < p.size() && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) ++i;
+  };
+  const auto at = [&](char c) { return i < p.size() && p[i] == c; };
+  // A string of printable ASCII without escapes; sets `out` to its contents.
+  const auto scan_string = [&](std::string_view* out) {
+    if (!at('"')) return false;
+    const size_t start = ++i;
+    while (i < p.size() && p[i] != '"') {
+      const auto c = static_cast<unsigned char>(p[i]);
+      if (c < 0x20 || c > 0x7e || c == '\\') return false;
+      ++i;
+    }
+    if (i == p.size()) return false;
+    *out = p.substr(start, i - start);
+    ++i;
+    return true;
+  };
+  // The id: its literal, which is how the JSON library prints it back.
+  const auto scan_id = [&](std::string_view* out) {
+    const size_t start = i;
+    std::string_view text;
+    if (at('"')) {
+      if (!scan_string(&text) || text.size() > kMaxIdSize) return false;
+    } else if (p.substr(i, 4) == "null") {
+      i += 4;
+    } else {
+      if (at('-')) ++i;
+      const size_t digits = i;
+      while (i < p.size() && p[i] >= '0' && p[i] <= '9') ++i;
+      const size_t n = i - digits;
+      // 1 to 18 digits fit any integer type exactly; no leading zero, no "-0".
+      if (n == 0 || n > 18 || (p[digits] == '0' && (n > 1 || digits != start))) return false;
+    }
+    *out = p.substr(start, i - start);
+    return true;
+  };
+
+  std::optional<std::string_view> id, op, message;
+  skip_ws();
+  if (!at('{')) return std::nullopt;
+  ++i;
+  while (true) {
+    skip_ws();
+    std::string_view key;
+    if (!scan_string(&key)) return std::nullopt;
+    skip_ws();
+    if (!at(':')) return std::nullopt;
+    ++i;
+    skip_ws();
+    std::string_view value;
+    if (key == "id" && !id.has_value() && scan_id(&value)) {
+      id = value;
+    } else if (key == "op" && !op.has_value() && scan_string(&value)) {
+      op = value;
+    } else if (key == "message" && !message.has_value() && scan_string(&value)) {
+      message = value;
+    } else {
+      return std::nullopt;
+    }
+    skip_ws();
+    if (at(',')) {
+      ++i;
+      continue;
+    }
+    if (!at('}')) return std::nullopt;
+    ++i;
+    break;
+  }
+  skip_ws();
+  if (i != p.size() || op != "sign" || !message.has_value()) return std::nullopt;
+  return SimpleSign{.id_json = id.value_or("null"), .message_b64 = *message};
 }
 
 bool RequestHandler::Handle(const net::Frame& frame, WorkerState& state, std::string& out) {
@@ -191,11 +273,33 @@ void RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std:
 
 void RequestHandler::AppendV2Error(const nlohmann::json& id, std::string_view reason,
                                    std::string& out) {
+  AppendV2ErrorWithId(id.dump(), reason, out);
+}
+
+void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerState& state,
+                            std::string& out) {
+  absl::Status detail;
+  const std::string_view reason = SignToHex(message, state, &detail);
+  if (!reason.empty()) {
+    LogRequestError("v2", "sign", reason, detail);
+    AppendV2ErrorWithId(id_json, reason, out);
+    return;
+  }
   V2Reply reply(out);
-  absl::StrAppend(&out, "{\"id\":", id.dump(), ",\"ok\":false,\"error\":\"", Absl(reason), "\"}");
+  absl::StrAppend(&out, "{\"id\":", Absl(id_json), ",\"ok\":true,\"signature\":\"", state.hex,
+                  "\"}");
 }
 
 void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out) {
+  if (options_.sign_fast_path) {
+    if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
+      if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
+        SignV2(simple->id_json, state.message, state, out);
+        return;
+      }
+      // Bad base64: the general path below says so, exactly as for any other request.
+    }
+  }
   absl::Status detail;
   absl::StatusOr<nlohmann::json> request = ParseJson(payload);
   if (!request.ok() || !request->is_object()) {
@@ -235,14 +339,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       AppendV2Error(id, kErrBadRequest, out);
       return;
     }
-    const std::string_view reason = SignToHex(*message, state, &detail);
-    if (!reason.empty()) {
-      LogRequestError("v2", op, reason, detail);
-      AppendV2Error(id, reason, out);
-      return;
-    }
-    V2Reply reply(out);
-    absl::StrAppend(&out, "{\"id\":", id.dump(), ",\"ok\":true,\"signature\":\"", state.hex, "\"}");
+    SignV2(id.dump(), *message, state, out);
     return;
   }
 
