@@ -1,8 +1,5 @@
 #include "src/awsclient/secrets_client.h"
 
-#include <openssl/rand.h>
-
-#include <array>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -11,6 +8,7 @@
 #include "src/common/encoding.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
+#include "src/crypto/hash.h"
 
 namespace lockout::awsclient {
 namespace {
@@ -54,19 +52,6 @@ absl::StatusOr<SecretVersionRef> ParseVersionRef(const json& reply, std::string_
 
 }  // namespace
 
-std::string RandomUuid() {
-  std::array<uint8_t, 16> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
-    // The RNG failing is not something to paper over.
-    std::abort();
-  }
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  const std::string hex = HexEncode(b);
-  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
-                      hex.substr(16, 4), "-", hex.substr(20, 12));
-}
-
 SecretsClient::SecretsClient(std::unique_ptr<AwsJsonClient> client) : client_(std::move(client)) {}
 
 absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Create(
@@ -86,7 +71,7 @@ absl::StatusOr<SecretVersionRef> SecretsClient::CreateSecret(std::string_view na
                                                              const CreateSecretOptions& options) {
   constexpr std::string_view kWhat = "secretsmanager.CreateSecret";
   json body = {{"Name", name},
-               {"ClientRequestToken", options.client_request_token.value_or(RandomUuid())}};
+               {"ClientRequestToken", options.client_request_token.value_or(crypto::RandomUuid())}};
   absl::Cleanup wipe = [&body] { WipeJsonStrings(body); };
   if (options.description.has_value()) body["Description"] = *options.description;
   if (options.kms_key_id.has_value()) body["KmsKeyId"] = *options.kms_key_id;
@@ -105,7 +90,7 @@ absl::StatusOr<SecretVersionRef> SecretsClient::PutSecretValue(
     std::optional<std::string> client_request_token) {
   constexpr std::string_view kWhat = "secretsmanager.PutSecretValue";
   json body = {{"SecretId", secret_id},
-               {"ClientRequestToken", client_request_token.value_or(RandomUuid())}};
+               {"ClientRequestToken", client_request_token.value_or(crypto::RandomUuid())}};
   absl::Cleanup wipe = [&body] { WipeJsonStrings(body); };
   RETURN_IF_ERROR(SetSecretField(body, value, kind, kWhat));
   ASSIGN_OR_RETURN(json reply, client_->Call("PutSecretValue", body));

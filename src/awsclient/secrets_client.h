@@ -100,7 +100,4 @@ class SecretsClient final {
   std::unique_ptr<AwsJsonClient> client_;
 };
 
-// A random (version 4) UUID in canonical lower-case text form, for ClientRequestToken.
-std::string RandomUuid();
-
 }  // namespace lockout::awsclient

@@ -6,6 +6,10 @@
 #include <openssl/rand.h>
 
 #include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/encoding.h"
 
 namespace lockout::crypto {
 namespace {
@@ -76,6 +80,15 @@ Bytes RandomBytes(size_t n) {
   Bytes out(n);
   if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1) std::abort();
   return out;
+}
+
+std::string RandomUuid() {
+  Bytes b = RandomBytes(16);
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  const std::string h = HexEncode(b);
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
+                      h.substr(16, 4), "-", h.substr(20, 12));
 }
 
 }  // namespace lockout::crypto

@@ -40,4 +40,8 @@ bool ConstantTimeEquals(ByteView a, ByteView b);
 // Cryptographically secure random bytes (RAND_bytes); aborts if the RNG fails.
 Bytes RandomBytes(size_t n);
 
+// A random RFC 4122 version 4 UUID in canonical lower-case text form (8-4-4-4-12), as AWS uses
+// for request ids, ClientRequestToken and secret version ids.
+std::string RandomUuid();
+
 }  // namespace lockout::crypto

@@ -10,16 +10,6 @@
 #include "src/crypto/hash.h"
 
 namespace lockout::localaws {
-namespace {
-
-std::string NewRequestId() {
-  Bytes r = crypto::RandomBytes(16);
-  std::string h = HexEncode(r);
-  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
-                      h.substr(16, 4), "-", h.substr(20, 12));
-}
-
-}  // namespace
 
 Frontend::Frontend(IdentityStore& identity, ImdsService* imds, const Clock& clock)
     : identity_(identity), imds_(imds), clock_(clock) {}
@@ -56,7 +46,7 @@ http::HttpResponse Frontend::Handle(const aws::HttpRequest& request) {
     return r;
   }
   const absl::Time start = clock_.Now();
-  std::string request_id = NewRequestId();
+  std::string request_id = crypto::RandomUuid();
   std::string target, principal;
   AwsResult result = Dispatch(request, &target, &principal, request_id);
   http::HttpResponse response = ToHttpResponse(result);

@@ -81,16 +81,6 @@ bool IsValidSecretIdName(std::string_view id) {
   return !id.empty();
 }
 
-// RFC 4122 version 4 UUID, the form the AWS SDKs use for ClientRequestToken.
-std::string NewUuid() {
-  Bytes r = crypto::RandomBytes(16);
-  r[6] = static_cast<uint8_t>((r[6] & 0x0f) | 0x40);
-  r[8] = static_cast<uint8_t>((r[8] & 0x3f) | 0x80);
-  std::string h = HexEncode(r);
-  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
-                      h.substr(16, 4), "-", h.substr(20, 12));
-}
-
 // The six random characters AWS appends to a secret's name in its ARN.
 std::string RandomArnSuffix() {
   constexpr std::string_view kAlphabet =
@@ -526,7 +516,7 @@ AwsResult SecretsService::Impl::CreateSecret(const Json& req, const CallContext&
   Json response = {{"ARN", r.arn}, {"Name", r.name}};
   if (input) {
     SecretVersion v;
-    v.id = token ? *token : NewUuid();
+    v.id = token ? *token : crypto::RandomUuid();
     v.stages = {std::string(kCurrent)};
     v.created = now;
     v.binary = input->binary;
@@ -647,7 +637,7 @@ AwsResult SecretsService::Impl::PutSecretValue(const Json& req, const CallContex
     labels.emplace_back(kCurrent);
   }
   SecretVersion v;
-  v.id = token ? *token : NewUuid();
+  v.id = token ? *token : crypto::RandomUuid();
   v.created = now;
   v.binary = input->binary;
   v.value = std::move(input->value);

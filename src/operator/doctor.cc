@@ -62,14 +62,15 @@ DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions
     // is the KMS ciphertext, useless without the enclave; only its size is reported.
     absl::StatusOr<awsclient::SecretValue> v = session->secrets->GetSecretValue(o.secret_name);
     if (!v.ok()) {
-      return Failed(name, absl::StrCat("neither DescribeSecret nor GetSecretValue on \"",
-                                       o.secret_name, "\" works with these credentials: ",
-                                       v.status().message()));
+      return Failed(name,
+                    absl::StrCat("neither DescribeSecret nor GetSecretValue on \"", o.secret_name,
+                                 "\" works with these credentials: ", v.status().message()));
     }
     const size_t size = v->value.size();
     v->value.Clear();
-    return Ok(name, absl::StrCat(v->arn, ", current version ", v->version_id, " (", size,
-                                 " bytes, read with GetSecretValue: DescribeSecret is not allowed)"));
+    return Ok(name,
+              absl::StrCat(v->arn, ", current version ", v->version_id, " (", size,
+                           " bytes, read with GetSecretValue: DescribeSecret is not allowed)"));
   }
   if (!d.ok()) {
     return Failed(name,

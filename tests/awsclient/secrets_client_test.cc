@@ -51,16 +51,6 @@ bool IsUuidV4(const std::string& s) {
   return s[14] == '4' && std::string("89ab").find(s[19]) != std::string::npos;
 }
 
-TEST(RandomUuidTest, IsAFreshVersion4Uuid) {
-  std::set<std::string> seen;
-  for (int i = 0; i < 50; ++i) {
-    std::string u = RandomUuid();
-    EXPECT_TRUE(IsUuidV4(u)) << u;
-    seen.insert(u);
-  }
-  EXPECT_EQ(seen.size(), 50u);
-}
-
 TEST_F(SecretsClientTest, CreateSecretSendsSecretBinaryAndAnIdempotencyToken) {
   Serve([](const std::string&, const json& req) {
     return FakeReply{

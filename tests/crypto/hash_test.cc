@@ -1,5 +1,9 @@
 #include "src/crypto/hash.h"
 
+#include <regex>
+#include <set>
+#include <string>
+
 #include "gtest/gtest.h"
 #include "src/common/encoding.h"
 
@@ -41,6 +45,18 @@ TEST(HashTest, ConstantTimeEquals) {
 TEST(HashTest, RandomBytesDiffer) {
   EXPECT_EQ(RandomBytes(32).size(), 32u);
   EXPECT_NE(RandomBytes(32), RandomBytes(32));
+}
+
+TEST(RandomUuidTest, IsAFreshVersion4UuidInCanonicalForm) {
+  const std::regex canonical(
+      "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    const std::string u = RandomUuid();
+    EXPECT_TRUE(std::regex_match(u, canonical)) << u;
+    seen.insert(u);
+  }
+  EXPECT_EQ(seen.size(), 200u);
 }
 
 }  // namespace

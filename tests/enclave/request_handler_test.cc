@@ -31,8 +31,7 @@ TEST(ParseSimpleSignTest, AcceptsThePlainShapesClientsSend) {
       {R"( { "id" : -42 , "op" : "sign" , "message" : "aGk=" } )", "-42", "aGk="},
       {"{\"id\":null,\r\n\t\"op\":\"sign\",\"message\":\"aGk=\"}\n", "null", "aGk="},
       {R"({"id":0,"op":"sign","message":"aGk="})", "0", "aGk="},
-      {R"({"id":999999999999999999,"op":"sign","message":"aGk="})", "999999999999999999",
-       "aGk="},
+      {R"({"id":999999999999999999,"op":"sign","message":"aGk="})", "999999999999999999", "aGk="},
       {R"({"id":"a/b c{}[]:,'","op":"sign","message":"aGk="})", R"("a/b c{}[]:,'")", "aGk="},
       {R"({"id":")" + std::string(256, 'x') + R"(","op":"sign","message":"aGk="})",
        "\"" + std::string(256, 'x') + "\"", "aGk="},
@@ -126,8 +125,8 @@ class SignPathsTest : public ::testing::Test {
   std::string Reply(RequestHandler& handler, const std::string& payload) {
     WorkerState state;
     std::string out;
-    EXPECT_FALSE(handler.Handle(net::Frame{.kind = net::FrameKind::kV2, .payload = payload},
-                                state, out));
+    EXPECT_FALSE(
+        handler.Handle(net::Frame{.kind = net::FrameKind::kV2, .payload = payload}, state, out));
     return out;
   }
 
@@ -167,9 +166,9 @@ TEST_F(SignPathsTest, TheFastPathReusesItsBuffersAcrossRequests) {
   EXPECT_GE(capacity, 3000u);
   const uint8_t* data = state.message.data();
   out.clear();
-  ASSERT_FALSE(fast_->Handle(
-      net::Frame{.kind = net::FrameKind::kV2, .payload = R"({"id":2,"op":"sign","message":"aGk="})"},
-      state, out));
+  ASSERT_FALSE(fast_->Handle(net::Frame{.kind = net::FrameKind::kV2,
+                                        .payload = R"({"id":2,"op":"sign","message":"aGk="})"},
+                             state, out));
   EXPECT_EQ(state.message.data(), data);
   EXPECT_EQ(state.message.size(), 2u);
   EXPECT_NE(out.find(R"({"id":2,"ok":true,"signature":")"), std::string::npos) << out;
