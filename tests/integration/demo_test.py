@@ -5,12 +5,10 @@ The demo runs in this test's temporary directory (--work-dir), so every process 
 "no process left behind" is checked by scanning /proc for command lines that mention it.
 """
 
-import base64
 import hashlib
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -143,18 +141,8 @@ class DemoTest(harness.TempDirTestCase):
         self.assertIn(ready["enclave"], lines[-1])
         self.assertTrue(ready["enclave"].startswith("tcp://"))
 
-        host, port = ready["enclave"][len("tcp://"):].rsplit(":", 1)
         # Protocol v1, as the seed's test.py: a new connection, JSON + "$$$".
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            s.sendall(json.dumps({"bytes": base64.b64encode(SEED_MESSAGE).decode()}).encode()
-                      + b"$$$")
-            reply = b""
-            while not reply.endswith(b"$$$"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-        v1 = json.loads(reply[:-3])
+        v1 = harness.v1_sign(ready["enclave"], SEED_MESSAGE)
         self.assertEqual(v1["success"], "True", v1)
         pem = os.path.join(self.tmp, "pub.pem")
         sig = os.path.join(self.tmp, "sig.der")
@@ -169,16 +157,7 @@ class DemoTest(harness.TempDirTestCase):
                                 msg])
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
         # Protocol v2 on the same port: the public key matches the ready file's.
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            body = json.dumps({"id": 7, "op": "public_key"}).encode()
-            s.sendall(len(body).to_bytes(4, "big") + body)
-            data = b""
-            while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        v2 = json.loads(data[4:4 + int.from_bytes(data[:4], "big")])
+        v2 = harness.v2_call(ready["enclave"], {"id": 7, "op": "public_key"})
         self.assertTrue(v2["ok"], v2)
         self.assertEqual(v2["id"], 7)
         self.assertEqual(v2["public_key_pem"], ready["public_key_pem"])

@@ -122,21 +122,17 @@ class DeployKitTest(harness.TempDirTestCase):
         argv[argv.index("--listen") + 1] = "tcp://127.0.0.1:0"
         argv[argv.index("--metrics") + 1] = "tcp://127.0.0.1:0"
         ready = os.path.join(self.tmp, "relay.json")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update({"AWS_REGION": la.ready["region"],
-                    "AWS_EC2_METADATA_SERVICE_ENDPOINT": la.ready["imds_endpoint"],
-                    "AWS_ENDPOINT_URL_SECRETS_MANAGER": la.ready["secretsmanager_endpoint"]})
-        p = harness.Process(argv + ["--ready-file", ready], self.tmp, "relay", env=env)
+        p = harness.Process(argv + ["--ready-file", ready], self.tmp, "relay",
+                            env=la.process_env(relay=True))
         self._stops.append(p.stop)
         harness.wait_for_file(ready, p.proc, what="relay ready file")
         with open(ready) as f:
             info = json.load(f)
         self.assertTrue(info["metrics"])
-        from runtime_test import v1_request
-        reply = v1_request(info["listen"], json.dumps(
+        reply = harness.v1_request(info["listen"], json.dumps(
             {"request_type": "get_secret", "payload": {"secret_name": "other"}}).encode() + b"$$$")
         self.assertEqual(reply, b'{"error":"secret not allowed"}$$$')
-        reply = v1_request(info["listen"], json.dumps(
+        reply = harness.v1_request(info["listen"], json.dumps(
             {"request_type": "get_secret",
              "payload": {"secret_name": "lockout/signing-key"}}).encode() + b"$$$")
         # Allowed, but this local-aws has no such secret yet.

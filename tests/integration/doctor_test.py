@@ -10,7 +10,7 @@ import re
 import unittest
 
 import harness
-from runtime_test import SECRET, RuntimeTestCase, wait_until
+from runtime_test import SECRET, RuntimeTestCase
 
 
 class DoctorTest(RuntimeTestCase):
@@ -86,7 +86,7 @@ class DoctorTest(RuntimeTestCase):
     def test_an_enclave_the_policy_does_not_pin_is_named_with_its_pcr0(self):
         self.lock_to("--pcr0", "ab" * 48)
         _, relay, enclave = self.start_stack()
-        wait_until(lambda: self.health(enclave)["reason"] == "kms access denied", "the denial")
+        harness.wait_until(lambda: self.health(enclave)["reason"] == "kms access denied", "the denial")
 
         code, out = self.doctor("instance", relay, enclave)
         self.assertEqual(code, 1, out)

@@ -6,11 +6,13 @@ are always stopped (SIGTERM, then SIGKILL) and their logs are kept for assertion
 "this canary never appears in any log".
 """
 
+import base64
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -121,6 +123,16 @@ class LocalAws:
             env["AWS_SESSION_TOKEN"] = p["session_token"]
         return env
 
+    def process_env(self, relay=False):
+        """Environment for lockout-enclave (the region only) or, with `relay`, lockout-relay
+        (also the IMDS and Secrets Manager endpoints): none of the caller's AWS_* variables."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["AWS_REGION"] = self.ready["region"]
+        if relay:
+            env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.ready["imds_endpoint"]
+            env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = self.ready["secretsmanager_endpoint"]
+        return env
+
     def boto3_client(self, service, principal):
         import boto3
         import botocore.config
@@ -134,6 +146,87 @@ class LocalAws:
 
     def stop(self, sig=signal.SIGTERM):
         return self.process.stop(sig)
+
+
+# ---- clients of lockout-enclave and lockout-relay on tcp:// URIs (docs/PROTOCOL.md) ----
+
+def tcp_address(uri):
+    assert uri.startswith("tcp://"), uri
+    host, port = uri[len("tcp://"):].rsplit(":", 1)
+    return host, int(port)
+
+
+def connect(uri, timeout=10.0):
+    s = socket.create_connection(tcp_address(uri), timeout=timeout)
+    s.settimeout(timeout)
+    return s
+
+
+def read_until(sock, terminator):
+    data = b""
+    while terminator not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def v1_request(uri, payload):
+    """One seed-style exchange: new connection, payload, read to `$$$` or EOF."""
+    with connect(uri) as s:
+        s.sendall(payload)
+        return read_until(s, b"$$$")
+
+
+def v1_sign(uri, message):
+    reply = v1_request(uri, json.dumps({"bytes": base64.b64encode(message).decode()}).encode()
+                       + b"$$$")
+    assert reply.endswith(b"$$$"), reply
+    return json.loads(reply[:-3])
+
+
+class V2:
+    """A v2 connection: 4-byte big-endian length + JSON."""
+
+    def __init__(self, uri):
+        self.sock = connect(uri)
+
+    def send(self, obj):
+        body = json.dumps(obj).encode()
+        self.sock.sendall(struct.pack(">I", len(body)) + body)
+
+    def recv(self):
+        head = self.sock.recv(4, socket.MSG_WAITALL)
+        if len(head) < 4:
+            return None
+        (n,) = struct.unpack(">I", head)
+        return json.loads(self.sock.recv(n, socket.MSG_WAITALL))
+
+    def call(self, obj):
+        self.send(obj)
+        return self.recv()
+
+    def close(self):
+        self.sock.close()
+
+
+def v2_call(uri, obj):
+    c = V2(uri)
+    try:
+        return c.call(obj)
+    finally:
+        c.close()
+
+
+def wait_until(predicate, what, timeout=45.0, detail=lambda: ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}\n{detail()}")
 
 
 def aws(env, *args, check=True):

@@ -22,92 +22,12 @@ import signal
 import socket
 import struct
 import subprocess
-import time
 import urllib.request
 
 import harness
 
 SECRET = "lockout/runtime-key"
 SEED_MESSAGE = b"Hello, sign this message!"
-
-
-def tcp_address(uri):
-    assert uri.startswith("tcp://"), uri
-    host, port = uri[len("tcp://"):].rsplit(":", 1)
-    return host, int(port)
-
-
-def connect(uri, timeout=10.0):
-    s = socket.create_connection(tcp_address(uri), timeout=timeout)
-    s.settimeout(timeout)
-    return s
-
-
-def read_until(sock, terminator):
-    data = b""
-    while terminator not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def v1_request(uri, payload):
-    """One seed-style exchange: new connection, payload, read to `$$$` or EOF."""
-    with connect(uri) as s:
-        s.sendall(payload)
-        return read_until(s, b"$$$")
-
-
-def v1_sign(uri, message):
-    reply = v1_request(uri, json.dumps({"bytes": base64.b64encode(message).decode()}).encode()
-                       + b"$$$")
-    assert reply.endswith(b"$$$"), reply
-    return json.loads(reply[:-3])
-
-
-class V2:
-    """A v2 connection: 4-byte big-endian length + JSON."""
-
-    def __init__(self, uri):
-        self.sock = connect(uri)
-
-    def send(self, obj):
-        body = json.dumps(obj).encode()
-        self.sock.sendall(struct.pack(">I", len(body)) + body)
-
-    def recv(self):
-        head = self.sock.recv(4, socket.MSG_WAITALL)
-        if len(head) < 4:
-            return None
-        (n,) = struct.unpack(">I", head)
-        return json.loads(self.sock.recv(n, socket.MSG_WAITALL))
-
-    def call(self, obj):
-        self.send(obj)
-        return self.recv()
-
-    def close(self):
-        self.sock.close()
-
-
-def v2_call(uri, obj):
-    c = V2(uri)
-    try:
-        return c.call(obj)
-    finally:
-        c.close()
-
-
-def wait_until(predicate, what, timeout=45.0, detail=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n{detail()}")
 
 
 class RuntimeTestCase(harness.TempDirTestCase):
@@ -145,20 +65,13 @@ class RuntimeTestCase(harness.TempDirTestCase):
                      self.admin_arn, *pin, "--apply", "--kms-key", self.key_arn)
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    def child_env(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update({"AWS_REGION": self.region,
-                    "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.la.ready["imds_endpoint"],
-                    "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.la.ready["secretsmanager_endpoint"]})
-        return env
-
     def start_relay(self, listen="tcp://127.0.0.1:0"):
         self._count += 1
         name = f"relay-{self._count}"
         ready = os.path.join(self.tmp, f"{name}.json")
         p = harness.Process([self.relay_bin, "--listen", listen, "--allow-secret", SECRET,
                              "--metrics", "tcp://127.0.0.1:0", "--ready-file", ready],
-                            self.tmp, name, env=self.child_env())
+                            self.tmp, name, env=self.la.process_env(relay=True))
         self._stops.append(p.stop)
         harness.wait_for_file(ready, p.proc, what="relay ready file")
         with open(ready) as f:
@@ -169,25 +82,24 @@ class RuntimeTestCase(harness.TempDirTestCase):
         self._count += 1
         name = f"enclave-{self._count}"
         ready = os.path.join(self.tmp, f"{name}.json")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env["AWS_REGION"] = self.region
         p = harness.Process([self.enclave_bin, "--listen", "tcp://127.0.0.1:0", "--relay",
                              relay_uri, "--nsm", "unix://" + self.la.ready["nsm_socket"],
                              "--kms-endpoint", self.la.ready["kms_endpoint"], "--region",
                              self.region, "--secret", SECRET, "--threads", "2",
-                             "--ready-file", ready, *extra], self.tmp, name, env=env)
+                             "--ready-file", ready, *extra], self.tmp, name,
+                            env=self.la.process_env())
         self._stops.append(p.stop)
         harness.wait_for_file(ready, p.proc, what="enclave ready file")
         with open(ready) as f:
             return p, json.load(f)["listen"]
 
     def health(self, uri):
-        reply = v2_call(uri, {"id": "h", "op": "health"})
+        reply = harness.v2_call(uri, {"id": "h", "op": "health"})
         self.assertTrue(reply["ok"], reply)
         return reply
 
     def wait_loaded(self, uri, timeout=45.0):
-        return wait_until(lambda: self.health(uri)["status"] == "ok",
+        return harness.wait_until(lambda: self.health(uri)["status"] == "ok",
                           f"the enclave at {uri} to load its key", timeout,
                           lambda: f"health: {self.health(uri)}\n" + self.all_logs())
 
@@ -205,9 +117,9 @@ class RuntimeTestCase(harness.TempDirTestCase):
         pem = os.path.join(self.tmp, "public.pem")
         with open(pem, "w") as f:
             f.write(public_key_pem)
-        v1 = v1_sign(uri, message)
+        v1 = harness.v1_sign(uri, message)
         self.assertEqual(v1["success"], "True", v1)
-        v2 = v2_call(uri, {"id": 7, "op": "sign", "message": base64.b64encode(message).decode()})
+        v2 = harness.v2_call(uri, {"id": 7, "op": "sign", "message": base64.b64encode(message).decode()})
         self.assertEqual((v2["id"], v2["ok"]), (7, True), v2)
         for sig in (v1["data"], "0x" + v2["signature"]):
             r = subprocess.run([self.lockout, "verify", "--public-key", pem, "--message",
@@ -224,13 +136,13 @@ class RuntimeFailureTest(RuntimeTestCase):
         enclave, uri = self.start_enclave(relay_uri)
 
         # Meanwhile: health says why, attempts keep growing, signing fails fast and clearly.
-        h = wait_until(lambda: (lambda h: h if h["load_attempts"] >= 3 else None)(
+        h = harness.wait_until(lambda: (lambda h: h if h["load_attempts"] >= 3 else None)(
             self.health(uri)), "three load attempts")
         self.assertEqual(h["status"], "loading", h)
         self.assertEqual(h["reason"], "relay unavailable", h)
-        self.assertEqual(v1_sign(uri, SEED_MESSAGE),
+        self.assertEqual(harness.v1_sign(uri, SEED_MESSAGE),
                          {"success": "False", "error": "Error: key not loaded"})
-        reply = v2_call(uri, {"id": 1, "op": "sign", "message": "aGk="})
+        reply = harness.v2_call(uri, {"id": 1, "op": "sign", "message": "aGk="})
         self.assertEqual(reply, {"id": 1, "ok": False, "error": "key not loaded"})
 
         # The relay comes up on the address the enclave was given: the enclave loads and signs.
@@ -258,15 +170,15 @@ class RuntimeFailureTest(RuntimeTestCase):
         self.lock_to("--pcr0", "ab" * 48)  # some other image
         _, relay = self.start_relay()
         enclave, uri = self.start_enclave(relay["listen"])
-        h = wait_until(lambda: (lambda h: h if h["reason"] == "kms access denied" else None)(
+        h = harness.wait_until(lambda: (lambda h: h if h["reason"] == "kms access denied" else None)(
             self.health(uri)), "the KMS denial to reach health")
         self.assertNotEqual(h["status"], "ok", h)
-        self.assertEqual(v1_sign(uri, SEED_MESSAGE),
+        self.assertEqual(harness.v1_sign(uri, SEED_MESSAGE),
                          {"success": "False", "error": "Error: key not loaded"})
-        self.assertEqual(v2_call(uri, {"id": "x", "op": "sign", "message": "aGk="}),
+        self.assertEqual(harness.v2_call(uri, {"id": "x", "op": "sign", "message": "aGk="}),
                          {"id": "x", "ok": False, "error": "key not loaded"})
         # Still serving: ops that need no key work, and the log names our own PCR0 once.
-        pk = v2_call(uri, {"id": 2, "op": "public_key"})
+        pk = harness.v2_call(uri, {"id": 2, "op": "public_key"})
         self.assertEqual(pk, {"id": 2, "ok": False, "error": "key not loaded"})
         self.assertIsNone(enclave.proc.poll())
         denials = [json.loads(line) for line in enclave.log().splitlines()
@@ -297,16 +209,16 @@ class RuntimeBadInputTest(RuntimeTestCase):
             (b'{"bytes": "aGk="', b""),  # truncated: the client gives up (EOF), no reply needed
         ]
         for payload, expected in cases:
-            with connect(self.uri) as s:
+            with harness.connect(self.uri) as s:
                 s.sendall(payload)
                 s.shutdown(socket.SHUT_WR)
-                got = read_until(s, b"$$$" if payload.startswith(b"{") else b"}")
+                got = harness.read_until(s, b"$$$" if payload.startswith(b"{") else b"}")
             if expected:
                 self.assertEqual(got, expected, payload)
             self.assert_signs(self.uri, self.pem)
 
         # v2: oversized prefix, unknown op, wrong field types; the connection survives op errors.
-        c = V2(self.uri)
+        c = harness.V2(self.uri)
         self.assertEqual(c.call({"id": 1, "op": "launch_missiles"}),
                          {"id": 1, "ok": False, "error": "unknown op"})
         self.assertEqual(c.call({"id": 2, "op": "sign", "message": 42}),
@@ -326,7 +238,7 @@ class RuntimeBadInputTest(RuntimeTestCase):
         relay = self.relay_info["listen"]
 
         def ask(payload):
-            reply = v1_request(relay, payload)
+            reply = harness.v1_request(relay, payload)
             self.assertTrue(reply.endswith(b"$$$"), (payload, reply))
             return json.loads(reply[:-3])
 
@@ -340,14 +252,14 @@ class RuntimeBadInputTest(RuntimeTestCase):
                          {"error": "unknown request_type"})
         self.assertEqual(ask(get_secret("lockout/someone-else")), {"error": "secret not allowed"})
         self.assertEqual(ask(get_secret(SECRET + "\u0000")), {"error": "bad request"})
-        with connect(relay) as s:  # oversized v2 prefix
+        with harness.connect(relay) as s:  # oversized v2 prefix
             s.sendall(struct.pack(">I", 0x00FFFFFF))
             s.shutdown(socket.SHUT_WR)
-            self.assertEqual(read_until(s, b"$$$"), b'{"error":"bad request"}$$$')
-        with connect(relay) as s:  # truncated: the peer gives up mid-request
+            self.assertEqual(harness.read_until(s, b"$$$"), b'{"error":"bad request"}$$$')
+        with harness.connect(relay) as s:  # truncated: the peer gives up mid-request
             s.sendall(get_secret(SECRET)[:30])
             s.shutdown(socket.SHUT_WR)
-            self.assertEqual(read_until(s, b"$$$"), b'{"error":"bad request"}$$$')
+            self.assertEqual(harness.read_until(s, b"$$$"), b'{"error":"bad request"}$$$')
         good = ask(get_secret(SECRET))
         self.assertIn("result", good)
         self.assertTrue(good["result"]["secret"])
@@ -413,7 +325,7 @@ class CanaryTest(RuntimeTestCase):
         self.wait_loaded(boot)
         for uri in (boot, first, per_request):
             self.assert_signs(uri, pem)
-            self.assertTrue(v2_call(uri, {"id": 1, "op": "attest", "nonce": "bm9uY2U="})["ok"])
+            self.assertTrue(harness.v2_call(uri, {"id": 1, "op": "attest", "nonce": "bm9uY2U="})["ok"])
         creds = self.imds_credentials()
 
         canaries = {
@@ -430,10 +342,10 @@ class CanaryTest(RuntimeTestCase):
         # CLI clients against the running stack, and a denial after the policy changes.
         for payload in (b'{"bytes": "' + priv_hex.encode() + b'!"}$$$',
                         b'{"' + creds["Token"].encode() + b'": 1}$$$'):
-            v1_request(boot, payload)
-            v1_request(relay_uri, payload)
-        v2_call(boot, {"id": creds["SecretAccessKey"], "op": creds["Token"]})
-        self.outputs.append(v1_request(relay_uri, json.dumps(
+            harness.v1_request(boot, payload)
+            harness.v1_request(relay_uri, payload)
+        harness.v2_call(boot, {"id": creds["SecretAccessKey"], "op": creds["Token"]})
+        self.outputs.append(harness.v1_request(relay_uri, json.dumps(
             {"request_type": "get_secret", "payload": {"secret_name": SECRET}}).encode()
             + b"$$$").decode().replace(creds["SecretAccessKey"], "").replace(creds["Token"], ""))
         for args in (["sign", "--enclave", boot, "--message", "hi"],
@@ -445,7 +357,7 @@ class CanaryTest(RuntimeTestCase):
             self.cli("instance", *args)
         self.lock_to("--pcr0", "cd" * 48)
         _, denied = self.start_enclave(relay_uri)
-        wait_until(lambda: self.health(denied)["reason"] == "kms access denied", "the denial")
+        harness.wait_until(lambda: self.health(denied)["reason"] == "kms access denied", "the denial")
 
         logs = {}
         for name in sorted(os.listdir(self.tmp)):
