@@ -44,7 +44,7 @@ Fixture& Get() {
     const auto& root = (*ready)["principals"]["root"];
     aws::AwsCredentials creds{root["access_key_id"].get<std::string>(),
                               SecretBytes::CopyFrom(root["secret_access_key"].get<std::string>()),
-                              ""};
+                              SecretBytes()};
     auto endpoint = awsclient::EndpointConfig::FromUrl((*ready)["kms_endpoint"].get<std::string>());
     auto kms = awsclient::KmsClient::Create(
         *endpoint, std::make_shared<awsclient::StaticCredentialsProvider>(std::move(creds)),

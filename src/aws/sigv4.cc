@@ -334,7 +334,9 @@ absl::StatusOr<SigningResult> SignRequest(HttpRequest& request, const AwsCredent
   request.RemoveHeader("authorization");
   request.RemoveHeader("x-amz-security-token");
   request.SetHeader("X-Amz-Date", amz_date);
-  if (token_signed) request.SetHeader("X-Amz-Security-Token", credentials.session_token);
+  if (token_signed) {
+    request.SetHeader("X-Amz-Security-Token", credentials.session_token.RevealAsString());
+  }
   if (options.add_content_sha256_header) request.SetHeader("X-Amz-Content-Sha256", payload_hash);
 
   std::vector<std::string> names;
@@ -365,7 +367,7 @@ absl::StatusOr<SigningResult> SignRequest(HttpRequest& request, const AwsCredent
   result.authorization = BuildAuthorizationHeader(credentials.access_key_id, scope,
                                                   result.signed_headers, result.signature);
   if (has_token && !token_signed) {
-    request.SetHeader("X-Amz-Security-Token", credentials.session_token);
+    request.SetHeader("X-Amz-Security-Token", credentials.session_token.RevealAsString());
   }
   request.headers.push_back(HttpHeader{"Authorization", result.authorization});
   return result;

@@ -35,7 +35,7 @@ inline constexpr std::string_view kSigV4Terminator = "aws4_request";
 struct AwsCredentials {
   std::string access_key_id;
   SecretBytes secret_access_key;
-  std::string session_token;  // empty for long-term credentials
+  SecretBytes session_token;  // empty for long-term credentials; sent as X-Amz-Security-Token
 };
 
 // "YYYYMMDD/region/service/aws4_request".

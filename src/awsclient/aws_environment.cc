@@ -90,7 +90,10 @@ absl::StatusOr<aws::AwsCredentials> AwsEnvironment::Credentials() const {
   credentials.access_key_id = *std::move(key_id);
   credentials.secret_access_key = SecretBytes::CopyFrom(*secret);
   WipeString(*secret);
-  credentials.session_token = Get("AWS_SESSION_TOKEN").value_or("");
+  if (std::optional<std::string> token = Get("AWS_SESSION_TOKEN"); token.has_value()) {
+    credentials.session_token = SecretBytes::CopyFrom(*token);
+    WipeString(*token);
+  }
   return credentials;
 }
 

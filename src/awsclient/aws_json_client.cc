@@ -75,7 +75,11 @@ absl::StatusOr<nlohmann::json> AwsJsonClient::Call(std::string_view operation,
   const std::string what = absl::StrCat(Absl(service.name), ".", Absl(operation));
 
   aws::HttpRequest http;
-  absl::Cleanup wipe_body = [&http] { WipeString(http.body); };
+  // The body may carry a plaintext (Encrypt) and the headers the session token.
+  absl::Cleanup wipe_request = [&http] {
+    WipeString(http.body);
+    for (aws::HttpHeader& h : http.headers) WipeString(h.value);
+  };
   try {
     http.body = request.dump();
   } catch (const nlohmann::json::exception&) {

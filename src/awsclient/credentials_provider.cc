@@ -8,7 +8,7 @@ aws::AwsCredentials CopyCredentials(const aws::AwsCredentials& credentials) {
   aws::AwsCredentials copy;
   copy.access_key_id = credentials.access_key_id;
   copy.secret_access_key = SecretBytes::CopyFrom(credentials.secret_access_key.Reveal());
-  copy.session_token = credentials.session_token;
+  copy.session_token = SecretBytes::CopyFrom(credentials.session_token.Reveal());
   return copy;
 }
 

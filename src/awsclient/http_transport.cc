@@ -37,7 +37,8 @@ using TlsStream = ssl::stream<GenericSocket>;
 using SteadyClock = std::chrono::steady_clock;
 
 // An allocator that wipes memory before freeing it: the transport's read buffer holds raw
-// response bytes, which may include a plaintext (KMS Decrypt) or a credential (IMDS).
+// response bytes, which may include a plaintext (KMS Decrypt) or a credential (IMDS), and the
+// request's header fields hold the session token (X-Amz-Security-Token).
 template <typename T>
 struct WipingAllocator {
   using value_type = T;
@@ -133,7 +134,8 @@ bool IdleConnectionIsStale(Connection& c) {
   return n != 0;  // readable, error or hang-up: none of them is an idle healthy connection
 }
 
-using Request = bhttp::request<bhttp::span_body<const char>>;
+using Request =
+    bhttp::request<bhttp::span_body<const char>, bhttp::basic_fields<WipingAllocator<char>>>;
 
 struct ExchangeOutcome {
   absl::StatusOr<HttpResponse> response;

@@ -88,7 +88,7 @@ aws::AwsCredentials RoleCredentials::ToAwsCredentials() const {
   aws::AwsCredentials out;
   out.access_key_id = access_key_id;
   out.secret_access_key = SecretBytes::CopyFrom(secret_access_key.Reveal());
-  out.session_token = std::string(session_token.RevealAsString());
+  out.session_token = SecretBytes::CopyFrom(session_token.Reveal());
   return out;
 }
 

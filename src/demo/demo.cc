@@ -260,7 +260,7 @@ absl::StatusOr<std::shared_ptr<awsclient::CredentialsProvider>> Demo::Credential
   aws::AwsCredentials credentials;
   credentials.access_key_id = p->second.access_key_id;
   credentials.secret_access_key = SecretBytes::CopyFrom(p->second.secret_access_key);
-  credentials.session_token = p->second.session_token;
+  credentials.session_token = SecretBytes::CopyFrom(p->second.session_token);
   return std::make_shared<awsclient::StaticCredentialsProvider>(std::move(credentials));
 }
 

@@ -101,7 +101,7 @@ DoctorCheck CheckRelay(const DoctorOptions& o) {
   }
   const size_t secret_size = reply->secret.size();
   reply->credentials.secret_access_key.Clear();
-  WipeString(reply->credentials.session_token);
+  reply->credentials.session_token.Clear();
   if (reply->expiration && *reply->expiration - absl::Now() < o.min_validity) {
     return Failed(name, absl::StrCat("the relay hands out credentials that expire soon: ",
                                      Remaining(*reply->expiration)));

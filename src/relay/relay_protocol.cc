@@ -281,8 +281,7 @@ absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text) {
   reply.secret = *std::move(secret);
   reply.credentials.access_key_id = *access_key_id;
   reply.credentials.secret_access_key = SecretBytes::CopyFrom(*secret_access_key);
-  // aws::AwsCredentials keeps the session token in a std::string (it is sent as a header).
-  reply.credentials.session_token = *token;
+  reply.credentials.session_token = SecretBytes::CopyFrom(*token);
   return reply;
 }
 

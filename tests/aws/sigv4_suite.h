@@ -76,9 +76,9 @@ inline std::string SuiteSessionToken(const std::vector<SuiteCase>& cases) {
   return "";
 }
 
-inline AwsCredentials SuiteCredentials(std::string session_token = "") {
+inline AwsCredentials SuiteCredentials(std::string_view session_token = "") {
   return AwsCredentials{kSuiteAccessKeyId, SecretBytes::CopyFrom(std::string_view(kSuiteSecret)),
-                        std::move(session_token)};
+                        SecretBytes::CopyFrom(session_token)};
 }
 
 // The "Signature=..." part of an Authorization value.

@@ -330,9 +330,10 @@ TEST(SigV4Test, SignRequestRejectsBadInputsWithoutLeakingSecrets) {
   expect_error(no_host, SuiteCredentials(), "us-east-1", "kms");
   expect_error(SimpleRequest(), SuiteCredentials(), "", "kms");
   expect_error(SimpleRequest(), SuiteCredentials(), "us-east-1", "k/ms");
-  AwsCredentials bad_id{"AKID/X", SecretBytes::CopyFrom(std::string_view(secret)), ""};
+  AwsCredentials bad_id{"AKID/X", SecretBytes::CopyFrom(std::string_view(secret)), SecretBytes()};
   expect_error(SimpleRequest(), bad_id, "us-east-1", "kms");
-  AwsCredentials no_secret{"AKIDEXAMPLE", SecretBytes(), "token-canary"};
+  AwsCredentials no_secret{"AKIDEXAMPLE", SecretBytes(),
+                           SecretBytes::CopyFrom(std::string_view("token-canary"))};
   expect_error(SimpleRequest(), no_secret, "us-east-1", "kms");
   SigningOptions missing;
   missing.signed_headers = std::vector<std::string>{"x-not-present"};

@@ -189,12 +189,14 @@ TEST_F(SigV4VerifierTest, RejectsEveryOneBitChangeOfTheSignature) {
 TEST_F(SigV4VerifierTest, RejectsAWrongSecret) {
   AwsCredentials wrong{
       kSuiteAccessKeyId,
-      SecretBytes::CopyFrom(std::string_view("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ")), ""};
+      SecretBytes::CopyFrom(std::string_view("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ")),
+      SecretBytes()};
   ExpectFailure(SignedPost(wrong), AuthErrorType::kInvalidSignature, kInvalidSignatureText);
 }
 
 TEST_F(SigV4VerifierTest, RejectsAnUnknownAccessKeyId) {
-  AwsCredentials unknown{"AKIDUNKNOWN", SecretBytes::CopyFrom(std::string_view(kSuiteSecret)), ""};
+  AwsCredentials unknown{"AKIDUNKNOWN", SecretBytes::CopyFrom(std::string_view(kSuiteSecret)),
+                         SecretBytes()};
   VerifyResult v = verifier_.Verify(SignedPost(unknown));
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().type, AuthErrorType::kUnrecognizedClient);

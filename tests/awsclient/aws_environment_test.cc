@@ -89,7 +89,7 @@ TEST(AwsEnvironmentTest, CredentialsComeFromTheStandardVariables) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->access_key_id, "AKIDEXAMPLE");
   EXPECT_EQ(c->secret_access_key.RevealAsString(), "secret-canary");
-  EXPECT_EQ(c->session_token, "token");
+  EXPECT_EQ(c->session_token.RevealAsString(), "token");
   absl::StatusOr<aws::AwsCredentials> no_token =
       Env({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"}, {"AWS_SECRET_ACCESS_KEY", "s"}}).Credentials();
   ASSERT_TRUE(no_token.ok());

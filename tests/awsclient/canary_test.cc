@@ -61,7 +61,8 @@ class CanaryTest : public ::testing::Test {
   static std::shared_ptr<CredentialsProvider> CanaryCredentials(bool valid_secret) {
     aws::AwsCredentials c = testing::TestCredentials();
     if (!valid_secret) c.secret_access_key = SecretBytes::CopyFrom(kCanary);
-    c.session_token = valid_secret ? std::string(testing::kTestSessionToken) : std::string(kCanary);
+    c.session_token = SecretBytes::CopyFrom(
+        valid_secret ? std::string_view(testing::kTestSessionToken) : std::string_view(kCanary));
     return std::make_shared<StaticCredentialsProvider>(std::move(c));
   }
 

@@ -143,7 +143,7 @@ TEST(HttpTransportTest, MalformedResponseIsInternal) {
     absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener, absl::Seconds(10));
     if (!fd.ok()) return;
     char buf[4096];
-    (void)::read(fd->get(), buf, sizeof(buf));
+    if (::read(fd->get(), buf, sizeof(buf)) < 0) return;
     (void)net::WriteAll(fd->get(), std::string_view("SSH-2.0-OpenSSH\r\n\r\n"), absl::Seconds(5));
   });
   auto transport =

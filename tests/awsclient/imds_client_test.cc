@@ -121,7 +121,7 @@ TEST(ImdsClientTest, FetchesTokenThenRoleThenCredentials) {
   EXPECT_EQ(imds.token_requests(), 1);
   EXPECT_EQ(imds.last_ttl(), "21600");
   aws::AwsCredentials signing = c->ToAwsCredentials();
-  EXPECT_EQ(signing.session_token, kToken);
+  EXPECT_EQ(signing.session_token.RevealAsString(), kToken);
   EXPECT_EQ(signing.secret_access_key.RevealAsString(), kSecret);
 }
 

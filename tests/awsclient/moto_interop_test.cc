@@ -66,7 +66,7 @@ std::shared_ptr<CredentialsProvider> MotoCredentials() {
   aws::AwsCredentials c;
   c.access_key_id = "AKIAIOSFODNN7EXAMPLE";
   c.secret_access_key = SecretBytes::CopyFrom(std::string_view("moto-does-not-check-this"));
-  c.session_token = "moto-session-token";
+  c.session_token = SecretBytes::CopyFrom(std::string_view("moto-session-token"));
   return std::make_shared<StaticCredentialsProvider>(std::move(c));
 }
 

@@ -51,7 +51,7 @@ aws::AwsCredentials TestCredentials() {
   aws::AwsCredentials c;
   c.access_key_id = kTestAccessKeyId;
   c.secret_access_key = SecretBytes::CopyFrom(std::string_view(kTestSecretKey));
-  c.session_token = kTestSessionToken;
+  c.session_token = SecretBytes::CopyFrom(std::string_view(kTestSessionToken));
   return c;
 }
 

@@ -51,7 +51,7 @@ class FrontendTest : public ::testing::Test {
                  {"Content-Type", "application/x-amz-json-1.1"}};
     r.body = std::move(body);
     aws::AwsCredentials creds{c.access_key_id, SecretBytes::CopyFrom(c.secret_access_key.Reveal()),
-                              c.session_token};
+                              SecretBytes::CopyFrom(c.session_token)};
     EXPECT_TRUE(aws::SignRequest(r, creds, "us-east-1", service, clock_.Now()).ok());
     return r;
   }

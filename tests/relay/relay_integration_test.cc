@@ -296,7 +296,7 @@ TEST_F(RelayIntegrationTest, RelayClientDecodesTheReply) {
   absl::StatusOr<GetSecretReply> reply = RelayClient(options).GetSecret(kSecretName);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(ToString(reply->secret), kCanaryValue);
-  EXPECT_EQ(reply->credentials.session_token, kCanaryToken);
+  EXPECT_EQ(reply->credentials.session_token.RevealAsString(), kCanaryToken);
   ASSERT_TRUE(reply->expiration.has_value());
   EXPECT_GT(*reply->expiration, absl::Now() + absl::Hours(5));
 }

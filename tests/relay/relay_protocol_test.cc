@@ -203,7 +203,7 @@ TEST(RelayReplyTest, ReplyRoundTrips) {
   EXPECT_EQ(reply->secret, f.secret);
   EXPECT_EQ(reply->credentials.access_key_id, "ASIAEXAMPLE");
   EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), kCanaryKey);
-  EXPECT_EQ(reply->credentials.session_token, kCanaryToken);
+  EXPECT_EQ(reply->credentials.session_token.RevealAsString(), kCanaryToken);
   EXPECT_EQ(reply->expiration, absl::FromUnixSeconds(1700000000));
 }
 
@@ -247,7 +247,7 @@ TEST(RelayReplyTest, DecodesTheSeedsPythonReplyWithoutExpiration) {
                   R"("secret_access_key": "SK", "token": "TOK"}}})");
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->secret, (Bytes{1, 2, 3}));
-  EXPECT_EQ(reply->credentials.session_token, "TOK");
+  EXPECT_EQ(reply->credentials.session_token.RevealAsString(), "TOK");
 }
 
 TEST(RelayReplyTest, EncodeRefusesUnprintableOrMissingCredentials) {

@@ -100,7 +100,7 @@ TEST_F(RelayServerTest, ClientGetsSecretAndCredentials) {
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(ToString(reply->secret), testing::kCanaryCiphertext);
   EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), testing::kCanarySecretKey);
-  EXPECT_EQ(reply->credentials.session_token, testing::kCanaryToken);
+  EXPECT_EQ(reply->credentials.session_token.RevealAsString(), testing::kCanaryToken);
   EXPECT_EQ(metrics_.requests("get_secret", "ok"), 1u);
 }
 

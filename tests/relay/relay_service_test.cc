@@ -62,7 +62,7 @@ TEST_F(RelayServiceTest, AllowedSecretGetsCiphertextAndCredentials) {
   EXPECT_EQ(ToString(reply->secret), kCanaryCiphertext);
   EXPECT_EQ(reply->credentials.access_key_id, "ASIAFAKEEXAMPLE");
   EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), testing::kCanarySecretKey);
-  EXPECT_EQ(reply->credentials.session_token, testing::kCanaryToken);
+  EXPECT_EQ(reply->credentials.session_token.RevealAsString(), testing::kCanaryToken);
   EXPECT_EQ(reply->expiration, kT0 + absl::Hours(1));
   EXPECT_EQ(metrics_.requests("get_secret", "ok"), 1u);
   EXPECT_EQ(metrics_.upstream_calls(kOpGetSecretValue), 1u);
