@@ -1,9 +1,13 @@
 #include "src/awsclient/http_transport.h"
 
+#include <poll.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/common/strings.h"
@@ -135,6 +139,34 @@ TEST(HttpTransportTest, ResendsOnAFreshConnectionWhenTheServerClosedTheKeptAlive
   EXPECT_EQ(transport->connections_opened(), 3u);
 }
 
+// Reads one HTTP/1.1 request (headers, then Content-Length bytes of body) from a socket the
+// net layer made non-blocking; false on timeout, error or end of stream.
+bool ReadWholeRequest(int fd) {
+  std::string in;
+  size_t need = std::string::npos;  // total request size, once the headers are in
+  while (need == std::string::npos || in.size() < need) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, /*timeout_ms=*/10000) != 1) return false;
+    char buf[4096];
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) return false;
+    in.append(buf, static_cast<size_t>(n));
+    const size_t end = in.find("\r\n\r\n");
+    if (need == std::string::npos && end != std::string::npos) {
+      size_t body = 0;
+      const std::string headers = absl::AsciiStrToLower(in.substr(0, end));
+      if (const size_t at = headers.find("content-length:"); at != std::string::npos) {
+        const size_t eol = headers.find("\r\n", at);
+        const std::string value =
+            headers.substr(at + 15, eol == std::string::npos ? eol : eol - at - 15);
+        if (!absl::SimpleAtoi(value, &body)) return false;
+      }
+      need = end + 4 + body;
+    }
+  }
+  return true;
+}
+
 TEST(HttpTransportTest, MalformedResponseIsInternal) {
   // A server that answers with something that is not HTTP.
   absl::StatusOr<net::Listener> listener = net::Listen(*net::Endpoint::Tcp("127.0.0.1", 0));
@@ -142,8 +174,9 @@ TEST(HttpTransportTest, MalformedResponseIsInternal) {
   std::thread t([&] {
     absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener, absl::Seconds(10));
     if (!fd.ok()) return;
-    char buf[4096];
-    if (::read(fd->get(), buf, sizeof(buf)) < 0) return;
+    // Reply only once the whole request is in: closing with unread bytes makes the kernel send
+    // a reset, which the client would rightly report as a connection failure instead.
+    if (!ReadWholeRequest(fd->get())) return;
     (void)net::WriteAll(fd->get(), std::string_view("SSH-2.0-OpenSSH\r\n\r\n"), absl::Seconds(5));
   });
   auto transport =
