@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/secret_bytes.h"
 #include "src/common/strings.h"
 
 namespace lockout::aws {
@@ -85,12 +86,20 @@ size_t HttpRequest::CountHeader(std::string_view name) const {
 }
 
 void HttpRequest::RemoveHeader(std::string_view name) {
+  for (HttpHeader& h : headers) {
+    if (HeaderNameEquals(h.name, name)) WipeString(h.value);
+  }
   std::erase_if(headers, [&](const HttpHeader& h) { return HeaderNameEquals(h.name, name); });
 }
 
 void HttpRequest::SetHeader(std::string_view name, std::string_view value) {
   RemoveHeader(name);
   headers.push_back(HttpHeader{std::string(name), std::string(value)});
+}
+
+void HttpRequest::Wipe() {
+  WipeString(body);
+  for (HttpHeader& h : headers) WipeString(h.value);
 }
 
 absl::StatusOr<HttpRequest> ParseHttpRequestText(std::string_view text, size_t max_size,

@@ -42,10 +42,14 @@ struct HttpRequest {
   std::optional<std::string_view> FindHeader(std::string_view name) const;
   // How many headers are named `name`.
   size_t CountHeader(std::string_view name) const;
-  // Removes every header named `name`.
+  // Removes every header named `name`, wiping its value first (it may be a credential, such as
+  // X-Amz-Security-Token replaced when a request is signed again).
   void RemoveHeader(std::string_view name);
   // Removes every header named `name`, then appends `name: value`.
   void SetHeader(std::string_view name, std::string_view value);
+  // Wipes (zeroes, then empties) the body and every header value, for a request that carried a
+  // secret (a plaintext in the body, a session or IMDS token in a header) and is done with.
+  void Wipe();
 };
 
 // ASCII case-insensitive comparison of header names.

@@ -76,10 +76,7 @@ absl::StatusOr<nlohmann::json> AwsJsonClient::Call(std::string_view operation,
 
   aws::HttpRequest http;
   // The body may carry a plaintext (Encrypt) and the headers the session token.
-  absl::Cleanup wipe_request = [&http] {
-    WipeString(http.body);
-    for (aws::HttpHeader& h : http.headers) WipeString(h.value);
-  };
+  absl::Cleanup wipe_request = [&http] { http.Wipe(); };
   try {
     http.body = request.dump();
   } catch (const nlohmann::json::exception&) {

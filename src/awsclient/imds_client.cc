@@ -180,9 +180,7 @@ absl::StatusOr<std::string> ImdsClient::Get(std::string_view path, bool secret_b
       absl::MutexLock lock(&mu_);
       request.SetHeader(kTokenHeader, token_.RevealAsString());
     }
-    absl::Cleanup wipe_token = [&request] {
-      for (aws::HttpHeader& h : request.headers) WipeString(h.value);
-    };
+    absl::Cleanup wipe_token = [&request] { request.Wipe(); };
     absl::StatusOr<HttpResponse> response = transport_->Send(request, timeout);
     if (!response.ok()) {
       return {absl::Status(response.status().code(),

@@ -116,5 +116,29 @@ TEST(HttpRequestTest, BitFlipsNeverCrash) {
   }
 }
 
+TEST(HttpRequestTest, WipeEmptiesTheBodyAndEveryHeaderValueButKeepsTheNames) {
+  HttpRequest r;
+  r.method = "POST";
+  r.body = R"({"Plaintext":"c2VjcmV0"})";
+  r.SetHeader("X-Amz-Security-Token", "token-canary");
+  r.SetHeader("Host", "kms.us-east-1.amazonaws.com");
+  r.Wipe();
+  EXPECT_TRUE(r.body.empty());
+  ASSERT_EQ(r.headers.size(), 2u);
+  EXPECT_EQ(r.headers[0].name, "X-Amz-Security-Token");
+  EXPECT_TRUE(r.headers[0].value.empty());
+  EXPECT_TRUE(r.headers[1].value.empty());
+}
+
+TEST(HttpRequestTest, SetHeaderReplacesEveryValueOfThatName) {
+  HttpRequest r;
+  r.headers.push_back({"x-amz-security-token", "old-1"});
+  r.headers.push_back({"Host", "h"});
+  r.headers.push_back({"X-Amz-Security-Token", "old-2"});
+  r.SetHeader("X-Amz-Security-Token", "new");
+  EXPECT_EQ(r.HeaderValues("x-amz-security-token"), std::vector<std::string_view>{"new"});
+  EXPECT_EQ(r.FindHeader("host"), "h");
+}
+
 }  // namespace
 }  // namespace lockout::aws
