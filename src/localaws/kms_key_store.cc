@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -23,6 +24,7 @@ using Json = nlohmann::json;
 constexpr int kFormatVersion = 1;
 constexpr size_t kMaxKeyFileSize = 256 * 1024;  // policy (32 KiB) + tags + metadata
 constexpr size_t kMaxAliasFileSize = 16 << 20;
+constexpr size_t kMaxGrantFileSize = 64 << 20;  // 50,000 grants (AWS's per-key limit)
 
 absl::Status Corrupt(const std::string& path, std::string_view what) {
   return absl::DataLossError(
@@ -112,7 +114,70 @@ std::string SerializeKey(const KmsKey& key) {
   return text;
 }
 
+Json SerializeGrant(const KmsGrant& g) {
+  Json j = {{"GrantId", g.id},
+            {"KeyId", g.key_id},
+            {"Name", g.name},
+            {"CreationDateMs", g.creation_ms},
+            {"IssuingAccount", g.issuing_account},
+            {"GranteePrincipal", g.grantee_principal},
+            {"RetiringPrincipal", g.retiring_principal},
+            {"Operations", g.operations},
+            {"Constraint", std::string(KmsGrantConstraintName(g.constraint))},
+            {"ConstraintContext", g.constraint_context}};
+  return j;
+}
+
+// Parses one grant of a grant file; nullopt when a field is missing, mistyped or invalid.
+std::optional<KmsGrant> ParseGrant(const Json& j) {
+  KmsGrant g;
+  try {
+    g.id = j.at("GrantId").get<std::string>();
+    g.key_id = j.at("KeyId").get<std::string>();
+    g.name = j.at("Name").get<std::string>();
+    g.creation_ms = j.at("CreationDateMs").get<int64_t>();
+    g.issuing_account = j.at("IssuingAccount").get<std::string>();
+    g.grantee_principal = j.at("GranteePrincipal").get<std::string>();
+    g.retiring_principal = j.at("RetiringPrincipal").get<std::string>();
+    g.operations = j.at("Operations").get<std::vector<std::string>>();
+    const std::string constraint = j.at("Constraint").get<std::string>();
+    if (constraint == "EncryptionContextEquals") {
+      g.constraint = KmsGrantConstraint::kEncryptionContextEquals;
+    } else if (constraint == "EncryptionContextSubset") {
+      g.constraint = KmsGrantConstraint::kEncryptionContextSubset;
+    } else if (!constraint.empty()) {
+      return std::nullopt;
+    }
+    g.constraint_context = j.at("ConstraintContext").get<std::map<std::string, std::string>>();
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+  if (!IsKmsGrantId(g.id) || !IsKmsKeyId(g.key_id) || g.operations.empty() ||
+      g.grantee_principal.empty()) {
+    return std::nullopt;
+  }
+  return g;
+}
+
 }  // namespace
+
+bool IsKmsGrantId(std::string_view id) {
+  return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string_view KmsGrantConstraintName(KmsGrantConstraint constraint) {
+  switch (constraint) {
+    case KmsGrantConstraint::kEncryptionContextEquals:
+      return "EncryptionContextEquals";
+    case KmsGrantConstraint::kEncryptionContextSubset:
+      return "EncryptionContextSubset";
+    case KmsGrantConstraint::kNone:
+      break;
+  }
+  return "";
+}
 
 std::string_view KmsKeyStateName(KmsKeyState state) {
   switch (state) {
@@ -130,12 +195,48 @@ absl::StatusOr<std::unique_ptr<KmsKeyStore>> KmsKeyStore::Open(const std::string
   auto store = std::unique_ptr<KmsKeyStore>(new KmsKeyStore(dir));
   RETURN_IF_ERROR(MakeDir(dir));
   RETURN_IF_ERROR(MakeDir(dir + "/keys"));
+  RETURN_IF_ERROR(MakeDir(dir + "/grants"));
   RETURN_IF_ERROR(store->Load());
   return store;
 }
 
 std::string KmsKeyStore::KeyPath(const std::string& id) const {
   return absl::StrCat(dir_, "/keys/", id, ".json");
+}
+
+std::string KmsKeyStore::GrantPath(const std::string& key_id) const {
+  return absl::StrCat(dir_, "/grants/", key_id, ".json");
+}
+
+absl::Status KmsKeyStore::LoadGrants() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/grants", ec)) {
+    std::string name = entry.path().filename().string();
+    if (!absl::EndsWith(name, ".json")) continue;  // see Load(): temporary files
+    std::string path = entry.path().string();
+    std::string key_id = name.substr(0, name.size() - 5);
+    if (keys_.count(key_id) == 0) return Corrupt(path, "it names a key that does not exist");
+    ASSIGN_OR_RETURN(std::string text, ReadFileString(path, kMaxGrantFileSize));
+    auto parsed = ParseJson(text, kMaxGrantFileSize);
+    if (!parsed.ok()) return Corrupt(path, "not JSON");
+    const Json& j = *parsed;
+    if (!j.is_object() || j.value("Version", 0) != kFormatVersion || !j.contains("Grants") ||
+        !j["Grants"].is_array()) {
+      return Corrupt(path, "unknown format version");
+    }
+    std::map<std::string, KmsGrant>& grants = grants_[key_id];
+    for (const Json& g : j["Grants"]) {
+      std::optional<KmsGrant> grant = ParseGrant(g);
+      if (!grant) return Corrupt(path, "a grant is missing a field or has an invalid one");
+      if (grant->key_id != key_id) return Corrupt(path, "a grant is on another key");
+      std::string id = grant->id;
+      grants[id] = *std::move(grant);
+    }
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot list ", dir_, "/grants: ", ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status KmsKeyStore::Load() {
@@ -153,6 +254,7 @@ absl::Status KmsKeyStore::Load() {
     keys_[id] = std::make_shared<const KmsKey>(std::move(key));
   }
   if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir_, "/keys: ", ec.message()));
+  RETURN_IF_ERROR(LoadGrants());
 
   const std::string alias_path = dir_ + "/aliases.json";
   if (!std::filesystem::exists(alias_path, ec)) return absl::OkStatus();
@@ -242,6 +344,83 @@ absl::Status KmsKeyStore::PutAlias(KmsAlias alias) {
   next[alias.name] = alias;
   RETURN_IF_ERROR(SaveAliases(next));
   aliases_ = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status KmsKeyStore::DeleteAlias(const std::string& name) {
+  if (aliases_.count(name) == 0) return absl::NotFoundError("no such alias");
+  std::map<std::string, KmsAlias> next = aliases_;
+  next.erase(name);
+  RETURN_IF_ERROR(SaveAliases(next));
+  aliases_ = std::move(next);
+  return absl::OkStatus();
+}
+
+std::optional<KmsGrant> KmsKeyStore::FindGrant(const std::string& key_id,
+                                               const std::string& grant_id) const {
+  auto k = grants_.find(key_id);
+  if (k == grants_.end()) return std::nullopt;
+  auto g = k->second.find(grant_id);
+  if (g == k->second.end()) return std::nullopt;
+  return g->second;
+}
+
+std::optional<KmsGrant> KmsKeyStore::FindGrantById(const std::string& grant_id) const {
+  for (const auto& [key_id, grants] : grants_) {
+    auto g = grants.find(grant_id);
+    if (g != grants.end()) return g->second;
+  }
+  return std::nullopt;
+}
+
+std::vector<KmsGrant> KmsKeyStore::Grants(const std::string& key_id) const {
+  std::vector<KmsGrant> out;
+  auto k = grants_.find(key_id);
+  if (k == grants_.end()) return out;
+  out.reserve(k->second.size());
+  for (const auto& [id, grant] : k->second) out.push_back(grant);
+  return out;
+}
+
+std::vector<KmsGrant> KmsKeyStore::AllGrants() const {
+  std::vector<KmsGrant> out;
+  for (const auto& [key_id, grants] : grants_) {
+    for (const auto& [id, grant] : grants) out.push_back(grant);
+  }
+  return out;
+}
+
+absl::Status KmsKeyStore::SaveGrants(const std::string& key_id,
+                                     const std::map<std::string, KmsGrant>& grants) const {
+  Json list = Json::array();
+  for (const auto& [id, g] : grants) list.push_back(SerializeGrant(g));
+  Json j = {{"Version", kFormatVersion}, {"Grants", std::move(list)}};
+  std::string text = j.dump(2);
+  return WriteFileAtomic(GrantPath(key_id), AsBytes(text), 0600);
+}
+
+absl::Status KmsKeyStore::PutGrant(KmsGrant grant) {
+  if (keys_.count(grant.key_id) == 0 || !IsKmsGrantId(grant.id) || grant.operations.empty()) {
+    return absl::InvalidArgumentError("incomplete grant record");
+  }
+  std::map<std::string, KmsGrant> next = grants_[grant.key_id];
+  std::string key_id = grant.key_id;
+  std::string id = grant.id;
+  next[id] = std::move(grant);
+  RETURN_IF_ERROR(SaveGrants(key_id, next));
+  grants_[key_id] = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status KmsKeyStore::DeleteGrant(const std::string& key_id, const std::string& grant_id) {
+  auto k = grants_.find(key_id);
+  if (k == grants_.end() || k->second.count(grant_id) == 0) {
+    return absl::NotFoundError("no such grant");
+  }
+  std::map<std::string, KmsGrant> next = k->second;
+  next.erase(grant_id);
+  RETURN_IF_ERROR(SaveGrants(key_id, next));
+  k->second = std::move(next);
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "src/crypto/rsa_key.h"
 #include "src/localaws/kms_attestation.h"
 #include "src/localaws/kms_ciphertext.h"
+#include "src/localaws/kms_grants.h"
 #include "src/localaws/kms_key_store.h"
 
 namespace lockout::localaws {
@@ -137,6 +138,20 @@ Json Page(const std::vector<T>& items, const std::function<std::string(const T&)
   if (it != items.end()) out["NextMarker"] = name(*it);
   return out;
 }
+
+// What a grant on the key may allow for one request: the grant operation ("Decrypt",
+// "ReEncryptFrom", ...), the request's encryption context for the operations that take one
+// (nullptr otherwise), and an optional extra test (CreateGrant: the new grant is narrower).
+struct GrantUse {
+  GrantUse() = default;
+  GrantUse(std::string_view op,  // NOLINT(google-explicit-constructor)
+           const EncryptionContext* ctx = nullptr,
+           std::function<bool(const KmsGrant&)> extra = nullptr)
+      : operation(op), context(ctx), also(std::move(extra)) {}
+  std::string_view operation;  // empty: grants do not apply
+  const EncryptionContext* context = nullptr;
+  std::function<bool(const KmsGrant&)> also;
+};
 
 }  // namespace
 
@@ -271,14 +286,50 @@ struct KmsService::Impl {
     return rc;
   }
 
+  // The first grant on `key` that allows `rc` for `use` (kms_grants.h), or nullopt. A grant to
+  // the caller's account delegates: the caller's identity policies must allow `rc` too.
+  std::optional<KmsGrant> FindAllowingGrant(const KmsKey& key, const RequestContext& rc,
+                                            const GrantUse& use) const {
+    if (use.operation.empty()) return std::nullopt;
+    std::vector<KmsGrant> grants;
+    {
+      absl::MutexLock lock(&mu);
+      grants = store->Grants(key.id);
+    }
+    for (const KmsGrant& g : grants) {
+      if (std::find(g.operations.begin(), g.operations.end(), use.operation) ==
+          g.operations.end()) {
+        continue;
+      }
+      GranteeMatch match = MatchGrantee(g.grantee_principal, rc.principal);
+      if (match == GranteeMatch::kNone) continue;
+      if (!KmsGrantConstraintAllows(g, use.context)) continue;
+      if (use.also && !use.also(g)) continue;
+      if (match == GranteeMatch::kAccount && !Evaluate(iam_only_policy, rc).allowed()) continue;
+      return g;
+    }
+    return std::nullopt;
+  }
+
   // Decides `rc` against `key` (or, when null, the caller's identity policies alone) and logs
   // the decision. `attestation` describes the Recipient for the log ("none", "verified", or
-  // the failure reason). Returns AccessDeniedException in AWS's words when not allowed.
+  // the failure reason). When the policies give an implicit deny (never an explicit one), a
+  // grant on the key allowing `grant` decides instead. Returns AccessDeniedException in AWS's
+  // words when not allowed.
   std::optional<AwsError> Authorize(const CallContext& call, std::string_view operation,
                                     const KmsKey* key, const RequestContext& rc,
-                                    std::string_view attestation) const {
+                                    std::string_view attestation,
+                                    const GrantUse& grant = GrantUse{}) const {
     const Policy& policy = key != nullptr ? *key->policy : iam_only_policy;
     Decision d = Evaluate(policy, rc);
+    std::string grant_id;
+    if (d.outcome == Outcome::kImplicitDeny && key != nullptr) {
+      if (std::optional<KmsGrant> g = FindAllowingGrant(*key, rc, grant)) {
+        d.outcome = Outcome::kAllow;
+        d.reason = "a grant allows it";
+        grant_id = g->id;
+      }
+    }
     LogInfo("kms_authorization",
             {{"request_id", call.request_id},
              {"operation", std::string(operation)},
@@ -291,6 +342,7 @@ struct KmsService::Impl {
                                                                : "implicit_deny"},
              {"sid", d.sid},
              {"identity_sid", d.identity_sid},
+             {"grant_id", grant_id},
              {"reason", d.reason},
              {"attestation", std::string(attestation)}});
     if (d.allowed()) return std::nullopt;
@@ -306,6 +358,33 @@ struct KmsService::Impl {
     }
     return AccessDenied(absl::StrCat("User: ", call.caller.arn, " is not authorized to perform: ",
                                      rc.action, " on resource: ", rc.resource, " ", why));
+  }
+
+  // Checks an optional GrantTokens parameter (GrantTokenList: at most 10 tokens of 1..8192
+  // characters). Every token must be one local-aws issues, else InvalidGrantTokenException.
+  // Tokens are not needed for a grant to apply (kms_grants.h), so they are only validated.
+  static std::optional<AwsError> CheckGrantTokens(const Json& body) {
+    auto it = body.find("GrantTokens");
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_array()) return Serialization("GrantTokens", "a list of strings");
+    if (it->size() > 10) {
+      return ValidationError(
+          "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: "
+          "Member must have length less than or equal to 10");
+    }
+    for (const Json& t : *it) {
+      if (!t.is_string()) return Serialization("GrantTokens", "a list of strings");
+      const std::string& token = t.get_ref<const std::string&>();
+      if (token.empty() || token.size() > 8192) {
+        return ValidationError(
+            "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: "
+            "Member must have length between 1 and 8192");
+      }
+      if (!KmsGrantIdFromToken(token)) {
+        return Error("InvalidGrantTokenException", "Invalid grant token");
+      }
+    }
+    return std::nullopt;
   }
 
   // ---- Recipient ----
@@ -346,11 +425,11 @@ struct KmsService::Impl {
   // public key in it. Returns the recipient's public key, or null without a Recipient.
   FieldOr<crypto::EvpPkeyPtr> AuthorizeWithRecipient(
       const CallContext& call, std::string_view operation, const KmsKey* key, RequestContext rc,
-      const std::optional<Recipient>& recipient) const {
+      const std::optional<Recipient>& recipient, const GrantUse& grant = GrantUse{}) const {
     if (recipient && recipient->check.verified) {
       AddAttestationConditionKeys(recipient->check.verified->document, rc.keys);
     }
-    if (auto denied = Authorize(call, operation, key, rc, AttestationLabel(recipient))) {
+    if (auto denied = Authorize(call, operation, key, rc, AttestationLabel(recipient), grant)) {
       return *std::move(denied);
     }
     if (!recipient) return crypto::EvpPkeyPtr();
@@ -478,6 +557,23 @@ struct KmsService::Impl {
   AwsResult CancelKeyDeletion(const Json& body, const CallContext& call);
   AwsResult TagResource(const Json& body, const CallContext& call);
   AwsResult ListResourceTags(const Json& body, const CallContext& call);
+  AwsResult UpdateAlias(const Json& body, const CallContext& call);
+  AwsResult DeleteAlias(const Json& body, const CallContext& call);
+  AwsResult CreateGrant(const Json& body, const CallContext& call);
+  AwsResult ListGrants(const Json& body, const CallContext& call);
+  AwsResult ListRetirableGrants(const Json& body, const CallContext& call);
+  AwsResult RevokeGrant(const Json& body, const CallContext& call);
+  AwsResult RetireGrant(const Json& body, const CallContext& call);
+
+  // AliasName checks shared by CreateAlias/UpdateAlias/DeleteAlias (ValidationException,
+  // InvalidAliasNameException, NotAuthorizedException for alias/aws/).
+  static std::optional<AwsError> CheckAliasName(const std::string& name);
+  // TargetKeyId must name a key, not an alias (ValidationException).
+  static std::optional<AwsError> CheckAliasTarget(const std::string& target);
+  // ListGrants / ListRetirableGrants entry.
+  Json GrantEntry(const KmsGrant& g) const;
+  // Persists a change to the store under the lock; KMSInternalException when it fails.
+  std::optional<AwsError> Persist(std::string_view what, const std::function<absl::Status()>& put);
 
   // Parses a key policy for CreateKey/PutKeyPolicy and runs the lock-out safety check.
   FieldOr<std::shared_ptr<const Policy>> NewPolicy(const std::string& text, const CallContext& call,
@@ -604,9 +700,12 @@ AwsResult KmsService::Impl::CreateKey(const Json& body, const CallContext& call)
 
 AwsResult KmsService::Impl::DescribeKey(const Json& body, const CallContext& call) {
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
+  if (auto bad = CheckGrantTokens(body)) return *bad;
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/true));
   RequestContext rc = Context(call, "kms:DescribeKey", KeyArn(key->id));
-  if (auto denied = Authorize(call, "DescribeKey", key.get(), rc, "none")) return *denied;
+  if (auto denied = Authorize(call, "DescribeKey", key.get(), rc, "none", {"DescribeKey"})) {
+    return *denied;
+  }
   return Json{{"KeyMetadata", KeyMetadata(*key)}};
 }
 
@@ -630,9 +729,7 @@ AwsResult KmsService::Impl::ListKeys(const Json& body, const CallContext& call) 
       marker, static_cast<size_t>(limit.value_or(100)), "Keys");
 }
 
-AwsResult KmsService::Impl::CreateAlias(const Json& body, const CallContext& call) {
-  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
-  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
+std::optional<AwsError> KmsService::Impl::CheckAliasName(const std::string& name) {
   if (!absl::StartsWith(name, "alias/")) {
     return ValidationError(
         "Alias must start with the prefix \"alias/\". Please see "
@@ -654,10 +751,22 @@ AwsResult KmsService::Impl::CreateAlias(const Json& body, const CallContext& cal
     return Error("NotAuthorizedException",
                  "Aliases that begin with alias/aws/ are reserved for AWS managed keys");
   }
+  return std::nullopt;
+}
+
+std::optional<AwsError> KmsService::Impl::CheckAliasTarget(const std::string& target) {
   if (absl::StartsWith(target, "alias/") ||
       (absl::StartsWith(target, "arn:") && target.find(":alias/") != std::string::npos)) {
     return ValidationError("Aliases must refer to keys. Not aliases");
   }
+  return std::nullopt;
+}
+
+AwsResult KmsService::Impl::CreateAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  if (auto bad = CheckAliasTarget(target)) return *bad;
   AWS_ASSIGN_OR_RETURN(std::string id, ResolveKeyId(target, /*allow_alias=*/false));
   std::shared_ptr<const KmsKey> key = Find(id);
   if (key == nullptr) return Error("NotFoundException", "Key does not exist");
@@ -724,12 +833,15 @@ AwsResult KmsService::Impl::Encrypt(const Json& body, const CallContext& call) {
                        GetAlgorithm(body, "EncryptionAlgorithm", "encryptionAlgorithm"));
   AWS_ASSIGN_OR_RETURN(bool dry_run, GetDryRun(body));
   const EncryptionContext ctx = context.value_or(EncryptionContext{});
+  if (auto bad = CheckGrantTokens(body)) return *bad;
 
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/true));
   RequestContext rc = Context(call, "kms:Encrypt", KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
   rc.keys.Set("kms:EncryptionAlgorithm", algorithm.value_or(std::string(kSymmetricDefault)));
-  if (auto denied = Authorize(call, "Encrypt", key.get(), rc, "none")) return *denied;
+  if (auto denied = Authorize(call, "Encrypt", key.get(), rc, "none", {"Encrypt", &ctx})) {
+    return *denied;
+  }
   if (auto bad = CheckUsable(*key)) return *bad;
   if (auto bad = CheckAlgorithm(algorithm)) return *bad;
   if (dry_run) return DryRunError();
@@ -750,6 +862,7 @@ AwsResult KmsService::Impl::Decrypt(const Json& body, const CallContext& call) {
   AWS_ASSIGN_OR_RETURN(bool dry_run, GetDryRun(body));
   AWS_ASSIGN_OR_RETURN(auto recipient, GetRecipient(body));
   const EncryptionContext ctx = context.value_or(EncryptionContext{});
+  if (auto bad = CheckGrantTokens(body)) return *bad;
 
   auto parts = ParseKmsBlob(blob);
   if (!parts.ok()) {
@@ -778,7 +891,7 @@ AwsResult KmsService::Impl::Decrypt(const Json& body, const CallContext& call) {
   rc.keys.Set("kms:EncryptionAlgorithm", algorithm.value_or(std::string(kSymmetricDefault)));
   AWS_ASSIGN_OR_RETURN(
       crypto::EvpPkeyPtr recipient_key,
-      AuthorizeWithRecipient(call, "Decrypt", key.get(), std::move(rc), recipient));
+      AuthorizeWithRecipient(call, "Decrypt", key.get(), std::move(rc), recipient, {"Decrypt", &ctx}));
   if (auto bad = CheckUsable(*key)) return *bad;
   if (auto bad = CheckAlgorithm(algorithm)) return *bad;
   if (dry_run) return DryRunError();
@@ -810,6 +923,7 @@ AwsResult KmsService::Impl::ReEncrypt(const Json& body, const CallContext& call)
   AWS_ASSIGN_OR_RETURN(std::string dst_key_input, GetString(body, "DestinationKeyId", 2048));
   const EncryptionContext src_ctx = src_context.value_or(EncryptionContext{});
   const EncryptionContext dst_ctx = dst_context.value_or(EncryptionContext{});
+  if (auto bad = CheckGrantTokens(body)) return *bad;
   AWS_ASSIGN_OR_RETURN(auto dst_key, ResolveKey(dst_key_input, /*allow_alias=*/true));
 
   auto parts = ParseKmsBlob(blob);
@@ -828,10 +942,16 @@ AwsResult KmsService::Impl::ReEncrypt(const Json& body, const CallContext& call)
 
   RequestContext from = Context(call, "kms:ReEncryptFrom", KeyArn(src_id));
   AddContextKeys(src_ctx, from.keys);
-  if (auto denied = Authorize(call, "ReEncrypt", src_key.get(), from, "none")) return *denied;
+  if (auto denied =
+          Authorize(call, "ReEncrypt", src_key.get(), from, "none", {"ReEncryptFrom", &src_ctx})) {
+    return *denied;
+  }
   RequestContext to = Context(call, "kms:ReEncryptTo", KeyArn(dst_key->id));
   AddContextKeys(dst_ctx, to.keys);
-  if (auto denied = Authorize(call, "ReEncrypt", dst_key.get(), to, "none")) return *denied;
+  if (auto denied =
+          Authorize(call, "ReEncrypt", dst_key.get(), to, "none", {"ReEncryptTo", &dst_ctx})) {
+    return *denied;
+  }
   if (auto bad = CheckUsable(*src_key)) return *bad;
   if (auto bad = CheckUsable(*dst_key)) return *bad;
   if (auto bad = CheckAlgorithm(src_algorithm)) return *bad;
@@ -869,12 +989,14 @@ AwsResult KmsService::Impl::GenerateDataKey(const Json& body, const CallContext&
   }
   const size_t size = number ? static_cast<size_t>(*number) : (*spec == "AES_256" ? 32 : 16);
   const EncryptionContext ctx = context.value_or(EncryptionContext{});
+  if (auto bad = CheckGrantTokens(body)) return *bad;
 
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/true));
   RequestContext rc = Context(call, absl::StrCat("kms:", Absl(op)), KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
-  AWS_ASSIGN_OR_RETURN(crypto::EvpPkeyPtr recipient_key,
-                       AuthorizeWithRecipient(call, op, key.get(), std::move(rc), recipient));
+  AWS_ASSIGN_OR_RETURN(
+      crypto::EvpPkeyPtr recipient_key,
+      AuthorizeWithRecipient(call, op, key.get(), std::move(rc), recipient, {op, &ctx}));
   if (auto bad = CheckUsable(*key)) return *bad;
   if (dry_run) return DryRunError();
 
@@ -1054,6 +1176,417 @@ AwsResult KmsService::Impl::ListResourceTags(const Json& body, const CallContext
       marker, static_cast<size_t>(limit.value_or(50)), "Tags");
 }
 
+std::optional<AwsError> KmsService::Impl::Persist(std::string_view what,
+                                                  const std::function<absl::Status()>& put) {
+  absl::Status st = put();
+  if (st.ok()) return std::nullopt;
+  LogError("kms_persist_failed", {{"what", std::string(what)}, {"error", std::string(st.message())}});
+  return Error("KMSInternalException", "The request failed to persist; try again");
+}
+
+AwsResult KmsService::Impl::UpdateAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  if (auto bad = CheckAliasTarget(target)) return *bad;
+  AWS_ASSIGN_OR_RETURN(auto new_key, ResolveKey(target, /*allow_alias=*/false));
+  std::optional<KmsAlias> alias;
+  {
+    absl::MutexLock lock(&mu);
+    alias = store->FindAlias(name);
+  }
+  if (!alias) {
+    return Error("NotFoundException", absl::StrCat("Alias ", AliasArn(name), " is not found."));
+  }
+  std::shared_ptr<const KmsKey> old_key = Find(alias->target_key_id);
+  if (old_key == nullptr) return InternalFailure("the alias names a missing key");
+  // AWS needs kms:UpdateAlias on the alias (IAM policy), on the key the alias points at now and
+  // on the new key (key policies).
+  RequestContext on_alias = Context(call, "kms:UpdateAlias", AliasArn(name));
+  if (auto denied = Authorize(call, "UpdateAlias", nullptr, on_alias, "none")) return *denied;
+  RequestContext on_old = Context(call, "kms:UpdateAlias", KeyArn(old_key->id));
+  if (auto denied = Authorize(call, "UpdateAlias", old_key.get(), on_old, "none")) return *denied;
+  RequestContext on_new = Context(call, "kms:UpdateAlias", KeyArn(new_key->id));
+  if (auto denied = Authorize(call, "UpdateAlias", new_key.get(), on_new, "none")) return *denied;
+  if (auto bad = CheckNotPendingDeletion(*new_key)) return *bad;
+
+  absl::MutexLock lock(&mu);
+  std::optional<KmsAlias> current = store->FindAlias(name);
+  if (!current || current->target_key_id != old_key->id) {
+    // Changed by a concurrent call between the checks and now: the caller's authorisation was
+    // decided for another key, so refuse rather than act on a stale decision.
+    return Error("ConflictException", "The alias changed during the request; try again");
+  }
+  current->target_key_id = new_key->id;
+  current->updated_ms = NowMs();
+  if (auto err = Persist(name, [&] { return store->PutAlias(*current); })) return *err;
+  LogInfo("kms_alias_updated", {{"request_id", call.request_id},
+                                {"alias", name},
+                                {"from_key_id", old_key->id},
+                                {"to_key_id", new_key->id}});
+  return Json::object();
+}
+
+AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  std::optional<KmsAlias> alias;
+  {
+    absl::MutexLock lock(&mu);
+    alias = store->FindAlias(name);
+  }
+  if (!alias) {
+    return Error("NotFoundException", absl::StrCat("Alias ", AliasArn(name), " is not found."));
+  }
+  std::shared_ptr<const KmsKey> key = Find(alias->target_key_id);
+  if (key == nullptr) return InternalFailure("the alias names a missing key");
+  // AWS needs kms:DeleteAlias on the alias (IAM policy) and on the key (key policy).
+  RequestContext on_alias = Context(call, "kms:DeleteAlias", AliasArn(name));
+  if (auto denied = Authorize(call, "DeleteAlias", nullptr, on_alias, "none")) return *denied;
+  RequestContext on_key = Context(call, "kms:DeleteAlias", KeyArn(key->id));
+  if (auto denied = Authorize(call, "DeleteAlias", key.get(), on_key, "none")) return *denied;
+
+  absl::MutexLock lock(&mu);
+  std::optional<KmsAlias> current = store->FindAlias(name);
+  if (!current || current->target_key_id != key->id) {
+    return Error("ConflictException", "The alias changed during the request; try again");
+  }
+  if (auto err = Persist(name, [&] { return store->DeleteAlias(name); })) return *err;
+  LogInfo("kms_alias_deleted",
+          {{"request_id", call.request_id}, {"alias", name}, {"key_id", key->id}});
+  return Json::object();
+}
+
+namespace {
+
+constexpr size_t kMaxGrantsPerKey = 50000;          // AWS quota "Grants per KMS key"
+constexpr size_t kMaxGrantsPerGranteePerKey = 500;  // AWS quota "grants for a principal per key"
+
+// GrantNameType / AliasName pattern: ^[a-zA-Z0-9:/_-]+$, 1..256.
+bool IsGrantName(std::string_view name) {
+  return !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '/' ||
+           c == '_' || c == '-';
+  });
+}
+
+// CreateGrant's Operations: a non-empty list of GrantOperation names (duplicates dropped).
+FieldOr<std::vector<std::string>> GetGrantOperations(const Json& body) {
+  auto it = body.find("Operations");
+  if (it == body.end() || it->is_null()) {
+    return ValidationError(
+        "1 validation error detected: Value null at 'operations' failed to satisfy constraint: "
+        "Member must not be null");
+  }
+  if (!it->is_array()) return Serialization("Operations", "a list of strings");
+  if (it->empty()) {
+    return ValidationError(
+        "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 1");
+  }
+  const auto& names = KmsGrantOperationNames();
+  std::vector<std::string> ops;
+  for (const Json& op : *it) {
+    if (!op.is_string()) return Serialization("Operations", "a list of strings");
+    const std::string& name = op.get_ref<const std::string&>();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string allowed;
+      for (std::string_view n : names) absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", Absl(n));
+      return ValidationError(absl::StrCat(
+          "1 validation error detected: Value '[", name,
+          "]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: "
+          "[Member must satisfy enum value set: [",
+          allowed, "]]"));
+    }
+    if (std::find(ops.begin(), ops.end(), name) == ops.end()) ops.push_back(name);
+  }
+  return ops;
+}
+
+struct GrantConstraintInput {
+  KmsGrantConstraint type = KmsGrantConstraint::kNone;
+  EncryptionContext context;
+};
+
+// CreateGrant's Constraints: {"EncryptionContextEquals": {...}} or
+// {"EncryptionContextSubset": {...}}; both at once is refused (one constraint type per grant).
+FieldOr<GrantConstraintInput> GetGrantConstraints(const Json& body) {
+  GrantConstraintInput out;
+  auto it = body.find("Constraints");
+  if (it == body.end() || it->is_null()) return out;
+  if (!it->is_object()) return Serialization("Constraints", "a structure");
+  auto equals = GetOptionalStringMap(*it, "EncryptionContextEquals");
+  if (IsError(equals)) return std::get<AwsError>(std::move(equals));
+  auto subset = GetOptionalStringMap(*it, "EncryptionContextSubset");
+  if (IsError(subset)) return std::get<AwsError>(std::move(subset));
+  auto& eq = std::get<0>(equals);
+  auto& sub = std::get<0>(subset);
+  if (eq && sub) {
+    return ValidationError(
+        "A grant can have only one constraint: EncryptionContextEquals or "
+        "EncryptionContextSubset");
+  }
+  if (eq) {
+    out.type = KmsGrantConstraint::kEncryptionContextEquals;
+    out.context = *std::move(eq);
+  } else if (sub) {
+    out.type = KmsGrantConstraint::kEncryptionContextSubset;
+    out.context = *std::move(sub);
+  }
+  return out;
+}
+
+bool SameGrantParameters(const KmsGrant& g, const std::string& grantee, const std::string& retiring,
+                         const std::vector<std::string>& ops, const GrantConstraintInput& c) {
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  return g.grantee_principal == grantee && g.retiring_principal == retiring &&
+         sorted(g.operations) == sorted(ops) && g.constraint == c.type &&
+         g.constraint_context == c.context;
+}
+
+}  // namespace
+
+Json KmsService::Impl::GrantEntry(const KmsGrant& g) const {
+  Json e = {{"KeyId", KeyArn(g.key_id)},
+            {"GrantId", g.id},
+            {"CreationDate", EpochSeconds(g.creation_ms)},
+            {"GranteePrincipal", g.grantee_principal},
+            {"IssuingAccount", g.issuing_account},
+            {"Operations", g.operations}};
+  if (!g.name.empty()) e["Name"] = g.name;
+  if (!g.retiring_principal.empty()) e["RetiringPrincipal"] = g.retiring_principal;
+  if (g.constraint != KmsGrantConstraint::kNone) {
+    e["Constraints"] = Json{{std::string(KmsGrantConstraintName(g.constraint)),
+                             Json(g.constraint_context)}};
+  }
+  return e;
+}
+
+AwsResult KmsService::Impl::CreateGrant(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
+  AWS_ASSIGN_OR_RETURN(std::string grantee, GetString(body, "GranteePrincipal", 256));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> retiring,
+                       GetOptionalString(body, "RetiringPrincipal", 256));
+  AWS_ASSIGN_OR_RETURN(std::vector<std::string> operations, GetGrantOperations(body));
+  AWS_ASSIGN_OR_RETURN(GrantConstraintInput constraint, GetGrantConstraints(body));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> name, GetOptionalString(body, "Name", 256));
+  AWS_ASSIGN_OR_RETURN(bool dry_run, GetDryRun(body));
+  if (name && !IsGrantName(*name)) {
+    return ValidationError(
+        "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must "
+        "satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$");
+  }
+  if (!IsValidGrantPrincipal(grantee) || (retiring && !IsValidGrantPrincipal(*retiring))) {
+    return ValidationError("Invalid principal");
+  }
+  if (auto bad = CheckGrantTokens(body)) return *bad;
+  AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
+
+  RequestContext rc = Context(call, "kms:CreateGrant", KeyArn(key->id));
+  rc.keys.Set("kms:GranteePrincipal", grantee);
+  if (retiring) rc.keys.Set("kms:RetiringPrincipal", *retiring);
+  for (const std::string& op : operations) rc.keys.Add("kms:GrantOperations", op);
+  if (constraint.type != KmsGrantConstraint::kNone) {
+    rc.keys.Set("kms:GrantConstraintType", KmsGrantConstraintName(constraint.type));
+  }
+  rc.keys.Set("kms:GrantIsForAWSResource", "false");
+  // Through a grant, only a grant no broader than that grant may be created.
+  GrantUse use{"CreateGrant", nullptr, [&](const KmsGrant& parent) {
+                 return KmsGrantIsNarrower(parent, operations, constraint.type, constraint.context);
+               }};
+  if (auto denied = Authorize(call, "CreateGrant", key.get(), rc, "none", use)) return *denied;
+  if (auto bad = CheckUsable(*key)) return *bad;
+  if (dry_run) return DryRunError();
+
+  KmsGrant grant;
+  grant.id = NewKmsGrantId();
+  grant.key_id = key->id;
+  grant.name = name.value_or("");
+  grant.creation_ms = NowMs();
+  grant.issuing_account = absl::StrCat("arn:aws:iam::", account, ":root");
+  grant.grantee_principal = grantee;
+  grant.retiring_principal = retiring.value_or("");
+  grant.operations = operations;
+  grant.constraint = constraint.type;
+  grant.constraint_context = constraint.context;
+
+  absl::MutexLock lock(&mu);
+  std::vector<KmsGrant> existing = store->Grants(key->id);
+  if (name) {
+    // AWS: a retried CreateGrant with the same Name and parameters returns the same grant.
+    for (const KmsGrant& g : existing) {
+      if (g.name == *name && SameGrantParameters(g, grant.grantee_principal,
+                                                 grant.retiring_principal, operations, constraint)) {
+        return Json{{"GrantId", g.id}, {"GrantToken", MakeKmsGrantToken(g.id)}};
+      }
+    }
+  }
+  if (existing.size() >= kMaxGrantsPerKey ||
+      std::count_if(existing.begin(), existing.end(), [&](const KmsGrant& g) {
+        return g.grantee_principal == grantee;
+      }) >= static_cast<std::ptrdiff_t>(kMaxGrantsPerGranteePerKey)) {
+    return Error("LimitExceededException",
+                 absl::StrCat("The grant quota for ", KeyArn(key->id), " is exceeded"));
+  }
+  const std::string id = grant.id;
+  if (auto err = Persist(id, [&] { return store->PutGrant(std::move(grant)); })) return *err;
+  LogInfo("kms_grant_created", {{"request_id", call.request_id},
+                                {"key_id", key->id},
+                                {"grant_id", id},
+                                {"grantee", grantee},
+                                {"operations", operations}});
+  return Json{{"GrantId", id}, {"GrantToken", MakeKmsGrantToken(id)}};
+}
+
+AwsResult KmsService::Impl::ListGrants(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
+  AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, GetOptionalInt(body, "Limit", 1, 100));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grant_id, GetOptionalString(body, "GrantId", 128));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grantee,
+                       GetOptionalString(body, "GranteePrincipal", 256));
+  AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
+  RequestContext rc = Context(call, "kms:ListGrants", KeyArn(key->id));
+  if (auto denied = Authorize(call, "ListGrants", key.get(), rc, "none")) return *denied;
+  std::vector<KmsGrant> grants;
+  {
+    absl::MutexLock lock(&mu);
+    grants = store->Grants(key->id);
+  }
+  std::erase_if(grants, [&](const KmsGrant& g) {
+    return (grant_id && g.id != *grant_id) || (grantee && g.grantee_principal != *grantee);
+  });
+  return Page<KmsGrant>(
+      grants, [](const KmsGrant& g) { return g.id; },
+      [this](const KmsGrant& g) { return GrantEntry(g); }, marker,
+      static_cast<size_t>(limit.value_or(50)), "Grants");
+}
+
+AwsResult KmsService::Impl::ListRetirableGrants(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string retiring, GetString(body, "RetiringPrincipal", 256));
+  AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, GetOptionalInt(body, "Limit", 1, 100));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
+  RequestContext rc = Context(call, "kms:ListRetirableGrants", "*");
+  if (auto denied = Authorize(call, "ListRetirableGrants", nullptr, rc, "none")) return *denied;
+  std::vector<KmsGrant> grants;
+  {
+    absl::MutexLock lock(&mu);
+    grants = store->AllGrants();
+  }
+  std::erase_if(grants, [&](const KmsGrant& g) { return g.retiring_principal != retiring; });
+  std::sort(grants.begin(), grants.end(),
+            [](const KmsGrant& a, const KmsGrant& b) { return a.id < b.id; });
+  return Page<KmsGrant>(
+      grants, [](const KmsGrant& g) { return g.id; },
+      [this](const KmsGrant& g) { return GrantEntry(g); }, marker,
+      static_cast<size_t>(limit.value_or(50)), "Grants");
+}
+
+AwsResult KmsService::Impl::RevokeGrant(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
+  AWS_ASSIGN_OR_RETURN(std::string grant_id, GetString(body, "GrantId", 128));
+  AWS_ASSIGN_OR_RETURN(bool dry_run, GetDryRun(body));
+  AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
+  // Authorisation first, so a caller who may not revoke cannot probe which grant ids exist.
+  RequestContext rc = Context(call, "kms:RevokeGrant", KeyArn(key->id));
+  if (auto denied = Authorize(call, "RevokeGrant", key.get(), rc, "none")) return *denied;
+  if (!IsKmsGrantId(grant_id)) {
+    return Error("InvalidGrantIdException", "The grant id is not valid");
+  }
+  if (dry_run) return DryRunError();
+  absl::MutexLock lock(&mu);
+  if (!store->FindGrant(key->id, grant_id)) {
+    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
+  }
+  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key->id, grant_id); })) {
+    return *err;
+  }
+  LogInfo("kms_grant_revoked",
+          {{"request_id", call.request_id}, {"key_id", key->id}, {"grant_id", grant_id}});
+  return Json::object();
+}
+
+AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> token,
+                       GetOptionalString(body, "GrantToken", 8192));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> key_input, GetOptionalString(body, "KeyId"));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grant_param,
+                       GetOptionalString(body, "GrantId", 128));
+  AWS_ASSIGN_OR_RETURN(bool dry_run, GetDryRun(body));
+  std::string grant_id;
+  std::optional<std::string> key_id;
+  if (token) {
+    std::optional<std::string> from_token = KmsGrantIdFromToken(*token);
+    if (!from_token) return Error("InvalidGrantTokenException", "Invalid grant token");
+    grant_id = *from_token;
+  } else if (key_input && grant_param) {
+    grant_id = *grant_param;
+  } else {
+    return ValidationError("Either GrantToken, or both KeyId and GrantId, must be specified");
+  }
+  if (grant_param && *grant_param != grant_id) {
+    return Error("InvalidGrantIdException", "The grant id does not match the grant token");
+  }
+  if (!IsKmsGrantId(grant_id)) {
+    return Error("InvalidGrantIdException", "The grant id is not valid");
+  }
+  if (key_input) {
+    AWS_ASSIGN_OR_RETURN(key_id, ResolveKeyId(*key_input, /*allow_alias=*/false));
+  }
+  std::optional<KmsGrant> grant;
+  {
+    absl::MutexLock lock(&mu);
+    grant = key_id ? store->FindGrant(*key_id, grant_id) : store->FindGrantById(grant_id);
+  }
+  if (!grant) return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
+  std::shared_ptr<const KmsKey> key = Find(grant->key_id);
+  if (key == nullptr) return InternalFailure("the grant names a missing key");
+
+  // Who may retire (AWS): the retiring principal, the grantee when the grant includes
+  // RetireGrant, and the account the grant was created in (its root; its IAM principals when
+  // their identity policies allow kms:RetireGrant on the key). A principal naming an account
+  // delegates to that account's identity policies likewise.
+  RequestContext rc = Context(call, "kms:RetireGrant", KeyArn(key->id));
+  auto allowed_as = [&](std::string_view principal) {
+    GranteeMatch m = MatchGrantee(principal, call.caller);
+    return m == GranteeMatch::kDirect ||
+           (m == GranteeMatch::kAccount && Evaluate(iam_only_policy, rc).allowed());
+  };
+  const bool grantee_may = std::find(grant->operations.begin(), grant->operations.end(),
+                                     "RetireGrant") != grant->operations.end();
+  const bool allowed = allowed_as(grant->retiring_principal) ||
+                       (grantee_may && allowed_as(grant->grantee_principal)) ||
+                       allowed_as(grant->issuing_account);
+  LogInfo("kms_authorization", {{"request_id", call.request_id},
+                                {"operation", "RetireGrant"},
+                                {"principal", call.caller.arn},
+                                {"resource", rc.resource},
+                                {"action", rc.action},
+                                {"allowed", allowed},
+                                {"grant_id", grant_id},
+                                {"reason", allowed ? "the grant lets the caller retire it"
+                                                   : "the grant does not let the caller retire it"}});
+  if (!allowed) {
+    return AccessDenied(absl::StrCat("User: ", call.caller.arn, " is not authorized to perform: ",
+                                     "kms:RetireGrant on resource: ", KeyArn(key->id),
+                                     " because the grant does not allow it to retire the grant"));
+  }
+  if (dry_run) return DryRunError();
+  absl::MutexLock lock(&mu);
+  if (!store->FindGrant(key->id, grant_id)) {
+    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
+  }
+  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key->id, grant_id); })) {
+    return *err;
+  }
+  LogInfo("kms_grant_retired",
+          {{"request_id", call.request_id}, {"key_id", key->id}, {"grant_id", grant_id}});
+  return Json::object();
+}
+
 KmsService::KmsService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KmsService::~KmsService() = default;
 
@@ -1098,6 +1631,13 @@ AwsResult KmsService::Handle(std::string_view operation, const Json& request,
   if (operation == "CancelKeyDeletion") return s.CancelKeyDeletion(request, context);
   if (operation == "TagResource") return s.TagResource(request, context);
   if (operation == "ListResourceTags") return s.ListResourceTags(request, context);
+  if (operation == "UpdateAlias") return s.UpdateAlias(request, context);
+  if (operation == "DeleteAlias") return s.DeleteAlias(request, context);
+  if (operation == "CreateGrant") return s.CreateGrant(request, context);
+  if (operation == "ListGrants") return s.ListGrants(request, context);
+  if (operation == "ListRetirableGrants") return s.ListRetirableGrants(request, context);
+  if (operation == "RevokeGrant") return s.RevokeGrant(request, context);
+  if (operation == "RetireGrant") return s.RetireGrant(request, context);
   return Error("UnknownOperationException", "");
 }
 

@@ -3,10 +3,11 @@
 // Local AWS KMS (X-Amz-Target "TrentService.*", AWS JSON 1.1) for symmetric keys, taking key
 // policies and Nitro attestation seriously (ARCHITECTURE §2, §5; issue 3 items 3, 4, 7, 10).
 //
-// Operations: CreateKey, DescribeKey, ListKeys, CreateAlias, ListAliases, Encrypt, Decrypt,
-// ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom, GetKeyPolicy,
-// PutKeyPolicy, EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, TagResource,
-// ListResourceTags; anything else is UnknownOperationException. Only SYMMETRIC_DEFAULT /
+// Operations: CreateKey, DescribeKey, ListKeys, CreateAlias, UpdateAlias, DeleteAlias,
+// ListAliases, Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext,
+// GenerateRandom, GetKeyPolicy, PutKeyPolicy, EnableKey, DisableKey, ScheduleKeyDeletion,
+// CancelKeyDeletion, TagResource, ListResourceTags, CreateGrant, ListGrants,
+// ListRetirableGrants, RevokeGrant, RetireGrant; anything else is UnknownOperationException. Only SYMMETRIC_DEFAULT /
 // ENCRYPT_DECRYPT / AWS_KMS single-Region keys (others: UnsupportedOperationException).
 //
 // Key ids are UUIDs; ARNs arn:aws:kms:REGION:ACCOUNT:key/ID. KeyId parameters take a key id or
@@ -23,6 +24,28 @@
 // kms:Decrypt on resource: KEYARN because no resource-based policy allows the kms:Decrypt
 // action" / "... with an explicit deny in a resource-based policy"); the decision (outcome, Sid,
 // reason) is logged locally as event "kms_authorization".
+//
+// Grants (kms_grants.h, issue 10 item 4): when the policies give an IMPLICIT deny for DescribeKey,
+// Encrypt, Decrypt, ReEncrypt (ReEncryptFrom / ReEncryptTo), GenerateDataKey* or CreateGrant, a
+// grant on the key whose grantee is the caller, whose operations include the operation and whose
+// constraint admits the request's encryption context allows it. An explicit Deny (key policy or
+// identity policy) is final: grants never override it, so a Deny on kms:Decrypt without the
+// pinned PCR0 holds for grantees too. GrantTokens (<= 10) are validated on those operations
+// (InvalidGrantTokenException) but never needed: grants apply as soon as CreateGrant returns.
+//   CreateGrant: kms:CreateGrant on the key (condition keys kms:GranteePrincipal,
+//     kms:RetiringPrincipal, kms:GrantOperations, kms:GrantConstraintType,
+//     kms:GrantIsForAWSResource = false), or a grant with CreateGrant for a grant no broader than
+//     it. Enabled keys only. A retry with the same Name and parameters returns the same GrantId.
+//     Quotas as AWS: 50,000 grants per key, 500 per grantee per key (LimitExceededException).
+//   ListGrants: kms:ListGrants. RevokeGrant: kms:RevokeGrant (decided before the grant id is
+//     looked up; InvalidGrantIdException for a malformed id, NotFoundException for an unknown
+//     one). ListRetirableGrants: identity policies (resource "*").
+//   RetireGrant (GrantToken, or KeyId + GrantId): no policy; the retiring principal, the grantee
+//     when the grant includes RetireGrant, or the issuing account (root, or its principals whose
+//     identity policies allow kms:RetireGrant) may retire. Grants survive key state changes.
+// UpdateAlias: kms:UpdateAlias on the alias (identity policies) and on the current and the new
+// target key (key policies); DeleteAlias: kms:DeleteAlias on the alias and its key. Unknown
+// alias: NotFoundException; new key pending deletion: KMSInvalidStateException.
 //
 // Recipient (Decrypt, GenerateDataKey, GenerateRandom): {"AttestationDocument": blob,
 // "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}. The document is TRUSTED only if it verifies
@@ -61,8 +84,9 @@
 // MalformedPolicyDocumentException with kPolicyLockoutMessage. PolicyName must be "default".
 //
 // State: <state>/kms/ (kms_key_store.h: one file per key holding its material IN CLEAR, mode
-// 0600, and aliases.json), written atomically before a write is acknowledged; Open() reloads
-// everything, so a restart keeps every key, alias, policy and tag and old ciphertexts decrypt.
+// 0600, aliases.json, and one grant file per key with grants), written atomically before a
+// write is acknowledged; Open() reloads everything, so a restart keeps every key, alias, grant,
+// policy and tag and old ciphertexts decrypt.
 // Thread-safe: one mutex guards the store; cryptography runs outside it on immutable snapshots.
 // Never logs or returns key material or plaintexts.
 
