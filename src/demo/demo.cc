@@ -404,6 +404,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> Demo::StartEnclave(std::string_vie
                                                                  const std::string& nsm_socket,
                                                                  std::string* ready_path) {
   *ready_path = absl::StrCat(work_dir_, "/", Absl(name), ".json");
+  std::error_code ec;
+  fs::remove(*ready_path, ec);  // a restarted enclave must not be judged by its predecessor's
   std::vector<std::string> argv = {binary,
                                    "--listen",
                                    "tcp://127.0.0.1:0",
