@@ -263,7 +263,7 @@ void JudgeParentRoot(LintReport& report) {
       (can ? report.parent_root_can : report.parent_root_cannot)
           .push_back(absl::StrCat(what, " ", who));
     };
-    finding(r->decrypt_without_attestation, "decrypt the key and no enclave");
+    finding(r->decrypt_without_attestation, "decrypt the key without any enclave");
     finding(r->decrypt_other_image,
             "decrypt the key from an enclave image of its own (different PCR0)");
     finding(r->decrypt_debug_enclave,
