@@ -220,7 +220,10 @@ class Prober {
     PathResult& p = Add("decrypt-debug", "Decrypt with a debug-mode attestation document",
                         PathKind::kLeak);
     if (o_.nsm == nullptr) {
-      p.detail = "no NSM given (--nsm): run it where a debug-mode or local NSM answers";
+      p.detail =
+          "no NSM given (--nsm): run it where a debug-mode or local NSM answers (left out of the "
+          "verdict; `lockout policy lint` answers it from the policy)";
+      p.in_verdict = false;
       return;
     }
     if (!NeedSecret(p)) return;
@@ -607,6 +610,7 @@ LockoutVerdict CheckLockoutReport::verdict() const {
   for (const PathResult& p : paths) {
     if (p.kind != PathKind::kLeak) continue;
     if (p.state == PathState::kOpen) return LockoutVerdict::kNotLockedOut;
+    if (!p.in_verdict) continue;
     undecided = undecided || p.state == PathState::kNotTried;
   }
   return undecided ? LockoutVerdict::kInconclusive : LockoutVerdict::kLockedOut;
@@ -639,10 +643,17 @@ std::string CheckLockoutReport::Text() const {
   for (const std::string& line : cleanup_failures) {
     absl::StrAppend(&out, "cleanup FAILED: ", line, "\n");
   }
+  std::vector<std::string> left_out;
+  for (const PathResult& p : paths) {
+    if (p.kind == PathKind::kLeak && !p.in_verdict) left_out.push_back(p.id);
+  }
   switch (verdict()) {
     case LockoutVerdict::kLockedOut:
-      absl::StrAppend(&out,
-                      "locked out: every leak path tried is closed for these credentials\n");
+      absl::StrAppend(&out, "locked out: every leak path tried is closed for these credentials",
+                      left_out.empty() ? ""
+                                       : absl::StrCat(" (not tried: ", absl::StrJoin(left_out, ", "),
+                                                      ")"),
+                      "\n");
       break;
     case LockoutVerdict::kNotLockedOut:
       absl::StrAppend(&out, "NOT locked out: a leak path is OPEN for these credentials\n");
@@ -671,7 +682,8 @@ nlohmann::ordered_json CheckLockoutReport::ToJson() const {
                         {"kind", p.kind == PathKind::kLeak ? "leak" : "substitution"},
                         {"state", PathStateName(p.state)},
                         {"detail", p.detail},
-                        {"aws_error", p.aws_error}});
+                        {"aws_error", p.aws_error},
+                        {"in_verdict", p.in_verdict}});
   }
   out["paths"] = std::move(list);
   out["cleanup"] = cleanup;

@@ -7,7 +7,9 @@
 //   decrypt            kms:Decrypt of the secret's ciphertext without an attestation document;
 //   decrypt-debug      kms:Decrypt with an attestation document from the NSM given (a local or
 //                      debug-mode NSM: all-zero PCRs), the result opened with the probe's own
-//                      RSA key;
+//                      RSA key; without an NSM it is reported as not tried and left out of the
+//                      verdict (the final line says so; `policy lint` answers it from the
+//                      policy);
 //   reencrypt          kms:ReEncrypt of the ciphertext to a key the caller may use (the probe
 //                      key given, else one it creates — scheduled for deletion afterwards — else,
 //                      with DryRun, to the key itself: that decides kms:ReEncryptFrom), then
@@ -65,6 +67,9 @@ struct PathResult {
   PathState state = PathState::kNotTried;
   std::string detail;     // why: what was called and what AWS answered
   std::string aws_error;  // the deciding AWS error type, if any
+  // False only for decrypt-debug without an NSM: it cannot be tried outside an enclave (or a
+  // local NSM), so it is reported as not tried but does not make the verdict inconclusive.
+  bool in_verdict = true;
 };
 
 struct CheckLockoutOptions {
@@ -94,8 +99,8 @@ struct CheckLockoutReport {
   // Hex SHA-256 of the SubjectPublicKeyInfo of a signing key a leak path recovered.
   std::string recovered_public_key_sha256;
 
-  // kNotLockedOut if a leak path is OPEN; else kInconclusive if one was not tried; else
-  // kLockedOut. Substitution paths never change the verdict.
+  // kNotLockedOut if a leak path is OPEN; else kInconclusive if one (in_verdict) was not tried;
+  // else kLockedOut. Substitution paths never change the verdict.
   LockoutVerdict verdict() const;
   const PathResult* Find(std::string_view id) const;
   std::string Text() const;

@@ -6,9 +6,14 @@ and check-lockout, run as the built `lockout` binary with the principals' enviro
 * with the account's default key policy, check-lockout says NOT locked out (exit 1) for root and
   admin;
 * after `lockout policy --apply` (recommended, PCR0 of the lockout binary itself) it says locked
-  out (exit 0) for root, admin and the instance role, and lint agrees;
-* seed mode applies only with the safety-check bypass and says so; recommended mode applied by
-  root (who is not in the policy) is refused by KMS's safety check with advice;
+  out (exit 0) for root, admin and the instance role — every leak path closed — and lint agrees
+  (exit 0);
+* seed mode applies only with the safety-check bypass and says so; check-lockout then finds the
+  instance role's ReEncrypt and the admin's grants and PutKeyPolicy OPEN (exit 1), lint says NOT
+  locked (exit 1), and the probes leave no grant and no new secret version behind;
+* recommended mode with a --policy-admin-role other than the caller is refused by KMS's safety
+  check with advice; without one it is applied with the bypass and says the policy is immutable;
+* `policy lint` exit codes: 0 locked, 1 NOT locked, 3 unreadable, 4 break-glass;
 * a wrong secret name is inconclusive (exit 3), never "locked out".
 """
 
@@ -44,8 +49,14 @@ class OperatorLockoutTest(harness.TempDirTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
 
-    def check(self, principal, key_arn, secret):
-        return self.cli(principal, "check-lockout", "--kms-key", key_arn, "--secret", secret)
+    def check(self, principal, key_arn, secret, *extra):
+        return self.cli(principal, "check-lockout", "--kms-key", key_arn, "--secret", secret,
+                        *extra)
+
+    def check_json(self, principal, key_arn, secret):
+        r = self.check(principal, key_arn, secret, "--json")
+        report = json.loads(r.stdout)
+        return r.returncode, report, {p["id"]: p["state"] for p in report["paths"]}
 
     def test_create_key_stores_the_kms_ciphertext_of_the_printed_key(self):
         key_arn = self.new_key()
@@ -89,12 +100,14 @@ class OperatorLockoutTest(harness.TempDirTestCase):
                      self.admin_arn, "--enclave-binary", self.lockout, "--apply",
                      "--kms-key", key_arn)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("NOBODY can change this policy", r.stderr)
         applied = json.loads(self.admin_kms.get_key_policy(KeyId=key_arn,
                                                            PolicyName="default")["Policy"])
         self.assertEqual(json.loads(r.stdout), applied)
         self.assertEqual([s["Sid"] for s in applied["Statement"]],
                          ["KeyAdministration", "EncryptForEnclave", "DecryptOnlyInEnclave",
-                          "DenyDecryptWithoutAttestation"])
+                          "DenyDecryptWithoutAttestation", "DenyReEncrypt", "DenyGrants",
+                          "DenyPolicyChange"])
         # PCR0 is what the local NSM service reports for the lockout binary.
         nsm = harness.run([self.lockout, "nsm", "describe-pcr", "0", "--nsm",
                            "unix://" + self.la.ready["nsm_socket"]], text=True)
@@ -105,14 +118,25 @@ class OperatorLockoutTest(harness.TempDirTestCase):
         for principal in ("root", "admin", "instance"):
             r = self.check(principal, key_arn, "lockout/key")
             self.assertEqual(r.returncode, 0, f"{principal}: {r.stdout}{r.stderr}")
-            self.assertTrue(r.stdout.startswith("locked out"), r.stdout)
-
+            self.assertIn("\nlocked out: every leak path tried is closed", r.stdout)
+            for path in ("decrypt", "reencrypt", "grant-decrypt", "grant-reencrypt",
+                         "put-key-policy"):
+                self.assertRegex(r.stdout, rf"\n  closed +{path}: ", f"{principal}: {r.stdout}")
+            # Without --nsm the debug-mode Decrypt is not tried, says why, and is left out.
+            self.assertRegex(r.stdout, r"\n  not tried +decrypt-debug: no NSM given")
+            self.assertIn("(not tried: decrypt-debug)", r.stdout)
+        # With local-aws's NSM socket it is tried. The document carries lockout's own PCR0, which
+        # is the pinned one here: root is still refused (no Allow names it).
+        r = self.check("root", key_arn, "lockout/key", "--nsm",
+                       "unix://" + self.la.ready["nsm_socket"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"\n  closed +decrypt-debug: ")
         lint = self.cli("admin", "policy", "lint", "--kms-key", key_arn)
         self.assertEqual(lint.returncode, 0, lint.stderr)
-        self.assertIn("Verdict: the key is locked to the pinned enclave", lint.stdout)
+        self.assertIn("Verdict: locked: the key is locked to the pinned enclave", lint.stdout)
         self.assertIn(self.role_arn + ": can decrypt only from the pinned enclave", lint.stdout)
 
-    def test_seed_mode_applies_with_the_bypass_and_says_so(self):
+    def test_seed_mode_applies_with_the_bypass_and_check_lockout_finds_its_leaks(self):
         key_arn = self.new_key()
         self.create_signing_key(key_arn, "lockout/seed")
         r = self.cli("root", "policy", "--mode", "seed", "--enclave-role", self.role_arn,
@@ -120,26 +144,88 @@ class OperatorLockoutTest(harness.TempDirTestCase):
                      "--kms-key", key_arn)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("BypassPolicyLockoutSafetyCheck", r.stderr)
-        for principal in ("root", "admin", "instance"):
-            r = self.check(principal, key_arn, "lockout/seed")
-            self.assertEqual(r.returncode, 0, f"{principal}: {r.stdout}{r.stderr}")
-        lint = self.cli("admin", "policy", "lint", "--kms-key", key_arn)
-        self.assertIn("kms:ReEncryptFrom", lint.stdout)
-        self.assertIn("NOT locked", lint.stdout)
+        sm = self.la.boto3_client("secretsmanager", "admin")
+        versions = sm.describe_secret(SecretId="lockout/seed")["VersionIdsToStages"]
+        policy_before = self.admin_kms.get_key_policy(KeyId=key_arn, PolicyName="default")
 
-    def test_recommended_policy_applied_by_root_is_refused_by_the_safety_check(self):
+        code, report, states = self.check_json("root", key_arn, "lockout/seed")
+        self.assertEqual(code, 0, report)
+        self.assertEqual(report["verdict"], "locked out")
+
+        code, report, states = self.check_json("instance", key_arn, "lockout/seed")
+        self.assertEqual(code, 1, report)
+        self.assertEqual(states["decrypt"], "closed")
+        self.assertEqual(states["reencrypt"], "OPEN")  # the seed's kms:ReEncrypt*
+        self.assertEqual(report["verdict"], "NOT locked out")
+
+        code, report, states = self.check_json("admin", key_arn, "lockout/seed")
+        self.assertEqual(code, 1, report)
+        self.assertEqual(states["decrypt"], "closed")
+        self.assertEqual(states["grant-decrypt"], "OPEN")
+        self.assertEqual(states["grant-reencrypt"], "OPEN")
+        self.assertEqual(states["put-key-policy"], "OPEN")
+        self.assertEqual(states["put-secret-value"], "OPEN")
+        self.assertTrue(report["secret_untouched"], report)
+        self.assertEqual(report["cleanup_failures"], [])
+        # The admin's probe made a key of its own: scheduled for deletion.
+        probe = [line.split()[2] for line in report["cleanup"] if line.startswith("probe key ")]
+        self.assertEqual(len(probe), 1, report["cleanup"])
+        self.assertEqual(self.admin_kms.describe_key(KeyId=probe[0])["KeyMetadata"]["KeyState"],
+                         "PendingDeletion")
+        # Nothing left behind: no grant, the same secret versions, the same policy.
+        self.assertEqual(self.admin_kms.list_grants(KeyId=key_arn)["Grants"], [])
+        self.assertEqual(sm.describe_secret(SecretId="lockout/seed")["VersionIdsToStages"],
+                         versions)
+        self.assertEqual(
+            self.admin_kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"],
+            policy_before["Policy"])
+
+        lint = self.cli("admin", "policy", "lint", "--kms-key", key_arn)
+        self.assertEqual(lint.returncode, 1, lint.stdout + lint.stderr)
+        self.assertIn("kms:ReEncryptFrom", lint.stdout)
+        self.assertIn("Verdict: NOT locked", lint.stdout)
+
+    def test_a_policy_admin_other_than_the_caller_is_refused_by_the_safety_check(self):
         key_arn = self.new_key()
         r = self.cli("root", "policy", "--enclave-role", self.role_arn, "--admin-role",
-                     self.admin_arn, "--pcr0", "ab" * 48, "--apply", "--kms-key", key_arn)
+                     self.admin_arn, "--policy-admin-role",
+                     "arn:aws:iam::111122223333:role/break-glass", "--pcr0", "ab" * 48,
+                     "--apply", "--kms-key", key_arn)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("MalformedPolicyDocumentException", r.stderr)
-        self.assertIn("admin role", r.stderr)
+        self.assertIn("policy admin", r.stderr)
+
+    def test_policy_lint_exit_codes(self):
+        def lint_file(text):
+            path = os.path.join(self.tmp, "policy.json")
+            with open(path, "w") as f:
+                f.write(text)
+            return self.cli("admin", "policy", "lint", path)
+
+        def policy(*extra):
+            r = self.cli("admin", "policy", "--enclave-role", self.role_arn, "--admin-role",
+                         self.admin_arn, "--pcr0", "ab" * 48, *extra)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout
+
+        self.assertEqual(lint_file(policy()).returncode, 0)
+        self.assertEqual(lint_file(policy("--mode", "seed")).returncode, 1)
+        break_glass = lint_file(policy("--policy-admin-role",
+                                       "arn:aws:iam::111122223333:role/break-glass"))
+        self.assertEqual(break_glass.returncode, 4, break_glass.stdout)
+        self.assertIn("locked except break-glass", break_glass.stdout)
+        self.assertEqual(lint_file("not a policy").returncode, 3)
+        self.assertEqual(self.cli("admin", "policy", "lint", "/no/such/file").returncode, 3)
 
     def test_a_wrong_secret_name_is_inconclusive_not_locked_out(self):
         key_arn = self.new_key()
-        r = self.check("admin", key_arn, "lockout/no-such-secret")
+        # The instance role: on the account's default policy it may not rewrite the policy, so
+        # nothing is open and the unread secret leaves the verdict open. (The admin would be
+        # NOT locked out: it may PutKeyPolicy.)
+        r = self.check("instance", key_arn, "lockout/no-such-secret")
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
-        self.assertTrue(r.stdout.startswith("inconclusive"), r.stdout)
+        self.assertIn("\ninconclusive:", r.stdout)
+        self.assertIn("cannot read the secret", r.stdout)
 
 
 if __name__ == "__main__":
