@@ -5,6 +5,10 @@ the same ciphertext and expects allow or deny:
   root, admin, instance role without attestation: deny
   instance role with a document from the right binary: allow (and openssl opens the envelope)
   from a modified binary, in debug mode, tampered, expired, from a foreign root: deny
+and each way around Decrypt — ReEncrypt to a key the caller may use, a grant of Decrypt or
+ReEncryptFrom, PutKeyPolicy — for the instance role, the admin and root: the seed policy lets
+the instance role re-encrypt and the admin grant itself the key and rewrite the policy; the
+recommended policy denies every one of them.
 "The right binary" is the `lockout` executable itself: the local NSM service measures whatever
 process talks to it, so `lockout nsm attest` yields documents for lockout's own PCR0, and a copy
 of the binary with one byte appended yields a different PCR0.
@@ -23,6 +27,11 @@ ADMIN_ACTIONS = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "km
                  "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*",
                  "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
                  "kms:CancelKeyDeletion"]
+RECOMMENDED_ADMIN_ACTIONS = ["kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*",
+                             "kms:UpdateAlias", "kms:UpdateKeyDescription", "kms:Revoke*",
+                             "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                             "kms:UntagResource", "kms:ScheduleKeyDeletion",
+                             "kms:CancelKeyDeletion"]
 PCR0_KEY = "kms:RecipientAttestation:ImageSha384"
 
 
@@ -41,7 +50,7 @@ def seed_policy(admin_arn, role_arn, pcr0):
 def recommended_policy(admin_arn, role_arn, pcr0):
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": admin_arn},
-         "Action": ADMIN_ACTIONS, "Resource": "*"},
+         "Action": RECOMMENDED_ADMIN_ACTIONS, "Resource": "*"},
         {"Sid": "EncryptForEnclave", "Effect": "Allow", "Principal": {"AWS": role_arn},
          "Action": ["kms:Encrypt", "kms:DescribeKey"], "Resource": "*"},
         {"Sid": "DecryptOnlyInEnclave", "Effect": "Allow", "Principal": {"AWS": role_arn},
@@ -49,7 +58,13 @@ def recommended_policy(admin_arn, role_arn, pcr0):
          "Condition": {"StringEqualsIgnoreCase": {PCR0_KEY: pcr0}}},
         {"Sid": "DenyDecryptWithoutAttestation", "Effect": "Deny", "Principal": "*",
          "Action": "kms:Decrypt", "Resource": "*",
-         "Condition": {"StringNotEqualsIgnoreCase": {PCR0_KEY: pcr0}}}]}
+         "Condition": {"StringNotEqualsIgnoreCase": {PCR0_KEY: pcr0}}},
+        {"Sid": "DenyReEncrypt", "Effect": "Deny", "Principal": "*", "Action": "kms:ReEncrypt*",
+         "Resource": "*"},
+        {"Sid": "DenyGrants", "Effect": "Deny", "Principal": "*", "Action": "kms:CreateGrant",
+         "Resource": "*"},
+        {"Sid": "DenyPolicyChange", "Effect": "Deny", "Principal": "*",
+         "Action": "kms:PutKeyPolicy", "Resource": "*"}]}
 
 
 class LockoutTruthTableTest(harness.TempDirTestCase):
@@ -83,7 +98,7 @@ class LockoutTruthTableTest(harness.TempDirTestCase):
         with open(path, "rb") as f:
             return f.read()
 
-    def run_table(self, make_policy):
+    def run_table(self, make_policy, leaks):
         ready = self.la.ready
         admin_arn = ready["principals"]["admin"]["arn"]
         role_arn = ready["instance_role_arn"]
@@ -94,8 +109,18 @@ class LockoutTruthTableTest(harness.TempDirTestCase):
         admin = self.la.boto3_client("kms", "admin")
         key_id = admin.create_key(Description="truth table")["KeyMetadata"]["KeyId"]
         blob = admin.encrypt(KeyId=key_id, Plaintext=b"the signing key")["CiphertextBlob"]
-        admin.put_key_policy(KeyId=key_id, PolicyName="default",
-                             Policy=json.dumps(make_policy(admin_arn, role_arn, pcr0.upper())))
+        policy_text = json.dumps(make_policy(admin_arn, role_arn, pcr0.upper()))
+        admin.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy_text,
+                             BypassPolicyLockoutSafetyCheck=True)
+        # An attacker's key: the account and the instance role may re-encrypt to it and decrypt.
+        root_arn = ready["principals"]["root"]["arn"]
+        probe = admin.create_key(Description="probe", Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": root_arn}, "Action": "kms:*",
+                 "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": role_arn},
+                 "Action": ["kms:ReEncryptTo", "kms:Decrypt"], "Resource": "*"}]}))
+        probe_id = probe["KeyMetadata"]["KeyId"]
 
         good = self.document(self.lockout, nsm, "good")
         tampered = bytearray(good)
@@ -139,11 +164,68 @@ class LockoutTruthTableTest(harness.TempDirTestCase):
                     self.assertEqual(cm.exception.response["Error"]["Code"],
                                      "AccessDeniedException")
 
+        self.run_leaks(key_id, blob, probe_id, policy_text, leaks)
+
+    def run_leaks(self, key_id, blob, probe_id, policy_text, leaks):
+        """Each way around Decrypt; `leaks` names the cases that must succeed."""
+        grantees = {"root": self.la.ready["principals"]["root"]["arn"],
+                    "admin": self.la.ready["principals"]["admin"]["arn"],
+                    "instance": self.la.ready["instance_role_arn"]}
+
+        def reencrypt(principal, tokens=()):
+            kms = self.la.boto3_client("kms", principal)
+            moved = kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=probe_id,
+                                   GrantTokens=list(tokens))
+            return kms.decrypt(CiphertextBlob=moved["CiphertextBlob"])["Plaintext"]
+
+        def grant(principal, operation):
+            kms = self.la.boto3_client("kms", principal)
+            g = kms.create_grant(KeyId=key_id, GranteePrincipal=grantees[principal],
+                                 RetiringPrincipal=grantees[principal], Operations=[operation])
+            try:
+                if operation == "Decrypt":
+                    return kms.decrypt(CiphertextBlob=blob,
+                                       GrantTokens=[g["GrantToken"]])["Plaintext"]
+                return reencrypt(principal, [g["GrantToken"]])
+            finally:
+                kms.retire_grant(GrantToken=g["GrantToken"])
+
+        def put_policy(principal):
+            kms = self.la.boto3_client("kms", principal)
+            kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy_text,
+                               BypassPolicyLockoutSafetyCheck=True)
+            return b"the signing key"  # rewriting would let it grant itself Decrypt
+
+        cases = []
+        for principal in ("root", "admin", "instance"):
+            cases += [(f"{principal}: ReEncrypt to its own key, then Decrypt",
+                       lambda p=principal: reencrypt(p)),
+                      (f"{principal}: CreateGrant(Decrypt) to itself, then Decrypt",
+                       lambda p=principal: grant(p, "Decrypt")),
+                      (f"{principal}: CreateGrant(ReEncryptFrom) to itself, then ReEncrypt",
+                       lambda p=principal: grant(p, "ReEncryptFrom")),
+                      (f"{principal}: PutKeyPolicy", lambda p=principal: put_policy(p))]
+        for name, attempt in cases:
+            with self.subTest(case=name):
+                if name in leaks:
+                    self.assertEqual(attempt(), b"the signing key")
+                else:
+                    with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                        attempt()
+                    self.assertEqual(cm.exception.response["Error"]["Code"],
+                                     "AccessDeniedException")
+        self.assertEqual(self.la.boto3_client("kms", "admin").list_grants(KeyId=key_id)["Grants"],
+                         [])
+
     def test_seed_policy(self):
-        self.run_table(seed_policy)
+        self.run_table(seed_policy, leaks={
+            "instance: ReEncrypt to its own key, then Decrypt",
+            "admin: CreateGrant(Decrypt) to itself, then Decrypt",
+            "admin: CreateGrant(ReEncryptFrom) to itself, then ReEncrypt",
+            "admin: PutKeyPolicy"})
 
     def test_recommended_policy(self):
-        self.run_table(recommended_policy)
+        self.run_table(recommended_policy, leaks=set())
 
 
 if __name__ == "__main__":
