@@ -16,7 +16,14 @@ import unittest
 
 import harness
 
-STEP_COUNT = 13  # steps 1-7, three principals in step 8, steps 9-11
+# recommended (default): steps 1-4, the seed policy, start, sign, the probe key, the seed's leak,
+# the recommended policy, the enclave reloads, three principals, modified, debug, still signs.
+STEP_COUNT = 17
+# seed: steps 1-4, the seed policy, start, sign, the probe key, three principals, the leak,
+# modified, debug, still signs.
+SEED_STEP_COUNT = 15
+CLOSED_LEAK_PATHS = ("closed: decrypt, decrypt-debug, reencrypt, grant-decrypt, grant-reencrypt, "
+                     "put-key-policy;")
 SEED_MESSAGE = b"Hello, sign this message!"
 
 
@@ -96,32 +103,53 @@ class DemoTest(harness.TempDirTestCase):
         for line in steps:
             self.assertTrue(line.startswith("✓ "), line)
             self.assertIn(" — ", line)
-        self.assertIn(f"demo: all {STEP_COUNT} steps passed", r.stdout)
+        self.assertIn(f"demo: all {STEP_COUNT} steps passed — under the recommended policy",
+                      r.stdout)
         self.assertIn("arn:aws:kms:", steps[1])
         enclave = harness.binary("lockout-enclave")
         with open(enclave, "rb") as f:
             pcr0 = hashlib.sha384(bytes(48) + hashlib.sha384(f.read()).digest()).hexdigest()
         self.assertIn(pcr0, steps[3])
+        self.assertIn("apply the seed tutorial's policy", steps[4])
         self.assertIn("seed policy", steps[4])
-        for principal_line in steps[7:10]:
-            self.assertIn("AccessDeniedException", principal_line)
-        self.assertIn(pcr0[:16], steps[10])
-        self.assertIn("kms access denied", steps[10])
-        self.assertIn("kms access denied", steps[11])
-        self.assertIn("0" * 16, steps[11])
+        # The seed's leak: the recovered key's public key is the one create-key made (the
+        # enclave loaded that key, step 6); its SHA-256 prefix appears in both lines.
+        spki_prefix = steps[2].split("SPKI SHA-256 ")[1][:16]
+        self.assertIn("ReEncrypt", steps[8])
+        self.assertIn(f"SHA-256 {spki_prefix}… = the enclave's", steps[8])
+        self.assertIn("OPEN reencrypt", steps[8])
+        self.assertIn("recommended policy", steps[9])
+        self.assertIn("key loaded through attested KMS Decrypt", steps[10])
+        for who, line in zip(("root", "the admin", "the instance role"), steps[11:14]):
+            self.assertTrue(line.startswith(f"✓ {who}: every leak path"), line)
+            self.assertIn(CLOSED_LEAK_PATHS, line)
+            self.assertIn("nothing left behind, secret untouched", line)
+        self.assertIn(pcr0[:16], steps[14])
+        self.assertIn("kms access denied", steps[14])
+        self.assertIn("kms access denied", steps[15])
+        self.assertIn("0" * 16, steps[15])
+        self.assertNotIn("PRIVATE", r.stdout + r.stderr)
         self.assert_nothing_left(within=0)
         self.assertEqual([e for e in os.listdir(self.tmp) if e.startswith("lockout-demo-")], [],
                          "the demo's temporary directory was not removed")
 
-    def test_the_recommended_policy_and_other_key_types_work_too(self):
-        r = self.demo("--policy-mode", "recommended", "--key-type", "secp256k1")
+    def test_seed_mode_reproduces_the_tutorial_and_says_it_leaks(self):
+        r = self.demo("--policy-mode", "seed", "--key-type", "secp256k1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         steps = step_lines(r.stdout)
-        self.assertEqual(len(steps), STEP_COUNT, r.stdout)
+        self.assertEqual(len(steps), SEED_STEP_COUNT, r.stdout)
         self.assertTrue(all(line.startswith("✓ ") for line in steps), r.stdout)
-        self.assertIn("recommended policy", steps[4])
         self.assertIn("secp256k1", steps[2])
         self.assertIn("address 0x", steps[2])
+        self.assertIn("seed policy", steps[4])
+        for line in steps[8:11]:
+            self.assertIn("AccessDeniedException on kms:Decrypt without attestation", line)
+        self.assertNotIn("OPEN", steps[8])  # root: no statement names it
+        self.assertIn("OPEN: grant-decrypt, grant-reencrypt, put-key-policy", steps[9])
+        self.assertIn("OPEN: reencrypt", steps[10])
+        self.assertIn("= the enclave's", steps[11])
+        self.assertIn("the key is NOT locked out", r.stdout.splitlines()[-1])
+        self.assertNotIn("recommended policy", "\n".join(steps))
         self.assert_nothing_left(within=0)
 
     def test_serve_keeps_the_stack_up_for_clients_until_sigterm(self):
