@@ -1,11 +1,13 @@
 #include "src/awsclient/kms_client.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "src/awsclient/aws_call_error.h"
 #include "src/common/encoding.h"
 #include "tests/awsclient/test_servers.h"
 
@@ -283,6 +285,203 @@ TEST_F(KmsClientTest, KeyMetadataMustHaveKeyIdAndArn) {
     return FakeReply{200, {{"KeyMetadata", {{"KeyId", "k"}}}}, {}, {}};
   });
   EXPECT_EQ(kms_->DescribeKey("k").status().code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(KmsClientTest, ReEncryptSendsBothContextsGrantTokensAndDryRun) {
+  Serve([](const std::string&, const json&) {
+    return FakeReply{200,
+                     {{"CiphertextBlob", Base64Encode(ToBytes("moved"))},
+                      {"SourceKeyId", kKeyArn},
+                      {"KeyId", "arn:aws:kms:us-east-1:111122223333:key/other"}},
+                     {},
+                     {}};
+  });
+  ReEncryptRequest request;
+  request.ciphertext_blob = ToBytes("blob");
+  request.source_key_id = kKeyArn;
+  request.source_encryption_context = {{"lockout:secret", "s"}};
+  request.destination_key_id = "alias/mine";
+  request.destination_encryption_context = {{"d", "1"}};
+  request.grant_tokens = {"token"};
+  request.dry_run = true;
+  absl::StatusOr<ReEncryptResult> r = kms_->ReEncrypt(request);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->ciphertext_blob, ToBytes("moved"));
+  EXPECT_EQ(r->source_key_id, kKeyArn);
+  EXPECT_EQ(r->key_id, "arn:aws:kms:us-east-1:111122223333:key/other");
+  EXPECT_EQ(OnlyCall("TrentService.ReEncrypt"),
+            json({{"CiphertextBlob", Base64Encode(ToBytes("blob"))},
+                  {"DestinationKeyId", "alias/mine"},
+                  {"SourceKeyId", kKeyArn},
+                  {"SourceEncryptionContext", {{"lockout:secret", "s"}}},
+                  {"DestinationEncryptionContext", {{"d", "1"}}},
+                  {"GrantTokens", {"token"}},
+                  {"DryRun", true}}));
+}
+
+TEST_F(KmsClientTest, ReEncryptWithoutACiphertextInTheReplyIsMalformed) {
+  Serve([](const std::string&, const json&) { return FakeReply{200, {{"KeyId", "k"}}, {}, {}}; });
+  ReEncryptRequest request;
+  request.ciphertext_blob = ToBytes("blob");
+  request.destination_key_id = "k";
+  EXPECT_EQ(kms_->ReEncrypt(request).status().code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(KmsClientTest, DecryptSendsGrantTokensAndDryRunOnlyWhenSet) {
+  Serve([](const std::string&, const json&) {
+    return AwsErrorReply(412, "DryRunOperationException", "would have succeeded");
+  });
+  DecryptRequest request;
+  request.ciphertext_blob = ToBytes("blob");
+  request.grant_tokens = {"t1", "t2"};
+  request.dry_run = true;
+  absl::Status s = kms_->Decrypt(request).status();
+  EXPECT_TRUE(IsAwsErrorType(s, "DryRunOperationException")) << s;
+  json sent = OnlyCall("TrentService.Decrypt");
+  EXPECT_EQ(sent["GrantTokens"], json({"t1", "t2"}));
+  EXPECT_EQ(sent["DryRun"], true);
+}
+
+TEST_F(KmsClientTest, EncryptDryRunSendsADummyPlaintextAndReturnsTheAnswer) {
+  Serve([](const std::string&, const json&) {
+    return AwsErrorReply(412, "DryRunOperationException", "would have succeeded");
+  });
+  absl::Status s = kms_->EncryptDryRun(kKeyArn, {{"lockout:secret", "s"}});
+  EXPECT_TRUE(IsAwsErrorType(s, "DryRunOperationException")) << s;
+  json sent = OnlyCall("TrentService.Encrypt");
+  EXPECT_EQ(sent["DryRun"], true);
+  EXPECT_EQ(sent["KeyId"], kKeyArn);
+  EXPECT_EQ(sent["EncryptionContext"], json({{"lockout:secret", "s"}}));
+  EXPECT_EQ(sent["Plaintext"], Base64Encode(ToBytes("x")));
+}
+
+TEST_F(KmsClientTest, CreateGrantSendsConstraintsAndReturnsTokenAndId) {
+  Serve([](const std::string&, const json&) {
+    return FakeReply{200, {{"GrantToken", "tok"}, {"GrantId", "gid"}}, {}, {}};
+  });
+  CreateGrantRequest request;
+  request.key_id = kKeyArn;
+  request.grantee_principal = "arn:aws:iam::111122223333:role/r";
+  request.retiring_principal = "arn:aws:iam::111122223333:role/r";
+  request.operations = {"Decrypt", "ReEncryptFrom"};
+  request.name = "probe";
+  request.encryption_context_subset = EncryptionContext{{"lockout:secret", "s"}};
+  absl::StatusOr<CreateGrantResult> r = kms_->CreateGrant(request);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->grant_token, "tok");
+  EXPECT_EQ(r->grant_id, "gid");
+  EXPECT_EQ(OnlyCall("TrentService.CreateGrant"),
+            json({{"KeyId", kKeyArn},
+                  {"GranteePrincipal", "arn:aws:iam::111122223333:role/r"},
+                  {"Operations", {"Decrypt", "ReEncryptFrom"}},
+                  {"RetiringPrincipal", "arn:aws:iam::111122223333:role/r"},
+                  {"Name", "probe"},
+                  {"Constraints", {{"EncryptionContextSubset", {{"lockout:secret", "s"}}}}}}));
+}
+
+TEST_F(KmsClientTest, CreateGrantWithoutATokenIsMalformed) {
+  Serve([](const std::string&, const json&) {
+    return FakeReply{200, {{"GrantId", "gid"}}, {}, {}};
+  });
+  CreateGrantRequest request;
+  request.key_id = kKeyArn;
+  request.grantee_principal = "arn:aws:iam::111122223333:root";
+  request.operations = {"Decrypt"};
+  absl::Status s = kms_->CreateGrant(request).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(std::string(s.message()).find("GrantToken"), std::string::npos) << s;
+}
+
+TEST_F(KmsClientTest, ListGrantsFollowsMarkersAcrossPages) {
+  Serve([](const std::string&, const json& body) {
+    if (!body.contains("Marker")) {
+      return FakeReply{200,
+                       {{"Grants",
+                         {{{"GrantId", "g1"},
+                           {"KeyId", kKeyArn},
+                           {"GranteePrincipal", "p1"},
+                           {"Operations", {"Decrypt"}}}}},
+                        {"Truncated", true},
+                        {"NextMarker", "m2"}},
+                       {},
+                       {}};
+    }
+    EXPECT_EQ(body["Marker"], "m2");
+    return FakeReply{200,
+                     {{"Grants", {{{"GrantId", "g2"}, {"RetiringPrincipal", "p2"}}}},
+                      {"Truncated", false}},
+                     {},
+                     {}};
+  });
+  absl::StatusOr<std::vector<GrantEntry>> grants = kms_->ListGrants(kKeyArn);
+  ASSERT_TRUE(grants.ok()) << grants.status();
+  ASSERT_EQ(grants->size(), 2u);
+  EXPECT_EQ((*grants)[0].grant_id, "g1");
+  EXPECT_EQ((*grants)[0].operations, std::vector<std::string>{"Decrypt"});
+  EXPECT_EQ((*grants)[1].grant_id, "g2");
+  EXPECT_EQ((*grants)[1].retiring_principal, "p2");
+  EXPECT_EQ(server_.call_count(), 2);
+}
+
+TEST_F(KmsClientTest, ListGrantsRejectsMalformedPages) {
+  const std::vector<json> cases = {
+      {{"Grants", "nope"}},
+      {{"Grants", {42}}},
+      {{"Grants", {{{"KeyId", "k"}}}}},                 // no GrantId
+      {{"Grants", json::array()}, {"Truncated", true}},  // truncated without NextMarker
+  };
+  std::atomic<size_t> index{0};
+  Serve([&](const std::string&, const json&) {
+    return FakeReply{200, cases[index.load()], {}, {}};
+  });
+  for (size_t i = 0; i < cases.size(); ++i) {
+    index = i;
+    EXPECT_EQ(kms_->ListGrants(kKeyArn).status().code(), absl::StatusCode::kInternal) << i;
+  }
+}
+
+TEST_F(KmsClientTest, AServerThatNeverStopsPagingIsAnError) {
+  Serve([](const std::string&, const json&) {
+    return FakeReply{200, {{"Aliases", json::array()}, {"Truncated", true}, {"NextMarker", "m"}},
+                     {}, {}};
+  });
+  absl::Status s = kms_->ListAliases().status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(std::string(s.message()).find("1000 pages"), std::string::npos) << s;
+}
+
+TEST_F(KmsClientTest, GrantRevocationRetirementAliasesAndDeletion) {
+  Serve([](const std::string& op, const json&) {
+    if (op == "ListAliases") {
+      json aliases = json::array();
+      aliases.push_back({{"AliasName", "alias/a"}, {"TargetKeyId", "k"}});
+      aliases.push_back({{"AliasName", "alias/aws/s3"}});
+      return FakeReply{200, {{"Aliases", aliases}}, {}, {}};
+    }
+    if (op == "ScheduleKeyDeletion") {
+      return FakeReply{200, {{"KeyId", kKeyArn}, {"KeyState", "PendingDeletion"}}, {}, {}};
+    }
+    return FakeReply{};
+  });
+  ASSERT_TRUE(kms_->RevokeGrant(kKeyArn, "gid").ok());
+  ASSERT_TRUE(kms_->RetireGrant("tok").ok());
+  ASSERT_TRUE(kms_->UpdateAlias("alias/a", kKeyArn).ok());
+  absl::StatusOr<std::vector<AliasEntry>> aliases = kms_->ListAliases(kKeyArn);
+  ASSERT_TRUE(aliases.ok()) << aliases.status();
+  ASSERT_EQ(aliases->size(), 2u);
+  EXPECT_EQ((*aliases)[0].target_key_id, "k");
+  EXPECT_EQ((*aliases)[1].target_key_id, "");
+  absl::StatusOr<std::string> state = kms_->ScheduleKeyDeletion(kKeyArn, 7);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state, "PendingDeletion");
+  std::vector<testing::RecordedCall> calls = server_.calls();
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_EQ(calls[0].target, "TrentService.RevokeGrant");
+  EXPECT_EQ(calls[0].body, json({{"KeyId", kKeyArn}, {"GrantId", "gid"}}));
+  EXPECT_EQ(calls[1].body, json({{"GrantToken", "tok"}}));
+  EXPECT_EQ(calls[2].body, json({{"AliasName", "alias/a"}, {"TargetKeyId", kKeyArn}}));
+  EXPECT_EQ(calls[3].body, json({{"KeyId", kKeyArn}}));
+  EXPECT_EQ(calls[4].body, json({{"KeyId", kKeyArn}, {"PendingWindowInDays", 7}}));
 }
 
 }  // namespace

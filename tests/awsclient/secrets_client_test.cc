@@ -178,5 +178,21 @@ TEST_F(SecretsClientTest, DescribeSecretRejectsMistypedFields) {
   EXPECT_EQ(sm_->DescribeSecret("lockout").status().code(), absl::StatusCode::kInternal);
 }
 
+TEST_F(SecretsClientTest, UpdateSecretSendsTheValueAndTheGivenToken) {
+  Serve([](const std::string&, const json&) {
+    return FakeReply{200, {{"ARN", kSecretArn}, {"Name", "lockout"}, {"VersionId", "v1"}}, {}, {}};
+  });
+  absl::StatusOr<SecretVersionRef> r =
+      sm_->UpdateSecret("lockout", SecretBytes::CopyFrom(std::string_view("ct")),
+                        SecretKind::kBinary, std::string("v1"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->version_id, "v1");
+  ASSERT_EQ(server_.call_count(), 1);
+  EXPECT_EQ(server_.calls()[0].target, "secretsmanager.UpdateSecret");
+  EXPECT_EQ(server_.calls()[0].body, json({{"SecretId", "lockout"},
+                                           {"ClientRequestToken", "v1"},
+                                           {"SecretBinary", Base64Encode(ToBytes("ct"))}}));
+}
+
 }  // namespace
 }  // namespace lockout::awsclient

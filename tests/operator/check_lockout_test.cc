@@ -223,6 +223,35 @@ TEST_F(CheckLockoutTest, RecommendedPolicyClosesEveryLeakPathForRootAdminAndInst
   EXPECT_EQ(Versions(), versions);
 }
 
+TEST_F(CheckLockoutTest, APolicyAdminHonestlySeesTheRewritePathOpen) {
+  // local-aws's admin user as the break-glass principal; the key administrator another role.
+  KeyPolicyOptions o;
+  o.mode = PolicyMode::kRecommended;
+  o.admin_role_arn = "arn:aws:iam::111122223333:role/key-admin";
+  o.enclave_role_arn = role_arn_;
+  o.policy_admin_role_arn = Admin().arn;
+  o.pcr0 = *ParsePcrHex(std::string(96, 'a'), "pcr0");
+  auto text = BuildKeyPolicyText(o);
+  ASSERT_TRUE(text.ok()) << text.status();
+  ASSERT_FALSE(NeedsLockoutSafetyBypass(o));
+  ASSERT_TRUE(Admin().kms->PutKeyPolicy(key_arn_, *text, /*bypass=*/false).ok());
+
+  CheckLockoutReport admin = Check("admin");
+  EXPECT_EQ(admin.verdict(), LockoutVerdict::kNotLockedOut) << admin.Text();
+  for (const PathResult& p : admin.paths) {
+    if (p.kind != PathKind::kLeak) continue;
+    EXPECT_EQ(p.state, p.id == "put-key-policy" ? PathState::kOpen : PathState::kClosed)
+        << p.id << ": " << p.detail;
+  }
+  EXPECT_THAT(admin.Find("put-key-policy")->detail, HasSubstr("nothing changed"));
+  auto policy = Admin().kms->GetKeyPolicy(key_arn_);
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(Json::parse(*policy), Json::parse(*text));
+
+  CheckLockoutReport instance = Check("instance");
+  EXPECT_EQ(instance.verdict(), LockoutVerdict::kLockedOut) << instance.Text();
+}
+
 TEST_F(CheckLockoutTest, WithoutAProbeKeyItCreatesOneAndSchedulesItsDeletion) {
   // The account's default policy: the admin (kms:* in IAM) may do anything.
   CheckLockoutReport r = Check("admin", /*with_probe_key=*/false);
