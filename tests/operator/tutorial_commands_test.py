@@ -23,6 +23,7 @@ SAMPLE = {
     "KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "ROLE_ARN": "arn:aws:iam::123456789012:role/lockout-instance",
     "ADMIN_ARN": "arn:aws:iam::123456789012:role/KeyAdmin",
+    "POLICY_ADMIN_ARN": "arn:aws:iam::123456789012:role/KeyPolicyBreakGlass",
     "PCR0": "d425a8dddca64416b9bd2b1a352978198ee2cf2adfea7b899c3b91b441988ce40c867ed6f6234b8de88ec254d40c4bca",
     "SIGNATURE": "0x3081870241",
 }
