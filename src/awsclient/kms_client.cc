@@ -234,18 +234,15 @@ absl::StatusOr<std::vector<AliasEntry>> KmsClient::ListAliases(
   json request = json::object();
   if (key_id.has_value()) request["KeyId"] = *key_id;
   std::vector<AliasEntry> out;
-  RETURN_IF_ERROR(ForEachPage(*client_, "ListAliases", request, "Aliases",
-                              [&](const json& item) -> absl::Status {
-                                AliasEntry a;
-                                ASSIGN_OR_RETURN(a.alias_name,
-                                                 RequiredString(item, "AliasName", kWhat));
-                                ASSIGN_OR_RETURN(a.alias_arn,
-                                                 OptionalString(item, "AliasArn", kWhat));
-                                ASSIGN_OR_RETURN(a.target_key_id,
-                                                 OptionalString(item, "TargetKeyId", kWhat));
-                                out.push_back(std::move(a));
-                                return absl::OkStatus();
-                              }));
+  RETURN_IF_ERROR(ForEachPage(
+      *client_, "ListAliases", request, "Aliases", [&](const json& item) -> absl::Status {
+        AliasEntry a;
+        ASSIGN_OR_RETURN(a.alias_name, RequiredString(item, "AliasName", kWhat));
+        ASSIGN_OR_RETURN(a.alias_arn, OptionalString(item, "AliasArn", kWhat));
+        ASSIGN_OR_RETURN(a.target_key_id, OptionalString(item, "TargetKeyId", kWhat));
+        out.push_back(std::move(a));
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -334,10 +331,9 @@ absl::Status KmsClient::RetireGrant(std::string_view grant_token) {
 
 absl::StatusOr<std::string> KmsClient::ScheduleKeyDeletion(std::string_view key_id,
                                                            int pending_window_days) {
-  ASSIGN_OR_RETURN(json reply,
-                   client_->Call("ScheduleKeyDeletion", json{{"KeyId", key_id},
-                                                             {"PendingWindowInDays",
-                                                              pending_window_days}}));
+  ASSIGN_OR_RETURN(json reply, client_->Call("ScheduleKeyDeletion",
+                                             json{{"KeyId", key_id},
+                                                  {"PendingWindowInDays", pending_window_days}}));
   return OptionalString(reply, "KeyState", "kms.ScheduleKeyDeletion");
 }
 

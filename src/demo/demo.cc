@@ -312,9 +312,9 @@ absl::StatusOr<std::string> Demo::CreateSigningKey() {
   public_key_pem_ = key.public_key_pem;
   public_key_sha256_ = HexEncode(crypto::Sha256(key.public_key_der));
   key_type_name_ = std::string(enclave::KeyTypeName(key.key_type));
-  std::string figure = absl::StrCat(
-      key_type_name_, " key, SPKI SHA-256 ", Short(public_key_sha256_),
-      ", secret ", kSecretName, " (", key.ciphertext_size, "-byte KMS ciphertext)");
+  std::string figure =
+      absl::StrCat(key_type_name_, " key, SPKI SHA-256 ", Short(public_key_sha256_), ", secret ",
+                   kSecretName, " (", key.ciphertext_size, "-byte KMS ciphertext)");
   if (key.ethereum_address.has_value())
     absl::StrAppend(&figure, ", address ", *key.ethereum_address);
   return figure;
@@ -508,8 +508,7 @@ absl::StatusOr<std::string> Demo::CreateProbeKey() {
                                      {"Principal", {{"AWS", instance_role_arn_}}},
                                      {"Action", {"kms:ReEncryptTo", "kms:Decrypt"}},
                                      {"Resource", "*"}};
-  nlohmann::ordered_json policy = {{"Version", "2012-10-17"},
-                                   {"Statement", {account, instance}}};
+  nlohmann::ordered_json policy = {{"Version", "2012-10-17"}, {"Statement", {account, instance}}};
   awsclient::CreateKeyRequest request;
   request.description = "lockout demo: a key the instance role may use (the attacker's)";
   request.policy = policy.dump();
@@ -521,18 +520,19 @@ absl::StatusOr<std::string> Demo::CreateProbeKey() {
 absl::StatusOr<ops::CheckLockoutReport> Demo::CheckAs(std::string_view principal) {
   ASSIGN_OR_RETURN(auto kms, Kms(principal));
   ASSIGN_OR_RETURN(auto secrets, Secrets(principal));
-  ASSIGN_OR_RETURN(std::unique_ptr<nsm::NsmDevice> nsm, ops::OpenNsmDevice(absl::StrCat(
-                                                            "unix://", debug_nsm_socket_)));
+  ASSIGN_OR_RETURN(std::unique_ptr<nsm::NsmDevice> nsm,
+                   ops::OpenNsmDevice(absl::StrCat("unix://", debug_nsm_socket_)));
   ops::CheckLockoutOptions options;
   options.kms_key_id = kms_key_arn_;
   options.secret_name = kSecretName;
   options.probe_key_id = probe_key_arn_;
-  options.caller_arn = principal == "instance" ? instance_role_arn_ : principals_[std::string(principal)].arn;
+  options.caller_arn =
+      principal == "instance" ? instance_role_arn_ : principals_[std::string(principal)].arn;
   options.nsm = nsm.get();
   ops::CheckLockoutReport report = ops::CheckLockout(*kms, *secrets, options);
   if (!report.cleanup_failures.empty()) {
-    return absl::InternalError(absl::StrCat("check-lockout left something behind: ",
-                                            report.cleanup_failures.front()));
+    return absl::InternalError(
+        absl::StrCat("check-lockout left something behind: ", report.cleanup_failures.front()));
   }
   if (!report.secret_untouched) {
     return absl::InternalError("check-lockout could not show the secret untouched");
@@ -748,10 +748,10 @@ int Demo::Run() {
       Do("create the KMS key (admin)", [&] { return CreateKmsKey(); }) &&
       Do("create the signing key and secret (instance role)", [&] { return CreateSigningKey(); }) &&
       Do("measure lockout-enclave", [&] { return MeasureEnclave(); }) &&
-      (show_seed_first
-           ? Do("apply the seed tutorial's policy (admin)",
-                [&] { return ApplyPolicy(ops::PolicyMode::kSeed); })
-           : Do("apply the lock-out policy (admin)", [&] { return ApplyPolicy(o_.policy_mode); })) &&
+      (show_seed_first ? Do("apply the seed tutorial's policy (admin)",
+                            [&] { return ApplyPolicy(ops::PolicyMode::kSeed); })
+                       : Do("apply the lock-out policy (admin)",
+                            [&] { return ApplyPolicy(o_.policy_mode); })) &&
       Do("start lockout-relay and lockout-enclave", [&] { return StartRelayAndEnclave(); }) &&
       Do("sign the seed's test message (protocol v1) and verify", [&] { return SignAndVerify(); });
   if (ok && o_.serve) {
@@ -859,7 +859,8 @@ int Demo::Run() {
       out_ << "demo: all " << steps
            << " steps passed — under the recommended policy every leak path check-lockout probes "
               "(Decrypt, debug-mode Decrypt, ReEncrypt, grants, PutKeyPolicy) is closed for root, "
-              "the admin and the instance role, and of the enclaves tried only the measured one loaded "
+              "the admin and the instance role, and of the enclaves tried only the measured one "
+              "loaded "
               "the key\n";
     } else {
       out_ << "demo: all " << steps

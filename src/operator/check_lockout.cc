@@ -217,8 +217,8 @@ class Prober {
   }
 
   void ProbeDebugDecrypt() {
-    PathResult& p = Add("decrypt-debug", "Decrypt with a debug-mode attestation document",
-                        PathKind::kLeak);
+    PathResult& p =
+        Add("decrypt-debug", "Decrypt with a debug-mode attestation document", PathKind::kLeak);
     if (o_.nsm == nullptr) {
       p.detail =
           "no NSM given (--nsm): run it where a debug-mode or local NSM answers (left out of the "
@@ -249,8 +249,7 @@ class Prober {
     awsclient::DecryptRequest request = DecryptOfSecret();
     request.recipient = awsclient::KmsRecipient{.attestation_document = *std::move(document)};
     absl::StatusOr<awsclient::DecryptResult> r = kms_.Decrypt(request);
-    Decide(p, r.status(), "kms:Decrypt",
-           absl::StrCat("KMS decrypted for a document with ", which));
+    Decide(p, r.status(), "kms:Decrypt", absl::StrCat("KMS decrypted for a document with ", which));
     if (p.state == PathState::kClosed) absl::StrAppend(&p.detail, " for a document with ", which);
     if (r.ok() && r->ciphertext_for_recipient.has_value()) {
       absl::StatusOr<SecretBytes> plaintext =
@@ -338,9 +337,9 @@ class Prober {
     } else {
       p.state = PathState::kNotTried;
       p.detail = absl::StrCat(
-          destination.empty() ? absl::StrCat("no probe key (", probe_key_problem_,
-                                             "; give --probe-key KEY)")
-                              : before,
+          destination.empty()
+              ? absl::StrCat("no probe key (", probe_key_problem_, "; give --probe-key KEY)")
+              : before,
           "; DryRun to the key itself: ", s.message());
     }
   }
@@ -354,9 +353,8 @@ class Prober {
   void ProbeGrant() {
     PathResult& decrypt =
         Add("grant-decrypt", "CreateGrant to itself, then Decrypt with the grant", PathKind::kLeak);
-    PathResult& reencrypt = Add("grant-reencrypt",
-                                "CreateGrant to itself, then ReEncrypt with the grant",
-                                PathKind::kLeak);
+    PathResult& reencrypt = Add(
+        "grant-reencrypt", "CreateGrant to itself, then ReEncrypt with the grant", PathKind::kLeak);
     // `decrypt` and `reencrypt` are references into report_.paths: no Add() below.
     if (report_.caller_arn.empty()) {
       decrypt.detail = reencrypt.detail =
@@ -447,11 +445,10 @@ class Prober {
       }
     } else if (p.aws_error == "MalformedPolicyDocumentException") {
       p.state = PathState::kOpen;
-      p.detail = absl::StrCat(
-          "KMS authorised PutKeyPolicy and only then refused the document (",
-          same ? "its safety check, which BypassPolicyLockoutSafetyCheck skips"
-               : "a probe text that is not JSON; GetKeyPolicy was refused",
-          "): the caller may rewrite the policy; nothing changed");
+      p.detail = absl::StrCat("KMS authorised PutKeyPolicy and only then refused the document (",
+                              same ? "its safety check, which BypassPolicyLockoutSafetyCheck skips"
+                                   : "a probe text that is not JSON; GetKeyPolicy was refused",
+                              "): the caller may rewrite the policy; nothing changed");
     } else if (DeniedFor(put, "kms:PutKeyPolicy")) {
       p.state = PathState::kClosed;
       p.detail = same ? "kms:PutKeyPolicy: AccessDeniedException (tried with the current policy)"
@@ -464,8 +461,8 @@ class Prober {
   }
 
   void ProbeSecretWrite(std::string id, std::string_view operation) {
-    PathResult& p = Add(id, absl::StrCat(Absl(operation), " (write the secret)"),
-                        PathKind::kSubstitution);
+    PathResult& p =
+        Add(id, absl::StrCat(Absl(operation), " (write the secret)"), PathKind::kSubstitution);
     if (!NeedSecret(p)) return;
     // The current version's own id and value: AWS ignores the request (see the header).
     absl::StatusOr<awsclient::SecretVersionRef> r =
@@ -507,8 +504,8 @@ class Prober {
   }
 
   void ProbeUpdateAlias() {
-    PathResult& p = Add("update-alias", "UpdateAlias (repoint an alias of the key)",
-                        PathKind::kSubstitution);
+    PathResult& p =
+        Add("update-alias", "UpdateAlias (repoint an alias of the key)", PathKind::kSubstitution);
     absl::StatusOr<std::vector<awsclient::AliasEntry>> aliases = kms_.ListAliases(o_.kms_key_id);
     if (!aliases.ok()) {
       Learn(aliases.status());
@@ -539,8 +536,8 @@ class Prober {
     } else if (!closed.empty()) {
       p.state = PathState::kClosed;
       p.aws_error = std::string(kAccessDenied);
-      p.detail = absl::StrCat("kms:UpdateAlias: AccessDeniedException for ",
-                              absl::StrJoin(closed, ", "));
+      p.detail =
+          absl::StrCat("kms:UpdateAlias: AccessDeniedException for ", absl::StrJoin(closed, ", "));
     } else {
       p.detail = "no alias names this key (the secret's ciphertext names the key itself)";
     }
@@ -550,8 +547,8 @@ class Prober {
     if (!created_probe_key_.empty()) {
       absl::StatusOr<std::string> state = kms_.ScheduleKeyDeletion(created_probe_key_, 7);
       if (state.ok()) {
-        report_.cleanup.push_back(absl::StrCat("probe key ", created_probe_key_, " ", *state,
-                                               " (deleted in 7 days)"));
+        report_.cleanup.push_back(
+            absl::StrCat("probe key ", created_probe_key_, " ", *state, " (deleted in 7 days)"));
       } else {
         report_.cleanup_failures.push_back(
             absl::StrCat("probe key ", created_probe_key_, " could NOT be scheduled for deletion (",
@@ -561,8 +558,8 @@ class Prober {
     if (!have_secret_) return;
     absl::StatusOr<awsclient::SecretValue> after = secrets_.GetSecretValue(o_.secret_name);
     if (!after.ok()) {
-      report_.cleanup_failures.push_back(absl::StrCat("cannot read the secret again to check it: ",
-                                                      after.status().message()));
+      report_.cleanup_failures.push_back(
+          absl::StrCat("cannot read the secret again to check it: ", after.status().message()));
       return;
     }
     report_.secret_untouched =
@@ -571,9 +568,9 @@ class Prober {
       report_.cleanup.push_back(absl::StrCat("secret ", o_.secret_name, " untouched (version ",
                                              after->version_id, " still current, same value)"));
     } else {
-      report_.cleanup_failures.push_back(absl::StrCat(
-          "the secret's current version is now ", after->version_id, " (was ",
-          report_.secret_version_before, ") or its value changed: inspect it"));
+      report_.cleanup_failures.push_back(
+          absl::StrCat("the secret's current version is now ", after->version_id, " (was ",
+                       report_.secret_version_before, ") or its value changed: inspect it"));
     }
   }
 
@@ -624,9 +621,9 @@ const PathResult* CheckLockoutReport::Find(std::string_view id) const {
 }
 
 std::string CheckLockoutReport::Text() const {
-  std::string out = absl::StrCat("check-lockout: key ", kms_key_id, ", secret ", secret_name,
-                                 ", as ", caller_arn.empty() ? "(caller unknown)" : caller_arn,
-                                 "\n");
+  std::string out =
+      absl::StrCat("check-lockout: key ", kms_key_id, ", secret ", secret_name, ", as ",
+                   caller_arn.empty() ? "(caller unknown)" : caller_arn, "\n");
   for (PathKind kind : {PathKind::kLeak, PathKind::kSubstitution}) {
     absl::StrAppend(&out, kind == PathKind::kLeak
                               ? "leak paths (the key's plaintext without the pinned enclave):\n"
@@ -649,11 +646,10 @@ std::string CheckLockoutReport::Text() const {
   }
   switch (verdict()) {
     case LockoutVerdict::kLockedOut:
-      absl::StrAppend(&out, "locked out: every leak path tried is closed for these credentials",
-                      left_out.empty() ? ""
-                                       : absl::StrCat(" (not tried: ", absl::StrJoin(left_out, ", "),
-                                                      ")"),
-                      "\n");
+      absl::StrAppend(
+          &out, "locked out: every leak path tried is closed for these credentials",
+          left_out.empty() ? "" : absl::StrCat(" (not tried: ", absl::StrJoin(left_out, ", "), ")"),
+          "\n");
       break;
     case LockoutVerdict::kNotLockedOut:
       absl::StrAppend(&out, "NOT locked out: a leak path is OPEN for these credentials\n");

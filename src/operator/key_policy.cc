@@ -128,8 +128,7 @@ absl::StatusOr<Json> BuildKeyPolicy(const KeyPolicyOptions& o) {
     statements.push_back(Statement("KeyAdministration", "Allow", Aws(o.admin_role_arn),
                                    RecommendedAdministratorActions()));
     if (!o.policy_admin_role_arn.empty()) {
-      statements.push_back(Statement("PolicyAdministration", "Allow",
-                                     Aws(o.policy_admin_role_arn),
+      statements.push_back(Statement("PolicyAdministration", "Allow", Aws(o.policy_admin_role_arn),
                                      Json::array({"kms:PutKeyPolicy", "kms:GetKeyPolicy"})));
     }
     statements.push_back(Statement("EncryptForEnclave", "Allow", Aws(o.enclave_role_arn),

@@ -43,9 +43,9 @@
 //              principal alone can rewrite the policy — and so give itself Decrypt: it is a
 //              break-glass identity and check-lockout run as it reports put-key-policy OPEN.
 // Both modes are identical, statement for statement, to tests/integration/
-// lockout_truth_table_test.py when PCR8/PCR3 and the policy admin are not given. PCR values are written in lower-case
-// hex; the operators are ...IgnoreCase, as in the seed.
-// Thread-safety: pure functions.
+// lockout_truth_table_test.py when PCR8/PCR3 and the policy admin are not given. PCR values are
+// written in lower-case hex; the operators are ...IgnoreCase, as in the seed. Thread-safety: pure
+// functions.
 
 #include <optional>
 #include <string>

@@ -407,7 +407,7 @@ nlohmann::ordered_json LintReport::ToJson() const {
   out["pinned"] = Json(pinned);
   out["locked_to_enclave"] = locked_to_enclave;
   const LintVerdict v = verdict();
-  out["verdict"] = v == LintVerdict::kLocked                    ? "locked"
+  out["verdict"] = v == LintVerdict::kLocked                   ? "locked"
                    : v == LintVerdict::kLockedExceptBreakGlass ? "locked except break-glass"
                                                                : "NOT locked";
   out["policy_writers"] = policy_writers;

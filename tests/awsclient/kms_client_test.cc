@@ -407,11 +407,11 @@ TEST_F(KmsClientTest, ListGrantsFollowsMarkersAcrossPages) {
                        {}};
     }
     EXPECT_EQ(body["Marker"], "m2");
-    return FakeReply{200,
-                     {{"Grants", {{{"GrantId", "g2"}, {"RetiringPrincipal", "p2"}}}},
-                      {"Truncated", false}},
-                     {},
-                     {}};
+    return FakeReply{
+        200,
+        {{"Grants", {{{"GrantId", "g2"}, {"RetiringPrincipal", "p2"}}}}, {"Truncated", false}},
+        {},
+        {}};
   });
   absl::StatusOr<std::vector<GrantEntry>> grants = kms_->ListGrants(kKeyArn);
   ASSERT_TRUE(grants.ok()) << grants.status();
@@ -427,7 +427,7 @@ TEST_F(KmsClientTest, ListGrantsRejectsMalformedPages) {
   const std::vector<json> cases = {
       {{"Grants", "nope"}},
       {{"Grants", {42}}},
-      {{"Grants", {{{"KeyId", "k"}}}}},                 // no GrantId
+      {{"Grants", {{{"KeyId", "k"}}}}},                  // no GrantId
       {{"Grants", json::array()}, {"Truncated", true}},  // truncated without NextMarker
   };
   std::atomic<size_t> index{0};
@@ -442,8 +442,8 @@ TEST_F(KmsClientTest, ListGrantsRejectsMalformedPages) {
 
 TEST_F(KmsClientTest, AServerThatNeverStopsPagingIsAnError) {
   Serve([](const std::string&, const json&) {
-    return FakeReply{200, {{"Aliases", json::array()}, {"Truncated", true}, {"NextMarker", "m"}},
-                     {}, {}};
+    return FakeReply{
+        200, {{"Aliases", json::array()}, {"Truncated", true}, {"NextMarker", "m"}}, {}, {}};
   });
   absl::Status s = kms_->ListAliases().status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
