@@ -51,39 +51,30 @@ absl::StatusOr<PolicyMode> ParsePolicyMode(std::string_view name) {
       absl::StrCat("--mode must be seed or recommended; got \"", Absl(name), "\""));
 }
 
+namespace {
+
+// The administrator actions both modes share, after each mode's own first six.
+std::vector<std::string> WithCommonAdministratorActions(std::vector<std::string> head) {
+  for (const char* action :
+       {"kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+        "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"}) {
+    head.emplace_back(action);
+  }
+  return head;
+}
+
+}  // namespace
+
 const std::vector<std::string>& KeyAdministratorActions() {
-  static const std::vector<std::string> kActions = {"kms:Create*",
-                                                    "kms:Describe*",
-                                                    "kms:Enable*",
-                                                    "kms:List*",
-                                                    "kms:Put*",
-                                                    "kms:Update*",
-                                                    "kms:Revoke*",
-                                                    "kms:Disable*",
-                                                    "kms:Get*",
-                                                    "kms:Delete*",
-                                                    "kms:TagResource",
-                                                    "kms:UntagResource",
-                                                    "kms:ScheduleKeyDeletion",
-                                                    "kms:CancelKeyDeletion"};
+  static const std::vector<std::string> kActions = WithCommonAdministratorActions(
+      {"kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*"});
   return kActions;
 }
 
 const std::vector<std::string>& RecommendedAdministratorActions() {
-  static const std::vector<std::string> kActions = {"kms:CreateAlias",
-                                                    "kms:Describe*",
-                                                    "kms:Enable*",
-                                                    "kms:List*",
-                                                    "kms:UpdateAlias",
-                                                    "kms:UpdateKeyDescription",
-                                                    "kms:Revoke*",
-                                                    "kms:Disable*",
-                                                    "kms:Get*",
-                                                    "kms:Delete*",
-                                                    "kms:TagResource",
-                                                    "kms:UntagResource",
-                                                    "kms:ScheduleKeyDeletion",
-                                                    "kms:CancelKeyDeletion"};
+  static const std::vector<std::string> kActions =
+      WithCommonAdministratorActions({"kms:CreateAlias", "kms:Describe*", "kms:Enable*",
+                                      "kms:List*", "kms:UpdateAlias", "kms:UpdateKeyDescription"});
   return kActions;
 }
 
