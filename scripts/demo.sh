@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make demo` (after `make build`): the complete local lock-out story with the release binaries.
 # Starts local-aws in a temporary directory, creates the KMS key and the signing key, measures
-# lockout-enclave, applies the seed's lock-out policy, starts lockout-relay and lockout-enclave,
-# signs and verifies, and shows who is refused. One line per step; non-zero exit if any failed.
-# Extra arguments go to `lockout demo` (e.g. scripts/demo.sh --key-type ed25519 --policy-mode
-# recommended, or --serve --ready-file FILE). Ctrl-C stops everything it started.
+# lockout-enclave, applies the seed tutorial's policy, starts lockout-relay and lockout-enclave,
+# signs and verifies, shows the seed policy leaking the key through ReEncrypt, then applies the
+# recommended policy and shows every leak path closed for root, the admin and the instance role.
+# One line per step; non-zero exit if any failed. Extra arguments go to `lockout demo` (e.g.
+# scripts/demo.sh --key-type ed25519 --policy-mode seed, or --serve --ready-file FILE). Ctrl-C
+# stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="${LOCKOUT_BIN_DIR:-$root/build/bin}"

@@ -60,8 +60,11 @@ class RuntimeTestCase(harness.TempDirTestCase):
         return json.loads(r.stdout)["public_key_pem"]
 
     def lock_to(self, *pin):
-        """Applies the recommended policy pinned by `pin` (--enclave-binary F or --pcr0 HEX)."""
+        """Applies the recommended policy pinned by `pin` (--enclave-binary F or --pcr0 HEX). The
+        admin user is its policy admin (break-glass), so a test can apply it again; without one
+        the recommended policy is immutable."""
         r = self.cli("admin", "policy", "--enclave-role", self.role_arn, "--admin-role",
+                     "arn:aws:iam::111122223333:role/key-admin", "--policy-admin-role",
                      self.admin_arn, *pin, "--apply", "--kms-key", self.key_arn)
         self.assertEqual(r.returncode, 0, r.stderr)
 
