@@ -65,9 +65,9 @@ struct KmsGrant {
   std::string key_id;  // the key it is on
   std::string name;    // may be empty
   int64_t creation_ms = 0;
-  std::string issuing_account;     // arn:aws:iam::ACCT:root
-  std::string grantee_principal;   // an ARN as given (or a service principal name)
-  std::string retiring_principal;  // may be empty
+  std::string issuing_account;          // arn:aws:iam::ACCT:root
+  std::string grantee_principal;        // an ARN as given (or a service principal name)
+  std::string retiring_principal;       // may be empty
   std::vector<std::string> operations;  // AWS GrantOperation names, no duplicates, as given
   KmsGrantConstraint constraint = KmsGrantConstraint::kNone;
   std::map<std::string, std::string> constraint_context;  // kNone: empty

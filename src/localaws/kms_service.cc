@@ -423,9 +423,11 @@ struct KmsService::Impl {
   // The decided order for requests with a Recipient (kms_service.h): authorise (attestation
   // keys only from a trusted document) -> refuse an untrusted document -> require an RSA
   // public key in it. Returns the recipient's public key, or null without a Recipient.
-  FieldOr<crypto::EvpPkeyPtr> AuthorizeWithRecipient(
-      const CallContext& call, std::string_view operation, const KmsKey* key, RequestContext rc,
-      const std::optional<Recipient>& recipient, const GrantUse& grant = GrantUse{}) const {
+  FieldOr<crypto::EvpPkeyPtr> AuthorizeWithRecipient(const CallContext& call,
+                                                     std::string_view operation, const KmsKey* key,
+                                                     RequestContext rc,
+                                                     const std::optional<Recipient>& recipient,
+                                                     const GrantUse& grant = GrantUse{}) const {
     if (recipient && recipient->check.verified) {
       AddAttestationConditionKeys(recipient->check.verified->document, rc.keys);
     }
@@ -889,9 +891,9 @@ AwsResult KmsService::Impl::Decrypt(const Json& body, const CallContext& call) {
   RequestContext rc = Context(call, "kms:Decrypt", KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
   rc.keys.Set("kms:EncryptionAlgorithm", algorithm.value_or(std::string(kSymmetricDefault)));
-  AWS_ASSIGN_OR_RETURN(
-      crypto::EvpPkeyPtr recipient_key,
-      AuthorizeWithRecipient(call, "Decrypt", key.get(), std::move(rc), recipient, {"Decrypt", &ctx}));
+  AWS_ASSIGN_OR_RETURN(crypto::EvpPkeyPtr recipient_key,
+                       AuthorizeWithRecipient(call, "Decrypt", key.get(), std::move(rc), recipient,
+                                              {"Decrypt", &ctx}));
   if (auto bad = CheckUsable(*key)) return *bad;
   if (auto bad = CheckAlgorithm(algorithm)) return *bad;
   if (dry_run) return DryRunError();
@@ -1180,7 +1182,8 @@ std::optional<AwsError> KmsService::Impl::Persist(std::string_view what,
                                                   const std::function<absl::Status()>& put) {
   absl::Status st = put();
   if (st.ok()) return std::nullopt;
-  LogError("kms_persist_failed", {{"what", std::string(what)}, {"error", std::string(st.message())}});
+  LogError("kms_persist_failed",
+           {{"what", std::string(what)}, {"error", std::string(st.message())}});
   return Error("KMSInternalException", "The request failed to persist; try again");
 }
 
@@ -1265,8 +1268,8 @@ constexpr size_t kMaxGrantsPerGranteePerKey = 500;  // AWS quota "grants for a p
 // GrantNameType / AliasName pattern: ^[a-zA-Z0-9:/_-]+$, 1..256.
 bool IsGrantName(std::string_view name) {
   return !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '/' ||
-           c == '_' || c == '-';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '/' || c == '_' ||
+           c == '-';
   });
 }
 
@@ -1291,7 +1294,8 @@ FieldOr<std::vector<std::string>> GetGrantOperations(const Json& body) {
     const std::string& name = op.get_ref<const std::string&>();
     if (std::find(names.begin(), names.end(), name) == names.end()) {
       std::string allowed;
-      for (std::string_view n : names) absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", Absl(n));
+      for (std::string_view n : names)
+        absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", Absl(n));
       return ValidationError(absl::StrCat(
           "1 validation error detected: Value '[", name,
           "]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: "
@@ -1359,8 +1363,8 @@ Json KmsService::Impl::GrantEntry(const KmsGrant& g) const {
   if (!g.name.empty()) e["Name"] = g.name;
   if (!g.retiring_principal.empty()) e["RetiringPrincipal"] = g.retiring_principal;
   if (g.constraint != KmsGrantConstraint::kNone) {
-    e["Constraints"] = Json{{std::string(KmsGrantConstraintName(g.constraint)),
-                             Json(g.constraint_context)}};
+    e["Constraints"] =
+        Json{{std::string(KmsGrantConstraintName(g.constraint)), Json(g.constraint_context)}};
   }
   return e;
 }
@@ -1418,8 +1422,9 @@ AwsResult KmsService::Impl::CreateGrant(const Json& body, const CallContext& cal
   if (name) {
     // AWS: a retried CreateGrant with the same Name and parameters returns the same grant.
     for (const KmsGrant& g : existing) {
-      if (g.name == *name && SameGrantParameters(g, grant.grantee_principal,
-                                                 grant.retiring_principal, operations, constraint)) {
+      if (g.name == *name &&
+          SameGrantParameters(g, grant.grantee_principal, grant.retiring_principal, operations,
+                              constraint)) {
         return Json{{"GrantId", g.id}, {"GrantToken", MakeKmsGrantToken(g.id)}};
       }
     }
@@ -1445,7 +1450,8 @@ AwsResult KmsService::Impl::ListGrants(const Json& body, const CallContext& call
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, GetOptionalInt(body, "Limit", 1, 100));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
-  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grant_id, GetOptionalString(body, "GrantId", 128));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grant_id,
+                       GetOptionalString(body, "GrantId", 128));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> grantee,
                        GetOptionalString(body, "GranteePrincipal", 256));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
@@ -1560,15 +1566,16 @@ AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& cal
   const bool allowed = allowed_as(grant->retiring_principal) ||
                        (grantee_may && allowed_as(grant->grantee_principal)) ||
                        allowed_as(grant->issuing_account);
-  LogInfo("kms_authorization", {{"request_id", call.request_id},
-                                {"operation", "RetireGrant"},
-                                {"principal", call.caller.arn},
-                                {"resource", rc.resource},
-                                {"action", rc.action},
-                                {"allowed", allowed},
-                                {"grant_id", grant_id},
-                                {"reason", allowed ? "the grant lets the caller retire it"
-                                                   : "the grant does not let the caller retire it"}});
+  LogInfo("kms_authorization",
+          {{"request_id", call.request_id},
+           {"operation", "RetireGrant"},
+           {"principal", call.caller.arn},
+           {"resource", rc.resource},
+           {"action", rc.action},
+           {"allowed", allowed},
+           {"grant_id", grant_id},
+           {"reason", allowed ? "the grant lets the caller retire it"
+                              : "the grant does not let the caller retire it"}});
   if (!allowed) {
     return AccessDenied(absl::StrCat("User: ", call.caller.arn, " is not authorized to perform: ",
                                      "kms:RetireGrant on resource: ", KeyArn(key->id),
