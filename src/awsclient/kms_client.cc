@@ -1,5 +1,6 @@
 #include "src/awsclient/kms_client.h"
 
+#include <functional>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -25,6 +26,32 @@ json ContextJson(const EncryptionContext& context) {
   json out = json::object();
   for (const auto& [k, v] : context) out[k] = v;
   return out;
+}
+
+// Calls a paginated List* operation until Truncated is false, handing each item of `list_field`
+// to `parse`. At most 1,000 pages (a server that never stops is an error).
+absl::Status ForEachPage(AwsJsonClient& client, std::string_view operation, json request,
+                         std::string_view list_field,
+                         const std::function<absl::Status(const json&)>& parse) {
+  const std::string what = absl::StrCat("kms.", Absl(operation));
+  for (int page = 0; page < 1000; ++page) {
+    ASSIGN_OR_RETURN(json reply, client.Call(operation, request));
+    auto it = reply.find(list_field);
+    if (it != reply.end() && !it->is_null()) {
+      if (!it->is_array()) return internal::MalformedField(what, list_field, "is not a list");
+      for (const json& item : *it) {
+        if (!item.is_object()) {
+          return internal::MalformedField(what, list_field, "holds a non-object");
+        }
+        RETURN_IF_ERROR(parse(item));
+      }
+    }
+    ASSIGN_OR_RETURN(bool truncated, OptionalBool(reply, "Truncated", what));
+    if (!truncated) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::string marker, RequiredString(reply, "NextMarker", what));
+    request["Marker"] = marker;
+  }
+  return absl::InternalError(absl::StrCat(what, ": more than 1000 pages"));
 }
 
 json RecipientJson(const KmsRecipient& recipient) {
@@ -89,6 +116,8 @@ absl::StatusOr<DecryptResult> KmsClient::Decrypt(const DecryptRequest& request) 
     body["EncryptionContext"] = ContextJson(request.encryption_context);
   }
   if (request.recipient.has_value()) body["Recipient"] = RecipientJson(*request.recipient);
+  if (!request.grant_tokens.empty()) body["GrantTokens"] = request.grant_tokens;
+  if (request.dry_run) body["DryRun"] = true;
   ASSIGN_OR_RETURN(json reply, client_->Call("Decrypt", body));
   absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };
 
@@ -191,6 +220,125 @@ absl::Status KmsClient::CreateAlias(std::string_view alias_name, std::string_vie
   return client_
       ->Call("CreateAlias", json{{"AliasName", alias_name}, {"TargetKeyId", target_key_id}})
       .status();
+}
+
+absl::Status KmsClient::UpdateAlias(std::string_view alias_name, std::string_view target_key_id) {
+  return client_
+      ->Call("UpdateAlias", json{{"AliasName", alias_name}, {"TargetKeyId", target_key_id}})
+      .status();
+}
+
+absl::StatusOr<std::vector<AliasEntry>> KmsClient::ListAliases(
+    std::optional<std::string_view> key_id) {
+  constexpr std::string_view kWhat = "kms.ListAliases";
+  json request = json::object();
+  if (key_id.has_value()) request["KeyId"] = *key_id;
+  std::vector<AliasEntry> out;
+  RETURN_IF_ERROR(ForEachPage(*client_, "ListAliases", request, "Aliases",
+                              [&](const json& item) -> absl::Status {
+                                AliasEntry a;
+                                ASSIGN_OR_RETURN(a.alias_name,
+                                                 RequiredString(item, "AliasName", kWhat));
+                                ASSIGN_OR_RETURN(a.alias_arn,
+                                                 OptionalString(item, "AliasArn", kWhat));
+                                ASSIGN_OR_RETURN(a.target_key_id,
+                                                 OptionalString(item, "TargetKeyId", kWhat));
+                                out.push_back(std::move(a));
+                                return absl::OkStatus();
+                              }));
+  return out;
+}
+
+absl::Status KmsClient::EncryptDryRun(std::string_view key_id,
+                                      const EncryptionContext& encryption_context) {
+  json request = {{"KeyId", key_id}, {"Plaintext", Base64Encode(ToBytes("x"))}, {"DryRun", true}};
+  if (!encryption_context.empty()) request["EncryptionContext"] = ContextJson(encryption_context);
+  return client_->Call("Encrypt", request).status();
+}
+
+absl::StatusOr<ReEncryptResult> KmsClient::ReEncrypt(const ReEncryptRequest& request) {
+  constexpr std::string_view kWhat = "kms.ReEncrypt";
+  json body = {{"CiphertextBlob", Base64Encode(request.ciphertext_blob)},
+               {"DestinationKeyId", request.destination_key_id}};
+  if (request.source_key_id.has_value()) body["SourceKeyId"] = *request.source_key_id;
+  if (!request.source_encryption_context.empty()) {
+    body["SourceEncryptionContext"] = ContextJson(request.source_encryption_context);
+  }
+  if (!request.destination_encryption_context.empty()) {
+    body["DestinationEncryptionContext"] = ContextJson(request.destination_encryption_context);
+  }
+  if (!request.grant_tokens.empty()) body["GrantTokens"] = request.grant_tokens;
+  if (request.dry_run) body["DryRun"] = true;
+  ASSIGN_OR_RETURN(json reply, client_->Call("ReEncrypt", body));
+  ReEncryptResult out;
+  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
+  ASSIGN_OR_RETURN(out.source_key_id, OptionalString(reply, "SourceKeyId", kWhat));
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  return out;
+}
+
+absl::StatusOr<CreateGrantResult> KmsClient::CreateGrant(const CreateGrantRequest& request) {
+  constexpr std::string_view kWhat = "kms.CreateGrant";
+  json body = {{"KeyId", request.key_id},
+               {"GranteePrincipal", request.grantee_principal},
+               {"Operations", request.operations}};
+  if (request.retiring_principal.has_value()) {
+    body["RetiringPrincipal"] = *request.retiring_principal;
+  }
+  if (request.name.has_value()) body["Name"] = *request.name;
+  json constraints = json::object();
+  if (request.encryption_context_equals.has_value()) {
+    constraints["EncryptionContextEquals"] = ContextJson(*request.encryption_context_equals);
+  }
+  if (request.encryption_context_subset.has_value()) {
+    constraints["EncryptionContextSubset"] = ContextJson(*request.encryption_context_subset);
+  }
+  if (!constraints.empty()) body["Constraints"] = std::move(constraints);
+  if (request.dry_run) body["DryRun"] = true;
+  ASSIGN_OR_RETURN(json reply, client_->Call("CreateGrant", body));
+  absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };  // the token is a bearer credential
+  CreateGrantResult out;
+  ASSIGN_OR_RETURN(out.grant_token, RequiredString(reply, "GrantToken", kWhat));
+  ASSIGN_OR_RETURN(out.grant_id, RequiredString(reply, "GrantId", kWhat));
+  return out;
+}
+
+absl::StatusOr<std::vector<GrantEntry>> KmsClient::ListGrants(std::string_view key_id) {
+  constexpr std::string_view kWhat = "kms.ListGrants";
+  std::vector<GrantEntry> out;
+  RETURN_IF_ERROR(ForEachPage(
+      *client_, "ListGrants", json{{"KeyId", key_id}}, "Grants",
+      [&](const json& item) -> absl::Status {
+        GrantEntry g;
+        ASSIGN_OR_RETURN(g.grant_id, RequiredString(item, "GrantId", kWhat));
+        ASSIGN_OR_RETURN(g.key_id, OptionalString(item, "KeyId", kWhat));
+        ASSIGN_OR_RETURN(g.name, OptionalString(item, "Name", kWhat));
+        ASSIGN_OR_RETURN(g.grantee_principal, OptionalString(item, "GranteePrincipal", kWhat));
+        ASSIGN_OR_RETURN(g.retiring_principal, OptionalString(item, "RetiringPrincipal", kWhat));
+        ASSIGN_OR_RETURN(g.operations, internal::OptionalStringList(item, "Operations", kWhat));
+        out.push_back(std::move(g));
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::Status KmsClient::RevokeGrant(std::string_view key_id, std::string_view grant_id) {
+  return client_->Call("RevokeGrant", json{{"KeyId", key_id}, {"GrantId", grant_id}}).status();
+}
+
+absl::Status KmsClient::RetireGrant(std::string_view grant_token) {
+  json body = {{"GrantToken", grant_token}};
+  absl::Cleanup wipe = [&body] { WipeJsonStrings(body); };
+  return client_->Call("RetireGrant", body).status();
+}
+
+absl::StatusOr<std::string> KmsClient::ScheduleKeyDeletion(std::string_view key_id,
+                                                           int pending_window_days) {
+  ASSIGN_OR_RETURN(json reply,
+                   client_->Call("ScheduleKeyDeletion", json{{"KeyId", key_id},
+                                                             {"PendingWindowInDays",
+                                                              pending_window_days}}));
+  return OptionalString(reply, "KeyState", "kms.ScheduleKeyDeletion");
 }
 
 }  // namespace lockout::awsclient

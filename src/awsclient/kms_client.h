@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -52,6 +53,9 @@ struct DecryptRequest {
   std::optional<std::string> key_id;
   EncryptionContext encryption_context;
   std::optional<KmsRecipient> recipient;
+  std::vector<std::string> grant_tokens;  // GrantTokens: use a grant before it is consistent
+  // DryRun: KMS authorises and answers DryRunOperationException instead of decrypting.
+  bool dry_run = false;
 };
 
 struct DecryptResult {
@@ -75,6 +79,55 @@ struct GenerateDataKeyResult {
   Bytes ciphertext_blob;
   SecretBytes plaintext;  // empty when a recipient was given
   std::optional<Bytes> ciphertext_for_recipient;
+};
+
+struct ReEncryptRequest {
+  Bytes ciphertext_blob;
+  std::optional<std::string> source_key_id;
+  EncryptionContext source_encryption_context;
+  std::string destination_key_id;
+  EncryptionContext destination_encryption_context;
+  std::vector<std::string> grant_tokens;
+  bool dry_run = false;  // see DecryptRequest::dry_run
+};
+
+struct ReEncryptResult {
+  Bytes ciphertext_blob;  // under the destination key
+  std::string source_key_id;
+  std::string key_id;  // the destination key's ARN
+};
+
+// CreateGrant. Operations are KMS operation names ("Decrypt", "ReEncryptFrom", ...).
+struct CreateGrantRequest {
+  std::string key_id;
+  std::string grantee_principal;
+  std::optional<std::string> retiring_principal;
+  std::vector<std::string> operations;
+  std::optional<std::string> name;
+  // Constraints: EncryptionContextEquals / EncryptionContextSubset (at most one is sent each).
+  std::optional<EncryptionContext> encryption_context_equals;
+  std::optional<EncryptionContext> encryption_context_subset;
+  bool dry_run = false;
+};
+
+struct CreateGrantResult {
+  std::string grant_token;
+  std::string grant_id;
+};
+
+struct GrantEntry {
+  std::string key_id;
+  std::string grant_id;
+  std::string name;
+  std::string grantee_principal;
+  std::string retiring_principal;
+  std::vector<std::string> operations;
+};
+
+struct AliasEntry {
+  std::string alias_name;
+  std::string alias_arn;
+  std::string target_key_id;  // empty for an AWS managed alias without a key
 };
 
 struct CreateKeyRequest {
@@ -122,6 +175,27 @@ class KmsClient final {
                             bool bypass_policy_lockout_safety_check,
                             std::string_view policy_name = "default");
   absl::Status CreateAlias(std::string_view alias_name, std::string_view target_key_id);
+  absl::Status UpdateAlias(std::string_view alias_name, std::string_view target_key_id);
+  // Every alias (all pages), or only those of `key_id` when given.
+  absl::StatusOr<std::vector<AliasEntry>> ListAliases(
+      std::optional<std::string_view> key_id = std::nullopt);
+
+  // Encrypt with DryRun=true (a one-byte dummy plaintext): the status KMS answers, which is
+  // DryRunOperationException when the caller may encrypt under the key.
+  absl::Status EncryptDryRun(std::string_view key_id,
+                             const EncryptionContext& encryption_context = {});
+  absl::StatusOr<ReEncryptResult> ReEncrypt(const ReEncryptRequest& request);
+
+  absl::StatusOr<CreateGrantResult> CreateGrant(const CreateGrantRequest& request);
+  // Every grant of `key_id` (all pages).
+  absl::StatusOr<std::vector<GrantEntry>> ListGrants(std::string_view key_id);
+  absl::Status RevokeGrant(std::string_view key_id, std::string_view grant_id);
+  // RetireGrant by token (the retiring or grantee principal may call it).
+  absl::Status RetireGrant(std::string_view grant_token);
+
+  // The key's new state ("PendingDeletion"). `pending_window_days` 7..30.
+  absl::StatusOr<std::string> ScheduleKeyDeletion(std::string_view key_id,
+                                                  int pending_window_days = 7);
 
   AwsJsonClient& json_client() { return *client_; }
 

@@ -88,13 +88,25 @@ absl::StatusOr<SecretVersionRef> SecretsClient::CreateSecret(std::string_view na
 absl::StatusOr<SecretVersionRef> SecretsClient::PutSecretValue(
     std::string_view secret_id, const SecretBytes& value, SecretKind kind,
     std::optional<std::string> client_request_token) {
-  constexpr std::string_view kWhat = "secretsmanager.PutSecretValue";
+  return NewVersion("PutSecretValue", secret_id, value, kind, std::move(client_request_token));
+}
+
+absl::StatusOr<SecretVersionRef> SecretsClient::UpdateSecret(
+    std::string_view secret_id, const SecretBytes& value, SecretKind kind,
+    std::optional<std::string> client_request_token) {
+  return NewVersion("UpdateSecret", secret_id, value, kind, std::move(client_request_token));
+}
+
+absl::StatusOr<SecretVersionRef> SecretsClient::NewVersion(
+    std::string_view operation, std::string_view secret_id, const SecretBytes& value,
+    SecretKind kind, std::optional<std::string> client_request_token) {
+  const std::string what = absl::StrCat("secretsmanager.", Absl(operation));
   json body = {{"SecretId", secret_id},
                {"ClientRequestToken", client_request_token.value_or(crypto::RandomUuid())}};
   absl::Cleanup wipe = [&body] { WipeJsonStrings(body); };
-  RETURN_IF_ERROR(SetSecretField(body, value, kind, kWhat));
-  ASSIGN_OR_RETURN(json reply, client_->Call("PutSecretValue", body));
-  return ParseVersionRef(reply, kWhat);
+  RETURN_IF_ERROR(SetSecretField(body, value, kind, what));
+  ASSIGN_OR_RETURN(json reply, client_->Call(operation, body));
+  return ParseVersionRef(reply, what);
 }
 
 absl::StatusOr<SecretValue> SecretsClient::GetSecretValue(std::string_view secret_id,

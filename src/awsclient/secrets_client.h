@@ -88,6 +88,12 @@ class SecretsClient final {
   absl::StatusOr<SecretVersionRef> PutSecretValue(
       std::string_view secret_id, const SecretBytes& value, SecretKind kind = SecretKind::kBinary,
       std::optional<std::string> client_request_token = std::nullopt);
+  // UpdateSecret with a new value (secretsmanager:UpdateSecret): like PutSecretValue, a new
+  // version unless `client_request_token` names an existing version holding the same value
+  // (then AWS ignores the request) or a different one (ResourceExistsException).
+  absl::StatusOr<SecretVersionRef> UpdateSecret(
+      std::string_view secret_id, const SecretBytes& value, SecretKind kind = SecretKind::kBinary,
+      std::optional<std::string> client_request_token = std::nullopt);
   // NotFound (ResourceNotFoundException) for an unknown secret; Internal if the reply has
   // neither SecretBinary nor SecretString.
   absl::StatusOr<SecretValue> GetSecretValue(std::string_view secret_id,
@@ -97,6 +103,12 @@ class SecretsClient final {
   AwsJsonClient& json_client() { return *client_; }
 
  private:
+  // PutSecretValue / UpdateSecret: the same request shape for a new value.
+  absl::StatusOr<SecretVersionRef> NewVersion(std::string_view operation,
+                                              std::string_view secret_id, const SecretBytes& value,
+                                              SecretKind kind,
+                                              std::optional<std::string> client_request_token);
+
   std::unique_ptr<AwsJsonClient> client_;
 };
 

@@ -17,7 +17,7 @@ namespace {
 
 struct DemoFlags {
   std::string key_type = "p521";
-  std::string policy_mode = "seed";
+  std::string policy_mode = "recommended";
   bool serve = false;
   std::string ready_file;
   std::string bin_dir;
@@ -76,14 +76,17 @@ void RegisterDemoCommands(CLI::App& app, CommandContext& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "demo",
       "Run the complete lock-out story locally: local-aws, KMS key, signing key and secret, "
-      "lock-out policy, relay and enclave, a verified signature, and proof that root, the admin, "
-      "the instance role without attestation, a modified binary and a debug-mode enclave are all "
-      "refused. One line per step; exit 0 only if every step passed.");
+      "relay and enclave, a verified signature; the seed tutorial's policy leaking the key "
+      "through ReEncrypt; then (recommended, the default) the recommended policy closing every "
+      "leak path check-lockout probes for root, the admin and the instance role; a modified "
+      "binary and a debug-mode enclave refused. One line per step; exit 0 only if every step "
+      "passed.");
   cmd->add_option("--key-type", flags->key_type, "p256, p384, p521, secp256k1 or ed25519")
       ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}))
       ->capture_default_str();
   cmd->add_option("--policy-mode", flags->policy_mode,
-                  "seed (the tutorial's step 9) or recommended")
+                  "recommended (the seed policy's leak, then the recommended policy) or seed "
+                  "(the tutorial's step 9 only)")
       ->check(CLI::IsMember({"seed", "recommended"}))
       ->capture_default_str();
   cmd->add_flag("--serve", flags->serve,

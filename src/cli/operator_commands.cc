@@ -3,7 +3,9 @@
 // Each is a thin shell over src/operator (the demo calls the same functions).
 //
 // Exit status: 0 success; 1 the check failed (not locked out, signature invalid, attestation
-// rejected, a broken link); 2 usage error; 3 inconclusive (check-lockout could not decide).
+// rejected, a broken link); 2 usage error; 3 inconclusive (check-lockout could not decide,
+// policy lint could not read or parse the policy); 4 `policy lint`: locked, except that a
+// break-glass principal may rewrite the policy.
 // With LOCKOUT_PARSE_ONLY=1 in the environment the commands parse and validate their arguments
 // and exit 0 without doing anything (tests/operator/tutorial_commands_test uses it).
 
@@ -23,6 +25,7 @@
 #include "src/common/secret_bytes.h"
 #include "src/common/strings.h"
 #include "src/net/endpoint.h"
+#include "src/nsm/nsm_device.h"
 #include "src/operator/attest_client.h"
 #include "src/operator/aws_session.h"
 #include "src/operator/check_lockout.h"
@@ -41,6 +44,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitInconclusive = 3;
+constexpr int kExitBreakGlass = 4;
 constexpr size_t kMaxInputFile = 1 << 20;
 
 bool ParseOnly() {
@@ -149,6 +153,7 @@ struct PolicyArgs {
   std::string mode = "recommended";
   std::string enclave_role;
   std::string admin_role;
+  std::string policy_admin_role;
   ops::Pcr0Source pcr0;
   std::string pcr8;
   std::string pcr3_role;
@@ -170,6 +175,7 @@ int RunPolicy(const PolicyArgs& a) {
   options.mode = *mode;
   options.enclave_role_arn = a.enclave_role;
   options.admin_role_arn = a.admin_role;
+  options.policy_admin_role_arn = a.policy_admin_role;
   if (!a.pcr8.empty()) {
     absl::StatusOr<crypto::Sha384Digest> pcr8 = ops::ParsePcrHex(a.pcr8, "--pcr8");
     if (!pcr8.ok()) return Usage(Std(pcr8.status().message()));
@@ -201,12 +207,16 @@ int RunPolicy(const PolicyArgs& a) {
 
   absl::StatusOr<ops::AwsSession> session = Session();
   if (!session.ok()) return Usage(Std(session.status().message()));
-  const bool bypass = *mode == ops::PolicyMode::kSeed;
-  if (bypass) {
+  const bool bypass = ops::NeedsLockoutSafetyBypass(options);
+  if (*mode == ops::PolicyMode::kSeed) {
     std::cerr << "Seed mode: this policy drops the account root statement, so KMS's policy "
                  "lock-out safety check would refuse it unless you are the admin role; lockout "
                  "sends BypassPolicyLockoutSafetyCheck=true. Only the admin role can change the "
                  "policy afterwards.\n";
+  } else if (bypass) {
+    std::cerr << "Recommended mode without --policy-admin-role: once applied, NOBODY can change "
+                 "this policy (lockout sends BypassPolicyLockoutSafetyCheck=true). A new enclave "
+                 "image will need a new KMS key and signing key.\n";
   }
   absl::Status put = session->kms->PutKeyPolicy(a.kms_key, *text, bypass);
   if (!put.ok()) {
@@ -214,8 +224,8 @@ int RunPolicy(const PolicyArgs& a) {
       return Fail(absl::StrCat(
           "PutKeyPolicy: ", put.message(),
           "; KMS refuses a policy that would stop the caller from changing it: run --apply with "
-          "the admin role's credentials (",
-          a.admin_role, ")"));
+          "the policy admin's credentials (",
+          a.policy_admin_role, ")"));
     }
     return Fail(absl::StrCat("PutKeyPolicy: ", put.message()));
   }
@@ -231,21 +241,38 @@ int RunPolicyLint(const PolicyArgs& a) {
   std::string text;
   if (!a.lint_file.empty()) {
     absl::StatusOr<std::string> t = ReadFileString(a.lint_file, kMaxInputFile);
-    if (!t.ok()) return Usage(absl::StrCat("cannot read FILE: ", t.status().message()));
+    if (!t.ok()) {
+      std::cerr << "lockout: cannot read FILE: " << t.status().message() << "\n";
+      return kExitInconclusive;
+    }
     text = *std::move(t);
   } else {
     absl::StatusOr<ops::AwsSession> session = Session();
     if (!session.ok()) return Usage(Std(session.status().message()));
     absl::StatusOr<std::string> t = session->kms->GetKeyPolicy(a.lint_kms_key);
-    if (!t.ok()) return Fail(absl::StrCat("GetKeyPolicy: ", t.status().message()));
+    if (!t.ok()) {
+      std::cerr << "lockout: GetKeyPolicy: " << t.status().message() << "\n";
+      return kExitInconclusive;
+    }
     text = *std::move(t);
   }
   ops::LintOptions options;
   options.account_id = a.lint_account;
   absl::StatusOr<ops::LintReport> report = ops::LintKeyPolicy(text, options);
-  if (!report.ok()) return Fail(Std(report.status().message()));
+  if (!report.ok()) {
+    std::cerr << "lockout: " << report.status().message() << "\n";
+    return kExitInconclusive;
+  }
   std::cout << (a.lint_json ? report->ToJson().dump(2) + "\n" : report->Text());
-  return kExitOk;
+  switch (report->verdict()) {
+    case ops::LintVerdict::kLocked:
+      return kExitOk;
+    case ops::LintVerdict::kLockedExceptBreakGlass:
+      return kExitBreakGlass;
+    case ops::LintVerdict::kNotLocked:
+      break;
+  }
+  return kExitFailed;
 }
 
 // ---- check-lockout ----
@@ -253,25 +280,39 @@ int RunPolicyLint(const PolicyArgs& a) {
 struct CheckArgs {
   std::string kms_key;
   std::string secret;
+  std::string probe_key;
+  std::string caller_arn;
+  std::string nsm;
+  bool json = false;
 };
 
 int RunCheckLockout(const CheckArgs& a) {
   if (ParseOnly()) return kExitOk;
   absl::StatusOr<ops::AwsSession> session = Session();
   if (!session.ok()) return Usage(Std(session.status().message()));
-  ops::CheckLockoutResult r =
-      ops::CheckLockout(*session->kms, *session->secrets, a.kms_key, a.secret);
-  switch (r.verdict) {
+  std::unique_ptr<nsm::NsmDevice> device;
+  if (!a.nsm.empty()) {
+    absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> d = ops::OpenNsmDevice(a.nsm);
+    if (!d.ok()) return Usage(absl::StrCat("--nsm: ", d.status().message()));
+    device = *std::move(d);
+  }
+  ops::CheckLockoutOptions options;
+  options.kms_key_id = a.kms_key;
+  options.secret_name = a.secret;
+  options.probe_key_id = a.probe_key;
+  options.caller_arn = a.caller_arn;
+  options.nsm = device.get();
+  const ops::CheckLockoutReport report =
+      ops::CheckLockout(*session->kms, *session->secrets, options);
+  std::cout << (a.json ? report.ToJson().dump(2) + "\n" : report.Text());
+  switch (report.verdict()) {
     case ops::LockoutVerdict::kLockedOut:
-      std::cout << "locked out: " << r.reason << "\n";
       return kExitOk;
     case ops::LockoutVerdict::kNotLockedOut:
-      std::cout << "NOT locked out: " << r.reason << "\n";
       return kExitFailed;
     case ops::LockoutVerdict::kInconclusive:
       break;
   }
-  std::cout << "inconclusive: " << r.reason << "\n";
   return kExitInconclusive;
 }
 
@@ -425,13 +466,19 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto* cmd = app.add_subcommand(
         "policy",
         "Write the KMS key policy that locks the key to one enclave image (ARCHITECTURE §6).\n"
-        "  seed: the tutorial's end state; recommended (default): manageable by an admin role\n"
-        "  that cannot decrypt, with an explicit Deny of Decrypt without the right attestation.\n"
+        "  seed: the tutorial's end state (leaks the key through ReEncrypt and the admin's\n"
+        "  CreateGrant/PutKeyPolicy); recommended (default): an admin role that cannot decrypt,\n"
+        "  grant or rewrite the policy; explicit Denies of Decrypt without the right\n"
+        "  attestation, of ReEncrypt and CreateGrant for everyone, and of PutKeyPolicy for all\n"
+        "  but --policy-admin-role (without it, the policy is immutable once applied).\n"
         "Example: lockout policy --enclave-role ARN --admin-role ARN --eif lockout.eif");
     cmd->add_option("--mode", a->mode, "seed or recommended")
         ->check(CLI::IsMember({"seed", "recommended"}));
     cmd->add_option("--enclave-role", a->enclave_role, "The parent instance's IAM role ARN");
     cmd->add_option("--admin-role", a->admin_role, "The key administrators' IAM role ARN");
+    cmd->add_option("--policy-admin-role", a->policy_admin_role,
+                    "recommended: the break-glass principal that alone may PutKeyPolicy. Without "
+                    "it the applied policy is IMMUTABLE (nobody can change it)");
     cmd->add_option("--pcr0", a->pcr0.pcr0_hex, "The enclave image's PCR0 (96 hex digits)");
     cmd->add_option("--eif", a->pcr0.eif_path, "Take PCR0 from this EIF");
     cmd->add_option("--enclave-binary", a->pcr0.enclave_binary_path,
@@ -446,6 +493,10 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "lint",
         "Explain a key policy in plain words: who can decrypt, who can change the policy, what "
         "root on the parent instance can still do.\n"
+        "Exit: 0 locked (nobody can get the plaintext outside the pinned enclave, by Decrypt,\n"
+        "ReEncrypt, a grant or a policy change); 1 NOT locked; 4 locked except that a\n"
+        "break-glass principal may rewrite the policy; 3 the policy could not be read or\n"
+        "parsed; 2 usage error.\n"
         "Example: lockout policy lint policy.json   |   lockout policy lint --kms-key ID");
     lint->add_option("FILE", a->lint_file, "The policy document (JSON)");
     lint->add_option("--kms-key", a->lint_kms_key, "Lint this key's current policy (GetKeyPolicy)");
@@ -467,10 +518,29 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto a = std::make_shared<CheckArgs>();
     auto* cmd = app.add_subcommand(
         "check-lockout",
-        "Try to decrypt the secret's key with your credentials and no attestation. Exit 0 and\n"
-        "\"locked out\" only if KMS says AccessDenied; 1 if it decrypts; 3 if inconclusive.");
+        "Try every way these credentials could get the signing key without the pinned enclave:\n"
+        "  leak paths: Decrypt without attestation; Decrypt with a debug-mode attestation\n"
+        "  (--nsm); ReEncrypt to a key you may use (--probe-key, or one it creates and schedules\n"
+        "  for deletion), then Decrypt; CreateGrant to yourself, then Decrypt / ReEncrypt with\n"
+        "  it; PutKeyPolicy with the current policy (nothing changes).\n"
+        "  substitution paths (reported, not in the exit status): PutSecretValue / UpdateSecret\n"
+        "  (the current version's own id and value: ignored by AWS), Encrypt (DryRun),\n"
+        "  UpdateAlias (to the key it already names).\n"
+        "One line per path: closed / OPEN / not tried, with why. Leaves nothing behind: grants\n"
+        "revoked, probe keys scheduled for deletion, the secret checked untouched.\n"
+        "Exit: 0 every leak path closed; 1 a leak path is OPEN; 3 inconclusive (none open, but\n"
+        "one could not be tried); 2 usage error.");
     cmd->add_option("--kms-key", a->kms_key, "KMS key id, ARN or alias")->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
+    cmd->add_option("--probe-key", a->probe_key,
+                    "ReEncrypt the secret to this key (one you may use); default: create one");
+    cmd->add_option("--caller-arn", a->caller_arn,
+                    "Your principal's ARN, the grantee of the probe grant (default: learned from "
+                    "an AccessDenied message)");
+    cmd->add_option("--nsm", a->nsm,
+                    "An NSM for the debug-mode Decrypt: /dev/nsm or unix:///PATH (local-aws's "
+                    "debug NSM socket)");
+    cmd->add_flag("--json", a->json, "Print the report as JSON");
     cmd->callback([a, &ctx] { ctx.exit_code = RunCheckLockout(*a); });
   }
   // doctor

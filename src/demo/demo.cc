@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "src/awsclient/aws_call_error.h"
@@ -129,9 +130,16 @@ class Demo {
   absl::StatusOr<std::string> CreateKmsKey();
   absl::StatusOr<std::string> CreateSigningKey();
   absl::StatusOr<std::string> MeasureEnclave();
-  absl::StatusOr<std::string> ApplyPolicy();
+  absl::StatusOr<std::string> ApplyPolicy(ops::PolicyMode mode);
   absl::StatusOr<std::string> StartRelayAndEnclave();
+  // Starts lockout-enclave (stopping a running one first) and waits until it loaded the key.
+  absl::StatusOr<std::string> StartMainEnclave();
   absl::StatusOr<std::string> SignAndVerify();
+  absl::StatusOr<std::string> CreateProbeKey();
+  // lockout check-lockout's logic with `principal`'s credentials, the probe key and the debug NSM.
+  absl::StatusOr<ops::CheckLockoutReport> CheckAs(std::string_view principal);
+  absl::StatusOr<std::string> ShowSeedLeak();
+  absl::StatusOr<std::string> ExpectEveryLeakClosed(std::string_view principal);
   absl::StatusOr<std::string> ExpectDecryptDenied(std::string_view principal);
   absl::StatusOr<std::string> ExpectRefused(std::string_view name, const std::string& binary,
                                             const std::string& nsm_socket,
@@ -182,7 +190,9 @@ class Demo {
   std::optional<net::Endpoint> enclave_endpoint_;
 
   std::string kms_key_arn_;
+  std::string probe_key_arn_;
   std::string public_key_pem_;
+  std::string public_key_sha256_;  // hex SHA-256 of the signing key's SubjectPublicKeyInfo
   std::string key_type_name_;
   crypto::Sha384Digest pcr0_{};
   std::string pcr0_hex_;
@@ -300,9 +310,10 @@ absl::StatusOr<std::string> Demo::CreateSigningKey() {
   options.key_type = type;
   ASSIGN_OR_RETURN(ops::CreateKeyResult key, ops::CreateSigningKey(*kms, *secrets, options));
   public_key_pem_ = key.public_key_pem;
+  public_key_sha256_ = HexEncode(crypto::Sha256(key.public_key_der));
   key_type_name_ = std::string(enclave::KeyTypeName(key.key_type));
   std::string figure = absl::StrCat(
-      key_type_name_, " key, SPKI SHA-256 ", Short(HexEncode(crypto::Sha256(key.public_key_der))),
+      key_type_name_, " key, SPKI SHA-256 ", Short(public_key_sha256_),
       ", secret ", kSecretName, " (", key.ciphertext_size, "-byte KMS ciphertext)");
   if (key.ethereum_address.has_value())
     absl::StrAppend(&figure, ", address ", *key.ethereum_address);
@@ -316,22 +327,28 @@ absl::StatusOr<std::string> Demo::MeasureEnclave() {
   return absl::StrCat("PCR0 ", pcr0_hex_);
 }
 
-absl::StatusOr<std::string> Demo::ApplyPolicy() {
+absl::StatusOr<std::string> Demo::ApplyPolicy(ops::PolicyMode mode) {
   ops::KeyPolicyOptions options;
-  options.mode = o_.policy_mode;
+  options.mode = mode;
   options.admin_role_arn = principals_["admin"].arn;
   options.enclave_role_arn = instance_role_arn_;
   options.pcr0 = pcr0_;
   ASSIGN_OR_RETURN(nlohmann::ordered_json policy, ops::BuildKeyPolicy(options));
   ASSIGN_OR_RETURN(auto kms, Kms("admin"));
-  // The seed's policy removes the account root: KMS's lock-out safety check must be bypassed.
-  const bool bypass = o_.policy_mode == ops::PolicyMode::kSeed;
+  // Seed: the root statement is gone; recommended without a policy admin: nobody may
+  // PutKeyPolicy afterwards. Either way KMS's lock-out safety check must be bypassed.
+  const bool bypass = ops::NeedsLockoutSafetyBypass(options);
   RETURN_IF_ERROR(kms->PutKeyPolicy(kms_key_arn_, policy.dump(), bypass));
   const size_t statements = policy.contains("Statement") ? policy["Statement"].size() : 0;
-  return absl::StrCat(Absl(ops::PolicyModeName(o_.policy_mode)), " policy, ", statements,
-                      " statements, Decrypt only with PCR0 ", Short(pcr0_hex_),
-                      bypass ? " (root removed: applied with BypassPolicyLockoutSafetyCheck)"
-                             : " (admin keeps management, cannot decrypt)");
+  if (mode == ops::PolicyMode::kSeed) {
+    return absl::StrCat("seed policy, ", statements, " statements, Decrypt only with PCR0 ",
+                        Short(pcr0_hex_),
+                        " (root removed: applied with BypassPolicyLockoutSafetyCheck)");
+  }
+  return absl::StrCat("recommended policy, ", statements, " statements, Decrypt only with PCR0 ",
+                      Short(pcr0_hex_),
+                      "; ReEncrypt, CreateGrant and PutKeyPolicy denied to everyone (immutable: "
+                      "applied with BypassPolicyLockoutSafetyCheck)");
 }
 
 std::vector<std::string> Demo::ChildEnv(const std::vector<std::string>& extra) const {
@@ -387,6 +404,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> Demo::StartEnclave(std::string_vie
                                                                  const std::string& nsm_socket,
                                                                  std::string* ready_path) {
   *ready_path = absl::StrCat(work_dir_, "/", Absl(name), ".json");
+  std::error_code ec;
+  fs::remove(*ready_path, ec);  // a restarted enclave must not be judged by its predecessor's
   std::vector<std::string> argv = {binary,
                                    "--listen",
                                    "tcp://127.0.0.1:0",
@@ -432,7 +451,14 @@ absl::StatusOr<std::string> Demo::StartRelayAndEnclave() {
           relay_ready, *relay_, "lockout-relay",
           [](const nlohmann::json& j) { return !StringOr(j, "listen").empty(); }, kStartTimeout));
   relay_uri_ = StringOr(relay_ready_json, "listen");
+  ASSIGN_OR_RETURN(std::string enclave, StartMainEnclave());
+  return absl::StrCat("relay ", relay_uri_, ", ", enclave);
+}
 
+absl::StatusOr<std::string> Demo::StartMainEnclave() {
+  if (enclave_ != nullptr) enclave_->Stop();
+  enclave_.reset();
+  enclave_endpoint_.reset();
   std::string enclave_ready;
   ASSIGN_OR_RETURN(enclave_, StartEnclave("enclave", bin_dir_ + "/lockout-enclave", nsm_socket_,
                                           &enclave_ready));
@@ -452,7 +478,7 @@ absl::StatusOr<std::string> Demo::StartRelayAndEnclave() {
   if (StringOr(ready, "public_key_pem") != public_key_pem_) {
     return absl::InternalError("the enclave loaded a different public key than create-key made");
   }
-  return absl::StrCat("relay ", relay_uri_, ", enclave ", enclave_uri_, " (", key_type_name_,
+  return absl::StrCat("enclave ", enclave_uri_, " (", key_type_name_,
                       " key loaded through attested KMS Decrypt)");
 }
 
@@ -468,20 +494,123 @@ absl::StatusOr<std::string> Demo::SignAndVerify() {
                       " (", signature.size(), " bytes, verified with OpenSSL), ", Ms(ms));
 }
 
-// lockout check-lockout's logic with `principal`'s credentials: read the secret, Decrypt it
-// without attestation; only AccessDenied passes.
-absl::StatusOr<std::string> Demo::ExpectDecryptDenied(std::string_view principal) {
+// A key an attacker controls: the account may manage it, the instance role may re-encrypt to it
+// and decrypt under it (the seed's instance role could be given such a key in any account).
+absl::StatusOr<std::string> Demo::CreateProbeKey() {
+  ASSIGN_OR_RETURN(auto kms, Kms("admin"));
+  nlohmann::ordered_json account = {{"Sid", "Account"},
+                                    {"Effect", "Allow"},
+                                    {"Principal", {{"AWS", principals_["root"].arn}}},
+                                    {"Action", "kms:*"},
+                                    {"Resource", "*"}};
+  nlohmann::ordered_json instance = {{"Sid", "InstanceRoleMayUse"},
+                                     {"Effect", "Allow"},
+                                     {"Principal", {{"AWS", instance_role_arn_}}},
+                                     {"Action", {"kms:ReEncryptTo", "kms:Decrypt"}},
+                                     {"Resource", "*"}};
+  nlohmann::ordered_json policy = {{"Version", "2012-10-17"},
+                                   {"Statement", {account, instance}}};
+  awsclient::CreateKeyRequest request;
+  request.description = "lockout demo: a key the instance role may use (the attacker's)";
+  request.policy = policy.dump();
+  ASSIGN_OR_RETURN(awsclient::KeyMetadata key, kms->CreateKey(request));
+  probe_key_arn_ = key.arn;
+  return absl::StrCat(probe_key_arn_, " (the instance role may ReEncryptTo and Decrypt)");
+}
+
+absl::StatusOr<ops::CheckLockoutReport> Demo::CheckAs(std::string_view principal) {
   ASSIGN_OR_RETURN(auto kms, Kms(principal));
   ASSIGN_OR_RETURN(auto secrets, Secrets(principal));
-  const ops::CheckLockoutResult result =
-      ops::CheckLockout(*kms, *secrets, kms_key_arn_, kSecretName);
-  if (!result.locked_out()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(result.verdict == ops::LockoutVerdict::kNotLockedOut ? "NOT locked out: "
-                                                                          : "inconclusive: ",
-                     result.reason));
+  ASSIGN_OR_RETURN(std::unique_ptr<nsm::NsmDevice> nsm, ops::OpenNsmDevice(absl::StrCat(
+                                                            "unix://", debug_nsm_socket_)));
+  ops::CheckLockoutOptions options;
+  options.kms_key_id = kms_key_arn_;
+  options.secret_name = kSecretName;
+  options.probe_key_id = probe_key_arn_;
+  options.caller_arn = principal == "instance" ? instance_role_arn_ : principals_[std::string(principal)].arn;
+  options.nsm = nsm.get();
+  ops::CheckLockoutReport report = ops::CheckLockout(*kms, *secrets, options);
+  if (!report.cleanup_failures.empty()) {
+    return absl::InternalError(absl::StrCat("check-lockout left something behind: ",
+                                            report.cleanup_failures.front()));
   }
-  return absl::StrCat("locked out: ", result.aws_error, " on kms:Decrypt without attestation");
+  if (!report.secret_untouched) {
+    return absl::InternalError("check-lockout could not show the secret untouched");
+  }
+  return report;
+}
+
+// "id, id" of the paths of `kind` in `state`.
+std::string PathIds(const ops::CheckLockoutReport& report, ops::PathKind kind,
+                    ops::PathState state) {
+  std::vector<std::string> ids;
+  for (const ops::PathResult& p : report.paths) {
+    if (p.kind == kind && p.state == state) ids.push_back(p.id);
+  }
+  return absl::StrJoin(ids, ", ");
+}
+
+// The substitution paths, one word each: "put-secret-value OPEN, encrypt closed, ...".
+std::string Substitution(const ops::CheckLockoutReport& report) {
+  std::vector<std::string> parts;
+  for (const ops::PathResult& p : report.paths) {
+    if (p.kind == ops::PathKind::kSubstitution) {
+      parts.push_back(absl::StrCat(p.id, " ", Absl(ops::PathStateName(p.state))));
+    }
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+// The seed's leak, as the instance role: GetSecretValue -> ReEncrypt to the probe key -> Decrypt.
+absl::StatusOr<std::string> Demo::ShowSeedLeak() {
+  ASSIGN_OR_RETURN(ops::CheckLockoutReport report, CheckAs("instance"));
+  const ops::PathResult* reencrypt = report.Find("reencrypt");
+  if (reencrypt == nullptr || reencrypt->state != ops::PathState::kOpen) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the instance role could not re-encrypt the key: ",
+                     reencrypt != nullptr ? reencrypt->detail : "no reencrypt path"));
+  }
+  if (report.recovered_public_key_sha256 != public_key_sha256_) {
+    return absl::InternalError(absl::StrCat("the recovered key's public key (SHA-256 ",
+                                            Short(report.recovered_public_key_sha256),
+                                            ") is not the enclave's ", Short(public_key_sha256_)));
+  }
+  return absl::StrCat(
+      "GetSecretValue → ReEncrypt to the probe key → Decrypt recovered the signing key: its public "
+      "key's SHA-256 ",
+      Short(report.recovered_public_key_sha256),
+      " = the enclave's (key wiped, never printed); check-lockout as the instance role: OPEN ",
+      PathIds(report, ops::PathKind::kLeak, ops::PathState::kOpen));
+}
+
+absl::StatusOr<std::string> Demo::ExpectEveryLeakClosed(std::string_view principal) {
+  ASSIGN_OR_RETURN(ops::CheckLockoutReport report, CheckAs(principal));
+  if (report.verdict() != ops::LockoutVerdict::kLockedOut) {
+    std::vector<std::string> bad;
+    for (const ops::PathResult& p : report.paths) {
+      if (p.kind == ops::PathKind::kLeak && p.state != ops::PathState::kClosed) {
+        bad.push_back(absl::StrCat(p.id, " ", Absl(ops::PathStateName(p.state)), ": ", p.detail));
+      }
+    }
+    return absl::PermissionDeniedError(absl::StrJoin(bad, "; "));
+  }
+  return absl::StrCat("closed: ", PathIds(report, ops::PathKind::kLeak, ops::PathState::kClosed),
+                      "; substitution: ", Substitution(report),
+                      "; nothing left behind, secret untouched");
+}
+
+// Seed mode: only what the tutorial claims (Decrypt without attestation is refused), and what
+// else check-lockout found open.
+absl::StatusOr<std::string> Demo::ExpectDecryptDenied(std::string_view principal) {
+  ASSIGN_OR_RETURN(ops::CheckLockoutReport report, CheckAs(principal));
+  const ops::PathResult* decrypt = report.Find("decrypt");
+  if (decrypt == nullptr || decrypt->state != ops::PathState::kClosed) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "Decrypt without attestation: ", decrypt != nullptr ? decrypt->detail : "not tried"));
+  }
+  const std::string open = PathIds(report, ops::PathKind::kLeak, ops::PathState::kOpen);
+  return absl::StrCat(decrypt->aws_error, " on kms:Decrypt without attestation",
+                      open.empty() ? "" : absl::StrCat("; but check-lockout finds OPEN: ", open));
 }
 
 absl::StatusOr<std::string> Demo::LoggedDeniedPcr0(const std::string& log_path) {
@@ -611,12 +740,18 @@ int Demo::Run() {
     out_ << "✗ prepare — " << made.message() << "\n";
     return 1;
   }
+  const bool recommended = o_.policy_mode == ops::PolicyMode::kRecommended;
+  // Without --serve, the recommended mode first shows the seed policy leaking the key.
+  const bool show_seed_first = recommended && !o_.serve;
   bool ok =
       Do("start local-aws", [&] { return StartLocalAws(); }) &&
       Do("create the KMS key (admin)", [&] { return CreateKmsKey(); }) &&
       Do("create the signing key and secret (instance role)", [&] { return CreateSigningKey(); }) &&
       Do("measure lockout-enclave", [&] { return MeasureEnclave(); }) &&
-      Do("apply the lock-out policy (admin)", [&] { return ApplyPolicy(); }) &&
+      (show_seed_first
+           ? Do("apply the seed tutorial's policy (admin)",
+                [&] { return ApplyPolicy(ops::PolicyMode::kSeed); })
+           : Do("apply the lock-out policy (admin)", [&] { return ApplyPolicy(o_.policy_mode); })) &&
       Do("start lockout-relay and lockout-enclave", [&] { return StartRelayAndEnclave(); }) &&
       Do("sign the seed's test message (protocol v1) and verify", [&] { return SignAndVerify(); });
   if (ok && o_.serve) {
@@ -647,10 +782,37 @@ int Demo::Run() {
     return 0;
   }
   if (ok) {
-    Do("root cannot decrypt", [&] { return ExpectDecryptDenied("root"); });
-    Do("the admin cannot decrypt", [&] { return ExpectDecryptDenied("admin"); });
-    Do("the instance role cannot decrypt without attestation",
-       [&] { return ExpectDecryptDenied("instance"); });
+    ok = Do("create a key the instance role may use (admin, for the probes)",
+            [&] { return CreateProbeKey(); });
+  }
+  if (ok) {
+    if (recommended) {
+      Do("the seed policy leaks the key through ReEncrypt (instance role)",
+         [&] { return ShowSeedLeak(); });
+      ok = Do("apply the recommended policy (admin)",
+              [&] { return ApplyPolicy(ops::PolicyMode::kRecommended); }) &&
+           Do("lockout-enclave reloads the key under the recommended policy",
+              [&] { return StartMainEnclave(); });
+      if (ok) {
+        Do("root: every leak path check-lockout probes is closed",
+           [&] { return ExpectEveryLeakClosed("root"); });
+        Do("the admin: every leak path check-lockout probes is closed",
+           [&] { return ExpectEveryLeakClosed("admin"); });
+        Do("the instance role: every leak path check-lockout probes is closed",
+           [&] { return ExpectEveryLeakClosed("instance"); });
+      }
+    } else {
+      Do("root: Decrypt without attestation is refused",
+         [&] { return ExpectDecryptDenied("root"); });
+      Do("the admin: Decrypt without attestation is refused",
+         [&] { return ExpectDecryptDenied("admin"); });
+      Do("the instance role: Decrypt without attestation is refused",
+         [&] { return ExpectDecryptDenied("instance"); });
+      Do("the seed policy leaks the key through ReEncrypt (instance role)",
+         [&] { return ShowSeedLeak(); });
+    }
+  }
+  if (ok) {
     const std::string modified = work_dir_ + "/lockout-enclave-modified";
     Do("a modified enclave binary is refused", [&]() -> absl::StatusOr<std::string> {
       std::error_code ec;
@@ -693,8 +855,18 @@ int Demo::Run() {
     return 130;
   }
   if (passed == steps && ok) {
-    out_ << "demo: all " << steps << " steps passed — the key is usable only inside the measured "
-         << "enclave\n";
+    if (recommended) {
+      out_ << "demo: all " << steps
+           << " steps passed — under the recommended policy every leak path check-lockout probes "
+              "(Decrypt, debug-mode Decrypt, ReEncrypt, grants, PutKeyPolicy) is closed for root, "
+              "the admin and the instance role, and of the enclaves tried only the measured one loaded "
+              "the key\n";
+    } else {
+      out_ << "demo: all " << steps
+           << " steps passed — under the seed tutorial's policy Decrypt without attestation is "
+              "refused, but the key is NOT locked out: the instance role recovered it through "
+              "ReEncrypt (--policy-mode recommended closes that)\n";
+    }
     out_.flush();
     return 0;
   }

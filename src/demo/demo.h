@@ -4,15 +4,25 @@
 //
 // RunDemo() starts local-aws in-process (in a fresh temporary directory, with a debug-mode NSM
 // socket beside the normal one), creates the KMS key (admin) and the signing key + secret (the
-// instance role, as the seed's create_key.py), measures lockout-enclave, applies the lock-out
-// policy, starts lockout-relay and lockout-enclave as child processes, signs the seed's test
-// message over protocol v1 and verifies it, then shows that root, the admin and the instance role
-// without attestation are refused, that a modified binary and a debug-mode enclave cannot load
-// the key, and that the real enclave still signs. Each step prints one line to `out`:
+// instance role, as the seed's create_key.py), measures lockout-enclave, applies a policy, starts
+// lockout-relay and lockout-enclave as child processes, signs the seed's test message over
+// protocol v1 and verifies it. Then, with a probe key the instance role may use (an attacker's):
+//   recommended (default)  the policy applied first is the SEED tutorial's: the instance role
+//                          recovers the signing key through GetSecretValue -> ReEncrypt ->
+//                          Decrypt (shown by its public key's SHA-256 equal to the enclave's;
+//                          never printed, wiped); then the recommended policy is applied, the
+//                          enclave reloads the key under it, and check-lockout's logic run as
+//                          root, the admin and the instance role finds every leak path closed;
+//   seed                   the tutorial exactly: the seed policy; Decrypt without attestation is
+//                          refused for root, the admin and the instance role (with what else
+//                          check-lockout finds open), and the ReEncrypt leak is shown;
+// and in both, that a modified binary and a debug-mode enclave cannot load the key and that the
+// real enclave still signs. Each step prints one line to `out`:
 //   "✓ <step> — <figure>"  or  "✗ <step> — <reason>"
-// then a one-line summary. With `serve`, it does the steps up to the first signature, writes
-// `ready_file` (JSON, mode 0600: enclave, relay, public_key_pem, key_type, kms_key_arn,
-// secret_name, pcr0 and the local-aws ready fields) and keeps everything running until `*stop`.
+// then a one-line summary naming the policy it holds for. With `serve`, the mode's policy is
+// applied at once, the steps stop at the first signature, `ready_file` is written (JSON, mode
+// 0600: enclave, relay, public_key_pem, key_type, kms_key_arn, secret_name, pcr0 and the
+// local-aws ready fields) and everything keeps running until `*stop`.
 // Every child process is stopped and the temporary directory removed on every path (it is kept,
 // and named, when a step failed, for its logs). Never prints key material or credentials.
 // Thread-safety: one call at a time; `stop` may be set from another thread (a signal watcher).
@@ -27,7 +37,7 @@ namespace lockout::demo {
 
 struct DemoOptions {
   std::string key_type = "p521";  // p256 p384 p521 secp256k1 ed25519
-  ops::PolicyMode policy_mode = ops::PolicyMode::kSeed;
+  ops::PolicyMode policy_mode = ops::PolicyMode::kRecommended;
   bool serve = false;
   std::string ready_file;  // --serve only; may be empty
   // Directory with lockout-enclave and lockout-relay; empty: the directory of /proc/self/exe.

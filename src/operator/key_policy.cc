@@ -69,9 +69,42 @@ const std::vector<std::string>& KeyAdministratorActions() {
   return kActions;
 }
 
+const std::vector<std::string>& RecommendedAdministratorActions() {
+  static const std::vector<std::string> kActions = {"kms:CreateAlias",
+                                                    "kms:Describe*",
+                                                    "kms:Enable*",
+                                                    "kms:List*",
+                                                    "kms:UpdateAlias",
+                                                    "kms:UpdateKeyDescription",
+                                                    "kms:Revoke*",
+                                                    "kms:Disable*",
+                                                    "kms:Get*",
+                                                    "kms:Delete*",
+                                                    "kms:TagResource",
+                                                    "kms:UntagResource",
+                                                    "kms:ScheduleKeyDeletion",
+                                                    "kms:CancelKeyDeletion"};
+  return kActions;
+}
+
 absl::StatusOr<Json> BuildKeyPolicy(const KeyPolicyOptions& o) {
   if (absl::Status s = CheckPrincipalArn(o.admin_role_arn, "--admin-role"); !s.ok()) return s;
   if (absl::Status s = CheckPrincipalArn(o.enclave_role_arn, "--enclave-role"); !s.ok()) return s;
+  if (!o.policy_admin_role_arn.empty()) {
+    if (o.mode == PolicyMode::kSeed) {
+      return absl::InvalidArgumentError(
+          "--policy-admin-role goes with --mode recommended (the seed's admin holds kms:Put*)");
+    }
+    if (absl::Status s = CheckPrincipalArn(o.policy_admin_role_arn, "--policy-admin-role");
+        !s.ok()) {
+      return s;
+    }
+    if (o.policy_admin_role_arn == o.admin_role_arn ||
+        o.policy_admin_role_arn == o.enclave_role_arn) {
+      return absl::InvalidArgumentError(
+          "--policy-admin-role must be a principal of its own, not the admin or enclave role");
+    }
+  }
   const std::string pcr0 = HexEncode(o.pcr0);
 
   // The attestation conditions of the Allow: all must hold (keys of one block are ANDed).
@@ -92,8 +125,13 @@ absl::StatusOr<Json> BuildKeyPolicy(const KeyPolicyOptions& o) {
     decrypt["Condition"] = Json{{"StringEqualsIgnoreCase", allow_condition}};
     statements.push_back(std::move(decrypt));
   } else {
-    statements.push_back(
-        Statement("KeyAdministration", "Allow", Aws(o.admin_role_arn), KeyAdministratorActions()));
+    statements.push_back(Statement("KeyAdministration", "Allow", Aws(o.admin_role_arn),
+                                   RecommendedAdministratorActions()));
+    if (!o.policy_admin_role_arn.empty()) {
+      statements.push_back(Statement("PolicyAdministration", "Allow",
+                                     Aws(o.policy_admin_role_arn),
+                                     Json::array({"kms:PutKeyPolicy", "kms:GetKeyPolicy"})));
+    }
     statements.push_back(Statement("EncryptForEnclave", "Allow", Aws(o.enclave_role_arn),
                                    Json::array({"kms:Encrypt", "kms:DescribeKey"})));
     Json decrypt =
@@ -109,11 +147,26 @@ absl::StatusOr<Json> BuildKeyPolicy(const KeyPolicyOptions& o) {
     deny("DenyDecryptWithoutAttestation", kImageSha384Key, pcr0);
     if (o.pcr8) deny("DenyDecryptWithoutSigner", kPcr8Key, HexEncode(*o.pcr8));
     if (o.pcr3) deny("DenyDecryptFromOtherParent", kPcr3Key, HexEncode(*o.pcr3));
+    // ReEncrypt needs no attestation and grants carry no attestation conditions: deny both to
+    // everyone (an explicit Deny in the key policy binds grantees too).
+    statements.push_back(Statement("DenyReEncrypt", "Deny", "*", "kms:ReEncrypt*"));
+    statements.push_back(Statement("DenyGrants", "Deny", "*", "kms:CreateGrant"));
+    // Nobody but the policy administrator (if any) may rewrite the policy.
+    Json deny_put = Statement("DenyPolicyChange", "Deny", "*", "kms:PutKeyPolicy");
+    if (!o.policy_admin_role_arn.empty()) {
+      deny_put["Condition"] =
+          Json{{"ArnNotEquals", Json{{"aws:PrincipalArn", o.policy_admin_role_arn}}}};
+    }
+    statements.push_back(std::move(deny_put));
   }
   Json policy;
   policy["Version"] = "2012-10-17";
   policy["Statement"] = std::move(statements);
   return policy;
+}
+
+bool NeedsLockoutSafetyBypass(const KeyPolicyOptions& options) {
+  return options.mode == PolicyMode::kSeed || options.policy_admin_role_arn.empty();
 }
 
 absl::StatusOr<std::string> BuildKeyPolicyText(const KeyPolicyOptions& options) {

@@ -55,46 +55,41 @@ struct Probe {
   const std::vector<Policy>& identity;
   std::string key_arn;
 
-  bool Allowed(const Principal& who, std::string_view action,
-               const std::map<std::string, std::string>& keys) const {
+  localaws::Decision Decide(const Principal& who, std::string_view action,
+                            const std::map<std::string, std::string>& keys) const {
     localaws::RequestContext request;
     request.principal = who;
     request.action = std::string(action);
     request.resource = key_arn;
     for (const auto& [k, v] : keys) request.keys.Set(k, v);
     request.identity_policies = identity;
-    return localaws::Evaluate(policy, request).allowed();
+    return localaws::Evaluate(policy, request);
+  }
+  bool Allowed(const Principal& who, std::string_view action,
+               const std::map<std::string, std::string>& keys) const {
+    return Decide(who, action, keys).allowed();
+  }
+  // An explicit Deny in the key policy: what still binds a grantee.
+  bool ExplicitlyDenied(const Principal& who, std::string_view action,
+                        const std::map<std::string, std::string>& keys) const {
+    return Decide(who, action, keys).outcome == localaws::Outcome::kExplicitDeny;
   }
 };
 
-}  // namespace
+// The attestation cases each subject is asked about.
+struct AttestationCases {
+  std::map<std::string, std::string> none, pinned, other, debug;
+};
 
-std::string LintSubject::DecryptSummary() const {
-  if (decrypt_without_attestation) return "CAN DECRYPT without any attestation";
-  if (reencrypt_from) {
-    return "CAN RE-ENCRYPT the ciphertext to a key of its own (kms:ReEncryptFrom) and decrypt it "
-           "there, without any attestation";
-  }
-  if (decrypt_other_image && decrypt_debug_enclave) {
-    return "can decrypt from ANY enclave (any image, debug mode too)";
-  }
-  if (decrypt_other_image) return "can decrypt from any enclave image (not in debug mode)";
-  if (decrypt_debug_enclave) return "can decrypt from a DEBUG-mode enclave (all-zero PCRs)";
-  if (decrypt_pinned_enclave) return "can decrypt only from the pinned enclave";
-  return "cannot decrypt";
-}
+struct Who {
+  std::string label;
+  absl::StatusOr<Principal> principal;
+  bool named;
+};
 
-absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const LintOptions& options) {
-  absl::StatusOr<Policy> parsed = Policy::Parse(policy_json, PolicyKind::kKeyPolicy);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a key policy KMS would accept: ", parsed.status().message()));
-  }
-  const Policy& policy = *parsed;
-  LintReport report;
-  report.statement_count = policy.statements().size();
-
-  // Named principals, the account, pinned attestation values.
+// Phase 1: the principals the policy names (in order), the account, statements that delegate to
+// IAM or allow anyone, Denies that AND negated attestation keys, and the pinned values.
+std::vector<std::string> ReadStatements(const Policy& policy, LintReport& report) {
   std::vector<std::string> named;
   std::set<std::string> seen;
   for (size_t i = 0; i < policy.statements().size(); ++i) {
@@ -134,9 +129,11 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
           "use one Deny statement per key"));
     }
   }
-  if (!options.account_id.empty()) report.account_id = options.account_id;
-  if (report.account_id.empty()) report.account_id = std::string(kDefaultAccount);
-  // KMS sets both ImageSha384 and PCR0 from the document's PCR0.
+  return named;
+}
+
+// Phase 2: KMS sets both ImageSha384 and PCR0 from the document's PCR0; the cases to ask.
+AttestationCases MakeCases(LintReport& report) {
   const std::string image_key = CanonicalKey("kms:recipientattestation:imagesha384");
   const std::string pcr0_key = CanonicalKey("kms:recipientattestation:pcr0");
   if (report.pinned.count(image_key) && !report.pinned.count(pcr0_key)) {
@@ -144,30 +141,18 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
   } else if (report.pinned.count(pcr0_key) && !report.pinned.count(image_key)) {
     report.pinned[image_key] = report.pinned[pcr0_key];
   }
+  AttestationCases c;
+  c.pinned = report.pinned;
+  c.other = c.pinned;
+  c.other[image_key] = c.other[pcr0_key] = std::string(96, 'e');
+  for (const auto& [k, v] : c.pinned) c.debug[k] = std::string(96, '0');
+  c.debug[image_key] = c.debug[pcr0_key] = std::string(96, '0');
+  return c;
+}
 
-  std::vector<Policy> identity;
-  absl::StatusOr<Policy> all_kms =
-      Policy::Parse(kAllKmsIdentityPolicy, PolicyKind::kIdentityPolicy);
-  if (!all_kms.ok()) return all_kms.status();
-  identity.push_back(*std::move(all_kms));
-  const std::string key_arn =
-      absl::StrCat("arn:aws:kms:us-east-1:", report.account_id, ":key/policy-lint");
-  Probe probe{policy, identity, key_arn};
-
-  // The attestation cases.
-  const std::map<std::string, std::string> none;
-  std::map<std::string, std::string> pinned = report.pinned;
-  std::map<std::string, std::string> other = pinned;
-  other[image_key] = other[pcr0_key] = std::string(96, 'e');
-  std::map<std::string, std::string> debug;
-  for (const auto& [k, v] : pinned) debug[k] = std::string(96, '0');
-  debug[image_key] = debug[pcr0_key] = std::string(96, '0');
-
-  struct Who {
-    std::string label;
-    absl::StatusOr<Principal> principal;
-    bool named;
-  };
+// Phase 3: whom to ask — the account root, each named IAM role/user, another principal of the
+// account, and one of another account.
+std::vector<Who> Subjects(const LintReport& report, const std::vector<std::string>& named) {
   std::vector<Who> subjects;
   subjects.push_back({absl::StrCat("account root (arn:aws:iam::", report.account_id, ":root)"),
                       Principal::AccountRoot(report.account_id), false});
@@ -187,34 +172,39 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
   const std::string foreign = report.account_id == "999988887777" ? "999988886666" : "999988887777";
   subjects.push_back(
       {"a principal of another AWS account", Principal::User(foreign, "outsider"), false});
+  return subjects;
+}
 
-  for (const Who& w : subjects) {
-    if (!w.principal.ok()) continue;  // a name the engine cannot impersonate (e.g. odd characters)
-    LintSubject s;
-    s.label = w.label;
-    s.arn = w.principal->arn;
-    s.named_in_policy = w.named;
-    s.decrypt_without_attestation = probe.Allowed(*w.principal, "kms:Decrypt", none);
-    s.decrypt_pinned_enclave = probe.Allowed(*w.principal, "kms:Decrypt", pinned);
-    s.decrypt_other_image = probe.Allowed(*w.principal, "kms:Decrypt", other);
-    s.decrypt_debug_enclave = probe.Allowed(*w.principal, "kms:Decrypt", debug);
-    s.put_key_policy = probe.Allowed(*w.principal, "kms:PutKeyPolicy", none);
-    s.schedule_key_deletion = probe.Allowed(*w.principal, "kms:ScheduleKeyDeletion", none);
-    s.encrypt = probe.Allowed(*w.principal, "kms:Encrypt", none);
-    s.reencrypt_from = probe.Allowed(*w.principal, "kms:ReEncryptFrom", none);
-    s.create_grant = probe.Allowed(*w.principal, "kms:CreateGrant", none);
-    report.subjects.push_back(std::move(s));
-  }
+// Phase 4: the questions, for one subject.
+LintSubject Interrogate(const Probe& probe, const Who& w, const Principal& who,
+                        const AttestationCases& c) {
+  LintSubject s;
+  s.label = w.label;
+  s.arn = who.arn;
+  s.named_in_policy = w.named;
+  s.decrypt_without_attestation = probe.Allowed(who, "kms:Decrypt", c.none);
+  s.decrypt_pinned_enclave = probe.Allowed(who, "kms:Decrypt", c.pinned);
+  s.decrypt_other_image = probe.Allowed(who, "kms:Decrypt", c.other);
+  s.decrypt_debug_enclave = probe.Allowed(who, "kms:Decrypt", c.debug);
+  s.put_key_policy = probe.Allowed(who, "kms:PutKeyPolicy", c.none);
+  s.schedule_key_deletion = probe.Allowed(who, "kms:ScheduleKeyDeletion", c.none);
+  s.encrypt = probe.Allowed(who, "kms:Encrypt", c.none);
+  s.reencrypt_from = probe.Allowed(who, "kms:ReEncryptFrom", c.none);
+  s.create_grant = probe.Allowed(who, "kms:CreateGrant", c.none);
+  s.grant_leak = s.create_grant && (!probe.ExplicitlyDenied(who, "kms:Decrypt", c.none) ||
+                                    !probe.ExplicitlyDenied(who, "kms:ReEncryptFrom", c.none));
+  return s;
+}
 
-  // Verdict and warnings.
+// Phase 5: the verdict and the warnings about subjects.
+void Judge(LintReport& report) {
   report.locked_to_enclave = true;
-  bool anyone_can_manage = false;
   for (const LintSubject& s : report.subjects) {
     if (s.decrypt_without_attestation || s.decrypt_other_image || s.decrypt_debug_enclave ||
-        s.reencrypt_from) {
+        s.reencrypt_from || s.grant_leak) {
       report.locked_to_enclave = false;
     }
-    anyone_can_manage = anyone_can_manage || s.put_key_policy;
+    if (s.put_key_policy) report.policy_writers.push_back(s.label);
     if (s.reencrypt_from) {
       report.warnings.push_back(
           absl::StrCat(s.label,
@@ -222,11 +212,11 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
                        "ciphertext to a KMS key it controls and decrypt it there (the seed's "
                        "\"kms:ReEncrypt*\" grant does this)"));
     }
-    if (s.create_grant && !s.put_key_policy) {
+    if (s.grant_leak) {
       report.warnings.push_back(absl::StrCat(
           s.label,
-          " may create grants (kms:CreateGrant): a grant can allow Decrypt without the "
-          "policy's attestation conditions unless an explicit Deny covers it"));
+          " may create grants (kms:CreateGrant) and no explicit Deny stops a grantee's Decrypt "
+          "without attestation or ReEncryptFrom: it can grant itself the key"));
     }
   }
   if (report.pinned.empty()) {
@@ -240,20 +230,22 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
         " name the account: every IAM user or role whose IAM policy allows it gets those actions, "
         "and whoever administers IAM can grant that"));
   }
-  if (anyone_can_manage) {
-    report.warnings.push_back(
-        "whoever can change the policy can also give itself Decrypt: the lock-out is only as "
-        "strong as the protection of those principals (keep them off the parent instance, "
-        "require MFA)");
+  if (!report.policy_writers.empty()) {
+    report.warnings.push_back(absl::StrCat(
+        "whoever can change the policy (", absl::StrJoin(report.policy_writers, ", "),
+        ") can also give itself Decrypt: the lock-out is only as strong as the protection of "
+        "those principals (break-glass only: keep them off the parent instance, require MFA)"));
   } else {
     report.warnings.push_back(
-        "nobody can change this policy (kms:PutKeyPolicy): the key can no longer be managed, "
-        "rotated to a new enclave image or deleted by you; only AWS Support can restore access");
+        "nobody can change this policy (kms:PutKeyPolicy): it is immutable — a new enclave image "
+        "needs a new KMS key; only AWS Support can restore access");
   }
+}
 
-  // What root on the parent instance can do: it holds the instance role's credentials (IMDS)
-  // and can start enclaves of its choice. The instance role is the role the policy lets decrypt
-  // from the pinned enclave; if none, every named role.
+// Phase 6: what root on the parent instance can do. It holds the instance role's credentials
+// (IMDS) and can start enclaves of its choice. The instance role is the role the policy lets
+// decrypt from the pinned enclave; if none, every named role.
+void JudgeParentRoot(LintReport& report) {
   std::vector<const LintSubject*> instance_roles;
   for (const LintSubject& s : report.subjects) {
     if (s.named_in_policy && s.decrypt_pinned_enclave) instance_roles.push_back(&s);
@@ -267,20 +259,19 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
   }
   for (const LintSubject* r : instance_roles) {
     const std::string who = absl::StrCat("with ", r->label, "'s credentials");
-    (r->decrypt_without_attestation ? report.parent_root_can : report.parent_root_cannot)
-        .push_back(absl::StrCat("decrypt the key ", who, " and no enclave"));
-    (r->decrypt_other_image ? report.parent_root_can : report.parent_root_cannot)
-        .push_back(absl::StrCat(
-            "decrypt the key from an enclave image of its own (different PCR0) ", who));
-    (r->decrypt_debug_enclave ? report.parent_root_can : report.parent_root_cannot)
-        .push_back(absl::StrCat(
-            "decrypt the key from a debug-mode enclave (all-zero PCRs, console readable) ", who));
-    (r->reencrypt_from ? report.parent_root_can : report.parent_root_cannot)
-        .push_back(absl::StrCat(
-            "re-encrypt the ciphertext to a key of its own (kms:ReEncryptFrom) and decrypt it ",
-            who));
-    (r->put_key_policy ? report.parent_root_can : report.parent_root_cannot)
-        .push_back(absl::StrCat("change the key policy ", who));
+    auto finding = [&](bool can, std::string what) {
+      (can ? report.parent_root_can : report.parent_root_cannot)
+          .push_back(absl::StrCat(what, " ", who));
+    };
+    finding(r->decrypt_without_attestation, "decrypt the key without any enclave");
+    finding(r->decrypt_other_image,
+            "decrypt the key from an enclave image of its own (different PCR0)");
+    finding(r->decrypt_debug_enclave,
+            "decrypt the key from a debug-mode enclave (all-zero PCRs, console readable)");
+    finding(r->reencrypt_from,
+            "re-encrypt the ciphertext to a key of its own (kms:ReEncryptFrom) and decrypt it");
+    finding(r->grant_leak, "grant itself Decrypt or ReEncryptFrom (kms:CreateGrant)");
+    finding(r->put_key_policy, "change the key policy");
     if (r->encrypt) {
       report.parent_root_can.push_back(absl::StrCat(
           "encrypt a key of its own choosing under this KMS key ", who,
@@ -298,6 +289,60 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
       "enclave with `lockout attest` (fresh nonce, expected PCRs, bound public key)");
   report.parent_root_cannot.push_back(
       "read the key out of a running production-mode enclave's memory (Nitro isolation)");
+}
+
+}  // namespace
+
+std::string LintSubject::DecryptSummary() const {
+  if (decrypt_without_attestation) return "CAN DECRYPT without any attestation";
+  if (reencrypt_from) {
+    return "CAN RE-ENCRYPT the ciphertext to a key of its own (kms:ReEncryptFrom) and decrypt it "
+           "there, without any attestation";
+  }
+  if (grant_leak) {
+    return "CAN GRANT ITSELF Decrypt or ReEncryptFrom (kms:CreateGrant) without any attestation";
+  }
+  if (decrypt_other_image && decrypt_debug_enclave) {
+    return "can decrypt from ANY enclave (any image, debug mode too)";
+  }
+  if (decrypt_other_image) return "can decrypt from any enclave image (not in debug mode)";
+  if (decrypt_debug_enclave) return "can decrypt from a DEBUG-mode enclave (all-zero PCRs)";
+  if (decrypt_pinned_enclave) return "can decrypt only from the pinned enclave";
+  return "cannot decrypt";
+}
+
+LintVerdict LintReport::verdict() const {
+  if (!locked_to_enclave) return LintVerdict::kNotLocked;
+  return policy_writers.empty() ? LintVerdict::kLocked : LintVerdict::kLockedExceptBreakGlass;
+}
+
+absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const LintOptions& options) {
+  absl::StatusOr<Policy> parsed = Policy::Parse(policy_json, PolicyKind::kKeyPolicy);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a key policy KMS would accept: ", parsed.status().message()));
+  }
+  const Policy& policy = *parsed;
+  LintReport report;
+  report.statement_count = policy.statements().size();
+  const std::vector<std::string> named = ReadStatements(policy, report);
+  if (!options.account_id.empty()) report.account_id = options.account_id;
+  if (report.account_id.empty()) report.account_id = std::string(kDefaultAccount);
+  const AttestationCases cases = MakeCases(report);
+
+  std::vector<Policy> identity;
+  absl::StatusOr<Policy> all_kms =
+      Policy::Parse(kAllKmsIdentityPolicy, PolicyKind::kIdentityPolicy);
+  if (!all_kms.ok()) return all_kms.status();
+  identity.push_back(*std::move(all_kms));
+  const Probe probe{policy, identity,
+                    absl::StrCat("arn:aws:kms:us-east-1:", report.account_id, ":key/policy-lint")};
+  for (const Who& w : Subjects(report, named)) {
+    if (!w.principal.ok()) continue;  // a name the engine cannot impersonate (e.g. odd characters)
+    report.subjects.push_back(Interrogate(probe, w, *w.principal, cases));
+  }
+  Judge(report);
+  JudgeParentRoot(report);
   return report;
 }
 
@@ -316,7 +361,7 @@ std::string LintReport::Text() const {
     const bool ok_to_decrypt = s.decrypt_pinned_enclave && !s.decrypt_without_attestation &&
                                !s.decrypt_other_image && !s.decrypt_debug_enclave;
     const bool bad = s.decrypt_without_attestation || s.decrypt_other_image ||
-                     s.decrypt_debug_enclave || s.reencrypt_from;
+                     s.decrypt_debug_enclave || s.reencrypt_from || s.grant_leak;
     absl::StrAppend(&out, "  ", bad ? "✗ " : (ok_to_decrypt ? "✓ " : "· "), s.label, ": ",
                     s.DecryptSummary(), "\n");
   }
@@ -337,10 +382,21 @@ std::string LintReport::Text() const {
     absl::StrAppend(&out, "\nWarnings:\n");
     for (const std::string& w : warnings) absl::StrAppend(&out, "  ! ", w, "\n");
   }
-  absl::StrAppend(&out, "\nVerdict: ",
-                  locked_to_enclave ? "the key is locked to the pinned enclave"
-                                    : "the key is NOT locked to one enclave",
-                  "\n");
+  absl::StrAppend(&out, "\nVerdict: ");
+  switch (verdict()) {
+    case LintVerdict::kLocked:
+      absl::StrAppend(&out, "locked: the key is locked to the pinned enclave\n");
+      break;
+    case LintVerdict::kLockedExceptBreakGlass:
+      absl::StrAppend(&out,
+                      "locked except break-glass: the key is locked to the pinned enclave, but ",
+                      absl::StrJoin(policy_writers, ", "),
+                      " may rewrite the policy (and so give itself Decrypt)\n");
+      break;
+    case LintVerdict::kNotLocked:
+      absl::StrAppend(&out, "NOT locked: the key is NOT locked to one enclave\n");
+      break;
+  }
   return out;
 }
 
@@ -350,6 +406,11 @@ nlohmann::ordered_json LintReport::ToJson() const {
   out["statements"] = statement_count;
   out["pinned"] = Json(pinned);
   out["locked_to_enclave"] = locked_to_enclave;
+  const LintVerdict v = verdict();
+  out["verdict"] = v == LintVerdict::kLocked                    ? "locked"
+                   : v == LintVerdict::kLockedExceptBreakGlass ? "locked except break-glass"
+                                                               : "NOT locked";
+  out["policy_writers"] = policy_writers;
   Json subjects_json = Json::array();
   for (const LintSubject& s : subjects) {
     subjects_json.push_back(Json{{"label", s.label},
@@ -363,7 +424,8 @@ nlohmann::ordered_json LintReport::ToJson() const {
                                  {"schedule_key_deletion", s.schedule_key_deletion},
                                  {"encrypt", s.encrypt},
                                  {"reencrypt_from", s.reencrypt_from},
-                                 {"create_grant", s.create_grant}});
+                                 {"create_grant", s.create_grant},
+                                 {"grant_leak", s.grant_leak}});
   }
   out["subjects"] = subjects_json;
   out["parent_root_can"] = parent_root_can;

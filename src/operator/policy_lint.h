@@ -12,8 +12,11 @@
 //   questions  kms:Decrypt with no attestation; with an attestation document carrying the PCR
 //              values the policy pins; from a different enclave image; from a debug-mode enclave
 //              (all-zero PCRs); kms:ReEncryptFrom (which re-encrypts the ciphertext to a key the
-//              caller owns, bypassing Decrypt's conditions); kms:CreateGrant; kms:PutKeyPolicy;
+//              caller owns, bypassing Decrypt's conditions); kms:CreateGrant, and whether an
+//              explicit Deny still stops a grantee's Decrypt/ReEncryptFrom; kms:PutKeyPolicy;
 //              kms:ScheduleKeyDeletion; kms:Encrypt.
+// The verdict (LintVerdict) counts every way to the plaintext: Decrypt outside the pinned
+// enclave, ReEncryptFrom, a grant, and rewriting the policy.
 // Then it says what an attacker with root on the parent instance (who holds the instance role's
 // credentials and can run enclaves of its choice) can still do, and lists warnings (a statement
 // delegating to IAM, no attestation pin, nobody able to change the policy, a Deny whose negated
@@ -49,9 +52,19 @@ struct LintSubject {
   // kms:CreateGrant: grants can give Decrypt without the policy's attestation conditions
   // (an explicit Deny in the key policy still applies).
   bool create_grant = false;
+  // create_grant, and an explicit Deny does not stop a grantee's Decrypt without attestation or
+  // ReEncryptFrom: the subject can grant itself the key.
+  bool grant_leak = false;
   // One line: "cannot decrypt", "can decrypt only from the pinned enclave", ...
   std::string DecryptSummary() const;
 };
+
+// kLocked: no subject can obtain the plaintext outside the pinned enclave (Decrypt without or
+// with another/debug attestation, ReEncryptFrom, a grant) and nobody may change the policy.
+// kLockedExceptBreakGlass: the same, but some subject may PutKeyPolicy (and so could give
+// itself Decrypt): a break-glass principal, named in policy_writers.
+// kNotLocked: otherwise.
+enum class LintVerdict { kLocked, kLockedExceptBreakGlass, kNotLocked };
 
 struct LintReport {
   std::string account_id;
@@ -64,9 +77,13 @@ struct LintReport {
   std::vector<std::string> parent_root_can;     // what root on the parent can still do
   std::vector<std::string> parent_root_cannot;  // and what it cannot
   std::vector<std::string> warnings;
-  // True if no subject can decrypt without attestation or from another/debug enclave.
+  // True if no subject can decrypt without attestation or from another/debug enclave, re-encrypt
+  // the ciphertext, or grant itself either.
   bool locked_to_enclave = false;
+  // Labels of the subjects that may call kms:PutKeyPolicy.
+  std::vector<std::string> policy_writers;
 
+  LintVerdict verdict() const;
   std::string Text() const;
   nlohmann::ordered_json ToJson() const;
 };

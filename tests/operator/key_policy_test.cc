@@ -25,6 +25,12 @@ const Json kAdminActions = Json::parse(R"(["kms:Create*", "kms:Describe*", "kms:
     "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*",
     "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion"])");
+// Recommended: no kms:Create* (CreateGrant) and no kms:Put* (PutKeyPolicy).
+const Json kRecommendedAdminActions = Json::parse(R"(["kms:CreateAlias", "kms:Describe*",
+    "kms:Enable*", "kms:List*", "kms:UpdateAlias", "kms:UpdateKeyDescription", "kms:Revoke*",
+    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"])");
+constexpr char kPolicyAdmin[] = "arn:aws:iam::123456789012:role/BreakGlass";
 
 KeyPolicyOptions Options(PolicyMode mode) {
   KeyPolicyOptions o;
@@ -59,7 +65,7 @@ TEST(KeyPolicyTest, SeedModeIsExactlyTheTutorialsEndState) {
   EXPECT_EQ(policy->dump(), expected.dump());
 }
 
-TEST(KeyPolicyTest, RecommendedModeKeepsAdminAndDeniesDecryptWithoutAttestation) {
+TEST(KeyPolicyTest, RecommendedModeDeniesEveryWayAroundTheAttestation) {
   auto policy = BuildKeyPolicy(Options(PolicyMode::kRecommended));
   ASSERT_TRUE(policy.ok()) << policy.status();
   Json expected = Expected(R"({"Version": "2012-10-17", "Statement": [
@@ -74,13 +80,53 @@ TEST(KeyPolicyTest, RecommendedModeKeepsAdminAndDeniesDecryptWithoutAttestation)
      "Condition": {"StringEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": ""}}},
     {"Sid": "DenyDecryptWithoutAttestation", "Effect": "Deny", "Principal": "*",
      "Action": "kms:Decrypt", "Resource": "*",
-     "Condition": {"StringNotEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": ""}}}]})");
-  expected["Statement"][0]["Action"] = kAdminActions;
+     "Condition": {"StringNotEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": ""}}},
+    {"Sid": "DenyReEncrypt", "Effect": "Deny", "Principal": "*", "Action": "kms:ReEncrypt*",
+     "Resource": "*"},
+    {"Sid": "DenyGrants", "Effect": "Deny", "Principal": "*", "Action": "kms:CreateGrant",
+     "Resource": "*"},
+    {"Sid": "DenyPolicyChange", "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
+     "Resource": "*"}]})");
+  expected["Statement"][0]["Action"] = kRecommendedAdminActions;
   expected["Statement"][2]["Condition"]["StringEqualsIgnoreCase"]
           ["kms:RecipientAttestation:ImageSha384"] = kPcr0Hex;
   expected["Statement"][3]["Condition"]["StringNotEqualsIgnoreCase"]
           ["kms:RecipientAttestation:ImageSha384"] = kPcr0Hex;
   EXPECT_EQ(policy->dump(), expected.dump()) << policy->dump(2);
+  EXPECT_TRUE(NeedsLockoutSafetyBypass(Options(PolicyMode::kRecommended)));
+  EXPECT_TRUE(NeedsLockoutSafetyBypass(Options(PolicyMode::kSeed)));
+}
+
+TEST(KeyPolicyTest, APolicyAdminAloneMayRewriteThePolicy) {
+  KeyPolicyOptions o = Options(PolicyMode::kRecommended);
+  o.policy_admin_role_arn = kPolicyAdmin;
+  auto policy = BuildKeyPolicy(o);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  const Json& st = (*policy)["Statement"];
+  ASSERT_EQ(st.size(), 8u);
+  EXPECT_EQ(st[1].dump(), Expected(R"({"Sid": "PolicyAdministration", "Effect": "Allow",
+      "Principal": {"AWS": "arn:aws:iam::123456789012:role/BreakGlass"},
+      "Action": ["kms:PutKeyPolicy", "kms:GetKeyPolicy"], "Resource": "*"})")
+                              .dump());
+  EXPECT_EQ(st[7].dump(), Expected(R"({"Sid": "DenyPolicyChange", "Effect": "Deny",
+      "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*",
+      "Condition": {"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/BreakGlass"}}})")
+                              .dump());
+  EXPECT_FALSE(NeedsLockoutSafetyBypass(o));
+}
+
+TEST(KeyPolicyTest, RejectsAPolicyAdminInSeedModeOrSharedWithAnotherRole) {
+  KeyPolicyOptions o = Options(PolicyMode::kSeed);
+  o.policy_admin_role_arn = kPolicyAdmin;
+  EXPECT_EQ(BuildKeyPolicy(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.mode = PolicyMode::kRecommended;
+  for (const char* same : {kAdmin, kRole}) {
+    o.policy_admin_role_arn = same;
+    EXPECT_EQ(BuildKeyPolicy(o).status().code(), absl::StatusCode::kInvalidArgument) << same;
+  }
+  o.policy_admin_role_arn = "arn:aws:iam::123456789012:role/*";
+  EXPECT_THAT(std::string(BuildKeyPolicy(o).status().message()),
+              ::testing::HasSubstr("--policy-admin-role"));
 }
 
 TEST(KeyPolicyTest, RecommendedModeWithPcr8AndPcr3AddsConditionsAndOneDenyPerPcr) {
@@ -91,7 +137,7 @@ TEST(KeyPolicyTest, RecommendedModeWithPcr8AndPcr3AddsConditionsAndOneDenyPerPcr
   auto policy = BuildKeyPolicy(o);
   ASSERT_TRUE(policy.ok()) << policy.status();
   const Json& st = (*policy)["Statement"];
-  ASSERT_EQ(st.size(), 6u);
+  ASSERT_EQ(st.size(), 9u);
   EXPECT_EQ(st[2]["Condition"].dump(),
             Json::parse(R"({"StringEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": ")" +
                         kPcr0Hex + R"(", "kms:RecipientAttestation:PCR8": ")" + kPcr8Hex +
@@ -109,6 +155,9 @@ TEST(KeyPolicyTest, RecommendedModeWithPcr8AndPcr3AddsConditionsAndOneDenyPerPcr
     EXPECT_EQ(st[i]["Principal"], "*");
     EXPECT_EQ(st[i]["Action"], "kms:Decrypt");
   }
+  EXPECT_EQ(st[6]["Sid"], "DenyReEncrypt");
+  EXPECT_EQ(st[7]["Sid"], "DenyGrants");
+  EXPECT_EQ(st[8]["Sid"], "DenyPolicyChange");
 }
 
 TEST(KeyPolicyTest, SeedModeWithPcr8AddsItToTheDecryptCondition) {

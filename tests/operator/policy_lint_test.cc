@@ -17,11 +17,14 @@ using ::testing::Not;
 constexpr char kAdmin[] = "arn:aws:iam::123456789012:role/KeyAdmin";
 constexpr char kRole[] = "arn:aws:iam::123456789012:role/lockout-instance";
 
-std::string PolicyText(PolicyMode mode) {
+constexpr char kPolicyAdmin[] = "arn:aws:iam::123456789012:role/BreakGlass";
+
+std::string PolicyText(PolicyMode mode, std::string policy_admin = "") {
   KeyPolicyOptions o;
   o.mode = mode;
   o.admin_role_arn = kAdmin;
   o.enclave_role_arn = kRole;
+  o.policy_admin_role_arn = std::move(policy_admin);
   o.pcr0 = *ParsePcrHex(std::string(96, 'a'), "pcr0");
   return *BuildKeyPolicyText(o);
 }
@@ -46,20 +49,25 @@ TEST(PolicyLintTest, RecommendedPolicyIsLockedToThePinnedEnclave) {
   EXPECT_EQ(root->DecryptSummary(), "cannot decrypt");
   EXPECT_FALSE(root->put_key_policy);
   EXPECT_EQ(admin->DecryptSummary(), "cannot decrypt");
-  EXPECT_TRUE(admin->put_key_policy);
+  EXPECT_FALSE(admin->put_key_policy);
+  EXPECT_FALSE(admin->create_grant);
+  EXPECT_FALSE(admin->reencrypt_from);
   EXPECT_EQ(role->DecryptSummary(), "can decrypt only from the pinned enclave");
   EXPECT_FALSE(role->put_key_policy);
   EXPECT_FALSE(role->reencrypt_from);
+  for (const LintSubject& s : r->subjects) {
+    EXPECT_FALSE(s.grant_leak || s.put_key_policy || s.reencrypt_from) << s.label;
+  }
+  EXPECT_EQ(r->verdict(), LintVerdict::kLocked);
   const std::string text = r->Text();
-  EXPECT_THAT(text, HasSubstr("Verdict: the key is locked to the pinned enclave"));
-  EXPECT_THAT(text,
-              HasSubstr("Who can change the policy (kms:PutKeyPolicy):\n  " + std::string(kAdmin)));
+  EXPECT_THAT(text, HasSubstr("Verdict: locked: the key is locked to the pinned enclave"));
+  EXPECT_THAT(text, HasSubstr("(kms:PutKeyPolicy):\n  nobody"));
+  EXPECT_THAT(text, HasSubstr("it is immutable"));
   EXPECT_THAT(text, HasSubstr("ask the running enclave to sign anything"));
-  EXPECT_THAT(text, HasSubstr("whoever can change the policy can also give itself Decrypt"));
   // Root on the parent: the instance role alone, another image, debug mode: all refused.
   bool saw_no_enclave = false;
   for (const std::string& line : r->parent_root_cannot) {
-    if (line.find("and no enclave") != std::string::npos) saw_no_enclave = true;
+    if (line.find("without any enclave") != std::string::npos) saw_no_enclave = true;
   }
   EXPECT_TRUE(saw_no_enclave);
 }
@@ -77,7 +85,53 @@ TEST(PolicyLintTest, SeedPolicyBlocksDecryptButReEncryptStarLetsTheInstanceRoleO
   EXPECT_FALSE(r->locked_to_enclave);
   EXPECT_EQ(Find(*r, "account root")->DecryptSummary(), "cannot decrypt");
   EXPECT_THAT(r->Text(), HasSubstr("kms:ReEncryptFrom"));
-  EXPECT_THAT(r->Text(), HasSubstr("NOT locked"));
+  EXPECT_THAT(r->Text(), HasSubstr("Verdict: NOT locked"));
+  EXPECT_EQ(r->verdict(), LintVerdict::kNotLocked);
+  // The seed's admin (kms:Create*, kms:Put*) can grant itself the key and rewrite the policy.
+  const LintSubject* admin = Find(*r, "role/KeyAdmin");
+  ASSERT_NE(admin, nullptr);
+  EXPECT_TRUE(admin->grant_leak);
+  EXPECT_TRUE(admin->put_key_policy);
+  EXPECT_THAT(admin->DecryptSummary(), HasSubstr("CAN GRANT ITSELF"));
+}
+
+TEST(PolicyLintTest, TheOldRecommendedPolicyLeaksThroughTheAdminsGrants) {
+  // What `lockout policy` wrote before issue 10: the admin with kms:Create* and kms:Put*, and a
+  // Deny on Decrypt only. A grant of ReEncryptFrom is not stopped by it.
+  const std::string policy = R"({"Version":"2012-10-17","Statement":[
+    {"Sid":"KeyAdministration","Effect":"Allow",
+     "Principal":{"AWS":"arn:aws:iam::123456789012:role/KeyAdmin"},
+     "Action":["kms:Create*","kms:Describe*","kms:Put*","kms:Get*"],"Resource":"*"},
+    {"Sid":"DecryptOnlyInEnclave","Effect":"Allow",
+     "Principal":{"AWS":"arn:aws:iam::123456789012:role/lockout-instance"},
+     "Action":"kms:Decrypt","Resource":"*",
+     "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"ab"}}},
+    {"Sid":"DenyDecryptWithoutAttestation","Effect":"Deny","Principal":"*",
+     "Action":"kms:Decrypt","Resource":"*",
+     "Condition":{"StringNotEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"ab"}}}]})";
+  auto r = LintKeyPolicy(policy);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const LintSubject* admin = Find(*r, "role/KeyAdmin");
+  ASSERT_NE(admin, nullptr);
+  EXPECT_FALSE(admin->decrypt_without_attestation);
+  EXPECT_TRUE(admin->create_grant);
+  EXPECT_TRUE(admin->grant_leak);  // Decrypt is denied to grantees, ReEncryptFrom is not
+  EXPECT_FALSE(r->locked_to_enclave);
+  EXPECT_EQ(r->verdict(), LintVerdict::kNotLocked);
+  EXPECT_THAT(r->Text(), HasSubstr("it can grant itself the key"));
+}
+
+TEST(PolicyLintTest, APolicyAdminIsReportedAsBreakGlass) {
+  auto r = LintKeyPolicy(PolicyText(PolicyMode::kRecommended, kPolicyAdmin));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->locked_to_enclave);
+  EXPECT_EQ(r->verdict(), LintVerdict::kLockedExceptBreakGlass);
+  ASSERT_EQ(r->policy_writers.size(), 1u);
+  EXPECT_EQ(r->policy_writers[0], kPolicyAdmin);
+  EXPECT_FALSE(Find(*r, "role/KeyAdmin")->put_key_policy);
+  EXPECT_FALSE(Find(*r, "account root")->put_key_policy);
+  EXPECT_THAT(r->Text(), HasSubstr("Verdict: locked except break-glass"));
+  EXPECT_EQ(r->ToJson()["verdict"], "locked except break-glass");
 }
 
 TEST(PolicyLintTest, DefaultPolicyLetsTheAccountDecryptWithoutAttestation) {
@@ -105,6 +159,7 @@ TEST(PolicyLintTest, WarnsWhenNobodyCanChangeThePolicy) {
   auto r = LintKeyPolicy(policy);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->locked_to_enclave);
+  EXPECT_EQ(r->verdict(), LintVerdict::kLocked);
   EXPECT_THAT(r->Text(), HasSubstr("nobody can change this policy"));
   EXPECT_THAT(r->Text(), HasSubstr("(kms:PutKeyPolicy):\n  nobody"));
 }
@@ -148,6 +203,7 @@ TEST(PolicyLintTest, JsonReportCarriesTheSameAnswers) {
   ASSERT_TRUE(r.ok());
   nlohmann::ordered_json j = r->ToJson();
   EXPECT_EQ(j["locked_to_enclave"], true);
+  EXPECT_EQ(j["verdict"], "locked");
   EXPECT_EQ(j["subjects"].size(), r->subjects.size());
   EXPECT_THAT(j.dump(), Not(HasSubstr("\"decrypt_without_attestation\":true")));
 }
