@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <utility>
 
@@ -572,6 +573,18 @@ struct KmsService::Impl {
   static std::optional<AwsError> CheckAliasName(const std::string& name);
   // TargetKeyId must name a key, not an alias (ValidationException).
   static std::optional<AwsError> CheckAliasTarget(const std::string& target);
+  // The key alias `name` points at, or NotFoundException in AWS's words.
+  FieldOr<std::shared_ptr<const KmsKey>> AliasTarget(const std::string& name) const;
+  // `action` (kms:CreateAlias/UpdateAlias/DeleteAlias) on the alias (identity policies), then on
+  // each key (key policies), as AWS requires for alias operations.
+  std::optional<AwsError> AuthorizeAlias(const CallContext& call, std::string_view operation,
+                                         const std::string& name,
+                                         std::initializer_list<const KmsKey*> keys) const;
+  // Under `mu`: ConflictException unless alias `name` still points at `key_id` (a concurrent
+  // change after the authorisation would otherwise be acted on with a stale decision).
+  std::optional<AwsError> CheckAliasUnchanged(const std::string& name,
+                                              const std::string& key_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // ListGrants / ListRetirableGrants entry.
   Json GrantEntry(const KmsGrant& g) const;
   // Persists a change to the store under the lock; KMSInternalException when it fails.
@@ -773,11 +786,7 @@ AwsResult KmsService::Impl::CreateAlias(const Json& body, const CallContext& cal
   std::shared_ptr<const KmsKey> key = Find(id);
   if (key == nullptr) return Error("NotFoundException", "Key does not exist");
 
-  // AWS needs kms:CreateAlias on the key (key policy) and on the alias (IAM policy).
-  RequestContext on_alias = Context(call, "kms:CreateAlias", AliasArn(name));
-  if (auto denied = Authorize(call, "CreateAlias", nullptr, on_alias, "none")) return *denied;
-  RequestContext on_key = Context(call, "kms:CreateAlias", KeyArn(id));
-  if (auto denied = Authorize(call, "CreateAlias", key.get(), on_key, "none")) return *denied;
+  if (auto denied = AuthorizeAlias(call, "CreateAlias", name, {key.get()})) return *denied;
   if (auto bad = CheckNotPendingDeletion(*key)) return *bad;
 
   absl::MutexLock lock(&mu);
@@ -1187,52 +1196,8 @@ std::optional<AwsError> KmsService::Impl::Persist(std::string_view what,
   return Error("KMSInternalException", "The request failed to persist; try again");
 }
 
-AwsResult KmsService::Impl::UpdateAlias(const Json& body, const CallContext& call) {
-  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
-  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
-  if (auto bad = CheckAliasName(name)) return *bad;
-  if (auto bad = CheckAliasTarget(target)) return *bad;
-  AWS_ASSIGN_OR_RETURN(auto new_key, ResolveKey(target, /*allow_alias=*/false));
-  std::optional<KmsAlias> alias;
-  {
-    absl::MutexLock lock(&mu);
-    alias = store->FindAlias(name);
-  }
-  if (!alias) {
-    return Error("NotFoundException", absl::StrCat("Alias ", AliasArn(name), " is not found."));
-  }
-  std::shared_ptr<const KmsKey> old_key = Find(alias->target_key_id);
-  if (old_key == nullptr) return InternalFailure("the alias names a missing key");
-  // AWS needs kms:UpdateAlias on the alias (IAM policy), on the key the alias points at now and
-  // on the new key (key policies).
-  RequestContext on_alias = Context(call, "kms:UpdateAlias", AliasArn(name));
-  if (auto denied = Authorize(call, "UpdateAlias", nullptr, on_alias, "none")) return *denied;
-  RequestContext on_old = Context(call, "kms:UpdateAlias", KeyArn(old_key->id));
-  if (auto denied = Authorize(call, "UpdateAlias", old_key.get(), on_old, "none")) return *denied;
-  RequestContext on_new = Context(call, "kms:UpdateAlias", KeyArn(new_key->id));
-  if (auto denied = Authorize(call, "UpdateAlias", new_key.get(), on_new, "none")) return *denied;
-  if (auto bad = CheckNotPendingDeletion(*new_key)) return *bad;
-
-  absl::MutexLock lock(&mu);
-  std::optional<KmsAlias> current = store->FindAlias(name);
-  if (!current || current->target_key_id != old_key->id) {
-    // Changed by a concurrent call between the checks and now: the caller's authorisation was
-    // decided for another key, so refuse rather than act on a stale decision.
-    return Error("ConflictException", "The alias changed during the request; try again");
-  }
-  current->target_key_id = new_key->id;
-  current->updated_ms = NowMs();
-  if (auto err = Persist(name, [&] { return store->PutAlias(*current); })) return *err;
-  LogInfo("kms_alias_updated", {{"request_id", call.request_id},
-                                {"alias", name},
-                                {"from_key_id", old_key->id},
-                                {"to_key_id", new_key->id}});
-  return Json::object();
-}
-
-AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& call) {
-  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
-  if (auto bad = CheckAliasName(name)) return *bad;
+FieldOr<std::shared_ptr<const KmsKey>> KmsService::Impl::AliasTarget(
+    const std::string& name) const {
   std::optional<KmsAlias> alias;
   {
     absl::MutexLock lock(&mu);
@@ -1243,17 +1208,67 @@ AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& cal
   }
   std::shared_ptr<const KmsKey> key = Find(alias->target_key_id);
   if (key == nullptr) return InternalFailure("the alias names a missing key");
-  // AWS needs kms:DeleteAlias on the alias (IAM policy) and on the key (key policy).
-  RequestContext on_alias = Context(call, "kms:DeleteAlias", AliasArn(name));
-  if (auto denied = Authorize(call, "DeleteAlias", nullptr, on_alias, "none")) return *denied;
-  RequestContext on_key = Context(call, "kms:DeleteAlias", KeyArn(key->id));
-  if (auto denied = Authorize(call, "DeleteAlias", key.get(), on_key, "none")) return *denied;
+  return key;
+}
+
+std::optional<AwsError> KmsService::Impl::AuthorizeAlias(
+    const CallContext& call, std::string_view operation, const std::string& name,
+    std::initializer_list<const KmsKey*> keys) const {
+  const std::string action = absl::StrCat("kms:", Absl(operation));
+  if (auto denied =
+          Authorize(call, operation, nullptr, Context(call, action, AliasArn(name)), "none")) {
+    return denied;
+  }
+  for (const KmsKey* key : keys) {
+    if (auto denied =
+            Authorize(call, operation, key, Context(call, action, KeyArn(key->id)), "none")) {
+      return denied;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<AwsError> KmsService::Impl::CheckAliasUnchanged(const std::string& name,
+                                                              const std::string& key_id) const {
+  std::optional<KmsAlias> current = store->FindAlias(name);
+  if (current && current->target_key_id == key_id) return std::nullopt;
+  return Error("ConflictException", "The alias changed during the request; try again");
+}
+
+AwsResult KmsService::Impl::UpdateAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  if (auto bad = CheckAliasTarget(target)) return *bad;
+  AWS_ASSIGN_OR_RETURN(auto new_key, ResolveKey(target, /*allow_alias=*/false));
+  AWS_ASSIGN_OR_RETURN(auto old_key, AliasTarget(name));
+  // AWS: on the alias, on the key it points at now and on the new key.
+  if (auto denied = AuthorizeAlias(call, "UpdateAlias", name, {old_key.get(), new_key.get()})) {
+    return *denied;
+  }
+  if (auto bad = CheckNotPendingDeletion(*new_key)) return *bad;
 
   absl::MutexLock lock(&mu);
-  std::optional<KmsAlias> current = store->FindAlias(name);
-  if (!current || current->target_key_id != key->id) {
-    return Error("ConflictException", "The alias changed during the request; try again");
-  }
+  if (auto changed = CheckAliasUnchanged(name, old_key->id)) return *changed;
+  KmsAlias alias = *store->FindAlias(name);
+  alias.target_key_id = new_key->id;
+  alias.updated_ms = NowMs();
+  if (auto err = Persist(name, [&] { return store->PutAlias(alias); })) return *err;
+  LogInfo("kms_alias_updated", {{"request_id", call.request_id},
+                                {"alias", name},
+                                {"from_key_id", old_key->id},
+                                {"to_key_id", new_key->id}});
+  return Json::object();
+}
+
+AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  AWS_ASSIGN_OR_RETURN(auto key, AliasTarget(name));
+  if (auto denied = AuthorizeAlias(call, "DeleteAlias", name, {key.get()})) return *denied;
+
+  absl::MutexLock lock(&mu);
+  if (auto changed = CheckAliasUnchanged(name, key->id)) return *changed;
   if (auto err = Persist(name, [&] { return store->DeleteAlias(name); })) return *err;
   LogInfo("kms_alias_deleted",
           {{"request_id", call.request_id}, {"alias", name}, {"key_id", key->id}});
