@@ -585,6 +585,9 @@ struct KmsService::Impl {
   std::optional<AwsError> CheckAliasUnchanged(const std::string& name,
                                               const std::string& key_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Deletes grant `grant_id` of key `key_id` (NotFoundException if gone) and logs `event`.
+  AwsResult DeleteGrant(const CallContext& call, const std::string& key_id,
+                        const std::string& grant_id, std::string_view event);
   // ListGrants / ListRetirableGrants entry.
   Json GrantEntry(const KmsGrant& g) const;
   // Persists a change to the store under the lock; KMSInternalException when it fails.
@@ -1506,6 +1509,19 @@ AwsResult KmsService::Impl::ListRetirableGrants(const Json& body, const CallCont
       static_cast<size_t>(limit.value_or(50)), "Grants");
 }
 
+AwsResult KmsService::Impl::DeleteGrant(const CallContext& call, const std::string& key_id,
+                                        const std::string& grant_id, std::string_view event) {
+  absl::MutexLock lock(&mu);
+  if (!store->FindGrant(key_id, grant_id)) {
+    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
+  }
+  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key_id, grant_id); })) {
+    return *err;
+  }
+  LogInfo(event, {{"request_id", call.request_id}, {"key_id", key_id}, {"grant_id", grant_id}});
+  return Json::object();
+}
+
 AwsResult KmsService::Impl::RevokeGrant(const Json& body, const CallContext& call) {
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(std::string grant_id, GetString(body, "GrantId", 128));
@@ -1518,16 +1534,7 @@ AwsResult KmsService::Impl::RevokeGrant(const Json& body, const CallContext& cal
     return Error("InvalidGrantIdException", "The grant id is not valid");
   }
   if (dry_run) return DryRunError();
-  absl::MutexLock lock(&mu);
-  if (!store->FindGrant(key->id, grant_id)) {
-    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
-  }
-  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key->id, grant_id); })) {
-    return *err;
-  }
-  LogInfo("kms_grant_revoked",
-          {{"request_id", call.request_id}, {"key_id", key->id}, {"grant_id", grant_id}});
-  return Json::object();
+  return DeleteGrant(call, key->id, grant_id, "kms_grant_revoked");
 }
 
 AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& call) {
@@ -1597,16 +1604,7 @@ AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& cal
                                      " because the grant does not allow it to retire the grant"));
   }
   if (dry_run) return DryRunError();
-  absl::MutexLock lock(&mu);
-  if (!store->FindGrant(key->id, grant_id)) {
-    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
-  }
-  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key->id, grant_id); })) {
-    return *err;
-  }
-  LogInfo("kms_grant_retired",
-          {{"request_id", call.request_id}, {"key_id", key->id}, {"grant_id", grant_id}});
-  return Json::object();
+  return DeleteGrant(call, key->id, grant_id, "kms_grant_retired");
 }
 
 KmsService::KmsService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
