@@ -20,6 +20,7 @@
 // snapshot after the lock is released.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,6 +109,10 @@ class KmsKeyStore final {
   std::optional<KmsGrant> FindGrant(const std::string& key_id, const std::string& grant_id) const;
   // The grant `grant_id` on any key, or nullopt.
   std::optional<KmsGrant> FindGrantById(const std::string& grant_id) const;
+  // The first grant of `key_id` (grant id order) for which `pred` is true, or nullopt. Copies
+  // only that grant (the authorisation path runs this on every request).
+  std::optional<KmsGrant> FindGrantWhere(const std::string& key_id,
+                                         const std::function<bool(const KmsGrant&)>& pred) const;
   // The grants of `key_id`, in grant id order.
   std::vector<KmsGrant> Grants(const std::string& key_id) const;
   // Every grant of every key, in (key id, grant id) order.

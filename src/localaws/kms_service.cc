@@ -292,24 +292,17 @@ struct KmsService::Impl {
   std::optional<KmsGrant> FindAllowingGrant(const KmsKey& key, const RequestContext& rc,
                                             const GrantUse& use) const {
     if (use.operation.empty()) return std::nullopt;
-    std::vector<KmsGrant> grants;
-    {
-      absl::MutexLock lock(&mu);
-      grants = store->Grants(key.id);
-    }
-    for (const KmsGrant& g : grants) {
+    absl::MutexLock lock(&mu);
+    return store->FindGrantWhere(key.id, [&](const KmsGrant& g) {
       if (std::find(g.operations.begin(), g.operations.end(), use.operation) ==
           g.operations.end()) {
-        continue;
+        return false;
       }
       GranteeMatch match = MatchGrantee(g.grantee_principal, rc.principal);
-      if (match == GranteeMatch::kNone) continue;
-      if (!KmsGrantConstraintAllows(g, use.context)) continue;
-      if (use.also && !use.also(g)) continue;
-      if (match == GranteeMatch::kAccount && !Evaluate(iam_only_policy, rc).allowed()) continue;
-      return g;
-    }
-    return std::nullopt;
+      if (match == GranteeMatch::kNone || !KmsGrantConstraintAllows(g, use.context)) return false;
+      if (use.also && !use.also(g)) return false;
+      return match == GranteeMatch::kDirect || Evaluate(iam_only_policy, rc).allowed();
+    });
   }
 
   // Decides `rc` against `key` (or, when null, the caller's identity policies alone) and logs
