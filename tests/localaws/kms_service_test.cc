@@ -1613,6 +1613,40 @@ TEST_F(KmsGrantTest, GrantsSurviveARestartAndCorruptGrantFilesStopTheService) {
   EXPECT_EQ(Ok("ListGrants", {{"KeyId", key}}, admin())["Grants"].size(), 1u);
 }
 
+TEST_F(KmsGrantTest, ConcurrentGrantChangesLoseNothing) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  Bytes blob = EncryptAs(key, "x", nullptr, instance());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 10;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Each thread creates two grants and revokes one, while decrypting through a grant.
+        AwsResult keep = Call("CreateGrant",
+                              {{"KeyId", key},
+                               {"GranteePrincipal", admin().arn},
+                               {"Operations", {"Decrypt"}},
+                               {"Name", absl::StrCat("t", t, "-", i)}},
+                              admin());
+        AwsResult drop = Call(
+            "CreateGrant",
+            {{"KeyId", key}, {"GranteePrincipal", Role()}, {"Operations", {"Encrypt"}}}, admin());
+        ASSERT_TRUE(keep.ok() && drop.ok());
+        EXPECT_TRUE(
+            Call("RevokeGrant", {{"KeyId", key}, {"GrantId", drop.value()["GrantId"]}}, admin())
+                .ok());
+        EXPECT_TRUE(Call("Decrypt", DecryptBody(blob), admin()).ok());
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  Reopen();
+  Json grants = Ok("ListGrants", {{"KeyId", key}, {"Limit", 100}}, admin());
+  EXPECT_EQ(grants["Grants"].size(), static_cast<size_t>(kThreads * kPerThread));
+  for (const Json& g : grants["Grants"]) EXPECT_EQ(g["GranteePrincipal"], admin().arn);
+}
+
 // ---------------------------------------------------------------------------------------------
 // UpdateAlias / DeleteAlias
 
