@@ -22,7 +22,8 @@ constexpr size_t kTokenBytes = sizeof(kTokenMagic) + kGrantIdBytes + kTokenNonce
 std::string_view AccountOf(std::string_view principal) {
   if (IsAccountId(principal)) return principal;
   constexpr std::string_view kPrefix = "arn:aws:iam::";
-  if (absl::StartsWith(Absl(principal), Absl(kPrefix)) && absl::EndsWith(Absl(principal), ":root")) {
+  if (absl::StartsWith(Absl(principal), Absl(kPrefix)) &&
+      absl::EndsWith(Absl(principal), ":root")) {
     std::string_view acct = principal.substr(kPrefix.size(), principal.size() - kPrefix.size() - 5);
     if (IsAccountId(acct)) return acct;
   }
@@ -32,31 +33,25 @@ std::string_view AccountOf(std::string_view principal) {
 }  // namespace
 
 const std::vector<std::string_view>& KmsGrantOperationNames() {
-  static const auto* names = new std::vector<std::string_view>{
-      "Decrypt",
-      "Encrypt",
-      "GenerateDataKey",
-      "GenerateDataKeyWithoutPlaintext",
-      "ReEncryptFrom",
-      "ReEncryptTo",
-      "Sign",
-      "Verify",
-      "GetPublicKey",
-      "CreateGrant",
-      "RetireGrant",
-      "DescribeKey",
-      "GenerateDataKeyPair",
-      "GenerateDataKeyPairWithoutPlaintext",
-      "GenerateMac",
-      "VerifyMac",
-      "DeriveSharedSecret"};
+  static const auto* names =
+      new std::vector<std::string_view>{"Decrypt",
+                                        "Encrypt",
+                                        "GenerateDataKey",
+                                        "GenerateDataKeyWithoutPlaintext",
+                                        "ReEncryptFrom",
+                                        "ReEncryptTo",
+                                        "Sign",
+                                        "Verify",
+                                        "GetPublicKey",
+                                        "CreateGrant",
+                                        "RetireGrant",
+                                        "DescribeKey",
+                                        "GenerateDataKeyPair",
+                                        "GenerateDataKeyPairWithoutPlaintext",
+                                        "GenerateMac",
+                                        "VerifyMac",
+                                        "DeriveSharedSecret"};
   return *names;
-}
-
-bool KmsGrantOperationUsesContext(std::string_view op) {
-  return op == "Decrypt" || op == "Encrypt" || op == "GenerateDataKey" ||
-         op == "GenerateDataKeyWithoutPlaintext" || op == "ReEncryptFrom" || op == "ReEncryptTo" ||
-         op == "GenerateDataKeyPair" || op == "GenerateDataKeyPairWithoutPlaintext";
 }
 
 std::string NewKmsGrantId() { return HexEncode(crypto::RandomBytes(kGrantIdBytes)); }

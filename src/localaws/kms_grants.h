@@ -41,9 +41,6 @@ namespace lockout::localaws {
 // AWS's GrantOperation enum, in AWS's order.
 const std::vector<std::string_view>& KmsGrantOperationNames();
 
-// True for operations that take an encryption context (those a constraint restricts).
-bool KmsGrantOperationUsesContext(std::string_view operation);
-
 // A new random grant id (64 lower-case hex digits).
 std::string NewKmsGrantId();
 

@@ -373,6 +373,16 @@ std::optional<KmsGrant> KmsKeyStore::FindGrantById(const std::string& grant_id) 
   return std::nullopt;
 }
 
+std::optional<KmsGrant> KmsKeyStore::FindGrantWhere(
+    const std::string& key_id, const std::function<bool(const KmsGrant&)>& pred) const {
+  auto k = grants_.find(key_id);
+  if (k == grants_.end()) return std::nullopt;
+  for (const auto& [id, grant] : k->second) {
+    if (pred(grant)) return grant;
+  }
+  return std::nullopt;
+}
+
 std::vector<KmsGrant> KmsKeyStore::Grants(const std::string& key_id) const {
   std::vector<KmsGrant> out;
   auto k = grants_.find(key_id);

@@ -20,6 +20,7 @@
 // snapshot after the lock is released.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,9 +66,9 @@ struct KmsGrant {
   std::string key_id;  // the key it is on
   std::string name;    // may be empty
   int64_t creation_ms = 0;
-  std::string issuing_account;     // arn:aws:iam::ACCT:root
-  std::string grantee_principal;   // an ARN as given (or a service principal name)
-  std::string retiring_principal;  // may be empty
+  std::string issuing_account;          // arn:aws:iam::ACCT:root
+  std::string grantee_principal;        // an ARN as given (or a service principal name)
+  std::string retiring_principal;       // may be empty
   std::vector<std::string> operations;  // AWS GrantOperation names, no duplicates, as given
   KmsGrantConstraint constraint = KmsGrantConstraint::kNone;
   std::map<std::string, std::string> constraint_context;  // kNone: empty
@@ -108,6 +109,10 @@ class KmsKeyStore final {
   std::optional<KmsGrant> FindGrant(const std::string& key_id, const std::string& grant_id) const;
   // The grant `grant_id` on any key, or nullopt.
   std::optional<KmsGrant> FindGrantById(const std::string& grant_id) const;
+  // The first grant of `key_id` (grant id order) for which `pred` is true, or nullopt. Copies
+  // only that grant (the authorisation path runs this on every request).
+  std::optional<KmsGrant> FindGrantWhere(const std::string& key_id,
+                                         const std::function<bool(const KmsGrant&)>& pred) const;
   // The grants of `key_id`, in grant id order.
   std::vector<KmsGrant> Grants(const std::string& key_id) const;
   // Every grant of every key, in (key id, grant id) order.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <utility>
 
@@ -291,24 +292,17 @@ struct KmsService::Impl {
   std::optional<KmsGrant> FindAllowingGrant(const KmsKey& key, const RequestContext& rc,
                                             const GrantUse& use) const {
     if (use.operation.empty()) return std::nullopt;
-    std::vector<KmsGrant> grants;
-    {
-      absl::MutexLock lock(&mu);
-      grants = store->Grants(key.id);
-    }
-    for (const KmsGrant& g : grants) {
+    absl::MutexLock lock(&mu);
+    return store->FindGrantWhere(key.id, [&](const KmsGrant& g) {
       if (std::find(g.operations.begin(), g.operations.end(), use.operation) ==
           g.operations.end()) {
-        continue;
+        return false;
       }
       GranteeMatch match = MatchGrantee(g.grantee_principal, rc.principal);
-      if (match == GranteeMatch::kNone) continue;
-      if (!KmsGrantConstraintAllows(g, use.context)) continue;
-      if (use.also && !use.also(g)) continue;
-      if (match == GranteeMatch::kAccount && !Evaluate(iam_only_policy, rc).allowed()) continue;
-      return g;
-    }
-    return std::nullopt;
+      if (match == GranteeMatch::kNone || !KmsGrantConstraintAllows(g, use.context)) return false;
+      if (use.also && !use.also(g)) return false;
+      return match == GranteeMatch::kDirect || Evaluate(iam_only_policy, rc).allowed();
+    });
   }
 
   // Decides `rc` against `key` (or, when null, the caller's identity policies alone) and logs
@@ -423,9 +417,11 @@ struct KmsService::Impl {
   // The decided order for requests with a Recipient (kms_service.h): authorise (attestation
   // keys only from a trusted document) -> refuse an untrusted document -> require an RSA
   // public key in it. Returns the recipient's public key, or null without a Recipient.
-  FieldOr<crypto::EvpPkeyPtr> AuthorizeWithRecipient(
-      const CallContext& call, std::string_view operation, const KmsKey* key, RequestContext rc,
-      const std::optional<Recipient>& recipient, const GrantUse& grant = GrantUse{}) const {
+  FieldOr<crypto::EvpPkeyPtr> AuthorizeWithRecipient(const CallContext& call,
+                                                     std::string_view operation, const KmsKey* key,
+                                                     RequestContext rc,
+                                                     const std::optional<Recipient>& recipient,
+                                                     const GrantUse& grant = GrantUse{}) const {
     if (recipient && recipient->check.verified) {
       AddAttestationConditionKeys(recipient->check.verified->document, rc.keys);
     }
@@ -570,6 +566,21 @@ struct KmsService::Impl {
   static std::optional<AwsError> CheckAliasName(const std::string& name);
   // TargetKeyId must name a key, not an alias (ValidationException).
   static std::optional<AwsError> CheckAliasTarget(const std::string& target);
+  // The key alias `name` points at, or NotFoundException in AWS's words.
+  FieldOr<std::shared_ptr<const KmsKey>> AliasTarget(const std::string& name) const;
+  // `action` (kms:CreateAlias/UpdateAlias/DeleteAlias) on the alias (identity policies), then on
+  // each key (key policies), as AWS requires for alias operations.
+  std::optional<AwsError> AuthorizeAlias(const CallContext& call, std::string_view operation,
+                                         const std::string& name,
+                                         std::initializer_list<const KmsKey*> keys) const;
+  // Under `mu`: ConflictException unless alias `name` still points at `key_id` (a concurrent
+  // change after the authorisation would otherwise be acted on with a stale decision).
+  std::optional<AwsError> CheckAliasUnchanged(const std::string& name,
+                                              const std::string& key_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Deletes grant `grant_id` of key `key_id` (NotFoundException if gone) and logs `event`.
+  AwsResult DeleteGrant(const CallContext& call, const std::string& key_id,
+                        const std::string& grant_id, std::string_view event);
   // ListGrants / ListRetirableGrants entry.
   Json GrantEntry(const KmsGrant& g) const;
   // Persists a change to the store under the lock; KMSInternalException when it fails.
@@ -771,11 +782,7 @@ AwsResult KmsService::Impl::CreateAlias(const Json& body, const CallContext& cal
   std::shared_ptr<const KmsKey> key = Find(id);
   if (key == nullptr) return Error("NotFoundException", "Key does not exist");
 
-  // AWS needs kms:CreateAlias on the key (key policy) and on the alias (IAM policy).
-  RequestContext on_alias = Context(call, "kms:CreateAlias", AliasArn(name));
-  if (auto denied = Authorize(call, "CreateAlias", nullptr, on_alias, "none")) return *denied;
-  RequestContext on_key = Context(call, "kms:CreateAlias", KeyArn(id));
-  if (auto denied = Authorize(call, "CreateAlias", key.get(), on_key, "none")) return *denied;
+  if (auto denied = AuthorizeAlias(call, "CreateAlias", name, {key.get()})) return *denied;
   if (auto bad = CheckNotPendingDeletion(*key)) return *bad;
 
   absl::MutexLock lock(&mu);
@@ -889,9 +896,9 @@ AwsResult KmsService::Impl::Decrypt(const Json& body, const CallContext& call) {
   RequestContext rc = Context(call, "kms:Decrypt", KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
   rc.keys.Set("kms:EncryptionAlgorithm", algorithm.value_or(std::string(kSymmetricDefault)));
-  AWS_ASSIGN_OR_RETURN(
-      crypto::EvpPkeyPtr recipient_key,
-      AuthorizeWithRecipient(call, "Decrypt", key.get(), std::move(rc), recipient, {"Decrypt", &ctx}));
+  AWS_ASSIGN_OR_RETURN(crypto::EvpPkeyPtr recipient_key,
+                       AuthorizeWithRecipient(call, "Decrypt", key.get(), std::move(rc), recipient,
+                                              {"Decrypt", &ctx}));
   if (auto bad = CheckUsable(*key)) return *bad;
   if (auto bad = CheckAlgorithm(algorithm)) return *bad;
   if (dry_run) return DryRunError();
@@ -1180,56 +1187,13 @@ std::optional<AwsError> KmsService::Impl::Persist(std::string_view what,
                                                   const std::function<absl::Status()>& put) {
   absl::Status st = put();
   if (st.ok()) return std::nullopt;
-  LogError("kms_persist_failed", {{"what", std::string(what)}, {"error", std::string(st.message())}});
+  LogError("kms_persist_failed",
+           {{"what", std::string(what)}, {"error", std::string(st.message())}});
   return Error("KMSInternalException", "The request failed to persist; try again");
 }
 
-AwsResult KmsService::Impl::UpdateAlias(const Json& body, const CallContext& call) {
-  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
-  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
-  if (auto bad = CheckAliasName(name)) return *bad;
-  if (auto bad = CheckAliasTarget(target)) return *bad;
-  AWS_ASSIGN_OR_RETURN(auto new_key, ResolveKey(target, /*allow_alias=*/false));
-  std::optional<KmsAlias> alias;
-  {
-    absl::MutexLock lock(&mu);
-    alias = store->FindAlias(name);
-  }
-  if (!alias) {
-    return Error("NotFoundException", absl::StrCat("Alias ", AliasArn(name), " is not found."));
-  }
-  std::shared_ptr<const KmsKey> old_key = Find(alias->target_key_id);
-  if (old_key == nullptr) return InternalFailure("the alias names a missing key");
-  // AWS needs kms:UpdateAlias on the alias (IAM policy), on the key the alias points at now and
-  // on the new key (key policies).
-  RequestContext on_alias = Context(call, "kms:UpdateAlias", AliasArn(name));
-  if (auto denied = Authorize(call, "UpdateAlias", nullptr, on_alias, "none")) return *denied;
-  RequestContext on_old = Context(call, "kms:UpdateAlias", KeyArn(old_key->id));
-  if (auto denied = Authorize(call, "UpdateAlias", old_key.get(), on_old, "none")) return *denied;
-  RequestContext on_new = Context(call, "kms:UpdateAlias", KeyArn(new_key->id));
-  if (auto denied = Authorize(call, "UpdateAlias", new_key.get(), on_new, "none")) return *denied;
-  if (auto bad = CheckNotPendingDeletion(*new_key)) return *bad;
-
-  absl::MutexLock lock(&mu);
-  std::optional<KmsAlias> current = store->FindAlias(name);
-  if (!current || current->target_key_id != old_key->id) {
-    // Changed by a concurrent call between the checks and now: the caller's authorisation was
-    // decided for another key, so refuse rather than act on a stale decision.
-    return Error("ConflictException", "The alias changed during the request; try again");
-  }
-  current->target_key_id = new_key->id;
-  current->updated_ms = NowMs();
-  if (auto err = Persist(name, [&] { return store->PutAlias(*current); })) return *err;
-  LogInfo("kms_alias_updated", {{"request_id", call.request_id},
-                                {"alias", name},
-                                {"from_key_id", old_key->id},
-                                {"to_key_id", new_key->id}});
-  return Json::object();
-}
-
-AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& call) {
-  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
-  if (auto bad = CheckAliasName(name)) return *bad;
+FieldOr<std::shared_ptr<const KmsKey>> KmsService::Impl::AliasTarget(
+    const std::string& name) const {
   std::optional<KmsAlias> alias;
   {
     absl::MutexLock lock(&mu);
@@ -1240,17 +1204,67 @@ AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& cal
   }
   std::shared_ptr<const KmsKey> key = Find(alias->target_key_id);
   if (key == nullptr) return InternalFailure("the alias names a missing key");
-  // AWS needs kms:DeleteAlias on the alias (IAM policy) and on the key (key policy).
-  RequestContext on_alias = Context(call, "kms:DeleteAlias", AliasArn(name));
-  if (auto denied = Authorize(call, "DeleteAlias", nullptr, on_alias, "none")) return *denied;
-  RequestContext on_key = Context(call, "kms:DeleteAlias", KeyArn(key->id));
-  if (auto denied = Authorize(call, "DeleteAlias", key.get(), on_key, "none")) return *denied;
+  return key;
+}
+
+std::optional<AwsError> KmsService::Impl::AuthorizeAlias(
+    const CallContext& call, std::string_view operation, const std::string& name,
+    std::initializer_list<const KmsKey*> keys) const {
+  const std::string action = absl::StrCat("kms:", Absl(operation));
+  if (auto denied =
+          Authorize(call, operation, nullptr, Context(call, action, AliasArn(name)), "none")) {
+    return denied;
+  }
+  for (const KmsKey* key : keys) {
+    if (auto denied =
+            Authorize(call, operation, key, Context(call, action, KeyArn(key->id)), "none")) {
+      return denied;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<AwsError> KmsService::Impl::CheckAliasUnchanged(const std::string& name,
+                                                              const std::string& key_id) const {
+  std::optional<KmsAlias> current = store->FindAlias(name);
+  if (current && current->target_key_id == key_id) return std::nullopt;
+  return Error("ConflictException", "The alias changed during the request; try again");
+}
+
+AwsResult KmsService::Impl::UpdateAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  AWS_ASSIGN_OR_RETURN(std::string target, GetString(body, "TargetKeyId", 2048));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  if (auto bad = CheckAliasTarget(target)) return *bad;
+  AWS_ASSIGN_OR_RETURN(auto new_key, ResolveKey(target, /*allow_alias=*/false));
+  AWS_ASSIGN_OR_RETURN(auto old_key, AliasTarget(name));
+  // AWS: on the alias, on the key it points at now and on the new key.
+  if (auto denied = AuthorizeAlias(call, "UpdateAlias", name, {old_key.get(), new_key.get()})) {
+    return *denied;
+  }
+  if (auto bad = CheckNotPendingDeletion(*new_key)) return *bad;
 
   absl::MutexLock lock(&mu);
-  std::optional<KmsAlias> current = store->FindAlias(name);
-  if (!current || current->target_key_id != key->id) {
-    return Error("ConflictException", "The alias changed during the request; try again");
-  }
+  if (auto changed = CheckAliasUnchanged(name, old_key->id)) return *changed;
+  KmsAlias alias = *store->FindAlias(name);
+  alias.target_key_id = new_key->id;
+  alias.updated_ms = NowMs();
+  if (auto err = Persist(name, [&] { return store->PutAlias(alias); })) return *err;
+  LogInfo("kms_alias_updated", {{"request_id", call.request_id},
+                                {"alias", name},
+                                {"from_key_id", old_key->id},
+                                {"to_key_id", new_key->id}});
+  return Json::object();
+}
+
+AwsResult KmsService::Impl::DeleteAlias(const Json& body, const CallContext& call) {
+  AWS_ASSIGN_OR_RETURN(std::string name, GetString(body, "AliasName", 256));
+  if (auto bad = CheckAliasName(name)) return *bad;
+  AWS_ASSIGN_OR_RETURN(auto key, AliasTarget(name));
+  if (auto denied = AuthorizeAlias(call, "DeleteAlias", name, {key.get()})) return *denied;
+
+  absl::MutexLock lock(&mu);
+  if (auto changed = CheckAliasUnchanged(name, key->id)) return *changed;
   if (auto err = Persist(name, [&] { return store->DeleteAlias(name); })) return *err;
   LogInfo("kms_alias_deleted",
           {{"request_id", call.request_id}, {"alias", name}, {"key_id", key->id}});
@@ -1265,8 +1279,8 @@ constexpr size_t kMaxGrantsPerGranteePerKey = 500;  // AWS quota "grants for a p
 // GrantNameType / AliasName pattern: ^[a-zA-Z0-9:/_-]+$, 1..256.
 bool IsGrantName(std::string_view name) {
   return !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '/' ||
-           c == '_' || c == '-';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '/' || c == '_' ||
+           c == '-';
   });
 }
 
@@ -1291,7 +1305,8 @@ FieldOr<std::vector<std::string>> GetGrantOperations(const Json& body) {
     const std::string& name = op.get_ref<const std::string&>();
     if (std::find(names.begin(), names.end(), name) == names.end()) {
       std::string allowed;
-      for (std::string_view n : names) absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", Absl(n));
+      for (std::string_view n : names)
+        absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", Absl(n));
       return ValidationError(absl::StrCat(
           "1 validation error detected: Value '[", name,
           "]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: "
@@ -1359,8 +1374,8 @@ Json KmsService::Impl::GrantEntry(const KmsGrant& g) const {
   if (!g.name.empty()) e["Name"] = g.name;
   if (!g.retiring_principal.empty()) e["RetiringPrincipal"] = g.retiring_principal;
   if (g.constraint != KmsGrantConstraint::kNone) {
-    e["Constraints"] = Json{{std::string(KmsGrantConstraintName(g.constraint)),
-                             Json(g.constraint_context)}};
+    e["Constraints"] =
+        Json{{std::string(KmsGrantConstraintName(g.constraint)), Json(g.constraint_context)}};
   }
   return e;
 }
@@ -1418,8 +1433,9 @@ AwsResult KmsService::Impl::CreateGrant(const Json& body, const CallContext& cal
   if (name) {
     // AWS: a retried CreateGrant with the same Name and parameters returns the same grant.
     for (const KmsGrant& g : existing) {
-      if (g.name == *name && SameGrantParameters(g, grant.grantee_principal,
-                                                 grant.retiring_principal, operations, constraint)) {
+      if (g.name == *name &&
+          SameGrantParameters(g, grant.grantee_principal, grant.retiring_principal, operations,
+                              constraint)) {
         return Json{{"GrantId", g.id}, {"GrantToken", MakeKmsGrantToken(g.id)}};
       }
     }
@@ -1445,7 +1461,8 @@ AwsResult KmsService::Impl::ListGrants(const Json& body, const CallContext& call
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, GetOptionalInt(body, "Limit", 1, 100));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
-  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grant_id, GetOptionalString(body, "GrantId", 128));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> grant_id,
+                       GetOptionalString(body, "GrantId", 128));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> grantee,
                        GetOptionalString(body, "GranteePrincipal", 256));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
@@ -1485,6 +1502,19 @@ AwsResult KmsService::Impl::ListRetirableGrants(const Json& body, const CallCont
       static_cast<size_t>(limit.value_or(50)), "Grants");
 }
 
+AwsResult KmsService::Impl::DeleteGrant(const CallContext& call, const std::string& key_id,
+                                        const std::string& grant_id, std::string_view event) {
+  absl::MutexLock lock(&mu);
+  if (!store->FindGrant(key_id, grant_id)) {
+    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
+  }
+  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key_id, grant_id); })) {
+    return *err;
+  }
+  LogInfo(event, {{"request_id", call.request_id}, {"key_id", key_id}, {"grant_id", grant_id}});
+  return Json::object();
+}
+
 AwsResult KmsService::Impl::RevokeGrant(const Json& body, const CallContext& call) {
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(std::string grant_id, GetString(body, "GrantId", 128));
@@ -1497,16 +1527,7 @@ AwsResult KmsService::Impl::RevokeGrant(const Json& body, const CallContext& cal
     return Error("InvalidGrantIdException", "The grant id is not valid");
   }
   if (dry_run) return DryRunError();
-  absl::MutexLock lock(&mu);
-  if (!store->FindGrant(key->id, grant_id)) {
-    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
-  }
-  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key->id, grant_id); })) {
-    return *err;
-  }
-  LogInfo("kms_grant_revoked",
-          {{"request_id", call.request_id}, {"key_id", key->id}, {"grant_id", grant_id}});
-  return Json::object();
+  return DeleteGrant(call, key->id, grant_id, "kms_grant_revoked");
 }
 
 AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& call) {
@@ -1560,31 +1581,23 @@ AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& cal
   const bool allowed = allowed_as(grant->retiring_principal) ||
                        (grantee_may && allowed_as(grant->grantee_principal)) ||
                        allowed_as(grant->issuing_account);
-  LogInfo("kms_authorization", {{"request_id", call.request_id},
-                                {"operation", "RetireGrant"},
-                                {"principal", call.caller.arn},
-                                {"resource", rc.resource},
-                                {"action", rc.action},
-                                {"allowed", allowed},
-                                {"grant_id", grant_id},
-                                {"reason", allowed ? "the grant lets the caller retire it"
-                                                   : "the grant does not let the caller retire it"}});
+  LogInfo("kms_authorization",
+          {{"request_id", call.request_id},
+           {"operation", "RetireGrant"},
+           {"principal", call.caller.arn},
+           {"resource", rc.resource},
+           {"action", rc.action},
+           {"allowed", allowed},
+           {"grant_id", grant_id},
+           {"reason", allowed ? "the grant lets the caller retire it"
+                              : "the grant does not let the caller retire it"}});
   if (!allowed) {
     return AccessDenied(absl::StrCat("User: ", call.caller.arn, " is not authorized to perform: ",
                                      "kms:RetireGrant on resource: ", KeyArn(key->id),
                                      " because the grant does not allow it to retire the grant"));
   }
   if (dry_run) return DryRunError();
-  absl::MutexLock lock(&mu);
-  if (!store->FindGrant(key->id, grant_id)) {
-    return Error("NotFoundException", absl::StrCat("Grant ID ", grant_id, " not found"));
-  }
-  if (auto err = Persist(grant_id, [&] { return store->DeleteGrant(key->id, grant_id); })) {
-    return *err;
-  }
-  LogInfo("kms_grant_retired",
-          {{"request_id", call.request_id}, {"key_id", key->id}, {"grant_id", grant_id}});
-  return Json::object();
+  return DeleteGrant(call, key->id, grant_id, "kms_grant_retired");
 }
 
 KmsService::KmsService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

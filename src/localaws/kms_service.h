@@ -7,8 +7,9 @@
 // ListAliases, Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext,
 // GenerateRandom, GetKeyPolicy, PutKeyPolicy, EnableKey, DisableKey, ScheduleKeyDeletion,
 // CancelKeyDeletion, TagResource, ListResourceTags, CreateGrant, ListGrants,
-// ListRetirableGrants, RevokeGrant, RetireGrant; anything else is UnknownOperationException. Only SYMMETRIC_DEFAULT /
-// ENCRYPT_DECRYPT / AWS_KMS single-Region keys (others: UnsupportedOperationException).
+// ListRetirableGrants, RevokeGrant, RetireGrant; anything else is UnknownOperationException. Only
+// SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT / AWS_KMS single-Region keys (others:
+// UnsupportedOperationException).
 //
 // Key ids are UUIDs; ARNs arn:aws:kms:REGION:ACCOUNT:key/ID. KeyId parameters take a key id or
 // key ARN and, where AWS allows it (DescribeKey, Encrypt, Decrypt, ReEncrypt, GenerateDataKey*),

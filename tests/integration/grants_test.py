@@ -1,13 +1,17 @@
 """Issue 10 item 4: KMS grants and aliases in a real `lockout local-aws`, driven with boto3.
 
 The recommended key policy (`lockout policy --apply`, PCR0 of the lockout binary) must hold
-against each of these paths, for the admin and for the instance role:
+against each of these paths, for the admin and for the instance role. Grants made while the key
+still had a permissive policy outlive a policy change, so the strongest test is a grant created
+BEFORE the recommended policy is applied:
 
+* after the policy is applied, nobody may CreateGrant on the key (explicit Deny);
 * a grant for Decrypt, used with its grant token: AccessDenied without attestation (the policy's
   explicit Deny applies to grantees); the same grant on a key without that Deny does decrypt,
   so the refusal is the Deny's doing;
 * a grant for ReEncryptFrom, then ReEncrypt to a key the grantee may use: refused, so the
-  plaintext never reaches a key the grantee can decrypt with;
+  plaintext never reaches a key the grantee can decrypt with (with the policy before issue 10,
+  which denied only Decrypt, this leaked the key);
 * UpdateAlias pointing the key's alias at another key (a substitution, not a leak): the
   original ciphertext still decrypts for nobody, and the instance role may not move the alias.
 
@@ -41,11 +45,15 @@ class GrantsTest(harness.TempDirTestCase):
         self.kms = {p: self.la.boto3_client("kms", p) for p in ("root", "admin", "instance")}
 
     # ---- helpers ----
-    def protected_key(self):
-        """A key holding SECRET's ciphertext under the recommended policy, and that ciphertext."""
+    def protected_key(self, grants=()):
+        """A key holding SECRET's ciphertext under the recommended policy, and that ciphertext.
+        `grants` ((grantee ARN, [operations]), ...) are created before the policy is applied;
+        returns also their CreateGrant responses."""
         key = self.kms["admin"].create_key(Description="protected")["KeyMetadata"]["Arn"]
         blob = self.kms["admin"].encrypt(KeyId=key, Plaintext=SECRET,
                                          EncryptionContext=CONTEXT)["CiphertextBlob"]
+        made = [self.kms["admin"].create_grant(KeyId=key, GranteePrincipal=grantee,
+                                               Operations=ops) for grantee, ops in grants]
         r = subprocess.run([self.lockout, "policy", "--enclave-role", self.role_arn,
                             "--admin-role", self.admin_arn, "--enclave-binary", self.lockout,
                             "--apply", "--kms-key", key],
@@ -54,7 +62,10 @@ class GrantsTest(harness.TempDirTestCase):
         policy = json.loads(self.kms["admin"].get_key_policy(KeyId=key,
                                                              PolicyName="default")["Policy"])
         self.assertTrue(any(s["Effect"] == "Deny" for s in policy["Statement"]), policy)
-        return key, blob
+        # The grants are still there: a policy change does not remove them.
+        listed = {g["GrantId"] for g in self.kms["admin"].list_grants(KeyId=key)["Grants"]}
+        self.assertEqual(listed, {g["GrantId"] for g in made})
+        return key, blob, made
 
     def own_key(self, principal_arn):
         """A key that `principal_arn` may use fully (ReEncryptTo, Decrypt): the attacker's key."""
@@ -80,18 +91,20 @@ class GrantsTest(harness.TempDirTestCase):
 
     # ---- the recommended policy against each path ----
     def test_decrypt_grant_does_not_override_the_attestation_deny(self):
-        key, blob = self.protected_key()
-        for principal in ("admin", "instance"):
+        key, blob, made = self.protected_key(
+            grants=[(self.admin_arn, ["Decrypt"]), (self.role_arn, ["Decrypt"])])
+        for principal, g in zip(("admin", "instance"), made):
             with self.subTest(principal=principal):
-                g = self.kms["admin"].create_grant(KeyId=key,
-                                                   GranteePrincipal=self.grantee_arn(principal),
-                                                   Operations=["Decrypt"])
-                listed = self.kms["admin"].list_grants(KeyId=key, GrantId=g["GrantId"])
-                self.assertEqual(listed["Grants"][0]["Operations"], ["Decrypt"])
                 e = self.assert_denied(self.kms[principal].decrypt, CiphertextBlob=blob,
                                        EncryptionContext=CONTEXT, GrantTokens=[g["GrantToken"]])
                 self.assertIn("explicit deny", str(e))
-                self.kms["admin"].revoke_grant(KeyId=key, GrantId=g["GrantId"])
+                e = self.assert_denied(self.kms[principal].decrypt, CiphertextBlob=blob,
+                                       EncryptionContext=CONTEXT)
+                self.assertIn("explicit deny", str(e))
+        # Revoking still works for the admin (kms:Revoke*), so the stale grants can be removed.
+        for g in made:
+            self.kms["admin"].revoke_grant(KeyId=key, GrantId=g["GrantId"])
+        self.assertEqual(self.kms["admin"].list_grants(KeyId=key)["Grants"], [])
 
     def test_decrypt_grant_works_where_no_deny_applies(self):
         # Control for the test above: the same grant decrypts when the key policy has no Deny.
@@ -119,33 +132,43 @@ class GrantsTest(harness.TempDirTestCase):
                                          GrantTokens=["bm90IGEgdG9rZW4="])
         self.assertEqual(error_code(cm.exception), "InvalidGrantTokenException")
 
-    # EXPECTED TO FAIL until branch i10-checklockout's strengthened recommended policy is merged:
-    # today's policy lets the admin (kms:Create*) grant ReEncryptFrom, and denies only Decrypt.
-    # See /work/notes/grants-findings.md. Remove the decorator with that merge.
-    @unittest.expectedFailure
     def test_reencrypt_from_grant_does_not_leak_the_key(self):
-        key, blob = self.protected_key()
-        for principal in ("admin", "instance"):
+        key, blob, made = self.protected_key(
+            grants=[(self.admin_arn, ["ReEncryptFrom"]), (self.role_arn, ["ReEncryptFrom"])])
+        for principal, g in zip(("admin", "instance"), made):
             with self.subTest(principal=principal):
                 mine = self.own_key(self.grantee_arn(principal))
-                g = self.kms["admin"].create_grant(KeyId=key,
-                                                   GranteePrincipal=self.grantee_arn(principal),
-                                                   Operations=["ReEncryptFrom"])
                 try:
                     out = self.kms[principal].re_encrypt(
                         CiphertextBlob=blob, SourceEncryptionContext=CONTEXT,
                         DestinationKeyId=mine, GrantTokens=[g["GrantToken"]])
                 except botocore.exceptions.ClientError as e:
                     self.assertEqual(error_code(e), "AccessDeniedException", e)
+                    self.assertIn("explicit deny", str(e))
                 else:
                     leaked = self.kms[principal].decrypt(CiphertextBlob=out["CiphertextBlob"])
                     self.fail(f"{principal} re-encrypted the protected key to its own key "
                               f"(plaintext recovered: {leaked['Plaintext'] == SECRET})")
-                finally:
-                    self.kms["admin"].revoke_grant(KeyId=key, GrantId=g["GrantId"])
+
+    def test_reencrypt_from_grant_leaks_where_no_deny_applies(self):
+        # Control for the test above: on a key whose policy does not deny ReEncrypt (the seed
+        # tutorial's shape), the same grant does move the key to the grantee's own key.
+        key = self.kms["admin"].create_key(Description="no deny")["KeyMetadata"]["Arn"]
+        blob = self.kms["admin"].encrypt(KeyId=key, Plaintext=SECRET,
+                                         EncryptionContext=CONTEXT)["CiphertextBlob"]
+        mine = self.own_key(self.role_arn)
+        self.assert_denied(self.kms["instance"].re_encrypt, CiphertextBlob=blob,
+                           SourceEncryptionContext=CONTEXT, DestinationKeyId=mine)
+        g = self.kms["admin"].create_grant(KeyId=key, GranteePrincipal=self.role_arn,
+                                           Operations=["ReEncryptFrom"])
+        out = self.kms["instance"].re_encrypt(CiphertextBlob=blob, SourceEncryptionContext=CONTEXT,
+                                              DestinationKeyId=mine,
+                                              GrantTokens=[g["GrantToken"]])
+        self.assertEqual(self.kms["instance"].decrypt(CiphertextBlob=out["CiphertextBlob"])
+                         ["Plaintext"], SECRET)
 
     def test_update_alias_substitutes_but_does_not_leak(self):
-        key, blob = self.protected_key()
+        key, blob, _ = self.protected_key()
         self.kms["admin"].create_alias(AliasName="alias/lockout", TargetKeyId=key)
         other = self.kms["admin"].create_key(Description="substitute")["KeyMetadata"]["Arn"]
         # The instance role has no kms:UpdateAlias / DeleteAlias.
@@ -176,11 +199,14 @@ class GrantsTest(harness.TempDirTestCase):
             self.kms["admin"].update_alias(AliasName="alias/lockout", TargetKeyId=key)
         self.assertEqual(error_code(cm.exception), "NotFoundException")
 
-    def test_create_grant_is_authorised_by_the_key_policy(self):
-        key, _ = self.protected_key()
-        # The instance role is not allowed kms:CreateGrant by the recommended policy.
-        self.assert_denied(self.kms["instance"].create_grant, KeyId=key,
-                           GranteePrincipal=self.role_arn, Operations=["Decrypt"])
+    def test_nobody_may_create_a_grant_under_the_recommended_policy(self):
+        key, _, _ = self.protected_key()
+        for principal in ("root", "admin", "instance"):
+            for ops in (["Decrypt"], ["ReEncryptFrom"], ["CreateGrant"]):
+                with self.subTest(principal=principal, ops=ops):
+                    self.assert_denied(self.kms[principal].create_grant, KeyId=key,
+                                       GranteePrincipal=self.grantee_arn(principal),
+                                       Operations=ops)
 
     # ---- grant life cycle ----
     def test_retire_revoke_and_errors(self):

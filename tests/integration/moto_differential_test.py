@@ -36,6 +36,12 @@ MOTO_DEVIATIONS = {
     ("GetKeyPolicy", "PolicyName"): "AWS GetKeyPolicy returns PolicyName; moto omits it",
     ("ScheduleKeyDeletion", "KeyState"): "AWS returns KeyState (PendingDeletion); moto omits it",
     ("ScheduleKeyDeletion", "PendingWindowInDays"): "AWS returns PendingWindowInDays; moto omits it",
+    ("ListGrants", "Grants[].CreationDate"):
+        "AWS's GrantListEntry has CreationDate; moto omits it",
+    ("ListGrants", "Grants[].IssuingAccount"):
+        "AWS's GrantListEntry has IssuingAccount (arn:aws:iam::ACCT:root); moto omits it",
+    ("ListRetirableGrants", "Grants[].CreationDate"): "as ListGrants",
+    ("ListRetirableGrants", "Grants[].IssuingAccount"): "as ListGrants",
     ("DescribeSecret", "LastAccessedDate"):
         "AWS reports LastAccessedDate (day precision) once the secret was read; moto omits it",
 }
@@ -46,6 +52,8 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 KMS_OPS = {"CreateKey", "DescribeKey", "Encrypt", "Decrypt", "GenerateDataKey", "GenerateRandom",
            "CreateAlias", "GetKeyPolicy", "DisableKey", "EnableKey", "ScheduleKeyDeletion",
            "CancelKeyDeletion"}
+GRANT_OPS = {"CreateGrant", "ListGrants", "ListRetirableGrants", "RevokeGrant", "RetireGrant",
+             "UpdateAlias", "DeleteAlias"}
 SM_OPS = {"CreateSecret", "GetSecretValue", "PutSecretValue", "DescribeSecret", "DeleteSecret"}
 
 
@@ -172,6 +180,57 @@ class MotoDifferentialTest(harness.TempDirTestCase):
         self.compare("CancelKeyDeletion", self.call(ours, "cancel_key_deletion", KeyId=ido),
                      self.call(theirs, "cancel_key_deletion", KeyId=idt))
         self.check_differences(KMS_OPS)
+
+    def test_kms_grants_and_aliases(self):
+        ours, theirs = self.clients("kms")
+        ido = ours.create_key(Description="diff")["KeyMetadata"]["KeyId"]
+        idt = theirs.create_key(Description="diff")["KeyMetadata"]["KeyId"]
+        ido2 = ours.create_key(Description="diff2")["KeyMetadata"]["KeyId"]
+        idt2 = theirs.create_key(Description="diff2")["KeyMetadata"]["KeyId"]
+        grantee = "arn:aws:iam::111122223333:role/grantee"
+        retiring = "arn:aws:iam::111122223333:user/admin"
+
+        def grant(client, key):
+            return self.call(client, "create_grant", KeyId=key, GranteePrincipal=grantee,
+                             RetiringPrincipal=retiring, Operations=["Decrypt", "Encrypt"],
+                             Constraints={"EncryptionContextSubset": {"a": "b"}}, Name="g")
+        go, gt = grant(ours, ido), grant(theirs, idt)
+        self.compare("CreateGrant", go, gt)
+        self.compare("ListGrants", self.call(ours, "list_grants", KeyId=ido),
+                     self.call(theirs, "list_grants", KeyId=idt))
+        self.compare("ListRetirableGrants",
+                     self.call(ours, "list_retirable_grants", RetiringPrincipal=retiring),
+                     self.call(theirs, "list_retirable_grants", RetiringPrincipal=retiring))
+        self.compare("RevokeGrant",
+                     self.call(ours, "revoke_grant", KeyId=ido, GrantId=go[1]["GrantId"]),
+                     self.call(theirs, "revoke_grant", KeyId=idt, GrantId=gt[1]["GrantId"]))
+        missing = "a" * 64
+        self.compare("RevokeGrant(missing)",
+                     self.call(ours, "revoke_grant", KeyId=ido, GrantId=missing),
+                     self.call(theirs, "revoke_grant", KeyId=idt, GrantId=missing))
+        go, gt = grant(ours, ido), grant(theirs, idt)
+        self.compare("RetireGrant",
+                     self.call(ours, "retire_grant", KeyId=ido, GrantId=go[1]["GrantId"]),
+                     self.call(theirs, "retire_grant", KeyId=idt, GrantId=gt[1]["GrantId"]))
+        self.call(ours, "create_alias", AliasName="alias/diff", TargetKeyId=ido)
+        self.call(theirs, "create_alias", AliasName="alias/diff", TargetKeyId=idt)
+        self.compare("UpdateAlias",
+                     self.call(ours, "update_alias", AliasName="alias/diff", TargetKeyId=ido2),
+                     self.call(theirs, "update_alias", AliasName="alias/diff", TargetKeyId=idt2))
+        self.compare("UpdateAlias(missing)",
+                     self.call(ours, "update_alias", AliasName="alias/none", TargetKeyId=ido2),
+                     self.call(theirs, "update_alias", AliasName="alias/none", TargetKeyId=idt2))
+        self.compare("UpdateAlias(to an alias)",
+                     self.call(ours, "update_alias", AliasName="alias/diff",
+                               TargetKeyId="alias/diff"),
+                     self.call(theirs, "update_alias", AliasName="alias/diff",
+                               TargetKeyId="alias/diff"))
+        self.compare("DeleteAlias", self.call(ours, "delete_alias", AliasName="alias/diff"),
+                     self.call(theirs, "delete_alias", AliasName="alias/diff"))
+        self.compare("DeleteAlias(missing)",
+                     self.call(ours, "delete_alias", AliasName="alias/diff"),
+                     self.call(theirs, "delete_alias", AliasName="alias/diff"))
+        self.check_differences(GRANT_OPS)
 
     def test_secrets_manager_shared_operations(self):
         o, t = self.clients("secretsmanager")

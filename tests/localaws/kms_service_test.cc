@@ -29,6 +29,8 @@
 #include "src/crypto/hash.h"
 #include "src/crypto/rsa_key.h"
 #include "src/localaws/identity.h"
+#include "src/localaws/kms_grants.h"
+#include "src/localaws/kms_key_store.h"
 #include "tests/attest/attest_test_util.h"
 #include "tests/testing/vectors.h"
 
@@ -186,10 +188,10 @@ class KmsServiceTest : public ::testing::Test {
   }
 
   Bytes EncryptBlob(const std::string& key, std::string_view plaintext,
-                    const Json& context = nullptr) {
+                    const Json& context = nullptr, const Principal* who = nullptr) {
     Json body = {{"KeyId", key}, {"Plaintext", Base64Encode(AsBytes(plaintext))}};
     if (!context.is_null()) body["EncryptionContext"] = context;
-    Json r = Ok("Encrypt", body);
+    Json r = Ok("Encrypt", body, who ? *who : root());
     auto blob = Base64Decode(r.value("CiphertextBlob", ""));
     EXPECT_TRUE(blob.ok());
     return blob.ok() ? *blob : Bytes();
@@ -1120,6 +1122,611 @@ TEST_F(KmsServiceTest, PlaintextsAndKeyMaterialNeverReachTheLogOrErrors) {
     EXPECT_THAT(log.str(), Not(HasSubstr(s)));
     for (const std::string& e : errors) EXPECT_THAT(e, Not(HasSubstr(s)));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants (issue 10 item 4)
+
+class KmsGrantTest : public KmsServiceTest {
+ protected:
+  // A key whose policy is the seed tutorial's (no Deny: the admin has only administrative
+  // actions, so any Decrypt/ReEncrypt it gets comes from a grant) or the recommended one.
+  std::string PolicyKey(bool recommended) {
+    std::string key = CreateKey();
+    const std::string role = identity_->instance_role_arn();
+    Ok("PutKeyPolicy",
+       {{"KeyId", key},
+        {"Policy", recommended ? RecommendedPolicy(admin().arn, role, GoodPcr0Hex())
+                               : SeedPolicy(admin().arn, role, GoodPcr0Hex())}},
+       admin());
+    return key;
+  }
+  // CreateGrant as `who` (the admin unless given); returns {GrantId, GrantToken}.
+  Json Grant(const std::string& key, const std::string& grantee, const Json& ops,
+             const Json& extra = Json::object(), const Principal* who = nullptr) {
+    Json body = extra;
+    body["KeyId"] = key;
+    body["GranteePrincipal"] = grantee;
+    body["Operations"] = ops;
+    return Ok("CreateGrant", body, who ? *who : admin());
+  }
+  std::string Role() const { return identity_->instance_role_arn(); }
+  Bytes EncryptAs(const std::string& key, std::string_view plaintext, const Json& context,
+                  const Principal& who) {
+    return EncryptBlob(key, plaintext, context, &who);
+  }
+  Json DecryptBody(const Bytes& blob, const Json& context = nullptr, const Json& tokens = nullptr) {
+    Json body = {{"CiphertextBlob", Base64Encode(blob)}};
+    if (!context.is_null()) body["EncryptionContext"] = context;
+    if (!tokens.is_null()) body["GrantTokens"] = tokens;
+    return body;
+  }
+};
+
+TEST_F(KmsGrantTest, CreateGrantReturnsIdAndTokenAndListGrantsShowsAwsShapedEntries) {
+  std::string key = CreateKey();
+  Json g = Grant(key, Role(), {"Decrypt", "Encrypt", "Decrypt"},
+                 {{"Name", "relay-grant"},
+                  {"RetiringPrincipal", admin().arn},
+                  {"Constraints", {{"EncryptionContextSubset", {{"app", "lockout"}}}}}});
+  const std::string id = g["GrantId"];
+  EXPECT_TRUE(IsKmsGrantId(id)) << id;
+  EXPECT_EQ(KmsGrantIdFromToken(g["GrantToken"].get<std::string>()), id);
+  Json list = Ok("ListGrants", {{"KeyId", key}}, admin());
+  ASSERT_EQ(list["Grants"].size(), 1u);
+  EXPECT_EQ(list["Truncated"], false);
+  const Json& e = list["Grants"][0];
+  EXPECT_EQ(e["KeyId"], "arn:aws:kms:us-east-1:111122223333:key/" + key);
+  EXPECT_EQ(e["GrantId"], id);
+  EXPECT_EQ(e["Name"], "relay-grant");
+  EXPECT_DOUBLE_EQ(e["CreationDate"].get<double>(), 1'700'000'000.0);
+  EXPECT_EQ(e["GranteePrincipal"], Role());
+  EXPECT_EQ(e["RetiringPrincipal"], admin().arn);
+  EXPECT_EQ(e["IssuingAccount"], "arn:aws:iam::111122223333:root");
+  EXPECT_EQ(e["Operations"], Json::array({"Decrypt", "Encrypt"}));  // duplicates dropped
+  EXPECT_EQ(e["Constraints"], Json({{"EncryptionContextSubset", {{"app", "lockout"}}}}));
+  // Without optional fields, they are absent (as AWS).
+  Json g2 = Grant(key, admin().arn, {"DescribeKey"});
+  Json only = Ok("ListGrants", {{"KeyId", key}, {"GrantId", g2["GrantId"]}});
+  ASSERT_EQ(only["Grants"].size(), 1u);
+  EXPECT_FALSE(only["Grants"][0].contains("Name"));
+  EXPECT_FALSE(only["Grants"][0].contains("RetiringPrincipal"));
+  EXPECT_FALSE(only["Grants"][0].contains("Constraints"));
+  Json by_grantee = Ok("ListGrants", {{"KeyId", key}, {"GranteePrincipal", Role()}});
+  ASSERT_EQ(by_grantee["Grants"].size(), 1u);
+  EXPECT_EQ(by_grantee["Grants"][0]["GrantId"], id);
+  // Paging: Limit 1 gives a marker that leads to the other grant.
+  Json p1 = Ok("ListGrants", {{"KeyId", key}, {"Limit", 1}});
+  ASSERT_EQ(p1["Truncated"], true);
+  Json p2 = Ok("ListGrants", {{"KeyId", key}, {"Limit", 1}, {"Marker", p1["NextMarker"]}});
+  ASSERT_EQ(p2["Grants"].size(), 1u);
+  EXPECT_NE(p1["Grants"][0]["GrantId"], p2["Grants"][0]["GrantId"]);
+  EXPECT_EQ(ErrorOf("ListGrants", {{"KeyId", key}, {"Limit", 101}}), "ValidationException");
+  // ListGrants needs kms:ListGrants: the instance role's identity policy lacks it.
+  EXPECT_EQ(ErrorOf("ListGrants", {{"KeyId", key}}, instance()), "AccessDeniedException");
+  // ListRetirableGrants: by retiring principal, decided by identity policies.
+  Json retirable = Ok("ListRetirableGrants", {{"RetiringPrincipal", admin().arn}}, admin());
+  ASSERT_EQ(retirable["Grants"].size(), 1u);
+  EXPECT_EQ(retirable["Grants"][0]["GrantId"], id);
+  EXPECT_EQ(ErrorOf("ListRetirableGrants", {{"RetiringPrincipal", admin().arn}}, instance()),
+            "AccessDeniedException");
+}
+
+TEST_F(KmsGrantTest, AGrantAllowsOnlyItsGranteeAndItsOperations) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  const Json ctx = {{"k", "v"}};
+  Bytes blob = EncryptAs(key, "the key", ctx, instance());
+  // Seed policy: the admin has administrative actions only (no Decrypt, no GenerateDataKey*).
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, ctx), admin()), "AccessDeniedException");
+  Json g = Grant(key, admin().arn, {"Decrypt"});
+  Json dec = Ok("Decrypt", DecryptBody(blob, ctx, Json::array({g["GrantToken"]})), admin());
+  EXPECT_EQ(dec["Plaintext"], Base64Encode(AsBytes("the key")));
+  // No token needed: grants apply at once in local-aws.
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, ctx), admin()), "");
+  // Not an operation of the grant.
+  EXPECT_EQ(ErrorOf("GenerateDataKey", {{"KeyId", key}, {"KeySpec", "AES_256"}}, admin()),
+            "AccessDeniedException");
+  // Not the grantee: root (not in the policy at all) gets nothing from the admin's grant.
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, ctx), root()), "AccessDeniedException");
+  Grant(key, admin().arn, {"GenerateDataKeyWithoutPlaintext", "Encrypt"});
+  EXPECT_EQ(
+      ErrorOf("GenerateDataKeyWithoutPlaintext", {{"KeyId", key}, {"KeySpec", "AES_256"}}, admin()),
+      "");
+  // A grant to the role covers its sessions (the instance principal): the seed policy allows
+  // the role no Decrypt without attestation, the grant does.
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, ctx), instance()), "AccessDeniedException");
+  Grant(key, Role(), {"Decrypt"});
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, ctx), instance()), "");
+}
+
+TEST_F(KmsGrantTest, ConstraintsRestrictTheEncryptionContext) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  const Json ctx = {{"app", "lockout"}, {"Purpose", "sign"}};
+  Bytes exact = EncryptAs(key, "x", ctx, instance());
+  Bytes extra =
+      EncryptAs(key, "x", {{"app", "lockout"}, {"Purpose", "sign"}, {"n", "1"}}, instance());
+  Bytes other_case = EncryptAs(key, "x", {{"app", "LOCKOUT"}, {"Purpose", "sign"}}, instance());
+  Bytes none = EncryptAs(key, "x", nullptr, instance());
+
+  Json eq =
+      Grant(key, admin().arn, {"Decrypt"}, {{"Constraints", {{"EncryptionContextEquals", ctx}}}});
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(exact, ctx), admin()), "");
+  EXPECT_EQ(
+      ErrorOf("Decrypt", DecryptBody(extra, {{"app", "lockout"}, {"Purpose", "sign"}, {"n", "1"}}),
+              admin()),
+      "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(other_case, {{"app", "LOCKOUT"}, {"Purpose", "sign"}}),
+                    admin()),
+            "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(none), admin()), "AccessDeniedException");
+  Ok("RevokeGrant", {{"KeyId", key}, {"GrantId", eq["GrantId"]}}, admin());
+
+  Grant(key, admin().arn, {"Decrypt"},
+        {{"Constraints", {{"EncryptionContextSubset", {{"app", "lockout"}}}}}});
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(exact, ctx), admin()), "");
+  EXPECT_EQ(
+      ErrorOf("Decrypt", DecryptBody(extra, {{"app", "lockout"}, {"Purpose", "sign"}, {"n", "1"}}),
+              admin()),
+      "");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(other_case, {{"app", "LOCKOUT"}, {"Purpose", "sign"}}),
+                    admin()),
+            "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(none), admin()), "AccessDeniedException");
+}
+
+TEST_F(KmsGrantTest, ReEncryptNeedsReEncryptFromOnTheSourceAndReEncryptToOnTheDestination) {
+  std::string src = PolicyKey(/*recommended=*/false);
+  std::string dst = PolicyKey(/*recommended=*/false);
+  const Json ctx = {{"s", "1"}};
+  Bytes blob = EncryptAs(src, "secret", ctx, instance());
+  Json body = {{"CiphertextBlob", Base64Encode(blob)},
+               {"SourceEncryptionContext", ctx},
+               {"DestinationKeyId", dst},
+               {"DestinationEncryptionContext", {{"d", "2"}}}};
+  EXPECT_EQ(ErrorOf("ReEncrypt", body, admin()), "AccessDeniedException");
+  Json from = Grant(src, admin().arn, {"ReEncryptFrom"},
+                    {{"Constraints", {{"EncryptionContextSubset", ctx}}}});
+  EXPECT_EQ(ErrorOf("ReEncrypt", body, admin()), "AccessDeniedException");  // no ReEncryptTo
+  // The destination constraint is checked against the destination context.
+  Json to = Grant(dst, admin().arn, {"ReEncryptTo"},
+                  {{"Constraints", {{"EncryptionContextEquals", {{"d", "3"}}}}}});
+  EXPECT_EQ(ErrorOf("ReEncrypt", body, admin()), "AccessDeniedException");
+  Grant(dst, admin().arn, {"ReEncryptTo", "Decrypt"},
+        {{"Constraints", {{"EncryptionContextEquals", {{"d", "2"}}}}}});
+  body["GrantTokens"] = {from["GrantToken"], to["GrantToken"]};
+  Json out = Ok("ReEncrypt", body, admin());
+  Json dec = Ok("Decrypt",
+                DecryptBody(*Base64Decode(out["CiphertextBlob"].get<std::string>()), {{"d", "2"}}),
+                admin());
+  EXPECT_EQ(dec["Plaintext"], Base64Encode(AsBytes("secret")));
+}
+
+TEST_F(KmsGrantTest, AnExplicitDenyInTheKeyPolicyBeatsEveryGrant) {
+  std::string key = PolicyKey(/*recommended=*/true);
+  const Json ctx = {{"lockout:secret", "k"}};
+  Bytes blob = EncryptAs(key, "signing key", ctx, instance());
+  for (const Principal* who : {&admin(), &instance()}) {
+    const std::string grantee = who == &admin() ? admin().arn : Role();
+    Json g = Grant(key, grantee, {"Decrypt"});
+    AwsResult r = Call("Decrypt", DecryptBody(blob, ctx, Json::array({g["GrantToken"]})), *who);
+    ASSERT_FALSE(r.ok()) << who->arn;
+    EXPECT_EQ(r.error().type, "AccessDeniedException");
+    EXPECT_THAT(r.error().message, HasSubstr("explicit deny in a resource-based policy"));
+    // A document from a wrong image: still the Deny.
+    Json wrong = DecryptBody(blob, ctx, Json::array({g["GrantToken"]}));
+    wrong["Recipient"] = Recipient(Document({{0, Pcr(0x99)}}));
+    EXPECT_EQ(ErrorOf("Decrypt", wrong, *who), "AccessDeniedException");
+  }
+  // With the pinned image's document the Deny does not apply, and the admin's grant lets it
+  // receive the plaintext only inside the envelope for the attested key.
+  Json pinned = DecryptBody(blob, ctx);
+  pinned["Recipient"] = Recipient(GoodDocument());
+  Json env = Ok("Decrypt", pinned, admin());
+  EXPECT_FALSE(env.contains("Plaintext"));
+  EXPECT_EQ(OpenEnvelope(env), "signing key");
+}
+
+TEST_F(KmsGrantTest, AGrantToTheAccountDelegatesToIdentityPolicies) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  Bytes blob = EncryptAs(key, "x", nullptr, instance());
+  Grant(key, "arn:aws:iam::111122223333:root", {"Decrypt"});
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob), admin()), "");  // kms:* in IAM
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob), instance()),
+            "AccessDeniedException");  // its identity policy has only kms:Encrypt
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob), root()), "");
+}
+
+TEST_F(KmsGrantTest, GrantTokensAreValidated) {
+  std::string key = CreateKey();
+  Bytes blob = EncryptBlob(key, "x");
+  Json g = Grant(key, Role(), {"Decrypt"});
+  const std::string bad = Base64Encode(AsBytes("not a token"));
+  Json with_bad = DecryptBody(blob, nullptr, {g["GrantToken"], bad});
+  EXPECT_EQ(ErrorOf("Decrypt", with_bad), "InvalidGrantTokenException");
+  EXPECT_EQ(ErrorOf("Encrypt", {{"KeyId", key}, {"Plaintext", "AA=="}, {"GrantTokens", {bad}}}),
+            "InvalidGrantTokenException");
+  EXPECT_EQ(ErrorOf("DescribeKey", {{"KeyId", key}, {"GrantTokens", {"%%%"}}}),
+            "InvalidGrantTokenException");
+  EXPECT_EQ(
+      ErrorOf("GenerateDataKey", {{"KeyId", key}, {"KeySpec", "AES_256"}, {"GrantTokens", {bad}}}),
+      "InvalidGrantTokenException");
+  EXPECT_EQ(ErrorOf("ReEncrypt", {{"CiphertextBlob", Base64Encode(blob)},
+                                  {"DestinationKeyId", key},
+                                  {"GrantTokens", {bad}}}),
+            "InvalidGrantTokenException");
+  EXPECT_EQ(ErrorOf("CreateGrant", {{"KeyId", key},
+                                    {"GranteePrincipal", Role()},
+                                    {"Operations", {"Decrypt"}},
+                                    {"GrantTokens", {bad}}}),
+            "InvalidGrantTokenException");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, nullptr, Json::array({""}))),
+            "ValidationException");
+  EXPECT_EQ(
+      ErrorOf("Decrypt", DecryptBody(blob, nullptr, Json(std::vector<Json>(11, g["GrantToken"])))),
+      "ValidationException");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, nullptr, Json::array({1}))),
+            "SerializationException");
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, nullptr, "token")), "SerializationException");
+  // A token is no credential: a valid token of the role's grant gives the admin nothing more,
+  // and a token of a revoked grant gives nothing.
+  EXPECT_EQ(
+      ErrorOf("Decrypt", DecryptBody(blob, nullptr, Json::array({g["GrantToken"]})), instance()),
+      "");
+  Ok("RevokeGrant", {{"KeyId", key}, {"GrantId", g["GrantId"]}});
+  EXPECT_EQ(
+      ErrorOf("Decrypt", DecryptBody(blob, nullptr, Json::array({g["GrantToken"]})), instance()),
+      "AccessDeniedException");
+}
+
+TEST_F(KmsGrantTest, CreateGrantValidatesItsInput) {
+  std::string key = CreateKey();
+  const Json ok = {{"KeyId", key}, {"GranteePrincipal", Role()}, {"Operations", {"Decrypt"}}};
+  auto with = [&](const std::string& field, const Json& value) {
+    Json b = ok;
+    if (value.is_null()) {
+      b.erase(field);
+    } else {
+      b[field] = value;
+    }
+    return ErrorOf("CreateGrant", b);
+  };
+  EXPECT_EQ(with("Operations", nullptr), "ValidationException");
+  EXPECT_EQ(with("Operations", Json::array()), "ValidationException");
+  EXPECT_EQ(with("Operations", {"Decrypt", "Fly"}), "ValidationException");
+  EXPECT_EQ(with("Operations", "Decrypt"), "SerializationException");
+  EXPECT_EQ(with("Operations", {7}), "SerializationException");
+  EXPECT_EQ(with("GranteePrincipal", nullptr), "ValidationException");
+  for (const char* p : {"nobody", "arn:aws:iam::1234:root", "arn:aws:s3:::bucket",
+                        "arn:aws:iam::111122223333:group/x", "arn:aws:iam::111122223333"}) {
+    EXPECT_EQ(with("GranteePrincipal", p), "ValidationException") << p;
+    EXPECT_EQ(with("RetiringPrincipal", p), "ValidationException") << p;
+  }
+  for (const char* p : {"111122223333", "arn:aws:iam::111122223333:root",
+                        "arn:aws:iam::111122223333:user/u", "arn:aws:iam::444455556666:role/r",
+                        "arn:aws:sts::111122223333:assumed-role/r/s", "ec2.amazonaws.com"}) {
+    EXPECT_EQ(with("GranteePrincipal", p), "") << p;
+  }
+  EXPECT_EQ(with("Name", "has space"), "ValidationException");
+  EXPECT_EQ(with("Name", std::string(257, 'n')), "ValidationException");
+  EXPECT_EQ(with("Constraints", "x"), "SerializationException");
+  EXPECT_EQ(with("Constraints", {{"EncryptionContextSubset", {{"a", 1}}}}),
+            "SerializationException");
+  EXPECT_EQ(with("Constraints", {{"EncryptionContextSubset", {{"a", "1"}}},
+                                 {"EncryptionContextEquals", {{"a", "1"}}}}),
+            "ValidationException");
+  EXPECT_EQ(with("KeyId", "alias/nope"), "NotFoundException");
+  EXPECT_EQ(with("KeyId", "00000000-0000-0000-0000-000000000000"), "NotFoundException");
+  EXPECT_EQ(with("DryRun", true), "DryRunOperationException");
+  EXPECT_EQ(Ok("ListGrants", {{"KeyId", key}})["Grants"].size(), 6u);  // the accepted ones
+  // Key state: disabled refuses, pending deletion refuses.
+  Ok("DisableKey", {{"KeyId", key}});
+  EXPECT_EQ(with("Name", "n"), "DisabledException");
+  Ok("ScheduleKeyDeletion", {{"KeyId", key}, {"PendingWindowInDays", 7}});
+  EXPECT_EQ(with("Name", "n"), "KMSInvalidStateException");
+  // The instance role may not CreateGrant on a key whose policy delegates to IAM.
+  EXPECT_EQ(
+      ErrorOf("CreateGrant",
+              {{"KeyId", CreateKey()}, {"GranteePrincipal", Role()}, {"Operations", {"Decrypt"}}},
+              instance()),
+      "AccessDeniedException");
+}
+
+TEST_F(KmsGrantTest, ARetryWithTheSameNameReturnsTheSameGrant) {
+  std::string key = CreateKey();
+  Json a = Grant(key, Role(), {"Decrypt", "Encrypt"}, {{"Name", "n1"}});
+  Json b = Grant(key, Role(), {"Encrypt", "Decrypt"}, {{"Name", "n1"}});
+  EXPECT_EQ(a["GrantId"], b["GrantId"]);
+  Json c = Grant(key, Role(), {"Decrypt"}, {{"Name", "n1"}});  // other parameters: a new grant
+  EXPECT_NE(a["GrantId"], c["GrantId"]);
+  Json d = Grant(key, Role(), {"Decrypt", "Encrypt"});  // no name: always new
+  EXPECT_NE(a["GrantId"], d["GrantId"]);
+  EXPECT_EQ(Ok("ListGrants", {{"KeyId", key}})["Grants"].size(), 3u);
+}
+
+TEST_F(KmsGrantTest, GrantConditionKeysReachTheKeyPolicy) {
+  std::string key = CreateKey();
+  Json policy = {
+      {"Version", "2012-10-17"},
+      {"Statement",
+       {{{"Sid", "Root"},
+         {"Effect", "Allow"},
+         {"Principal", {{"AWS", "arn:aws:iam::111122223333:root"}}},
+         {"Action", "kms:*"},
+         {"Resource", "*"}},
+        {{"Sid", "OnlyEncryptGrantsToTheRole"},
+         {"Effect", "Deny"},
+         {"Principal", "*"},
+         {"Action", "kms:CreateGrant"},
+         {"Resource", "*"},
+         {"Condition", {{"ForAnyValue:StringNotEquals", {{"kms:GrantOperations", {"Encrypt"}}}}}}},
+        {{"Sid", "NoGrantsForAwsResources"},
+         {"Effect", "Deny"},
+         {"Principal", "*"},
+         {"Action", "kms:CreateGrant"},
+         {"Resource", "*"},
+         {"Condition", {{"Bool", {{"kms:GrantIsForAWSResource", "true"}}}}}},
+        {{"Sid", "GranteeMustBeTheRole"},
+         {"Effect", "Deny"},
+         {"Principal", "*"},
+         {"Action", "kms:CreateGrant"},
+         {"Resource", "*"},
+         {"Condition", {{"StringNotEquals", {{"kms:GranteePrincipal", Role()}}}}}}}}};
+  Ok("PutKeyPolicy", {{"KeyId", key}, {"Policy", policy.dump()}});
+  EXPECT_EQ(
+      ErrorOf("CreateGrant",
+              {{"KeyId", key}, {"GranteePrincipal", Role()}, {"Operations", {"Encrypt"}}}, admin()),
+      "");
+  EXPECT_EQ(ErrorOf("CreateGrant",
+                    {{"KeyId", key},
+                     {"GranteePrincipal", Role()},
+                     {"Operations", {"Encrypt", "ReEncryptFrom"}}},
+                    admin()),
+            "AccessDeniedException");
+  EXPECT_EQ(
+      ErrorOf("CreateGrant",
+              {{"KeyId", key}, {"GranteePrincipal", admin().arn}, {"Operations", {"Encrypt"}}},
+              admin()),
+      "AccessDeniedException");
+}
+
+TEST_F(KmsGrantTest, AGranteeWithCreateGrantMayOnlyCreateNarrowerGrants) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  // The role gets CreateGrant + Decrypt under a subset constraint.
+  Grant(key, Role(), {"CreateGrant", "Decrypt"},
+        {{"Constraints", {{"EncryptionContextSubset", {{"t", "1"}}}}}});
+  auto create = [&](const Json& ops, const Json& constraints) {
+    Json body = {{"KeyId", key}, {"GranteePrincipal", Role()}, {"Operations", ops}};
+    if (!constraints.is_null()) body["Constraints"] = constraints;
+    return ErrorOf("CreateGrant", body, instance());
+  };
+  EXPECT_EQ(create({"Decrypt"}, {{"EncryptionContextSubset", {{"t", "1"}, {"u", "2"}}}}), "");
+  EXPECT_EQ(create({"Decrypt"}, {{"EncryptionContextEquals", {{"t", "1"}}}}), "");
+  EXPECT_EQ(create({"Decrypt"}, nullptr), "AccessDeniedException");  // drops the constraint
+  EXPECT_EQ(create({"Decrypt"}, {{"EncryptionContextSubset", {{"t", "2"}}}}),
+            "AccessDeniedException");
+  EXPECT_EQ(create({"ReEncryptFrom"}, {{"EncryptionContextSubset", {{"t", "1"}}}}),
+            "AccessDeniedException");  // an operation the parent lacks
+}
+
+TEST_F(KmsGrantTest, RevokeGrantNeedsKmsRevokeGrant) {
+  std::string key = CreateKey();
+  Json g = Grant(key, Role(), {"Decrypt"});
+  const std::string id = g["GrantId"];
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", id}}, instance()),
+            "AccessDeniedException");
+  // Authorisation comes first: an unauthorised caller cannot tell which ids exist.
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", std::string(64, 'a')}}, instance()),
+            "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", "xyz"}}),
+            "InvalidGrantIdException");
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", std::string(64, 'a')}}),
+            "NotFoundException");
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}}), "ValidationException");
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", CreateKey()}, {"GrantId", id}}),
+            "NotFoundException");  // a grant id of another key
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", id}, {"DryRun", true}}),
+            "DryRunOperationException");
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", id}}, admin()), "");
+  EXPECT_EQ(ErrorOf("RevokeGrant", {{"KeyId", key}, {"GrantId", id}}), "NotFoundException");
+  EXPECT_TRUE(Ok("ListGrants", {{"KeyId", key}})["Grants"].empty());
+}
+
+TEST_F(KmsGrantTest, RetireGrantFollowsAwsRules) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  // Grantee without RetireGrant, retiring principal = admin.
+  Json g1 = Grant(key, Role(), {"Encrypt"}, {{"RetiringPrincipal", admin().arn}});
+  // Grantee with RetireGrant.
+  Json g2 = Grant(key, Role(), {"Encrypt", "RetireGrant"});
+  // Issued by the account: root may retire anything.
+  Json g3 = Grant(key, Role(), {"Encrypt"});
+
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", g1["GrantToken"]}}, instance()),
+            "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", g2["GrantToken"]}}, instance()), "");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"KeyId", key}, {"GrantId", g1["GrantId"]}}, admin()), "");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"KeyId", key}, {"GrantId", g3["GrantId"]}}, instance()),
+            "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", g3["GrantToken"]}}, root()), "");
+  EXPECT_TRUE(Ok("ListGrants", {{"KeyId", key}}, admin())["Grants"].empty());
+
+  // Errors.
+  EXPECT_EQ(ErrorOf("RetireGrant", Json::object()), "ValidationException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"KeyId", key}}), "ValidationException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", "garbage"}}), "InvalidGrantTokenException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", g1["GrantToken"]}}), "NotFoundException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"KeyId", key}, {"GrantId", "short"}}),
+            "InvalidGrantIdException");
+  Json g4 = Grant(key, Role(), {"Encrypt"});
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", g4["GrantToken"]}, {"GrantId", g1["GrantId"]}}),
+            "InvalidGrantIdException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"KeyId", CreateKey()}, {"GrantId", g4["GrantId"]}}),
+            "NotFoundException");
+  EXPECT_EQ(ErrorOf("RetireGrant", {{"GrantToken", g4["GrantToken"]}, {"DryRun", true}}),
+            "DryRunOperationException");
+}
+
+TEST_F(KmsGrantTest, GrantsSurviveARestartAndCorruptGrantFilesStopTheService) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  Bytes blob = EncryptAs(key, "durable", {{"c", "1"}}, instance());
+  Json g = Grant(key, admin().arn, {"Decrypt"},
+                 {{"Name", "n"}, {"Constraints", {{"EncryptionContextEquals", {{"c", "1"}}}}}});
+  const std::string path = dir_ + "/kms/grants/" + key + ".json";
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Json before = Ok("ListGrants", {{"KeyId", key}}, admin());
+  Reopen();
+  EXPECT_EQ(Ok("ListGrants", {{"KeyId", key}}, admin()), before);
+  EXPECT_EQ(
+      ErrorOf("Decrypt", DecryptBody(blob, {{"c", "1"}}, Json::array({g["GrantToken"]})), admin()),
+      "");
+  Ok("RevokeGrant", {{"KeyId", key}, {"GrantId", g["GrantId"]}}, admin());
+  Reopen();
+  EXPECT_EQ(ErrorOf("Decrypt", DecryptBody(blob, {{"c", "1"}}), admin()), "AccessDeniedException");
+
+  // Corrupt files: Open fails naming the file.
+  Grant(key, admin().arn, {"Decrypt"});
+  auto text = ReadFileString(path);
+  ASSERT_TRUE(text.ok());
+  for (const std::string& bad :
+       {std::string("{"), std::string(R"({"Version": 1, "Grants": [{"GrantId": "x"}]})"),
+        absl::StrCat(R"({"Version": 2, "Grants": []})")}) {
+    ASSERT_TRUE(WriteFileAtomic(path, AsBytes(bad), 0600).ok());
+    kms_.reset();
+    KmsOptions options;
+    options.state_dir = dir_;
+    auto reopened = KmsService::Open(options, *identity_, clock_);
+    ASSERT_FALSE(reopened.ok()) << bad;
+    EXPECT_THAT(reopened.status().message(), HasSubstr(path));
+  }
+  // A grant file of a key that does not exist.
+  ASSERT_TRUE(WriteFileAtomic(path, AsBytes(*text), 0600).ok());
+  const std::string orphan = dir_ + "/kms/grants/00000000-0000-0000-0000-000000000000.json";
+  ASSERT_TRUE(WriteFileAtomic(orphan, AsBytes(*text), 0600).ok());
+  {
+    KmsOptions options;
+    options.state_dir = dir_;
+    EXPECT_FALSE(KmsService::Open(options, *identity_, clock_).ok());
+  }
+  std::filesystem::remove(orphan);
+  Reopen();
+  EXPECT_EQ(Ok("ListGrants", {{"KeyId", key}}, admin())["Grants"].size(), 1u);
+}
+
+TEST_F(KmsGrantTest, ConcurrentGrantChangesLoseNothing) {
+  std::string key = PolicyKey(/*recommended=*/false);
+  Bytes blob = EncryptAs(key, "x", nullptr, instance());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 10;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Each thread creates two grants and revokes one, while decrypting through a grant.
+        AwsResult keep = Call("CreateGrant",
+                              {{"KeyId", key},
+                               {"GranteePrincipal", admin().arn},
+                               {"Operations", {"Decrypt"}},
+                               {"Name", absl::StrCat("t", t, "-", i)}},
+                              admin());
+        AwsResult drop = Call(
+            "CreateGrant",
+            {{"KeyId", key}, {"GranteePrincipal", Role()}, {"Operations", {"Encrypt"}}}, admin());
+        ASSERT_TRUE(keep.ok() && drop.ok());
+        EXPECT_TRUE(
+            Call("RevokeGrant", {{"KeyId", key}, {"GrantId", drop.value()["GrantId"]}}, admin())
+                .ok());
+        EXPECT_TRUE(Call("Decrypt", DecryptBody(blob), admin()).ok());
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  Reopen();
+  Json grants = Ok("ListGrants", {{"KeyId", key}, {"Limit", 100}}, admin());
+  EXPECT_EQ(grants["Grants"].size(), static_cast<size_t>(kThreads * kPerThread));
+  for (const Json& g : grants["Grants"]) EXPECT_EQ(g["GranteePrincipal"], admin().arn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// UpdateAlias / DeleteAlias
+
+TEST_F(KmsGrantTest, UpdateAliasMovesTheAliasWithAwsAuthorisation) {
+  std::string a = CreateKey();
+  std::string b = CreateKey();
+  Ok("CreateAlias", {{"AliasName", "alias/app"}, {"TargetKeyId", a}});
+  Ok("UpdateAlias", {{"AliasName", "alias/app"}, {"TargetKeyId", b}}, admin());
+  EXPECT_EQ(Ok("DescribeKey", {{"KeyId", "alias/app"}})["KeyMetadata"]["KeyId"], b);
+  Json listed = Ok("ListAliases", {{"KeyId", b}});
+  ASSERT_EQ(listed["Aliases"].size(), 1u);
+  EXPECT_EQ(listed["Aliases"][0]["AliasName"], "alias/app");
+  Reopen();  // durable
+  EXPECT_EQ(Ok("DescribeKey", {{"KeyId", "alias/app"}})["KeyMetadata"]["KeyId"], b);
+
+  // Errors.
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/none"}, {"TargetKeyId", a}}),
+            "NotFoundException");
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/app"},
+                                    {"TargetKeyId", "00000000-0000-0000-0000-000000000000"}}),
+            "NotFoundException");
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/app"}, {"TargetKeyId", "alias/app"}}),
+            "ValidationException");
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "app"}, {"TargetKeyId", a}}),
+            "ValidationException");
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/aws/s3"}, {"TargetKeyId", a}}),
+            "NotAuthorizedException");
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/app"}}), "ValidationException");
+  // The instance role: no kms:UpdateAlias in its identity policy.
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/app"}, {"TargetKeyId", a}}, instance()),
+            "AccessDeniedException");
+  // Needs kms:UpdateAlias on the new key's policy: a key whose policy omits the admin.
+  std::string locked = PolicyKey(/*recommended=*/true);
+  std::string nobody = CreateKey();
+  Ok("CreateAlias", {{"AliasName", "alias/stuck"}, {"TargetKeyId", nobody}});
+  Ok("PutKeyPolicy",
+     {{"KeyId", nobody},
+      {"Policy", SeedPolicy("arn:aws:iam::111122223333:user/nobody", Role(), GoodPcr0Hex())},
+      {"BypassPolicyLockoutSafetyCheck", true}});
+  AwsResult to_nobody =
+      Call("UpdateAlias", {{"AliasName", "alias/app"}, {"TargetKeyId", nobody}}, admin());
+  ASSERT_FALSE(to_nobody.ok());
+  EXPECT_EQ(to_nobody.error().type, "AccessDeniedException");
+  EXPECT_THAT(to_nobody.error().message, HasSubstr(nobody));
+  // ... and on the current key's policy: moving the alias away from `nobody` is refused too.
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/stuck"}, {"TargetKeyId", a}}, admin()),
+            "AccessDeniedException");
+  // The recommended policy gives the admin kms:Update*: it may point an alias at that key.
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/app"}, {"TargetKeyId", locked}}, admin()),
+            "");
+  // A key pending deletion cannot become the target.
+  Ok("CreateAlias", {{"AliasName", "alias/other"}, {"TargetKeyId", b}});
+  Ok("ScheduleKeyDeletion", {{"KeyId", a}, {"PendingWindowInDays", 7}});
+  EXPECT_EQ(ErrorOf("UpdateAlias", {{"AliasName", "alias/other"}, {"TargetKeyId", a}}),
+            "KMSInvalidStateException");
+}
+
+TEST_F(KmsGrantTest, DeleteAliasRemovesItDurably) {
+  std::string a = CreateKey();
+  Ok("CreateAlias", {{"AliasName", "alias/gone"}, {"TargetKeyId", a}});
+  EXPECT_EQ(ErrorOf("DeleteAlias", {{"AliasName", "alias/gone"}}, instance()),
+            "AccessDeniedException");
+  EXPECT_EQ(ErrorOf("DeleteAlias", {{"AliasName", "gone"}}), "ValidationException");
+  EXPECT_EQ(ErrorOf("DeleteAlias", Json::object()), "ValidationException");
+  EXPECT_EQ(ErrorOf("DeleteAlias", {{"AliasName", "alias/gone"}}, admin()), "");
+  EXPECT_EQ(ErrorOf("DeleteAlias", {{"AliasName", "alias/gone"}}), "NotFoundException");
+  EXPECT_EQ(ErrorOf("DescribeKey", {{"KeyId", "alias/gone"}}), "NotFoundException");
+  Reopen();
+  EXPECT_EQ(ErrorOf("DescribeKey", {{"KeyId", "alias/gone"}}), "NotFoundException");
+  // The name is free again.
+  EXPECT_EQ(ErrorOf("CreateAlias", {{"AliasName", "alias/gone"}, {"TargetKeyId", a}}), "");
+  // Needs kms:DeleteAlias on the key's policy.
+  std::string nobody = CreateKey();
+  Ok("CreateAlias", {{"AliasName", "alias/kept"}, {"TargetKeyId", nobody}});
+  Ok("PutKeyPolicy",
+     {{"KeyId", nobody},
+      {"Policy", SeedPolicy("arn:aws:iam::111122223333:user/nobody", Role(), GoodPcr0Hex())},
+      {"BypassPolicyLockoutSafetyCheck", true}});
+  EXPECT_EQ(ErrorOf("DeleteAlias", {{"AliasName", "alias/kept"}}, admin()),
+            "AccessDeniedException");
 }
 
 }  // namespace
