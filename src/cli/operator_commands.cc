@@ -528,8 +528,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "  UpdateAlias (to the key it already names).\n"
         "One line per path: closed / OPEN / not tried, with why. Leaves nothing behind: grants\n"
         "revoked, probe keys scheduled for deletion, the secret checked untouched.\n"
-        "Exit: 0 every leak path closed; 1 a leak path is OPEN; 3 inconclusive (none open, but\n"
-        "one could not be tried); 2 usage error.");
+        "Exit: 0 every leak path tried is closed (the debug-mode Decrypt is tried only with\n"
+        "--nsm; without it that line says `not tried` and is left out); 1 a leak path is OPEN;\n"
+        "3 inconclusive (none open, but one could not be tried); 2 usage error.");
     cmd->add_option("--kms-key", a->kms_key, "KMS key id, ARN or alias")->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
     cmd->add_option("--probe-key", a->probe_key,
