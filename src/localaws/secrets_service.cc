@@ -399,6 +399,15 @@ struct SecretsService::Impl {
   AwsResult ListSecrets(const Json& req, const CallContext& ctx);
   AwsResult DeleteSecret(const Json& req, const CallContext& ctx);
   AwsResult RestoreSecret(const Json& req, const CallContext& ctx);
+  AwsResult UpdateSecret(const Json& req, const CallContext& ctx);
+
+  // Adds `input` to `r` as a new version with `stages` (default AWSCURRENT), following
+  // PutSecretValue's rules: an existing ClientRequestToken with the same value is an idempotent
+  // retry; with another value, ResourceExistsException. `description`, if set, is stored too.
+  AwsResult AddVersion(const SecretRecord& r, const std::optional<std::string>& token,
+                       std::optional<std::vector<std::string>> stages, SecretInput input,
+                       std::optional<std::string> description = std::nullopt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
 
 std::optional<AwsError> SecretsService::Impl::Authorize(const CallContext& ctx, std::string_view op,
@@ -615,12 +624,20 @@ AwsResult SecretsService::Impl::PutSecretValue(const Json& req, const CallContex
   if (r == nullptr) return NotFound();
   if (r->deletion_date) return MarkedForDeletion();
 
+  return AddVersion(*r, token, std::move(stages), *std::move(input));
+}
+
+AwsResult SecretsService::Impl::AddVersion(const SecretRecord& r,
+                                           const std::optional<std::string>& token,
+                                           std::optional<std::vector<std::string>> stages,
+                                           SecretInput input,
+                                           std::optional<std::string> description) {
   if (token) {
-    if (const SecretVersion* v = r->FindVersion(*token)) {
+    if (const SecretVersion* v = r.FindVersion(*token)) {
       // Idempotent retry, or an attempt to change an existing version.
-      if (v->binary == input->binary && v->value.Equals(input->value)) {
+      if (v->binary == input.binary && v->value.Equals(input.value) && !description) {
         return Json{
-            {"ARN", r->arn}, {"Name", r->name}, {"VersionId", v->id}, {"VersionStages", v->stages}};
+            {"ARN", r.arn}, {"Name", r.name}, {"VersionId", v->id}, {"VersionStages", v->stages}};
       }
       return Error("ResourceExistsException",
                    "You can't modify an existing version, you can only create new versions.");
@@ -628,7 +645,8 @@ AwsResult SecretsService::Impl::PutSecretValue(const Json& req, const CallContex
   }
 
   const absl::Time now = clock.Now();
-  SecretRecord updated = r->Clone();
+  SecretRecord updated = r.Clone();
+  if (description) updated.description = std::move(description);
   std::vector<std::string> labels =
       stages ? *std::move(stages) : std::vector<std::string>{std::string(kCurrent)};
   // The first version of a secret always becomes AWSCURRENT.
@@ -639,8 +657,8 @@ AwsResult SecretsService::Impl::PutSecretValue(const Json& req, const CallContex
   SecretVersion v;
   v.id = token ? *token : crypto::RandomUuid();
   v.created = now;
-  v.binary = input->binary;
-  v.value = std::move(input->value);
+  v.binary = input.binary;
+  v.value = std::move(input.value);
   const std::string version_id = v.id;
   updated.versions.push_back(std::move(v));
   MoveStages(updated, updated.versions.size() - 1, labels);
@@ -652,6 +670,47 @@ AwsResult SecretsService::Impl::PutSecretValue(const Json& req, const CallContex
                    {"Name", updated.name},
                    {"VersionId", version_id},
                    {"VersionStages", new_stages}};
+  if (!store.Save(std::move(updated)).ok()) return InternalServiceError();
+  return response;
+}
+
+// UpdateSecret (secretsmanager:UpdateSecret): with a value, a new AWSCURRENT version exactly as
+// PutSecretValue makes one (same ClientRequestToken idempotency); without one, only the
+// description and KmsKeyId change. The reply has no VersionStages, as on AWS.
+AwsResult SecretsService::Impl::UpdateSecret(const Json& req, const CallContext& ctx) {
+  AWS_ASSIGN_OR_RETURN(std::string secret_id, GetString(req, "SecretId", 2048));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> token,
+                       GetVersionToken(req, "ClientRequestToken"));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> description,
+                       GetBoundedString(req, "Description", 0, 2048));
+  AWS_ASSIGN_OR_RETURN(std::optional<std::string> kms_key_id,
+                       GetBoundedString(req, "KmsKeyId", 0, 2048));
+  AWS_ASSIGN_OR_RETURN(std::optional<SecretInput> input, GetSecretInput(req));
+
+  absl::MutexLock lock(&mu);
+  PurgeExpired();
+  std::string resource;
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
+  if (auto denied = Authorize(ctx, "UpdateSecret", resource, secret_id)) {
+    return *std::move(denied);
+  }
+  if (r == nullptr) return NotFound();
+  if (r->deletion_date) return MarkedForDeletion();
+  if (input) {
+    if (kms_key_id) {
+      return Error("InvalidParameterException",
+                   "local-aws does not change a secret's KmsKeyId together with its value.");
+    }
+    AwsResult added =
+        AddVersion(*r, token, std::nullopt, *std::move(input), std::move(description));
+    if (added.ok()) added.value().erase("VersionStages");
+    return added;
+  }
+  SecretRecord updated = r->Clone();
+  if (description) updated.description = std::move(description);
+  if (kms_key_id) updated.kms_key_id = std::move(kms_key_id);
+  updated.last_changed = clock.Now();
+  Json response = {{"ARN", updated.arn}, {"Name", updated.name}};
   if (!store.Save(std::move(updated)).ok()) return InternalServiceError();
   return response;
 }
@@ -836,6 +895,7 @@ AwsResult SecretsService::Handle(std::string_view operation, const Json& request
   if (operation == "ListSecrets") return impl_->ListSecrets(request, context);
   if (operation == "DeleteSecret") return impl_->DeleteSecret(request, context);
   if (operation == "RestoreSecret") return impl_->RestoreSecret(request, context);
+  if (operation == "UpdateSecret") return impl_->UpdateSecret(request, context);
   return AwsError{
       "UnknownOperationException",
       absl::StrCat("Secrets Manager operation ", Absl(operation), " is not supported by local-aws"),

@@ -601,6 +601,66 @@ TEST_F(SecretsServiceTest, ConcurrentWritersLoseNoVersion) {
   EXPECT_EQ(d["VersionIdsToStages"].size(), 2u);
 }
 
+TEST_F(SecretsServiceTest, UpdateSecretWithAValueMakesANewCurrentVersion) {
+  Json v1 = Ok("CreateSecret", {{"Name", "up"}, {"SecretString", "one"}});
+  clock_.Advance(absl::Seconds(5));
+  Json v2 =
+      Ok("UpdateSecret", {{"SecretId", "up"}, {"SecretString", "two"}, {"Description", "rotated"}});
+  EXPECT_NE(v2["VersionId"], v1["VersionId"]);
+  EXPECT_FALSE(v2.contains("VersionStages"));
+  EXPECT_EQ(Ok("GetSecretValue", {{"SecretId", "up"}})["SecretString"], "two");
+  EXPECT_EQ(
+      Ok("GetSecretValue", {{"SecretId", "up"}, {"VersionStage", "AWSPREVIOUS"}})["SecretString"],
+      "one");
+  EXPECT_EQ(Ok("DescribeSecret", {{"SecretId", "up"}})["Description"], "rotated");
+}
+
+TEST_F(SecretsServiceTest, UpdateSecretWithTheCurrentTokenAndValueChangesNothing) {
+  Json v1 = Ok("CreateSecret",
+               {{"Name", "same"}, {"SecretString", "one"}, {"ClientRequestToken", kToken1}});
+  Json again = Ok("UpdateSecret",
+                  {{"SecretId", "same"}, {"SecretString", "one"}, {"ClientRequestToken", kToken1}});
+  EXPECT_EQ(again["VersionId"], kToken1);
+  Json d = Ok("DescribeSecret", {{"SecretId", "same"}});
+  EXPECT_EQ(d["VersionIdsToStages"].size(), 1u);
+  ExpectError(
+      Call("UpdateSecret",
+           {{"SecretId", "same"}, {"SecretString", "other"}, {"ClientRequestToken", kToken1}}),
+      "ResourceExistsException");
+  EXPECT_EQ(Ok("GetSecretValue", {{"SecretId", "same"}})["SecretString"], "one");
+}
+
+TEST_F(SecretsServiceTest, UpdateSecretWithoutAValueChangesOnlyMetadata) {
+  Ok("CreateSecret", {{"Name", "meta"}, {"SecretString", "v"}});
+  Json r =
+      Ok("UpdateSecret", {{"SecretId", "meta"}, {"Description", "d"}, {"KmsKeyId", "alias/x"}});
+  EXPECT_FALSE(r.contains("VersionId"));
+  Json d = Ok("DescribeSecret", {{"SecretId", "meta"}});
+  EXPECT_EQ(d["Description"], "d");
+  EXPECT_EQ(d["VersionIdsToStages"].size(), 1u);
+  ExpectError(Call("UpdateSecret", {{"SecretId", "absent"}, {"Description", "d"}}),
+              "ResourceNotFoundException");
+  ExpectError(Call("UpdateSecret",
+                   {{"SecretId", "meta"}, {"SecretString", "a"}, {"SecretBinary", B64("b")}}),
+              "InvalidParameterException");
+}
+
+TEST_F(SecretsServiceTest, UpdateSecretNeedsItsOwnPermission) {
+  ASSERT_TRUE(
+      CallAs(identity_->instance(), "CreateSecret", {{"Name", "own"}, {"SecretString", "v"}}).ok());
+  ExpectError(
+      CallAs(identity_->instance(), "UpdateSecret", {{"SecretId", "own"}, {"SecretString", "w"}}),
+      "AccessDeniedException",
+      absl::StrCat("User: ", identity_->instance().arn,
+                   " is not authorized to perform: secretsmanager:UpdateSecret on "
+                   "resource: own because no identity-based policy allows the "
+                   "secretsmanager:UpdateSecret action"));
+  EXPECT_TRUE(
+      CallAs(identity_->admin(), "UpdateSecret", {{"SecretId", "own"}, {"SecretString", "w"}})
+          .ok());
+  EXPECT_EQ(Ok("GetSecretValue", {{"SecretId", "own"}})["SecretString"], "w");
+}
+
 // --- Authorisation ---------------------------------------------------------------------------
 
 TEST_F(SecretsServiceTest, AdminMayDoEverything) {
