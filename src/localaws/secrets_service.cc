@@ -389,6 +389,13 @@ struct SecretsService::Impl {
   FieldOr<const SecretRecord*> Resolve(std::string_view secret_id, std::string* resource)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
+  // The first steps of every per-secret operation: finishes expired deletions, resolves
+  // `secret_id` and authorises `op` on it. Returns the record (nullptr if there is none: the
+  // caller decides between ResourceNotFound and creating it) or the error to send.
+  FieldOr<const SecretRecord*> ResolveAuthorized(std::string_view op, std::string_view secret_id,
+                                                 const CallContext& ctx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
   // Finishes deletions whose recovery window has ended.
   void PurgeExpired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
@@ -456,6 +463,16 @@ FieldOr<const SecretRecord*> SecretsService::Impl::Resolve(std::string_view secr
   }
   const SecretRecord* r = store.Find(name_part);
   if (r != nullptr) *resource = r->arn;
+  return r;
+}
+
+FieldOr<const SecretRecord*> SecretsService::Impl::ResolveAuthorized(std::string_view op,
+                                                                     std::string_view secret_id,
+                                                                     const CallContext& ctx) {
+  PurgeExpired();
+  std::string resource;
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
+  if (auto denied = Authorize(ctx, op, resource, secret_id)) return *std::move(denied);
   return r;
 }
 
@@ -544,12 +561,7 @@ AwsResult SecretsService::Impl::GetSecretValue(const Json& req, const CallContex
                        GetBoundedString(req, "VersionStage", 1, 256));
 
   absl::MutexLock lock(&mu);
-  PurgeExpired();
-  std::string resource;
-  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
-  if (auto denied = Authorize(ctx, "GetSecretValue", resource, secret_id)) {
-    return *std::move(denied);
-  }
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, ResolveAuthorized("GetSecretValue", secret_id, ctx));
   if (r == nullptr) return NotFound();
   if (r->deletion_date) return MarkedForDeletion();
 
@@ -611,12 +623,7 @@ AwsResult SecretsService::Impl::PutSecretValue(const Json& req, const CallContex
   AWS_ASSIGN_OR_RETURN(std::optional<SecretInput> input, GetSecretInput(req));
 
   absl::MutexLock lock(&mu);
-  PurgeExpired();
-  std::string resource;
-  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
-  if (auto denied = Authorize(ctx, "PutSecretValue", resource, secret_id)) {
-    return *std::move(denied);
-  }
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, ResolveAuthorized("PutSecretValue", secret_id, ctx));
   if (!input) {
     return Error("InvalidRequestException",
                  "You must provide either SecretString or SecretBinary.");
@@ -688,12 +695,7 @@ AwsResult SecretsService::Impl::UpdateSecret(const Json& req, const CallContext&
   AWS_ASSIGN_OR_RETURN(std::optional<SecretInput> input, GetSecretInput(req));
 
   absl::MutexLock lock(&mu);
-  PurgeExpired();
-  std::string resource;
-  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
-  if (auto denied = Authorize(ctx, "UpdateSecret", resource, secret_id)) {
-    return *std::move(denied);
-  }
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, ResolveAuthorized("UpdateSecret", secret_id, ctx));
   if (r == nullptr) return NotFound();
   if (r->deletion_date) return MarkedForDeletion();
   if (input) {
@@ -718,12 +720,7 @@ AwsResult SecretsService::Impl::UpdateSecret(const Json& req, const CallContext&
 AwsResult SecretsService::Impl::DescribeSecret(const Json& req, const CallContext& ctx) {
   AWS_ASSIGN_OR_RETURN(std::string secret_id, GetString(req, "SecretId", 2048));
   absl::MutexLock lock(&mu);
-  PurgeExpired();
-  std::string resource;
-  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
-  if (auto denied = Authorize(ctx, "DescribeSecret", resource, secret_id)) {
-    return *std::move(denied);
-  }
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, ResolveAuthorized("DescribeSecret", secret_id, ctx));
   if (r == nullptr) return NotFound();
   // A secret scheduled for deletion can still be described: that is how DeletedDate is seen.
   Json j = Metadata(*r);
@@ -819,12 +816,7 @@ AwsResult SecretsService::Impl::DeleteSecret(const Json& req, const CallContext&
   }
 
   absl::MutexLock lock(&mu);
-  PurgeExpired();
-  std::string resource;
-  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
-  if (auto denied = Authorize(ctx, "DeleteSecret", resource, secret_id)) {
-    return *std::move(denied);
-  }
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, ResolveAuthorized("DeleteSecret", secret_id, ctx));
   if (r == nullptr) return NotFound();
   const absl::Time now = clock.Now();
   Json response = {{"ARN", r->arn}, {"Name", r->name}};
@@ -846,12 +838,7 @@ AwsResult SecretsService::Impl::DeleteSecret(const Json& req, const CallContext&
 AwsResult SecretsService::Impl::RestoreSecret(const Json& req, const CallContext& ctx) {
   AWS_ASSIGN_OR_RETURN(std::string secret_id, GetString(req, "SecretId", 2048));
   absl::MutexLock lock(&mu);
-  PurgeExpired();
-  std::string resource;
-  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, Resolve(secret_id, &resource));
-  if (auto denied = Authorize(ctx, "RestoreSecret", resource, secret_id)) {
-    return *std::move(denied);
-  }
+  AWS_ASSIGN_OR_RETURN(const SecretRecord* r, ResolveAuthorized("RestoreSecret", secret_id, ctx));
   if (r == nullptr) return NotFound();
   Json response = {{"ARN", r->arn}, {"Name", r->name}};
   if (!r->deletion_date) return response;
