@@ -355,12 +355,10 @@ absl::StatusOr<Listener> Listen(const Endpoint& endpoint, int backlog) {
   return absl::InternalError("unknown transport");
 }
 
-absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout) {
-  const Deadline deadline(timeout);
-  const std::string what = absl::StrCat("accept on ", listener.local_endpoint().ToString());
+absl::StatusOr<std::optional<UniqueFd>> AcceptNow(const Listener& listener) {
   for (;;) {
     const int fd = accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) return UniqueFd(fd);
+    if (fd >= 0) return std::optional<UniqueFd>(UniqueFd(fd));
     const int err = errno;
     switch (err) {
       case EINTR:
@@ -371,11 +369,28 @@ absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout
 #if EAGAIN != EWOULDBLOCK
       case EWOULDBLOCK:
 #endif
-        RETURN_IF_ERROR(WaitFor(listener.fd(), POLLIN, deadline, what));
-        continue;
+        return std::optional<UniqueFd>();
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:
+      case ENOMEM:
+        // Out of descriptors or memory: the connection stays in the backlog, so retrying at once
+        // would spin (accept_backoff.h).
+        return absl::ResourceExhaustedError(
+            absl::StrCat("accept on ", listener.local_endpoint().ToString(), ": ", ErrnoText(err)));
       default:
         return SyscallError(err, "accept on", listener.local_endpoint().ToString());
     }
+  }
+}
+
+absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout) {
+  const Deadline deadline(timeout);
+  const std::string what = absl::StrCat("accept on ", listener.local_endpoint().ToString());
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<UniqueFd> fd, AcceptNow(listener));
+    if (fd.has_value()) return *std::move(fd);
+    RETURN_IF_ERROR(WaitFor(listener.fd(), POLLIN, deadline, what));
   }
 }
 

@@ -90,8 +90,17 @@ class Listener final {
 // Unavailable with a clear message if this host has no AF_VSOCK support (EAFNOSUPPORT/ENODEV...).
 absl::StatusOr<Listener> Listen(const Endpoint& endpoint, int backlog = 128);
 
-// Waits up to `timeout` for a connection. DeadlineExceeded if none arrives.
+// Waits up to `timeout` for a connection. DeadlineExceeded if none arrives. Connections the peer
+// aborted before we took them (ECONNABORTED, EPROTO) and EINTR are skipped silently.
+// ResourceExhausted when this process or the host is out of descriptors or memory (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM): the connection stays queued and the listener stays readable, so the
+// caller must pause before trying again (src/net/accept_backoff.h), never retry at once.
+// Other failures: Unavailable/InvalidArgument with the errno text.
 absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout);
+
+// One non-blocking accept for event loops: nullopt when no connection is waiting (EAGAIN);
+// otherwise as Accept (same skips, same ResourceExhausted rule).
+absl::StatusOr<std::optional<UniqueFd>> AcceptNow(const Listener& listener);
 
 // Connects to `endpoint` within `timeout` (tcp: tries each resolved address in turn; name
 // resolution itself is not bounded by the timeout).

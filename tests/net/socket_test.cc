@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -280,6 +281,44 @@ TEST(SocketTest, AcceptTimesOutWithoutClients) {
   ASSERT_TRUE(listener.ok()) << listener.status();
   absl::StatusOr<UniqueFd> conn = Accept(*listener, kShort);
   EXPECT_TRUE(absl::IsDeadlineExceeded(conn.status())) << conn.status();
+}
+
+TEST(SocketTest, AcceptNowWithoutClientsReturnsNothing) {
+  absl::StatusOr<Listener> listener = Listen(MustParse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<std::optional<UniqueFd>> conn = AcceptNow(*listener);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_FALSE(conn->has_value());
+}
+
+// Out of descriptors, accept() fails with EMFILE while the connection stays queued: Accept and
+// AcceptNow say ResourceExhausted (so callers back off) and the connection is still there once a
+// descriptor is free.
+TEST(SocketTest, AcceptOutOfDescriptorsIsResourceExhaustedAndKeepsTheConnection) {
+  absl::StatusOr<Listener> listener = Listen(MustParse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<UniqueFd> client = Connect(listener->local_endpoint(), kGenerous);
+  ASSERT_TRUE(client.ok()) << client.status();
+
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // The lowest free descriptor number: with the soft limit there, no new descriptor can be made.
+  const int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  absl::StatusOr<std::optional<UniqueFd>> now = AcceptNow(*listener);
+  absl::StatusOr<UniqueFd> waited = Accept(*listener, kShort);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  EXPECT_TRUE(absl::IsResourceExhausted(now.status())) << now.status();
+  EXPECT_TRUE(absl::IsResourceExhausted(waited.status())) << waited.status();
+  EXPECT_THAT(std::string(now.status().message()),
+              HasSubstr(listener->local_endpoint().ToString()));
+  absl::StatusOr<UniqueFd> later = Accept(*listener, kGenerous);
+  EXPECT_TRUE(later.ok()) << later.status();
 }
 
 TEST(SocketTest, ConnectToAClosedTcpPortIsUnavailable) {

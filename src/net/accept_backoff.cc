@@ -1,0 +1,37 @@
+#include "src/net/accept_backoff.h"
+
+#include <algorithm>
+
+namespace lockout::net {
+
+AcceptBackoff::AcceptBackoff(Options options) : options_(options) {
+  const Options defaults;
+  if (options_.initial <= absl::ZeroDuration()) options_.initial = defaults.initial;
+  if (options_.max <= absl::ZeroDuration()) options_.max = defaults.max;
+  if (options_.log_interval <= absl::ZeroDuration()) options_.log_interval = defaults.log_interval;
+  options_.max = std::max(options_.max, options_.initial);
+  next_pause_ = options_.initial;
+}
+
+AcceptBackoff::Decision AcceptBackoff::OnFailure(absl::Time now) {
+  ++consecutive_failures_;
+  ++unlogged_failures_;
+  Decision d;
+  d.pause = next_pause_;
+  d.resume_at = now + d.pause;
+  next_pause_ = std::min(next_pause_ * 2, options_.max);
+  if (now - last_log_ >= options_.log_interval) {
+    d.log = true;
+    d.failures_since_log = unlogged_failures_;
+    unlogged_failures_ = 0;
+    last_log_ = now;
+  }
+  return d;
+}
+
+void AcceptBackoff::OnSuccess() {
+  consecutive_failures_ = 0;
+  next_pause_ = options_.initial;
+}
+
+}  // namespace lockout::net
