@@ -6,12 +6,9 @@
 #include "nlohmann/json.hpp"
 #include "src/common/encoding.h"
 #include "src/common/strings.h"
-#include "src/crypto/hash.h"
 
 namespace lockout::localaws {
 namespace {
-
-constexpr size_t kMaxTokens = 10000;
 
 std::string IsoSeconds(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
@@ -20,7 +17,7 @@ std::string IsoSeconds(absl::Time t) {
 }  // namespace
 
 ImdsService::ImdsService(IdentityStore& identity, const Clock& clock)
-    : identity_(identity), clock_(clock) {}
+    : identity_(identity), clock_(clock), tokens_(clock) {}
 
 bool ImdsService::Handles(const aws::HttpRequest& request) {
   return absl::StartsWith(Absl(request.Path()), "/latest/");
@@ -30,30 +27,19 @@ http::HttpResponse ImdsService::IssueToken(const aws::HttpRequest& request) {
   if (request.FindHeader("X-Forwarded-For")) return http::HttpResponse::Text(403, "Forbidden\n");
   auto ttl_text = request.FindHeader("X-aws-ec2-metadata-token-ttl-seconds");
   int64_t ttl = 0;
-  if (!ttl_text || !absl::SimpleAtoi(Absl(*ttl_text), &ttl) || ttl < 1 || ttl > 21600) {
+  if (!ttl_text || !absl::SimpleAtoi(Absl(*ttl_text), &ttl)) {
     return http::HttpResponse::Text(400, "Bad Request\n");
   }
-  std::string token = Base64Encode(crypto::RandomBytes(42));
-  absl::Time now = clock_.Now();
-  {
-    absl::MutexLock lock(&mu_);
-    if (tokens_.size() >= kMaxTokens) {
-      absl::erase_if(tokens_, [now](const auto& kv) { return kv.second <= now; });
-    }
-    if (tokens_.size() >= kMaxTokens) return http::HttpResponse::Text(503, "Too many tokens\n");
-    tokens_[token] = now + absl::Seconds(ttl);
-  }
-  http::HttpResponse r = http::HttpResponse::Text(200, token);
+  absl::StatusOr<std::string> token = tokens_.Issue(ttl);
+  if (!token.ok()) return http::HttpResponse::Text(400, "Bad Request\n");
+  http::HttpResponse r = http::HttpResponse::Text(200, *std::move(token));
   r.headers.push_back({"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(ttl)});
   return r;
 }
 
 bool ImdsService::TokenValid(const aws::HttpRequest& request) {
   auto token = request.FindHeader("X-aws-ec2-metadata-token");
-  if (!token) return false;
-  absl::MutexLock lock(&mu_);
-  auto it = tokens_.find(std::string(*token));
-  return it != tokens_.end() && it->second > clock_.Now();
+  return token && tokens_.Valid(*token);
 }
 
 http::HttpResponse ImdsService::Handle(const aws::HttpRequest& request) {

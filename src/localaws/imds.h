@@ -6,18 +6,19 @@
 //   GET /latest/meta-data/iam/security-credentials/ROLE    -> {"Code":"Success", ... credentials}
 //   GET /latest/meta-data/instance-id, /latest/meta-data/placement/region,
 //       /latest/dynamic/instance-identity/document
-// Every GET needs a live token in X-aws-ec2-metadata-token (401 otherwise); a PUT carrying
-// X-Forwarded-For is refused (403), as IMDSv2 refuses proxied token requests.
+// Every GET needs a live token in X-aws-ec2-metadata-token (401 otherwise: missing, expired,
+// forged or from an earlier run, as EC2 answers); a PUT carrying X-Forwarded-For is refused
+// (403), as IMDSv2 refuses proxied token requests. Tokens are stateless (imds_token.h), so no
+// number of token requests can stop a later client from getting one.
 // Thread-safe.
 
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "src/aws/http_request.h"
 #include "src/common/clock.h"
 #include "src/http/http_server.h"
 #include "src/localaws/identity.h"
+#include "src/localaws/imds_token.h"
 
 namespace lockout::localaws {
 
@@ -35,8 +36,7 @@ class ImdsService {
 
   IdentityStore& identity_;
   const Clock& clock_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, absl::Time> tokens_ ABSL_GUARDED_BY(mu_);
+  ImdsTokenIssuer tokens_;
 };
 
 }  // namespace lockout::localaws

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <bitset>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <list>
 #include <thread>
@@ -176,11 +177,23 @@ struct Session {
   std::bitset<kMaxPcrs> touched;  // PCRs >= 16 that were extended or locked
 };
 
+int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct Connection {
   int fd = -1;
   pid_t pid = 0;
   std::thread thread;
   std::atomic<bool> done{false};
+  // Set by the accept loop when it closes this connection to make room for a new one.
+  std::atomic<bool> evicted{false};
+  // True from a complete request until its answer is written: such a connection is not evicted.
+  std::atomic<bool> working{false};
+  // When this connection last had an answer written (or was accepted); MonotonicNanos().
+  std::atomic<int64_t> last_answer_ns{0};
 };
 
 nsm::NsmResponse Error(nsm::ErrorCode code) { return nsm::ErrorResponse{code}; }
@@ -211,6 +224,14 @@ struct NsmService::Impl {
   absl::StatusOr<std::shared_ptr<const Leaf>> CurrentLeaf();
 
   void AcceptLoop();
+  // Joins and closes connections whose thread has ended.
+  void ReapFinished();
+  // Whether a new connection may be served now: below max_connections live ones, or after
+  // evicting the live connection longest without an answer (never one answering a request);
+  // and below 2 * max_connections threads, evicted ones included.
+  bool TryMakeRoom();
+  // TryMakeRoom, retried until it succeeds, the service stops or frame_timeout passes.
+  bool MakeRoom();
   void Serve(Connection* c);
   absl::StatusOr<Session> NewSession(pid_t pid);
   nsm::NsmResponse Handle(Session& s, const nsm::NsmRequest& request);
@@ -359,7 +380,7 @@ void NsmService::Impl::Serve(Connection* c) {
       if (n == 0) LogInfo("nsm_connection_idle_closed", {{"pid", c->pid}});
       return;
     }
-    if (fds[1].revents != 0) return;  // stopping
+    if (fds[1].revents != 0 || c->evicted.load()) return;  // stopping, or closed for a newcomer
 
     absl::StatusOr<Bytes> frame =
         nsm::ReadFrame(c->fd, nsm::kMaxRequestSize, options.frame_timeout);
@@ -378,6 +399,7 @@ void NsmService::Impl::Serve(Connection* c) {
       return;
     }
 
+    c->working.store(true);
     nsm::NsmResponse response;
     absl::StatusOr<nsm::NsmRequest> request = nsm::DecodeRequest(*frame);
     if (!request.ok()) {
@@ -399,6 +421,8 @@ void NsmService::Impl::Serve(Connection* c) {
     }
     absl::Status written =
         nsm::WriteFrame(c->fd, *encoded, nsm::kMaxResponseSize, options.frame_timeout);
+    c->last_answer_ns.store(MonotonicNanos());
+    c->working.store(false);
     if (!written.ok()) {
       LogInfo("nsm_connection_error", {{"pid", c->pid}, {"error", std::string(written.message())}});
       return;
@@ -427,15 +451,6 @@ void NsmService::Impl::AcceptLoop() {
       continue;
     }
 
-    for (auto it = connections.begin(); it != connections.end();) {
-      if ((*it)->done.load()) {
-        (*it)->thread.join();
-        ::close((*it)->fd);
-        it = connections.erase(it);
-      } else {
-        ++it;
-      }
-    }
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0) {
@@ -443,9 +458,9 @@ void NsmService::Impl::AcceptLoop() {
       ::close(fd);
       continue;
     }
-    if (connections.size() >= static_cast<size_t>(options.max_connections)) {
+    if (!MakeRoom()) {
       LogWarn("nsm_connection_refused", {{"pid", cred.pid},
-                                         {"error", "too many connections"},
+                                         {"error", "too many connections, all of them busy"},
                                          {"max_connections", options.max_connections}});
       ::close(fd);
       continue;
@@ -453,6 +468,7 @@ void NsmService::Impl::AcceptLoop() {
     auto c = std::make_unique<Connection>();
     c->fd = fd;
     c->pid = cred.pid;
+    c->last_answer_ns.store(MonotonicNanos());
     Connection* raw = c.get();
     connections.push_back(std::move(c));
     raw->thread = std::thread([this, raw] {
@@ -461,6 +477,55 @@ void NsmService::Impl::AcceptLoop() {
       ::shutdown(raw->fd, SHUT_RDWR);
       raw->done.store(true);
     });
+  }
+}
+
+void NsmService::Impl::ReapFinished() {
+  for (auto it = connections.begin(); it != connections.end();) {
+    if ((*it)->done.load()) {
+      (*it)->thread.join();
+      ::close((*it)->fd);
+      it = connections.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool NsmService::Impl::TryMakeRoom() {
+  const size_t max = static_cast<size_t>(options.max_connections);
+  size_t live = 0;
+  Connection* longest_idle = nullptr;
+  for (const auto& c : connections) {
+    if (c->evicted.load() || c->done.load()) continue;
+    ++live;
+    if (c->working.load()) continue;
+    if (longest_idle == nullptr || c->last_answer_ns.load() < longest_idle->last_answer_ns.load()) {
+      longest_idle = c.get();
+    }
+  }
+  if (live < max) return connections.size() < 2 * max;
+  if (longest_idle == nullptr || connections.size() >= 2 * max) return false;
+  longest_idle->evicted.store(true);
+  ::shutdown(longest_idle->fd, SHUT_RDWR);  // the thread wakes, sees EOF or `evicted`, and ends
+  const int64_t idle_ms = (MonotonicNanos() - longest_idle->last_answer_ns.load()) / 1000000;
+  LogInfo("nsm_connection_evicted", {{"pid", longest_idle->pid},
+                                     {"idle_ms", idle_ms},
+                                     {"max_connections", options.max_connections}});
+  return connections.size() < 2 * max;
+}
+
+bool NsmService::Impl::MakeRoom() {
+  // Evicted connections end as soon as their current step does (a measurement, or a request
+  // bounded by frame_timeout); until then the new connection waits here, in the kernel's
+  // backlog terms, rather than being refused.
+  const absl::Time give_up = absl::Now() + options.frame_timeout;
+  for (;;) {
+    ReapFinished();
+    if (TryMakeRoom()) return true;
+    if (absl::Now() >= give_up) return false;
+    pollfd stop{stop_fd, POLLIN, 0};
+    if (::poll(&stop, 1, 10) > 0) return false;  // stopping
   }
 }
 

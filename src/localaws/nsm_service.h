@@ -48,9 +48,15 @@
 // Socket: a stale socket file (nobody listening) is replaced; a live one is an error; the file
 // gets `socket_mode` (default 0666: answers describe the caller's own binary, so socket
 // permissions add nothing; put the socket in a private directory to restrict it). One thread
-// per connection, at most `max_connections` (more are accepted and closed at once); a frame
-// must complete within `frame_timeout` once its first byte arrives; an idle connection is
-// closed after `idle_timeout`.
+// per connection, at most `max_connections` live ones. A connection beyond the cap closes the
+// live connection that has gone longest without an answer (accepted but silent, or idle between
+// requests) so that a fresh client — an enclave booting next to stale connections — is always
+// served. The newcomer waits (at most `frame_timeout`) while every live connection is answering a
+// request or while evicted ones are still ending (threads never exceed 2 * max_connections), and
+// is closed if there is still no room. A frame must complete within
+// `frame_timeout` once its first byte arrives; a connection idle between frames is closed after
+// `idle_timeout` (default 5 minutes). UnixSocketNsmDevice reconnects on its next call when its
+// connection was closed.
 //
 // Logs (JSON lines): connections with pid, executable path and PCR0; requests at debug level
 // with Describe(request) (sizes only). Never documents, user data, nonces or keys.
@@ -78,7 +84,7 @@ struct NsmServiceOptions {
   unsigned socket_mode = 0666;
   absl::Duration leaf_validity = absl::Hours(3);
   absl::Duration frame_timeout = absl::Seconds(10);
-  absl::Duration idle_timeout = absl::InfiniteDuration();
+  absl::Duration idle_timeout = absl::Seconds(300);  // InfiniteDuration(): never
 };
 
 class NsmService {

@@ -1,5 +1,6 @@
 #include "src/localaws/nsm_service.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -667,28 +668,73 @@ TEST_F(NsmServiceTest, AnOversizedFrameIsAnsweredInputTooLargeAndTheServiceKeeps
   EXPECT_TRUE(client.DescribePcr(0).ok());
 }
 
-TEST_F(NsmServiceTest, ConnectionsBeyondTheLimitAreClosedUntilOneEnds) {
+// True if the service closed `c` (EOF or reset) within `timeout`.
+bool ClosedByPeerWithin(const RawConnection& c, absl::Duration timeout) {
+  pollfd p{c.fd(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) return false;
+  char byte = 0;
+  return ::recv(c.fd(), &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+TEST_F(NsmServiceTest, AtTheLimitANewConnectionClosesTheLongestIdleOne) {
   NsmServiceOptions o = Options("limited.sock");
-  o.max_connections = 1;
+  o.max_connections = 2;
   auto limited = StartOrDie(o);
   ASSERT_NE(limited, nullptr);
-  auto first = std::make_unique<RawConnection>(limited->socket_path());
-  ASSERT_TRUE(first->connected());
-  ASSERT_TRUE(first->Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  RawConnection oldest(limited->socket_path());
+  ASSERT_TRUE(oldest.connected());
+  ASSERT_TRUE(oldest.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  RawConnection newer(limited->socket_path());
+  ASSERT_TRUE(newer.connected());
+  ASSERT_TRUE(newer.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  // `oldest` answers again, so `newer` is now the one longest without an answer.
+  ASSERT_TRUE(oldest.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
 
-  RawConnection refused(limited->socket_path());
-  ASSERT_TRUE(refused.connected());  // the kernel completes connect(); the service closes it
-  EXPECT_FALSE(refused.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  RawConnection fresh(limited->socket_path());
+  ASSERT_TRUE(fresh.connected());
+  EXPECT_TRUE(fresh.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  EXPECT_TRUE(ClosedByPeerWithin(newer, absl::Seconds(5)));
+  EXPECT_TRUE(oldest.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+}
 
-  first.reset();
-  // The service notices the closed connection asynchronously: retry (bounded) until it does.
-  bool served = false;
-  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
-    RawConnection again(limited->socket_path());
-    served = again.connected() && again.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok();
-    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+TEST_F(NsmServiceTest, SilentConnectionsCannotKeepAFreshClientOut) {
+  // Connections that never send a byte (what filled the socket and kept a booting enclave at
+  // "nsm unavailable") are each closed in turn for a client that talks.
+  NsmServiceOptions o = Options("crowded.sock");
+  o.max_connections = 4;
+  auto crowded = StartOrDie(o);
+  ASSERT_NE(crowded, nullptr);
+  std::vector<std::unique_ptr<RawConnection>> silent;
+  for (int i = 0; i < 12; ++i) {
+    silent.push_back(std::make_unique<RawConnection>(crowded->socket_path()));
+    ASSERT_TRUE(silent.back()->connected());
   }
-  EXPECT_TRUE(served);
+  for (int i = 0; i < 3; ++i) {
+    auto device = Device(*crowded);
+    nsm::NsmClient client(*device);
+    EXPECT_TRUE(client.DescribePcr(0).ok()) << "client " << i;
+  }
+}
+
+TEST_F(NsmServiceTest, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
+  NsmServiceOptions o = Options("idle.sock");
+  o.idle_timeout = absl::Milliseconds(300);
+  auto idle = StartOrDie(o);
+  ASSERT_NE(idle, nullptr);
+  RawConnection c(idle->socket_path());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
+  // A device notices the closed connection and reconnects without a failed call.
+  auto device = Device(*idle);
+  nsm::NsmClient client(*device);
+  ASSERT_TRUE(client.DescribePcr(0).ok());
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_TRUE(client.DescribePcr(0).ok());
+}
+
+TEST(NsmServiceOptionsTest, TheIdleTimeoutDefaultsToFiveMinutes) {
+  EXPECT_EQ(NsmServiceOptions{}.idle_timeout, absl::Minutes(5));
 }
 
 // ---- Lifecycle and persistence ----
