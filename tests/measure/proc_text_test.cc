@@ -128,13 +128,15 @@ TEST(ParseMapsTest, TooManyMappingsAreResourceExhausted) {
 }
 
 TEST(ParseEnvironTest, SplitsOnNulAndDropsEmptyEntries) {
-  const std::string env("A=1\0LD_PRELOAD=/x.so\0\0\0NOEQUALS\0=v\0", 31);
+  constexpr char kEnv[] = "A=1\0LD_PRELOAD=/x.so\0\0\0NOEQUALS\0=v\0";
+  const std::string env(kEnv, sizeof(kEnv) - 1);
   EXPECT_EQ(ParseEnviron(env),
             (std::vector<std::string>{"A=1", "LD_PRELOAD=/x.so", "NOEQUALS", "=v"}));
 }
 
 TEST(ParseEnvironTest, KeepsALastEntryWithoutItsNulAndAcceptsAnyBytes) {
-  EXPECT_EQ(ParseEnviron(std::string("A=\xff\x01\0LD_AUDIT=/a", 15)),
+  constexpr char kEnv[] = "A=\xff\x01\0LD_AUDIT=/a";
+  EXPECT_EQ(ParseEnviron(std::string(kEnv, sizeof(kEnv) - 1)),
             (std::vector<std::string>{"A=\xff\x01", "LD_AUDIT=/a"}));
   EXPECT_TRUE(ParseEnviron("").empty());
   EXPECT_TRUE(ParseEnviron(std::string(64, '\0')).empty());  // a fully zeroed environment
