@@ -32,6 +32,7 @@
 #include "src/crypto/hash.h"
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
+#include "src/measure/local_pcr0.h"
 #include "src/nsm/nsm_message.h"
 #include "src/nsm/nsm_socket_framing.h"
 
@@ -175,6 +176,10 @@ struct Session {
   std::array<Sha384Digest, kMaxPcrs> pcrs{};
   std::bitset<kMaxPcrs> locked;
   std::bitset<kMaxPcrs> touched;  // PCRs >= 16 that were extended or locked
+  // The process measured at connect; every request must come from it, unchanged. Not ok: the
+  // connecting process could not be vouched for, and every request is refused with this reason.
+  absl::Status measured = absl::OkStatus();
+  ExecutableMeasurement measurement;
 };
 
 int64_t MonotonicNanos() {
@@ -234,6 +239,7 @@ struct NsmService::Impl {
   bool MakeRoom();
   void Serve(Connection* c);
   absl::StatusOr<Session> NewSession(pid_t pid);
+  absl::Status CheckRequester(const Session& s, pid_t pid, const nsm::FrameSenders& senders);
   nsm::NsmResponse Handle(Session& s, const nsm::NsmRequest& request);
   nsm::NsmResponse Attest(const Session& s, const nsm::AttestationRequest& r);
   void Shutdown();
@@ -265,11 +271,20 @@ absl::StatusOr<std::shared_ptr<const Leaf>> NsmService::Impl::CurrentLeaf() {
 absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
   Session s;
   if (!options.debug_mode) {
-    ASSIGN_OR_RETURN(ExecutableMeasurement m, measurer.Measure(pid));
-    const Sha384Digest image = MeasureOnce(m.sha384);
-    s.pcrs[0] = s.pcrs[1] = s.pcrs[2] = image;
-    LogInfo("nsm_connection",
-            {{"pid", pid}, {"exe", m.path}, {"pcr0", HexEncode(image)}, {"module_id", module_id}});
+    absl::StatusOr<ExecutableMeasurement> m = measurer.Measure(pid);
+    if (!m.ok()) {
+      // Answered (InvalidOperation) rather than dropped, so the client sees why.
+      LogWarn("nsm_connection_refused", {{"pid", pid}, {"error", std::string(m.status().message())}});
+      s.measured = m.status();
+    } else {
+      s.measurement = *std::move(m);
+      const Sha384Digest image = measure::LocalPcr0(s.measurement.sha384);
+      s.pcrs[0] = s.pcrs[1] = s.pcrs[2] = image;
+      LogInfo("nsm_connection", {{"pid", pid},
+                                 {"exe", s.measurement.path},
+                                 {"pcr0", HexEncode(image)},
+                                 {"module_id", module_id}});
+    }
   } else {
     LogInfo("nsm_connection", {{"pid", pid}, {"debug_mode", true}, {"pcr0", HexEncode(kZeroPcr)}});
   }
@@ -277,6 +292,34 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
   s.pcrs[4] = pcr4;
   for (uint16_t i = 0; i < kFirstUserPcr; ++i) s.locked.set(i);
   return s;
+}
+
+// Every request is vouched for again, not only the connection: the bytes must come from the
+// process that connected (SCM_CREDENTIALS; a fork or a process the socket was passed to is
+// another pid), and that process must still pass the measurement with the same start time and the
+// same executable bytes (an exec() after connect, or a library loaded since, is refused). Debug
+// mode reports zero image PCRs, so it has nothing to vouch for and skips this.
+absl::Status NsmService::Impl::CheckRequester(const Session& s, pid_t pid,
+                                              const nsm::FrameSenders& senders) {
+  if (options.debug_mode) return absl::OkStatus();
+  RETURN_IF_ERROR(s.measured);
+  for (pid_t sender : senders.pids) {
+    if (sender != pid) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "nsm: the request was sent by pid ", sender, ", not by pid ", pid,
+          " which connected and was measured (an inherited or passed connection)"));
+    }
+  }
+  ASSIGN_OR_RETURN(ExecutableMeasurement now, measurer.Measure(pid));
+  if (now.start_time != s.measurement.start_time) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("nsm: pid ", pid, " is no longer the process that connected"));
+  }
+  if (now.sha384 != s.measurement.sha384 || !(now.executable == s.measurement.executable)) {
+    return absl::FailedPreconditionError(absl::StrCat("nsm: pid ", pid, " now runs ", now.path,
+                                                      ", not the executable measured at connect"));
+  }
+  return absl::OkStatus();
 }
 
 nsm::NsmResponse NsmService::Impl::Attest(const Session& s, const nsm::AttestationRequest& r) {
@@ -365,6 +408,12 @@ nsm::NsmResponse NsmService::Impl::Handle(Session& s, const nsm::NsmRequest& req
 }
 
 void NsmService::Impl::Serve(Connection* c) {
+  // Credentials on every message, so each request is attributed to the process that sent it.
+  const int on = 1;
+  if (::setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+    LogWarn("nsm_connection_refused", {{"pid", c->pid}, {"error", "cannot set SO_PASSCRED"}});
+    return;
+  }
   absl::StatusOr<Session> session = NewSession(c->pid);
   if (!session.ok()) {
     LogWarn("nsm_connection_refused",
@@ -382,8 +431,9 @@ void NsmService::Impl::Serve(Connection* c) {
     }
     if (fds[1].revents != 0 || c->evicted.load()) return;  // stopping, or closed for a newcomer
 
+    nsm::FrameSenders senders;
     absl::StatusOr<Bytes> frame =
-        nsm::ReadFrame(c->fd, nsm::kMaxRequestSize, options.frame_timeout);
+        nsm::ReadFrame(c->fd, nsm::kMaxRequestSize, options.frame_timeout, &senders);
     if (!frame.ok()) {
       if (frame.status().code() == absl::StatusCode::kResourceExhausted) {
         // The body was not read, so the stream cannot be resynchronised: answer and close.
@@ -402,7 +452,12 @@ void NsmService::Impl::Serve(Connection* c) {
     c->working.store(true);
     nsm::NsmResponse response;
     absl::StatusOr<nsm::NsmRequest> request = nsm::DecodeRequest(*frame);
-    if (!request.ok()) {
+    absl::Status requester = CheckRequester(*session, c->pid, senders);
+    if (!requester.ok()) {
+      LogWarn("nsm_request_refused",
+              {{"pid", c->pid}, {"error", std::string(requester.message())}});
+      response = Error(nsm::ErrorCode::kInvalidOperation);
+    } else if (!request.ok()) {
       LogInfo("nsm_bad_request", {{"pid", c->pid},
                                   {"size", frame->size()},
                                   {"error", std::string(request.status().message())}});
@@ -427,6 +482,7 @@ void NsmService::Impl::Serve(Connection* c) {
       LogInfo("nsm_connection_error", {{"pid", c->pid}, {"error", std::string(written.message())}});
       return;
     }
+    if (!requester.ok()) return;  // a refused process gets no further answers on this connection
   }
 }
 

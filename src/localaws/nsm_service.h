@@ -6,7 +6,8 @@
 //
 // Measurement. It measures the calling process itself: at accept, SO_PEERCRED gives the peer's
 // pid and /proc/PID/exe the file it runs (nsm_service_measure.h). Per connection:
-//   PCR0 = SHA384(0^48 ‖ SHA384(exe bytes))   (a modified binary gets a different PCR0)
+//   PCR0 = SHA384(0^48 ‖ SHA384(exe bytes))   (measure/local_pcr0.h; a modified binary gets a
+//                                              different PCR0)
 //   PCR1 = PCR2 = PCR0                         stand-ins: there is no kernel or ramdisk locally,
 //                                              and a policy on PCR1/PCR2 should still bind the
 //                                              binary rather than be trivially satisfiable
@@ -20,10 +21,16 @@
 // and PCR4 keep their values — what real debug-mode documents show
 // (shared/vectors/attestation/index.json: evervault debug documents).
 //
-// Limitation: SO_PEERCRED names the process that called connect(). A process that connects and
-// then execs a different binary, or hands the socket to another process, is measured as the
-// connecting process. The answers are about the caller's own binary either way; this service is
-// a development stand-in, not a security boundary on its own.
+// Vouching (not in debug mode). The executable's PCR0 is only given to a process that runs
+// nothing but that executable and root-owned system libraries (measure/process_image.h: no LD_*
+// loader variables, no preloaded, substituted or patched code, not traced). Every request is
+// checked again: its bytes must have been sent by the connecting pid (SO_PASSCRED /
+// SCM_CREDENTIALS, so a fork or a process the socket was passed to is refused), and that pid must
+// still be the same process (start time) running the same executable (so connect-then-exec is
+// refused) and pass the rules. A refused request is answered InvalidOperation, logged
+// (nsm_connection_refused / nsm_request_refused with the reason) and the connection is closed.
+// What this still cannot see is listed in docs/LOCAL-AWS.md ("What local measurement cannot
+// see"); this service is a development stand-in, not a security boundary on its own.
 //
 // Requests (errors as the Nitro NSM returns them, see also QEMU's virtio-nsm):
 //   DescribePCR{index}     index >= 32: InvalidIndex
@@ -58,8 +65,9 @@
 // `idle_timeout` (default 5 minutes). UnixSocketNsmDevice reconnects on its next call when its
 // connection was closed.
 //
-// Logs (JSON lines): connections with pid, executable path and PCR0; requests at debug level
-// with Describe(request) (sizes only). Never documents, user data, nonces or keys.
+// Logs (JSON lines): connections with pid, executable path and PCR0; refusals with the pid and
+// the rule broken; requests at debug level with Describe(request) (sizes only). Never
+// documents, user data, nonces, keys or environment values.
 //
 // Thread-safety: Start/Stop/accessors may be called from any thread; Stop is idempotent.
 

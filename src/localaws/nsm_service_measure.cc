@@ -2,12 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -40,7 +40,47 @@ int64_t Nanos(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + static_cast<int64_t>(ts.tv_nsec);
 }
 
+measure::FileId IdOf(const struct stat& st) {
+  return measure::FileId{major(st.st_dev), minor(st.st_dev), st.st_ino};
+}
+
+absl::Status WithPid(pid_t pid, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat("nsm: pid ", pid, ": ", s.message()));
+}
+
 }  // namespace
+
+absl::StatusOr<crypto::Sha384Digest> ExecutableMeasurer::HashExecutable(int fd,
+                                                                        const std::string& what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot stat ", what, ": ", std::strerror(errno)));
+  }
+  const Key key{st.st_dev, st.st_ino, st.st_size, Nanos(st.st_mtim), Nanos(st.st_ctim)};
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
+  // Hashed outside the lock: two first-time measurements of one file may both hash it, which
+  // is harmless; a slow hash never blocks measurements of other files.
+  absl::StatusOr<measure::FileDigest> digest = measure::Sha384OfOpenFile(fd, what);
+  if (!digest.ok()) return digest.status();
+
+  // Only cache if the file did not change while we read it.
+  struct stat after {};
+  const bool unchanged = ::fstat(fd, &after) == 0 && Nanos(after.st_mtim) == Nanos(st.st_mtim) &&
+                         Nanos(after.st_ctim) == Nanos(st.st_ctim) &&
+                         after.st_size == st.st_size &&
+                         static_cast<uint64_t>(st.st_size) == digest->size;
+  absl::MutexLock lock(&mu_);
+  ++files_hashed_;
+  if (unchanged) {
+    if (cache_.size() >= max_cache_entries_) cache_.clear();
+    cache_[key] = digest->sha384;
+  }
+  return digest->sha384;
+}
 
 absl::StatusOr<ExecutableMeasurement> ExecutableMeasurer::Measure(pid_t pid) {
   const std::string link = absl::StrCat("/proc/", pid, "/exe");
@@ -53,7 +93,6 @@ absl::StatusOr<ExecutableMeasurement> ExecutableMeasurer::Measure(pid_t pid) {
     int fd;
     ~FdCloser() { ::close(fd); }
   } closer{fd};
-
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     return absl::UnavailableError(
@@ -63,55 +102,30 @@ absl::StatusOr<ExecutableMeasurement> ExecutableMeasurer::Measure(pid_t pid) {
     return absl::FailedPreconditionError(
         absl::StrCat("nsm: the executable of pid ", pid, " (", out.path, ") is not a file"));
   }
-  if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) > kMaxMeasuredExecutableSize) {
-    return absl::ResourceExhaustedError(absl::StrCat("nsm: the executable of pid ", pid, " (",
-                                                     out.path, ") is ", st.st_size,
-                                                     " bytes, over the measuring limit"));
-  }
-  const Key key{st.st_dev, st.st_ino, st.st_size, Nanos(st.st_mtim), Nanos(st.st_ctim)};
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      out.sha384 = it->second;
-      return out;
-    }
+  out.executable = IdOf(st);
+
+  absl::StatusOr<measure::ProcessImage> image = measure::ReadProcessImage(pid);
+  if (!image.ok()) return WithPid(pid, image.status());
+  out.start_time = image->start_time;
+  const measure::StatFn stat_in_root = [pid](const std::string& path) {
+    return measure::StatInRootOf(pid, path);
+  };
+  if (absl::Status s = measure::CheckProcessImage(*image, out.executable, stat_in_root); !s.ok()) {
+    return WithPid(pid, s);
   }
 
-  // Hashed outside the lock: two first-time measurements of one file may both hash it, which
-  // is harmless; a slow hash never blocks measurements of other files.
-  crypto::Sha384Hasher hasher;
-  std::vector<uint8_t> buf(1 << 16);
-  uint64_t total = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("nsm: cannot read the executable of pid ", pid,
-                                                 " (", out.path, "): ", std::strerror(errno)));
-    }
-    if (n == 0) break;
-    total += static_cast<uint64_t>(n);
-    if (total > kMaxMeasuredExecutableSize) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "nsm: the executable of pid ", pid, " (", out.path, ") grew over the measuring limit"));
-    }
-    hasher.Update(ByteView(buf.data(), static_cast<size_t>(n)));
-  }
-  out.sha384 = hasher.Finish();
+  absl::StatusOr<crypto::Sha384Digest> sha384 =
+      HashExecutable(fd, absl::StrCat("the executable of pid ", pid, " (", out.path, ")"));
+  if (!sha384.ok()) return WithPid(pid, sha384.status());
+  out.sha384 = *sha384;
 
-  // Only cache if the file did not change while we read it.
-  struct stat after {};
-  if (::fstat(fd, &after) == 0 && Nanos(after.st_mtim) == Nanos(st.st_mtim) &&
-      Nanos(after.st_ctim) == Nanos(st.st_ctim) && after.st_size == st.st_size &&
-      static_cast<uint64_t>(st.st_size) == total) {
-    absl::MutexLock lock(&mu_);
-    if (cache_.size() >= max_cache_entries_) cache_.clear();
-    cache_[key] = out.sha384;
-    ++files_hashed_;
-  } else {
-    absl::MutexLock lock(&mu_);
-    ++files_hashed_;
+  // The same process, still running the same file: no exec() and no pid reuse while measured.
+  struct stat now {};
+  absl::StatusOr<uint64_t> start_now = measure::ReadStartTime(pid);
+  if (::stat(link.c_str(), &now) != 0 || !(IdOf(now) == out.executable) || !start_now.ok() ||
+      *start_now != out.start_time) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("nsm: pid ", pid, " exec()ed or exited while it was measured"));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -51,12 +52,43 @@ absl::Status WaitReady(int fd, short events, const std::optional<SteadyTime>& de
   }
 }
 
+void NoteSender(FrameSenders* senders, pid_t pid) {
+  if (std::find(senders->pids.begin(), senders->pids.end(), pid) == senders->pids.end()) {
+    senders->pids.push_back(pid);
+  }
+}
+
+// recv(), or with `senders` recvmsg() noting the sender of the bytes it returns.
+ssize_t Receive(int fd, uint8_t* data, size_t size, FrameSenders* senders) {
+  if (senders == nullptr) return recv(fd, data, size, MSG_DONTWAIT);
+  iovec iov{data, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n <= 0) return n;
+  pid_t pid = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+        c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+      ucred cred{};
+      std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+      pid = cred.pid;
+    }
+  }
+  NoteSender(senders, (msg.msg_flags & MSG_CTRUNC) != 0 ? 0 : pid);
+  return n;
+}
+
 // Reads exactly out.size() bytes. `*received` counts bytes read before any failure.
 absl::Status ReadExact(int fd, absl::Span<uint8_t> out, const std::optional<SteadyTime>& deadline,
-                       size_t* received) {
+                       size_t* received, FrameSenders* senders) {
   size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = recv(fd, out.data() + done, out.size() - done, MSG_DONTWAIT);
+    const ssize_t n = Receive(fd, out.data() + done, out.size() - done, senders);
     if (n > 0) {
       done += static_cast<size_t>(n);
       *received += static_cast<size_t>(n);
@@ -76,10 +108,16 @@ absl::Status ReadExact(int fd, absl::Span<uint8_t> out, const std::optional<Stea
 }  // namespace
 
 absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout) {
+  return ReadFrame(fd, max_size, timeout, nullptr);
+}
+
+absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
+                                FrameSenders* senders) {
+  if (senders != nullptr) senders->pids.clear();
   const std::optional<SteadyTime> deadline = DeadlineFrom(timeout);
   uint8_t header[kFrameHeaderSize];
   size_t received = 0;
-  absl::Status s = ReadExact(fd, absl::Span<uint8_t>(header, sizeof(header)), deadline, &received);
+  absl::Status s = ReadExact(fd, absl::Span<uint8_t>(header, sizeof(header)), deadline, &received, senders);
   if (!s.ok()) {
     if (received == 0 && absl::IsDataLoss(s)) {
       return absl::OutOfRangeError("nsm socket: peer closed the connection between frames");
@@ -98,7 +136,7 @@ absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout)
   }
   Bytes body(length);
   received = 0;
-  s = ReadExact(fd, absl::Span<uint8_t>(body), deadline, &received);
+  s = ReadExact(fd, absl::Span<uint8_t>(body), deadline, &received, senders);
   if (!s.ok()) {
     if (absl::IsDataLoss(s)) {
       return absl::DataLossError(absl::StrCat("nsm socket: peer closed the connection after ",

@@ -18,7 +18,10 @@
 //   DeadlineExceeded — the frame did not complete within the timeout;
 //   Unavailable      — any other socket error (ECONNRESET, EPIPE, ...).
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +34,19 @@ inline constexpr size_t kFrameHeaderSize = 4;
 
 // Reads one frame from `fd`. A frame of length 0 is returned as empty Bytes.
 absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout);
+
+// The processes that wrote a frame's bytes, as the kernel reports them (SCM_CREDENTIALS, unix(7))
+// on a Unix socket with SO_PASSCRED set. Linux never returns bytes of two senders from one
+// recvmsg() there, so every byte of the frame is accounted for. The pids are as seen from the
+// reader's pid namespace; 0 means a chunk came without credentials or from a process that is not
+// visible there.
+struct FrameSenders {
+  std::vector<pid_t> pids;  // distinct, in order of first appearance
+};
+
+// ReadFrame that also fills `senders` (cleared first) for the bytes it read, header included.
+absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
+                                FrameSenders* senders);
 
 // Writes `payload` as one frame to `fd`.
 absl::Status WriteFrame(int fd, ByteView payload, size_t max_size, absl::Duration timeout);

@@ -1,15 +1,10 @@
 #include "src/operator/measurement.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/str_cat.h"
 #include "src/common/encoding.h"
 #include "src/common/strings.h"
 #include "src/eif/eif_reader.h"
+#include "src/measure/local_pcr0.h"
 
 namespace lockout::ops {
 namespace {
@@ -34,30 +29,12 @@ absl::StatusOr<crypto::Sha384Digest> ParsePcrHex(std::string_view hex, std::stri
 }
 
 absl::StatusOr<crypto::Sha384Digest> Pcr0OfEnclaveBinary(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const std::string text =
-        absl::StrCat("cannot open enclave binary ", path, ": ", std::strerror(err));
-    return err == ENOENT ? absl::NotFoundError(text) : absl::InternalError(text);
+  absl::StatusOr<crypto::Sha384Digest> pcr0 = measure::LocalPcr0OfFile(path);
+  if (!pcr0.ok()) {
+    return absl::Status(pcr0.status().code(),
+                        absl::StrCat("enclave binary: ", pcr0.status().message()));
   }
-  crypto::Sha384Hasher hasher;
-  Bytes buf(1 << 20);
-  for (;;) {
-    const ssize_t n = read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      close(fd);
-      return absl::InternalError(
-          absl::StrCat("cannot read enclave binary ", path, ": ", std::strerror(err)));
-    }
-    if (n == 0) break;
-    hasher.Update(ByteView(buf.data(), static_cast<size_t>(n)));
-  }
-  close(fd);
-  const crypto::Sha384Digest file_hash = hasher.Finish();
-  return crypto::ExtendPcr(kZeroPcr, file_hash);
+  return pcr0;
 }
 
 absl::StatusOr<crypto::Sha384Digest> Pcr0OfEif(const std::string& path) {

@@ -5,10 +5,11 @@
 //
 //   PCR0 of an EIF        the image measurement nitro-cli prints (src/eif)
 //   PCR0 of a binary      what `lockout local-aws`'s NSM service reports for a process running
-//                         that executable: SHA384(0^48 ‖ SHA384(file bytes)) (ARCHITECTURE §2)
+//                         that executable: SHA384(0^48 ‖ SHA384(file bytes)) (ARCHITECTURE §2),
+//                         computed by src/measure/local_pcr0.h, the same code the service uses
 //   PCR3 of a role        SHA384(0^48 ‖ role ARN), the parent instance's IAM role measurement
 //
-// Errors: NotFound/Internal/ResourceExhausted for files (messages name the path), InvalidArgument
+// Errors: NotFound/PermissionDenied/Unavailable/ResourceExhausted for files (messages name the path), InvalidArgument
 // for malformed hex or EIFs. Thread-safety: pure functions.
 
 #include <string>
