@@ -67,40 +67,41 @@ bool IsSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
 
 // Trims SP/HTAB at both ends and collapses inner runs of SP/HTAB to one SP (AWS: "Trim any
 // leading or trailing spaces ... convert sequential spaces to a single space").
-void AppendTrimmedCollapsed(std::string_view line, std::string* out) {
+void AppendTrimmedCollapsed(std::string_view line, SecretBuilder& out) {
   size_t b = 0;
   size_t e = line.size();
   while (b < e && IsSpaceOrTab(line[b])) ++b;
   while (e > b && IsSpaceOrTab(line[e - 1])) --e;
-  bool in_space = false;
-  for (size_t i = b; i < e; ++i) {
+  size_t i = b;
+  while (i < e) {
+    const size_t run = i;
     if (IsSpaceOrTab(line[i])) {
-      if (!in_space) out->push_back(' ');
-      in_space = true;
+      while (i < e && IsSpaceOrTab(line[i])) ++i;
+      out.Append(" ");
     } else {
-      out->push_back(line[i]);
-      in_space = false;
+      while (i < e && !IsSpaceOrTab(line[i])) ++i;
+      out.Append(line.substr(run, i - run));
     }
   }
 }
 
-// Canonical value of one header: every occurrence and every folded line, trimmed, joined by ','.
-std::string CanonicalHeaderValue(const std::vector<std::string_view>& values) {
-  std::string out;
+// Appends the canonical value of one header: every occurrence and every folded line, trimmed,
+// joined by ','. Written straight into the secret buffer: X-Amz-Security-Token's value is the
+// session token.
+void AppendCanonicalHeaderValue(const std::vector<std::string_view>& values, SecretBuilder& out) {
   bool first = true;
   for (std::string_view v : values) {
     size_t pos = 0;
     while (true) {
       size_t nl = v.find('\n', pos);
       std::string_view line = v.substr(pos, nl == std::string_view::npos ? v.npos : nl - pos);
-      if (!first) out.push_back(',');
+      if (!first) out.Append(",");
       first = false;
-      AppendTrimmedCollapsed(line, &out);
+      AppendTrimmedCollapsed(line, out);
       if (nl == std::string_view::npos) break;
       pos = nl + 1;
     }
   }
-  return out;
 }
 
 bool IsNormalizedHeaderList(const std::vector<std::string>& names) {
@@ -243,7 +244,7 @@ std::vector<std::string> NormalizeSignedHeaderNames(const std::vector<std::strin
   return out;
 }
 
-absl::StatusOr<std::string> BuildCanonicalRequest(const HttpRequest& request,
+absl::StatusOr<SecretBytes> BuildCanonicalRequest(const HttpRequest& request,
                                                   const std::vector<std::string>& signed_headers,
                                                   std::string_view payload_hash,
                                                   UriPathRules rules) {
@@ -251,25 +252,39 @@ absl::StatusOr<std::string> BuildCanonicalRequest(const HttpRequest& request,
     return absl::InvalidArgumentError(
         "signed headers must be a non-empty, lower-case, sorted list without duplicates");
   }
+  // Built in secret memory only (SecretBuilder): the signed X-Amz-Security-Token header puts the
+  // session token in the canonical request, and a growing std::string would free copies of it
+  // unwiped on every AWS call. The method, URI and query are not secret.
   ASSIGN_OR_RETURN(std::string query, CanonicalQueryString(request.Query()));
-  std::string out =
-      absl::StrCat(request.method, "\n", CanonicalUri(request.Path(), rules), "\n", query, "\n");
+  SecretBuilder out;
+  out.Append(request.method);
+  out.Append("\n");
+  out.Append(CanonicalUri(request.Path(), rules));
+  out.Append("\n");
+  out.Append(query);
+  out.Append("\n");
   for (const std::string& name : signed_headers) {
     std::vector<std::string_view> values = request.HeaderValues(name);
     if (values.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("signed header '", name, "' is not in the request"));
     }
-    absl::StrAppend(&out, name, ":", CanonicalHeaderValue(values), "\n");
+    out.Append(name);
+    out.Append(":");
+    AppendCanonicalHeaderValue(values, out);
+    out.Append("\n");
   }
-  absl::StrAppend(&out, "\n", absl::StrJoin(signed_headers, ";"), "\n", Absl(payload_hash));
-  return out;
+  out.Append("\n");
+  out.Append(absl::StrJoin(signed_headers, ";"));
+  out.Append("\n");
+  out.Append(payload_hash);
+  return std::move(out).Finish();
 }
 
 std::string BuildStringToSign(std::string_view amz_date, const CredentialScope& scope,
-                              std::string_view canonical_request) {
+                              const SecretBytes& canonical_request) {
   return absl::StrCat(Absl(kSigV4Algorithm), "\n", Absl(amz_date), "\n", scope.ToString(), "\n",
-                      HexEncode(crypto::Sha256(AsBytes(canonical_request))));
+                      HexEncode(crypto::Sha256(canonical_request.Reveal())));
 }
 
 SecretBytes DeriveSigningKey(const SecretBytes& secret_access_key, const CredentialScope& scope) {

@@ -86,14 +86,16 @@ std::vector<std::string> NormalizeSignedHeaderNames(const std::vector<std::strin
 // `payload_hash` is the lower-case hex SHA-256 of the body (or a value the caller signs instead).
 // Errors: InvalidArgument when a signed header is absent from `request` (the error names the
 // header), when `signed_headers` is empty or not normalised, or on a malformed query string.
-absl::StatusOr<std::string> BuildCanonicalRequest(const HttpRequest& request,
+// Returned (and built) in secret memory: it holds the session token when that header is signed.
+absl::StatusOr<SecretBytes> BuildCanonicalRequest(const HttpRequest& request,
                                                   const std::vector<std::string>& signed_headers,
                                                   std::string_view payload_hash,
                                                   UriPathRules rules);
 
-// "AWS4-HMAC-SHA256\n<amz_date>\n<scope>\n<hex sha256(canonical_request)>".
+// "AWS4-HMAC-SHA256\n<amz_date>\n<scope>\n<hex sha256(canonical_request)>". Not secret: it
+// carries only a digest of the canonical request, and is what a verifier recomputes.
 std::string BuildStringToSign(std::string_view amz_date, const CredentialScope& scope,
-                              std::string_view canonical_request);
+                              const SecretBytes& canonical_request);
 
 // kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
 SecretBytes DeriveSigningKey(const SecretBytes& secret_access_key, const CredentialScope& scope);
@@ -125,10 +127,11 @@ struct SigningOptions {
   std::optional<std::vector<std::string>> signed_headers;
 };
 
-// Everything SignRequest computed; tests compare these with the suite. Contains the session token
-// when it is signed: do not log.
+// Everything SignRequest computed; tests compare these with the suite. The canonical request
+// contains the session token when it is signed, so it is SecretBytes (wiped when the result is
+// dropped); the rest is what goes on the wire or a digest of it.
 struct SigningResult {
-  std::string canonical_request;
+  SecretBytes canonical_request;
   std::string string_to_sign;
   std::string signature;      // lower-case hex
   std::string authorization;  // the Authorization header value that was set

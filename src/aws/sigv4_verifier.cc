@@ -345,7 +345,7 @@ VerifyResult SigV4Verifier::Verify(const HttpRequest& request) const {
     return fail(BadSignature("x-amz-content-sha256 does not match the SHA-256 of the body"));
   }
 
-  absl::StatusOr<std::string> canonical =
+  absl::StatusOr<SecretBytes> canonical =
       BuildCanonicalRequest(request, auth.signed_headers, payload_hash, options_.path_rules);
   if (!canonical.ok()) {
     return fail(BadSignature(

@@ -21,14 +21,6 @@ bool IsRetryableTransportError(const absl::Status& status) {
 
 }  // namespace
 
-void WipeJsonStrings(nlohmann::json& json) {
-  if (json.is_string()) {
-    WipeString(json.get_ref<std::string&>());
-  } else if (json.is_object() || json.is_array()) {
-    for (auto& item : json) WipeJsonStrings(item);
-  }
-}
-
 AwsJsonClient::AwsJsonClient(std::unique_ptr<HttpTransport> transport,
                              std::shared_ptr<CredentialsProvider> credentials,
                              AwsJsonClientOptions options)

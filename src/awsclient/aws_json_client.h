@@ -20,8 +20,8 @@
 //
 // Secrets: the serialised request (which may hold a base64 plaintext) and the raw reply are
 // wiped after the call; callers wipe the strings of request and reply JSON that held secrets
-// (WipeJsonStrings). Errors and logs carry the operation, types, sizes and HTTP status, never
-// bodies, credentials or signatures.
+// (WipeJsonStrings, src/common/json.h). Errors and logs carry the operation, types, sizes and HTTP
+// status, never bodies, credentials or signatures.
 //
 // Thread-safety: Call is thread-safe if the credentials provider is (the bundled ones are).
 
@@ -81,9 +81,5 @@ class AwsJsonClient final {
   std::shared_ptr<CredentialsProvider> credentials_;
   AwsJsonClientOptions options_;
 };
-
-// Overwrites every string inside `json` (recursively, object keys excepted) with zeros and then
-// empties it: for request/reply objects that held base64 plaintexts or credentials.
-void WipeJsonStrings(nlohmann::json& json);
 
 }  // namespace lockout::awsclient

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/awsclient/json_fields.h"
 #include "src/common/encoding.h"
+#include "src/common/json.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 

@@ -1,6 +1,7 @@
 #include "src/common/json.h"
 
 #include "absl/strings/str_cat.h"
+#include "src/common/secret_bytes.h"
 
 namespace lockout {
 
@@ -39,6 +40,14 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes
                                            /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InvalidArgumentError("json: malformed document");
   return j;
+}
+
+void WipeJsonStrings(nlohmann::json& json) {
+  if (json.is_string()) {
+    WipeString(json.get_ref<std::string&>());
+  } else if (json.is_structured()) {
+    for (auto& item : json) WipeJsonStrings(item);
+  }
 }
 
 }  // namespace lockout

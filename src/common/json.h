@@ -18,4 +18,10 @@ inline constexpr int kMaxJsonDepth = 32;
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes = 1 << 20,
                                          int max_depth = kMaxJsonDepth);
 
+// Overwrites every string inside `json` (recursively, object keys excepted) with zeros and then
+// empties it: for request/reply documents that held base64 plaintexts or credentials. Best effort:
+// nlohmann's parser may have left copies in buffers it freed; a document that carries secrets
+// from an untrusted peer is better read with SecretJson (secret_json.h).
+void WipeJsonStrings(nlohmann::json& json);
+
 }  // namespace lockout

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -20,6 +21,11 @@ size_t PageSize() {
   static const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return kPage;
 }
+
+// mlock/munlock as system calls: the sanitizer runtimes (ASan, TSan, MSan) replace the libc
+// wrappers with no-ops that report success, which would hide exactly the failure Lock() reports.
+bool MemoryLock(void* p, size_t n) { return syscall(SYS_mlock, p, n) == 0; }
+void MemoryUnlock(void* p, size_t n) { syscall(SYS_munlock, p, n); }
 
 }  // namespace
 
@@ -68,7 +74,7 @@ void SecretBytes::Clear() {
   if (data_ != nullptr) {
     OPENSSL_cleanse(data_, capacity_);
     if (locked_) {
-      munlock(data_, capacity_);
+      MemoryUnlock(data_, capacity_);
       madvise(data_, capacity_, MADV_DODUMP);
     }
     std::free(data_);
@@ -80,10 +86,10 @@ void SecretBytes::Clear() {
 }
 
 bool SecretBytes::Lock() {
-  if (data_ == nullptr || locked_) return locked_ || data_ == nullptr;
+  if (data_ == nullptr || locked_) return true;
   // MADV_DONTDUMP keeps the pages out of core files even if dumps are enabled.
   madvise(data_, capacity_, MADV_DONTDUMP);
-  locked_ = mlock(data_, capacity_) == 0;
+  locked_ = MemoryLock(data_, capacity_);
   return locked_;
 }
 
@@ -91,6 +97,27 @@ bool SecretBytes::Equals(const SecretBytes& other) const {
   if (size_ != other.size_) return false;
   if (size_ == 0) return true;
   return CRYPTO_memcmp(data_, other.data_, size_) == 0;
+}
+
+void SecretBuilder::Append(ByteView data) {
+  if (data.empty()) return;
+  if (data.size() > buffer_.size() - size_) {
+    // Geometric growth: appends stay amortised O(1) and few buffers are wiped.
+    size_t capacity = buffer_.size() < 256 ? 256 : buffer_.size() * 2;
+    if (capacity < size_ + data.size()) capacity = size_ + data.size();
+    SecretBytes grown(capacity);
+    if (size_ > 0) std::memcpy(grown.RevealMutable().data(), buffer_.Reveal().data(), size_);
+    buffer_ = std::move(grown);  // the outgrown buffer is wiped
+  }
+  std::memcpy(buffer_.RevealMutable().data() + size_, data.data(), data.size());
+  size_ += data.size();
+}
+
+SecretBytes SecretBuilder::Finish() && {
+  SecretBytes out = SecretBytes::CopyFrom(buffer_.Reveal().first(size_));
+  buffer_.Clear();
+  size_ = 0;
+  return out;
 }
 
 std::string SecretBytes::DebugString() const { return absl::StrCat("<secret:", size_, "B>"); }

@@ -42,9 +42,11 @@ class SecretBytes final {
   }
 
   // Locks the pages holding the secret in RAM (mlock) and excludes them from core dumps
-  // (MADV_DONTDUMP). Returns false if the kernel refused (e.g. RLIMIT_MEMLOCK); the secret is
-  // still usable.
-  bool Lock();
+  // (MADV_DONTDUMP). Returns false if the kernel refused (RLIMIT_MEMLOCK without CAP_IPC_LOCK);
+  // the secret is still usable, but may reach swap. An empty secret counts as locked. Callers
+  // must look at the result (nodiscard): a server reports unlocked key memory (enclave `health`
+  // key_memory_locked, relay lockout_relay_credentials_memory_locked).
+  [[nodiscard]] bool Lock();
   bool locked() const { return locked_; }
 
   // Constant-time equality (CRYPTO_memcmp); sizes are not secret.
@@ -65,6 +67,30 @@ class SecretBytes final {
 inline std::ostream& operator<<(std::ostream& os, const SecretBytes& s) {
   return os << s.DebugString();
 }
+
+// SecretBuilder: builds a secret of unknown final size by appending, in secret memory only.
+// A growable std::string would leave unwiped copies of the prefix behind each time it grows;
+// here every outgrown buffer is a SecretBytes, wiped when it is replaced.
+//
+//   SecretBuilder b;
+//   b.Append("x-amz-security-token:");
+//   b.Append(token.RevealAsString());
+//   SecretBytes s = std::move(b).Finish();
+//
+// Not thread-safe.
+class SecretBuilder final {
+ public:
+  SecretBuilder() = default;
+  void Append(std::string_view data) { Append(AsBytes(data)); }
+  void Append(ByteView data);
+  size_t size() const { return size_; }
+  // The bytes appended so far, in an exactly-sized SecretBytes; the working buffer is wiped.
+  SecretBytes Finish() &&;
+
+ private:
+  SecretBytes buffer_;
+  size_t size_ = 0;
+};
 
 // Wipes a buffer that held secret data (OPENSSL_cleanse; not optimised away).
 void WipeBytes(void* data, size_t size);

@@ -10,6 +10,7 @@
 #include "src/common/strings.h"
 #include "src/crypto/cms_envelope.h"
 #include "src/crypto/rsa_key.h"
+#include "src/enclave/key_memory_lock.h"
 #include "src/nsm/nsm_client.h"
 
 namespace lockout::enclave {
@@ -148,7 +149,7 @@ absl::StatusOr<std::unique_ptr<Signer>> KeyLoader::Load(LoadFailure* failure) {
     Fail(failure, s, "kms envelope invalid", RetryClass::kSlow);
     return s;
   }
-  pkcs8->Lock();
+  KeyMemoryLock::Process().Record("pkcs8", pkcs8->Lock());
   absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::FromPkcs8(*pkcs8, options_.key_type);
   pkcs8->Clear();
   if (!signer.ok()) {

@@ -14,6 +14,7 @@
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/enclave_app.h"
+#include "src/enclave/key_memory_lock.h"
 
 namespace {
 
@@ -45,9 +46,11 @@ int Run(const EnclaveConfig& config) {
 
 int main(int argc, char** argv) {
   // Before anything holds a key: no core dumps, and OpenSSL's private BIGNUMs in a locked,
-  // non-dumpable secure heap (if the kernel refuses mlock the heap still works, unlocked).
+  // non-dumpable secure heap. It returns 1 when locked, 2 when it works but mlock (or a guard
+  // page) was refused, 0 when there is none; health reports key_memory_locked either way.
   lockout::DisableCoreDumps();
-  CRYPTO_secure_malloc_init(size_t{1} << 18, 16);
+  lockout::enclave::KeyMemoryLock::Process().Record(
+      "openssl secure heap", CRYPTO_secure_malloc_init(size_t{1} << 18, 16) == 1);
 
   CLI::App cli{"lockout-enclave: the signing service inside the Nitro Enclave"};
   EnclaveConfig config;

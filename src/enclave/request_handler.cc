@@ -10,6 +10,7 @@
 #include "src/common/logger.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
+#include "src/enclave/key_memory_lock.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_message.h"
 
@@ -350,7 +351,8 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"status", health.state},
                            {"reason", health.reason},
                            {"load_mode", LoadModeName(keys_.mode())},
-                           {"load_attempts", health.attempts}};
+                           {"load_attempts", health.attempts},
+                           {"key_memory_locked", KeyMemoryLock::Process().locked()}};
     if (const Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;

@@ -17,6 +17,7 @@
 #include "src/crypto/hash.h"
 #include "src/crypto/openssl_util.h"
 #include "src/crypto/rsa_key.h"
+#include "src/enclave/key_memory_lock.h"
 
 namespace lockout::enclave {
 namespace {
@@ -158,7 +159,7 @@ absl::StatusOr<SecretBytes> ExtractScalar(const EVP_PKEY* pkey) {
     return OpenSslError("private key: no private scalar", absl::StatusCode::kInvalidArgument);
   }
   SecretBytes scalar(kSecp256k1ScalarSize);
-  scalar.Lock();
+  KeyMemoryLock::Process().Record("secp256k1 scalar", scalar.Lock());
   const int rc = BN_bn2binpad(bn, scalar.RevealMutable().data(), kSecp256k1ScalarSize);
   BN_clear_free(bn);
   if (rc < 0) return absl::InvalidArgumentError("private key: scalar longer than 32 bytes");

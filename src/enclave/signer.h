@@ -15,7 +15,8 @@
 //
 // Key material: the private key lives only in OpenSSL objects (whose private BIGNUMs use the
 // secure heap when main() set one up) and, for secp256k1, in a locked SecretBytes holding the
-// 32-byte scalar that libsecp256k1 needs. Nothing here logs; errors never carry key bytes.
+// 32-byte scalar that libsecp256k1 needs (its mlock outcome goes to KeyMemoryLock, which logs a
+// refusal once). Nothing else here logs; errors never carry key bytes.
 //
 // Thread-safety: a Signer is immutable after creation and may be shared by any number of
 // threads. A SigningContext holds the per-thread state that makes signing allocation-free

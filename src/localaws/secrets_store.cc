@@ -58,16 +58,6 @@ absl::Status FsyncDir(const std::string& dir) {
 // Milliseconds since the epoch: the precision AWS reports dates with.
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 
-// Wipes every string in a JSON tree that held secret values (best effort: nlohmann owns the
-// buffers, but we can overwrite them in place before they are freed).
-void WipeJsonStrings(Json& j) {
-  if (j.is_string()) {
-    WipeString(j.get_ref<std::string&>());
-  } else if (j.is_structured()) {
-    for (auto& child : j) WipeJsonStrings(child);
-  }
-}
-
 absl::StatusOr<std::string> GetStr(const Json& j, const char* field, bool required = true) {
   auto it = j.find(field);
   if (it == j.end()) {

@@ -49,7 +49,22 @@ absl::StatusOr<awsclient::RoleCredentials> CredentialCache::Get() {
   LogInfo("relay_credentials_refreshed", {{"expiration", FormatRfc3339(fresh->expiration)},
                                           {"latency_ms", absl::ToDoubleMilliseconds(latency)}});
   cached_ = *std::move(fresh);
-  if (metrics_ != nullptr) metrics_->SetCredentialsExpiration(cached_->expiration);
+  // Lock() on the cached SecretBytes themselves: a move keeps the allocation, so they stay locked
+  // until the next refresh replaces (and wipes) them.
+  const bool key_locked = cached_->secret_access_key.Lock();
+  const bool token_locked = cached_->session_token.Lock();
+  memory_locked_ = key_locked && token_locked;
+  if (!*memory_locked_ && !lock_failure_logged_) {
+    lock_failure_logged_ = true;
+    LogWarn("relay_credentials_memory_not_locked",
+            {{"detail",
+              "mlock refused for the cached role credentials (raise RLIMIT_MEMLOCK, e.g. "
+              "LimitMEMLOCK= in the systemd unit); they may be swapped to disk"}});
+  }
+  if (metrics_ != nullptr) {
+    metrics_->SetCredentialsExpiration(cached_->expiration);
+    metrics_->SetCredentialsMemoryLocked(*memory_locked_);
+  }
   return CopyRoleCredentials(*cached_);
 }
 
@@ -57,6 +72,11 @@ std::optional<absl::Time> CredentialCache::expiration() const {
   absl::MutexLock lock(&mu_);
   if (!cached_.has_value()) return std::nullopt;
   return cached_->expiration;
+}
+
+std::optional<bool> CredentialCache::memory_locked() const {
+  absl::MutexLock lock(&mu_);
+  return memory_locked_;
 }
 
 int CredentialCache::fetches() const {

@@ -9,6 +9,12 @@
 // while the cached credentials have not expired yet, those are returned (and the failure
 // logged), so a brief IMDS outage inside the margin does not fail requests.
 //
+// The cached secret key and session token are mlock()ed (and kept out of core dumps): they live
+// for hours. If the kernel refuses (RLIMIT_MEMLOCK without CAP_IPC_LOCK) the cache still works;
+// the first refusal is logged once (relay_credentials_memory_not_locked) and the state is
+// published as lockout_relay_credentials_memory_locked and memory_locked(). The copies Get()
+// hands out live for one request and are wiped, not locked.
+//
 // Why not awsclient::ImdsCredentialsProvider, which caches the same way: the relay must time
 // each real fetch (lockout_relay_upstream_latency_seconds{operation="imds_credentials"}),
 // publish the expiry gauge and log refreshes, none of which a cache hit may count; and the fetch
@@ -47,6 +53,8 @@ class CredentialCache final {
   std::optional<absl::Time> expiration() const;
   // Fetch attempts so far (successful or not).
   int fetches() const;
+  // Whether the cached credentials are locked in RAM; nullopt before the first successful fetch.
+  std::optional<bool> memory_locked() const;
 
  private:
   Fetcher fetch_;
@@ -56,6 +64,8 @@ class CredentialCache final {
   mutable absl::Mutex mu_;
   std::optional<awsclient::RoleCredentials> cached_ ABSL_GUARDED_BY(mu_);
   int fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<bool> memory_locked_ ABSL_GUARDED_BY(mu_);
+  bool lock_failure_logged_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace lockout::relay

@@ -85,6 +85,16 @@ void RelayMetrics::SetCredentialsExpiration(absl::Time expiration) {
   credentials_expiration_ = expiration;
 }
 
+void RelayMetrics::SetCredentialsMemoryLocked(bool locked) {
+  absl::MutexLock lock(&mu_);
+  credentials_memory_locked_ = locked;
+}
+
+std::optional<bool> RelayMetrics::credentials_memory_locked() const {
+  absl::MutexLock lock(&mu_);
+  return credentials_memory_locked_;
+}
+
 void RelayMetrics::ConnectionOpened() {
   absl::MutexLock lock(&mu_);
   ++connections_active_;
@@ -134,6 +144,12 @@ std::string RelayMetrics::RenderPrometheus() const {
   if (credentials_expiration_.has_value()) {
     absl::StrAppend(&out, "lockout_relay_credentials_expiry_seconds ",
                     Number(absl::ToDoubleSeconds(*credentials_expiration_ - now)), "\n");
+  }
+  if (credentials_memory_locked_.has_value()) {
+    Header(out, "lockout_relay_credentials_memory_locked", "gauge",
+           "1 if the cached role credentials are locked in RAM (mlock), 0 if refused.");
+    absl::StrAppend(&out, "lockout_relay_credentials_memory_locked ",
+                    *credentials_memory_locked_ ? 1 : 0, "\n");
   }
   Header(out, "lockout_relay_connections_active", "gauge", "Connections being served.");
   absl::StrAppend(&out, "lockout_relay_connections_active ", connections_active_, "\n");

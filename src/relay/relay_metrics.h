@@ -10,6 +10,10 @@
 //   lockout_relay_credentials_expiry_seconds             gauge: seconds until the cached role
 //                                                        credentials expire (absent before the
 //                                                        first fetch; negative once expired)
+//   lockout_relay_credentials_memory_locked              gauge: 1 if the cached role credentials
+//                                                        are mlock()ed, 0 if the kernel refused
+//                                                        (RLIMIT_MEMLOCK); absent before the
+//                                                        first fetch
 //   lockout_relay_connections_active                     gauge
 //   lockout_relay_connections_total                      counter
 //
@@ -62,6 +66,7 @@ class RelayMetrics final {
   void RecordError(std::string_view kind);
   void ObserveUpstreamLatency(std::string_view operation, absl::Duration latency);
   void SetCredentialsExpiration(absl::Time expiration);
+  void SetCredentialsMemoryLocked(bool locked);
   void ConnectionOpened();
   void ConnectionClosed();
 
@@ -73,6 +78,7 @@ class RelayMetrics final {
   uint64_t errors(std::string_view kind) const;
   uint64_t upstream_calls(std::string_view operation) const;
   int64_t connections_active() const;
+  std::optional<bool> credentials_memory_locked() const;
 
   // Histogram bucket upper bounds, seconds.
   static const std::vector<double>& LatencyBuckets();
@@ -90,6 +96,7 @@ class RelayMetrics final {
   std::map<std::string, uint64_t, std::less<>> errors_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Histogram, std::less<>> latency_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Time> credentials_expiration_ ABSL_GUARDED_BY(mu_);
+  std::optional<bool> credentials_memory_locked_ ABSL_GUARDED_BY(mu_);
   int64_t connections_active_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t connections_total_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -3,13 +3,13 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
+#include "src/common/secret_json.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 
@@ -25,15 +25,6 @@ bool IsPrintableAscii(ByteView bytes) {
     if (c < 0x20 || c > 0x7e) return false;
   }
   return true;
-}
-
-// Overwrites every string in `j` (object keys excepted): the parsed reply held credentials.
-void WipeJson(json& j) {
-  if (j.is_string()) {
-    WipeString(j.get_ref<std::string&>());
-  } else if (j.is_structured()) {
-    for (auto& element : j) WipeJson(element);
-  }
 }
 
 absl::Status Malformed(std::string_view what) {
@@ -118,18 +109,17 @@ absl::Status StatusForErrorMessage(std::string_view message) {
   return absl::UnknownError(text);
 }
 
-// A required non-empty printable-ASCII string field of `object`.
-absl::StatusOr<std::string*> RequiredString(json& object, std::string_view field,
-                                            std::string_view where) {
-  auto it = object.find(std::string(field));
-  if (it == object.end() || !it->is_string()) {
+// A required printable-ASCII string field of `object`, still in the document's secret memory.
+absl::StatusOr<std::string_view> RequiredString(const SecretJson& object, std::string_view field,
+                                                std::string_view where) {
+  const SecretJson* value = object.Find(field);
+  if (value == nullptr || !value->is_string()) {
     return Malformed(absl::StrCat(Absl(where), ".", Absl(field), " missing or not a string"));
   }
-  std::string* value = &it->get_ref<std::string&>();
-  if (!IsPrintableAscii(AsBytes(*value))) {
+  if (!IsPrintableAscii(AsBytes(value->RevealString()))) {
     return Malformed(absl::StrCat(Absl(where), ".", Absl(field), " is not printable ASCII"));
   }
-  return value;
+  return value->RevealString();
 }
 
 }  // namespace
@@ -236,52 +226,54 @@ std::string EncodeErrorReplyFrame(std::string_view message, net::FrameKind kind)
 }
 
 absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text) {
-  absl::StatusOr<json> parsed = ParseJson(json_text, kMaxReplySize);
+  // SecretJson, not nlohmann: the reply carries the secret key and session token, and nlohmann's
+  // lexer would leave copies of them in freed buffers (secret_json.h). Every string below is a
+  // view into the document's secret arena until it is copied into SecretBytes.
+  absl::StatusOr<SecretJson> parsed = SecretJson::Parse(json_text, kMaxReplySize);
   if (!parsed.ok()) {
     return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
   }
-  json j = *std::move(parsed);
-  absl::Cleanup wipe = [&j] { WipeJson(j); };
+  const SecretJson& j = *parsed;
   if (!j.is_object()) return Malformed("not a JSON object");
 
-  if (auto error = j.find("error"); error != j.end()) {
+  if (const SecretJson* error = j.Find("error"); error != nullptr) {
     if (!error->is_string()) return Malformed("error is not a string");
-    return StatusForErrorMessage(error->get_ref<const std::string&>());
+    return StatusForErrorMessage(error->RevealString());
   }
-  auto result = j.find("result");
-  if (result == j.end() || !result->is_object()) {
+  const SecretJson* result = j.Find("result");
+  if (result == nullptr || !result->is_object()) {
     return Malformed("neither result nor error is an object/string");
   }
-  ASSIGN_OR_RETURN(std::string * secret_b64, RequiredString(*result, "secret", "result"));
-  absl::StatusOr<Bytes> secret = Base64Decode(*secret_b64);
+  ASSIGN_OR_RETURN(std::string_view secret_b64, RequiredString(*result, "secret", "result"));
+  absl::StatusOr<Bytes> secret = Base64Decode(secret_b64);
   if (!secret.ok()) {
     return Malformed(
         absl::StrCat("result.secret is not base64: ", std::string(secret.status().message())));
   }
-  auto credentials = result->find("credentials");
-  if (credentials == result->end() || !credentials->is_object()) {
+  const SecretJson* credentials = result->Find("credentials");
+  if (credentials == nullptr || !credentials->is_object()) {
     return Malformed("result.credentials missing or not an object");
   }
   constexpr std::string_view kWhere = "result.credentials";
-  ASSIGN_OR_RETURN(std::string * access_key_id,
+  ASSIGN_OR_RETURN(std::string_view access_key_id,
                    RequiredString(*credentials, "access_key_id", kWhere));
-  ASSIGN_OR_RETURN(std::string * secret_access_key,
+  ASSIGN_OR_RETURN(std::string_view secret_access_key,
                    RequiredString(*credentials, "secret_access_key", kWhere));
-  ASSIGN_OR_RETURN(std::string * token, RequiredString(*credentials, "token", kWhere));
-  if (access_key_id->empty() || secret_access_key->empty()) {
+  ASSIGN_OR_RETURN(std::string_view token, RequiredString(*credentials, "token", kWhere));
+  if (access_key_id.empty() || secret_access_key.empty()) {
     return Malformed("result.credentials has an empty key");
   }
   GetSecretReply reply;
-  if (auto expiration = credentials->find("expiration"); expiration != credentials->end()) {
+  if (const SecretJson* expiration = credentials->Find("expiration"); expiration != nullptr) {
     if (!expiration->is_string()) return Malformed("result.credentials.expiration not a string");
-    absl::StatusOr<absl::Time> t = ParseRfc3339(expiration->get_ref<const std::string&>());
+    absl::StatusOr<absl::Time> t = ParseRfc3339(expiration->RevealString());
     if (!t.ok()) return Malformed("result.credentials.expiration is not an RFC 3339 time");
     reply.expiration = *t;
   }
   reply.secret = *std::move(secret);
-  reply.credentials.access_key_id = *access_key_id;
-  reply.credentials.secret_access_key = SecretBytes::CopyFrom(*secret_access_key);
-  reply.credentials.session_token = SecretBytes::CopyFrom(*token);
+  reply.credentials.access_key_id = std::string(access_key_id);
+  reply.credentials.secret_access_key = SecretBytes::CopyFrom(secret_access_key);
+  reply.credentials.session_token = SecretBytes::CopyFrom(token);
   return reply;
 }
 

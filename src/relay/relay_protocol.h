@@ -15,7 +15,8 @@
 // constants below: the peer learns the class of failure, the relay's log says why.
 //
 // Secrets: a success reply carries the instance role's secret key and session token. It is built
-// directly in SecretBytes (no std::string copy) and decoded with every intermediate copy wiped.
+// directly in SecretBytes (no std::string copy) and decoded by SecretJson, whose strings live in
+// secret memory only (secret_json.h), straight into the reply's SecretBytes.
 // Errors never quote request or reply bytes; they carry field names, sizes and offsets.
 // Thread-safety: pure functions.
 
@@ -108,8 +109,11 @@ std::string EncodeErrorReplyFrame(std::string_view message,
 // Decodes a reply's JSON text (untrusted). A success reply gives the GetSecretReply. An error
 // reply gives the status its message maps to (see kError*; an unknown message gives Unknown)
 // with the message quoted after sanitising (printable ASCII, at most 200 bytes). Anything else:
-// InvalidArgument naming the field ("malformed relay reply: ..."). Every string that held a
-// credential is wiped before returning.
+// InvalidArgument naming the field ("malformed relay reply: ..."): not JSON (truncated, invalid
+// UTF-8, a raw control character or NUL, duplicate member names, deeper than kMaxJsonDepth), over
+// kMaxReplySize, a field missing or of the wrong type, a credential that is empty or not
+// printable ASCII (an escaped NUL included), secret not base64, expiration not RFC 3339. The
+// credentials are copied from the parser's secret arena into SecretBytes; no other copy is made.
 absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text);
 
 }  // namespace lockout::relay

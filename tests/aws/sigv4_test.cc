@@ -79,7 +79,7 @@ TEST(SigV4SuiteTest, SignerReproducesCanonicalRequestStringToSignAndAuthorizatio
     HttpRequest req;
     absl::StatusOr<SigningResult> r = SignSuiteCase(c, token, &req);
     ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->canonical_request, c.creq);
+    EXPECT_EQ(r->canonical_request.RevealAsString(), c.creq);
     EXPECT_EQ(r->string_to_sign, c.sts);
     EXPECT_EQ(r->authorization, c.authz);
     EXPECT_EQ(req.FindHeader("authorization").value_or(""), c.authz);
@@ -99,7 +99,8 @@ TEST(SigV4SuiteTest, SignedHeaderTokenAppearsInCanonicalRequest) {
   HttpRequest req;
   absl::StatusOr<SigningResult> r = SignSuiteCase(*c, token, &req);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_THAT(r->canonical_request, HasSubstr("x-amz-security-token:" + token + "\n"));
+  EXPECT_THAT(std::string(r->canonical_request.RevealAsString()),
+              HasSubstr("x-amz-security-token:" + token + "\n"));
   EXPECT_THAT(r->signed_headers, ::testing::Contains("x-amz-security-token"));
   EXPECT_EQ(req.CountHeader("x-amz-security-token"), 1u);
   EXPECT_EQ(req.FindHeader("x-amz-security-token").value_or(""), token);
@@ -114,7 +115,8 @@ TEST(SigV4SuiteTest, TokenAddedAfterSigningIsSentButNotSigned) {
   HttpRequest req;
   absl::StatusOr<SigningResult> r = SignSuiteCase(*c, token, &req);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_THAT(r->canonical_request, Not(HasSubstr("x-amz-security-token")));
+  EXPECT_THAT(std::string(r->canonical_request.RevealAsString()),
+              Not(HasSubstr("x-amz-security-token")));
   EXPECT_EQ(req.FindHeader("x-amz-security-token").value_or(""), token);
   EXPECT_EQ(r->authorization, c->authz);
 }
@@ -132,7 +134,7 @@ TEST(SigV4SuiteTest, BrokenUrlencodedCaseMatchesWhatItsFilesWereComputedOver) {
   HttpRequest all;
   absl::StatusOr<SigningResult> every_header = SignSuiteCase(*c, "", &all);
   ASSERT_TRUE(every_header.ok()) << every_header.status();
-  EXPECT_EQ(every_header->canonical_request, c->creq);
+  EXPECT_EQ(every_header->canonical_request.RevealAsString(), c->creq);
   EXPECT_NE(every_header->string_to_sign, c->sts);  // the upstream defect
 
   HttpRequest fewer;
@@ -140,7 +142,7 @@ TEST(SigV4SuiteTest, BrokenUrlencodedCaseMatchesWhatItsFilesWereComputedOver) {
   options.signed_headers = std::vector<std::string>{"content-type", "host", "x-amz-date"};
   absl::StatusOr<SigningResult> r = SignSuiteCase(*c, "", &fewer, options);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_THAT(r->canonical_request, Not(HasSubstr("content-length")));
+  EXPECT_THAT(std::string(r->canonical_request.RevealAsString()), Not(HasSubstr("content-length")));
   EXPECT_EQ(r->string_to_sign, c->sts);
   EXPECT_EQ(r->authorization, c->authz);
   EXPECT_EQ(AuthorizationOf(c->sreq), c->authz);
@@ -160,7 +162,7 @@ TEST(SigV4SuiteTest, BrokenUrlencodedParametersCaseMatchesWhatItsFilesWereComput
   HttpRequest all;
   absl::StatusOr<SigningResult> every_header = SignSuiteCase(*c, "", &all);
   ASSERT_TRUE(every_header.ok()) << every_header.status();
-  EXPECT_EQ(every_header->canonical_request, c->creq);
+  EXPECT_EQ(every_header->canonical_request.RevealAsString(), c->creq);
   EXPECT_NE(every_header->string_to_sign, c->sts);  // the upstream defect
 
   absl::StatusOr<HttpRequest> req = ParseHttpRequestText(c->req);
@@ -256,7 +258,8 @@ TEST(SigV4Test, SignRequestSignsAllHeadersButUserAgentByDefault) {
   EXPECT_EQ(s->signed_headers,
             (std::vector<std::string>{"content-type", "host", "x-amz-date", "x-amz-target"}));
   EXPECT_EQ(r.FindHeader("x-amz-date").value_or(""), "20150830T123600Z");
-  EXPECT_THAT(s->canonical_request, HasSubstr("\n" + PayloadHash(r.body)));
+  EXPECT_THAT(std::string(s->canonical_request.RevealAsString()),
+              HasSubstr("\n" + PayloadHash(r.body)));
   EXPECT_THAT(s->authorization,
               HasSubstr("Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, "
                         "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
@@ -366,10 +369,11 @@ TEST(SigV4Test, CanonicalHeaderValuesAreTrimmedCollapsedAndJoined) {
   r.target = "/";
   r.headers = {
       {"Host", "h"}, {"X-A", " \t a \t  b  "}, {"x-a", "c"}, {"X-B", "line1\n   line2  \n\tline3"}};
-  absl::StatusOr<std::string> creq = BuildCanonicalRequest(
+  absl::StatusOr<SecretBytes> creq = BuildCanonicalRequest(
       r, {"host", "x-a", "x-b"}, PayloadHash(""), UriPathRules::kNormalizeAndEncode);
   ASSERT_TRUE(creq.ok()) << creq.status();
-  EXPECT_THAT(*creq, HasSubstr("\nx-a:a b,c\nx-b:line1,line2,line3\n"));
+  EXPECT_THAT(std::string(creq->RevealAsString()),
+              HasSubstr("\nx-a:a b,c\nx-b:line1,line2,line3\n"));
 }
 
 }  // namespace

@@ -33,5 +33,23 @@ TEST(JsonTest, BracketsInsideStringsDoNotCount) {
   EXPECT_TRUE(ParseJson(s).ok());
 }
 
+TEST(WipeJsonStringsTest, ZeroesEveryStringValueInPlace) {
+  nlohmann::json j = {{"Plaintext", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"},
+                      {"Nested", {{"a", "b"}, {"n", 1}}},
+                      {"L", {"x", "y"}}};
+  std::string& plaintext = j["Plaintext"].get_ref<std::string&>();
+  const char* storage = plaintext.data();
+  const size_t size = plaintext.size();
+  WipeJsonStrings(j);
+  // The bytes were overwritten where they lay, not just dropped: the string's own buffer (still
+  // allocated, as clear() keeps the capacity) holds zeros.
+  EXPECT_EQ(std::string(storage, size), std::string(size, '\0'));
+  EXPECT_EQ(j["Plaintext"], "");
+  EXPECT_EQ(j["Nested"]["a"], "");
+  EXPECT_EQ(j["Nested"]["n"], 1);
+  EXPECT_EQ(j["L"][0], "");
+  EXPECT_EQ(j["L"][1], "");
+}
+
 }  // namespace
 }  // namespace lockout

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "tests/testing/memory_lock.h"
 
 namespace lockout {
 namespace {
@@ -54,6 +55,54 @@ TEST(SecretBytesTest, LockKeepsContentUsable) {
   bool locked = s.Lock();
   EXPECT_EQ(locked, s.locked());
   EXPECT_EQ(s.RevealAsString(), "locked key");
+}
+
+TEST(SecretBytesTest, LockSucceedsUnderANormalLimit) {
+  // The default RLIMIT_MEMLOCK (64 KiB or more) or CAP_IPC_LOCK allows one page.
+  auto s = SecretBytes::CopyFrom(std::string_view("locked key"));
+  EXPECT_TRUE(s.Lock());
+  EXPECT_TRUE(s.locked());
+  SecretBytes moved = std::move(s);
+  EXPECT_TRUE(moved.locked());
+}
+
+TEST(SecretBytesTest, LockReportsTheKernelsRefusal) {
+  auto s = SecretBytes::CopyFrom(std::string_view("unlockable key"));
+  {
+    testing::ScopedMemoryLockDenied denied;
+    ASSERT_TRUE(denied.ok()) << denied.why();
+    // A real mlock(2) refusal, seen even under ASan (whose mlock wrapper always says yes).
+    EXPECT_FALSE(s.Lock());
+    EXPECT_FALSE(s.locked());
+    EXPECT_EQ(s.RevealAsString(), "unlockable key");
+  }
+  EXPECT_TRUE(s.Lock());
+  EXPECT_TRUE(s.locked());
+}
+
+TEST(SecretBytesTest, EmptySecretCountsAsLocked) {
+  SecretBytes empty;
+  EXPECT_TRUE(empty.Lock());
+}
+
+TEST(SecretBuilderTest, AppendsAcrossGrowth) {
+  SecretBuilder b;
+  std::string expected;
+  for (int i = 0; i < 200; ++i) {
+    const std::string piece = "piece-" + std::to_string(i) + ";";
+    b.Append(piece);
+    expected += piece;
+  }
+  b.Append(std::string_view());
+  EXPECT_EQ(b.size(), expected.size());
+  SecretBytes s = std::move(b).Finish();
+  EXPECT_EQ(s.RevealAsString(), expected);
+  EXPECT_EQ(s.size(), expected.size());
+}
+
+TEST(SecretBuilderTest, EmptyBuilderGivesEmptySecret) {
+  SecretBuilder b;
+  EXPECT_TRUE(std::move(b).Finish().empty());
 }
 
 TEST(SecretBytesTest, WipeHelpersClear) {

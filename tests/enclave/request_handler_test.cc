@@ -6,13 +6,17 @@
 
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "src/common/encoding.h"
+#include "src/common/logger.h"
 #include "src/enclave/key_manager.h"
+#include "src/enclave/key_memory_lock.h"
 #include "src/enclave/signer.h"
 
 namespace lockout::enclave {
@@ -172,6 +176,20 @@ TEST_F(SignPathsTest, TheFastPathReusesItsBuffersAcrossRequests) {
   EXPECT_EQ(state.message.data(), data);
   EXPECT_EQ(state.message.size(), 2u);
   EXPECT_NE(out.find(R"({"id":2,"ok":true,"signature":")"), std::string::npos) << out;
+}
+
+TEST_F(SignPathsTest, HealthReportsWhetherKeyMemoryIsLocked) {
+  KeyMemoryLock::Process().ResetForTest();
+  const std::string request = R"({"id":1,"op":"health"})";
+  nlohmann::json health = nlohmann::json::parse(Reply(*general_, request).substr(4));
+  EXPECT_EQ(health["key_memory_locked"], true) << health.dump();
+  std::ostringstream logs;
+  Logger::Default().SetStream(&logs);
+  KeyMemoryLock::Process().Record("pkcs8", false);
+  Logger::Default().SetStream(nullptr);
+  health = nlohmann::json::parse(Reply(*fast_, request).substr(4));
+  EXPECT_EQ(health["key_memory_locked"], false) << health.dump();
+  KeyMemoryLock::Process().ResetForTest();
 }
 
 }  // namespace

@@ -62,12 +62,13 @@ def wait_for_file(path, proc, timeout=30.0, what="ready file"):
 class Process:
     """A child process with its stdout/stderr captured to files."""
 
-    def __init__(self, args, workdir, name, env=None):
+    def __init__(self, args, workdir, name, env=None, preexec_fn=None):
+        """`preexec_fn` runs in the child before exec (e.g. to set a resource limit)."""
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env, start_new_session=True)
+                                     env=env, start_new_session=True, preexec_fn=preexec_fn)
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         if self.proc.poll() is None:

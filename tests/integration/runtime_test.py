@@ -68,20 +68,21 @@ class RuntimeTestCase(harness.TempDirTestCase):
                      self.admin_arn, *pin, "--apply", "--kms-key", self.key_arn)
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    def start_relay(self, listen="tcp://127.0.0.1:0"):
+    def start_relay(self, listen="tcp://127.0.0.1:0", preexec_fn=None):
         self._count += 1
         name = f"relay-{self._count}"
         ready = os.path.join(self.tmp, f"{name}.json")
         p = harness.Process([self.relay_bin, "--listen", listen, "--allow-secret", SECRET,
                              "--metrics", "tcp://127.0.0.1:0", "--ready-file", ready],
-                            self.tmp, name, env=self.la.process_env(relay=True))
+                            self.tmp, name, env=self.la.process_env(relay=True),
+                            preexec_fn=preexec_fn)
         self._stops.append(p.stop)
         harness.wait_for_file(ready, p.proc, what="relay ready file")
         with open(ready) as f:
             info = json.load(f)
         return p, info
 
-    def start_enclave(self, relay_uri, *extra):
+    def start_enclave(self, relay_uri, *extra, preexec_fn=None):
         self._count += 1
         name = f"enclave-{self._count}"
         ready = os.path.join(self.tmp, f"{name}.json")
@@ -90,7 +91,7 @@ class RuntimeTestCase(harness.TempDirTestCase):
                              "--kms-endpoint", self.la.ready["kms_endpoint"], "--region",
                              self.region, "--secret", SECRET, "--threads", "2",
                              "--ready-file", ready, *extra], self.tmp, name,
-                            env=self.la.process_env())
+                            env=self.la.process_env(), preexec_fn=preexec_fn)
         self._stops.append(p.stop)
         harness.wait_for_file(ready, p.proc, what="enclave ready file")
         with open(ready) as f:

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/relay/fake_upstream.h"
+#include "tests/testing/memory_lock.h"
 
 namespace lockout::relay {
 namespace {
@@ -163,6 +164,49 @@ TEST(CredentialCacheTest, RefreshLogsNeverContainCredentials) {
   EXPECT_THAT(text, HasSubstr("relay_credentials_refreshed"));
   EXPECT_THAT(text, HasSubstr("relay_credentials_refresh_failed"));
   EXPECT_THAT(text, Not(HasSubstr("CANARY")));
+}
+
+TEST(CredentialCacheTest, CachedCredentialsAreLockedAndThatIsPublished) {
+  FakeClock clock(kT0);
+  ScriptedImds imds{&clock};
+  RelayMetrics metrics(&clock);
+  CredentialCache cache(imds.Fetcher(), absl::Minutes(5), &clock, &metrics);
+  EXPECT_FALSE(cache.memory_locked().has_value());
+  EXPECT_THAT(metrics.RenderPrometheus(), Not(HasSubstr("credentials_memory_locked")));
+  ASSERT_TRUE(cache.Get().ok());
+  EXPECT_EQ(cache.memory_locked(), true);
+  EXPECT_THAT(metrics.RenderPrometheus(), HasSubstr("lockout_relay_credentials_memory_locked 1\n"));
+}
+
+TEST(CredentialCacheTest, RefusedLockIsLoggedOncePublishedAndStillServes) {
+  testing::LogCapture logs;
+  FakeClock clock(kT0);
+  ScriptedImds imds{&clock};
+  RelayMetrics metrics(&clock);
+  CredentialCache cache(imds.Fetcher(), absl::Minutes(5), &clock, &metrics);
+  {
+    testing::ScopedMemoryLockDenied denied;  // this thread is the one that fetches
+    ASSERT_TRUE(denied.ok()) << denied.why();
+    for (int refresh = 0; refresh < 3; ++refresh) {
+      absl::StatusOr<awsclient::RoleCredentials> c = cache.Get();
+      ASSERT_TRUE(c.ok()) << c.status();
+      EXPECT_EQ(c->session_token.RevealAsString(), testing::kCanaryToken);
+      clock.Advance(absl::Minutes(58));  // inside the margin: the next Get refetches
+    }
+  }
+  EXPECT_EQ(imds.fetches, 3);
+  EXPECT_EQ(cache.memory_locked(), false);
+  EXPECT_THAT(metrics.RenderPrometheus(), HasSubstr("lockout_relay_credentials_memory_locked 0\n"));
+  const std::string text = logs.str();
+  const size_t first = text.find("relay_credentials_memory_not_locked");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_EQ(text.find("relay_credentials_memory_not_locked", first + 1), std::string::npos)
+      << "logged more than once";
+  EXPECT_THAT(text, Not(HasSubstr("CANARY")));
+  // Once the limit allows it again, the next refresh is locked and says so.
+  ASSERT_TRUE(cache.Get().ok());
+  EXPECT_EQ(cache.memory_locked(), true);
+  EXPECT_THAT(metrics.RenderPrometheus(), HasSubstr("lockout_relay_credentials_memory_locked 1\n"));
 }
 
 }  // namespace

@@ -384,6 +384,55 @@ TEST(RelayReplyTest, EveryBitFlipOfAReplyFailsCleanlyOrDecodes) {
   EXPECT_GT(failures, 0);
 }
 
+TEST(RelayReplyTest, NulBytesAreRefusedRawOrEscaped) {
+  std::string raw = ValidReplyJson();
+  const size_t at = raw.find(kCanaryToken);
+  ASSERT_NE(at, std::string::npos);
+  raw[at + 3] = '\0';  // a raw NUL inside the token
+  EXPECT_EQ(DecodeReply(raw).status().code(), absl::StatusCode::kInvalidArgument);
+  std::string escaped = ValidReplyJson();
+  escaped.replace(at + 3, 1, "\\u0000");  // valid JSON, but not a credential
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(escaped);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reply.status().message(), HasSubstr("token is not printable ASCII"));
+  // NUL after the document.
+  EXPECT_FALSE(DecodeReply(ValidReplyJson() + std::string(1, '\0')).ok());
+}
+
+TEST(RelayReplyTest, DuplicateFieldsAreRefused) {
+  // Two tokens: which one a reader takes would depend on its JSON library.
+  const std::string text = R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", )"
+                           R"("secret_access_key": "S", "token": "T1", "token": "T2"}}})";
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(text);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reply.status().message(), HasSubstr("duplicate"));
+  EXPECT_FALSE(DecodeReply(R"({"error": "relay busy", "error": "internal error"})").ok());
+}
+
+TEST(RelayReplyTest, WrongTypesAndDeepNestingAreRefused) {
+  for (const std::string& text : {
+           std::string(R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", )"
+                       R"("secret_access_key": "S", "token": null}}})"),
+           std::string(R"({"result": {"secret": "AQID", "credentials": {"access_key_id": ["A"], )"
+                       R"("secret_access_key": "S", "token": "T"}}})"),
+           std::string(R"({"result": {"secret": "AQID", "credentials": {"access_key_id": "A", )"
+                       R"("secret_access_key": {"k": "S"}, "token": "T"}}})"),
+           std::string(R"({"result": [], "error": null})"),
+           R"({"result": )" + std::string(40, '[') + std::string(40, ']') + "}",
+           std::string("\"just a string\""),
+       }) {
+    EXPECT_EQ(DecodeReply(text).status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+}
+
+TEST(RelayReplyTest, UnknownFieldsAndEscapedCredentialsAreAccepted) {
+  absl::StatusOr<GetSecretReply> reply = DecodeReply(
+      R"({"version": 2, "result": {"extra": [1, {"x": null}], "secret": "AQID", "credentials": )"
+      R"({"access_key_id": "A", "secret_access_key": "S\/K\u0041", "token": "T"}}})");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), "S/KA");
+}
+
 TEST(RelayReplyTest, OversizedReplyIsRejected) {
   std::string text = R"({"error": ")" + std::string(kMaxReplySize, 'x') + "\"}";
   EXPECT_EQ(DecodeReply(text).status().code(), absl::StatusCode::kInvalidArgument);
