@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs libFuzzer targets for SECONDS each (default 60) on their committed corpora, two at a
-# time, under ASan/UBSan (preset `fuzz`). New inputs go to a scratch corpus, not the committed
-# one. Exits non-zero if any target finds a crash; prints each target's exec count.
-#   fuzz/run.sh 300                      # every target
-#   fuzz/run.sh 300 nsm_fuzzer cms_fuzzer # just these
+# Runs libFuzzer targets for SECONDS each (default 60) on their committed corpora, FUZZ_JOBS
+# (default 2) at a time, under ASan/UBSan (preset `fuzz`). New inputs go to a scratch corpus
+# (build/fuzz/work/TARGET), not the committed one; crash inputs to fuzz/artifacts/. Exits non-zero
+# if any target finds a crash; prints each target's exec count.
+#   fuzz/run.sh 300                                # every target (every fuzz/*_fuzzer.cc)
+#   fuzz/run.sh 600 kms_reply_fuzzer               # just this one
+#   FUZZ_JOBS=1 nice -n 10 fuzz/run.sh 600         # one at a time, on a shared machine
 set -euo pipefail
 seconds=${1:-60}
+jobs=${FUZZ_JOBS:-2}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # Targets: the arguments after SECONDS, else every fuzz/*_fuzzer.cc.
@@ -15,7 +18,7 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in "$root"/fuzz/*_fuzzer.cc; do targets+=("$(basename "$f" .cc)"); done
 fi
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target "${targets[@]}"
+cmake --build --preset fuzz -j2 --target "${targets[@]}"
 bin="$root/build/fuzz/bin"
 work="$root/build/fuzz/work"
 mkdir -p "$work" "$root/fuzz/artifacts"
@@ -41,7 +44,7 @@ names=()
 for t in "${targets[@]}"; do
   run_one "$t" &
   pids+=($!); names+=("$t")
-  if [ ${#pids[@]} -ge 2 ]; then
+  if [ ${#pids[@]} -ge "$jobs" ]; then
     wait "${pids[0]}" || status=1
     pids=("${pids[@]:1}"); names=("${names[@]:1}")
   fi

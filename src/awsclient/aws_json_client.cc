@@ -21,6 +21,20 @@ bool IsRetryableTransportError(const absl::Status& status) {
 
 }  // namespace
 
+absl::StatusOr<nlohmann::json> ParseJsonReplyBody(std::string_view what, int http_status,
+                                                  std::string_view body, size_t max_bytes) {
+  if (body.empty()) return nlohmann::json::object();
+  absl::StatusOr<nlohmann::json> json = ParseJson(body, max_bytes);
+  // Operations without output may answer "null" (moto does); botocore reads it as {}.
+  if (json.ok() && json->is_null()) return nlohmann::json::object();
+  if (!json.ok() || !json->is_object()) {
+    return absl::InternalError(absl::StrCat(Absl(what), ": HTTP ", http_status,
+                                            " reply is not a JSON object (", body.size(),
+                                            " bytes)"));
+  }
+  return json;
+}
+
 AwsJsonClient::AwsJsonClient(std::unique_ptr<HttpTransport> transport,
                              std::shared_ptr<CredentialsProvider> credentials,
                              AwsJsonClientOptions options)
@@ -111,22 +125,9 @@ absl::StatusOr<nlohmann::json> AwsJsonClient::Call(std::string_view operation,
           ParseAwsErrorResponse(response->status, response->headers, response->body);
       return {MakeAwsCallStatus(what, error), IsRetryableAwsError(error)};
     }
-    if (response->body.empty()) {
-      result = nlohmann::json::object();
-      return {absl::OkStatus(), false};
-    }
-    absl::StatusOr<nlohmann::json> json = ParseJson(response->body, options_.max_response_bytes);
-    // Operations without output may answer "null" (moto does); botocore reads it as {}.
-    if (json.ok() && json->is_null()) {
-      result = nlohmann::json::object();
-      return {absl::OkStatus(), false};
-    }
-    if (!json.ok() || !json->is_object()) {
-      return {absl::InternalError(absl::StrCat(what, ": HTTP ", response->status,
-                                               " reply is not a JSON object (",
-                                               response->body.size(), " bytes)")),
-              false};
-    }
+    absl::StatusOr<nlohmann::json> json =
+        ParseJsonReplyBody(what, response->status, response->body, options_.max_response_bytes);
+    if (!json.ok()) return {json.status(), false};
     result = *std::move(json);
     return {absl::OkStatus(), false};
   };

@@ -82,4 +82,10 @@ class AwsJsonClient final {
   AwsJsonClientOptions options_;
 };
 
+// The result of a 2xx reply whose body is `body`: the JSON object; {} for an empty body or
+// "null". Internal naming `what` ("kms.Decrypt"), the HTTP status and the size (never the bytes)
+// when the body is not a JSON object of at most `max_bytes` (src/common/json.h limits).
+absl::StatusOr<nlohmann::json> ParseJsonReplyBody(std::string_view what, int http_status,
+                                                  std::string_view body, size_t max_bytes);
+
 }  // namespace lockout::awsclient

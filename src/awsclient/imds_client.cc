@@ -116,6 +116,27 @@ absl::StatusOr<RoleCredentials> ParseRoleCredentials(std::string_view body) {
   return out;
 }
 
+absl::StatusOr<SecretBytes> ParseImdsToken(std::string_view body) {
+  const std::string_view token = Trim(body);
+  if (token.empty() || token.size() > 4096) {
+    return absl::UnavailableError(
+        absl::StrCat("IMDS returned an unusable token (", token.size(), " bytes)"));
+  }
+  return SecretBytes::CopyFrom(token);
+}
+
+absl::StatusOr<std::string> ParseRoleNameListing(std::string_view body) {
+  std::string_view first = Trim(body);
+  first = first.substr(0, first.find('\n'));
+  first = Trim(first);
+  if (first.empty()) return absl::NotFoundError("IMDS lists no instance role");
+  if (!IsRoleName(first)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IMDS returned an invalid role name (", first.size(), " bytes)"));
+  }
+  return std::string(first);
+}
+
 ImdsClient::ImdsClient(std::unique_ptr<HttpTransport> transport, ImdsOptions options)
     : transport_(std::move(transport)), options_(std::move(options)) {}
 
@@ -148,13 +169,9 @@ absl::Status ImdsClient::FetchToken(absl::Duration timeout) {
     if (response.status == 429 || response.status >= 500) return absl::UnavailableError(why);
     return absl::FailedPreconditionError(why);
   }
-  const std::string_view token = Trim(response.body);
-  if (token.empty() || token.size() > 4096) {
-    return absl::UnavailableError(
-        absl::StrCat("IMDS returned an unusable token (", token.size(), " bytes)"));
-  }
+  ASSIGN_OR_RETURN(SecretBytes token, ParseImdsToken(response.body));
   absl::MutexLock lock(&mu_);
-  token_ = SecretBytes::CopyFrom(token);
+  token_ = std::move(token);
   token_refresh_at_ = requested_at + options_.token_ttl - kTokenRefreshMargin;
   ++tokens_fetched_;
   return absl::OkStatus();
@@ -223,15 +240,7 @@ absl::StatusOr<std::string> ImdsClient::GetMetadata(std::string_view path) {
 
 absl::StatusOr<std::string> ImdsClient::GetRoleName() {
   ASSIGN_OR_RETURN(std::string listing, Get(kCredentialsPath, /*secret_body=*/false));
-  std::string_view first = Trim(listing);
-  first = first.substr(0, first.find('\n'));
-  first = Trim(first);
-  if (first.empty()) return absl::NotFoundError("IMDS lists no instance role");
-  if (!IsRoleName(first)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("IMDS returned an invalid role name (", first.size(), " bytes)"));
-  }
-  return std::string(first);
+  return ParseRoleNameListing(listing);
 }
 
 absl::StatusOr<RoleCredentials> ImdsClient::GetRoleCredentials(std::string_view role_name) {

@@ -52,6 +52,16 @@ struct RoleCredentials {
 // string, or Expiration is not a timestamp. Every intermediate copy of a secret is wiped.
 absl::StatusOr<RoleCredentials> ParseRoleCredentials(std::string_view body);
 
+// The session token in the body of IMDS's reply to PUT /latest/api/token: the body without
+// surrounding whitespace. Unavailable (giving only the size) if that is empty or longer than
+// 4096 bytes.
+absl::StatusOr<SecretBytes> ParseImdsToken(std::string_view body);
+
+// The instance role's name from the security-credentials listing: its first line, trimmed.
+// NotFound if the listing is empty; InvalidArgument (giving only the size) if the line is not
+// an IAM role name (1..128 of [A-Za-z0-9+=,.@_-]).
+absl::StatusOr<std::string> ParseRoleNameListing(std::string_view body);
+
 struct ImdsOptions {
   absl::Duration token_ttl = absl::Seconds(21600);  // IMDS allows 1 s .. 6 h
   RetryPolicy retry = {.max_attempts = 4,

@@ -6,6 +6,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "src/awsclient/json_fields.h"
+#include "src/awsclient/kms_reply_parsers.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
 #include "src/common/status_macros.h"
@@ -34,30 +35,41 @@ json ContextJson(const EncryptionContext& context) {
 absl::Status ForEachPage(AwsJsonClient& client, std::string_view operation, json request,
                          std::string_view list_field,
                          const std::function<absl::Status(const json&)>& parse) {
-  const std::string what = absl::StrCat("kms.", Absl(operation));
   for (int page = 0; page < 1000; ++page) {
     ASSIGN_OR_RETURN(json reply, client.Call(operation, request));
-    auto it = reply.find(list_field);
-    if (it != reply.end() && !it->is_null()) {
-      if (!it->is_array()) return internal::MalformedField(what, list_field, "is not a list");
-      for (const json& item : *it) {
-        if (!item.is_object()) {
-          return internal::MalformedField(what, list_field, "holds a non-object");
-        }
-        RETURN_IF_ERROR(parse(item));
-      }
-    }
-    ASSIGN_OR_RETURN(bool truncated, OptionalBool(reply, "Truncated", what));
-    if (!truncated) return absl::OkStatus();
-    ASSIGN_OR_RETURN(std::string marker, RequiredString(reply, "NextMarker", what));
-    request["Marker"] = marker;
+    ASSIGN_OR_RETURN(std::optional<std::string> marker,
+                     internal::ParseListPage(reply, operation, list_field, parse));
+    if (!marker.has_value()) return absl::OkStatus();
+    request["Marker"] = *std::move(marker);
   }
-  return absl::InternalError(absl::StrCat(what, ": more than 1000 pages"));
+  return absl::InternalError(absl::StrCat("kms.", Absl(operation), ": more than 1000 pages"));
 }
 
 json RecipientJson(const KmsRecipient& recipient) {
   return json{{"KeyEncryptionAlgorithm", recipient.key_encryption_algorithm},
               {"AttestationDocument", Base64Encode(recipient.attestation_document)}};
+}
+
+}  // namespace
+
+namespace internal {
+
+absl::StatusOr<std::optional<std::string>> ParseListPage(
+    const json& reply, std::string_view operation, std::string_view list_field,
+    const std::function<absl::Status(const json&)>& parse) {
+  const std::string what = absl::StrCat("kms.", Absl(operation));
+  auto it = reply.find(list_field);
+  if (it != reply.end() && !it->is_null()) {
+    if (!it->is_array()) return MalformedField(what, list_field, "is not a list");
+    for (const json& item : *it) {
+      if (!item.is_object()) return MalformedField(what, list_field, "holds a non-object");
+      RETURN_IF_ERROR(parse(item));
+    }
+  }
+  ASSIGN_OR_RETURN(bool truncated, OptionalBool(reply, "Truncated", what));
+  if (!truncated) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(std::string marker, RequiredString(reply, "NextMarker", what));
+  return std::optional<std::string>(std::move(marker));
 }
 
 absl::StatusOr<KeyMetadata> ParseKeyMetadata(const json& reply, std::string_view what) {
@@ -80,7 +92,107 @@ absl::StatusOr<KeyMetadata> ParseKeyMetadata(const json& reply, std::string_view
   return out;
 }
 
-}  // namespace
+absl::StatusOr<EncryptResult> ParseEncryptReply(const json& reply) {
+  constexpr std::string_view kWhat = "kms.Encrypt";
+  EncryptResult out;
+  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(out.encryption_algorithm, OptionalString(reply, "EncryptionAlgorithm", kWhat));
+  return out;
+}
+
+absl::StatusOr<DecryptResult> ParseDecryptReply(const json& reply, bool with_recipient) {
+  constexpr std::string_view kWhat = "kms.Decrypt";
+  DecryptResult out;
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(out.encryption_algorithm, OptionalString(reply, "EncryptionAlgorithm", kWhat));
+  ASSIGN_OR_RETURN(out.ciphertext_for_recipient,
+                   OptionalBlob(reply, "CiphertextForRecipient", kWhat));
+  ASSIGN_OR_RETURN(std::optional<SecretBytes> plaintext,
+                   OptionalSecretBlob(reply, "Plaintext", kWhat));
+  if (with_recipient) {
+    // KMS encrypts to the attested key instead of returning the plaintext.
+    if (!out.ciphertext_for_recipient.has_value()) {
+      return MalformedField(kWhat, "CiphertextForRecipient",
+                            "is missing although a Recipient was given");
+    }
+    if (plaintext.has_value() && !plaintext->empty()) {
+      return MalformedField(kWhat, "Plaintext",
+                            "is present although a Recipient "
+                            "was given");
+    }
+  } else {
+    if (!plaintext.has_value()) return MalformedField(kWhat, "Plaintext", "is missing");
+    out.plaintext = *std::move(plaintext);
+  }
+  return out;
+}
+
+absl::StatusOr<GenerateDataKeyResult> ParseGenerateDataKeyReply(const json& reply,
+                                                                bool with_recipient) {
+  constexpr std::string_view kWhat = "kms.GenerateDataKey";
+  GenerateDataKeyResult out;
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
+  ASSIGN_OR_RETURN(out.ciphertext_for_recipient,
+                   OptionalBlob(reply, "CiphertextForRecipient", kWhat));
+  ASSIGN_OR_RETURN(std::optional<SecretBytes> plaintext,
+                   OptionalSecretBlob(reply, "Plaintext", kWhat));
+  if (with_recipient) {
+    if (!out.ciphertext_for_recipient.has_value()) {
+      return MalformedField(kWhat, "CiphertextForRecipient",
+                            "is missing although a Recipient was given");
+    }
+  } else {
+    if (!plaintext.has_value()) return MalformedField(kWhat, "Plaintext", "is missing");
+    out.plaintext = *std::move(plaintext);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ParseGetKeyPolicyReply(const json& reply) {
+  return internal::ParseGetKeyPolicyReply(reply);
+}
+
+absl::StatusOr<ReEncryptResult> ParseReEncryptReply(const json& reply) {
+  constexpr std::string_view kWhat = "kms.ReEncrypt";
+  ReEncryptResult out;
+  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
+  ASSIGN_OR_RETURN(out.source_key_id, OptionalString(reply, "SourceKeyId", kWhat));
+  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
+  return out;
+}
+
+absl::StatusOr<CreateGrantResult> ParseCreateGrantReply(const json& reply) {
+  constexpr std::string_view kWhat = "kms.CreateGrant";
+  return internal::ParseCreateGrantReply(reply);
+}
+
+absl::StatusOr<std::string> ParseScheduleKeyDeletionReply(const json& reply) {
+  return internal::ParseScheduleKeyDeletionReply(reply);
+}
+
+absl::StatusOr<GrantEntry> ParseGrantEntry(const json& item) {
+  constexpr std::string_view kWhat = "kms.ListGrants";
+  GrantEntry g;
+  ASSIGN_OR_RETURN(g.grant_id, RequiredString(item, "GrantId", kWhat));
+  ASSIGN_OR_RETURN(g.key_id, OptionalString(item, "KeyId", kWhat));
+  ASSIGN_OR_RETURN(g.name, OptionalString(item, "Name", kWhat));
+  ASSIGN_OR_RETURN(g.grantee_principal, OptionalString(item, "GranteePrincipal", kWhat));
+  ASSIGN_OR_RETURN(g.retiring_principal, OptionalString(item, "RetiringPrincipal", kWhat));
+  ASSIGN_OR_RETURN(g.operations, OptionalStringList(item, "Operations", kWhat));
+  return g;
+}
+
+absl::StatusOr<AliasEntry> ParseAliasEntry(const json& item) {
+  AliasEntry a;
+  ASSIGN_OR_RETURN(a.alias_name, RequiredString(item, "AliasName", kWhat));
+  ASSIGN_OR_RETURN(a.alias_arn, OptionalString(item, "AliasArn", kWhat));
+  ASSIGN_OR_RETURN(a.target_key_id, OptionalString(item, "TargetKeyId", kWhat));
+  return a;
+}
+
+}  // namespace internal
 
 KmsClient::KmsClient(std::unique_ptr<AwsJsonClient> client) : client_(std::move(client)) {}
 
@@ -97,20 +209,14 @@ absl::StatusOr<std::unique_ptr<KmsClient>> KmsClient::Create(
 absl::StatusOr<EncryptResult> KmsClient::Encrypt(std::string_view key_id,
                                                  const SecretBytes& plaintext,
                                                  const EncryptionContext& encryption_context) {
-  constexpr std::string_view kWhat = "kms.Encrypt";
   json request = {{"KeyId", key_id}, {"Plaintext", Base64Encode(plaintext.Reveal())}};
   absl::Cleanup wipe = [&request] { WipeJsonStrings(request["Plaintext"]); };
   if (!encryption_context.empty()) request["EncryptionContext"] = ContextJson(encryption_context);
   ASSIGN_OR_RETURN(json reply, client_->Call("Encrypt", request));
-  EncryptResult out;
-  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
-  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
-  ASSIGN_OR_RETURN(out.encryption_algorithm, OptionalString(reply, "EncryptionAlgorithm", kWhat));
-  return out;
+  return internal::ParseEncryptReply(reply);
 }
 
 absl::StatusOr<DecryptResult> KmsClient::Decrypt(const DecryptRequest& request) {
-  constexpr std::string_view kWhat = "kms.Decrypt";
   json body = {{"CiphertextBlob", Base64Encode(request.ciphertext_blob)}};
   if (request.key_id.has_value()) body["KeyId"] = *request.key_id;
   if (!request.encryption_context.empty()) {
@@ -121,30 +227,7 @@ absl::StatusOr<DecryptResult> KmsClient::Decrypt(const DecryptRequest& request) 
   if (request.dry_run) body["DryRun"] = true;
   ASSIGN_OR_RETURN(json reply, client_->Call("Decrypt", body));
   absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };
-
-  DecryptResult out;
-  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
-  ASSIGN_OR_RETURN(out.encryption_algorithm, OptionalString(reply, "EncryptionAlgorithm", kWhat));
-  ASSIGN_OR_RETURN(out.ciphertext_for_recipient,
-                   OptionalBlob(reply, "CiphertextForRecipient", kWhat));
-  ASSIGN_OR_RETURN(std::optional<SecretBytes> plaintext,
-                   OptionalSecretBlob(reply, "Plaintext", kWhat));
-  if (request.recipient.has_value()) {
-    // KMS encrypts to the attested key instead of returning the plaintext.
-    if (!out.ciphertext_for_recipient.has_value()) {
-      return internal::MalformedField(kWhat, "CiphertextForRecipient",
-                                      "is missing although a Recipient was given");
-    }
-    if (plaintext.has_value() && !plaintext->empty()) {
-      return internal::MalformedField(kWhat, "Plaintext",
-                                      "is present although a Recipient "
-                                      "was given");
-    }
-  } else {
-    if (!plaintext.has_value()) return internal::MalformedField(kWhat, "Plaintext", "is missing");
-    out.plaintext = *std::move(plaintext);
-  }
-  return out;
+  return internal::ParseDecryptReply(reply, request.recipient.has_value());
 }
 
 absl::StatusOr<GenerateDataKeyResult> KmsClient::GenerateDataKey(
@@ -163,24 +246,7 @@ absl::StatusOr<GenerateDataKeyResult> KmsClient::GenerateDataKey(
   if (request.recipient.has_value()) body["Recipient"] = RecipientJson(*request.recipient);
   ASSIGN_OR_RETURN(json reply, client_->Call("GenerateDataKey", body));
   absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };
-
-  GenerateDataKeyResult out;
-  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
-  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
-  ASSIGN_OR_RETURN(out.ciphertext_for_recipient,
-                   OptionalBlob(reply, "CiphertextForRecipient", kWhat));
-  ASSIGN_OR_RETURN(std::optional<SecretBytes> plaintext,
-                   OptionalSecretBlob(reply, "Plaintext", kWhat));
-  if (request.recipient.has_value()) {
-    if (!out.ciphertext_for_recipient.has_value()) {
-      return internal::MalformedField(kWhat, "CiphertextForRecipient",
-                                      "is missing although a Recipient was given");
-    }
-  } else {
-    if (!plaintext.has_value()) return internal::MalformedField(kWhat, "Plaintext", "is missing");
-    out.plaintext = *std::move(plaintext);
-  }
-  return out;
+  return internal::ParseGenerateDataKeyReply(reply, request.recipient.has_value());
 }
 
 absl::StatusOr<KeyMetadata> KmsClient::CreateKey(const CreateKeyRequest& request) {
@@ -194,19 +260,19 @@ absl::StatusOr<KeyMetadata> KmsClient::CreateKey(const CreateKeyRequest& request
     body["Tags"] = std::move(tags);
   }
   ASSIGN_OR_RETURN(json reply, client_->Call("CreateKey", body));
-  return ParseKeyMetadata(reply, "kms.CreateKey");
+  return internal::ParseKeyMetadata(reply, "kms.CreateKey");
 }
 
 absl::StatusOr<KeyMetadata> KmsClient::DescribeKey(std::string_view key_id) {
   ASSIGN_OR_RETURN(json reply, client_->Call("DescribeKey", json{{"KeyId", key_id}}));
-  return ParseKeyMetadata(reply, "kms.DescribeKey");
+  return internal::ParseKeyMetadata(reply, "kms.DescribeKey");
 }
 
 absl::StatusOr<std::string> KmsClient::GetKeyPolicy(std::string_view key_id,
                                                     std::string_view policy_name) {
   ASSIGN_OR_RETURN(json reply, client_->Call("GetKeyPolicy",
                                              json{{"KeyId", key_id}, {"PolicyName", policy_name}}));
-  return RequiredString(reply, "Policy", "kms.GetKeyPolicy");
+  return internal::ParseGetKeyPolicyReply(reply);
 }
 
 absl::Status KmsClient::PutKeyPolicy(std::string_view key_id, std::string_view policy,
@@ -231,19 +297,15 @@ absl::Status KmsClient::UpdateAlias(std::string_view alias_name, std::string_vie
 
 absl::StatusOr<std::vector<AliasEntry>> KmsClient::ListAliases(
     std::optional<std::string_view> key_id) {
-  constexpr std::string_view kWhat = "kms.ListAliases";
   json request = json::object();
   if (key_id.has_value()) request["KeyId"] = *key_id;
   std::vector<AliasEntry> out;
-  RETURN_IF_ERROR(ForEachPage(
-      *client_, "ListAliases", request, "Aliases", [&](const json& item) -> absl::Status {
-        AliasEntry a;
-        ASSIGN_OR_RETURN(a.alias_name, RequiredString(item, "AliasName", kWhat));
-        ASSIGN_OR_RETURN(a.alias_arn, OptionalString(item, "AliasArn", kWhat));
-        ASSIGN_OR_RETURN(a.target_key_id, OptionalString(item, "TargetKeyId", kWhat));
-        out.push_back(std::move(a));
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(ForEachPage(*client_, "ListAliases", request, "Aliases",
+                              [&](const json& item) -> absl::Status {
+                                ASSIGN_OR_RETURN(AliasEntry a, internal::ParseAliasEntry(item));
+                                out.push_back(std::move(a));
+                                return absl::OkStatus();
+                              }));
   return out;
 }
 
@@ -255,7 +317,6 @@ absl::Status KmsClient::EncryptDryRun(std::string_view key_id,
 }
 
 absl::StatusOr<ReEncryptResult> KmsClient::ReEncrypt(const ReEncryptRequest& request) {
-  constexpr std::string_view kWhat = "kms.ReEncrypt";
   json body = {{"CiphertextBlob", Base64Encode(request.ciphertext_blob)},
                {"DestinationKeyId", request.destination_key_id}};
   if (request.source_key_id.has_value()) body["SourceKeyId"] = *request.source_key_id;
@@ -268,15 +329,10 @@ absl::StatusOr<ReEncryptResult> KmsClient::ReEncrypt(const ReEncryptRequest& req
   if (!request.grant_tokens.empty()) body["GrantTokens"] = request.grant_tokens;
   if (request.dry_run) body["DryRun"] = true;
   ASSIGN_OR_RETURN(json reply, client_->Call("ReEncrypt", body));
-  ReEncryptResult out;
-  ASSIGN_OR_RETURN(out.ciphertext_blob, RequiredBlob(reply, "CiphertextBlob", kWhat));
-  ASSIGN_OR_RETURN(out.source_key_id, OptionalString(reply, "SourceKeyId", kWhat));
-  ASSIGN_OR_RETURN(out.key_id, OptionalString(reply, "KeyId", kWhat));
-  return out;
+  return internal::ParseReEncryptReply(reply);
 }
 
 absl::StatusOr<CreateGrantResult> KmsClient::CreateGrant(const CreateGrantRequest& request) {
-  constexpr std::string_view kWhat = "kms.CreateGrant";
   json body = {{"KeyId", request.key_id},
                {"GranteePrincipal", request.grantee_principal},
                {"Operations", request.operations}};
@@ -295,28 +351,17 @@ absl::StatusOr<CreateGrantResult> KmsClient::CreateGrant(const CreateGrantReques
   if (request.dry_run) body["DryRun"] = true;
   ASSIGN_OR_RETURN(json reply, client_->Call("CreateGrant", body));
   absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };  // the token is a bearer credential
-  CreateGrantResult out;
-  ASSIGN_OR_RETURN(out.grant_token, RequiredString(reply, "GrantToken", kWhat));
-  ASSIGN_OR_RETURN(out.grant_id, RequiredString(reply, "GrantId", kWhat));
-  return out;
+  return internal::ParseCreateGrantReply(reply);
 }
 
 absl::StatusOr<std::vector<GrantEntry>> KmsClient::ListGrants(std::string_view key_id) {
-  constexpr std::string_view kWhat = "kms.ListGrants";
   std::vector<GrantEntry> out;
-  RETURN_IF_ERROR(ForEachPage(
-      *client_, "ListGrants", json{{"KeyId", key_id}}, "Grants",
-      [&](const json& item) -> absl::Status {
-        GrantEntry g;
-        ASSIGN_OR_RETURN(g.grant_id, RequiredString(item, "GrantId", kWhat));
-        ASSIGN_OR_RETURN(g.key_id, OptionalString(item, "KeyId", kWhat));
-        ASSIGN_OR_RETURN(g.name, OptionalString(item, "Name", kWhat));
-        ASSIGN_OR_RETURN(g.grantee_principal, OptionalString(item, "GranteePrincipal", kWhat));
-        ASSIGN_OR_RETURN(g.retiring_principal, OptionalString(item, "RetiringPrincipal", kWhat));
-        ASSIGN_OR_RETURN(g.operations, internal::OptionalStringList(item, "Operations", kWhat));
-        out.push_back(std::move(g));
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(ForEachPage(*client_, "ListGrants", json{{"KeyId", key_id}}, "Grants",
+                              [&](const json& item) -> absl::Status {
+                                ASSIGN_OR_RETURN(GrantEntry g, internal::ParseGrantEntry(item));
+                                out.push_back(std::move(g));
+                                return absl::OkStatus();
+                              }));
   return out;
 }
 
@@ -335,7 +380,7 @@ absl::StatusOr<std::string> KmsClient::ScheduleKeyDeletion(std::string_view key_
   ASSIGN_OR_RETURN(json reply, client_->Call("ScheduleKeyDeletion",
                                              json{{"KeyId", key_id},
                                                   {"PendingWindowInDays", pending_window_days}}));
-  return OptionalString(reply, "KeyState", "kms.ScheduleKeyDeletion");
+  return internal::ParseScheduleKeyDeletionReply(reply);
 }
 
 }  // namespace lockout::awsclient

@@ -5,6 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "src/awsclient/json_fields.h"
+#include "src/awsclient/secrets_reply_parsers.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
 #include "src/common/status_macros.h"
@@ -42,6 +43,10 @@ absl::Status SetSecretField(json& body, const SecretBytes& value, SecretKind kin
   return absl::OkStatus();
 }
 
+}  // namespace
+
+namespace internal {
+
 absl::StatusOr<SecretVersionRef> ParseVersionRef(const json& reply, std::string_view what) {
   SecretVersionRef out;
   ASSIGN_OR_RETURN(out.arn, RequiredString(reply, "ARN", what));
@@ -51,7 +56,63 @@ absl::StatusOr<SecretVersionRef> ParseVersionRef(const json& reply, std::string_
   return out;
 }
 
-}  // namespace
+absl::StatusOr<SecretValue> ParseGetSecretValueReply(const json& reply) {
+  constexpr std::string_view kWhat = "secretsmanager.GetSecretValue";
+  SecretValue out;
+  ASSIGN_OR_RETURN(out.arn, RequiredString(reply, "ARN", kWhat));
+  ASSIGN_OR_RETURN(out.name, OptionalString(reply, "Name", kWhat));
+  ASSIGN_OR_RETURN(out.version_id, OptionalString(reply, "VersionId", kWhat));
+  ASSIGN_OR_RETURN(out.version_stages, OptionalStringList(reply, "VersionStages", kWhat));
+  ASSIGN_OR_RETURN(out.created_date, OptionalTimestamp(reply, "CreatedDate", kWhat));
+  ASSIGN_OR_RETURN(std::optional<SecretBytes> binary,
+                   OptionalSecretBlob(reply, "SecretBinary", kWhat));
+  if (binary.has_value()) {
+    out.kind = SecretKind::kBinary;
+    out.value = *std::move(binary);
+    return out;
+  }
+  auto it = reply.find("SecretString");
+  if (it == reply.end() || it->is_null()) {
+    return MalformedField(kWhat, "SecretBinary/SecretString", "are both missing");
+  }
+  if (!it->is_string()) return MalformedField(kWhat, "SecretString", "is not a string");
+  out.kind = SecretKind::kString;
+  out.value = SecretBytes::CopyFrom(std::string_view(it->get_ref<const std::string&>()));
+  return out;
+}
+
+absl::StatusOr<SecretDescription> ParseDescribeSecretReply(const json& reply) {
+  constexpr std::string_view kWhat = "secretsmanager.DescribeSecret";
+  SecretDescription out;
+  ASSIGN_OR_RETURN(out.arn, RequiredString(reply, "ARN", kWhat));
+  ASSIGN_OR_RETURN(out.name, OptionalString(reply, "Name", kWhat));
+  ASSIGN_OR_RETURN(out.description, OptionalString(reply, "Description", kWhat));
+  ASSIGN_OR_RETURN(out.kms_key_id, OptionalString(reply, "KmsKeyId", kWhat));
+  ASSIGN_OR_RETURN(out.created_date, OptionalTimestamp(reply, "CreatedDate", kWhat));
+  ASSIGN_OR_RETURN(out.last_changed_date, OptionalTimestamp(reply, "LastChangedDate", kWhat));
+  ASSIGN_OR_RETURN(out.deleted_date, OptionalTimestamp(reply, "DeletedDate", kWhat));
+  auto it = reply.find("VersionIdsToStages");
+  if (it != reply.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      return MalformedField(kWhat, "VersionIdsToStages", "is not an object");
+    }
+    for (const auto& [version, stages] : it->items()) {
+      std::vector<std::string>& list = out.version_ids_to_stages[version];
+      if (!stages.is_array()) {
+        return MalformedField(kWhat, "VersionIdsToStages", "has a non-array value");
+      }
+      for (const auto& stage : stages) {
+        if (!stage.is_string()) {
+          return MalformedField(kWhat, "VersionIdsToStages", "has a non-string stage");
+        }
+        list.push_back(stage.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace internal
 
 SecretsClient::SecretsClient(std::unique_ptr<AwsJsonClient> client) : client_(std::move(client)) {}
 
@@ -83,7 +144,7 @@ absl::StatusOr<SecretVersionRef> SecretsClient::CreateSecret(std::string_view na
   }
   RETURN_IF_ERROR(SetSecretField(body, value, kind, kWhat));
   ASSIGN_OR_RETURN(json reply, client_->Call("CreateSecret", body));
-  return ParseVersionRef(reply, kWhat);
+  return internal::ParseVersionRef(reply, kWhat);
 }
 
 absl::StatusOr<SecretVersionRef> SecretsClient::PutSecretValue(
@@ -107,71 +168,22 @@ absl::StatusOr<SecretVersionRef> SecretsClient::NewVersion(
   absl::Cleanup wipe = [&body] { WipeJsonStrings(body); };
   RETURN_IF_ERROR(SetSecretField(body, value, kind, what));
   ASSIGN_OR_RETURN(json reply, client_->Call(operation, body));
-  return ParseVersionRef(reply, what);
+  return internal::ParseVersionRef(reply, what);
 }
 
 absl::StatusOr<SecretValue> SecretsClient::GetSecretValue(std::string_view secret_id,
                                                           const GetSecretValueOptions& options) {
-  constexpr std::string_view kWhat = "secretsmanager.GetSecretValue";
   json body = {{"SecretId", secret_id}};
   if (options.version_id.has_value()) body["VersionId"] = *options.version_id;
   if (options.version_stage.has_value()) body["VersionStage"] = *options.version_stage;
   ASSIGN_OR_RETURN(json reply, client_->Call("GetSecretValue", body));
   absl::Cleanup wipe = [&reply] { WipeJsonStrings(reply); };
-
-  SecretValue out;
-  ASSIGN_OR_RETURN(out.arn, RequiredString(reply, "ARN", kWhat));
-  ASSIGN_OR_RETURN(out.name, OptionalString(reply, "Name", kWhat));
-  ASSIGN_OR_RETURN(out.version_id, OptionalString(reply, "VersionId", kWhat));
-  ASSIGN_OR_RETURN(out.version_stages, OptionalStringList(reply, "VersionStages", kWhat));
-  ASSIGN_OR_RETURN(out.created_date, OptionalTimestamp(reply, "CreatedDate", kWhat));
-  ASSIGN_OR_RETURN(std::optional<SecretBytes> binary,
-                   OptionalSecretBlob(reply, "SecretBinary", kWhat));
-  if (binary.has_value()) {
-    out.kind = SecretKind::kBinary;
-    out.value = *std::move(binary);
-    return out;
-  }
-  auto it = reply.find("SecretString");
-  if (it == reply.end() || it->is_null()) {
-    return internal::MalformedField(kWhat, "SecretBinary/SecretString", "are both missing");
-  }
-  if (!it->is_string()) return internal::MalformedField(kWhat, "SecretString", "is not a string");
-  out.kind = SecretKind::kString;
-  out.value = SecretBytes::CopyFrom(std::string_view(it->get_ref<const std::string&>()));
-  return out;
+  return internal::ParseGetSecretValueReply(reply);
 }
 
 absl::StatusOr<SecretDescription> SecretsClient::DescribeSecret(std::string_view secret_id) {
-  constexpr std::string_view kWhat = "secretsmanager.DescribeSecret";
   ASSIGN_OR_RETURN(json reply, client_->Call("DescribeSecret", json{{"SecretId", secret_id}}));
-  SecretDescription out;
-  ASSIGN_OR_RETURN(out.arn, RequiredString(reply, "ARN", kWhat));
-  ASSIGN_OR_RETURN(out.name, OptionalString(reply, "Name", kWhat));
-  ASSIGN_OR_RETURN(out.description, OptionalString(reply, "Description", kWhat));
-  ASSIGN_OR_RETURN(out.kms_key_id, OptionalString(reply, "KmsKeyId", kWhat));
-  ASSIGN_OR_RETURN(out.created_date, OptionalTimestamp(reply, "CreatedDate", kWhat));
-  ASSIGN_OR_RETURN(out.last_changed_date, OptionalTimestamp(reply, "LastChangedDate", kWhat));
-  ASSIGN_OR_RETURN(out.deleted_date, OptionalTimestamp(reply, "DeletedDate", kWhat));
-  auto it = reply.find("VersionIdsToStages");
-  if (it != reply.end() && !it->is_null()) {
-    if (!it->is_object()) {
-      return internal::MalformedField(kWhat, "VersionIdsToStages", "is not an object");
-    }
-    for (const auto& [version, stages] : it->items()) {
-      std::vector<std::string>& list = out.version_ids_to_stages[version];
-      if (!stages.is_array()) {
-        return internal::MalformedField(kWhat, "VersionIdsToStages", "has a non-array value");
-      }
-      for (const auto& stage : stages) {
-        if (!stage.is_string()) {
-          return internal::MalformedField(kWhat, "VersionIdsToStages", "has a non-string stage");
-        }
-        list.push_back(stage.get<std::string>());
-      }
-    }
-  }
-  return out;
+  return internal::ParseDescribeSecretReply(reply);
 }
 
 }  // namespace lockout::awsclient

@@ -5,11 +5,19 @@
 
 namespace lockout {
 
+absl::Status RejectNulBytes(std::string_view text) {
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("json: NUL byte at offset ", nul));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes, int max_depth) {
   if (text.size() > max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("json: ", text.size(), " bytes exceeds the limit of ", max_bytes));
   }
+  if (absl::Status nul = RejectNulBytes(text); !nul.ok()) return nul;
   int depth = 0;
   bool in_string = false;
   bool escaped = false;

@@ -14,7 +14,15 @@ namespace lockout {
 inline constexpr int kMaxJsonDepth = 32;
 
 // Parses `text` as one JSON value. InvalidArgument (with an offset, never the text) if it is not
-// valid JSON, is larger than `max_bytes`, or nests deeper than `max_depth`.
+// valid JSON, contains a NUL byte (RejectNulBytes), is larger than `max_bytes`, or nests deeper
+// than `max_depth`.
+// nlohmann's lexer takes a NUL byte for the end of the input (a C string's terminator), even
+// when given an explicit range, so "{...}\0anything" would parse as "{...}". A NUL byte is never
+// valid in JSON text (RFC 8259 forbids unescaped control characters in strings, and it is not
+// whitespace), so every parser of untrusted JSON calls this first. InvalidArgument naming the
+// offset of the first NUL.
+absl::Status RejectNulBytes(std::string_view text);
+
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes = 1 << 20,
                                          int max_depth = kMaxJsonDepth);
 

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/common/json.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 
@@ -57,8 +58,11 @@ std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Absl(s)); }
 // Parses JSON, rejecting duplicate object keys (which nlohmann would silently collapse: a
 // document saying both "Effect": "Deny" and "Effect": "Allow" must not be read either way) and
 // excessive nesting. nlohmann's parser is iterative, so depth is a sanity bound, not a stack
-// guard.
+// guard. A NUL byte would end nlohmann's input early (RejectNulBytes): refused first.
 absl::StatusOr<json> ParseJsonStrict(std::string_view text) {
+  if (absl::Status nul = RejectNulBytes(text); !nul.ok()) {
+    return Malformed("document", nul.message());
+  }
   std::vector<std::set<std::string>> open_objects;
   bool duplicate = false;
   bool too_deep = false;

@@ -20,6 +20,23 @@ TEST(JsonTest, RejectsMalformedAndOversized) {
   EXPECT_FALSE(ParseJson(std::string(100, ' ') + "{}", 50).ok());
 }
 
+// Regression (found by fuzzing): nlohmann stops at a NUL byte as if the input ended there, so
+// "{...}\0garbage" parsed as "{...}" and the bytes after the NUL were silently ignored.
+TEST(JsonTest, RejectsNulBytesAnywhere) {
+  using namespace std::string_literals;
+  EXPECT_TRUE(ParseJson(R"({"a": 1})").ok());
+  for (const std::string& text :
+       {R"({"a": 1})"s + "\0"s, R"({"a": 1})"s + "\0garbage"s, R"({"a": 1}  )"s + "\0{\"b\": 2}"s,
+        "\0"s, "[1,\0 2]"s, "\"a\0b\""s, "{\"a\": 1}\0\0\0"s}) {
+    absl::StatusOr<nlohmann::json> j = ParseJson(text);
+    ASSERT_FALSE(j.ok()) << "accepted " << text.size() << " bytes with a NUL";
+    EXPECT_EQ(j.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(j.status().message()).find("NUL byte at offset"), std::string::npos);
+  }
+  EXPECT_TRUE(RejectNulBytes("{}").ok());
+  EXPECT_EQ(RejectNulBytes("{}\0").message(), "json: NUL byte at offset 2");
+}
+
 TEST(JsonTest, RejectsDeepNestingBeforeParsing) {
   std::string deep(100000, '[');
   EXPECT_FALSE(ParseJson(deep).ok());

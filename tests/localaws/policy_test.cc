@@ -404,6 +404,26 @@ TEST(PolicyParseTest, EveryTruncationIsRejected) {
   }
 }
 
+// Regression (found by fuzzing): nlohmann ends its input at a NUL byte, so a policy followed by
+// "\0" and anything else (here a second document whose Deny would be dropped unread) was
+// accepted as the text before the NUL, and GetKeyPolicy returned bytes that were never checked.
+TEST(PolicyParseTest, RejectsANulByteAnywhere) {
+  const std::string text = kFullPolicy;
+  ASSERT_TRUE(Policy::Parse(text, PolicyKind::kKeyPolicy).ok());
+  const std::string tails[] = {std::string(1, '\0'), std::string("\0garbage", 8),
+                               std::string("\0{\"Statement\": []}", 18)};
+  for (const std::string& tail : tails) {
+    auto policy = Policy::Parse(text + tail, PolicyKind::kKeyPolicy);
+    ASSERT_FALSE(policy.ok()) << "accepted a policy followed by a NUL byte";
+    EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(policy.status().message()), HasSubstr("NUL byte"));
+  }
+  std::string inside = text;
+  inside.insert(inside.find("Statement"), 1, '\0');
+  EXPECT_FALSE(Policy::Parse(inside, PolicyKind::kKeyPolicy).ok());
+  EXPECT_FALSE(Policy::Parse(text + std::string(1, '\0'), PolicyKind::kIdentityPolicy).ok());
+}
+
 TEST(PolicyParseTest, BitFlipsInTheDenyEffectAreNeverMisread) {
   // A Deny that a corrupted byte turns into anything else must be rejected, never read as a
   // policy without that Deny.
