@@ -165,6 +165,11 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   server_options.listen = listen;
   server_options.threads = config.threads > 0 ? config.threads : AvailableCpus();
   server_options.max_frame_size = config.max_frame_size;
+  server_options.max_connections = config.max_connections;
+  server_options.memory_budget = config.memory_budget_mib << 20;
+  server_options.idle_timeout = config.idle_timeout;
+  server_options.blocking_threads = config.blocking_threads;
+  server_options.blocking_queue = config.blocking_queue;
   ASSIGN_OR_RETURN(impl->server, Server::Start(server_options, *impl->handler));
   impl->keys->Start();
   impl->WriteReadyFile();

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/signer.h"
 #include "src/net/endpoint.h"
@@ -48,6 +49,13 @@ struct EnclaveConfig {
   std::string ready_file;
   int threads = 0;  // 0: every CPU this process may use
   size_t max_frame_size = size_t{1} << 20;
+  // Abuse limits (server.h): connection cap, memory budget for all connection buffers, idle
+  // timeout, and the pool for blocking requests (attest, key loads).
+  int max_connections = 4096;
+  size_t memory_budget_mib = 64;
+  absl::Duration idle_timeout = absl::Seconds(120);
+  int blocking_threads = 2;
+  size_t blocking_queue = 16;
 };
 
 class EnclaveApp {

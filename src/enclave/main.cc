@@ -52,7 +52,11 @@ int main(int argc, char** argv) {
   lockout::enclave::KeyMemoryLock::Process().Record(
       "openssl secure heap", CRYPTO_secure_malloc_init(size_t{1} << 18, 16) == 1);
 
-  CLI::App cli{"lockout-enclave: the signing service inside the Nitro Enclave"};
+  CLI::App cli{
+      "lockout-enclave: the signing service inside the Nitro Enclave.\n"
+      "Limits against abusive clients (a client cannot crash the enclave or grow it without "
+      "bound): --max-connections, --memory-budget-mib, --idle-timeout, --max-frame-size, and "
+      "--blocking-threads/--blocking-queue for attest and key loads (\"busy\" when full)."};
   EnclaveConfig config;
   std::string key_type, ephemeral, load_at = "boot", context = "secret", log_level = "info";
   bool per_request = false;
@@ -86,6 +90,34 @@ int main(int argc, char** argv) {
                  "Write JSON (bound URI, status, public key) here when ready");
   cli.add_option("--threads", config.threads, "Worker threads (default: every available CPU)");
   cli.add_option("--max-frame-size", config.max_frame_size, "Largest request frame in bytes")
+      ->capture_default_str();
+  double idle_seconds = 120;
+  cli.add_option("--max-connections", config.max_connections,
+                 "Most client connections open at once; more are accepted and closed at once. "
+                 "RLIMIT_NOFILE is raised to fit (or, if the hard limit is lower, this cap is "
+                 "lowered and the log says so)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cli.add_option("--memory-budget-mib", config.memory_budget_mib,
+                 "MiB for all connections' buffered input, queued replies and waiting blocking "
+                 "requests together. Past it the biggest offenders are closed first; keep it well "
+                 "below the enclave's memory (at least max-frame-size + 1 MiB)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cli.add_option("--idle-timeout", idle_seconds,
+                 "Seconds a connection may stay open without sending a complete request (bytes "
+                 "that do not complete one do not count)")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  cli.add_option("--blocking-threads", config.blocking_threads,
+                 "Threads for requests that block (attest: an NSM call; key loads in "
+                 "first-request and per-request modes), so that signing never waits on them")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cli.add_option("--blocking-queue", config.blocking_queue,
+                 "Blocking requests that may wait for a thread; past that they get the error "
+                 "\"busy\" at once (retry later)")
+      ->check(CLI::Range(0, 65536))
       ->capture_default_str();
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   try {
@@ -122,5 +154,6 @@ int main(int argc, char** argv) {
                      : load_at == "boot" ? lockout::enclave::LoadMode::kBoot
                                          : lockout::enclave::LoadMode::kFirstRequest;
   config.use_encryption_context = context == "secret";
+  config.idle_timeout = absl::Seconds(idle_seconds);
   return Run(config);
 }

@@ -177,11 +177,55 @@ std::optional<SimpleSign> ParseSimpleSign(std::string_view p) {
 }
 
 bool RequestHandler::Handle(const net::Frame& frame, WorkerState& state, std::string& out) {
+  return HandleFrame(frame, state, out, /*may_block=*/true) == Outcome::kClose;
+}
+
+RequestHandler::Outcome RequestHandler::HandleWithoutBlocking(const net::Frame& frame,
+                                                              WorkerState& state,
+                                                              std::string& out) {
+  return HandleFrame(frame, state, out, /*may_block=*/false);
+}
+
+RequestHandler::Outcome RequestHandler::HandleFrame(const net::Frame& frame, WorkerState& state,
+                                                    std::string& out, bool may_block) {
   if (frame.kind == net::FrameKind::kV1) {
-    HandleV1(frame.payload, state, out);
-    return true;  // the seed's server: one request per connection
+    if (!HandleV1(frame.payload, state, out, may_block)) return Outcome::kWouldBlock;
+    return Outcome::kClose;  // the seed's server: one request per connection
   }
-  HandleV2(frame.payload, state, out);
+  if (!HandleV2(frame.payload, state, out, may_block)) return Outcome::kWouldBlock;
+  return Outcome::kKeepOpen;
+}
+
+bool RequestHandler::KeyAccessBlocks() const {
+  switch (keys_.mode()) {
+    case LoadMode::kPerRequest:
+      return true;
+    case LoadMode::kFirstRequest:
+      return keys_.signer() == nullptr && keys_.Health().state != "failed";
+    case LoadMode::kBoot:
+      return false;
+  }
+  return false;
+}
+
+bool RequestHandler::AppendBusyError(const net::Frame& frame, std::string& out) {
+  LogRequestError(net::FrameKindName(frame.kind), "", kErrBusy,
+                  absl::ResourceExhaustedError("blocking request pool full"));
+  if (frame.kind == net::FrameKind::kV1) {
+    AppendV1Error(kErrBusy, out);
+    return true;
+  }
+  nlohmann::json id = nullptr;
+  if (absl::StatusOr<nlohmann::json> request = ParseJson(frame.payload);
+      request.ok() && request->is_object()) {
+    if (auto it = request->find("id"); it != request->end()) {
+      if (it->is_number() ||
+          (it->is_string() && it->get_ref<const std::string&>().size() <= kMaxIdSize)) {
+        id = *it;
+      }
+    }
+  }
+  AppendV2Error(id, kErrBusy, out);
   return false;
 }
 
@@ -242,7 +286,9 @@ std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
   return {};
 }
 
-void RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std::string& out) {
+bool RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std::string& out,
+                              bool may_block) {
+  if (!may_block && KeyAccessBlocks()) return false;
   absl::Status detail;
   absl::StatusOr<nlohmann::json> request = ParseJson(payload);
   if (!request.ok() || !request->is_object()) {
@@ -250,19 +296,19 @@ void RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std:
                           : request.status();
     LogRequestError("v1", "sign", kErrBadRequest, detail);
     AppendV1Error(kErrBadRequest, out);
-    return;
+    return true;
   }
   std::optional<Bytes> message = DecodeB64Field(*request, "bytes", &detail);
   if (!message.has_value()) {
     LogRequestError("v1", "sign", kErrBadRequest, detail);
     AppendV1Error(kErrBadRequest, out);
-    return;
+    return true;
   }
   const std::string_view reason = SignToHex(*message, state, &detail);
   if (!reason.empty()) {
     LogRequestError("v1", "sign", reason, detail);
     AppendV1Error(reason, out);
-    return;
+    return true;
   }
   // json.dumps() spacing, as the seed's enclave.py replies.
   absl::StrAppend(&out, "{\"success\": \"True\", \"data\": \"0x", state.hex, "\"}",
@@ -270,6 +316,7 @@ void RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std:
   if (options_.log_requests) {
     LogDebug("request", {{"protocol", "v1"}, {"op", "sign"}, {"message_size", message->size()}});
   }
+  return true;
 }
 
 void RequestHandler::AppendV2Error(const nlohmann::json& id, std::string_view reason,
@@ -291,12 +338,13 @@ void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerSt
                   "\"}");
 }
 
-void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out) {
-  if (options_.sign_fast_path) {
+bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out,
+                              bool may_block) {
+  if (options_.sign_fast_path && (may_block || !KeyAccessBlocks())) {
     if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
       if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
         SignV2(simple->id_json, state.message, state, out);
-        return;
+        return true;
       }
       // Bad base64: the general path below says so, exactly as for any other request.
     }
@@ -308,7 +356,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                           : request.status();
     LogRequestError("v2", "", kErrBadRequest, detail);
     AppendV2Error(nullptr, kErrBadRequest, out);
-    return;
+    return true;
   }
   nlohmann::json id = nullptr;
   if (auto it = request->find("id"); it != request->end()) {
@@ -320,7 +368,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                       absl::InvalidArgumentError("id must be a string of at most 256 bytes, a "
                                                  "number or null"));
       AppendV2Error(nullptr, kErrBadRequest, out);
-      return;
+      return true;
     }
     id = *it;
   }
@@ -329,19 +377,24 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     LogRequestError("v2", "", kErrBadRequest,
                     absl::InvalidArgumentError("field \"op\" missing or not a string"));
     AppendV2Error(id, kErrBadRequest, out);
-    return;
+    return true;
   }
   const std::string& op = op_it->get_ref<const std::string&>();
+
+  const bool needs_key = op == "sign" || op == "public_key" || op == "attest";
+  if (!may_block && needs_key && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr))) {
+    return false;
+  }
 
   if (op == "sign") {
     std::optional<Bytes> message = DecodeB64Field(*request, "message", &detail);
     if (!message.has_value()) {
       LogRequestError("v2", op, kErrBadRequest, detail);
       AppendV2Error(id, kErrBadRequest, out);
-      return;
+      return true;
     }
     SignV2(id.dump(), *message, state, out);
-    return;
+    return true;
   }
 
   if (op == "health") {
@@ -358,7 +411,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
     V2Reply reply(out);
     out += body.dump();
-    return;
+    return true;
   }
 
   if (op != "public_key" && op != "attest") {
@@ -366,7 +419,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
         "v2", "unknown", kErrUnknownOp,
         absl::InvalidArgumentError(absl::StrCat("unknown op of ", op.size(), " bytes")));
     AppendV2Error(id, kErrUnknownOp, out);
-    return;
+    return true;
   }
 
   // Both need the key (its public half).
@@ -391,7 +444,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   if (signer == nullptr) {
     LogRequestError("v2", op, kErrKeyNotLoaded, detail);
     AppendV2Error(id, kErrKeyNotLoaded, out);
-    return;
+    return true;
   }
 
   if (op == "public_key") {
@@ -405,7 +458,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"public_key_raw", raw}};
     V2Reply reply(out);
     out += body.dump();
-    return;
+    return true;
   }
 
   // attest
@@ -419,14 +472,14 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       }
       LogRequestError("v2", op, kErrBadRequest, detail);
       AppendV2Error(id, kErrBadRequest, out);
-      return;
+      return true;
     }
   }
   if (nsm_ == nullptr) {
     LogRequestError("v2", op, kErrAttestUnavailable,
                     absl::FailedPreconditionError("no NSM device configured"));
     AppendV2Error(id, kErrAttestUnavailable, out);
-    return;
+    return true;
   }
   const crypto::Sha256Digest spki_hash = crypto::Sha256(signer->public_key_der());
   nsm::NsmClient client(*nsm_);
@@ -437,7 +490,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   if (!document.ok()) {
     LogRequestError("v2", op, kErrAttestUnavailable, document.status());
     AppendV2Error(id, kErrAttestUnavailable, out);
-    return;
+    return true;
   }
   nlohmann::json body = {{"id", id},
                          {"ok", true},
@@ -445,6 +498,7 @@ void RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                          {"spki_sha256", HexEncode(ByteView(spki_hash.data(), spki_hash.size()))}};
   V2Reply reply(out);
   out += body.dump();
+  return true;
 }
 
 }  // namespace lockout::enclave

@@ -18,6 +18,7 @@
 //   {"id": ID, "op": "health"}                        -> {"id": ID, "ok": true, "status": ..,
 //                                                         "reason": .., "load_mode": .., ...}
 //   errors                                            -> {"id": ID, "ok": false, "error": REASON}
+//   REASON "busy": the server's pool for blocking requests is full (docs/PROTOCOL.md).
 //   ID is any JSON string (at most 256 bytes), number or null, echoed verbatim; absent -> null.
 //
 // Errors: the peer gets one short generic reason ("bad request", "unknown op", "key not loaded",
@@ -49,6 +50,8 @@ inline constexpr std::string_view kErrInternal = "internal error";
 inline constexpr std::string_view kErrAttestUnavailable = "attestation unavailable";
 inline constexpr std::string_view kErrBadFrame = "bad frame";
 inline constexpr std::string_view kErrFrameTooLarge = "frame too large";
+// The server's pool for blocking requests (attest, key loads) is full: retry later.
+inline constexpr std::string_view kErrBusy = "busy";
 
 // Per-thread state: the signing context for the current key, reused across requests.
 struct WorkerState {
@@ -85,8 +88,25 @@ class RequestHandler final {
   RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options = {});
 
   // Handles one complete frame and appends the reply frame (of the same kind) to `out`.
-  // Returns true if the connection should be closed once the reply is sent (v1).
+  // Returns true if the connection should be closed once the reply is sent (v1). May block
+  // (attest, key loads): the server calls it on its blocking pool for such requests.
   bool Handle(const net::Frame& frame, WorkerState& state, std::string& out);
+
+  // What HandleWithoutBlocking did.
+  enum class Outcome {
+    kKeepOpen,    // reply appended
+    kClose,       // reply appended; close once it is sent (v1)
+    kWouldBlock,  // nothing appended: the request blocks (an NSM call, a key load); run
+                  // Handle() for it where blocking is allowed, or answer AppendBusyError()
+  };
+  // As Handle(), but never blocks: requests that would (attest with an NSM; every request that
+  // needs the key in per-request mode, or in first-request mode before the key is loaded) are
+  // left to the caller (kWouldBlock).
+  Outcome HandleWithoutBlocking(const net::Frame& frame, WorkerState& state, std::string& out);
+
+  // Appends the "busy" error reply for `frame` (v2: echoing its id when it has a valid one).
+  // Returns true if the connection should be closed once it is sent (v1).
+  bool AppendBusyError(const net::Frame& frame, std::string& out);
 
   // Appends the reply for a connection whose framing failed (garbage, oversized frame, peer
   // closed mid-frame), in `kind`'s framing. The connection is then closed.
@@ -95,8 +115,13 @@ class RequestHandler final {
   KeyManager& keys() { return keys_; }
 
  private:
-  void HandleV1(std::string_view payload, WorkerState& state, std::string& out);
-  void HandleV2(std::string_view payload, WorkerState& state, std::string& out);
+  Outcome HandleFrame(const net::Frame& frame, WorkerState& state, std::string& out,
+                      bool may_block);
+  // Both return false (appending nothing) if !may_block and the request would block.
+  bool HandleV1(std::string_view payload, WorkerState& state, std::string& out, bool may_block);
+  bool HandleV2(std::string_view payload, WorkerState& state, std::string& out, bool may_block);
+  // True if getting the key may block now (per-request mode; first-request mode while unloaded).
+  bool KeyAccessBlocks() const;
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
   void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out);
   // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok).

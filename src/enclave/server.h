@@ -7,19 +7,34 @@
 // their own epoll loop; the listening socket sits in every loop (EPOLLEXCLUSIVE) and a worker
 // keeps the connections it accepts, so there is no shared queue or lock on the request path.
 //
-// Fairness and abuse (a slow or malicious client cannot stall others):
-//   * non-blocking sockets, per-connection buffers; one read (<= 64 KiB) and at most
-//     `max_frames_per_turn` requests per connection per loop turn, then the next connection;
-//   * replies queue per connection; beyond `max_pending_output` the connection is not read
-//     until the peer drains its replies (pipelining without reading cannot grow memory);
-//   * timeouts: a started frame must complete within `frame_timeout`, a connection with nothing
-//     to do is closed after `idle_timeout`, queued output must move within `write_timeout`;
-//   * at most `max_connections`; more are accepted and closed at once;
+// Fairness and abuse (no client can stall others, crash the server or grow it without bound;
+// the rules themselves are in connection_rules.h):
+//   * non-blocking sockets; per connection at most `max_frames_per_turn` requests per loop turn,
+//     then the next connection;
+//   * input: a connection is read only when all its complete frames are consumed, and never
+//     past one largest frame (+ one read) of unprocessed input;
+//   * replies queue per connection; beyond `max_pending_output` the connection's requests are
+//     not processed (nor its socket read) until the peer drains its replies;
+//   * one memory budget (`memory_budget`) for all buffered input, queued replies and requests
+//     waiting on the blocking pool: a read that would not fit closes the biggest offenders
+//     (connections over their fair share, biggest first) or waits;
+//   * requests that block (attest: an NSM call; the key load of a first request; every request
+//     in per-request mode) run on a small pool (`blocking_threads`, at most `blocking_queue`
+//     waiting), never on the event loops that sign; when the pool is full the request gets the
+//     error "busy". A connection's later requests wait for its blocking one (replies stay in
+//     request order);
+//   * timeouts: a started frame must complete within `frame_timeout`; a connection with no
+//     complete request for `idle_timeout` (and nothing owed to it) is closed, whatever bytes it
+//     trickles; queued output must move within `write_timeout`;
+//   * at most `max_connections` (fitted to RLIMIT_NOFILE at start: the soft limit is raised, or
+//     the cap lowered, and the log says which); more are accepted and closed at once;
+//   * accept failures (out of descriptors or memory) pause accepting, 100 ms doubling to 1 s,
+//     with at most one log line per 10 s (src/net/accept_backoff.h);
 //   * framing errors (garbage, oversized frame) get one generic error reply, then the
 //     connection is closed; other connections are unaffected.
-// Requests that block (attest: an NSM call; the first request in first-request mode; every
-// request in per-request mode) occupy their worker for that time: give the server several
-// threads when using them.
+// Connection lifetime has one owner, the worker that accepted it: everything that refers to a
+// connection across loop turns (epoll events, the list of connections with work left, replies
+// from the blocking pool) holds its id, never a pointer, and finds it gone once closed.
 //
 // Thread-safety: Start/Stop from one thread; Stop is idempotent and called by the destructor.
 
@@ -44,6 +59,10 @@ struct ServerOptions {
   int max_connections = 4096;
   int max_frames_per_turn = 64;
   size_t max_pending_output = 1 << 20;
+  // All connections' buffered input, queued replies and waiting blocking requests.
+  size_t memory_budget = size_t{64} << 20;
+  int blocking_threads = 2;
+  size_t blocking_queue = 16;
   absl::Duration idle_timeout = absl::Seconds(120);
   absl::Duration frame_timeout = absl::Seconds(10);
   absl::Duration write_timeout = absl::Seconds(10);
@@ -54,7 +73,8 @@ int AvailableCpus();
 
 class Server final {
  public:
-  // Binds and starts the workers. `handler` must outlive the server.
+  // Binds and starts the workers. `handler` must outlive the server. Adjusts RLIMIT_NOFILE (or
+  // lowers max_connections) as described above.
   // Errors: InvalidArgument (options), Unavailable/InvalidArgument from net::Listen, Internal
   // (epoll/eventfd creation).
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options,
@@ -70,6 +90,10 @@ class Server final {
 
   // Connections currently open (all workers).
   int connections() const;
+  // The connection cap in force (after fitting it to RLIMIT_NOFILE).
+  int max_connections() const;
+  // Bytes currently charged to the memory budget.
+  size_t buffered_bytes() const;
 
  private:
   struct Impl;
