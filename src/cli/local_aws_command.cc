@@ -21,6 +21,7 @@ struct LocalAwsFlags {
   std::string env_ready_file;
   std::string env_as = "instance";
   std::string log_level = "info";
+  int64_t nsm_idle_timeout_s = 300;
 };
 
 int RunLocalAws(LocalAwsFlags& flags) {
@@ -30,6 +31,11 @@ int RunLocalAws(LocalAwsFlags& flags) {
     return 2;
   }
   Logger::Default().SetLevel(level);
+  if (flags.nsm_idle_timeout_s < 1) {
+    std::cerr << "lockout: --nsm-idle-timeout must be at least 1 second\n";
+    return 2;
+  }
+  flags.options.nsm_idle_timeout = absl::Seconds(flags.nsm_idle_timeout_s);
   // Block the stop signals in every thread; this thread waits for them below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -117,6 +123,15 @@ void RegisterLocalAwsCommands(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   cmd->add_option("--region", flags->options.identity.region, "Region")->capture_default_str();
   cmd->add_option("--threads", flags->options.threads, "HTTP worker threads (0: one per core)");
+  cmd->add_option("--max-connections", flags->options.max_connections,
+                  "HTTP connections open at once; one beyond this is closed at once")
+      ->capture_default_str();
+  cmd->add_option("--nsm-max-connections", flags->options.nsm_max_connections,
+                  "connections per NSM socket; a new one closes the one longest without an answer")
+      ->capture_default_str();
+  cmd->add_option("--nsm-idle-timeout", flags->nsm_idle_timeout_s,
+                  "seconds an NSM connection may stay idle between requests before it is closed")
+      ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "debug, info, warn or error")
       ->capture_default_str();
   cmd->require_subcommand(0, 1);

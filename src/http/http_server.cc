@@ -1,16 +1,20 @@
 #include "src/http/http_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/version.hpp"
+#include "src/common/logger.h"
+#include "src/net/accept_backoff.h"
 
 namespace lockout::http {
 namespace {
@@ -36,10 +40,23 @@ HttpResponse DefaultErrorResponse(HttpServerError error) {
   return HttpResponse::Text(400, "malformed HTTP request\n");
 }
 
+// Counts a connection as open for as long as it lives.
+class OpenConnection {
+ public:
+  explicit OpenConnection(std::atomic<int>& open) : open_(open) { open_.fetch_add(1); }
+  ~OpenConnection() { open_.fetch_sub(1); }
+  OpenConnection(const OpenConnection&) = delete;
+  OpenConnection& operator=(const OpenConnection&) = delete;
+
+ private:
+  std::atomic<int>& open_;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const HttpServerOptions& options, const HttpHandler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+  Session(tcp::socket&& socket, const HttpServerOptions& options, const HttpHandler& handler,
+          std::atomic<int>& open)
+      : open_(open), stream_(std::move(socket)), options_(options), handler_(handler) {}
 
   void Start() {
     net::dispatch(stream_.get_executor(),
@@ -109,6 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().close(ignored);
   }
 
+  OpenConnection open_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -137,18 +155,66 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
 struct HttpServer::Impl {
   explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
+  // One accept is outstanding at a time, so the handlers below never run concurrently and own
+  // `backoff`, `refused` and the timer.
   void Accept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(s), options, handler)->Start();
+      if (ec) return PauseAccepting(ec);
+      backoff.OnSuccess();
+      if (open.load() >= options.max_connections) {
+        Refuse(std::move(s));
+      } else {
+        std::make_shared<Session>(std::move(s), options, handler, open)->Start();
+      }
       Accept();
     });
   }
 
+  // accept() failed (e.g. EMFILE): the connection is still queued and the acceptor readable, so
+  // accepting again at once would spin. Wait, then try again.
+  void PauseAccepting(const beast::error_code& ec) {
+    const lockout::net::AcceptBackoff::Decision d = backoff.OnFailure(absl::Now());
+    if (d.log) {
+      LogWarn("http_accept_failed", {{"port", port},
+                                     {"error", ec.message()},
+                                     {"failures", d.failures_since_log},
+                                     {"pause_ms", absl::ToInt64Milliseconds(d.pause)}});
+    }
+    accept_timer->expires_after(ToChrono(d.pause));
+    accept_timer->async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      Accept();
+    });
+  }
+
+  void Refuse(tcp::socket s) {
+    beast::error_code ignored;
+    s.shutdown(tcp::socket::shutdown_both, ignored);
+    s.close(ignored);
+    ++refused_since_log;
+    const absl::Time now = absl::Now();
+    if (now - last_refusal_log >= kRefusalLogInterval) {
+      LogWarn("http_connection_refused", {{"port", port},
+                                          {"reason", "too many connections"},
+                                          {"max_connections", options.max_connections},
+                                          {"refused", refused_since_log}});
+      refused_since_log = 0;
+      last_refusal_log = now;
+    }
+  }
+
+  static constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
+
   HttpServerOptions options;
   HttpHandler handler;
+  std::atomic<int> open{0};  // outlives the io_context (and so every Session)
+  lockout::net::AcceptBackoff backoff;
+  uint64_t refused_since_log = 0;
+  absl::Time last_refusal_log = absl::InfinitePast();
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> accept_timer;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool running = false;
@@ -161,6 +227,9 @@ HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start(HttpHandler handler) {
   if (impl_->running) return absl::FailedPreconditionError("server already started");
+  if (impl_->options.max_connections < 1) {
+    return absl::InvalidArgumentError("max_connections must be at least 1");
+  }
   impl_->handler = std::move(handler);
   beast::error_code ec;
   auto address = net::ip::make_address(impl_->options.host, ec);
@@ -178,6 +247,7 @@ absl::Status HttpServer::Start(HttpHandler handler) {
                                                impl_->options.port, ": ", ec.message()));
   }
   impl_->port = impl_->acceptor->local_endpoint().port();
+  impl_->accept_timer.emplace(impl_->ioc);
   impl_->Accept();
   int n = impl_->options.threads > 0
               ? impl_->options.threads
@@ -193,6 +263,7 @@ void HttpServer::Stop() {
   net::post(impl_->ioc, [this] {
     beast::error_code ignored;
     impl_->acceptor->close(ignored);
+    impl_->accept_timer->cancel();
   });
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
@@ -200,5 +271,7 @@ void HttpServer::Stop() {
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }
+
+int HttpServer::open_connections() const { return impl_->open.load(); }
 
 }  // namespace lockout::http

@@ -57,6 +57,8 @@ absl::StatusOr<std::unique_ptr<LocalAws>> LocalAws::Start(LocalAwsOptions option
   nsm_options.instance_id = options.identity.instance_id;
   nsm_options.instance_role_arn = impl->identity->instance_role_arn();
   nsm_options.debug_mode = options.debug_mode;
+  nsm_options.max_connections = options.nsm_max_connections;
+  nsm_options.idle_timeout = options.nsm_idle_timeout;
   ASSIGN_OR_RETURN(impl->nsm, NsmService::Start(nsm_options, clock));
   if (!options.debug_nsm_socket.empty()) {
     nsm_options.socket_path = options.debug_nsm_socket;
@@ -82,6 +84,7 @@ absl::StatusOr<std::unique_ptr<LocalAws>> LocalAws::Start(LocalAwsOptions option
   http_options.host = options.host;
   http_options.port = options.port;
   http_options.threads = options.threads;
+  http_options.max_connections = options.max_connections;
   http_options.max_body_bytes = 1 << 20;
   http_options.error_response = &Frontend::ServerErrorResponse;
   impl->server = std::make_unique<http::HttpServer>(http_options);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "src/common/clock.h"
 #include "src/localaws/identity.h"
@@ -26,6 +27,10 @@ struct LocalAwsOptions {
   std::string debug_nsm_socket;
   bool trust_aws_root = true;  // KMS also accepts documents chained to the AWS Nitro root G1
   int threads = 0;
+  // Abuse limits (docs/LOCAL-AWS.md "Limits").
+  int max_connections = 512;     // HTTP connections open at once; more are closed at once
+  int nsm_max_connections = 64;  // per NSM socket; a new client evicts the longest-idle one
+  absl::Duration nsm_idle_timeout = absl::Seconds(300);  // NSM connection idle between requests
   IdentityOptions identity;
 };
 

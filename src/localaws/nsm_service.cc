@@ -33,6 +33,7 @@
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
 #include "src/measure/local_pcr0.h"
+#include "src/net/accept_backoff.h"
 #include "src/nsm/nsm_message.h"
 #include "src/nsm/nsm_socket_framing.h"
 
@@ -195,9 +196,9 @@ struct Connection {
   std::atomic<bool> done{false};
   // Set by the accept loop when it closes this connection to make room for a new one.
   std::atomic<bool> evicted{false};
-  // True from a complete request until its answer is written: such a connection is not evicted.
+  // True from a complete request until its answer is ready: such a connection is not evicted.
   std::atomic<bool> working{false};
-  // When this connection last had an answer written (or was accepted); MonotonicNanos().
+  // When this connection last had an answer (or was accepted); MonotonicNanos().
   std::atomic<int64_t> last_answer_ns{0};
 };
 
@@ -222,6 +223,7 @@ struct NsmService::Impl {
   UnixListener listener;
   int stop_fd = -1;
   std::thread accept_thread;
+  net::AcceptBackoff accept_backoff;                   // accept thread
   std::list<std::unique_ptr<Connection>> connections;  // accept thread, then Stop
   std::atomic<bool> stopped{false};
 
@@ -474,10 +476,12 @@ void NsmService::Impl::Serve(Connection* c) {
       encoded = nsm::EncodeResponse(Error(nsm::ErrorCode::kInternalError));
       if (!encoded.ok()) return;
     }
-    absl::Status written =
-        nsm::WriteFrame(c->fd, *encoded, nsm::kMaxResponseSize, options.frame_timeout);
+    // Marked answered before the write, so a peer that has read its answer is never taken for
+    // the one longest without an answer.
     c->last_answer_ns.store(MonotonicNanos());
     c->working.store(false);
+    absl::Status written =
+        nsm::WriteFrame(c->fd, *encoded, nsm::kMaxResponseSize, options.frame_timeout);
     if (!written.ok()) {
       LogInfo("nsm_connection_error", {{"pid", c->pid}, {"error", std::string(written.message())}});
       return;
@@ -499,13 +503,22 @@ void NsmService::Impl::AcceptLoop() {
 
     const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
-      // Out of descriptors or memory: back off instead of spinning, stay stoppable.
-      LogWarn("nsm_accept_error", {{"error", std::strerror(errno)}});
+      const int err = errno;
+      if (err == EAGAIN || err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+      // Out of descriptors or memory (or anything else): the connection stays queued and the
+      // listener readable, so pause (growing, stoppable) and log at a bounded rate instead of
+      // spinning (net/accept_backoff.h).
+      const net::AcceptBackoff::Decision d = accept_backoff.OnFailure(absl::Now());
+      if (d.log) {
+        LogWarn("nsm_accept_error", {{"error", std::strerror(err)},
+                                     {"failures", d.failures_since_log},
+                                     {"pause_ms", absl::ToInt64Milliseconds(d.pause)}});
+      }
       pollfd stop{stop_fd, POLLIN, 0};
-      ::poll(&stop, 1, 100);
+      ::poll(&stop, 1, PollMillis(d.pause));
       continue;
     }
+    accept_backoff.OnSuccess();
 
     ucred cred{};
     socklen_t len = sizeof(cred);

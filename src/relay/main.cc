@@ -211,10 +211,13 @@ int main(int argc, char** argv) {
                  "write {listen, metrics, pid} as JSON here once serving (for scripts and tests)");
   app.add_option("--log-level", flags.log_level, "debug, info, warn or error")
       ->capture_default_str();
-  app.add_option("--max-connections", flags.max_connections, "connections served at once")
+  app.add_option("--max-connections", flags.max_connections,
+                 "connections served at once; one beyond this gets {\"error\": \"relay busy\"} "
+                 "and is closed")
       ->capture_default_str();
   app.add_option("--read-timeout", flags.read_timeout_s,
-                 "seconds a peer has to send a complete request")
+                 "seconds a peer has to send a complete request; a connection idle this long "
+                 "between requests is closed")
       ->capture_default_str();
   app.add_option("--refresh-margin", flags.refresh_margin_s,
                  "refresh role credentials this many seconds before they expire")

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <string>
@@ -124,20 +125,33 @@ void RelayServer::ReapFinished() {
   }
 }
 
+void RelayServer::PauseAccepting(const absl::Status& error) {
+  const net::AcceptBackoff::Decision d = accept_backoff_.OnFailure(absl::Now());
+  if (d.log) {
+    LogWarn("relay_accept_failed", {{"detail", std::string(error.message())},
+                                    {"failures", d.failures_since_log},
+                                    {"pause_ms", absl::ToInt64Milliseconds(d.pause)}});
+  }
+  // In ticks, so Stop() is not held up by a long pause.
+  while (!stopping_.load() && absl::Now() < d.resume_at) {
+    absl::SleepFor(std::min(kAcceptTick, d.resume_at - absl::Now()));
+  }
+}
+
 void RelayServer::AcceptLoop() {
   while (!stopping_.load()) {
     absl::StatusOr<net::UniqueFd> accepted = net::Accept(*listener_, kAcceptTick);
-    absl::MutexLock lock(&mu_);
-    ReapFinished();
     if (!accepted.ok()) {
-      if (!absl::IsDeadlineExceeded(accepted.status())) {
-        LogWarn("relay_accept_failed", {{"detail", std::string(accepted.status().message())}});
-        mu_.Unlock();
-        absl::SleepFor(absl::Milliseconds(50));  // e.g. EMFILE: do not spin
-        mu_.Lock();
-      }
+      // e.g. EMFILE: the connection stays queued and the listener readable, so accepting again
+      // at once would spin (net/accept_backoff.h).
+      if (!absl::IsDeadlineExceeded(accepted.status())) PauseAccepting(accepted.status());
+      absl::MutexLock lock(&mu_);
+      ReapFinished();
       continue;
     }
+    accept_backoff_.OnSuccess();
+    absl::MutexLock lock(&mu_);
+    ReapFinished();
     if (stopping_.load()) break;
     if (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
       SecretBytes busy = service_->ConnectionError(kKindBusy, kErrorBusy);

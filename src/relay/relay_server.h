@@ -2,7 +2,11 @@
 
 // RelayServer: lockout-relay's listener. Accepts connections on a vsock, tcp or unix endpoint and
 // serves each on its own thread (up to max_connections; past the cap a connection gets
-// {"error": "relay busy"} and is closed), so a slow or silent peer stalls nobody else.
+// {"error": "relay busy"} and is closed), so a slow or silent peer stalls nobody else. A peer
+// that holds connections open without sending is closed after read_timeout, so the cap frees
+// up within that time. When accept fails (out of descriptors or memory) the loop pauses 100 ms,
+// doubling to 1 s, and logs "relay_accept_failed" at most once per 10 s (net/accept_backoff.h)
+// instead of spinning.
 //
 // Per connection: frames are read with net::FrameDecoder (v1 "$$$" or v2 length-prefixed, at
 // most max_request_size bytes each) and answered in order by RelayService, so both the seed's
@@ -25,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/net/accept_backoff.h"
 #include "src/net/endpoint.h"
 #include "src/net/socket.h"
 #include "src/relay/relay_metrics.h"
@@ -68,6 +73,8 @@ class RelayServer final {
   };
 
   void AcceptLoop();
+  // After a failed accept: logs (rate-limited) and waits the back-off pause, or until Stop.
+  void PauseAccepting(const absl::Status& error);
   void Serve(Connection* connection);
   void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -76,6 +83,7 @@ class RelayServer final {
   RelayServerOptions options_;
   std::optional<net::Listener> listener_;
   std::thread accept_thread_;
+  net::AcceptBackoff accept_backoff_;  // accept thread only
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> next_request_id_{1};
   absl::Mutex mu_;

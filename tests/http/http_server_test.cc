@@ -1,8 +1,10 @@
 #include "src/http/http_server.h"
 
 #include <atomic>
+#include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core.hpp"
@@ -104,6 +106,61 @@ TEST_F(HttpServerTest, AnswersGarbageWith400) {
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(res.result_int(), 400u);
   EXPECT_EQ(calls_.load(), 0);
+}
+
+// Sends one GET on `stream` and returns the status, or 0 if the connection failed.
+unsigned GetStatus(beast::tcp_stream& stream) {
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/", 11};
+  req.set(bhttp::field::host, "localhost");
+  beast::error_code ec;
+  bhttp::write(stream, req, ec);
+  if (ec) return 0;
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buf, res, ec);
+  return ec ? 0 : res.result_int();
+}
+
+TEST(HttpServerCapTest, AConnectionBeyondTheCapIsClosedAndTheNextIsServedOnceOneCloses) {
+  HttpServerOptions options;
+  options.threads = 1;
+  options.max_connections = 2;
+  HttpServer server(options);
+  ASSERT_TRUE(
+      server.Start([](const aws::HttpRequest&) { return HttpResponse::Text(200, "ok"); }).ok());
+  net::io_context ioc;
+  const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), server.port());
+  auto first = std::make_unique<beast::tcp_stream>(ioc);
+  first->connect(ep);
+  ASSERT_EQ(GetStatus(*first), 200u);
+  beast::tcp_stream second(ioc);
+  second.connect(ep);
+  ASSERT_EQ(GetStatus(second), 200u);
+  EXPECT_EQ(server.open_connections(), 2);
+
+  beast::tcp_stream third(ioc);
+  third.connect(ep);  // the kernel completes the handshake; the server then closes it
+  EXPECT_EQ(GetStatus(third), 0u);
+  EXPECT_EQ(server.open_connections(), 2);
+  EXPECT_EQ(GetStatus(second), 200u);  // the connections within the cap are untouched
+
+  first.reset();
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    beast::tcp_stream again(ioc);
+    again.connect(ep);
+    served = GetStatus(again) == 200u;
+    if (!served) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST(HttpServerCapTest, AZeroCapIsRefused) {
+  HttpServerOptions options;
+  options.max_connections = 0;
+  HttpServer server(options);
+  EXPECT_EQ(server.Start([](const aws::HttpRequest&) { return HttpResponse{}; }).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HttpServerStartTest, FailsClearlyOnBadHost) {
