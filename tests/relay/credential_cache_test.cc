@@ -185,7 +185,7 @@ TEST(CredentialCacheTest, RefusedLockIsLoggedOncePublishedAndStillServes) {
   RelayMetrics metrics(&clock);
   CredentialCache cache(imds.Fetcher(), absl::Minutes(5), &clock, &metrics);
   {
-    testing::ScopedMemoryLockDenied denied;  // this thread is the one that fetches
+    lockout::testing::ScopedMemoryLockDenied denied;  // this thread is the one that fetches
     ASSERT_TRUE(denied.ok()) << denied.why();
     for (int refresh = 0; refresh < 3; ++refresh) {
       absl::StatusOr<awsclient::RoleCredentials> c = cache.Get();
