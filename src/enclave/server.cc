@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -35,6 +36,9 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr int kMaxEvents = 256;
 constexpr int kMaxAcceptsPerTurn = 64;
+// Connections from the pending list served per loop turn, so that a turn stays short however
+// many connections have work queued and new events (a fresh client) are seen promptly.
+constexpr size_t kPendingPerTurn = 32;
 constexpr absl::Duration kSweepInterval = absl::Milliseconds(250);
 // After a v1 reply (or an error) we half-close and drain what the peer still sends for a moment,
 // so that closing with unread input does not reset the connection before the peer read the reply.
@@ -96,7 +100,7 @@ struct Worker {
   net::UniqueFd epoll;
   net::UniqueFd wake;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
-  std::vector<uint64_t> pending;  // connections with complete frames left over
+  std::deque<uint64_t> pending;  // connections with complete frames left over, round-robin
   // Closed this turn; destroyed at its end (references within the turn stay valid).
   std::vector<std::unique_ptr<Conn>> graveyard;
   WorkerState state;
@@ -147,6 +151,9 @@ struct Server::Impl {
   std::atomic<int> connections{0};
   std::atomic<uint64_t> next_id{kFirstConnectionId};
   std::atomic<bool> stopping{false};
+  // Set when a read found no room in the budget that its own worker could free: every worker
+  // then closes its own biggest offenders (Relieve) until a read fits again.
+  std::atomic<bool> pressure{false};
   bool stopped = false;
 
   void Run(Worker& w);
@@ -162,8 +169,14 @@ struct Server::Impl {
   void UpdateInterest(Worker& w, Conn& c);
   void Account(Conn& c);
   bool EnforceBudget(Worker& w, size_t needed, uint64_t reading);
+  void RequestRelief();
+  void Relieve(Worker& w);
   void Close(Worker& w, Conn& c, std::string_view why);
   void Sweep(Worker& w, absl::Time now);
+  // The budget divided by the open connections.
+  size_t FairShare() const {
+    return budget.limit() / static_cast<size_t>(std::max(connections.load(), 1));
+  }
   Conn* Find(Worker& w, uint64_t id) {
     auto it = w.conns.find(id);
     return it == w.conns.end() || it->second->closed ? nullptr : it->second.get();
@@ -315,14 +328,16 @@ void Server::Impl::Run(Worker& w) {
         uint64_t count = 0;
         [[maybe_unused]] ssize_t r = read(w.wake.get(), &count, sizeof(count));
         OnCompletions(w, now);
+        if (pressure.load(std::memory_order_relaxed)) Relieve(w);
       } else if (Conn* c = Find(w, ev.data.u64); c != nullptr) {
         OnEvent(w, *c, ev.events, now);
       }
     }
-    // Connections with complete frames left over from their last turn.
-    std::vector<uint64_t> again;
-    again.swap(w.pending);
-    for (uint64_t id : again) {
+    // Connections with complete frames left over from their last turn (a few per loop turn;
+    // those with more go to the back).
+    for (size_t served = 0; served < kPendingPerTurn && !w.pending.empty(); ++served) {
+      const uint64_t id = w.pending.front();
+      w.pending.pop_front();
       Conn* c = Find(w, id);
       if (c == nullptr) continue;
       c->queued = false;
@@ -439,6 +454,7 @@ void Server::Impl::OnReadable(Worker& w, Conn& c, absl::Time now) {
         if (!c.closed) {
           c.starved = true;
           UpdateInterest(w, c);
+          RequestRelief();  // the memory may be held by another worker's connections
         }
         return;
       }
@@ -486,8 +502,10 @@ void Server::Impl::Process(Worker& w, Conn& c, absl::Time now) {
   bool drained = false;  // the decoder has no complete frame left
   bool starved = false;
   while (frames < options.max_frames_per_turn && c.pending_output() < options.max_pending_output) {
-    if (budget.over()) {
-      starved = true;  // replies must not grow the budget further; the sweep comes back
+    if (budget.over() && c.usage() > FairShare()) {
+      // Over budget, a connection holding more than its share must not grow it further (the
+      // sweep comes back); one within its share goes on, so newcomers are served.
+      starved = true;
       break;
     }
     absl::StatusOr<std::optional<net::Frame>> next = c.decoder.Next();
@@ -670,10 +688,12 @@ void Server::Impl::Account(Conn& c) {
 bool Server::Impl::EnforceBudget(Worker& w, size_t needed, uint64_t reading) {
   const size_t used = budget.used();
   if (used + needed <= budget.limit()) return true;
-  const size_t to_free = used + needed - budget.limit();
+  // Free down to three quarters of the budget, not just to the limit: other connections refill
+  // what is freed at once, and a newcomer needs room for its first read.
+  const size_t low_water = budget.limit() / 4 * 3;
+  const size_t to_free = used + needed - low_water;
   // Only connections over their fair share are closed: one that holds less waits instead.
-  const size_t open = static_cast<size_t>(std::max(connections.load(), 1));
-  const size_t fair_share = budget.limit() / open;
+  const size_t fair_share = FairShare();
   std::vector<ConnectionUsage> usages;
   for (const auto& [id, c] : w.conns) {
     if (c->closed) continue;
@@ -695,6 +715,20 @@ bool Server::Impl::EnforceBudget(Worker& w, size_t needed, uint64_t reading) {
                                      {"limit", budget.limit()},
                                      {"reader_closed", Find(w, reading) == nullptr}});
   return budget.used() + needed <= budget.limit();
+}
+
+void Server::Impl::RequestRelief() {
+  if (pressure.exchange(true)) return;
+  for (auto& w : workers) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(w->wake.get(), &one, sizeof(one));
+  }
+}
+
+void Server::Impl::Relieve(Worker& w) {
+  if (budget.used() + kReadChunk <= budget.limit() || EnforceBudget(w, kReadChunk, /*reading=*/0)) {
+    pressure.store(false);
+  }
 }
 
 void Server::Impl::Close(Worker& w, Conn& c, std::string_view why) {
@@ -739,7 +773,6 @@ void Server::Impl::Sweep(Worker& w, absl::Time now) {
     if (why != "done") LogInfo("connection_timeout", {{"conn", id}, {"reason", why}});
     Close(w, *c, why);
   }
-  if (budget.over()) EnforceBudget(w, 0, 0);
   for (uint64_t id : starved) {
     Conn* c = Find(w, id);
     if (c == nullptr) continue;
@@ -747,6 +780,8 @@ void Server::Impl::Sweep(Worker& w, absl::Time now) {
     Process(w, *c, now);
     if (!c->closed) Flush(w, *c, now);
   }
+  if (budget.over()) EnforceBudget(w, 0, 0);
+  if (pressure.load(std::memory_order_relaxed)) Relieve(w);
   if (w.released_since_trim >= kTrimAfterReleased) {
     // Connection buffers freed under load stay in malloc's arenas otherwise (issue 10: 538 MB
     // still held after 2,000 connections closed).
