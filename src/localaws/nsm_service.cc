@@ -147,6 +147,12 @@ absl::StatusOr<UnixListener> ListenUnix(const std::string& path, unsigned mode) 
     ::close(l.fd);
     return s;
   };
+  // Accepted sockets inherit SO_PASSCRED, so every byte a client sends, even before the
+  // connection is served, carries its sender's credentials (NsmService::Impl::CheckRequester).
+  const int on = 1;
+  if (::setsockopt(l.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+    return fail("cannot set SO_PASSCRED on");
+  }
   if (::bind(l.fd, sa, sizeof(addr)) != 0) return fail("cannot bind");
   if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
     absl::Status s = fail("cannot chmod");
@@ -387,12 +393,6 @@ nsm::NsmResponse NsmService::Impl::Handle(Session& s, const nsm::NsmRequest& req
 }
 
 void NsmService::Impl::Serve(Connection* c) {
-  // Credentials on every message, so each request is attributed to the process that sent it.
-  const int on = 1;
-  if (::setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
-    LogWarn("nsm_connection_refused", {{"pid", c->pid}, {"error", "cannot set SO_PASSCRED"}});
-    return;
-  }
   absl::StatusOr<Session> session = NewSession(c->pid);
   if (!session.ok()) {
     LogWarn("nsm_connection_refused",

@@ -5,12 +5,15 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 #include "src/common/strings.h"
 
 namespace lockout::measure {
@@ -58,6 +61,59 @@ absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+// Fills anonymous_kb of every executable file mapping from /proc/PID/pagemap (one 64-bit entry
+// per page; kernel Documentation/admin-guide/mm/pagemap.rst): a page that is present (bit 63) or
+// swapped (bit 62) but not a file page (bit 61) is a private copy, i.e. code changed in memory.
+// This is what smaps "Anonymous:" counts, read only for code ranges: smaps walks every mapping
+// (tens of ms for an ASan process), pagemap of the code a few hundred microseconds.
+absl::Status CountPrivatePagesOfCode(pid_t pid, std::vector<Mapping>& mappings) {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0) return absl::InternalError("no page size");
+  const auto page_size = static_cast<uint64_t>(page);
+  const std::string path = absl::StrCat("/proc/", pid, "/pagemap");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, path);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  constexpr uint64_t kPresent = uint64_t{1} << 63;
+  constexpr uint64_t kSwapped = uint64_t{1} << 62;
+  constexpr uint64_t kFilePage = uint64_t{1} << 61;
+  uint64_t budget = kMaxProcFileSize / sizeof(uint64_t);  // pages read in all
+  std::vector<uint64_t> entries(4096);
+  for (Mapping& m : mappings) {
+    if (!m.executable || m.inode == 0) continue;
+    uint64_t private_pages = 0;
+    const uint64_t first = m.start / page_size;
+    const uint64_t last = m.end / page_size;
+    if (last - first > budget) {
+      return absl::ResourceExhaustedError(absl::StrCat(path, ": too much code to inspect"));
+    }
+    budget -= last - first;
+    for (uint64_t at = first; at < last;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(entries.size(), last - at));
+      const ssize_t n = ::pread(fd, entries.data(), want * sizeof(uint64_t),
+                                static_cast<off_t>(at * sizeof(uint64_t)));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, path);
+      }
+      if (n == 0 || n % static_cast<ssize_t>(sizeof(uint64_t)) != 0) {
+        return absl::UnavailableError(absl::StrCat(path, ": short read"));
+      }
+      const size_t got = static_cast<size_t>(n) / sizeof(uint64_t);
+      for (size_t i = 0; i < got; ++i) {
+        const uint64_t e = entries[i];
+        if ((e & (kPresent | kSwapped)) != 0 && (e & kFilePage) == 0) ++private_pages;
+      }
+      at += got;
+    }
+    m.anonymous_kb = private_pages * (page_size / 1024);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Refuse(std::string_view why) {
@@ -169,11 +225,12 @@ absl::StatusOr<ProcessImage> ReadProcessImage(pid_t pid) {
   if (!environ.ok()) return environ.status();
   image.environment = ParseEnviron(*environ);
 
-  absl::StatusOr<std::string> smaps = ReadProcFile(dir + "smaps");
-  if (!smaps.ok()) return smaps.status();
-  absl::StatusOr<std::vector<Mapping>> mappings = ParseMaps(*smaps);
+  absl::StatusOr<std::string> maps = ReadProcFile(dir + "maps");
+  if (!maps.ok()) return maps.status();
+  absl::StatusOr<std::vector<Mapping>> mappings = ParseMaps(*maps);
   if (!mappings.ok()) return mappings.status();
   image.mappings = *std::move(mappings);
+  RETURN_IF_ERROR(CountPrivatePagesOfCode(pid, image.mappings));
   return image;
 }
 
