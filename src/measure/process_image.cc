@@ -120,6 +120,20 @@ absl::Status Refuse(std::string_view why) {
   return absl::FailedPreconditionError(Absl(why));
 }
 
+// Where the dynamic loader finds system libraries (ld.so(8) defaults and the multiarch and gcc
+// directories below them). /proc prints canonical paths, so /lib on a merged-/usr system shows as
+// /usr/lib. Ownership alone is not enough: a process run as root creates root-owned files
+// anywhere (a build tree, /tmp).
+bool InSystemLibraryDirectory(std::string_view path) {
+  constexpr std::string_view kDirs[] = {"/lib/",      "/lib64/",     "/lib32/",
+                                        "/libx32/",   "/usr/lib/",   "/usr/lib64/",
+                                        "/usr/lib32/", "/usr/libx32/"};
+  for (std::string_view dir : kDirs) {
+    if (absl::StartsWith(Absl(path), Absl(dir))) return true;
+  }
+  return false;
+}
+
 bool IsKernelProvided(const Mapping& m) {
   return m.inode == 0 && (m.path == "[vdso]" || m.path == "[vsyscall]");
 }
@@ -152,9 +166,10 @@ absl::Status CheckOneMapping(const Mapping& m, const FileId& executable, const S
     return Refuse(absl::StrCat("code is mapped from ", m.path,
                                ", which has since been replaced or removed"));
   }
-  if (owner->uid != 0 || (owner->mode & (S_IWGRP | S_IWOTH)) != 0) {
+  if (!InSystemLibraryDirectory(m.path) || owner->uid != 0 ||
+      (owner->mode & (S_IWGRP | S_IWOTH)) != 0) {
     return Refuse(absl::StrCat("code is mapped from ", m.path,
-                               ", which is not a root-owned, root-only-writable system file "
+                               ", which is not a root-owned, root-only-writable file in a system library directory "
                                "(a preloaded or substituted library?)"));
   }
   return absl::OkStatus();

@@ -14,9 +14,10 @@
 //                 was started: a process can overwrite /proc/PID/environ afterwards, so the
 //                 mappings are checked as well.
 //   mappings      every executable mapping is either the executable itself (same device and
-//                 inode as /proc/PID/exe) or a file owned by root and writable only by root (the
-//                 loader, libc and what the package manager installed), still the file that was
-//                 mapped (same device and inode at its path), and
+//                 inode as /proc/PID/exe) or a file in a system library directory (/lib*,
+//                 /usr/lib*) owned by root and writable only by root (the loader, libc and what
+//                 the package manager installed), still the file that was mapped (same device
+//                 and inode at its path), and
 //                   - not anonymous memory, memfd or another deleted file,
 //                   - not writable and executable at once,
 //                   - without private (copy-on-write) pages (/proc/PID/pagemap; what smaps

@@ -83,6 +83,17 @@ TEST(CheckMappingsTest, AUserOwnedLibraryIsRefusedNamingIt) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("/home/u/evil.so"));
 }
 
+TEST(CheckMappingsTest, ARootOwnedLibraryOutsideTheSystemLibraryDirectoriesIsRefused) {
+  // What a process run as root creates anywhere: a build tree, /tmp, /usr/local/lib.
+  for (const char* path : {"/work/build/evil.so", "/tmp/evil.so", "/usr/local/lib/evil.so",
+                           "/usr/libexec/evil.so", "/usr/lib"}) {
+    FakeFiles fs;
+    fs.files[path] = {FileId{0xfe, 0, 3000}, 0, S_IFREG | 0755};
+    EXPECT_EQ(WithExtra(Code(path, 3000), fs).code(), absl::StatusCode::kFailedPrecondition)
+        << path;
+  }
+}
+
 TEST(CheckMappingsTest, ARootOwnedButWorldOrGroupWritableLibraryIsRefused) {
   for (uint32_t mode : {0757u, 0775u}) {
     FakeFiles fs;
