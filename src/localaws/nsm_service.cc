@@ -259,7 +259,8 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
     absl::StatusOr<ExecutableMeasurement> m = measurer.Measure(pid);
     if (!m.ok()) {
       // Answered (InvalidOperation) rather than dropped, so the client sees why.
-      LogWarn("nsm_connection_refused", {{"pid", pid}, {"error", std::string(m.status().message())}});
+      LogWarn("nsm_connection_refused",
+              {{"pid", pid}, {"error", std::string(m.status().message())}});
       s.measured = m.status();
     } else {
       s.measurement = *std::move(m);
@@ -290,9 +291,9 @@ absl::Status NsmService::Impl::CheckRequester(const Session& s, pid_t pid,
   RETURN_IF_ERROR(s.measured);
   for (pid_t sender : senders.pids) {
     if (sender != pid) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "nsm: the request was sent by pid ", sender, ", not by pid ", pid,
-          " which connected and was measured (an inherited or passed connection)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("nsm: the request was sent by pid ", sender, ", not by pid ", pid,
+                       " which connected and was measured (an inherited or passed connection)"));
     }
   }
   ASSIGN_OR_RETURN(ExecutableMeasurement now, measurer.Measure(pid));

@@ -116,18 +116,15 @@ absl::Status CountPrivatePagesOfCode(pid_t pid, std::vector<Mapping>& mappings) 
   return absl::OkStatus();
 }
 
-absl::Status Refuse(std::string_view why) {
-  return absl::FailedPreconditionError(Absl(why));
-}
+absl::Status Refuse(std::string_view why) { return absl::FailedPreconditionError(Absl(why)); }
 
 // Where the dynamic loader finds system libraries (ld.so(8) defaults and the multiarch and gcc
 // directories below them). /proc prints canonical paths, so /lib on a merged-/usr system shows as
 // /usr/lib. Ownership alone is not enough: a process run as root creates root-owned files
 // anywhere (a build tree, /tmp).
 bool InSystemLibraryDirectory(std::string_view path) {
-  constexpr std::string_view kDirs[] = {"/lib/",      "/lib64/",     "/lib32/",
-                                        "/libx32/",   "/usr/lib/",   "/usr/lib64/",
-                                        "/usr/lib32/", "/usr/libx32/"};
+  constexpr std::string_view kDirs[] = {"/lib/",     "/lib64/",     "/lib32/",     "/libx32/",
+                                        "/usr/lib/", "/usr/lib64/", "/usr/lib32/", "/usr/libx32/"};
   for (std::string_view dir : kDirs) {
     if (absl::StartsWith(Absl(path), Absl(dir))) return true;
   }
@@ -144,8 +141,8 @@ absl::Status CheckOneMapping(const Mapping& m, const FileId& executable, const S
   if (IsKernelProvided(m)) return absl::OkStatus();
   const std::string where = absl::StrCat(absl::Hex(m.start), "-", absl::Hex(m.end));
   if (m.inode == 0 || m.path.empty() || m.path.front() != '/') {
-    return Refuse(absl::StrCat("executable memory at ", where, " (", m.path.empty() ? "anonymous"
-                                                                                  : m.path,
+    return Refuse(absl::StrCat("executable memory at ", where, " (",
+                               m.path.empty() ? "anonymous" : m.path,
                                ") is not backed by a file: code the measurement does not cover"));
   }
   if (absl::EndsWith(m.path, Absl(kDeleted))) {
@@ -156,21 +153,22 @@ absl::Status CheckOneMapping(const Mapping& m, const FileId& executable, const S
     return Refuse(absl::StrCat(m.path, " is mapped writable and executable at ", where));
   }
   if (m.anonymous_kb.value_or(0) != 0) {
-    return Refuse(absl::StrCat(m.path, " has ", *m.anonymous_kb,
-                               " kB of code changed in memory at ", where));
+    return Refuse(
+        absl::StrCat(m.path, " has ", *m.anonymous_kb, " kB of code changed in memory at ", where));
   }
   if (IdOf(m) == executable) return absl::OkStatus();
   absl::StatusOr<FileOwner> owner = stat(m.path);
   if (!owner.ok() && !absl::IsNotFound(owner.status())) return owner.status();
   if (!owner.ok() || !(owner->id == IdOf(m))) {
-    return Refuse(absl::StrCat("code is mapped from ", m.path,
-                               ", which has since been replaced or removed"));
+    return Refuse(
+        absl::StrCat("code is mapped from ", m.path, ", which has since been replaced or removed"));
   }
   if (!InSystemLibraryDirectory(m.path) || owner->uid != 0 ||
       (owner->mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return Refuse(absl::StrCat("code is mapped from ", m.path,
-                               ", which is not a root-owned, root-only-writable file in a system library directory "
-                               "(a preloaded or substituted library?)"));
+    return Refuse(absl::StrCat(
+        "code is mapped from ", m.path,
+        ", which is not a root-owned, root-only-writable file in a system library directory "
+        "(a preloaded or substituted library?)"));
   }
   return absl::OkStatus();
 }
