@@ -149,6 +149,12 @@ absl::StatusOr<UnixListener> ListenUnix(const std::string& path, unsigned mode) 
     ::close(l.fd);
     return s;
   };
+  // Accepted sockets inherit SO_PASSCRED, so every byte a client sends, even before the
+  // connection is served, carries its sender's credentials (NsmService::Impl::CheckRequester).
+  const int on = 1;
+  if (::setsockopt(l.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+    return fail("cannot set SO_PASSCRED on");
+  }
   if (::bind(l.fd, sa, sizeof(addr)) != 0) return fail("cannot bind");
   if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
     absl::Status s = fail("cannot chmod");
@@ -276,7 +282,8 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
     absl::StatusOr<ExecutableMeasurement> m = measurer.Measure(pid);
     if (!m.ok()) {
       // Answered (InvalidOperation) rather than dropped, so the client sees why.
-      LogWarn("nsm_connection_refused", {{"pid", pid}, {"error", std::string(m.status().message())}});
+      LogWarn("nsm_connection_refused",
+              {{"pid", pid}, {"error", std::string(m.status().message())}});
       s.measured = m.status();
     } else {
       s.measurement = *std::move(m);
@@ -307,9 +314,9 @@ absl::Status NsmService::Impl::CheckRequester(const Session& s, pid_t pid,
   RETURN_IF_ERROR(s.measured);
   for (pid_t sender : senders.pids) {
     if (sender != pid) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "nsm: the request was sent by pid ", sender, ", not by pid ", pid,
-          " which connected and was measured (an inherited or passed connection)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("nsm: the request was sent by pid ", sender, ", not by pid ", pid,
+                       " which connected and was measured (an inherited or passed connection)"));
     }
   }
   ASSIGN_OR_RETURN(ExecutableMeasurement now, measurer.Measure(pid));
@@ -410,12 +417,6 @@ nsm::NsmResponse NsmService::Impl::Handle(Session& s, const nsm::NsmRequest& req
 }
 
 void NsmService::Impl::Serve(Connection* c) {
-  // Credentials on every message, so each request is attributed to the process that sent it.
-  const int on = 1;
-  if (::setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
-    LogWarn("nsm_connection_refused", {{"pid", c->pid}, {"error", "cannot set SO_PASSCRED"}});
-    return;
-  }
   absl::StatusOr<Session> session = NewSession(c->pid);
   if (!session.ok()) {
     LogWarn("nsm_connection_refused",

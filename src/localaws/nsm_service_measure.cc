@@ -70,8 +70,7 @@ absl::StatusOr<crypto::Sha384Digest> ExecutableMeasurer::HashExecutable(int fd,
   // Only cache if the file did not change while we read it.
   struct stat after {};
   const bool unchanged = ::fstat(fd, &after) == 0 && Nanos(after.st_mtim) == Nanos(st.st_mtim) &&
-                         Nanos(after.st_ctim) == Nanos(st.st_ctim) &&
-                         after.st_size == st.st_size &&
+                         Nanos(after.st_ctim) == Nanos(st.st_ctim) && after.st_size == st.st_size &&
                          static_cast<uint64_t>(st.st_size) == digest->size;
   absl::MutexLock lock(&mu_);
   ++files_hashed_;

@@ -18,8 +18,8 @@ constexpr crypto::Sha384Digest kZeroPcr{};
 constexpr size_t kReadChunk = size_t{1} << 20;
 
 absl::Status ErrnoStatus(int err, std::string_view doing, std::string_view what) {
-  const std::string text = absl::StrCat("cannot ", Absl(doing), " ", Absl(what), ": ",
-                                        std::strerror(err));
+  const std::string text =
+      absl::StrCat("cannot ", Absl(doing), " ", Absl(what), ": ", std::strerror(err));
   switch (err) {
     case ENOENT:
     case ESRCH:

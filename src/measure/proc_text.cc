@@ -16,9 +16,9 @@ namespace {
 constexpr size_t kMaxHexDigits = 16;
 
 absl::Status Malformed(std::string_view file, size_t line_no, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "malformed ", absl::string_view(file.data(), file.size()), " at line ", line_no, ": ",
-      absl::string_view(what.data(), what.size())));
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed ", absl::string_view(file.data(), file.size()), " at line ", line_no,
+                   ": ", absl::string_view(what.data(), what.size())));
 }
 
 std::optional<uint64_t> ParseHex(std::string_view s) {
@@ -65,8 +65,8 @@ std::optional<std::string_view> NextToken(std::string_view& s) {
 template <typename F>
 absl::Status ForEachLine(std::string_view text, std::string_view file, F f) {
   if (!text.empty() && text.back() != '\n') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        absl::string_view(file.data(), file.size()), " is truncated (no final newline)"));
+    return absl::InvalidArgumentError(absl::StrCat(absl::string_view(file.data(), file.size()),
+                                                   " is truncated (no final newline)"));
   }
   size_t line_no = 0;
   while (!text.empty()) {
@@ -160,8 +160,8 @@ std::optional<std::pair<std::string_view, std::string_view>> SplitField(std::str
   if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
   const std::string_view name = line.substr(0, colon);
   for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return std::nullopt;
   }
   std::string_view value = line.substr(colon + 1);

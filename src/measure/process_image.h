@@ -14,13 +14,14 @@
 //                 was started: a process can overwrite /proc/PID/environ afterwards, so the
 //                 mappings are checked as well.
 //   mappings      every executable mapping is either the executable itself (same device and
-//                 inode as /proc/PID/exe) or a file owned by root and writable only by root (the
-//                 loader, libc and what the package manager installed), still the file that was
-//                 mapped (same device and inode at its path), and
+//                 inode as /proc/PID/exe) or a file in a system library directory (/lib*,
+//                 /usr/lib*) owned by root and writable only by root (the loader, libc and what
+//                 the package manager installed), still the file that was mapped (same device
+//                 and inode at its path), and
 //                   - not anonymous memory, memfd or another deleted file,
 //                   - not writable and executable at once,
-//                   - without private (copy-on-write) pages: smaps "Anonymous: 0 kB", i.e. the
-//                     code in memory is still the file's.
+//                   - without private (copy-on-write) pages (/proc/PID/pagemap; what smaps
+//                     calls "Anonymous"), i.e. the code in memory is still the file's.
 //                 [vdso] and [vsyscall] (kernel-provided) are allowed; the executable itself must
 //                 be mapped executable.
 //   tracing       TracerPid is 0 (no debugger or other ptrace()r can change it behind our back).
@@ -68,7 +69,8 @@ absl::Status CheckMappings(const std::vector<Mapping>& mappings, const FileId& e
 // FailedPrecondition when traced.
 absl::Status CheckTracer(pid_t tracer_pid);
 
-// The /proc evidence about one process, read in this order: stat, status, environ, smaps.
+// The /proc evidence about one process, read in this order: stat, status, environ, maps, then
+// pagemap for the private pages of each executable file mapping.
 struct ProcessImage {
   uint64_t start_time = 0;  // /proc/PID/stat field 22: same value = same process
   pid_t tracer_pid = 0;

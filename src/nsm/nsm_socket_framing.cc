@@ -117,7 +117,8 @@ absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
   const std::optional<SteadyTime> deadline = DeadlineFrom(timeout);
   uint8_t header[kFrameHeaderSize];
   size_t received = 0;
-  absl::Status s = ReadExact(fd, absl::Span<uint8_t>(header, sizeof(header)), deadline, &received, senders);
+  absl::Status s =
+      ReadExact(fd, absl::Span<uint8_t>(header, sizeof(header)), deadline, &received, senders);
   if (!s.ok()) {
     if (received == 0 && absl::IsDataLoss(s)) {
       return absl::OutOfRangeError("nsm socket: peer closed the connection between frames");

@@ -9,8 +9,8 @@
 //                         computed by src/measure/local_pcr0.h, the same code the service uses
 //   PCR3 of a role        SHA384(0^48 ‖ role ARN), the parent instance's IAM role measurement
 //
-// Errors: NotFound/PermissionDenied/Unavailable/ResourceExhausted for files (messages name the path), InvalidArgument
-// for malformed hex or EIFs. Thread-safety: pure functions.
+// Errors: NotFound/PermissionDenied/Unavailable/ResourceExhausted for files (messages name the
+// path), InvalidArgument for malformed hex or EIFs. Thread-safety: pure functions.
 
 #include <string>
 #include <string_view>

@@ -24,7 +24,8 @@ __attribute__((constructor)) static void NsmMeasurePreloadInit() {
   }
   if (!scrub) return;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (std::strncmp(*e, "LD_", 3) == 0 || std::strncmp(*e, "NSM_MEASURE_PRELOAD_SCRUB=", 26) == 0) {
+    if (std::strncmp(*e, "LD_", 3) == 0 ||
+        std::strncmp(*e, "NSM_MEASURE_PRELOAD_SCRUB=", 26) == 0) {
       // Overwrite the name and value with a harmless variable of the same length.
       const size_t n = std::strlen(*e);
       std::memset(*e, 'X', n);

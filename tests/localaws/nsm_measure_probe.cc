@@ -92,7 +92,8 @@ bool Call(int fd, const lockout::nsm::NsmRequest& request, lockout::nsm::NsmResp
     *exit_code = Transport(std::string(written.message()));
     return false;
   }
-  absl::StatusOr<Bytes> frame = lockout::nsm::ReadFrame(fd, lockout::nsm::kMaxResponseSize, kTimeout);
+  absl::StatusOr<Bytes> frame =
+      lockout::nsm::ReadFrame(fd, lockout::nsm::kMaxResponseSize, kTimeout);
   if (!frame.ok()) {
     *exit_code = Transport(std::string(frame.status().message()));
     return false;
@@ -108,12 +109,10 @@ bool Call(int fd, const lockout::nsm::NsmRequest& request, lockout::nsm::NsmResp
 
 int PrintError(const lockout::nsm::NsmResponse& r) {
   if (const auto* e = std::get_if<lockout::nsm::ErrorResponse>(&r)) {
-    std::printf("{\"error\": \"%s\"}\n",
-                std::string(lockout::nsm::ErrorCodeName(e->code)).c_str());
+    std::printf("{\"error\": \"%s\"}\n", std::string(lockout::nsm::ErrorCodeName(e->code)).c_str());
     return 3;
   }
-  return Transport(std::string("unexpected response ") +
-                   std::string(lockout::nsm::VariantName(r)));
+  return Transport(std::string("unexpected response ") + std::string(lockout::nsm::VariantName(r)));
 }
 
 int Attest(int fd, const std::string& public_key_hex) {

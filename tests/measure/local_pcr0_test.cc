@@ -52,7 +52,8 @@ TEST(LocalPcr0Test, HashingAnOpenFileLeavesItsOffsetAndCountsItsBytes) {
 TEST(LocalPcr0Test, AMissingFileIsNotFoundNamingThePath) {
   absl::StatusOr<crypto::Sha384Digest> r = LocalPcr0OfFile("/nonexistent/lockout-enclave");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("/nonexistent/lockout-enclave"));
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr("/nonexistent/lockout-enclave"));
 }
 
 TEST(LocalPcr0Test, ADirectoryIsNotARegularFile) {

@@ -93,7 +93,7 @@ TEST(ParseMapsTest, TruncatedTextIsRefused) {
 
 TEST(ParseMapsTest, OddLinesAreRefused) {
   const char* bad[] = {
-      "Anonymous: 4 kB\n",                                        // a field before any mapping
+      "Anonymous: 4 kB\n",                                       // a field before any mapping
       "55d0-55d1 r-xp 00000000 fe:00 1 /a\nnot a field line\n",  // junk after a mapping
       "55d0-55d1 r-xp 00000000 fe:00 1 /a\nAnonymous: 4 MB\n",   // wrong unit
       "55d0-55d1 r-xp 00000000 fe:00 1 /a\nAnonymous: 4 kB\nAnonymous: 4 kB\n",  // repeated
@@ -112,7 +112,7 @@ TEST(ParseMapsTest, OddLinesAreRefused) {
       "12345678901234567-55d1 r-xp 00000000 fe:00 1 /a\n",  // 17 hex digits
       "55d0-55d1  r-xp 00000000 fe:00 1 /a\n",              // a doubled separator
       "55d0-55d1 r-xp 00000000 100000000:00 1 /a\n",        // device major over 32 bits
-      "\n",                                                  // an empty line
+      "\n",                                                 // an empty line
   };
   for (const char* text : bad) {
     EXPECT_EQ(ParseMaps(text).status().code(), absl::StatusCode::kInvalidArgument) << text;
@@ -151,14 +151,14 @@ TEST(ParseTracerPidTest, ReadsTheFieldAndThisProcessIsNotTraced) {
 
 TEST(ParseTracerPidTest, MissingRepeatedOrOddValuesAreRefused) {
   const char* bad[] = {
-      "Name:\tx\n",                                  // missing
-      "TracerPid:\t0\nTracerPid:\t0\n",              // repeated
-      "TracerPid:\t-1\n",                            // negative
-      "TracerPid:\t12ab\n",                          // not decimal
-      "TracerPid:\t\n",                              // empty
-      "TracerPid:\t99999999999999999999999\n",       // overflows
-      "TracerPid:\t4294967296\n",                    // over pid_t
-      "TracerPid:\t0",                               // truncated (no newline)
+      "Name:\tx\n",                             // missing
+      "TracerPid:\t0\nTracerPid:\t0\n",         // repeated
+      "TracerPid:\t-1\n",                       // negative
+      "TracerPid:\t12ab\n",                     // not decimal
+      "TracerPid:\t\n",                         // empty
+      "TracerPid:\t99999999999999999999999\n",  // overflows
+      "TracerPid:\t4294967296\n",               // over pid_t
+      "TracerPid:\t0",                          // truncated (no newline)
   };
   for (const char* text : bad) {
     EXPECT_EQ(ParseTracerPid(text).status().code(), absl::StatusCode::kInvalidArgument) << text;
@@ -179,8 +179,8 @@ TEST(ParseStartTimeTest, OddLinesAreRefused) {
   const char* bad[] = {
       "",
       "123 (x) S 1 2 3\n",                                                     // too few fields
-      "123 x S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654\n",  // no parentheses
-      "123 (x)S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654\n",  // no space after
+      "123 x S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654\n",    // no parentheses
+      "123 (x)S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654\n",   // no space after
       "123 (x) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98x654\n",  // not a number
       "123 (x) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654",    // truncated
       "123 (x) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 9\n\n",     // two lines

@@ -1,7 +1,10 @@
 #include "src/measure/process_image.h"
 
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
@@ -78,6 +81,17 @@ TEST(CheckMappingsTest, AUserOwnedLibraryIsRefusedNamingIt) {
   absl::Status s = WithExtra(Code("/home/u/evil.so", 3000), fs);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()), HasSubstr("/home/u/evil.so"));
+}
+
+TEST(CheckMappingsTest, ARootOwnedLibraryOutsideTheSystemLibraryDirectoriesIsRefused) {
+  // What a process run as root creates anywhere: a build tree, /tmp, /usr/local/lib.
+  for (const char* path : {"/work/build/evil.so", "/tmp/evil.so", "/usr/local/lib/evil.so",
+                           "/usr/libexec/evil.so", "/usr/lib"}) {
+    FakeFiles fs;
+    fs.files[path] = {FileId{0xfe, 0, 3000}, 0, S_IFREG | 0755};
+    EXPECT_EQ(WithExtra(Code(path, 3000), fs).code(), absl::StatusCode::kFailedPrecondition)
+        << path;
+  }
 }
 
 TEST(CheckMappingsTest, ARootOwnedButWorldOrGroupWritableLibraryIsRefused) {
@@ -169,6 +183,47 @@ TEST(ProcessImageTest, ThisProcessIsReadAndPasses) {
   EXPECT_TRUE(CheckProcessImage(*image, exe, stat_fn).ok())
       << CheckProcessImage(*image, exe, stat_fn);
   EXPECT_EQ(*ReadStartTime(::getpid()), image->start_time);
+}
+
+// A page of code rewritten in memory (with the bytes it had: what counts is the private copy)
+// and made read-only-executable again, as a preload that patches and hides itself would leave it.
+__attribute__((noinline)) int PatchedFunction(int x) { return x * 3 + 1; }
+
+TEST(ProcessImageTest, CodePatchedInMemoryIsSeenInARealProcess) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    auto* code = reinterpret_cast<uint8_t*>(reinterpret_cast<uintptr_t>(&PatchedFunction) &
+                                            ~static_cast<uintptr_t>(page - 1));
+    int ok = ::mprotect(code, static_cast<size_t>(page), PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
+    if (ok) {
+      volatile uint8_t* p = code;
+      p[0] = p[0];  // the same byte: the page is now a private copy
+      ok = ::mprotect(code, static_cast<size_t>(page), PROT_READ | PROT_EXEC) == 0;
+    }
+    const char c = ok ? 'y' : 'n';
+    (void)!::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(c, 'y');
+  absl::StatusOr<ProcessImage> image = ReadProcessImage(child);
+  struct stat st {};
+  ASSERT_EQ(::stat("/proc/self/exe", &st), 0);
+  const FileId exe{major(st.st_dev), minor(st.st_dev), st.st_ino};
+  const StatFn stat_fn = [child](const std::string& path) { return StatInRootOf(child, path); };
+  absl::Status checked = image.ok() ? CheckProcessImage(*image, exe, stat_fn) : image.status();
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(checked.code(), absl::StatusCode::kFailedPrecondition) << checked;
+  EXPECT_THAT(std::string(checked.message()), HasSubstr("changed in memory"));
 }
 
 TEST(ProcessImageTest, ANonexistentProcessIsNotFound) {
