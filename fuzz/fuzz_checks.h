@@ -19,6 +19,11 @@ inline void Check(bool condition, const char* what) {
   }
 }
 
+// A status's message as a std::string_view (Abseil's string_view is its own type here).
+inline std::string_view Message(const absl::Status& status) {
+  return std::string_view(status.message().data(), status.message().size());
+}
+
 // True if every byte is printable ASCII.
 inline bool IsPrintableAscii(std::string_view s) {
   for (char c : s) {
@@ -31,8 +36,8 @@ inline bool IsPrintableAscii(std::string_view s) {
 // (messages name fields, sizes and offsets; they never carry the input).
 inline void CheckErrorMessage(const absl::Status& status, size_t max_size) {
   Check(!status.ok(), "error status is OK");
-  Check(IsPrintableAscii(status.message()), "error message is not printable ASCII");
-  Check(status.message().size() <= max_size, "error message is too long");
+  Check(IsPrintableAscii(Message(status)), "error message is not printable ASCII");
+  Check(Message(status).size() <= max_size, "error message is too long");
 }
 
 // `secret` (a value a reply carried in a secret field) does not appear in `status`'s message.
@@ -43,7 +48,7 @@ inline void CheckNotQuoted(const absl::Status& status, std::string_view secret) 
   if (secret.size() < 12 || secret.find_first_of("+=#$%&*!<>[]{}~^|;") == std::string_view::npos) {
     return;
   }
-  Check(status.message().find(secret) == std::string_view::npos,
+  Check(Message(status).find(secret) == std::string_view::npos,
         "error message quotes a secret field's value");
 }
 

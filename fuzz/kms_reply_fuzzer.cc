@@ -23,6 +23,7 @@
 #include "src/awsclient/kms_reply_parsers.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
+#include "src/common/strings.h"
 
 namespace {
 
@@ -31,7 +32,6 @@ namespace in = lockout::awsclient::internal;
 using lockout::fuzz::Check;
 using nlohmann::json;
 
-json Str(const std::string& s) { return json(s); }
 json Blob(const lockout::Bytes& b) { return json(lockout::Base64Encode(b)); }
 json SecretBlob(const lockout::SecretBytes& b) { return json(lockout::Base64Encode(b.Reveal())); }
 
@@ -160,7 +160,7 @@ void RoundTrip(std::string_view what, const json& reply, Parse parse, ToJsonFn t
 template <typename Entry, typename ParseEntry>
 void ListRoundTrip(std::string_view operation, std::string_view list_field, const json& reply,
                    ParseEntry parse_entry) {
-  const std::string what = absl::StrCat("kms.", operation);
+  const std::string what = absl::StrCat("kms.", lockout::Absl(operation));
   struct Page {
     std::vector<Entry> entries;
     std::optional<std::string> marker;

@@ -155,7 +155,9 @@ std::optional<Policy> ParseAndCheck(std::string_view text, PolicyKind kind) {
   if (canonical.has_value()) {
     absl::StatusOr<Policy> again = Policy::Parse(*canonical, kind);
     // The canonical text can only outgrow the limit when the input was near it.
-    if (!again.ok() && canonical->size() > lockout::localaws::kMaxPolicyBytes) return policy;
+    if (!again.ok() && canonical->size() > lockout::localaws::kMaxPolicyBytes) {
+      return *std::move(policy);
+    }
     Check(again.ok(), "the canonical policy does not parse");
     Check(SameStatements(*policy, *again), "the canonical policy parses differently");
     Check(Canonical(*again) == canonical, "the canonical policy is not a fixpoint");

@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (j.ok() && j->is_object()) {
       const std::string_view type = lockout::fuzz::StringField(*j, "request_type");
       if (type.size() >= 12) {
-        Check(request.status().message().find(type) == std::string_view::npos,
+        Check(lockout::fuzz::Message(request.status()).find(type) == std::string_view::npos,
               "error message quotes the request_type");
       }
       if (j->contains("payload")) {

@@ -151,7 +151,7 @@ absl::StatusOr<GenerateDataKeyResult> ParseGenerateDataKeyReply(const json& repl
 }
 
 absl::StatusOr<std::string> ParseGetKeyPolicyReply(const json& reply) {
-  return internal::ParseGetKeyPolicyReply(reply);
+  return RequiredString(reply, "Policy", "kms.GetKeyPolicy");
 }
 
 absl::StatusOr<ReEncryptResult> ParseReEncryptReply(const json& reply) {
@@ -165,11 +165,14 @@ absl::StatusOr<ReEncryptResult> ParseReEncryptReply(const json& reply) {
 
 absl::StatusOr<CreateGrantResult> ParseCreateGrantReply(const json& reply) {
   constexpr std::string_view kWhat = "kms.CreateGrant";
-  return internal::ParseCreateGrantReply(reply);
+  CreateGrantResult out;
+  ASSIGN_OR_RETURN(out.grant_token, RequiredString(reply, "GrantToken", kWhat));
+  ASSIGN_OR_RETURN(out.grant_id, RequiredString(reply, "GrantId", kWhat));
+  return out;
 }
 
 absl::StatusOr<std::string> ParseScheduleKeyDeletionReply(const json& reply) {
-  return internal::ParseScheduleKeyDeletionReply(reply);
+  return OptionalString(reply, "KeyState", "kms.ScheduleKeyDeletion");
 }
 
 absl::StatusOr<GrantEntry> ParseGrantEntry(const json& item) {
@@ -185,6 +188,7 @@ absl::StatusOr<GrantEntry> ParseGrantEntry(const json& item) {
 }
 
 absl::StatusOr<AliasEntry> ParseAliasEntry(const json& item) {
+  constexpr std::string_view kWhat = "kms.ListAliases";
   AliasEntry a;
   ASSIGN_OR_RETURN(a.alias_name, RequiredString(item, "AliasName", kWhat));
   ASSIGN_OR_RETURN(a.alias_arn, OptionalString(item, "AliasArn", kWhat));

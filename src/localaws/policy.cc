@@ -61,7 +61,7 @@ std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Absl(s)); }
 // guard. A NUL byte would end nlohmann's input early (RejectNulBytes): refused first.
 absl::StatusOr<json> ParseJsonStrict(std::string_view text) {
   if (absl::Status nul = RejectNulBytes(text); !nul.ok()) {
-    return Malformed("document", nul.message());
+    return Malformed("document", std::string(nul.message()));
   }
   std::vector<std::set<std::string>> open_objects;
   bool duplicate = false;
