@@ -85,7 +85,10 @@ struct Conn {
   size_t pending_output() const { return out.size() - out_off; }
   bool job_in_flight() const { return job_bytes > 0; }
   // What this connection holds that the budget counts.
-  size_t usage() const { return decoder.buffered_size() + pending_output() + job_bytes; }
+  size_t usage() const {
+    // Capacity, not just content: a drained buffer still holds its memory.
+    return decoder.memory_size() + out.capacity() + job_bytes;
+  }
 };
 
 // A reply computed on the blocking pool, for connection `id` of a worker.
@@ -519,6 +522,7 @@ void Server::Impl::Process(Worker& w, Conn& c, absl::Time now) {
     }
     if (!next->has_value()) {
       drained = true;
+      c.decoder.Trim();
       break;
     }
     ++frames;

@@ -97,6 +97,13 @@ class FrameDecoder final {
   // Bytes currently buffered and not yet returned as frames.
   size_t buffered_size() const { return buf_.size() - head_; }
   size_t max_frame_size() const { return max_frame_size_; }
+  // Bytes of memory the buffer holds (its capacity), for callers that budget memory.
+  size_t memory_size() const { return buf_.capacity(); }
+  // Gives back a large buffer once everything fed has been returned as frames (otherwise that
+  // happens on the next Feed). Call after draining Next().
+  void Trim() {
+    if (head_ == buf_.size()) Compact();
+  }
   // Total bytes fed so far.
   uint64_t bytes_fed() const { return base_offset_ + buf_.size(); }
 

@@ -296,7 +296,9 @@ class EnclaveAbuseTest(harness.TempDirTestCase):
               f"{loaded * 1000:.2f} ms under 4 clients pipelining attest "
               f"({attests[0]} attestations, {busy[0]} busy)")
         self.assertGreater(attests[0], 0)
-        self.assertLess(loaded, max(10 * quiet, 0.05))
+        # Before this fix the release build went from 0.08 ms to 27 ms here (the NSM call ran on
+        # the event loop); now the median does not move.
+        self.assertLess(loaded, max(10 * quiet, 0.01))
         self.assert_serves(proc, uri)
 
     def test_a_full_blocking_queue_answers_busy(self):
