@@ -52,8 +52,11 @@ inline std::optional<nlohmann::json> AwsReplyObject(std::string_view what, uint8
       awsclient::ParseAwsErrorResponse(http_status, headers, body);
   Check(!error.type.empty() && error.type.size() <= 256 && IsPrintableAscii(error.type),
         "AWS error type empty, too long or unprintable");
-  Check(error.message.size() <= awsclient::kMaxAwsErrorMessage && IsPrintableAscii(error.message),
-        "AWS error message not sanitised");
+  // Sanitize keeps kMaxAwsErrorMessage characters and marks a cut with "..."
+  // (aws_call_error_test: at most kMaxAwsErrorMessage + 3).
+  Check(
+      error.message.size() <= awsclient::kMaxAwsErrorMessage + 3 && IsPrintableAscii(error.message),
+      "AWS error message not sanitised");
   Check(error.http_status == http_status, "AWS error lost the HTTP status");
   const absl::Status status = awsclient::MakeAwsCallStatus(what, error);
   CheckErrorMessage(status, awsclient::kMaxAwsErrorMessage + 512);

@@ -34,7 +34,8 @@ TEST(JsonTest, RejectsNulBytesAnywhere) {
     EXPECT_NE(std::string(j.status().message()).find("NUL byte at offset"), std::string::npos);
   }
   EXPECT_TRUE(RejectNulBytes("{}").ok());
-  EXPECT_EQ(RejectNulBytes("{}\0").message(), "json: NUL byte at offset 2");
+  const absl::Status nul = RejectNulBytes("{}\0"s);
+  EXPECT_EQ(std::string(nul.message()), "json: NUL byte at offset 2");
 }
 
 TEST(JsonTest, RejectsDeepNestingBeforeParsing) {
