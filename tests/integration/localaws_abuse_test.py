@@ -218,8 +218,13 @@ class OutOfDescriptorsTest(harness.TempDirTestCase):
         host, port = la.ready["imds_endpoint"][len("http://"):].rsplit(":", 1)
         self.starve(pid)
         socks = self.flood((host, int(port)), self.EXTRA_CONNECTIONS)
+        harness.wait_until(lambda: count_events(la.process.log(), "http_accept_failed") >= 1,
+                           "local-aws to run out of descriptors", timeout=15,
+                           detail=lambda: la.process.log()[-2000:])
+        # Only now the NSM socket (it shares the descriptor table), so its accepts fail too
+        # rather than take the last descriptors (see `starve` on sanitizer builds).
         nsm = []
-        for _ in range(5):  # the NSM listener shares the descriptor table
+        for _ in range(5):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(la.ready["nsm_socket"])
             nsm.append(s)
@@ -235,6 +240,8 @@ class OutOfDescriptorsTest(harness.TempDirTestCase):
         self.assertLessEqual(http_lines, 1)
         self.assertLessEqual(nsm_lines, 1)
         self.assertGreaterEqual(count_events(la.process.log(), "http_accept_failed"), 1,
+                                la.process.log()[-2000:])
+        self.assertGreaterEqual(count_events(la.process.log(), "nsm_accept_error"), 1,
                                 la.process.log()[-2000:])
         self.assertIsNone(la.process.proc.poll())
 
