@@ -68,21 +68,21 @@ absl::StatusOr<const std::string*> Field(const nlohmann::json& doc, const char* 
   return &it->get_ref<const std::string&>();
 }
 
-RoleCredentials CopyRoleCredentials(const RoleCredentials& c) {
-  RoleCredentials out;
-  out.access_key_id = c.access_key_id;
-  out.secret_access_key = SecretBytes::CopyFrom(c.secret_access_key.Reveal());
-  out.session_token = SecretBytes::CopyFrom(c.session_token.Reveal());
-  out.expiration = c.expiration;
-  return out;
-}
-
 bool Retryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kUnavailable ||
          s.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
 }  // namespace
+
+RoleCredentials RoleCredentials::Copy() const {
+  RoleCredentials out;
+  out.access_key_id = access_key_id;
+  out.secret_access_key = SecretBytes::CopyFrom(secret_access_key.Reveal());
+  out.session_token = SecretBytes::CopyFrom(session_token.Reveal());
+  out.expiration = expiration;
+  return out;
+}
 
 aws::AwsCredentials RoleCredentials::ToAwsCredentials() const {
   aws::AwsCredentials out;
@@ -269,15 +269,15 @@ absl::StatusOr<RoleCredentials> ImdsCredentialsProvider::GetRoleCredentials() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   if (cached_.has_value() && now < cached_->expiration - refresh_margin_) {
-    return CopyRoleCredentials(*cached_);
+    return cached_->Copy();
   }
   absl::StatusOr<RoleCredentials> fresh = client_->GetCredentials();
   if (!fresh.ok()) {
-    if (cached_.has_value() && now < cached_->expiration) return CopyRoleCredentials(*cached_);
+    if (cached_.has_value() && now < cached_->expiration) return cached_->Copy();
     return fresh.status();
   }
   cached_ = *std::move(fresh);
-  return CopyRoleCredentials(*cached_);
+  return cached_->Copy();
 }
 
 absl::StatusOr<aws::AwsCredentials> ImdsCredentialsProvider::GetCredentials() {

@@ -44,6 +44,8 @@ struct RoleCredentials {
 
   // A copy in the form the SigV4 signer takes.
   aws::AwsCredentials ToAwsCredentials() const;
+  // A deep copy (the secrets copied into new SecretBytes).
+  RoleCredentials Copy() const;
 };
 
 // Parses IMDS's credentials document ({"Code": "Success", "AccessKeyId", "SecretAccessKey",

@@ -28,10 +28,9 @@
 #include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/strings.h"
-#include "src/nsm/dev_nsm_device.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_device.h"
-#include "src/nsm/unix_socket_nsm_device.h"
+#include "src/nsm/open_nsm_device.h"
 
 namespace lockout::cli {
 namespace {
@@ -78,26 +77,7 @@ absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> OpenDevice(const std::string& fl
       target = kUnixScheme + target;  // the variable holds a socket path
     }
   }
-  std::optional<std::string> socket_path;
-  if (target.rfind(kUnixScheme, 0) == 0) {
-    socket_path = target.substr(sizeof(kUnixScheme) - 1);
-  } else {
-    struct stat st {};
-    if (::stat(target.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) socket_path = target;
-  }
-  if (socket_path.has_value()) {
-    if (socket_path->empty() || socket_path->front() != '/') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--nsm ", target, ": a unix:// device needs an absolute path"));
-    }
-    absl::StatusOr<std::unique_ptr<nsm::UnixSocketNsmDevice>> d =
-        nsm::UnixSocketNsmDevice::Create(*socket_path);
-    if (!d.ok()) return d.status();
-    return std::unique_ptr<nsm::NsmDevice>(std::move(*d));
-  }
-  absl::StatusOr<std::unique_ptr<nsm::DevNsmDevice>> d = nsm::DevNsmDevice::Open(target);
-  if (!d.ok()) return d.status();
-  return std::unique_ptr<nsm::NsmDevice>(std::move(*d));
+  return nsm::OpenNsmDevice(target);
 }
 
 absl::StatusOr<std::optional<Bytes>> OptionalHex(bool given, const std::string& hex,

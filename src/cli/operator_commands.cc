@@ -26,6 +26,7 @@
 #include "src/common/strings.h"
 #include "src/net/endpoint.h"
 #include "src/nsm/nsm_device.h"
+#include "src/nsm/open_nsm_device.h"
 #include "src/operator/attest_client.h"
 #include "src/operator/aws_session.h"
 #include "src/operator/check_lockout.h"
@@ -292,7 +293,7 @@ int RunCheckLockout(const CheckArgs& a) {
   if (!session.ok()) return Usage(Std(session.status().message()));
   std::unique_ptr<nsm::NsmDevice> device;
   if (!a.nsm.empty()) {
-    absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> d = ops::OpenNsmDevice(a.nsm);
+    absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> d = nsm::OpenNsmDevice(a.nsm);
     if (!d.ok()) return Usage(absl::StrCat("--nsm: ", d.status().message()));
     device = *std::move(d);
   }

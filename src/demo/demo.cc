@@ -37,6 +37,7 @@
 #include "src/enclave/signer.h"
 #include "src/localaws/local_aws.h"
 #include "src/nsm/nsm_client.h"
+#include "src/nsm/open_nsm_device.h"
 #include "src/nsm/unix_socket_nsm_device.h"
 #include "src/operator/check_lockout.h"
 #include "src/operator/create_key.h"
@@ -521,7 +522,7 @@ absl::StatusOr<ops::CheckLockoutReport> Demo::CheckAs(std::string_view principal
   ASSIGN_OR_RETURN(auto kms, Kms(principal));
   ASSIGN_OR_RETURN(auto secrets, Secrets(principal));
   ASSIGN_OR_RETURN(std::unique_ptr<nsm::NsmDevice> nsm,
-                   ops::OpenNsmDevice(absl::StrCat("unix://", debug_nsm_socket_)));
+                   nsm::OpenNsmDevice(absl::StrCat("unix://", debug_nsm_socket_)));
   ops::CheckLockoutOptions options;
   options.kms_key_id = kms_key_arn_;
   options.secret_name = kSecretName;

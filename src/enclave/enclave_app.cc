@@ -19,8 +19,7 @@
 #include "src/enclave/key_loader.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
-#include "src/nsm/dev_nsm_device.h"
-#include "src/nsm/unix_socket_nsm_device.h"
+#include "src/nsm/open_nsm_device.h"
 #include "src/relay/relay_client.h"
 
 namespace lockout::enclave {
@@ -31,17 +30,6 @@ constexpr std::string_view kDefaultKmsVia = "vsock://3:8000";
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? std::string() : std::string(v);
-}
-
-absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> OpenNsm(const std::string& spec) {
-  if (spec.rfind("unix://", 0) == 0) {
-    ASSIGN_OR_RETURN(net::Endpoint ep, net::Endpoint::Parse(spec));
-    ASSIGN_OR_RETURN(std::unique_ptr<nsm::UnixSocketNsmDevice> dev,
-                     nsm::UnixSocketNsmDevice::Create(ep.path()));
-    return std::unique_ptr<nsm::NsmDevice>(std::move(dev));
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<nsm::DevNsmDevice> dev, nsm::DevNsmDevice::Open(spec));
-  return std::unique_ptr<nsm::NsmDevice>(std::move(dev));
 }
 
 absl::StatusOr<awsclient::EndpointConfig> KmsEndpoint(const EnclaveConfig& config,
@@ -114,7 +102,7 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   ASSIGN_OR_RETURN(net::Endpoint listen, net::Endpoint::Parse(config.listen));
 
   if (!config.nsm.empty()) {
-    absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> nsm = OpenNsm(config.nsm);
+    absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> nsm = nsm::OpenNsmDevice(config.nsm);
     if (!nsm.ok() && config.ephemeral_key.has_value()) {
       // An ephemeral key needs no NSM; attest then answers "attestation unavailable".
       LogWarn("nsm_unavailable",

@@ -9,25 +9,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace lockout::localaws {
 namespace {
-
-absl::Status OpenError(pid_t pid, int err) {
-  const std::string what =
-      absl::StrCat("nsm: cannot open /proc/", pid, "/exe: ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ESRCH:
-      return absl::NotFoundError(what);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(what);
-    default:
-      return absl::UnavailableError(what);
-  }
-}
 
 std::string ReadLink(const std::string& link) {
   std::array<char, 4096> buf{};
@@ -87,7 +73,8 @@ absl::StatusOr<ExecutableMeasurement> ExecutableMeasurer::Measure(pid_t pid) {
   out.path = ReadLink(link);
 
   const int fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return OpenError(pid, errno);
+  if (fd < 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("nsm: cannot open /proc/", pid, "/exe"));
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/strings.h"
 
@@ -17,26 +18,12 @@ namespace {
 constexpr crypto::Sha384Digest kZeroPcr{};
 constexpr size_t kReadChunk = size_t{1} << 20;
 
-absl::Status ErrnoStatus(int err, std::string_view doing, std::string_view what) {
-  const std::string text =
-      absl::StrCat("cannot ", Absl(doing), " ", Absl(what), ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ESRCH:
-      return absl::NotFoundError(text);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(text);
-    default:
-      return absl::UnavailableError(text);
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<FileDigest> Sha384OfOpenFile(int fd, std::string_view what) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat", what);
+  if (::fstat(fd, &st) != 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot stat ", Absl(what)));
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(Absl(what), " is not a regular file"));
   }
@@ -52,7 +39,7 @@ absl::StatusOr<FileDigest> Sha384OfOpenFile(int fd, std::string_view what) {
     const ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(total));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "read", what);
+      return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", Absl(what)));
     }
     if (n == 0) break;
     total += static_cast<uint64_t>(n);
@@ -72,7 +59,7 @@ crypto::Sha384Digest LocalPcr0(const crypto::Sha384Digest& file_sha384) {
 
 absl::StatusOr<crypto::Sha384Digest> LocalPcr0OfFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", Absl(path)));
   absl::StatusOr<FileDigest> digest = Sha384OfOpenFile(fd, path);
   ::close(fd);
   if (!digest.ok()) return digest.status();

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
@@ -23,24 +24,10 @@ namespace {
 constexpr size_t kMaxProcFileSize = size_t{64} << 20;
 constexpr std::string_view kDeleted = " (deleted)";
 
-absl::Status ErrnoStatus(int err, std::string_view what) {
-  const std::string text = absl::StrCat("cannot read ", Absl(what), ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ESRCH:
-      return absl::NotFoundError(text);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(text);
-    default:
-      return absl::UnavailableError(text);
-  }
-}
-
 // /proc files have no size; read until EOF, bounded.
 absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, path);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
   std::string out;
   char buf[1 << 16];
   for (;;) {
@@ -49,7 +36,7 @@ absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
       if (errno == EINTR) continue;
       const int err = errno;
       ::close(fd);
-      return ErrnoStatus(err, path);
+      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", path));
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > kMaxProcFileSize) {
@@ -74,7 +61,7 @@ absl::Status CountPrivatePagesOfCode(pid_t pid, std::vector<Mapping>& mappings) 
   const auto page_size = static_cast<uint64_t>(page);
   const std::string path = absl::StrCat("/proc/", pid, "/pagemap");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, path);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }
@@ -99,7 +86,7 @@ absl::Status CountPrivatePagesOfCode(pid_t pid, std::vector<Mapping>& mappings) 
                                 static_cast<off_t>(at * sizeof(uint64_t)));
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus(errno, path);
+        return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
       }
       if (n == 0 || n % static_cast<ssize_t>(sizeof(uint64_t)) != 0) {
         return absl::UnavailableError(absl::StrCat(path, ": short read"));
@@ -250,7 +237,8 @@ absl::StatusOr<ProcessImage> ReadProcessImage(pid_t pid) {
 absl::StatusOr<FileOwner> StatInRootOf(pid_t pid, const std::string& path) {
   const std::string in_root = absl::StrCat("/proc/", pid, "/root", path);
   struct stat st {};
-  if (::stat(in_root.c_str(), &st) != 0) return ErrnoStatus(errno, in_root);
+  if (::stat(in_root.c_str(), &st) != 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", in_root));
   FileOwner owner;
   owner.id = FileId{major(st.st_dev), minor(st.st_dev), st.st_ino};
   owner.uid = st.st_uid;

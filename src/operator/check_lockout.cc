@@ -15,9 +15,7 @@
 #include "src/crypto/rsa_key.h"
 #include "src/enclave/signer.h"
 #include "src/net/endpoint.h"
-#include "src/nsm/dev_nsm_device.h"
 #include "src/nsm/nsm_client.h"
-#include "src/nsm/unix_socket_nsm_device.h"
 #include "src/operator/create_key.h"
 
 namespace lockout::ops {
@@ -692,17 +690,6 @@ nlohmann::ordered_json CheckLockoutReport::ToJson() const {
     out["recovered_public_key_sha256"] = recovered_public_key_sha256;
   }
   return out;
-}
-
-absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> OpenNsmDevice(std::string_view spec) {
-  if (spec.starts_with("unix://")) {
-    ASSIGN_OR_RETURN(net::Endpoint ep, net::Endpoint::Parse(spec));
-    ASSIGN_OR_RETURN(std::unique_ptr<nsm::UnixSocketNsmDevice> dev,
-                     nsm::UnixSocketNsmDevice::Create(ep.path()));
-    return std::unique_ptr<nsm::NsmDevice>(std::move(dev));
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<nsm::DevNsmDevice> dev, nsm::DevNsmDevice::Open(spec));
-  return std::unique_ptr<nsm::NsmDevice>(std::move(dev));
 }
 
 CheckLockoutReport CheckLockout(awsclient::KmsClient& kms, awsclient::SecretsClient& secrets,

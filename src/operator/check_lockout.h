@@ -107,10 +107,6 @@ struct CheckLockoutReport {
   nlohmann::ordered_json ToJson() const;
 };
 
-// The NSM for --nsm: "unix:///PATH" (a local NSM socket, e.g. local-aws's debug-mode one) or a
-// device path ("/dev/nsm"). Errors: the endpoint parser's or the device's.
-absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> OpenNsmDevice(std::string_view spec);
-
 // Never fails: every failure is a path state with a reason.
 CheckLockoutReport CheckLockout(awsclient::KmsClient& kms, awsclient::SecretsClient& secrets,
                                 const CheckLockoutOptions& options);

@@ -6,15 +6,6 @@
 
 namespace lockout::relay {
 
-awsclient::RoleCredentials CopyRoleCredentials(const awsclient::RoleCredentials& c) {
-  awsclient::RoleCredentials out;
-  out.access_key_id = c.access_key_id;
-  out.secret_access_key = SecretBytes::CopyFrom(c.secret_access_key.Reveal());
-  out.session_token = SecretBytes::CopyFrom(c.session_token.Reveal());
-  out.expiration = c.expiration;
-  return out;
-}
-
 CredentialCache::CredentialCache(Fetcher fetch, absl::Duration refresh_margin, const Clock* clock,
                                  RelayMetrics* metrics)
     : fetch_(std::move(fetch)), refresh_margin_(refresh_margin), clock_(clock), metrics_(metrics) {}
@@ -23,7 +14,7 @@ absl::StatusOr<awsclient::RoleCredentials> CredentialCache::Get() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   if (cached_.has_value() && now < cached_->expiration - refresh_margin_) {
-    return CopyRoleCredentials(*cached_);
+    return cached_->Copy();
   }
   ++fetches_;
   const absl::Time start = clock_->Now();
@@ -37,7 +28,7 @@ absl::StatusOr<awsclient::RoleCredentials> CredentialCache::Get() {
              {"detail", std::string(fresh.status().message())},
              {"using_cached", usable},
              {"latency_ms", absl::ToDoubleMilliseconds(latency)}});
-    if (usable) return CopyRoleCredentials(*cached_);
+    if (usable) return cached_->Copy();
     return fresh.status();
   }
   if (fresh->expiration <= now) {
@@ -65,7 +56,7 @@ absl::StatusOr<awsclient::RoleCredentials> CredentialCache::Get() {
     metrics_->SetCredentialsExpiration(cached_->expiration);
     metrics_->SetCredentialsMemoryLocked(*memory_locked_);
   }
-  return CopyRoleCredentials(*cached_);
+  return cached_->Copy();
 }
 
 std::optional<absl::Time> CredentialCache::expiration() const {

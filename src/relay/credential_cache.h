@@ -35,9 +35,6 @@
 
 namespace lockout::relay {
 
-// A deep copy (secrets copied into new SecretBytes).
-awsclient::RoleCredentials CopyRoleCredentials(const awsclient::RoleCredentials& c);
-
 class CredentialCache final {
  public:
   using Fetcher = std::function<absl::StatusOr<awsclient::RoleCredentials>()>;

@@ -18,6 +18,7 @@
 #include "src/common/encoding.h"
 #include "src/crypto/hash.h"
 #include "src/localaws/local_aws.h"
+#include "src/nsm/open_nsm_device.h"
 #include "src/operator/create_key.h"
 #include "src/operator/key_policy.h"
 #include "src/operator/measurement.h"
@@ -81,7 +82,7 @@ class CheckLockoutTest : public ::testing::Test {
     ASSERT_TRUE(probe_key.ok()) << probe_key.status();
     probe_key_arn_ = probe_key->arn;
 
-    auto nsm = OpenNsmDevice("unix://" + dir_ + "/nsm-debug.sock");
+    auto nsm = nsm::OpenNsmDevice("unix://" + dir_ + "/nsm-debug.sock");
     ASSERT_TRUE(nsm.ok()) << nsm.status();
     debug_nsm_ = *std::move(nsm);
   }

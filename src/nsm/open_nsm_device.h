@@ -1,0 +1,25 @@
+#pragma once
+
+// OpenNsmDevice: the NSM device an `--nsm` value names, the one reading shared by the enclave,
+// `lockout nsm`, `lockout check-lockout` and the demo.
+//
+//   unix:///abs/path   the local NSM service's socket (UnixSocketNsmDevice; connects on first call)
+//   /abs/path          a Unix socket if the path is one, else a device node (/dev/nsm)
+//
+// Errors: InvalidArgument for a unix:// value without an absolute path (quoting the value, which
+// is a path, never a secret); otherwise what UnixSocketNsmDevice::Create / DevNsmDevice::Open
+// return (NotFound, PermissionDenied, Unavailable).
+
+#include <memory>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "src/nsm/nsm_device.h"
+
+namespace lockout::nsm {
+
+inline constexpr std::string_view kUnixDeviceScheme = "unix://";
+
+absl::StatusOr<std::unique_ptr<NsmDevice>> OpenNsmDevice(std::string_view spec);
+
+}  // namespace lockout::nsm
