@@ -190,8 +190,8 @@ def v1_sign(uri, message):
 class V2:
     """A v2 connection: 4-byte big-endian length + JSON."""
 
-    def __init__(self, uri):
-        self.sock = connect(uri)
+    def __init__(self, uri, timeout=10.0):
+        self.sock = connect(uri, timeout)
 
     def send(self, obj):
         body = json.dumps(obj).encode()
@@ -212,8 +212,8 @@ class V2:
         self.sock.close()
 
 
-def v2_call(uri, obj):
-    c = V2(uri)
+def v2_call(uri, obj, timeout=10.0):
+    c = V2(uri, timeout)
     try:
         return c.call(obj)
     finally:
