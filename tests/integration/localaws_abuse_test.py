@@ -57,6 +57,19 @@ def figure(text):
     print(f"FIGURE {text}", flush=True)
 
 
+
+def start_relay(test, la, max_connections):
+    """A lockout-relay in front of local-aws `la` with --max-connections; (Process, listen URI)."""
+    ready = os.path.join(test.tmp, "relay.json")
+    relay = harness.Process([harness.binary("lockout-relay"), "--listen", "tcp://127.0.0.1:0",
+                             "--allow-secret", "abuse-test", "--max-connections",
+                             str(max_connections), "--ready-file", ready],
+                            test.tmp, "relay", env=la.process_env(relay=True))
+    test._stops.append(relay.stop)
+    harness.wait_for_file(ready, relay.proc, what="relay ready file")
+    with open(ready) as f:
+        return relay, json.load(f)["listen"]
+
 class Imds:
     """A keep-alive HTTP connection to local-aws's IMDS."""
 
@@ -265,15 +278,7 @@ class OutOfDescriptorsTest(harness.TempDirTestCase):
 
     def test_the_relay_neither_spins_nor_floods_its_log_and_recovers(self):
         la = self.local_aws()
-        ready = os.path.join(self.tmp, "relay.json")
-        relay = harness.Process([harness.binary("lockout-relay"), "--listen", "tcp://127.0.0.1:0",
-                                 "--allow-secret", "abuse-test", "--max-connections", "500",
-                                 "--ready-file", ready],
-                                self.tmp, "relay", env=la.process_env(relay=True))
-        self._stops.append(relay.stop)
-        harness.wait_for_file(ready, relay.proc, what="relay ready file")
-        with open(ready) as f:
-            uri = json.load(f)["listen"]
+        relay, uri = start_relay(self, la, max_connections=500)
         pid = relay.proc.pid
         self.starve(pid)
         socks = self.flood(harness.tcp_address(uri), self.EXTRA_CONNECTIONS)
@@ -335,15 +340,7 @@ class ConnectionCapTest(harness.TempDirTestCase):
 
     def test_the_relay_answers_busy_beyond_its_cap(self):
         la = self.local_aws()
-        ready = os.path.join(self.tmp, "relay.json")
-        relay = harness.Process([harness.binary("lockout-relay"), "--listen", "tcp://127.0.0.1:0",
-                                 "--allow-secret", "abuse-test", "--max-connections", "2",
-                                 "--ready-file", ready],
-                                self.tmp, "relay", env=la.process_env(relay=True))
-        self._stops.append(relay.stop)
-        harness.wait_for_file(ready, relay.proc, what="relay ready file")
-        with open(ready) as f:
-            uri = json.load(f)["listen"]
+        relay, uri = start_relay(self, la, max_connections=2)
         held = [harness.connect(uri) for _ in range(2)]
         self.addCleanup(lambda: [s.close() for s in held])
         time.sleep(0.3)  # both accepted
