@@ -23,6 +23,7 @@
 #include "src/awsclient/kms_reply_parsers.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
+#include "src/common/json.h"
 #include "src/common/strings.h"
 
 namespace {
@@ -209,6 +210,18 @@ void CheckSecretBlob(const json& reply, const lockout::SecretBytes& plaintext) {
         "the plaintext is not the reply's Plaintext");
 }
 
+// Decrypt and GenerateDataKey: with a Recipient only CiphertextForRecipient, else the plaintext
+// equal to the reply's base64 Plaintext.
+template <typename Result>
+void CheckPlaintextOrRecipient(const json& reply, const Result& r, bool with_recipient) {
+  if (with_recipient) {
+    Check(r.plaintext.empty() && r.ciphertext_for_recipient.has_value(),
+          "a Recipient reply gave a plaintext or no CiphertextForRecipient");
+  } else {
+    CheckSecretBlob(reply, r.plaintext);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -234,14 +247,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: {
       auto parse = [&](const json& r) { return in::ParseDecryptReply(r, with_recipient); };
       absl::StatusOr<aws::DecryptResult> r = parse(*reply);
-      if (r.ok()) {
-        if (with_recipient) {
-          Check(r->plaintext.empty() && r->ciphertext_for_recipient.has_value(),
-                "a Recipient reply gave a plaintext or no CiphertextForRecipient");
-        } else {
-          CheckSecretBlob(*reply, r->plaintext);
-        }
-      }
+      if (r.ok()) CheckPlaintextOrRecipient(*reply, *r, with_recipient);
       RoundTrip(what, *reply, parse,
                 [&](const aws::DecryptResult& d) { return ToJson(d, with_recipient); });
       break;
@@ -249,14 +255,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       auto parse = [&](const json& r) { return in::ParseGenerateDataKeyReply(r, with_recipient); };
       absl::StatusOr<aws::GenerateDataKeyResult> r = parse(*reply);
-      if (r.ok()) {
-        if (with_recipient) {
-          Check(r->plaintext.empty() && r->ciphertext_for_recipient.has_value(),
-                "a Recipient reply gave a plaintext or no CiphertextForRecipient");
-        } else {
-          CheckSecretBlob(*reply, r->plaintext);
-        }
-      }
+      if (r.ok()) CheckPlaintextOrRecipient(*reply, *r, with_recipient);
       RoundTrip(what, *reply, parse,
                 [&](const aws::GenerateDataKeyResult& g) { return ToJson(g, with_recipient); });
       break;
@@ -292,7 +291,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       });
       break;
   }
-  aws::WipeJsonStrings(*reply);
+  lockout::WipeJsonStrings(*reply);
   Check(lockout::fuzz::AllStringsEmpty(*reply), "WipeJsonStrings left a string");
   return 0;
 }

@@ -22,6 +22,7 @@
 #include "src/awsclient/secrets_reply_parsers.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
+#include "src/common/json.h"
 
 namespace {
 
@@ -142,7 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     RoundTrip(what, *reply, [&](const json& r) { return in::ParseVersionRef(r, what); });
   }
-  aws::WipeJsonStrings(*reply);
+  lockout::WipeJsonStrings(*reply);
   Check(lockout::fuzz::AllStringsEmpty(*reply), "WipeJsonStrings left a string");
   return 0;
 }
