@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "src/common/backoff.h"
 #include "src/common/logger.h"
 
 namespace lockout::enclave {
@@ -106,11 +107,8 @@ void KeyManager::LoaderThread() {
     absl::Duration delay;
     if (failure.retry == RetryClass::kTransient) {
       ++transient_streak;
-      // Full jitter: uniform in [0, min(max, initial * 2^(n-1))].
-      absl::Duration cap = options_.initial_backoff;
-      for (int i = 1; i < transient_streak && cap < options_.max_backoff; ++i) cap *= 2;
-      cap = std::min(cap, options_.max_backoff);
-      delay = cap * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      delay = FullJitterBackoff(options_.initial_backoff, options_.max_backoff, transient_streak,
+                                std::uniform_real_distribution<double>(0.0, 1.0)(rng));
     } else {
       transient_streak = 0;
       delay = options_.slow_retry * std::uniform_real_distribution<double>(0.5, 1.0)(rng);

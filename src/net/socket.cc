@@ -274,14 +274,6 @@ absl::Status RemoveStaleUnixSocket(const Endpoint& endpoint) {
 
 }  // namespace
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) {
-    // close() is not retried on EINTR: on Linux the descriptor is released regardless.
-    ::close(fd_);
-  }
-  fd_ = fd;
-}
-
 Listener::Listener(UniqueFd fd, Endpoint local) : fd_(std::move(fd)), local_(std::move(local)) {}
 
 Listener::Listener(Listener&& other) noexcept

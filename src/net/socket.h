@@ -25,39 +25,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/common/bytes.h"
+#include "src/common/unique_fd.h"
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
 
 namespace lockout::net {
-
-// Owns one file descriptor; closes it on destruction. Move-only.
-class UniqueFd final {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Gives up ownership without closing.
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  // Closes the current descriptor (if any) and owns `fd`.
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 // A listening socket. For tcp port 0 and vsock port/CID ANY, local_endpoint() is what the kernel
 // actually bound (e.g. tcp://127.0.0.1:41234). A unix listener removes its socket file when
