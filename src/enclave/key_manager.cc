@@ -25,9 +25,9 @@ std::string_view LoadModeName(LoadMode mode) {
 KeyManager::KeyManager(LoadFunction load, KeyManagerOptions options)
     : load_(std::move(load)), options_(options) {}
 
-std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<Signer> signer) {
+std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<signer::Signer> signer) {
   auto manager = std::make_unique<KeyManager>(
-      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<Signer>> {
+      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
         absl::Status s = absl::FailedPreconditionError("no loader");
         if (f != nullptr) *f = LoadFailure{s, "no loader", RetryClass::kFatal};
         return s;
@@ -74,13 +74,13 @@ void KeyManager::LoaderThread() {
     }
     const absl::Time start = absl::Now();
     LoadFailure failure;
-    absl::StatusOr<std::unique_ptr<Signer>> loaded = load_(&failure);
+    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = load_(&failure);
     const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
 
     absl::MutexLock lock(&mu_);
     ++attempts_;
     if (loaded.ok()) {
-      LogInfo("key_loaded", {{"key_type", KeyTypeName((*loaded)->key_type())},
+      LogInfo("key_loaded", {{"key_type", signer::KeyTypeName((*loaded)->key_type())},
                              {"attempts", attempts_},
                              {"latency_ms", ms}});
       signer_.store(loaded->get(), std::memory_order_release);
@@ -119,8 +119,8 @@ void KeyManager::LoaderThread() {
   }
 }
 
-absl::StatusOr<const Signer*> KeyManager::AcquireSigner() {
-  if (const Signer* s = signer(); s != nullptr) return s;
+absl::StatusOr<const signer::Signer*> KeyManager::AcquireSigner() {
+  if (const signer::Signer* s = signer(); s != nullptr) return s;
   absl::MutexLock lock(&mu_);
   if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   if (options_.mode == LoadMode::kFirstRequest) {
@@ -129,16 +129,16 @@ absl::StatusOr<const Signer*> KeyManager::AcquireSigner() {
     while (signer() == nullptr && !failed_ && !stopping_ && absl::Now() < deadline) {
       cv_.WaitWithDeadline(&mu_, deadline);
     }
-    if (const Signer* s = signer(); s != nullptr) return s;
+    if (const signer::Signer* s = signer(); s != nullptr) return s;
     if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   }
   return absl::UnavailableError("key not loaded: " +
                                 (reason_.empty() ? std::string("loading") : reason_));
 }
 
-absl::StatusOr<std::unique_ptr<Signer>> KeyManager::LoadForRequest() {
+absl::StatusOr<std::unique_ptr<signer::Signer>> KeyManager::LoadForRequest() {
   LoadFailure failure;
-  absl::StatusOr<std::unique_ptr<Signer>> loaded = load_(&failure);
+  absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = load_(&failure);
   absl::MutexLock lock(&mu_);
   ++attempts_;
   reason_ = loaded.ok() ? std::string() : failure.reason;

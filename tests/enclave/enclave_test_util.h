@@ -27,12 +27,12 @@
 #include "src/crypto/cms_envelope.h"
 #include "src/crypto/openssl_util.h"
 #include "src/crypto/rsa_key.h"
-#include "src/enclave/signer.h"
 #include "src/http/http_server.h"
 #include "src/net/socket.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/nsm_message.h"
 #include "src/relay/relay_protocol.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave::testing {
 
