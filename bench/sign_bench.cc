@@ -39,7 +39,7 @@ namespace {
 using lockout::Bytes;
 using lockout::ByteView;
 namespace net = lockout::net;
-namespace enclave = lockout::enclave;
+namespace signer = lockout::signer;
 
 constexpr absl::Duration kIo = absl::Seconds(30);
 const std::string kMessage = "lockout benchmark message 32 B!!";
