@@ -61,6 +61,7 @@ int64_t LatencyHistogram::Percentile(double p) const {
   // Rank of the sample (1-based): the smallest r with r >= p% of count_.
   auto rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
   rank = std::clamp<uint64_t>(rank, 1, count_);
+  if (rank == count_) return max_;  // the largest sample is known exactly
   uint64_t seen = 0;
   for (size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];

@@ -21,9 +21,10 @@ class LatencyHistogram final {
   static constexpr int kSubBucketBits = 8;
   // About 18 minutes; more than any request timeout.
   static constexpr int64_t kMaxTrackableNs = int64_t{1} << 40;
+  // kMaxTrackableNs = 2^40 lands in the first bucket of e = 40 - kSubBucketBits + 1 (see the
+  // layout in the .cc): index (e + 1) * 2^(kSubBucketBits-1); nothing goes above it.
   static constexpr size_t kBucketCount =
-      (40 - kSubBucketBits + 1) * (size_t{1} << (kSubBucketBits - 1)) +
-      (size_t{1} << kSubBucketBits);
+      (40 - kSubBucketBits + 2) * (size_t{1} << (kSubBucketBits - 1)) + 1;
 
   LatencyHistogram() { counts_.fill(0); }
 

@@ -179,13 +179,16 @@ class Lane {
     if (done_) return;
     const int64_t now = run_.Now();
     const uint32_t window = opt_.window();
-    while (now < run_.measure_end_ns && inflight_.size() < window) {
+    while (inflight_.size() < window) {
       if (!v1() && !connected_) break;
       if (v1() && (connecting_ || now < reconnect_at_ns_)) break;
       int64_t start = now;
       if (schedule_.has_value()) {
-        if (!schedule_->Due(now)) break;
+        // Open loop: every arrival scheduled inside the run is sent, even if late.
+        if (!schedule_->Due(now) || schedule_->NextArrivalNs() >= run_.measure_end_ns) break;
         start = schedule_->Take();
+      } else if (now >= run_.measure_end_ns) {
+        break;
       }
       if (!Issue(start, now)) continue;
       if (v1()) {
@@ -400,7 +403,7 @@ class Lane {
     }
     if (done_) return;
     if (!v1() && !connected_ && !connecting_ && now >= reconnect_at_ns_ &&
-        now < run_.measure_end_ns) {
+        (now < run_.measure_end_ns || Unsent())) {
       Connect();
     }
     Pump();
@@ -437,9 +440,15 @@ class Lane {
     if (next < armed_at_ns_) Arm(now, next);
   }
 
+  // Open loop: arrivals scheduled inside the run that are not sent yet.
+  bool Unsent() const {
+    return schedule_.has_value() && schedule_->NextArrivalNs() < run_.measure_end_ns;
+  }
+
   void MaybeFinish(int64_t now) {
     if (done_) return;
-    if ((now >= run_.measure_end_ns && inflight_.empty()) || now >= run_.hard_end_ns) {
+    const bool drained = now >= run_.measure_end_ns && inflight_.empty() && !Unsent();
+    if (drained || now >= run_.hard_end_ns) {
       for (const InFlight& r : inflight_) {
         if (r.measured) stats_.Error("timeout");
       }
