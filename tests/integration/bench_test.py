@@ -11,6 +11,7 @@ import os
 import socket
 import struct
 import threading
+import time
 import unittest
 
 import harness
@@ -24,7 +25,8 @@ def figure(text):
 
 class FakeEnclave:
     """A v2-only server on loopback that answers `public_key` with a given PEM and every `sign`
-    with `sign_reply(i)` (a dict merged into {"id": ..}); one thread per connection."""
+    with `sign_reply(i)` (a dict merged into {"id": ..}; None: no reply at all); one thread per
+    connection."""
 
     def __init__(self, public_key_pem, sign_reply):
         self.pem = public_key_pem
@@ -70,6 +72,8 @@ class FakeEnclave:
                             self.count += 1
                             i = self.count
                         reply = self.sign_reply(i)
+                        if reply is None:
+                            continue  # never answered
                     reply = {"id": req.get("id"), **reply}
                     body = json.dumps(reply).encode()
                     out += struct.pack(">I", len(body)) + body
@@ -281,6 +285,22 @@ class BenchTest(harness.TempDirTestCase):
         self.assertGreater(report["errors"].get("key not loaded", 0), 0, report)
         self.assertEqual(report["error_count"], report["sent"] - report["signatures_ok"])
         self.assertIn(b"request(s) failed", r.stderr)
+
+    def test_unanswered_requests_time_out_and_the_run_still_ends(self):
+        _, uri = self.start_enclave()
+        fake = FakeEnclave(self.enclave_public_key(uri), lambda i: None)
+        self._stops.append(fake.stop)
+        start = time.monotonic()
+        r, report = self.bench_json("--connect", fake.uri, "--verify-sample", "0", "--pipeline",
+                                    "4", "--timeout", "0.5", "--duration", "1.5", "--warmup", "0")
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreater(report["errors"].get("timeout", 0), 0, report)
+        self.assertEqual(report["signatures_ok"], 0)
+        self.assertEqual(report["error_count"], report["sent"])
+        # 1.5 s measured + at most one 0.5 s timeout to drain, plus process start-up.
+        self.assertLess(elapsed, 5.0)
+        figure(f"silent server: {report['errors']['timeout']} timeouts in {elapsed:.2f} s")
 
 
 if __name__ == "__main__":
