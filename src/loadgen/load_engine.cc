@@ -141,6 +141,7 @@ class Lane {
 
   void Connect() {
     connecting_ = true;
+    connect_started_ns_ = run_.Now();
     const uint64_t gen = ++gen_;
     const net::SocketAddress& addr = run_.addresses[addr_index_ % run_.addresses.size()];
     const bool tcp = addr.family() == AF_INET || addr.family() == AF_INET6;
@@ -400,6 +401,8 @@ class Lane {
       Fail("timeout", /*connect_failure=*/false);
     } else if (now >= run_.hard_end_ns && !inflight_.empty()) {
       Fail("timeout", /*connect_failure=*/false);
+    } else if (connecting_ && now - connect_started_ns_ >= run_.timeout_ns) {
+      Fail("connect: timed out", /*connect_failure=*/true);
     }
     if (done_) return;
     if (!v1() && !connected_ && !connecting_ && now >= reconnect_at_ns_ &&
@@ -415,6 +418,7 @@ class Lane {
     int64_t next = now + kWatchdogNs;
     if (!inflight_.empty()) next = std::min(next, inflight_.front().issued_ns + run_.timeout_ns);
     if (reconnect_at_ns_ > now) next = std::min(next, reconnect_at_ns_);
+    if (connecting_) next = std::min(next, connect_started_ns_ + run_.timeout_ns);
     if (schedule_.has_value() && inflight_.size() < opt_.window()) {
       next = std::min(next, schedule_->NextArrivalNs());
     }
@@ -479,6 +483,7 @@ class Lane {
   bool writing_ = false;
   bool done_ = false;
   int64_t reconnect_at_ns_ = 0;
+  int64_t connect_started_ns_ = 0;
   uint64_t next_seq_ = 1;
   std::deque<InFlight> inflight_;
   std::string out_pending_;
