@@ -24,11 +24,10 @@
 #include "boost/asio/write.hpp"
 #include "nlohmann/json.hpp"
 #include "src/common/encoding.h"
-#include "src/common/json.h"
 #include "src/loadgen/arrival_schedule.h"
+#include "src/loadgen/sign_reply.h"
 #include "src/net/frame_decoder.h"
 #include "src/net/socket.h"
-#include "src/operator/enclave_client.h"
 
 namespace lockout::loadgen {
 namespace {
@@ -44,7 +43,6 @@ constexpr int64_t kReconnectPauseNs = 20'000'000;
 constexpr int64_t kWatchdogNs = 50'000'000;
 // Distinct error reasons kept by name; more are counted under "other".
 constexpr size_t kMaxErrorReasons = 32;
-constexpr size_t kMaxReasonLength = 64;
 constexpr size_t kReadChunk = 64 * 1024;
 
 // What every thread shares, read-only during the run.
@@ -88,15 +86,6 @@ struct ThreadStats {
     ++errors[std::string(reason)];
   }
 };
-
-// An enclave's error text as a reason key: printable ASCII, bounded, or a fixed placeholder.
-std::string ReasonKey(std::string_view text) {
-  if (text.empty() || text.size() > kMaxReasonLength) return "unrecognised error";
-  for (char c : text) {
-    if (c < 0x20 || c > 0x7e) return "unrecognised error";
-  }
-  return std::string(text);
-}
 
 std::string ConnectionReason(const boost::system::error_code& ec) {
   if (ec == asio::error::eof) return "connection closed";
@@ -283,62 +272,24 @@ class Lane {
     }
     const InFlight request = inflight_.front();
     const int64_t now = run_.Now();
-    std::string error;
-    std::optional<Bytes> signature;
-    if (v1()) {
-      absl::StatusOr<Bytes> sig = ops::ParseV1SignReply(payload);
-      if (sig.ok()) {
-        signature = *std::move(sig);
-      } else if (absl::IsFailedPrecondition(sig.status())) {
-        // "enclave: Error: busy" -> "busy", the same reason names as v2.
-        std::string_view text(sig.status().message().data(), sig.status().message().size());
-        if (text.starts_with("enclave: ")) text.remove_prefix(9);
-        if (text.starts_with("Error: ")) text.remove_prefix(7);
-        error = ReasonKey(text);
-      } else {
-        Fail("bad reply", /*connect_failure=*/false);
-        return false;
-      }
-    } else {
-      absl::StatusOr<Json> reply = ParseJson(payload);
-      if (!reply.ok() || !reply->is_object() || !reply->contains("id") ||
-          !(*reply)["id"].is_number_unsigned() || (*reply)["id"].get<uint64_t>() != request.seq) {
-        Fail("bad reply", /*connect_failure=*/false);
-        return false;
-      }
-      const Json& ok = (*reply)["ok"];
-      if (ok.is_boolean() && ok.get<bool>()) {
-        const Json& sig = (*reply)["signature"];
-        if (!sig.is_string()) {
-          Fail("bad reply", /*connect_failure=*/false);
-          return false;
-        }
-        absl::StatusOr<Bytes> bytes = HexDecode(sig.get_ref<const std::string&>());
-        if (!bytes.ok() || bytes->empty()) {
-          Fail("bad reply", /*connect_failure=*/false);
-          return false;
-        }
-        signature = *std::move(bytes);
-      } else {
-        const Json& text = (*reply)["error"];
-        error = text.is_string() ? ReasonKey(text.get_ref<const std::string&>())
-                                 : std::string("unrecognised error");
-      }
+    SignReply reply = ParseSignReply(opt_.protocol, payload, request.seq);
+    if (reply.kind == SignReply::Kind::kMalformed) {
+      Fail(reply.reason, /*connect_failure=*/false);
+      return false;
     }
     inflight_.pop_front();
     if (request.measured) {
-      if (signature.has_value()) {
+      if (reply.kind == SignReply::Kind::kSigned) {
         ++stats_.ok;
         stats_.latency.Record(now - request.start_ns);
-        MaybeVerify(request.seq, *signature, now);
+        MaybeVerify(request.seq, reply.signature, now);
       } else {
-        stats_.Error(error);
+        stats_.Error(reply.reason);
       }
     }
     if (v1()) {
-      Close();
+      Close();  // one request per connection
       Pump();
-      return true;
     }
     return true;
   }
