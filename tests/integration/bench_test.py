@@ -302,6 +302,19 @@ class BenchTest(harness.TempDirTestCase):
         self.assertLess(elapsed, 5.0)
         figure(f"silent server: {report['errors']['timeout']} timeouts in {elapsed:.2f} s")
 
+    def test_reply_for_another_request_is_a_bad_reply(self):
+        # Replies must echo the request's id; one that does not fails the requests in flight on
+        # that connection as "bad reply" and the connection is replaced.
+        _, uri = self.start_enclave()
+        fake = FakeEnclave(self.enclave_public_key(uri),
+                           lambda i: {"id": 10**9 + i, "ok": True, "signature": "3006020101020101"})
+        self._stops.append(fake.stop)
+        r, report = self.bench_json("--connect", fake.uri, "--verify-sample", "0", "--pipeline",
+                                    "4", "--duration", "1", "--warmup", "0")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreater(report["errors"].get("bad reply", 0), 0, report)
+        self.assertEqual(report["signatures_ok"], 0)
+
 
 if __name__ == "__main__":
     unittest.main()
