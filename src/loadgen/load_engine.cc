@@ -180,7 +180,12 @@ class Lane {
       } else if (now >= run_.measure_end_ns) {
         break;
       }
-      if (!Issue(start, now)) continue;
+      if (!Issue(start, now)) {
+        // Closed loop: retry on the next wake-up, not in a tight loop. Open loop: that arrival
+        // is spent; go on with the next one due.
+        if (!schedule_.has_value()) break;
+        continue;
+      }
       if (v1()) {
         Connect();
         break;
