@@ -134,7 +134,8 @@ int RunBench(const BenchArgs& a) {
   o.message_size = a.message_size;
   o.verify_sample = a.verify_sample;
   const uint32_t cpus = CpuCount();
-  if (absl::Status s = loadgen::ValidateLoadOptions(o, cpus); !s.ok()) return Usage(std::string(s.message()));
+  if (absl::Status s = loadgen::ValidateLoadOptions(o, cpus); !s.ok())
+    return Usage(std::string(s.message()));
   if (!a.key_type.empty() && !KnownKeyType(a.key_type)) {
     return Usage("--key-type must be one of p256, p384, p521, secp256k1, ed25519");
   }
@@ -225,7 +226,7 @@ void RegisterBenchCommands(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("--message-size", a->message_size, "Bytes per message signed")
       ->capture_default_str();
   cmd->add_option("--verify-sample", a->verify_sample,
-                  "Signatures to verify, spread over the run (0: none)")
+                  "Signatures to verify: a random sample of the run, checked after it (0: none)")
       ->capture_default_str();
   cmd->add_option("--public-key", a->public_key_file,
                   "PEM public key to verify with (default: ask the enclave with v2 public_key)");

@@ -66,13 +66,27 @@ struct RunContext {
   }
 };
 
+class Lane;
+
+// One successful reply kept for verification after the run.
+struct VerifySample {
+  const Lane* lane = nullptr;
+  uint64_t seq = 0;
+  Bytes signature;
+};
+
 // One thread's figures.
 struct ThreadStats {
   LatencyHistogram latency;
   uint64_t sent = 0;
   uint64_t ok = 0;
   std::map<std::string, uint64_t> errors;
+  // A uniform random sample of this thread's measured signatures (reservoir sampling, Vitter's
+  // algorithm R): at most verify_quota entries, verified once the run is over.
   uint32_t verify_quota = 0;
+  uint64_t offered = 0;
+  std::vector<VerifySample> samples;
+  std::mt19937_64 rng{std::random_device{}()};
   uint64_t verified = 0;
   uint64_t verify_failures = 0;
   std::string first_verify_failure;
@@ -109,6 +123,15 @@ class Lane {
     OnTick();
   }
 
+  // The message of request `seq`: the lane's random bytes with the sequence number mixed into
+  // the first 8, so every request signs something new and a sampled one can be rebuilt.
+  Bytes Message(uint64_t seq) const {
+    Bytes m = base_message_;
+    const uint64_t x = seq ^ lane_tag_;
+    for (size_t i = 0; i < m.size() && i < 8; ++i) m[i] ^= static_cast<uint8_t>(x >> (8 * i));
+    return m;
+  }
+
  private:
   struct InFlight {
     uint64_t seq = 0;
@@ -118,15 +141,6 @@ class Lane {
   };
 
   bool v1() const { return opt_.protocol == Protocol::kV1; }
-
-  // The message of request `seq`: the lane's random bytes with the sequence number mixed into
-  // the first 8, so every request signs something new and a sampled one can be rebuilt.
-  Bytes Message(uint64_t seq) const {
-    Bytes m = base_message_;
-    const uint64_t x = seq ^ lane_tag_;
-    for (size_t i = 0; i < m.size() && i < 8; ++i) m[i] ^= static_cast<uint8_t>(x >> (8 * i));
-    return m;
-  }
 
   void Connect() {
     connecting_ = true;
@@ -287,7 +301,7 @@ class Lane {
       if (reply.kind == SignReply::Kind::kSigned) {
         ++stats_.ok;
         stats_.latency.Record(now - request.start_ns);
-        MaybeVerify(request.seq, reply.signature, now);
+        OfferForVerification(request.seq, reply.signature);
       } else {
         stats_.Error(reply.reason);
       }
@@ -299,26 +313,18 @@ class Lane {
     return true;
   }
 
-  // Verifies this signature if it is the next one due in the sample (evenly spread over the
-  // measured window; after the window, any reply until the quota is met).
-  void MaybeVerify(uint64_t seq, const Bytes& signature, int64_t now) {
-    if (run_.verify == nullptr || !*run_.verify) return;
-    // Per-thread quota; all lanes of a thread share the thread's counter.
-    if (stats_.verified + stats_.verify_failures >= stats_.verify_quota) return;
-    const uint64_t done = stats_.verified + stats_.verify_failures;
-    const double window = static_cast<double>(run_.measure_end_ns - run_.measure_start_ns);
-    const auto due =
-        run_.measure_start_ns + static_cast<int64_t>((static_cast<double>(done) + 0.5) * window /
-                                                     static_cast<double>(stats_.verify_quota));
-    if (now < due && now < run_.measure_end_ns) return;
-    const Bytes message = Message(seq);
-    absl::Status s = (*run_.verify)(message, signature);
-    if (s.ok()) {
-      ++stats_.verified;
-    } else {
-      if (stats_.verify_failures == 0) stats_.first_verify_failure = std::string(s.message());
-      ++stats_.verify_failures;
+  // Offers a measured signature to the thread's verification sample. Verifying happens after
+  // the run, so its cost never shows in the latency figures; a uniform sample is spread over the
+  // whole measured window.
+  void OfferForVerification(uint64_t seq, const Bytes& signature) {
+    if (stats_.verify_quota == 0) return;
+    const uint64_t i = stats_.offered++;
+    if (i < stats_.verify_quota) {
+      stats_.samples.push_back(VerifySample{this, seq, signature});
+      return;
     }
+    const uint64_t j = std::uniform_int_distribution<uint64_t>(0, i)(stats_.rng);
+    if (j < stats_.verify_quota) stats_.samples[j] = VerifySample{this, seq, signature};
   }
 
   // Fails every request in flight with `reason`, closes the connection and (while the run is
@@ -460,6 +466,16 @@ void RunThread(const RunContext& run, uint32_t thread, uint32_t threads, ThreadS
     }
     for (auto& lane : lanes) lane->Start();
     io.run();
+    // The lanes are still alive: rebuild each sampled message and check its signature.
+    for (const VerifySample& sample : stats.samples) {
+      absl::Status s = (*run.verify)(sample.lane->Message(sample.seq), sample.signature);
+      if (s.ok()) {
+        ++stats.verified;
+        continue;
+      }
+      if (stats.verify_failures == 0) stats.first_verify_failure = std::string(s.message());
+      ++stats.verify_failures;
+    }
   } catch (const std::exception& e) {
     failure = absl::StrCat("client thread failed: ", e.what());
   }

@@ -16,10 +16,12 @@
 // (those still missing count as "timeout"). A failed connection fails its in-flight requests
 // (counted by reason) and is re-opened after a short pause, so errors never become a hot loop.
 //
-// Every request signs a different message of options.message_size bytes. `verify` (if set) is
-// called for options.verify_sample successful replies spread evenly over the measured window.
-// Memory is bounded: per connection one window of requests and replies, per thread one
-// fixed-size histogram.
+// Every request signs a different message of options.message_size bytes. `verify` (if set) checks
+// a uniform random sample of the measured window's signatures — each client thread keeps up to
+// its share of options.verify_sample of them (reservoir sampling) — after the run, so verifying
+// never slows the requests being measured. It checks min(its share, the thread's signatures).
+// Memory is bounded: per connection one window of requests and replies; per thread one
+// fixed-size histogram and at most its share of verify_sample signatures.
 //
 // Errors: RunLoad fails only if the run cannot start (InvalidArgument for bad options,
 // the endpoint's resolution error, Internal if Boost.Asio throws); everything that goes wrong

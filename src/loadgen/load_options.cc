@@ -32,6 +32,9 @@ absl::Status ValidateLoadOptions(const LoadOptions& o, uint32_t cpu_count) {
   if (o.message_size < 1 || o.message_size > kMaxMessageSize) {
     return bad(absl::StrCat("--message-size must be 1..", kMaxMessageSize, " bytes"));
   }
+  if (o.verify_sample > kMaxVerifySample) {
+    return bad(absl::StrCat("--verify-sample must be 0..", kMaxVerifySample));
+  }
   if (o.request_timeout <= absl::ZeroDuration()) return bad("--timeout must be more than 0");
   return absl::OkStatus();
 }

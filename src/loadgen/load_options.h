@@ -18,6 +18,7 @@ inline constexpr uint32_t kMaxConnections = 10000;
 inline constexpr uint32_t kMaxPipeline = 4096;
 inline constexpr size_t kMaxMessageSize = 256 * 1024;
 inline constexpr double kMaxRate = 10'000'000;
+inline constexpr uint32_t kMaxVerifySample = 100'000;
 inline constexpr absl::Duration kMaxDuration = absl::Hours(24);
 
 struct LoadOptions {
@@ -33,7 +34,7 @@ struct LoadOptions {
   std::optional<double> rate;
   uint32_t threads = 1;
   size_t message_size = 32;
-  // Signatures to verify, spread over the measured part of the run.
+  // Signatures to verify: a uniform sample of the measured part of the run, checked afterwards.
   uint32_t verify_sample = 100;
   // A request without a reply after this long counts as a "timeout" error; its connection is
   // closed (replies come in order, so nothing behind it can arrive sooner).
@@ -46,7 +47,8 @@ struct LoadOptions {
 // InvalidArgument naming the option (as the CLI spells it) when a value is out of range:
 // no endpoint, connections 1..kMaxConnections, pipeline 1..kMaxPipeline, duration > 0 and at
 // most kMaxDuration, warmup >= 0, rate > 0 and at most kMaxRate, threads 1..cpu_count and at
-// most connections, message_size 1..kMaxMessageSize, request_timeout > 0.
+// most connections, message_size 1..kMaxMessageSize, verify_sample 0..kMaxVerifySample,
+// request_timeout > 0.
 absl::Status ValidateLoadOptions(const LoadOptions& options, uint32_t cpu_count);
 
 std::string_view ProtocolName(Protocol protocol);

@@ -94,11 +94,11 @@ class BenchTest(harness.TempDirTestCase):
         self.lockout = harness.binary("lockout")
         self._count = 0
 
-    def start_enclave(self, *extra):
+    def start_enclave(self, *extra, listen="tcp://127.0.0.1:0"):
         self._count += 1
         name = f"enclave-{self._count}"
         ready = os.path.join(self.tmp, f"{name}.json")
-        args = [self.enclave_bin, "--listen", "tcp://127.0.0.1:0", "--ephemeral-key", "p256",
+        args = [self.enclave_bin, "--listen", listen, "--ephemeral-key", "p256",
                 "--threads", "1", "--ready-file", ready, "--nsm", "", *extra]
         p = harness.Process(args, self.tmp, name)
         self._stops.append(p.stop)
@@ -139,7 +139,8 @@ class BenchTest(harness.TempDirTestCase):
         self.assertGreater(report["signatures_ok"], 0)
         self.assertEqual(report["signatures_ok"], report["sent"])
         self.assertEqual(report["verify"]["failed"], 0)
-        self.assertEqual(report["verify"]["verified"], report["verify"]["requested"])
+        self.assertEqual(report["verify"]["verified"],
+                         min(report["verify"]["requested"], report["signatures_ok"]))
         lat = report["latency_ms"]
         self.assertLessEqual(lat["min"], lat["p50"])
         self.assertLessEqual(lat["p50"], lat["p90"])
@@ -150,9 +151,11 @@ class BenchTest(harness.TempDirTestCase):
 
     def test_v2_closed_loop_two_connections(self):
         _, uri = self.start_enclave()
+        threads = min(2, len(os.sched_getaffinity(0)))
         r, report = self.bench_json("--connect", uri, "--connections", "2", "--pipeline", "16",
-                                    "--key-type", "p256", *RUN)
+                                    "--threads", str(threads), "--key-type", "p256", *RUN)
         self.assert_clean_run(r, report)
+        self.assertEqual(report["threads"], threads)
         self.assertEqual(report["mode"], "closed")
         self.assertEqual(report["protocol"], "v2")
         self.assertEqual(report["connections"], 2)
@@ -190,6 +193,16 @@ class BenchTest(harness.TempDirTestCase):
         self.assertEqual(report["pipeline"], 1)
         figure(f"v1, 2 connections: {report['throughput_per_s']:.0f} sig/s, "
                f"p50 {report['latency_ms']['p50']} ms")
+
+    def test_unix_socket_endpoint(self):
+        path = os.path.join(self.tmp, "enclave.sock")
+        _, uri = self.start_enclave(listen=f"unix://{path}")
+        self.assertTrue(uri.startswith("unix://"), uri)
+        for protocol in ("v2", "v1"):
+            r, report = self.bench_json("--connect", uri, "--protocol", protocol, "--duration",
+                                        "1", "--warmup", "0")
+            self.assert_clean_run(r, report)
+            self.assertEqual(report["endpoint"], uri)
 
     def test_human_readable_table(self):
         _, uri = self.start_enclave()
@@ -298,8 +311,9 @@ class BenchTest(harness.TempDirTestCase):
         self.assertGreater(report["errors"].get("timeout", 0), 0, report)
         self.assertEqual(report["signatures_ok"], 0)
         self.assertEqual(report["error_count"], report["sent"])
-        # 1.5 s measured + at most one 0.5 s timeout to drain, plus process start-up.
-        self.assertLess(elapsed, 5.0)
+        # 1.5 s measured + at most one 0.5 s timeout to drain, plus process start-up (slow for
+        # an ASan build on a busy machine).
+        self.assertLess(elapsed, 8.0)  # far below the default --timeout of 10 s
         figure(f"silent server: {report['errors']['timeout']} timeouts in {elapsed:.2f} s")
 
     def test_reply_for_another_request_is_a_bad_reply(self):

@@ -98,6 +98,14 @@ TEST(LoadOptionsTest, ThreadsBoundedByCpusAndConnections) {
   ExpectRejected(o, "--threads", /*cpus=*/4);
 }
 
+TEST(LoadOptionsTest, VerifySampleIsBounded) {
+  LoadOptions o = Valid();
+  o.verify_sample = 0;
+  EXPECT_TRUE(ValidateLoadOptions(o, 1).ok());
+  o.verify_sample = kMaxVerifySample + 1;
+  ExpectRejected(o, "--verify-sample");
+}
+
 TEST(LoadOptionsTest, MessageSizeOutOfRangeIsRejected) {
   LoadOptions o = Valid();
   o.message_size = 0;
