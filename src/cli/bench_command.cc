@@ -202,9 +202,10 @@ void RegisterBenchCommands(CLI::App& app, CommandContext& ctx) {
       "Load-test a running lockout-enclave: sign requests over v1 or v2, closed or open loop;\n"
       "report throughput, latency percentiles and errors, and verify a sample of signatures.");
   cmd->add_option("--connect", a->connect,
-                  "The enclave: tcp://HOST:PORT, vsock://CID:PORT or unix:///PATH (required)");
+                  "The enclave: tcp://HOST:PORT, vsock://CID:PORT or unix:///PATH (required)")
+      ->type_name("URI");
   cmd->add_option("--protocol", a->protocol,
-                  "v2 (pipelined, one connection per lane) or v1 (the seed's: a new connection "
+                  "v2 (pipelined on long-lived connections) or v1 (the seed's: a new connection "
                   "per request)")
       ->check(CLI::IsMember({"v1", "v2"}))
       ->capture_default_str();
@@ -222,14 +223,16 @@ void RegisterBenchCommands(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("--threads", a->threads, "Client threads (at most the CPU count)")
       ->capture_default_str();
   cmd->add_option("--key-type", a->key_type,
-                  "Fail unless the enclave's key is this type (p256 p384 p521 secp256k1 ed25519)");
+                  "Fail unless the enclave's key is this type (p256 p384 p521 secp256k1 ed25519)")
+      ->type_name("TYPE");
   cmd->add_option("--message-size", a->message_size, "Bytes per message signed")
       ->capture_default_str();
   cmd->add_option("--verify-sample", a->verify_sample,
                   "Signatures to verify: a random sample of the run, checked after it (0: none)")
       ->capture_default_str();
   cmd->add_option("--public-key", a->public_key_file,
-                  "PEM public key to verify with (default: ask the enclave with v2 public_key)");
+                  "PEM public key to verify with (default: ask the enclave with v2 public_key)")
+      ->type_name("FILE");
   cmd->add_option("--timeout", a->timeout_s, "Seconds before an unanswered request is an error")
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
