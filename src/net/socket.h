@@ -15,11 +15,13 @@
 // Thread-safety: functions are thread-safe; one fd/decoder must not be read (or written) by two
 // threads at once.
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -77,6 +79,18 @@ absl::StatusOr<std::optional<UniqueFd>> AcceptNow(const Listener& listener);
 // Connects to `endpoint` within `timeout` (tcp: tries each resolved address in turn; name
 // resolution itself is not bounded by the timeout).
 absl::StatusOr<UniqueFd> Connect(const Endpoint& endpoint, absl::Duration timeout);
+
+// One concrete socket address, for event-loop clients (e.g. Boost.Asio) that connect themselves.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+// The addresses Connect would try for `endpoint`, in the same order (tcp: resolved now, with
+// Connect's errors; vsock and unix: exactly one).
+absl::StatusOr<std::vector<SocketAddress>> ResolveConnectAddresses(const Endpoint& endpoint);
 
 // Writes all of `data` within `timeout`.
 absl::Status WriteAll(int fd, ByteView data, absl::Duration timeout);
