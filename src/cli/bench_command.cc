@@ -149,7 +149,7 @@ int RunBench(const BenchArgs& a) {
     if (!pem.has_value()) return exit_code;
   }
   if (a.public_key_file.empty() && !pem.has_value()) {
-    absl::StatusOr<net::UniqueFd> fd = net::Connect(*endpoint, kPreflightTimeout);
+    absl::StatusOr<UniqueFd> fd = net::Connect(*endpoint, kPreflightTimeout);
     if (!fd.ok()) {
       return Fail(absl::StrCat("cannot reach the enclave at ", endpoint->ToString(), ": ",
                                fd.status().message(),

@@ -35,7 +35,7 @@ class OneConnectionServer {
 
  private:
   void Serve() {
-    absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener_, kIo);
+    absl::StatusOr<UniqueFd> fd = net::Accept(*listener_, kIo);
     if (!fd.ok()) return;
     net::FrameDecoder decoder;
     while (true) {
