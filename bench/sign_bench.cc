@@ -31,15 +31,15 @@
 #include "nlohmann/json.hpp"
 #include "src/common/encoding.h"
 #include "src/crypto/openssl_util.h"
-#include "src/enclave/signer.h"
 #include "src/net/socket.h"
+#include "src/signer/signer.h"
 
 namespace {
 
 using lockout::Bytes;
 using lockout::ByteView;
 namespace net = lockout::net;
-namespace enclave = lockout::enclave;
+namespace signer = lockout::signer;
 
 constexpr absl::Duration kIo = absl::Seconds(30);
 const std::string kMessage = "lockout benchmark message 32 B!!";
@@ -67,13 +67,13 @@ void Report(const std::string& mode, const std::string& key_type, uint64_t n, do
 }
 
 int Raw(const std::string& key_type, double seconds) {
-  auto type = enclave::ParseKeyType(key_type);
+  auto type = signer::ParseKeyType(key_type);
   if (!type.ok()) Die(std::string(type.status().message()));
-  auto signer = enclave::Signer::Generate(*type);
+  auto signer = signer::Signer::Generate(*type);
   if (!signer.ok()) Die(std::string(signer.status().message()));
   auto ctx = (*signer)->NewContext();
   if (!ctx.ok()) Die(std::string(ctx.status().message()));
-  std::array<uint8_t, enclave::kMaxSignatureSize> sig;
+  std::array<uint8_t, signer::kMaxSignatureSize> sig;
   const ByteView message = lockout::AsBytes(kMessage);
   uint64_t n = 0;
   const double cpu0 = ProcessCpuSeconds();

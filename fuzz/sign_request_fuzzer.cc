@@ -19,16 +19,16 @@
 #include "src/common/logger.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 
 namespace {
 
 using lockout::enclave::HandlerOptions;
 using lockout::enclave::KeyManager;
-using lockout::enclave::KeyType;
 using lockout::enclave::RequestHandler;
-using lockout::enclave::Signer;
 using lockout::enclave::WorkerState;
+using lockout::signer::KeyType;
+using lockout::signer::Signer;
 
 void Check(bool condition) {
   if (!condition) std::abort();

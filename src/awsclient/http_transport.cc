@@ -210,7 +210,7 @@ struct HttpTransport::Impl {
       return absl::DeadlineExceededError(
           absl::StrCat("timed out before connecting to ", endpoint.ToString()));
     }
-    ASSIGN_OR_RETURN(net::UniqueFd fd, net::Connect(connect_to, left));
+    ASSIGN_OR_RETURN(UniqueFd fd, net::Connect(connect_to, left));
     opened.fetch_add(1, std::memory_order_relaxed);
 
     sockaddr_storage local{};

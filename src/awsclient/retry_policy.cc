@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/backoff.h"
 
 namespace lockout::awsclient {
 namespace {
@@ -28,14 +29,7 @@ absl::Status AppendToMessage(const absl::Status& status, std::string_view suffix
 }  // namespace
 
 absl::Duration BackoffDelay(const RetryPolicy& policy, int retry, double u) {
-  if (retry < 1) retry = 1;
-  u = std::clamp(u, 0.0, 1.0);
-  // Cap the exponent so the multiplication cannot overflow; max_backoff bounds it anyway.
-  const int exponent = std::min(retry - 1, 30);
-  absl::Duration ceiling = policy.initial_backoff * static_cast<int64_t>(int64_t{1} << exponent);
-  ceiling = std::min(ceiling, policy.max_backoff);
-  if (ceiling <= absl::ZeroDuration()) return absl::ZeroDuration();
-  return ceiling * u;
+  return FullJitterBackoff(policy.initial_backoff, policy.max_backoff, retry, u);
 }
 
 absl::Status RunWithRetries(const RetryPolicy& policy, const RetryEnvironment& env,

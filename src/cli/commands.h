@@ -25,6 +25,9 @@ void RegisterDemoCommands(CLI::App& app, CommandContext& ctx);
 // `lockout local-aws [env]` (src/cli/local_aws_command.cc)
 void RegisterLocalAwsCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout bench --connect URI ...` (src/cli/bench_command.cc)
+void RegisterBenchCommands(CLI::App& app, CommandContext& ctx);
+
 // `lockout create-key|policy [lint]|check-lockout|doctor|sign|verify` and the client mode
 // `lockout attest --enclave URI` (src/cli/operator_commands.cc). Register after the attest family.
 void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx);

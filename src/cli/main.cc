@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lockout 0.1.0");
   lockout::cli::CommandContext ctx;
   lockout::cli::RegisterAttestCommands(app, ctx);
+  lockout::cli::RegisterBenchCommands(app, ctx);
   lockout::cli::RegisterDemoCommands(app, ctx);
   lockout::cli::RegisterEifCommands(app, ctx);
   lockout::cli::RegisterLocalAwsCommands(app, ctx);
@@ -22,7 +23,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every other parse error is a usage error, exit 2 like the
+    // commands' own argument checks (CLI11's own codes, 100-120, would mean nothing to scripts).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return ctx.exit_code;
 }

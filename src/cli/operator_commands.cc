@@ -119,7 +119,7 @@ struct CreateKeyArgs {
 };
 
 int RunCreateKey(const CreateKeyArgs& a) {
-  absl::StatusOr<enclave::KeyType> type = enclave::ParseKeyType(a.type);
+  absl::StatusOr<signer::KeyType> type = signer::ParseKeyType(a.type);
   if (!type.ok()) return Usage(absl::StrCat("--type: ", type.status().message()));
   if (ParseOnly()) return kExitOk;
   absl::StatusOr<ops::AwsSession> session = Session();
@@ -138,7 +138,7 @@ int RunCreateKey(const CreateKeyArgs& a) {
   }
   std::cout << r->public_key_pem;
   if (r->ethereum_address) std::cout << "address: " << *r->ethereum_address << "\n";
-  std::cout << "key type: " << enclave::KeyTypeName(r->key_type) << "\n"
+  std::cout << "key type: " << signer::KeyTypeName(r->key_type) << "\n"
             << "kms key: " << r->kms_key_arn << "\n"
             << "secret: " << r->secret_arn << " (version " << r->secret_version_id << ", "
             << r->ciphertext_size << " bytes of ciphertext)\n";

@@ -34,7 +34,6 @@
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 #include "src/demo/child_process.h"
-#include "src/enclave/signer.h"
 #include "src/localaws/local_aws.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/open_nsm_device.h"
@@ -44,6 +43,7 @@
 #include "src/operator/enclave_client.h"
 #include "src/operator/measurement.h"
 #include "src/operator/signature_verify.h"
+#include "src/signer/signer.h"
 
 namespace lockout::demo {
 namespace {
@@ -302,7 +302,7 @@ absl::StatusOr<std::string> Demo::CreateKmsKey() {
 // The seed's create_key.py, run as the instance role: lockout create-key's logic (generate,
 // KMS-encrypt the PKCS#8 form under {"lockout:secret": NAME}, store as SecretBinary, wipe).
 absl::StatusOr<std::string> Demo::CreateSigningKey() {
-  ASSIGN_OR_RETURN(enclave::KeyType type, enclave::ParseKeyType(o_.key_type));
+  ASSIGN_OR_RETURN(signer::KeyType type, signer::ParseKeyType(o_.key_type));
   ASSIGN_OR_RETURN(auto kms, Kms("instance"));
   ASSIGN_OR_RETURN(auto secrets, Secrets("instance"));
   ops::CreateKeyOptions options;
@@ -312,7 +312,7 @@ absl::StatusOr<std::string> Demo::CreateSigningKey() {
   ASSIGN_OR_RETURN(ops::CreateKeyResult key, ops::CreateSigningKey(*kms, *secrets, options));
   public_key_pem_ = key.public_key_pem;
   public_key_sha256_ = HexEncode(crypto::Sha256(key.public_key_der));
-  key_type_name_ = std::string(enclave::KeyTypeName(key.key_type));
+  key_type_name_ = std::string(signer::KeyTypeName(key.key_type));
   std::string figure =
       absl::StrCat(key_type_name_, " key, SPKI SHA-256 ", Short(public_key_sha256_), ", secret ",
                    kSecretName, " (", key.ciphertext_size, "-byte KMS ciphertext)");

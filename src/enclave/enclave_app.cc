@@ -77,8 +77,8 @@ struct EnclaveApp::Impl {
                         {"pid", static_cast<int64_t>(getpid())},
                         {"load_mode", LoadModeName(keys->mode())},
                         {"status", health.state}};
-    if (const Signer* s = keys->signer(); s != nullptr) {
-      j["key_type"] = KeyTypeName(s->key_type());
+    if (const signer::Signer* s = keys->signer(); s != nullptr) {
+      j["key_type"] = signer::KeyTypeName(s->key_type());
       j["public_key_pem"] = s->public_key_pem();
     }
     const std::string text = j.dump(2) + "\n";
@@ -116,7 +116,8 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   }
 
   if (config.ephemeral_key.has_value()) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Signer> signer, Signer::Generate(*config.ephemeral_key));
+    ASSIGN_OR_RETURN(std::unique_ptr<signer::Signer> signer,
+                     signer::Signer::Generate(*config.ephemeral_key));
     impl->keys = KeyManager::WithSigner(std::move(signer));
   } else {
     if (config.secret_name.empty()) {

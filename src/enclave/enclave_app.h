@@ -20,8 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/enclave/key_manager.h"
-#include "src/enclave/signer.h"
 #include "src/net/endpoint.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave {
 
@@ -29,10 +29,10 @@ struct EnclaveConfig {
   std::string listen = "vsock://ANY:5010";
   std::string relay = "vsock://3:5011";
   std::string secret_name;
-  std::optional<KeyType> key_type;
+  std::optional<signer::KeyType> key_type;
   // Generate a fresh key of this type at boot instead of loading one (benchmarks, tests; the
   // key never leaves the process).
-  std::optional<KeyType> ephemeral_key;
+  std::optional<signer::KeyType> ephemeral_key;
   // Region, KMS endpoint URL and the socket that reaches it. Empty region: AWS_REGION /
   // AWS_DEFAULT_REGION, else us-east-1. Empty endpoint: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL,
   // else https://kms.REGION.amazonaws.com. kms_via: "" = vsock://3:8000 for the default AWS

@@ -10,8 +10,8 @@
 #include "src/common/strings.h"
 #include "src/crypto/cms_envelope.h"
 #include "src/crypto/rsa_key.h"
-#include "src/enclave/key_memory_lock.h"
 #include "src/nsm/nsm_client.h"
+#include "src/signer/key_memory_lock.h"
 
 namespace lockout::enclave {
 namespace {
@@ -74,7 +74,7 @@ void KeyLoader::ReportAccessDenied(const absl::Status& status) {
              "kms:RecipientAttestation:ImageSha384 (or PCR0) condition with pcr0 above"}});
 }
 
-absl::StatusOr<std::unique_ptr<Signer>> KeyLoader::Load(LoadFailure* failure) {
+absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* failure) {
   // 1. Ciphertext and credentials from the relay.
   absl::StatusOr<relay::GetSecretReply> reply = relay_.GetSecret(options_.secret_name);
   if (!reply.ok()) {
@@ -149,8 +149,9 @@ absl::StatusOr<std::unique_ptr<Signer>> KeyLoader::Load(LoadFailure* failure) {
     Fail(failure, s, "kms envelope invalid", RetryClass::kSlow);
     return s;
   }
-  KeyMemoryLock::Process().Record("pkcs8", pkcs8->Lock());
-  absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::FromPkcs8(*pkcs8, options_.key_type);
+  signer::KeyMemoryLock::Process().Record("pkcs8", pkcs8->Lock());
+  absl::StatusOr<std::unique_ptr<signer::Signer>> signer =
+      signer::Signer::FromPkcs8(*pkcs8, options_.key_type);
   pkcs8->Clear();
   if (!signer.ok()) {
     absl::Status s = Annotate("signing key", signer.status());

@@ -30,9 +30,9 @@
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/kms_client.h"
 #include "src/crypto/openssl_util.h"
-#include "src/enclave/signer.h"
 #include "src/nsm/nsm_device.h"
 #include "src/relay/relay_client.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave {
 
@@ -55,7 +55,7 @@ struct LoadFailure {
 struct KeyLoaderOptions {
   std::string secret_name{};
   // When set, the decrypted key must be of this type.
-  std::optional<KeyType> key_type{};
+  std::optional<signer::KeyType> key_type{};
   // Send EncryptionContext {"lockout:secret": secret_name} (what `lockout create-key` writes).
   // False for ciphertexts made by the seed's create_key.py, which used no context.
   bool use_encryption_context = true;
@@ -74,7 +74,7 @@ class KeyLoader final {
   KeyLoader& operator=(const KeyLoader&) = delete;
 
   // One attempt. On failure returns the detailed status and fills `failure` (if not null).
-  absl::StatusOr<std::unique_ptr<Signer>> Load(LoadFailure* failure);
+  absl::StatusOr<std::unique_ptr<signer::Signer>> Load(LoadFailure* failure);
 
   const KeyLoaderOptions& options() const { return options_; }
 

@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "src/common/backoff.h"
 #include "src/common/logger.h"
 
 namespace lockout::enclave {
@@ -24,9 +25,9 @@ std::string_view LoadModeName(LoadMode mode) {
 KeyManager::KeyManager(LoadFunction load, KeyManagerOptions options)
     : load_(std::move(load)), options_(options) {}
 
-std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<Signer> signer) {
+std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<signer::Signer> signer) {
   auto manager = std::make_unique<KeyManager>(
-      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<Signer>> {
+      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
         absl::Status s = absl::FailedPreconditionError("no loader");
         if (f != nullptr) *f = LoadFailure{s, "no loader", RetryClass::kFatal};
         return s;
@@ -73,13 +74,13 @@ void KeyManager::LoaderThread() {
     }
     const absl::Time start = absl::Now();
     LoadFailure failure;
-    absl::StatusOr<std::unique_ptr<Signer>> loaded = load_(&failure);
+    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = load_(&failure);
     const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
 
     absl::MutexLock lock(&mu_);
     ++attempts_;
     if (loaded.ok()) {
-      LogInfo("key_loaded", {{"key_type", KeyTypeName((*loaded)->key_type())},
+      LogInfo("key_loaded", {{"key_type", signer::KeyTypeName((*loaded)->key_type())},
                              {"attempts", attempts_},
                              {"latency_ms", ms}});
       signer_.store(loaded->get(), std::memory_order_release);
@@ -106,11 +107,8 @@ void KeyManager::LoaderThread() {
     absl::Duration delay;
     if (failure.retry == RetryClass::kTransient) {
       ++transient_streak;
-      // Full jitter: uniform in [0, min(max, initial * 2^(n-1))].
-      absl::Duration cap = options_.initial_backoff;
-      for (int i = 1; i < transient_streak && cap < options_.max_backoff; ++i) cap *= 2;
-      cap = std::min(cap, options_.max_backoff);
-      delay = cap * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      delay = FullJitterBackoff(options_.initial_backoff, options_.max_backoff, transient_streak,
+                                std::uniform_real_distribution<double>(0.0, 1.0)(rng));
     } else {
       transient_streak = 0;
       delay = options_.slow_retry * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
@@ -121,8 +119,8 @@ void KeyManager::LoaderThread() {
   }
 }
 
-absl::StatusOr<const Signer*> KeyManager::AcquireSigner() {
-  if (const Signer* s = signer(); s != nullptr) return s;
+absl::StatusOr<const signer::Signer*> KeyManager::AcquireSigner() {
+  if (const signer::Signer* s = signer(); s != nullptr) return s;
   absl::MutexLock lock(&mu_);
   if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   if (options_.mode == LoadMode::kFirstRequest) {
@@ -131,16 +129,16 @@ absl::StatusOr<const Signer*> KeyManager::AcquireSigner() {
     while (signer() == nullptr && !failed_ && !stopping_ && absl::Now() < deadline) {
       cv_.WaitWithDeadline(&mu_, deadline);
     }
-    if (const Signer* s = signer(); s != nullptr) return s;
+    if (const signer::Signer* s = signer(); s != nullptr) return s;
     if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   }
   return absl::UnavailableError("key not loaded: " +
                                 (reason_.empty() ? std::string("loading") : reason_));
 }
 
-absl::StatusOr<std::unique_ptr<Signer>> KeyManager::LoadForRequest() {
+absl::StatusOr<std::unique_ptr<signer::Signer>> KeyManager::LoadForRequest() {
   LoadFailure failure;
-  absl::StatusOr<std::unique_ptr<Signer>> loaded = load_(&failure);
+  absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = load_(&failure);
   absl::MutexLock lock(&mu_);
   ++attempts_;
   reason_ = loaded.ok() ? std::string() : failure.reason;

@@ -27,7 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/enclave/key_loader.h"
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave {
 
@@ -37,7 +37,7 @@ enum class LoadMode { kBoot, kFirstRequest, kPerRequest };
 std::string_view LoadModeName(LoadMode mode);
 
 // One load attempt (KeyLoader::Load, or a fake in tests).
-using LoadFunction = std::function<absl::StatusOr<std::unique_ptr<Signer>>(LoadFailure*)>;
+using LoadFunction = std::function<absl::StatusOr<std::unique_ptr<signer::Signer>>(LoadFailure*)>;
 
 struct KeyManagerOptions {
   LoadMode mode = LoadMode::kBoot;
@@ -63,7 +63,7 @@ class KeyManager final {
  public:
   KeyManager(LoadFunction load, KeyManagerOptions options);
   // A manager that already holds `signer` (tests, benchmarks, a key generated in-enclave).
-  static std::unique_ptr<KeyManager> WithSigner(std::unique_ptr<Signer> signer);
+  static std::unique_ptr<KeyManager> WithSigner(std::unique_ptr<signer::Signer> signer);
   ~KeyManager();  // Stops.
   KeyManager(const KeyManager&) = delete;
   KeyManager& operator=(const KeyManager&) = delete;
@@ -76,15 +76,15 @@ class KeyManager final {
   LoadMode mode() const { return options_.mode; }
 
   // The loaded key, or null. Lock-free.
-  const Signer* signer() const { return signer_.load(std::memory_order_acquire); }
+  const signer::Signer* signer() const { return signer_.load(std::memory_order_acquire); }
 
   // For a request that needs the key (kBoot, kFirstRequest). Unavailable("key not loaded: ...")
   // if it is not loaded (kBoot) or not loaded within load_wait (kFirstRequest);
   // FailedPrecondition if loading failed fatally.
-  absl::StatusOr<const Signer*> AcquireSigner();
+  absl::StatusOr<const signer::Signer*> AcquireSigner();
 
   // kPerRequest: one full load for one request; the caller owns (and drops) the key.
-  absl::StatusOr<std::unique_ptr<Signer>> LoadForRequest();
+  absl::StatusOr<std::unique_ptr<signer::Signer>> LoadForRequest();
 
   KeyHealth Health() const;
 
@@ -97,11 +97,11 @@ class KeyManager final {
 
   const LoadFunction load_;
   const KeyManagerOptions options_;
-  std::atomic<const Signer*> signer_{nullptr};
+  std::atomic<const signer::Signer*> signer_{nullptr};
 
   mutable absl::Mutex mu_;
   absl::CondVar cv_;
-  std::unique_ptr<Signer> owned_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<signer::Signer> owned_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;

@@ -14,7 +14,7 @@
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/enclave_app.h"
-#include "src/enclave/key_memory_lock.h"
+#include "src/signer/key_memory_lock.h"
 
 namespace {
 
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   // non-dumpable secure heap. It returns 1 when locked, 2 when it works but mlock (or a guard
   // page) was refused, 0 when there is none; health reports key_memory_locked either way.
   lockout::DisableCoreDumps();
-  lockout::enclave::KeyMemoryLock::Process().Record(
+  lockout::signer::KeyMemoryLock::Process().Record(
       "openssl secure heap", CRYPTO_secure_malloc_init(size_t{1} << 18, 16) == 1);
 
   CLI::App cli{
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   }
   lockout::Logger::Default().SetLevel(level);
   if (!key_type.empty()) {
-    auto t = lockout::enclave::ParseKeyType(key_type);
+    auto t = lockout::signer::ParseKeyType(key_type);
     if (!t.ok()) {
       std::fprintf(stderr, "lockout-enclave: --key-type: %s\n",
                    std::string(t.status().message()).c_str());
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     config.key_type = *t;
   }
   if (!ephemeral.empty()) {
-    auto t = lockout::enclave::ParseKeyType(ephemeral);
+    auto t = lockout::signer::ParseKeyType(ephemeral);
     if (!t.ok()) {
       std::fprintf(stderr, "lockout-enclave: --ephemeral-key: %s\n",
                    std::string(t.status().message()).c_str());

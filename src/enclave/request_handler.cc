@@ -10,9 +10,9 @@
 #include "src/common/logger.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
-#include "src/enclave/key_memory_lock.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_message.h"
+#include "src/signer/key_memory_lock.h"
 
 namespace lockout::enclave {
 namespace {
@@ -246,11 +246,11 @@ void RequestHandler::AppendFramingError(net::FrameKind kind, const absl::Status&
 
 std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
                                            absl::Status* detail) {
-  std::array<uint8_t, kMaxSignatureSize> sig;
+  std::array<uint8_t, signer::kMaxSignatureSize> sig;
   state.hex.clear();
   if (keys_.mode() == LoadMode::kPerRequest) {
     // The seed's design: a full attested load for this one signature.
-    absl::StatusOr<std::unique_ptr<Signer>> signer = keys_.LoadForRequest();
+    absl::StatusOr<std::unique_ptr<signer::Signer>> signer = keys_.LoadForRequest();
     if (!signer.ok()) {
       *detail = signer.status();
       return kErrKeyNotLoaded;
@@ -263,13 +263,13 @@ std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
     AppendHex(*s, state.hex);
     return {};
   }
-  absl::StatusOr<const Signer*> signer = keys_.AcquireSigner();
+  absl::StatusOr<const signer::Signer*> signer = keys_.AcquireSigner();
   if (!signer.ok()) {
     *detail = signer.status();
     return kErrKeyNotLoaded;
   }
   if (state.signer != *signer || state.context == nullptr) {
-    absl::StatusOr<std::unique_ptr<SigningContext>> ctx = (*signer)->NewContext();
+    absl::StatusOr<std::unique_ptr<signer::SigningContext>> ctx = (*signer)->NewContext();
     if (!ctx.ok()) {
       *detail = ctx.status();
       return kErrInternal;
@@ -405,9 +405,9 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"reason", health.reason},
                            {"load_mode", LoadModeName(keys_.mode())},
                            {"load_attempts", health.attempts},
-                           {"key_memory_locked", KeyMemoryLock::Process().locked()}};
-    if (const Signer* s = keys_.signer(); s != nullptr)
-      body["key_type"] = KeyTypeName(s->key_type());
+                           {"key_memory_locked", signer::KeyMemoryLock::Process().locked()}};
+    if (const signer::Signer* s = keys_.signer(); s != nullptr)
+      body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
     V2Reply reply(out);
     out += body.dump();
@@ -423,10 +423,10 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
 
   // Both need the key (its public half).
-  std::unique_ptr<Signer> per_request;
-  const Signer* signer = nullptr;
+  std::unique_ptr<signer::Signer> per_request;
+  const signer::Signer* signer = nullptr;
   if (keys_.mode() == LoadMode::kPerRequest) {
-    absl::StatusOr<std::unique_ptr<Signer>> loaded = keys_.LoadForRequest();
+    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = keys_.LoadForRequest();
     if (loaded.ok()) {
       per_request = *std::move(loaded);
       signer = per_request.get();
@@ -434,7 +434,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       detail = loaded.status();
     }
   } else {
-    absl::StatusOr<const Signer*> acquired = keys_.AcquireSigner();
+    absl::StatusOr<const signer::Signer*> acquired = keys_.AcquireSigner();
     if (acquired.ok()) {
       signer = *acquired;
     } else {
@@ -452,7 +452,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     AppendHex(signer->public_key_raw(), raw);
     nlohmann::json body = {{"id", id},
                            {"ok", true},
-                           {"key_type", KeyTypeName(signer->key_type())},
+                           {"key_type", signer::KeyTypeName(signer->key_type())},
                            {"public_key_pem", signer->public_key_pem()},
                            {"spki_der", Base64Encode(signer->public_key_der())},
                            {"public_key_raw", raw}};

@@ -36,9 +36,9 @@
 #include "nlohmann/json.hpp"
 #include "src/common/bytes.h"
 #include "src/enclave/key_manager.h"
-#include "src/enclave/signer.h"
 #include "src/net/frame_decoder.h"
 #include "src/nsm/nsm_device.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave {
 
@@ -55,8 +55,8 @@ inline constexpr std::string_view kErrBusy = "busy";
 
 // Per-thread state: the signing context for the current key, reused across requests.
 struct WorkerState {
-  const Signer* signer = nullptr;
-  std::unique_ptr<SigningContext> context;
+  const signer::Signer* signer = nullptr;
+  std::unique_ptr<signer::SigningContext> context;
   std::string hex;  // scratch
   Bytes message;    // scratch: the decoded message of a v2 sign request
 };

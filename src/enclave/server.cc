@@ -64,7 +64,7 @@ constexpr uint64_t kFirstConnectionId = 16;
 struct Conn {
   explicit Conn(absl::Time now) : idle(now) {}
 
-  net::UniqueFd fd;
+  UniqueFd fd;
   net::FrameDecoder decoder;
   uint64_t id = 0;
   std::string out;
@@ -104,8 +104,8 @@ struct Completion {
 
 struct Worker {
   int index = 0;
-  net::UniqueFd epoll;
-  net::UniqueFd wake;
+  UniqueFd epoll;
+  UniqueFd wake;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
   std::deque<uint64_t> pending;  // connections with complete frames left over, round-robin
   // Closed this turn; destroyed at its end (references within the turn stay valid).
@@ -376,14 +376,14 @@ void Server::Impl::Run(Worker& w) {
 
 void Server::Impl::AcceptSome(Worker& w, absl::Time now) {
   for (int i = 0; i < kMaxAcceptsPerTurn && !w.accept_paused_until.has_value(); ++i) {
-    absl::StatusOr<std::optional<net::UniqueFd>> accepted = net::AcceptNow(listener);
+    absl::StatusOr<std::optional<UniqueFd>> accepted = net::AcceptNow(listener);
     if (!accepted.ok()) {
       PauseAccepting(w, accepted.status(), now);
       return;
     }
     if (!accepted->has_value()) return;
     w.accept_backoff.OnSuccess();
-    net::UniqueFd owned = **std::move(accepted);
+    UniqueFd owned = **std::move(accepted);
     if (connections.fetch_add(1) >= options.max_connections) {
       connections.fetch_sub(1);
       ++w.refused;

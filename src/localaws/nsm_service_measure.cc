@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/unique_fd.h"
 
 namespace lockout::localaws {
 namespace {
@@ -72,15 +73,11 @@ absl::StatusOr<ExecutableMeasurement> ExecutableMeasurer::Measure(pid_t pid) {
   ExecutableMeasurement out;
   out.path = ReadLink(link);
 
-  const int fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  const UniqueFd fd(::open(link.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid())
     return absl::ErrnoToStatus(errno, absl::StrCat("nsm: cannot open /proc/", pid, "/exe"));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     return absl::UnavailableError(
         absl::StrCat("nsm: cannot stat the executable of pid ", pid, ": ", std::strerror(errno)));
   }
@@ -101,7 +98,7 @@ absl::StatusOr<ExecutableMeasurement> ExecutableMeasurer::Measure(pid_t pid) {
   }
 
   absl::StatusOr<crypto::Sha384Digest> sha384 =
-      HashExecutable(fd, absl::StrCat("the executable of pid ", pid, " (", out.path, ")"));
+      HashExecutable(fd.get(), absl::StrCat("the executable of pid ", pid, " (", out.path, ")"));
   if (!sha384.ok()) return WithPid(pid, sha384.status());
   out.sha384 = *sha384;
 

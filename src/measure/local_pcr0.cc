@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/strings.h"
+#include "src/common/unique_fd.h"
 
 namespace lockout::measure {
 namespace {
@@ -58,10 +59,9 @@ crypto::Sha384Digest LocalPcr0(const crypto::Sha384Digest& file_sha384) {
 }
 
 absl::StatusOr<crypto::Sha384Digest> LocalPcr0OfFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", Absl(path)));
-  absl::StatusOr<FileDigest> digest = Sha384OfOpenFile(fd, path);
-  ::close(fd);
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", Absl(path)));
+  absl::StatusOr<FileDigest> digest = Sha384OfOpenFile(fd.get(), path);
   if (!digest.ok()) return digest.status();
   return LocalPcr0(digest->sha384);
 }

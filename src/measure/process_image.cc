@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
+#include "src/common/unique_fd.h"
 
 namespace lockout::measure {
 namespace {
@@ -26,27 +27,23 @@ constexpr std::string_view kDeleted = " (deleted)";
 
 // /proc files have no size; read until EOF, bounded.
 absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
   std::string out;
   char buf[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", path));
+      return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > kMaxProcFileSize) {
-      ::close(fd);
       return absl::ResourceExhaustedError(
           absl::StrCat(path, " is over ", kMaxProcFileSize, " bytes"));
     }
     out.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
   return out;
 }
 
@@ -60,12 +57,8 @@ absl::Status CountPrivatePagesOfCode(pid_t pid, std::vector<Mapping>& mappings) 
   if (page <= 0) return absl::InternalError("no page size");
   const auto page_size = static_cast<uint64_t>(page);
   const std::string path = absl::StrCat("/proc/", pid, "/pagemap");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
   constexpr uint64_t kPresent = uint64_t{1} << 63;
   constexpr uint64_t kSwapped = uint64_t{1} << 62;
   constexpr uint64_t kFilePage = uint64_t{1} << 61;
@@ -82,7 +75,7 @@ absl::Status CountPrivatePagesOfCode(pid_t pid, std::vector<Mapping>& mappings) 
     budget -= last - first;
     for (uint64_t at = first; at < last;) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(entries.size(), last - at));
-      const ssize_t n = ::pread(fd, entries.data(), want * sizeof(uint64_t),
+      const ssize_t n = ::pread(fd.get(), entries.data(), want * sizeof(uint64_t),
                                 static_cast<off_t>(at * sizeof(uint64_t)));
       if (n < 0) {
         if (errno == EINTR) continue;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "src/common/backoff.h"
+
 namespace lockout::net {
 
 AcceptBackoff::AcceptBackoff(Options options) : options_(options) {
@@ -10,16 +12,15 @@ AcceptBackoff::AcceptBackoff(Options options) : options_(options) {
   if (options_.max <= absl::ZeroDuration()) options_.max = defaults.max;
   if (options_.log_interval <= absl::ZeroDuration()) options_.log_interval = defaults.log_interval;
   options_.max = std::max(options_.max, options_.initial);
-  next_pause_ = options_.initial;
 }
 
 AcceptBackoff::Decision AcceptBackoff::OnFailure(absl::Time now) {
   ++consecutive_failures_;
   ++unlogged_failures_;
   Decision d;
-  d.pause = next_pause_;
+  d.pause = ExponentialBackoff(options_.initial, options_.max,
+                               static_cast<int>(std::min<uint64_t>(consecutive_failures_, 64)));
   d.resume_at = now + d.pause;
-  next_pause_ = std::min(next_pause_ * 2, options_.max);
   if (now - last_log_ >= options_.log_interval) {
     d.log = true;
     d.failures_since_log = unlogged_failures_;
@@ -29,9 +30,6 @@ AcceptBackoff::Decision AcceptBackoff::OnFailure(absl::Time now) {
   return d;
 }
 
-void AcceptBackoff::OnSuccess() {
-  consecutive_failures_ = 0;
-  next_pause_ = options_.initial;
-}
+void AcceptBackoff::OnSuccess() { consecutive_failures_ = 0; }
 
 }  // namespace lockout::net

@@ -11,7 +11,7 @@
 // `log_interval`, carrying how many failures that line stands for.
 //
 //   net::AcceptBackoff backoff;
-//   absl::StatusOr<std::optional<net::UniqueFd>> got = net::AcceptNow(listener);
+//   absl::StatusOr<std::optional<UniqueFd>> got = net::AcceptNow(listener);
 //   if (!got.ok()) {
 //     const net::AcceptBackoff::Decision d = backoff.OnFailure(absl::Now());
 //     if (d.log) LogWarn("accept_failed", {{"error", ...}, {"failures", d.failures_since_log},
@@ -64,7 +64,6 @@ class AcceptBackoff final {
 
  private:
   Options options_;
-  absl::Duration next_pause_;
   uint64_t consecutive_failures_ = 0;
   uint64_t unlogged_failures_ = 0;
   absl::Time last_log_ = absl::InfinitePast();

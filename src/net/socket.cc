@@ -274,14 +274,6 @@ absl::Status RemoveStaleUnixSocket(const Endpoint& endpoint) {
 
 }  // namespace
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) {
-    // close() is not retried on EINTR: on Linux the descriptor is released regardless.
-    ::close(fd_);
-  }
-  fd_ = fd;
-}
-
 Listener::Listener(UniqueFd fd, Endpoint local) : fd_(std::move(fd)), local_(std::move(local)) {}
 
 Listener::Listener(Listener&& other) noexcept
@@ -413,6 +405,26 @@ absl::StatusOr<UniqueFd> Connect(const Endpoint& endpoint, absl::Duration timeou
     }
   }
   return absl::InternalError("unknown transport");
+}
+
+absl::StatusOr<std::vector<SocketAddress>> ResolveConnectAddresses(const Endpoint& endpoint) {
+  std::vector<SockAddr> addrs;
+  switch (endpoint.transport()) {
+    case Endpoint::Transport::kVsock:
+      addrs.push_back(VsockAddr(endpoint.vsock_cid(), endpoint.port()));
+      break;
+    case Endpoint::Transport::kUnix:
+      addrs.push_back(UnixAddr(endpoint.path()));
+      break;
+    case Endpoint::Transport::kTcp: {
+      ASSIGN_OR_RETURN(addrs, ResolveTcp(endpoint, /*passive=*/false));
+      break;
+    }
+  }
+  std::vector<SocketAddress> out;
+  out.reserve(addrs.size());
+  for (const SockAddr& a : addrs) out.push_back(SocketAddress{a.storage, a.length});
+  return out;
 }
 
 absl::Status WriteAll(int fd, ByteView data, absl::Duration timeout) {

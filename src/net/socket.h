@@ -15,49 +15,23 @@
 // Thread-safety: functions are thread-safe; one fd/decoder must not be read (or written) by two
 // threads at once.
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/common/bytes.h"
+#include "src/common/unique_fd.h"
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
 
 namespace lockout::net {
-
-// Owns one file descriptor; closes it on destruction. Move-only.
-class UniqueFd final {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Gives up ownership without closing.
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  // Closes the current descriptor (if any) and owns `fd`.
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 // A listening socket. For tcp port 0 and vsock port/CID ANY, local_endpoint() is what the kernel
 // actually bound (e.g. tcp://127.0.0.1:41234). A unix listener removes its socket file when
@@ -105,6 +79,18 @@ absl::StatusOr<std::optional<UniqueFd>> AcceptNow(const Listener& listener);
 // Connects to `endpoint` within `timeout` (tcp: tries each resolved address in turn; name
 // resolution itself is not bounded by the timeout).
 absl::StatusOr<UniqueFd> Connect(const Endpoint& endpoint, absl::Duration timeout);
+
+// One concrete socket address, for event-loop clients (e.g. Boost.Asio) that connect themselves.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+// The addresses Connect would try for `endpoint`, in the same order (tcp: resolved now, with
+// Connect's errors; vsock and unix: exactly one).
+absl::StatusOr<std::vector<SocketAddress>> ResolveConnectAddresses(const Endpoint& endpoint);
 
 // Writes all of `data` within `timeout`.
 absl::Status WriteAll(int fd, ByteView data, absl::Duration timeout);

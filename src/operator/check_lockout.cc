@@ -13,10 +13,10 @@
 #include "src/crypto/cms_envelope.h"
 #include "src/crypto/hash.h"
 #include "src/crypto/rsa_key.h"
-#include "src/enclave/signer.h"
 #include "src/net/endpoint.h"
 #include "src/nsm/nsm_client.h"
 #include "src/operator/create_key.h"
+#include "src/signer/signer.h"
 
 namespace lockout::ops {
 namespace {
@@ -74,7 +74,7 @@ std::string PublicKeySha256(SecretBytes& pkcs8) {
   // Best effort, deliberately unchecked: this key already leaked through the path being probed
   // (that is the finding), and this copy lives for one hash before it is wiped.
   static_cast<void>(pkcs8.Lock());
-  absl::StatusOr<std::unique_ptr<enclave::Signer>> signer = enclave::Signer::FromPkcs8(pkcs8);
+  absl::StatusOr<std::unique_ptr<signer::Signer>> signer = signer::Signer::FromPkcs8(pkcs8);
   pkcs8.Clear();
   if (!signer.ok()) return "";
   return HexEncode(crypto::Sha256((*signer)->public_key_der()));

@@ -33,15 +33,15 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
   if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
   if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
 
-  absl::StatusOr<std::unique_ptr<enclave::Signer>> signer =
-      enclave::Signer::Generate(options.key_type);
+  absl::StatusOr<std::unique_ptr<signer::Signer>> signer =
+      signer::Signer::Generate(options.key_type);
   if (!signer.ok()) return Step("generating the key", signer.status());
   CreateKeyResult result;
   result.key_type = options.key_type;
   result.public_key_pem = (*signer)->public_key_pem();
   result.public_key_der = (*signer)->public_key_der();
   result.public_key_raw = (*signer)->public_key_raw();
-  if (options.key_type == enclave::KeyType::kSecp256k1) {
+  if (options.key_type == signer::KeyType::kSecp256k1) {
     absl::StatusOr<std::string> address = AddressOfSecp256k1Key(result.public_key_raw);
     if (!address.ok()) return Step("deriving the address", address.status());
     result.ethereum_address = *address;
@@ -65,7 +65,7 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
   const SecretBytes value = SecretBytes::CopyFrom(ByteView(encrypted.ciphertext_blob));
   awsclient::CreateSecretOptions create;
   create.description = "lockout signing key (" +
-                       std::string(enclave::KeyTypeName(options.key_type)) +
+                       std::string(signer::KeyTypeName(options.key_type)) +
                        "), PKCS#8 encrypted under " + result.kms_key_arn;
   absl::StatusOr<awsclient::SecretVersionRef> stored =
       secrets.CreateSecret(options.secret_name, value, awsclient::SecretKind::kBinary, create);
@@ -88,7 +88,7 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
 
 nlohmann::ordered_json CreateKeyResult::ToJson() const {
   nlohmann::ordered_json out;
-  out["key_type"] = std::string(enclave::KeyTypeName(key_type));
+  out["key_type"] = std::string(signer::KeyTypeName(key_type));
   out["public_key_pem"] = public_key_pem;
   out["public_key_raw"] = HexEncode(public_key_raw);
   if (ethereum_address) out["address"] = *ethereum_address;

@@ -2,7 +2,7 @@
 
 // `lockout create-key`: a signing key whose private half only ever exists as KMS ciphertext.
 //
-//   1. generate a key pair of the requested type (enclave::Signer::Generate, the same code the
+//   1. generate a key pair of the requested type (signer::Signer::Generate, the same code the
 //      enclave signs with, so the key is one the enclave can load);
 //   2. export it as unencrypted PKCS#8 DER into SecretBytes;
 //   3. KMS Encrypt under --kms-key with EncryptionContext {"lockout:secret": NAME} (the context
@@ -23,7 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "src/awsclient/kms_client.h"
 #include "src/awsclient/secrets_client.h"
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 
 namespace lockout::ops {
 
@@ -33,14 +33,14 @@ inline constexpr std::string_view kSecretContextKey = "lockout:secret";
 awsclient::EncryptionContext SecretEncryptionContext(std::string_view secret_name);
 
 struct CreateKeyOptions {
-  std::string kms_key_id;                               // key id, ARN or alias
-  std::string secret_name;                              // Secrets Manager name
-  enclave::KeyType key_type = enclave::KeyType::kP521;  // the seed's curve
+  std::string kms_key_id;                             // key id, ARN or alias
+  std::string secret_name;                            // Secrets Manager name
+  signer::KeyType key_type = signer::KeyType::kP521;  // the seed's curve
   bool overwrite = false;  // put a new version if the secret already exists
 };
 
 struct CreateKeyResult {
-  enclave::KeyType key_type = enclave::KeyType::kP521;
+  signer::KeyType key_type = signer::KeyType::kP521;
   std::string public_key_pem;
   Bytes public_key_der;                         // SubjectPublicKeyInfo
   Bytes public_key_raw;                         // 04||X||Y or the 32-byte Ed25519 key

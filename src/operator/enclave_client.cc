@@ -47,7 +47,7 @@ absl::StatusOr<std::string> ReplyString(const Json& reply, std::string_view name
 
 absl::StatusOr<std::string> SignV1(const net::Endpoint& endpoint, ByteView message,
                                    absl::Duration timeout) {
-  absl::StatusOr<net::UniqueFd> fd = net::Connect(endpoint, timeout);
+  absl::StatusOr<UniqueFd> fd = net::Connect(endpoint, timeout);
   if (!fd.ok()) return fd.status();
   const std::string request = Json{{"bytes", Base64Encode(message)}}.dump();
   if (absl::Status s = net::WriteFrame(fd->get(), net::FrameKind::kV1, request, timeout); !s.ok()) {
@@ -84,7 +84,7 @@ absl::StatusOr<Bytes> ParseV1SignReply(std::string_view json_text) {
 
 absl::StatusOr<std::unique_ptr<EnclaveV2Client>> EnclaveV2Client::Connect(
     const net::Endpoint& endpoint, absl::Duration timeout) {
-  absl::StatusOr<net::UniqueFd> fd = net::Connect(endpoint, timeout);
+  absl::StatusOr<UniqueFd> fd = net::Connect(endpoint, timeout);
   if (!fd.ok()) return fd.status();
   return std::unique_ptr<EnclaveV2Client>(new EnclaveV2Client(*std::move(fd), timeout));
 }

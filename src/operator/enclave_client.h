@@ -60,9 +60,9 @@ class EnclaveV2Client final {
   absl::StatusOr<nlohmann::json> Health();
 
  private:
-  EnclaveV2Client(net::UniqueFd fd, absl::Duration timeout)
+  EnclaveV2Client(UniqueFd fd, absl::Duration timeout)
       : fd_(std::move(fd)), timeout_(timeout) {}
-  net::UniqueFd fd_;
+  UniqueFd fd_;
   net::FrameDecoder decoder_;
   absl::Duration timeout_;
   int64_t next_id_ = 1;

@@ -89,7 +89,7 @@ absl::StatusOr<GetSecretReply> RelayClient::GetSecret(std::string_view secret_na
   ASSIGN_OR_RETURN(std::string request,
                    EncodeGetSecretRequest(GetSecretRequest{std::string(secret_name)}));
   const std::string peer = options_.endpoint.ToString();
-  ASSIGN_OR_RETURN(net::UniqueFd fd, net::Connect(options_.endpoint, options_.connect_timeout));
+  ASSIGN_OR_RETURN(UniqueFd fd, net::Connect(options_.endpoint, options_.connect_timeout));
   const absl::Time deadline = absl::Now() + options_.timeout;
   RETURN_IF_ERROR(
       net::WriteFrame(fd.get(), net::FrameKind::kV1, request, options_.timeout, kMaxRequestSize));

@@ -140,7 +140,7 @@ void RelayServer::PauseAccepting(const absl::Status& error) {
 
 void RelayServer::AcceptLoop() {
   while (!stopping_.load()) {
-    absl::StatusOr<net::UniqueFd> accepted = net::Accept(*listener_, kAcceptTick);
+    absl::StatusOr<UniqueFd> accepted = net::Accept(*listener_, kAcceptTick);
     if (!accepted.ok()) {
       // e.g. EMFILE: the connection stays queued and the listener readable, so accepting again
       // at once would spin (net/accept_backoff.h).

@@ -67,7 +67,7 @@ class RelayServer final {
 
  private:
   struct Connection {
-    net::UniqueFd fd;  // guarded by the server's mu_ once the thread runs
+    UniqueFd fd;  // guarded by the server's mu_ once the thread runs
     std::thread thread;
     std::atomic<bool> done{false};
   };

@@ -172,7 +172,7 @@ TEST(HttpTransportTest, MalformedResponseIsInternal) {
   absl::StatusOr<net::Listener> listener = net::Listen(*net::Endpoint::Tcp("127.0.0.1", 0));
   ASSERT_TRUE(listener.ok());
   std::thread t([&] {
-    absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener, absl::Seconds(10));
+    absl::StatusOr<UniqueFd> fd = net::Accept(*listener, absl::Seconds(10));
     if (!fd.ok()) return;
     // Reply only once the whole request is in: closing with unread bytes makes the kernel send
     // a reset, which the client would rightly report as a connection failure instead.

@@ -27,12 +27,12 @@
 #include "src/crypto/cms_envelope.h"
 #include "src/crypto/openssl_util.h"
 #include "src/crypto/rsa_key.h"
-#include "src/enclave/signer.h"
 #include "src/http/http_server.h"
 #include "src/net/socket.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/nsm_message.h"
 #include "src/relay/relay_protocol.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave::testing {
 
@@ -150,7 +150,7 @@ class FakeRelay {
  private:
   void Serve() {
     while (!stop_.load()) {
-      absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener_, absl::Milliseconds(50));
+      absl::StatusOr<UniqueFd> fd = net::Accept(*listener_, absl::Milliseconds(50));
       if (!fd.ok()) continue;
       net::FrameDecoder decoder;
       absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(fd->get(), decoder, kIo);
@@ -278,7 +278,7 @@ class Client {
  public:
   static Client Connect(const net::Endpoint& ep) {
     Client c;
-    absl::StatusOr<net::UniqueFd> fd = net::Connect(ep, kIo);
+    absl::StatusOr<UniqueFd> fd = net::Connect(ep, kIo);
     EXPECT_TRUE(fd.ok()) << fd.status();
     if (fd.ok()) c.fd_ = *std::move(fd);
     return c;
@@ -306,7 +306,7 @@ class Client {
   int fd() const { return fd_.get(); }
 
  private:
-  net::UniqueFd fd_;
+  UniqueFd fd_;
   net::FrameDecoder decoder_;
 };
 

@@ -46,7 +46,7 @@ class LogCapture {
 class KeyLoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto signer = Signer::Generate(KeyType::kP521);
+    auto signer = signer::Signer::Generate(signer::KeyType::kP521);
     ASSERT_TRUE(signer.ok());
     expected_spki_ = (*signer)->public_key_der();
     auto pkcs8 = (*signer)->ExportPkcs8();
@@ -136,7 +136,7 @@ TEST_F(KeyLoaderTest, TheRecipientKeyIsMadeOnceAndReused) {
 }
 
 TEST_F(KeyLoaderTest, TheSeedsPemPlaintextWithoutEncryptionContextLoads) {
-  auto signer = Signer::Generate(KeyType::kP521);
+  auto signer = signer::Signer::Generate(signer::KeyType::kP521);
   ASSERT_TRUE(signer.ok());
   auto der = (*signer)->ExportPkcs8();
   ASSERT_TRUE(der.ok());
@@ -232,7 +232,7 @@ TEST_F(KeyLoaderTest, NsmDownIsTransient) {
 TEST_F(KeyLoaderTest, AKeyOfTheWrongTypeIsFatal) {
   StartKms();
   MakeRelay();
-  auto loader = MakeLoader({.key_type = KeyType::kSecp256k1});
+  auto loader = MakeLoader({.key_type = signer::KeyType::kSecp256k1});
   LoadFailure failure;
   EXPECT_FALSE(loader->Load(&failure).ok());
   EXPECT_EQ(failure.reason, "invalid signing key");
@@ -321,7 +321,7 @@ TEST(EnclaveAppTest, AnEphemeralKeyServesAndTheReadyFileNamesTheBoundEndpoint) {
   const std::string dir = testing::MakeTempDir("enclave_app");
   EnclaveConfig config;
   config.listen = "tcp://127.0.0.1:0";
-  config.ephemeral_key = KeyType::kEd25519;
+  config.ephemeral_key = signer::KeyType::kEd25519;
   config.nsm = "";
   config.threads = 1;
   config.ready_file = dir + "/ready.json";

@@ -16,8 +16,8 @@
 #include "src/common/encoding.h"
 #include "src/common/logger.h"
 #include "src/enclave/key_manager.h"
-#include "src/enclave/key_memory_lock.h"
-#include "src/enclave/signer.h"
+#include "src/signer/key_memory_lock.h"
+#include "src/signer/signer.h"
 
 namespace lockout::enclave {
 namespace {
@@ -117,7 +117,8 @@ TEST(ParseSimpleSignTest, EveryProperPrefixOfAValidRequestIsLeftToTheGeneralPath
 class SignPathsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::Generate(KeyType::kEd25519);
+    absl::StatusOr<std::unique_ptr<signer::Signer>> signer =
+        signer::Signer::Generate(signer::KeyType::kEd25519);
     ASSERT_TRUE(signer.ok()) << signer.status();
     keys_ = KeyManager::WithSigner(*std::move(signer));
     HandlerOptions general;
@@ -179,17 +180,17 @@ TEST_F(SignPathsTest, TheFastPathReusesItsBuffersAcrossRequests) {
 }
 
 TEST_F(SignPathsTest, HealthReportsWhetherKeyMemoryIsLocked) {
-  KeyMemoryLock::Process().ResetForTest();
+  signer::KeyMemoryLock::Process().ResetForTest();
   const std::string request = R"({"id":1,"op":"health"})";
   nlohmann::json health = nlohmann::json::parse(Reply(*general_, request).substr(4));
   EXPECT_EQ(health["key_memory_locked"], true) << health.dump();
   std::ostringstream logs;
   Logger::Default().SetStream(&logs);
-  KeyMemoryLock::Process().Record("pkcs8", false);
+  signer::KeyMemoryLock::Process().Record("pkcs8", false);
   Logger::Default().SetStream(nullptr);
   health = nlohmann::json::parse(Reply(*fast_, request).substr(4));
   EXPECT_EQ(health["key_memory_locked"], false) << health.dump();
-  KeyMemoryLock::Process().ResetForTest();
+  signer::KeyMemoryLock::Process().ResetForTest();
 }
 
 }  // namespace

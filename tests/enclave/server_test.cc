@@ -15,7 +15,7 @@
 #include "src/crypto/hash.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 #include "tests/enclave/enclave_test_util.h"
 
 namespace lockout::enclave {
@@ -46,11 +46,11 @@ nlohmann::json SeedTestPy(const net::Endpoint& ep, std::string_view message) {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void StartWith(KeyType type, int threads = 2, ServerOptions options = {}) {
-    auto signer = Signer::Generate(type);
+  void StartWith(signer::KeyType type, int threads = 2, ServerOptions options = {}) {
+    auto signer = signer::Signer::Generate(type);
     ASSERT_TRUE(signer.ok()) << signer.status();
     spki_ = (*signer)->public_key_der();
-    ed25519_ = type == KeyType::kEd25519;
+    ed25519_ = type == signer::KeyType::kEd25519;
     keys_ = KeyManager::WithSigner(*std::move(signer));
     StartServer(threads, options);
   }
@@ -78,7 +78,7 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, SeedTestPyGetsAVerifiableSignatureOnEveryNewConnection) {
-  StartWith(KeyType::kP521);
+  StartWith(signer::KeyType::kP521);
   for (int i = 0; i < 3; ++i) {
     nlohmann::json reply = SeedTestPy(ep(), "Hello, sign this message!");
     ASSERT_TRUE(reply.is_object()) << reply;
@@ -90,7 +90,7 @@ TEST_F(ServerTest, SeedTestPyGetsAVerifiableSignatureOnEveryNewConnection) {
 }
 
 TEST_F(ServerTest, V1ReplyHasTheSeedsExactShapeAndTheConnectionIsClosedAfterIt) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   Client c = Client::Connect(ep());
   c.Send("{\"bytes\": \"" + Base64Encode(AsBytes("m")) + "\"}$$$");
   auto frame = c.Read();
@@ -101,7 +101,7 @@ TEST_F(ServerTest, V1ReplyHasTheSeedsExactShapeAndTheConnectionIsClosedAfterIt) 
 }
 
 TEST_F(ServerTest, V1BadRequestsGetTheSeedsErrorShapeAndTheServerKeepsServing) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   for (std::string_view bad : {"{\"bytes\": \"not base64!\"}$$$", "{\"nope\": 1}$$$",
                                "{\"bytes\": 5}$$$", "{not json}$$$", "{\"bytes\": \"QQ==\"$$$"}) {
     Client c = Client::Connect(ep());
@@ -115,7 +115,7 @@ TEST_F(ServerTest, V1BadRequestsGetTheSeedsErrorShapeAndTheServerKeepsServing) {
 }
 
 TEST_F(ServerTest, V2PipelinedSignRequestsAreAnsweredInOrderWithTheirIds) {
-  StartWith(KeyType::kSecp256k1);
+  StartWith(signer::KeyType::kSecp256k1);
   Client c = Client::Connect(ep());
   std::string batch;
   constexpr int kN = 200;
@@ -139,7 +139,7 @@ TEST_F(ServerTest, V2PipelinedSignRequestsAreAnsweredInOrderWithTheirIds) {
 }
 
 TEST_F(ServerTest, V2PublicKeyAndHealthDescribeTheLoadedKey) {
-  StartWith(KeyType::kEd25519);
+  StartWith(signer::KeyType::kEd25519);
   Client c = Client::Connect(ep());
   c.SendV2({{"id", 1}, {"op", "public_key"}});
   c.SendV2({{"id", 2}, {"op", "health"}});
@@ -157,7 +157,7 @@ TEST_F(ServerTest, V2PublicKeyAndHealthDescribeTheLoadedKey) {
 }
 
 TEST_F(ServerTest, V2AttestBindsTheSigningKeyAndTheClientNonce) {
-  StartWith(KeyType::kP384);
+  StartWith(signer::KeyType::kP384);
   Client c = Client::Connect(ep());
   const Bytes nonce = ToBytes("client nonce 123");
   c.SendV2({{"id", "a"}, {"op", "attest"}, {"nonce", Base64Encode(nonce)}});
@@ -174,7 +174,7 @@ TEST_F(ServerTest, V2AttestBindsTheSigningKeyAndTheClientNonce) {
 }
 
 TEST_F(ServerTest, V2AttestWithAnOversizedNonceIsABadRequest) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   Client c = Client::Connect(ep());
   const int calls_before = nsm_.calls.load();  // the handler read PCR0 once at start
   c.SendV2({{"id", 1}, {"op", "attest"}, {"nonce", Base64Encode(Bytes(513, 1))}});
@@ -185,7 +185,7 @@ TEST_F(ServerTest, V2AttestWithAnOversizedNonceIsABadRequest) {
 }
 
 TEST_F(ServerTest, V2AttestWhenTheNsmFailsIsAGenericErrorAndTheConnectionLives) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   nsm_.down = true;
   Client c = Client::Connect(ep());
   c.SendV2({{"id", 1}, {"op", "attest"}});
@@ -195,7 +195,7 @@ TEST_F(ServerTest, V2AttestWhenTheNsmFailsIsAGenericErrorAndTheConnectionLives) 
 }
 
 TEST_F(ServerTest, V2MalformedRequestsGetClearErrorsAndTheConnectionKeepsServing) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   Client c = Client::Connect(ep());
   struct Case {
     std::string payload;
@@ -228,7 +228,7 @@ TEST_F(ServerTest, V2MalformedRequestsGetClearErrorsAndTheConnectionKeepsServing
 TEST_F(ServerTest, OversizedV2FrameIsRefusedBeforeItsBodyAndOthersAreServed) {
   ServerOptions options;
   options.max_frame_size = 4096;
-  StartWith(KeyType::kP256, 1, options);
+  StartWith(signer::KeyType::kP256, 1, options);
   Client big = Client::Connect(ep());
   big.Send(std::string("\x00\x10\x00\x00", 4));  // claims 1 MiB
   nlohmann::json reply = big.ReadJson();
@@ -240,7 +240,7 @@ TEST_F(ServerTest, OversizedV2FrameIsRefusedBeforeItsBodyAndOthersAreServed) {
 TEST_F(ServerTest, OversizedV1FrameGetsAV1ErrorAndIsClosed) {
   ServerOptions options;
   options.max_frame_size = 1024;
-  StartWith(KeyType::kP256, 1, options);
+  StartWith(signer::KeyType::kP256, 1, options);
   Client c = Client::Connect(ep());
   c.Send("{\"bytes\": \"" + std::string(4000, 'A'));
   nlohmann::json reply = c.ReadJson();
@@ -249,7 +249,7 @@ TEST_F(ServerTest, OversizedV1FrameGetsAV1ErrorAndIsClosed) {
 }
 
 TEST_F(ServerTest, GarbageIsABadFrameAndTheServerKeepsServing) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   Client c = Client::Connect(ep());
   c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   nlohmann::json reply = c.ReadJson();
@@ -259,7 +259,7 @@ TEST_F(ServerTest, GarbageIsABadFrameAndTheServerKeepsServing) {
 }
 
 TEST_F(ServerTest, TruncatedFramesThenCloseDoNotDisturbTheServer) {
-  StartWith(KeyType::kP256, 1);
+  StartWith(signer::KeyType::kP256, 1);
   const std::string v2 = *net::EncodeV2(R"({"id":1,"op":"health"})");
   const std::string v1 = "{\"bytes\": \"QQ==\"}$$$";
   for (const std::string& full : {v2, v1}) {
@@ -274,7 +274,7 @@ TEST_F(ServerTest, TruncatedFramesThenCloseDoNotDisturbTheServer) {
 }
 
 TEST_F(ServerTest, V1AndV2ShareThePort) {
-  StartWith(KeyType::kP256);
+  StartWith(signer::KeyType::kP256);
   Client v2 = Client::Connect(ep());
   v2.SendV2({{"id", 1}, {"op", "sign"}, {"message", Base64Encode(AsBytes("two"))}});
   EXPECT_EQ(SeedTestPy(ep(), "one")["success"], "True");
@@ -283,7 +283,7 @@ TEST_F(ServerTest, V1AndV2ShareThePort) {
 }
 
 TEST_F(ServerTest, ASlowClientDoesNotStallAnotherOnTheSameWorker) {
-  StartWith(KeyType::kP256, /*threads=*/1);
+  StartWith(signer::KeyType::kP256, /*threads=*/1);
   // Half a frame, then silence.
   Client slow = Client::Connect(ep());
   slow.Send(std::string("\x00\x00\x00\x40{\"id\":", 10));
@@ -312,14 +312,14 @@ TEST_F(ServerTest, ASlowClientDoesNotStallAnotherOnTheSameWorker) {
 TEST_F(ServerTest, AStalledFrameIsClosedAfterTheFrameTimeout) {
   ServerOptions options;
   options.frame_timeout = absl::Milliseconds(300);
-  StartWith(KeyType::kP256, 1, options);
+  StartWith(signer::KeyType::kP256, 1, options);
   Client slow = Client::Connect(ep());
   slow.Send(std::string("\x00\x00\x00\x40{", 5));
   EXPECT_TRUE(slow.ReadsEof());  // within the client's 10 s read deadline
 }
 
 TEST_F(ServerTest, ManyConcurrentClientsAllGetValidSignatures) {
-  StartWith(KeyType::kP256, 2);
+  StartWith(signer::KeyType::kP256, 2);
   std::atomic<int> good{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
@@ -340,7 +340,7 @@ TEST_F(ServerTest, ManyConcurrentClientsAllGetValidSignatures) {
 TEST_F(ServerTest, ConnectionsOverTheLimitAreClosedAndOthersStillWork) {
   ServerOptions options;
   options.max_connections = 2;
-  StartWith(KeyType::kP256, 1, options);
+  StartWith(signer::KeyType::kP256, 1, options);
   Client a = Client::Connect(ep());
   Client b = Client::Connect(ep());
   a.SendV2({{"id", 1}, {"op", "health"}});
@@ -361,7 +361,7 @@ TEST(ServerKeyNotLoadedTest, RequestsFailWithKeyNotLoadedAndHealthSaysWhy) {
   options.initial_backoff = absl::Milliseconds(10);
   options.max_backoff = absl::Milliseconds(20);
   KeyManager keys(
-      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<Signer>> {
+      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
         absl::Status s = absl::UnavailableError("relay: connection refused");
         *f = LoadFailure{s, "relay unavailable", RetryClass::kTransient};
         return s;

@@ -456,17 +456,5 @@ TEST(SocketTest, ReadFrameSurvivesSignals) {
   EXPECT_EQ((*result)->payload, "{\"id\":1}");
 }
 
-TEST(UniqueFdTest, ClosesOnDestructionAndReleasesOnRequest) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  { UniqueFd owned(fds[0]); }
-  EXPECT_EQ(fcntl(fds[0], F_GETFD), -1);  // closed
-  UniqueFd kept(fds[1]);
-  const int raw = kept.release();
-  EXPECT_FALSE(kept.valid());
-  EXPECT_NE(fcntl(raw, F_GETFD), -1);
-  close(raw);
-}
-
 }  // namespace
 }  // namespace lockout::net

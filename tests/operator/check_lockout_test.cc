@@ -64,7 +64,7 @@ class CheckLockoutTest : public ::testing::Test {
     CreateKeyOptions create;
     create.kms_key_id = key_arn_;
     create.secret_name = kSecret;
-    create.key_type = enclave::KeyType::kP256;
+    create.key_type = signer::KeyType::kP256;
     auto made = CreateSigningKey(*Instance().kms, *Instance().secrets, create);
     ASSERT_TRUE(made.ok()) << made.status();
     public_key_sha256_ = HexEncode(crypto::Sha256(made->public_key_der));

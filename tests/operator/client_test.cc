@@ -19,13 +19,13 @@
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
-#include "src/enclave/signer.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/nsm_message.h"
 #include "src/operator/attest_client.h"
 #include "src/operator/create_key.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/signature_verify.h"
+#include "src/signer/signer.h"
 
 namespace lockout::ops {
 namespace {
@@ -84,8 +84,8 @@ class SigningNsm final : public nsm::NsmDevice {
 };
 
 struct Enclave {
-  explicit Enclave(enclave::KeyType type) {
-    auto signer = enclave::Signer::Generate(type);
+  explicit Enclave(signer::KeyType type) {
+    auto signer = signer::Signer::Generate(type);
     EXPECT_TRUE(signer.ok()) << signer.status();
     pem = (*signer)->public_key_pem();
     keys = enclave::KeyManager::WithSigner(*std::move(signer));
@@ -106,7 +106,7 @@ struct Enclave {
   std::unique_ptr<enclave::Server> server;
 };
 
-class ClientForEveryKeyType : public ::testing::TestWithParam<enclave::KeyType> {};
+class ClientForEveryKeyType : public ::testing::TestWithParam<signer::KeyType> {};
 
 TEST_P(ClientForEveryKeyType, V1SignaturesVerifyWithThePublicKeyAndNotForAnotherMessage) {
   Enclave e(GetParam());
@@ -123,7 +123,7 @@ TEST_P(ClientForEveryKeyType, V1SignaturesVerifyWithThePublicKeyAndNotForAnother
   Bytes flipped = *sig;
   flipped[flipped.size() / 2] ^= 0x01;
   EXPECT_FALSE(VerifySignature(e.pem, AsBytes(message), flipped).ok());
-  EXPECT_EQ(*PublicKeyType(e.pem), std::string(enclave::KeyTypeName(GetParam())));
+  EXPECT_EQ(*PublicKeyType(e.pem), std::string(signer::KeyTypeName(GetParam())));
 }
 
 TEST_P(ClientForEveryKeyType, V2SignAndPublicKeyOnOneConnection) {
@@ -133,7 +133,7 @@ TEST_P(ClientForEveryKeyType, V2SignAndPublicKeyOnOneConnection) {
   auto key = (*client)->PublicKey();
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(key->public_key_pem, e.pem);
-  EXPECT_EQ(key->key_type, enclave::KeyTypeName(GetParam()));
+  EXPECT_EQ(key->key_type, signer::KeyTypeName(GetParam()));
   for (const char* m : {"", "a", "tx 1", "tx 2"}) {
     auto sig = (*client)->Sign(AsBytes(m));
     ASSERT_TRUE(sig.ok()) << sig.status();
@@ -145,15 +145,15 @@ TEST_P(ClientForEveryKeyType, V2SignAndPublicKeyOnOneConnection) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, ClientForEveryKeyType,
-                         ::testing::Values(enclave::KeyType::kP256, enclave::KeyType::kP384,
-                                           enclave::KeyType::kP521, enclave::KeyType::kSecp256k1,
-                                           enclave::KeyType::kEd25519),
-                         [](const ::testing::TestParamInfo<enclave::KeyType>& param_info) {
-                           return std::string(enclave::KeyTypeName(param_info.param));
+                         ::testing::Values(signer::KeyType::kP256, signer::KeyType::kP384,
+                                           signer::KeyType::kP521, signer::KeyType::kSecp256k1,
+                                           signer::KeyType::kEd25519),
+                         [](const ::testing::TestParamInfo<signer::KeyType>& param_info) {
+                           return std::string(signer::KeyTypeName(param_info.param));
                          });
 
 TEST(AttestClientTest, AcceptsAFreshDocumentFromATrustedRootWithTheExpectedPcrs) {
-  Enclave e(enclave::KeyType::kP256);
+  Enclave e(signer::KeyType::kP256);
   auto client = EnclaveV2Client::Connect(e.endpoint());
   ASSERT_TRUE(client.ok());
   AttestClientOptions options;
@@ -170,7 +170,7 @@ TEST(AttestClientTest, AcceptsAFreshDocumentFromATrustedRootWithTheExpectedPcrs)
 }
 
 TEST(AttestClientTest, RefusesAnUntrustedRootAWrongPcrAndAReplayedNonce) {
-  Enclave e(enclave::KeyType::kEd25519);
+  Enclave e(signer::KeyType::kEd25519);
   auto client = EnclaveV2Client::Connect(e.endpoint());
   ASSERT_TRUE(client.ok());
   {
@@ -247,13 +247,13 @@ TEST(VerifyTest, RejectsKeysThatAreNotPemPublicKeys) {
 }
 
 TEST(CreateKeyTest, Secp256k1AddressComesFromTheSignersRawPublicKey) {
-  auto signer = enclave::Signer::Generate(enclave::KeyType::kSecp256k1);
+  auto signer = signer::Signer::Generate(signer::KeyType::kSecp256k1);
   ASSERT_TRUE(signer.ok());
   auto address = AddressOfSecp256k1Key((*signer)->public_key_raw());
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->size(), 42u);
   EXPECT_EQ(address->substr(0, 2), "0x");
-  auto p256 = enclave::Signer::Generate(enclave::KeyType::kEd25519);
+  auto p256 = signer::Signer::Generate(signer::KeyType::kEd25519);
   ASSERT_TRUE(p256.ok());
   EXPECT_FALSE(AddressOfSecp256k1Key((*p256)->public_key_raw()).ok());
   EXPECT_EQ(SecretEncryptionContext("lockout/k").at("lockout:secret"), "lockout/k");

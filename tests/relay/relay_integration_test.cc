@@ -152,7 +152,7 @@ std::string ReadWholeFile(const std::string& path) {
 // One seed-style exchange: connect, send `bytes`, optionally half-close, read to "$$$" or EOF.
 std::string SeedExchange(const net::Endpoint& relay, std::string_view bytes,
                          bool half_close = false) {
-  absl::StatusOr<net::UniqueFd> fd = net::Connect(relay, kIo);
+  absl::StatusOr<UniqueFd> fd = net::Connect(relay, kIo);
   if (!fd.ok()) return "connect failed: " + std::string(fd.status().message());
   if (!net::WriteAll(fd->get(), bytes, kIo).ok()) return "write failed";
   if (half_close) (void)net::ShutdownWrite(fd->get());
@@ -250,7 +250,7 @@ class RelayIntegrationTest : public ::testing::Test {
     return SeedExchangeHttp("GET /metrics HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
   }
   std::string SeedExchangeHttp(std::string_view request) {
-    absl::StatusOr<net::UniqueFd> fd = net::Connect(metrics_, kIo);
+    absl::StatusOr<UniqueFd> fd = net::Connect(metrics_, kIo);
     if (!fd.ok()) return "";
     (void)net::WriteAll(fd->get(), request, kIo);
     std::string out;

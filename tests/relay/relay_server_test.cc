@@ -68,14 +68,14 @@ class RelayServerTest : public ::testing::Test {
     options.timeout = timeout;
     return RelayClient(options);
   }
-  net::UniqueFd Connect() {
-    absl::StatusOr<net::UniqueFd> fd = net::Connect(server_->local_endpoint(), kIo);
+  UniqueFd Connect() {
+    absl::StatusOr<UniqueFd> fd = net::Connect(server_->local_endpoint(), kIo);
     EXPECT_TRUE(fd.ok()) << fd.status();
-    return fd.ok() ? *std::move(fd) : net::UniqueFd();
+    return fd.ok() ? *std::move(fd) : UniqueFd();
   }
   // Sends raw bytes on a new connection, optionally half-closes, returns everything read.
   std::string Exchange(std::string_view bytes, bool half_close) {
-    net::UniqueFd fd = Connect();
+    UniqueFd fd = Connect();
     EXPECT_TRUE(net::WriteAll(fd.get(), bytes, kIo).ok());
     if (half_close) {
       EXPECT_TRUE(net::ShutdownWrite(fd.get()).ok());
@@ -119,7 +119,7 @@ TEST_F(RelayServerTest, DeniedSecretIsPermissionDenied) {
 }
 
 TEST_F(RelayServerTest, SeveralRequestsOnOneConnectionAreAnsweredInOrder) {
-  net::UniqueFd fd = Connect();
+  UniqueFd fd = Connect();
   const std::string ok = *EncodeGetSecretRequest({kAllowedSecret}) + "$$$";
   const std::string denied = *EncodeGetSecretRequest({"x"}) + "$$$";
   ASSERT_TRUE(net::WriteAll(fd.get(), ok + denied + ok, kIo).ok());
@@ -163,7 +163,7 @@ TEST_F(RelayServerTest, TruncatedRequestGetsBadRequestWhenThePeerHalfCloses) {
 }
 
 TEST_F(RelayServerTest, MalformedJsonAndUnknownTypesGetErrorsOnTheSameConnection) {
-  net::UniqueFd fd = Connect();
+  UniqueFd fd = Connect();
   ASSERT_TRUE(net::WriteAll(fd.get(),
                             "{not json}$$$"
                             R"({"request_type":"rm -rf","payload":{}})"
@@ -180,7 +180,7 @@ TEST_F(RelayServerTest, MalformedJsonAndUnknownTypesGetErrorsOnTheSameConnection
 }
 
 TEST_F(RelayServerTest, SilentPeersDoNotBlockOthers) {
-  std::vector<net::UniqueFd> silent;
+  std::vector<UniqueFd> silent;
   for (int i = 0; i < 4; ++i) silent.push_back(Connect());
   ExpectStillServing();
 }
@@ -201,7 +201,7 @@ TEST_F(RelayServerTest, ManyConcurrentClientsAreAllServed) {
 }
 
 TEST_F(RelayServerTest, StopWakesConnectionsBlockedInRead) {
-  net::UniqueFd idle = Connect();
+  UniqueFd idle = Connect();
   ExpectStillServing();  // the idle connection has been accepted by now
   server_->Stop();       // returns only after joining the idle connection's thread
   EXPECT_EQ(ReadUntil(idle.get(), ""), "");
@@ -218,14 +218,14 @@ class ShortTimeoutRelayServerTest : public RelayServerTest {
 };
 
 TEST_F(ShortTimeoutRelayServerTest, PeerStallingMidFrameGetsBadRequest) {
-  net::UniqueFd fd = Connect();
+  UniqueFd fd = Connect();
   ASSERT_TRUE(net::WriteAll(fd.get(), R"({"request_type":)", kIo).ok());
   EXPECT_EQ(ReadUntil(fd.get(), ""), R"({"error":"bad request"}$$$)");
   EXPECT_EQ(metrics_.errors(kKindTimeout), 1u);
 }
 
 TEST_F(ShortTimeoutRelayServerTest, IdlePeerIsClosedSilently) {
-  net::UniqueFd fd = Connect();
+  UniqueFd fd = Connect();
   EXPECT_EQ(ReadUntil(fd.get(), ""), "");
   EXPECT_EQ(metrics_.errors(kKindTimeout), 0u);
 }
@@ -242,7 +242,7 @@ class OneSlotRelayServerTest : public RelayServerTest {
 
 TEST_F(OneSlotRelayServerTest, ConnectionsOverTheCapAreToldTheRelayIsBusy) {
   // Hold the only slot: a served connection, kept open (its thread waits for the next frame).
-  net::UniqueFd held = Connect();
+  UniqueFd held = Connect();
   ASSERT_TRUE(
       net::WriteAll(held.get(), *EncodeGetSecretRequest({kAllowedSecret}) + "$$$", kIo).ok());
   ASSERT_THAT(ReadUntil(held.get()), HasSubstr("\"result\""));
@@ -269,7 +269,7 @@ class ScriptedRelay {
   ScriptedRelay(std::string reply, bool hold = false) {
     listener_.emplace(*net::Listen(*net::Endpoint::Parse("tcp://127.0.0.1:0")));
     thread_ = std::thread([this, reply = std::move(reply), hold] {
-      absl::StatusOr<net::UniqueFd> fd = net::Accept(*listener_, kIo);
+      absl::StatusOr<UniqueFd> fd = net::Accept(*listener_, kIo);
       if (!fd.ok()) return;
       // Read the whole request frame first: closing with unread bytes makes the kernel send a
       // reset, which the client would see as "unavailable" instead of the scripted reply.

@@ -1,10 +1,10 @@
-#include "src/enclave/key_memory_lock.h"
+#include "src/signer/key_memory_lock.h"
 
 #include <string>
 
 #include "src/common/logger.h"
 
-namespace lockout::enclave {
+namespace lockout::signer {
 
 KeyMemoryLock& KeyMemoryLock::Process() {
   static KeyMemoryLock* const kProcess = new KeyMemoryLock();  // never destroyed
@@ -28,4 +28,4 @@ void KeyMemoryLock::ResetForTest() {
   logged_.store(false, std::memory_order_release);
 }
 
-}  // namespace lockout::enclave
+}  // namespace lockout::signer

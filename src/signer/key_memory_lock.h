@@ -15,7 +15,7 @@
 #include <atomic>
 #include <string_view>
 
-namespace lockout::enclave {
+namespace lockout::signer {
 
 class KeyMemoryLock final {
  public:
@@ -35,4 +35,4 @@ class KeyMemoryLock final {
   std::atomic<bool> logged_{false};
 };
 
-}  // namespace lockout::enclave
+}  // namespace lockout::signer

@@ -1,4 +1,4 @@
-#include "src/enclave/key_memory_lock.h"
+#include "src/signer/key_memory_lock.h"
 
 #include <sstream>
 #include <string>
@@ -6,10 +6,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/common/logger.h"
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 #include "tests/testing/memory_lock.h"
 
-namespace lockout::enclave {
+namespace lockout::signer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -77,4 +77,4 @@ TEST_F(KeyMemoryLockTest, Secp256k1ScalarUnderANormalLimitIsLocked) {
 }
 
 }  // namespace
-}  // namespace lockout::enclave
+}  // namespace lockout::signer

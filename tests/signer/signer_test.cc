@@ -1,4 +1,4 @@
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -18,7 +18,7 @@
 #include "src/common/encoding.h"
 #include "src/crypto/openssl_util.h"
 
-namespace lockout::enclave {
+namespace lockout::signer {
 namespace {
 
 constexpr KeyType kAllTypes[] = {KeyType::kP256, KeyType::kP384, KeyType::kP521,
@@ -412,4 +412,4 @@ TEST_P(SignerByTypeTest, InteroperatesWithTheOpensslCommand) {
 }
 
 }  // namespace
-}  // namespace lockout::enclave
+}  // namespace lockout::signer

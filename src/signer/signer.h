@@ -35,7 +35,7 @@
 #include "src/common/bytes.h"
 #include "src/common/secret_bytes.h"
 
-namespace lockout::enclave {
+namespace lockout::signer {
 
 enum class KeyType { kP256, kP384, kP521, kSecp256k1, kEd25519 };
 
@@ -124,4 +124,4 @@ class SigningContext final {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace lockout::enclave
+}  // namespace lockout::signer

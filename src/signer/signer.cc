@@ -1,4 +1,4 @@
-#include "src/enclave/signer.h"
+#include "src/signer/signer.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -17,9 +17,9 @@
 #include "src/crypto/hash.h"
 #include "src/crypto/openssl_util.h"
 #include "src/crypto/rsa_key.h"
-#include "src/enclave/key_memory_lock.h"
+#include "src/signer/key_memory_lock.h"
 
-namespace lockout::enclave {
+namespace lockout::signer {
 namespace {
 
 using crypto::EvpPkeyPtr;
@@ -454,4 +454,4 @@ absl::StatusOr<size_t> SigningContext::Sign(ByteView message, absl::Span<uint8_t
   return absl::InternalError("unknown key type");
 }
 
-}  // namespace lockout::enclave
+}  // namespace lockout::signer
