@@ -1,4 +1,4 @@
-// libFuzzer target: key policy JSON. Policy::Parse (src/localaws/policy.h: local-aws's KMS reads
+// libFuzzer target: key policy JSON. Policy::Parse (src/policy/policy.h: local-aws's KMS reads
 // policies from PutKeyPolicy/CreateKey callers) as a key policy and as an identity policy, and
 // the operator's `lockout policy lint` (src/operator/policy_lint.h), which runs on whatever
 // GetKeyPolicy returned from the network.
@@ -23,18 +23,18 @@
 
 #include "fuzz/fuzz_checks.h"
 #include "src/common/logger.h"
-#include "src/localaws/policy.h"
 #include "src/operator/policy_lint.h"
+#include "src/policy/policy.h"
 
 namespace {
 
 using lockout::fuzz::Check;
-using lockout::localaws::Condition;
-using lockout::localaws::Effect;
-using lockout::localaws::Policy;
-using lockout::localaws::PolicyKind;
-using lockout::localaws::PrincipalPattern;
-using lockout::localaws::Statement;
+using lockout::policy::Condition;
+using lockout::policy::Effect;
+using lockout::policy::Policy;
+using lockout::policy::PolicyKind;
+using lockout::policy::PrincipalPattern;
+using lockout::policy::Statement;
 using ojson = nlohmann::ordered_json;
 
 ojson Principals(const std::vector<PrincipalPattern>& principals) {
@@ -155,7 +155,7 @@ std::optional<Policy> ParseAndCheck(std::string_view text, PolicyKind kind) {
   if (canonical.has_value()) {
     absl::StatusOr<Policy> again = Policy::Parse(*canonical, kind);
     // The canonical text can only outgrow the limit when the input was near it.
-    if (!again.ok() && canonical->size() > lockout::localaws::kMaxPolicyBytes) {
+    if (!again.ok() && canonical->size() > lockout::policy::kMaxPolicyBytes) {
       return *std::move(policy);
     }
     Check(again.ok(), "the canonical policy does not parse");
@@ -193,7 +193,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "verdict disagrees with locked_to_enclave");
 
   std::optional<std::string> canonical = Canonical(*key_policy);
-  if (!canonical.has_value() || canonical->size() > lockout::localaws::kMaxPolicyBytes) return 0;
+  if (!canonical.has_value() || canonical->size() > lockout::policy::kMaxPolicyBytes) return 0;
   const lockout::ops::LintOptions same_account{.account_id = report->account_id};
   absl::StatusOr<lockout::ops::LintReport> pinned = lockout::ops::LintKeyPolicy(text, same_account);
   absl::StatusOr<lockout::ops::LintReport> rewritten =

@@ -98,7 +98,8 @@ AwsResult Frontend::Dispatch(const aws::HttpRequest& request, std::string* targe
                         std::string(service->signing_name()) + "'.",
                     400};
   }
-  std::optional<Principal> principal = identity_.PrincipalForKey(verified.value().access_key_id);
+  std::optional<policy::Principal> principal =
+      identity_.PrincipalForKey(verified.value().access_key_id);
   if (!principal)
     return AwsError{"UnrecognizedClientException",
                     "The security token included in the request is invalid.", 400};

@@ -49,19 +49,20 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
   auto store = std::unique_ptr<IdentityStore>(
       new IdentityStore(state_dir + "/identity.json", std::move(options), clock));
   const IdentityOptions& o = store->options_;
-  ASSIGN_OR_RETURN(store->root_, Principal::AccountRoot(o.account));
-  ASSIGN_OR_RETURN(store->admin_, Principal::User(o.account, o.admin_user_name));
+  ASSIGN_OR_RETURN(store->root_, policy::Principal::AccountRoot(o.account));
+  ASSIGN_OR_RETURN(store->admin_, policy::Principal::User(o.account, o.admin_user_name));
   ASSIGN_OR_RETURN(store->instance_,
-                   Principal::AssumedRole(store->instance_role_arn(), o.instance_id));
-  ASSIGN_OR_RETURN(Policy admin_policy,
-                   Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*"}),
-                                 PolicyKind::kIdentityPolicy));
+                   policy::Principal::AssumedRole(store->instance_role_arn(), o.instance_id));
+  ASSIGN_OR_RETURN(policy::Policy admin_policy,
+                   policy::Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*"}),
+                                         policy::PolicyKind::kIdentityPolicy));
   store->admin_policies_.push_back(std::move(admin_policy));
   // The seed tutorial's instance role policy (step 6).
-  ASSIGN_OR_RETURN(Policy instance_policy,
-                   Policy::Parse(IdentityPolicyJson({"kms:Encrypt", "secretsmanager:CreateSecret",
-                                                     "secretsmanager:GetSecretValue"}),
-                                 PolicyKind::kIdentityPolicy));
+  ASSIGN_OR_RETURN(
+      policy::Policy instance_policy,
+      policy::Policy::Parse(IdentityPolicyJson({"kms:Encrypt", "secretsmanager:CreateSecret",
+                                                "secretsmanager:GetSecretValue"}),
+                            policy::PolicyKind::kIdentityPolicy));
   store->instance_policies_.push_back(std::move(instance_policy));
   RETURN_IF_ERROR(store->Load());
   return store;
@@ -177,7 +178,7 @@ absl::StatusOr<IssuedCredentials> IdentityStore::InstanceCredentials() {
 
 std::optional<aws::VerifierCredential> IdentityStore::Lookup(std::string_view access_key_id) const {
   absl::MutexLock lock(&mu_);
-  auto make = [](const Key& k, const Principal& p) {
+  auto make = [](const Key& k, const policy::Principal& p) {
     aws::VerifierCredential c;
     c.secret_access_key = SecretBytes::CopyFrom(k.secret.Reveal());
     c.principal = p.arn;
@@ -193,7 +194,8 @@ std::optional<aws::VerifierCredential> IdentityStore::Lookup(std::string_view ac
   return std::nullopt;
 }
 
-std::optional<Principal> IdentityStore::PrincipalForKey(std::string_view access_key_id) const {
+std::optional<policy::Principal> IdentityStore::PrincipalForKey(
+    std::string_view access_key_id) const {
   absl::MutexLock lock(&mu_);
   if (access_key_id == root_key_.access_key_id) return root_;
   if (access_key_id == admin_key_.access_key_id) return admin_;
@@ -203,7 +205,8 @@ std::optional<Principal> IdentityStore::PrincipalForKey(std::string_view access_
   return std::nullopt;
 }
 
-absl::Span<const Policy> IdentityStore::IdentityPolicies(const Principal& principal) const {
+absl::Span<const policy::Policy> IdentityStore::IdentityPolicies(
+    const policy::Principal& principal) const {
   if (principal.arn == admin_.arn) return admin_policies_;
   if (principal.arn == instance_.arn) return instance_policies_;
   return {};

@@ -23,8 +23,8 @@
 #include "src/aws/sigv4_verifier.h"
 #include "src/common/clock.h"
 #include "src/common/secret_bytes.h"
-#include "src/localaws/policy.h"
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 
@@ -53,10 +53,10 @@ class IdentityStore {
                                                              const Clock& clock);
 
   const IdentityOptions& options() const { return options_; }
-  const Principal& root() const { return root_; }
-  const Principal& admin() const { return admin_; }
+  const policy::Principal& root() const { return root_; }
+  const policy::Principal& admin() const { return admin_; }
   // The instance role's session principal (arn:aws:sts::ACCT:assumed-role/ROLE/INSTANCE-ID).
-  const Principal& instance() const { return instance_; }
+  const policy::Principal& instance() const { return instance_; }
   std::string instance_role_arn() const;
 
   IssuedCredentials RootCredentials() const;
@@ -67,9 +67,9 @@ class IdentityStore {
   // For SigV4Verifier: the credential for an access key id (principal = the principal's ARN).
   std::optional<aws::VerifierCredential> Lookup(std::string_view access_key_id) const;
   // The principal that owns a verified access key id.
-  std::optional<Principal> PrincipalForKey(std::string_view access_key_id) const;
+  std::optional<policy::Principal> PrincipalForKey(std::string_view access_key_id) const;
   // The identity policies of a principal (empty for the root, which has every right).
-  absl::Span<const Policy> IdentityPolicies(const Principal& principal) const;
+  absl::Span<const policy::Policy> IdentityPolicies(const policy::Principal& principal) const;
 
  private:
   struct Key {
@@ -89,8 +89,8 @@ class IdentityStore {
   const std::string path_;
   const IdentityOptions options_;
   const Clock& clock_;
-  Principal root_, admin_, instance_;
-  std::vector<Policy> admin_policies_, instance_policies_;
+  policy::Principal root_, admin_, instance_;
+  std::vector<policy::Policy> admin_policies_, instance_policies_;
 
   mutable absl::Mutex mu_;
   Key root_key_ ABSL_GUARDED_BY(mu_);

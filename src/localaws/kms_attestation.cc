@@ -36,7 +36,8 @@ RecipientAttestation CheckRecipientAttestation(ByteView document,
   return out;
 }
 
-void AddAttestationConditionKeys(const attest::AttestationDocument& document, ConditionKeys& keys) {
+void AddAttestationConditionKeys(const attest::AttestationDocument& document,
+                                 policy::ConditionKeys& keys) {
   for (const auto& [index, value] : document.pcrs) {
     std::string hex = HexEncode(value);
     if (index == 0) keys.Set("kms:RecipientAttestation:ImageSha384", hex);

@@ -25,7 +25,7 @@
 #include "absl/types/span.h"
 #include "src/attest/verifier.h"
 #include "src/common/bytes.h"
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 
@@ -45,6 +45,7 @@ RecipientAttestation CheckRecipientAttestation(ByteView document,
 
 // Adds kms:RecipientAttestation:ImageSha384 and kms:RecipientAttestation:PCR<N> for a trusted
 // document's PCRs (lower-case hex).
-void AddAttestationConditionKeys(const attest::AttestationDocument& document, ConditionKeys& keys);
+void AddAttestationConditionKeys(const attest::AttestationDocument& document,
+                                 policy::ConditionKeys& keys);
 
 }  // namespace lockout::localaws

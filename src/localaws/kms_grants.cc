@@ -20,12 +20,12 @@ constexpr size_t kTokenBytes = sizeof(kTokenMagic) + kGrantIdBytes + kTokenNonce
 
 // The account a principal string names as a whole (ACCT or arn:aws:iam::ACCT:root), or "".
 std::string_view AccountOf(std::string_view principal) {
-  if (IsAccountId(principal)) return principal;
+  if (policy::IsAccountId(principal)) return principal;
   constexpr std::string_view kPrefix = "arn:aws:iam::";
   if (absl::StartsWith(Absl(principal), Absl(kPrefix)) &&
       absl::EndsWith(Absl(principal), ":root")) {
     std::string_view acct = principal.substr(kPrefix.size(), principal.size() - kPrefix.size() - 5);
-    if (IsAccountId(acct)) return acct;
+    if (policy::IsAccountId(acct)) return acct;
   }
   return {};
 }
@@ -79,21 +79,23 @@ std::optional<std::string> KmsGrantIdFromToken(std::string_view token) {
   return HexEncode(ByteView(raw->data() + sizeof(kTokenMagic), kGrantIdBytes));
 }
 
-GranteeMatch MatchGrantee(std::string_view grantee, const Principal& caller) {
+GranteeMatch MatchGrantee(std::string_view grantee, const policy::Principal& caller) {
   if (PrincipalNamesCaller(grantee, caller)) return GranteeMatch::kDirect;
   std::string_view account = AccountOf(grantee);
   if (!account.empty() && account == caller.account) {
-    return caller.type == PrincipalType::kAccountRoot ? GranteeMatch::kDirect
-                                                      : GranteeMatch::kAccount;
+    return caller.type == policy::PrincipalType::kAccountRoot ? GranteeMatch::kDirect
+                                                              : GranteeMatch::kAccount;
   }
   return GranteeMatch::kNone;
 }
 
-bool PrincipalNamesCaller(std::string_view principal, const Principal& caller) {
+bool PrincipalNamesCaller(std::string_view principal, const policy::Principal& caller) {
   if (principal.empty()) return false;
   if (principal == caller.arn) return true;
-  if (caller.type == PrincipalType::kAssumedRole && principal == caller.role_arn) return true;
-  if (caller.type == PrincipalType::kAccountRoot && AccountOf(principal) == caller.account) {
+  if (caller.type == policy::PrincipalType::kAssumedRole && principal == caller.role_arn)
+    return true;
+  if (caller.type == policy::PrincipalType::kAccountRoot &&
+      AccountOf(principal) == caller.account) {
     return true;
   }
   return false;
@@ -140,14 +142,15 @@ bool KmsGrantIsNarrower(const KmsGrant& parent, const std::vector<std::string>& 
 
 bool IsValidGrantPrincipal(std::string_view p) {
   if (p.empty() || p.size() > 256) return false;
-  if (IsAccountId(p)) return true;
+  if (policy::IsAccountId(p)) return true;
   if (absl::EndsWith(Absl(p), ".amazonaws.com")) {
     return std::all_of(p.begin(), p.end(), [](char c) {
       return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
     });
   }
   std::array<std::string_view, 6> parts;
-  if (!SplitArn(p, parts) || parts[1] != "aws" || parts[3] != "" || !IsAccountId(parts[4])) {
+  if (!policy::SplitArn(p, parts) || parts[1] != "aws" || parts[3] != "" ||
+      !policy::IsAccountId(parts[4])) {
     return false;
   }
   if (parts[2] == "iam") {

@@ -34,7 +34,7 @@
 
 #include "src/localaws/kms_ciphertext.h"
 #include "src/localaws/kms_key_store.h"
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 
@@ -57,10 +57,10 @@ enum class GranteeMatch {
   kAccount,  // the grantee is the caller's account: the caller's identity policies must allow
 };
 
-GranteeMatch MatchGrantee(std::string_view grantee_principal, const Principal& caller);
+GranteeMatch MatchGrantee(std::string_view grantee_principal, const policy::Principal& caller);
 
 // True when `principal` (a RetiringPrincipal) names `caller` directly, as MatchGrantee's kDirect.
-bool PrincipalNamesCaller(std::string_view principal, const Principal& caller);
+bool PrincipalNamesCaller(std::string_view principal, const policy::Principal& caller);
 
 // True when `grant`'s constraint allows a request with encryption context `context` (nullptr for
 // an operation without one: always true).

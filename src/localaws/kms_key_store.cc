@@ -70,9 +70,10 @@ absl::StatusOr<KmsKey> ParseKeyFile(const std::string& path, std::string text) {
       key.deletion_ms = j.at("DeletionDateMs").get<int64_t>();
       key.pending_window_days = j.at("PendingWindowInDays").get<int>();
     }
-    auto policy = Policy::Parse(j.at("Policy").get<std::string>(), PolicyKind::kKeyPolicy);
+    auto policy =
+        policy::Policy::Parse(j.at("Policy").get<std::string>(), policy::PolicyKind::kKeyPolicy);
     if (!policy.ok()) return Corrupt(path, "its key policy does not parse");
-    key.policy = std::make_shared<const Policy>(*std::move(policy));
+    key.policy = std::make_shared<const policy::Policy>(*std::move(policy));
     for (const auto& [k, v] : j.at("Tags").items()) key.tags[k] = v.get<std::string>();
     std::string& b64 = j.at("KeyMaterial").get_ref<std::string&>();
     auto material = Base64Decode(b64);

@@ -29,7 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "src/common/secret_bytes.h"
-#include "src/localaws/policy.h"
+#include "src/policy/policy.h"
 
 namespace lockout::localaws {
 
@@ -43,9 +43,10 @@ struct KmsKey {
   int64_t creation_ms = 0;
   std::string description;
   KmsKeyState state = KmsKeyState::kEnabled;
-  std::optional<int64_t> deletion_ms;    // kPendingDeletion only
-  int pending_window_days = 0;           // kPendingDeletion only
-  std::shared_ptr<const Policy> policy;  // never null; its text() is what GetKeyPolicy returns
+  std::optional<int64_t> deletion_ms;  // kPendingDeletion only
+  int pending_window_days = 0;         // kPendingDeletion only
+  std::shared_ptr<const policy::Policy>
+      policy;  // never null; its text() is what GetKeyPolicy returns
   std::map<std::string, std::string> tags;
   std::shared_ptr<const SecretBytes> material;  // 32 bytes, never null
 };

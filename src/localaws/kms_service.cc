@@ -23,6 +23,8 @@
 #include "src/localaws/kms_ciphertext.h"
 #include "src/localaws/kms_grants.h"
 #include "src/localaws/kms_key_store.h"
+#include "src/policy/policy.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 namespace {
@@ -116,7 +118,7 @@ FieldOr<std::optional<std::string>> GetOptionalDescription(const Json& body) {
 }
 
 // The encryption context condition keys (kms:EncryptionContext:<k>, kms:EncryptionContextKeys).
-void AddContextKeys(const EncryptionContext& context, ConditionKeys& keys) {
+void AddContextKeys(const EncryptionContext& context, policy::ConditionKeys& keys) {
   for (const auto& [k, v] : context) {
     keys.Set(absl::StrCat("kms:EncryptionContext:", k), v);
     keys.Add("kms:EncryptionContextKeys", k);
@@ -158,7 +160,7 @@ struct GrantUse {
 
 struct KmsService::Impl {
   Impl(KmsOptions o, IdentityStore& id, const Clock& c, std::unique_ptr<KmsKeyStore> s,
-       Policy iam_only)
+       policy::Policy iam_only)
       : options(std::move(o)),
         identity(id),
         clock(c),
@@ -174,7 +176,7 @@ struct KmsService::Impl {
   const std::string region;
   // For operations with no key (CreateKey, ListKeys, ListAliases, GenerateRandom): a policy
   // that delegates the account to IAM, so the caller's identity policies alone decide.
-  const Policy iam_only_policy;
+  const policy::Policy iam_only_policy;
 
   mutable absl::Mutex mu;
   std::unique_ptr<KmsKeyStore> store ABSL_GUARDED_BY(mu);
@@ -195,7 +197,7 @@ struct KmsService::Impl {
     std::string_view resource = input;
     if (absl::StartsWith(input, "arn:")) {
       std::array<std::string_view, 6> parts;
-      if (!SplitArn(input, parts) || parts[2] != "kms") {
+      if (!policy::SplitArn(input, parts) || parts[2] != "kms") {
         return Error("NotFoundException", absl::StrCat("Invalid arn ", input));
       }
       if (parts[1] != "aws" || parts[3] != region || parts[4] != account) {
@@ -278,8 +280,9 @@ struct KmsService::Impl {
   }
 
   // ---- authorisation ----
-  RequestContext Context(const CallContext& call, std::string action, std::string resource) const {
-    RequestContext rc;
+  policy::RequestContext Context(const CallContext& call, std::string action,
+                                 std::string resource) const {
+    policy::RequestContext rc;
     rc.principal = call.caller;
     rc.action = std::move(action);
     rc.resource = std::move(resource);
@@ -289,7 +292,7 @@ struct KmsService::Impl {
 
   // The first grant on `key` that allows `rc` for `use` (kms_grants.h), or nullopt. A grant to
   // the caller's account delegates: the caller's identity policies must allow `rc` too.
-  std::optional<KmsGrant> FindAllowingGrant(const KmsKey& key, const RequestContext& rc,
+  std::optional<KmsGrant> FindAllowingGrant(const KmsKey& key, const policy::RequestContext& rc,
                                             const GrantUse& use) const {
     if (use.operation.empty()) return std::nullopt;
     absl::MutexLock lock(&mu);
@@ -301,7 +304,7 @@ struct KmsService::Impl {
       GranteeMatch match = MatchGrantee(g.grantee_principal, rc.principal);
       if (match == GranteeMatch::kNone || !KmsGrantConstraintAllows(g, use.context)) return false;
       if (use.also && !use.also(g)) return false;
-      return match == GranteeMatch::kDirect || Evaluate(iam_only_policy, rc).allowed();
+      return match == GranteeMatch::kDirect || policy::Evaluate(iam_only_policy, rc).allowed();
     });
   }
 
@@ -311,15 +314,15 @@ struct KmsService::Impl {
   // grant on the key allowing `grant` decides instead. Returns AccessDeniedException in AWS's
   // words when not allowed.
   std::optional<AwsError> Authorize(const CallContext& call, std::string_view operation,
-                                    const KmsKey* key, const RequestContext& rc,
+                                    const KmsKey* key, const policy::RequestContext& rc,
                                     std::string_view attestation,
                                     const GrantUse& grant = GrantUse{}) const {
-    const Policy& policy = key != nullptr ? *key->policy : iam_only_policy;
-    Decision d = Evaluate(policy, rc);
+    const policy::Policy& policy = key != nullptr ? *key->policy : iam_only_policy;
+    policy::Decision d = policy::Evaluate(policy, rc);
     std::string grant_id;
-    if (d.outcome == Outcome::kImplicitDeny && key != nullptr) {
+    if (d.outcome == policy::Outcome::kImplicitDeny && key != nullptr) {
       if (std::optional<KmsGrant> g = FindAllowingGrant(*key, rc, grant)) {
-        d.outcome = Outcome::kAllow;
+        d.outcome = policy::Outcome::kAllow;
         d.reason = "a grant allows it";
         grant_id = g->id;
       }
@@ -331,9 +334,9 @@ struct KmsService::Impl {
              {"resource", rc.resource},
              {"action", rc.action},
              {"allowed", d.allowed()},
-             {"outcome", d.outcome == Outcome::kAllow          ? "allow"
-                         : d.outcome == Outcome::kExplicitDeny ? "explicit_deny"
-                                                               : "implicit_deny"},
+             {"outcome", d.outcome == policy::Outcome::kAllow          ? "allow"
+                         : d.outcome == policy::Outcome::kExplicitDeny ? "explicit_deny"
+                                                                       : "implicit_deny"},
              {"sid", d.sid},
              {"identity_sid", d.identity_sid},
              {"grant_id", grant_id},
@@ -341,8 +344,8 @@ struct KmsService::Impl {
              {"attestation", std::string(attestation)}});
     if (d.allowed()) return std::nullopt;
     std::string why;
-    if (d.outcome == Outcome::kExplicitDeny) {
-      why = d.source == DecisionSource::kIdentityPolicy
+    if (d.outcome == policy::Outcome::kExplicitDeny) {
+      why = d.source == policy::DecisionSource::kIdentityPolicy
                 ? "with an explicit deny in an identity-based policy"
                 : "with an explicit deny in a resource-based policy";
     } else if (key == nullptr) {
@@ -419,7 +422,7 @@ struct KmsService::Impl {
   // public key in it. Returns the recipient's public key, or null without a Recipient.
   FieldOr<crypto::EvpPkeyPtr> AuthorizeWithRecipient(const CallContext& call,
                                                      std::string_view operation, const KmsKey* key,
-                                                     RequestContext rc,
+                                                     policy::RequestContext rc,
                                                      const std::optional<Recipient>& recipient,
                                                      const GrantUse& grant = GrantUse{}) const {
     if (recipient && recipient->check.verified) {
@@ -587,20 +590,23 @@ struct KmsService::Impl {
   std::optional<AwsError> Persist(std::string_view what, const std::function<absl::Status()>& put);
 
   // Parses a key policy for CreateKey/PutKeyPolicy and runs the lock-out safety check.
-  FieldOr<std::shared_ptr<const Policy>> NewPolicy(const std::string& text, const CallContext& call,
-                                                   const std::string& key_arn, bool bypass) const {
-    auto policy = Policy::Parse(text, PolicyKind::kKeyPolicy);
+  FieldOr<std::shared_ptr<const policy::Policy>> NewPolicy(const std::string& text,
+                                                           const CallContext& call,
+                                                           const std::string& key_arn,
+                                                           bool bypass) const {
+    auto policy = policy::Policy::Parse(text, policy::PolicyKind::kKeyPolicy);
     if (!policy.ok()) {
       return Error("MalformedPolicyDocumentException", std::string(policy.status().message()));
     }
     if (!bypass) {
       absl::Status safe =
-          CheckPolicyLockoutSafety(*policy, Context(call, "kms:PutKeyPolicy", key_arn));
+          policy::CheckPolicyLockoutSafety(*policy, Context(call, "kms:PutKeyPolicy", key_arn));
       if (!safe.ok()) {
-        return Error("MalformedPolicyDocumentException", std::string(kPolicyLockoutMessage));
+        return Error("MalformedPolicyDocumentException",
+                     std::string(policy::kPolicyLockoutMessage));
       }
     }
-    return std::make_shared<const Policy>(*std::move(policy));
+    return std::make_shared<const policy::Policy>(*std::move(policy));
   }
 };
 
@@ -667,7 +673,7 @@ AwsResult KmsService::Impl::CreateKey(const Json& body, const CallContext& call)
     return Error("TagException", "A key can have at most 50 tags");
   }
 
-  RequestContext rc = Context(call, "kms:CreateKey", "*");
+  policy::RequestContext rc = Context(call, "kms:CreateKey", "*");
   if (auto denied = Authorize(call, "CreateKey", nullptr, rc, "none")) return *denied;
 
   KmsKey key;
@@ -677,7 +683,7 @@ AwsResult KmsService::Impl::CreateKey(const Json& body, const CallContext& call)
   if (policy_text) {
     text = *policy_text;
   } else {
-    auto def = DefaultKeyPolicy(account);
+    auto def = policy::DefaultKeyPolicy(account);
     if (!def.ok()) return InternalFailure("cannot build the default key policy");
     text = *def;
   }
@@ -713,7 +719,7 @@ AwsResult KmsService::Impl::DescribeKey(const Json& body, const CallContext& cal
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   if (auto bad = CheckGrantTokens(body)) return *bad;
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/true));
-  RequestContext rc = Context(call, "kms:DescribeKey", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:DescribeKey", KeyArn(key->id));
   if (auto denied = Authorize(call, "DescribeKey", key.get(), rc, "none", {"DescribeKey"})) {
     return *denied;
   }
@@ -724,7 +730,7 @@ AwsResult KmsService::Impl::ListKeys(const Json& body, const CallContext& call) 
   AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
                        GetOptionalInt(body, "Limit", 1, kMaxListLimit));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
-  RequestContext rc = Context(call, "kms:ListKeys", "*");
+  policy::RequestContext rc = Context(call, "kms:ListKeys", "*");
   if (auto denied = Authorize(call, "ListKeys", nullptr, rc, "none")) return *denied;
   std::vector<std::shared_ptr<const KmsKey>> keys;
   {
@@ -808,7 +814,7 @@ AwsResult KmsService::Impl::ListAliases(const Json& body, const CallContext& cal
   if (key_filter) {
     AWS_ASSIGN_OR_RETURN(filter_id, ResolveKeyId(*key_filter, /*allow_alias=*/false));
   }
-  RequestContext rc = Context(call, "kms:ListAliases", "*");
+  policy::RequestContext rc = Context(call, "kms:ListAliases", "*");
   if (auto denied = Authorize(call, "ListAliases", nullptr, rc, "none")) return *denied;
   std::vector<KmsAlias> aliases;
   {
@@ -843,7 +849,7 @@ AwsResult KmsService::Impl::Encrypt(const Json& body, const CallContext& call) {
   if (auto bad = CheckGrantTokens(body)) return *bad;
 
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/true));
-  RequestContext rc = Context(call, "kms:Encrypt", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:Encrypt", KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
   rc.keys.Set("kms:EncryptionAlgorithm", algorithm.value_or(std::string(kSymmetricDefault)));
   if (auto denied = Authorize(call, "Encrypt", key.get(), rc, "none", {"Encrypt", &ctx})) {
@@ -893,7 +899,7 @@ AwsResult KmsService::Impl::Decrypt(const Json& body, const CallContext& call) {
     return InvalidCiphertext();
   }
 
-  RequestContext rc = Context(call, "kms:Decrypt", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:Decrypt", KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
   rc.keys.Set("kms:EncryptionAlgorithm", algorithm.value_or(std::string(kSymmetricDefault)));
   AWS_ASSIGN_OR_RETURN(crypto::EvpPkeyPtr recipient_key,
@@ -947,13 +953,13 @@ AwsResult KmsService::Impl::ReEncrypt(const Json& body, const CallContext& call)
   std::shared_ptr<const KmsKey> src_key = Find(src_id);
   if (src_key == nullptr) return InvalidCiphertext();
 
-  RequestContext from = Context(call, "kms:ReEncryptFrom", KeyArn(src_id));
+  policy::RequestContext from = Context(call, "kms:ReEncryptFrom", KeyArn(src_id));
   AddContextKeys(src_ctx, from.keys);
   if (auto denied =
           Authorize(call, "ReEncrypt", src_key.get(), from, "none", {"ReEncryptFrom", &src_ctx})) {
     return *denied;
   }
-  RequestContext to = Context(call, "kms:ReEncryptTo", KeyArn(dst_key->id));
+  policy::RequestContext to = Context(call, "kms:ReEncryptTo", KeyArn(dst_key->id));
   AddContextKeys(dst_ctx, to.keys);
   if (auto denied =
           Authorize(call, "ReEncrypt", dst_key.get(), to, "none", {"ReEncryptTo", &dst_ctx})) {
@@ -999,7 +1005,7 @@ AwsResult KmsService::Impl::GenerateDataKey(const Json& body, const CallContext&
   if (auto bad = CheckGrantTokens(body)) return *bad;
 
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/true));
-  RequestContext rc = Context(call, absl::StrCat("kms:", Absl(op)), KeyArn(key->id));
+  policy::RequestContext rc = Context(call, absl::StrCat("kms:", Absl(op)), KeyArn(key->id));
   AddContextKeys(ctx, rc.keys);
   AWS_ASSIGN_OR_RETURN(
       crypto::EvpPkeyPtr recipient_key,
@@ -1036,7 +1042,7 @@ AwsResult KmsService::Impl::GenerateRandom(const Json& body, const CallContext& 
   if (store_id) {
     return Error("CustomKeyStoreNotFoundException", "lockout local-aws has no custom key stores");
   }
-  RequestContext rc = Context(call, "kms:GenerateRandom", "*");
+  policy::RequestContext rc = Context(call, "kms:GenerateRandom", "*");
   AWS_ASSIGN_OR_RETURN(
       crypto::EvpPkeyPtr recipient_key,
       AuthorizeWithRecipient(call, "GenerateRandom", nullptr, std::move(rc), recipient));
@@ -1056,7 +1062,7 @@ AwsResult KmsService::Impl::GetKeyPolicy(const Json& body, const CallContext& ca
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> name, GetOptionalString(body, "PolicyName", 128));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:GetKeyPolicy", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:GetKeyPolicy", KeyArn(key->id));
   if (auto denied = Authorize(call, "GetKeyPolicy", key.get(), rc, "none")) return *denied;
   if (name && *name != "default") return Error("NotFoundException", "No such policy exists");
   return Json{{"Policy", key->policy->text()}, {"PolicyName", "default"}};
@@ -1072,9 +1078,9 @@ AwsResult KmsService::Impl::PutKeyPolicy(const Json& body, const CallContext& ca
     return ValidationError("The only valid PolicyName is \"default\"");
   }
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:PutKeyPolicy", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:PutKeyPolicy", KeyArn(key->id));
   if (auto denied = Authorize(call, "PutKeyPolicy", key.get(), rc, "none")) return *denied;
-  AWS_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy,
+  AWS_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy,
                        NewPolicy(text, call, KeyArn(key->id), bypass.value_or(false)));
   AWS_ASSIGN_OR_RETURN(auto updated, UpdateKey(key->id, [&](KmsKey& k) -> std::optional<AwsError> {
                          k.policy = policy;
@@ -1091,7 +1097,7 @@ AwsResult KmsService::Impl::SetEnabled(const Json& body, const CallContext& call
   const std::string_view op = enable ? "EnableKey" : "DisableKey";
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, absl::StrCat("kms:", Absl(op)), KeyArn(key->id));
+  policy::RequestContext rc = Context(call, absl::StrCat("kms:", Absl(op)), KeyArn(key->id));
   if (auto denied = Authorize(call, op, key.get(), rc, "none")) return *denied;
   AWS_ASSIGN_OR_RETURN(auto updated, UpdateKey(key->id, [&](KmsKey& k) -> std::optional<AwsError> {
                          if (auto bad = CheckNotPendingDeletion(k)) return bad;
@@ -1107,7 +1113,7 @@ AwsResult KmsService::Impl::ScheduleKeyDeletion(const Json& body, const CallCont
   AWS_ASSIGN_OR_RETURN(std::optional<int64_t> days,
                        GetOptionalInt(body, "PendingWindowInDays", 7, 30));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:ScheduleKeyDeletion", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:ScheduleKeyDeletion", KeyArn(key->id));
   if (auto denied = Authorize(call, "ScheduleKeyDeletion", key.get(), rc, "none")) return *denied;
   const int window = static_cast<int>(days.value_or(30));
   const int64_t deletion_ms = absl::ToUnixMillis(clock.Now() + absl::Hours(24 * window));
@@ -1127,7 +1133,7 @@ AwsResult KmsService::Impl::ScheduleKeyDeletion(const Json& body, const CallCont
 AwsResult KmsService::Impl::CancelKeyDeletion(const Json& body, const CallContext& call) {
   AWS_ASSIGN_OR_RETURN(std::string key_input, GetString(body, "KeyId", 2048));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:CancelKeyDeletion", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:CancelKeyDeletion", KeyArn(key->id));
   if (auto denied = Authorize(call, "CancelKeyDeletion", key.get(), rc, "none")) return *denied;
   AWS_ASSIGN_OR_RETURN(auto updated, UpdateKey(key->id, [&](KmsKey& k) -> std::optional<AwsError> {
                          if (k.state != KmsKeyState::kPendingDeletion) {
@@ -1152,7 +1158,7 @@ AwsResult KmsService::Impl::TagResource(const Json& body, const CallContext& cal
         "Member must not be null");
   }
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:TagResource", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:TagResource", KeyArn(key->id));
   if (auto denied = Authorize(call, "TagResource", key.get(), rc, "none")) return *denied;
   AWS_ASSIGN_OR_RETURN(auto updated, UpdateKey(key->id, [&](KmsKey& k) -> std::optional<AwsError> {
                          if (auto bad = CheckNotPendingDeletion(k)) return bad;
@@ -1171,7 +1177,7 @@ AwsResult KmsService::Impl::ListResourceTags(const Json& body, const CallContext
   AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, GetOptionalInt(body, "Limit", 1, 50));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:ListResourceTags", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:ListResourceTags", KeyArn(key->id));
   if (auto denied = Authorize(call, "ListResourceTags", key.get(), rc, "none")) return *denied;
   using Tag = std::pair<std::string, std::string>;
   std::vector<Tag> tags(key->tags.begin(), key->tags.end());
@@ -1400,7 +1406,7 @@ AwsResult KmsService::Impl::CreateGrant(const Json& body, const CallContext& cal
   if (auto bad = CheckGrantTokens(body)) return *bad;
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
 
-  RequestContext rc = Context(call, "kms:CreateGrant", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:CreateGrant", KeyArn(key->id));
   rc.keys.Set("kms:GranteePrincipal", grantee);
   if (retiring) rc.keys.Set("kms:RetiringPrincipal", *retiring);
   for (const std::string& op : operations) rc.keys.Add("kms:GrantOperations", op);
@@ -1466,7 +1472,7 @@ AwsResult KmsService::Impl::ListGrants(const Json& body, const CallContext& call
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> grantee,
                        GetOptionalString(body, "GranteePrincipal", 256));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
-  RequestContext rc = Context(call, "kms:ListGrants", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:ListGrants", KeyArn(key->id));
   if (auto denied = Authorize(call, "ListGrants", key.get(), rc, "none")) return *denied;
   std::vector<KmsGrant> grants;
   {
@@ -1486,7 +1492,7 @@ AwsResult KmsService::Impl::ListRetirableGrants(const Json& body, const CallCont
   AWS_ASSIGN_OR_RETURN(std::string retiring, GetString(body, "RetiringPrincipal", 256));
   AWS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, GetOptionalInt(body, "Limit", 1, 100));
   AWS_ASSIGN_OR_RETURN(std::optional<std::string> marker, GetOptionalString(body, "Marker", 1024));
-  RequestContext rc = Context(call, "kms:ListRetirableGrants", "*");
+  policy::RequestContext rc = Context(call, "kms:ListRetirableGrants", "*");
   if (auto denied = Authorize(call, "ListRetirableGrants", nullptr, rc, "none")) return *denied;
   std::vector<KmsGrant> grants;
   {
@@ -1521,7 +1527,7 @@ AwsResult KmsService::Impl::RevokeGrant(const Json& body, const CallContext& cal
   AWS_ASSIGN_OR_RETURN(bool dry_run, GetDryRun(body));
   AWS_ASSIGN_OR_RETURN(auto key, ResolveKey(key_input, /*allow_alias=*/false));
   // Authorisation first, so a caller who may not revoke cannot probe which grant ids exist.
-  RequestContext rc = Context(call, "kms:RevokeGrant", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:RevokeGrant", KeyArn(key->id));
   if (auto denied = Authorize(call, "RevokeGrant", key.get(), rc, "none")) return *denied;
   if (!IsKmsGrantId(grant_id)) {
     return Error("InvalidGrantIdException", "The grant id is not valid");
@@ -1570,11 +1576,11 @@ AwsResult KmsService::Impl::RetireGrant(const Json& body, const CallContext& cal
   // RetireGrant, and the account the grant was created in (its root; its IAM principals when
   // their identity policies allow kms:RetireGrant on the key). A principal naming an account
   // delegates to that account's identity policies likewise.
-  RequestContext rc = Context(call, "kms:RetireGrant", KeyArn(key->id));
+  policy::RequestContext rc = Context(call, "kms:RetireGrant", KeyArn(key->id));
   auto allowed_as = [&](std::string_view principal) {
     GranteeMatch m = MatchGrantee(principal, call.caller);
     return m == GranteeMatch::kDirect ||
-           (m == GranteeMatch::kAccount && Evaluate(iam_only_policy, rc).allowed());
+           (m == GranteeMatch::kAccount && policy::Evaluate(iam_only_policy, rc).allowed());
   };
   const bool grantee_may = std::find(grant->operations.begin(), grant->operations.end(),
                                      "RetireGrant") != grant->operations.end();
@@ -1612,8 +1618,9 @@ absl::StatusOr<std::unique_ptr<KmsService>> KmsService::Open(KmsOptions options,
   }
   ASSIGN_OR_RETURN(std::unique_ptr<KmsKeyStore> store,
                    KmsKeyStore::Open(options.state_dir + "/kms"));
-  ASSIGN_OR_RETURN(std::string iam_text, DefaultKeyPolicy(identity.options().account));
-  ASSIGN_OR_RETURN(Policy iam_only, Policy::Parse(iam_text, PolicyKind::kKeyPolicy));
+  ASSIGN_OR_RETURN(std::string iam_text, policy::DefaultKeyPolicy(identity.options().account));
+  ASSIGN_OR_RETURN(policy::Policy iam_only,
+                   policy::Policy::Parse(iam_text, policy::PolicyKind::kKeyPolicy));
   auto impl = std::make_unique<Impl>(std::move(options), identity, clock, std::move(store),
                                      std::move(iam_only));
   return std::unique_ptr<KmsService>(new KmsService(std::move(impl)));

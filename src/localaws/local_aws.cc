@@ -110,7 +110,7 @@ uint16_t LocalAws::port() const { return impl_->server->port(); }
 absl::StatusOr<nlohmann::ordered_json> LocalAws::ReadyJson() {
   const IdentityOptions& o = impl_->identity->options();
   std::string base = absl::StrCat("http://", impl_->options.host, ":", port());
-  auto principal = [](const Principal& p, const IssuedCredentials& c) {
+  auto principal = [](const policy::Principal& p, const IssuedCredentials& c) {
     nlohmann::ordered_json j = {
         {"arn", p.arn},
         {"access_key_id", c.access_key_id},

@@ -16,8 +16,9 @@
 #include "src/common/encoding.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
-#include "src/localaws/policy.h"
 #include "src/localaws/secrets_store.h"
+#include "src/policy/policy.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 namespace {
@@ -361,7 +362,7 @@ std::optional<size_t> ParseNextToken(std::string_view token) {
 }  // namespace
 
 struct SecretsService::Impl {
-  Impl(SecretsStore s, IdentityStore& id, const Clock& c, Policy delegate)
+  Impl(SecretsStore s, IdentityStore& id, const Clock& c, policy::Policy delegate)
       : identity(id), clock(c), delegate_policy(std::move(delegate)), store(std::move(s)) {}
 
   IdentityStore& identity;
@@ -369,7 +370,7 @@ struct SecretsService::Impl {
   // A synthetic resource policy that hands every decision to the caller's identity policies
   // (the account principal delegates to IAM; see policy_evaluator.h rule 3). Secrets carry no
   // resource policies locally.
-  const Policy delegate_policy;
+  const policy::Policy delegate_policy;
 
   absl::Mutex mu;
   SecretsStore store ABSL_GUARDED_BY(mu);
@@ -420,16 +421,16 @@ struct SecretsService::Impl {
 std::optional<AwsError> SecretsService::Impl::Authorize(const CallContext& ctx, std::string_view op,
                                                         const std::string& resource,
                                                         std::string_view shown) const {
-  RequestContext request;
+  policy::RequestContext request;
   request.principal = ctx.caller;
   request.action = absl::StrCat("secretsmanager:", Absl(op));
   request.resource = resource;
   request.identity_policies = identity.IdentityPolicies(ctx.caller);
-  Decision d = Evaluate(delegate_policy, request);
+  policy::Decision d = policy::Evaluate(delegate_policy, request);
   if (d.allowed()) return std::nullopt;
   // AWS's wording for IAM denials.
   const std::string why =
-      d.outcome == Outcome::kExplicitDeny
+      d.outcome == policy::Outcome::kExplicitDeny
           ? "with an explicit deny in an identity-based policy"
           : absl::StrCat("because no identity-based policy allows the ", request.action, " action");
   return AccessDenied(absl::StrCat("User: ", ctx.caller.arn, " is not authorized to perform: ",
@@ -446,7 +447,7 @@ FieldOr<const SecretRecord*> SecretsService::Impl::Resolve(std::string_view secr
   }
   *resource = std::string(secret_id);
   std::array<std::string_view, 6> parts;
-  if (!SplitArn(secret_id, parts) || parts[1] != "aws" || parts[2] != "secretsmanager" ||
+  if (!policy::SplitArn(secret_id, parts) || parts[1] != "aws" || parts[2] != "secretsmanager" ||
       !absl::StartsWith(Absl(parts[5]), "secret:")) {
     return ValidationError(std::string(kInvalidName));
   }
@@ -861,7 +862,8 @@ absl::StatusOr<std::unique_ptr<SecretsService>> SecretsService::Open(const std::
               {{"AWS", absl::StrCat("arn:aws:iam::", identity.options().account, ":root")}}},
              {"Action", "secretsmanager:*"},
              {"Resource", "*"}}})}}.dump();
-  ASSIGN_OR_RETURN(Policy delegate, Policy::Parse(delegate_json, PolicyKind::kKeyPolicy));
+  ASSIGN_OR_RETURN(policy::Policy delegate,
+                   policy::Policy::Parse(delegate_json, policy::PolicyKind::kKeyPolicy));
   ASSIGN_OR_RETURN(SecretsStore store, SecretsStore::Open(state_dir));
   return std::unique_ptr<SecretsService>(new SecretsService(
       std::make_unique<Impl>(std::move(store), identity, clock, std::move(delegate))));

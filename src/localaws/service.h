@@ -6,13 +6,13 @@
 #include <string_view>
 
 #include "src/localaws/aws_json.h"
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 
 // Who is calling, after SigV4 verification.
 struct CallContext {
-  Principal caller;
+  policy::Principal caller;
   std::string access_key_id;
   std::string request_id;
 };

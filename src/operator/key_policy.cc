@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/encoding.h"
 #include "src/common/strings.h"
-#include "src/localaws/policy.h"
+#include "src/policy/policy.h"
 
 namespace lockout::ops {
 namespace {
@@ -15,8 +15,8 @@ using Json = nlohmann::ordered_json;
 absl::Status CheckPrincipalArn(std::string_view arn, std::string_view flag) {
   std::array<std::string_view, 6> parts;
   if (arn.empty()) return absl::InvalidArgumentError(absl::StrCat(Absl(flag), " is required"));
-  if (!localaws::SplitArn(arn, parts) || parts[2] != "iam" || !parts[3].empty() ||
-      !localaws::IsAccountId(parts[4]) ||
+  if (!policy::SplitArn(arn, parts) || parts[2] != "iam" || !parts[3].empty() ||
+      !policy::IsAccountId(parts[4]) ||
       !(parts[5].starts_with("role/") || parts[5].starts_with("user/")) ||
       arn.find_first_of("*? \"") != std::string_view::npos) {
     return absl::InvalidArgumentError(

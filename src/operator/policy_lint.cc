@@ -7,19 +7,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/common/strings.h"
-#include "src/localaws/policy.h"
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::ops {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using localaws::Condition;
-using localaws::ConditionOperator;
-using localaws::Policy;
-using localaws::PolicyKind;
-using localaws::Principal;
-using localaws::PrincipalPattern;
+using policy::Condition;
+using policy::ConditionOperator;
+using policy::Policy;
+using policy::PolicyKind;
+using policy::Principal;
+using policy::PrincipalPattern;
 
 constexpr std::string_view kAttestationPrefix = "kms:recipientattestation:";
 constexpr std::string_view kDefaultAccount = "111122223333";
@@ -33,7 +33,7 @@ std::string CanonicalKey(std::string_view lower) {
   return absl::StrCat("kms:RecipientAttestation:", name);
 }
 
-std::string StatementName(const localaws::Statement& s, size_t index) {
+std::string StatementName(const policy::Statement& s, size_t index) {
   return s.sid.empty() ? absl::StrCat("#", index + 1) : absl::StrCat("\"", s.sid, "\"");
 }
 
@@ -44,7 +44,7 @@ bool IsStringEquality(const Condition& c) {
 
 std::string AccountOf(std::string_view arn) {
   std::array<std::string_view, 6> parts;
-  if (localaws::SplitArn(arn, parts) && localaws::IsAccountId(parts[4])) {
+  if (policy::SplitArn(arn, parts) && policy::IsAccountId(parts[4])) {
     return std::string(parts[4]);
   }
   return "";
@@ -55,15 +55,15 @@ struct Probe {
   const std::vector<Policy>& identity;
   std::string key_arn;
 
-  localaws::Decision Decide(const Principal& who, std::string_view action,
-                            const std::map<std::string, std::string>& keys) const {
-    localaws::RequestContext request;
+  policy::Decision Decide(const Principal& who, std::string_view action,
+                          const std::map<std::string, std::string>& keys) const {
+    policy::RequestContext request;
     request.principal = who;
     request.action = std::string(action);
     request.resource = key_arn;
     for (const auto& [k, v] : keys) request.keys.Set(k, v);
     request.identity_policies = identity;
-    return localaws::Evaluate(policy, request);
+    return policy::Evaluate(policy, request);
   }
   bool Allowed(const Principal& who, std::string_view action,
                const std::map<std::string, std::string>& keys) const {
@@ -72,7 +72,7 @@ struct Probe {
   // An explicit Deny in the key policy: what still binds a grantee.
   bool ExplicitlyDenied(const Principal& who, std::string_view action,
                         const std::map<std::string, std::string>& keys) const {
-    return Decide(who, action, keys).outcome == localaws::Outcome::kExplicitDeny;
+    return Decide(who, action, keys).outcome == policy::Outcome::kExplicitDeny;
   }
 };
 
@@ -93,7 +93,7 @@ std::vector<std::string> ReadStatements(const Policy& policy, LintReport& report
   std::vector<std::string> named;
   std::set<std::string> seen;
   for (size_t i = 0; i < policy.statements().size(); ++i) {
-    const localaws::Statement& s = policy.statements()[i];
+    const policy::Statement& s = policy.statements()[i];
     for (const PrincipalPattern& p : s.principals) {
       if (p.kind == PrincipalPattern::Kind::kArn && seen.insert(p.value).second) {
         named.push_back(p.value);
@@ -102,11 +102,11 @@ std::vector<std::string> ReadStatements(const Policy& policy, LintReport& report
         report.account_id =
             p.kind == PrincipalPattern::Kind::kAccount ? p.value : AccountOf(p.value);
       }
-      if (s.effect == localaws::Effect::kAllow && !s.principals_negated &&
+      if (s.effect == policy::Effect::kAllow && !s.principals_negated &&
           p.kind == PrincipalPattern::Kind::kAccount) {
         report.delegating_statements.push_back(StatementName(s, i));
       }
-      if (s.effect == localaws::Effect::kAllow && !s.principals_negated &&
+      if (s.effect == policy::Effect::kAllow && !s.principals_negated &&
           p.kind == PrincipalPattern::Kind::kAnyone && s.conditions.empty()) {
         report.warnings.push_back(
             absl::StrCat("statement ", StatementName(s, i),
@@ -118,9 +118,9 @@ std::vector<std::string> ReadStatements(const Policy& policy, LintReport& report
       if (!c.key.starts_with(kAttestationPrefix) || c.values.empty() || !IsStringEquality(c)) {
         continue;
       }
-      const bool pins = (s.effect == localaws::Effect::kAllow) != c.negated;
+      const bool pins = (s.effect == policy::Effect::kAllow) != c.negated;
       if (pins) report.pinned.emplace(CanonicalKey(c.key), c.values.front());
-      if (s.effect == localaws::Effect::kDeny && c.negated) ++negated_attestation_keys;
+      if (s.effect == policy::Effect::kDeny && c.negated) ++negated_attestation_keys;
     }
     if (negated_attestation_keys > 1) {
       report.warnings.push_back(absl::StrCat(
@@ -158,7 +158,7 @@ std::vector<Who> Subjects(const LintReport& report, const std::vector<std::strin
                       Principal::AccountRoot(report.account_id), false});
   for (const std::string& arn : named) {
     std::array<std::string_view, 6> parts;
-    if (!localaws::SplitArn(arn, parts) || parts[2] != "iam") continue;  // sessions: skip
+    if (!policy::SplitArn(arn, parts) || parts[2] != "iam") continue;  // sessions: skip
     std::string_view resource = parts[5];
     if (resource.starts_with("role/")) {
       subjects.push_back({arn, Principal::AssumedRole(arn, "policy-lint"), true});

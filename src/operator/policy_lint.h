@@ -2,8 +2,8 @@
 
 // `lockout policy lint`: what a KMS key policy lets whom do, in plain words.
 //
-// Rather than pattern-matching statements, LintKeyPolicy asks the policy engine local-aws runs
-// (src/localaws/policy_evaluator.h, the same rules as AWS KMS) concrete questions and reports the
+// Rather than pattern-matching statements, LintKeyPolicy asks the key-policy engine local-aws runs
+// (src/policy/policy_evaluator.h, the same rules as AWS KMS) concrete questions and reports the
 // answers:
 //   subjects   the account root; every role and user the policy names; "another IAM principal of
 //              the account"; "a principal of another account". Each is evaluated with an identity

@@ -10,7 +10,7 @@
 namespace lockout::localaws {
 namespace {
 
-Principal Must(absl::StatusOr<Principal> p) {
+policy::Principal Must(absl::StatusOr<policy::Principal> p) {
   EXPECT_TRUE(p.ok()) << p.status();
   return *std::move(p);
 }
@@ -44,10 +44,10 @@ TEST(KmsGrantTokenTest, AnythingElseIsNotAToken) {
 }
 
 TEST(KmsGrantMatchTest, GranteesMatchTheCallerItsRoleOrItsAccount) {
-  const Principal root = Must(Principal::AccountRoot("111122223333"));
-  const Principal user = Must(Principal::User("111122223333", "admin"));
-  const Principal session =
-      Must(Principal::AssumedRole("arn:aws:iam::111122223333:role/app", "i-1"));
+  const policy::Principal root = Must(policy::Principal::AccountRoot("111122223333"));
+  const policy::Principal user = Must(policy::Principal::User("111122223333", "admin"));
+  const policy::Principal session =
+      Must(policy::Principal::AssumedRole("arn:aws:iam::111122223333:role/app", "i-1"));
   EXPECT_EQ(MatchGrantee("arn:aws:iam::111122223333:user/admin", user), GranteeMatch::kDirect);
   EXPECT_EQ(MatchGrantee("arn:aws:iam::111122223333:user/other", user), GranteeMatch::kNone);
   EXPECT_EQ(MatchGrantee("arn:aws:iam::111122223333:role/app", session), GranteeMatch::kDirect);

@@ -31,6 +31,7 @@
 #include "src/localaws/identity.h"
 #include "src/localaws/kms_grants.h"
 #include "src/localaws/kms_key_store.h"
+#include "src/policy/policy_evaluator.h"
 #include "tests/attest/attest_test_util.h"
 #include "tests/testing/vectors.h"
 
@@ -155,14 +156,14 @@ class KmsServiceTest : public ::testing::Test {
     kms_ = *std::move(kms);
   }
 
-  AwsResult Call(std::string_view op, const Json& body, const Principal& who) {
+  AwsResult Call(std::string_view op, const Json& body, const policy::Principal& who) {
     CallContext ctx{who, "AKIDTEST", "req-test"};
     return kms_->Handle(op, body, ctx);
   }
   AwsResult Call(std::string_view op, const Json& body) { return Call(op, body, root()); }
 
   // Runs `op` and expects success; returns the response.
-  Json Ok(std::string_view op, const Json& body, const Principal& who) {
+  Json Ok(std::string_view op, const Json& body, const policy::Principal& who) {
     AwsResult r = Call(op, body, who);
     EXPECT_TRUE(r.ok()) << op << ": " << (r.ok() ? "" : r.error().type + " " + r.error().message);
     return r.ok() ? r.value() : Json();
@@ -170,17 +171,18 @@ class KmsServiceTest : public ::testing::Test {
   Json Ok(std::string_view op, const Json& body) { return Ok(op, body, root()); }
 
   // Runs `op` and returns the error type ("" on success).
-  std::string ErrorOf(std::string_view op, const Json& body, const Principal& who) {
+  std::string ErrorOf(std::string_view op, const Json& body, const policy::Principal& who) {
     AwsResult r = Call(op, body, who);
     return r.ok() ? "" : r.error().type;
   }
   std::string ErrorOf(std::string_view op, const Json& body) { return ErrorOf(op, body, root()); }
 
-  const Principal& root() const { return identity_->root(); }
-  const Principal& admin() const { return identity_->admin(); }
-  const Principal& instance() const { return identity_->instance(); }
+  const policy::Principal& root() const { return identity_->root(); }
+  const policy::Principal& admin() const { return identity_->admin(); }
+  const policy::Principal& instance() const { return identity_->instance(); }
 
-  std::string CreateKey(const Json& extra = Json::object(), const Principal* who = nullptr) {
+  std::string CreateKey(const Json& extra = Json::object(),
+                        const policy::Principal* who = nullptr) {
     Json body = extra;
     if (body.is_null()) body = Json::object();
     Json r = Ok("CreateKey", body, who ? *who : root());
@@ -188,7 +190,7 @@ class KmsServiceTest : public ::testing::Test {
   }
 
   Bytes EncryptBlob(const std::string& key, std::string_view plaintext,
-                    const Json& context = nullptr, const Principal* who = nullptr) {
+                    const Json& context = nullptr, const policy::Principal* who = nullptr) {
     Json body = {{"KeyId", key}, {"Plaintext", Base64Encode(AsBytes(plaintext))}};
     if (!context.is_null()) body["EncryptionContext"] = context;
     Json r = Ok("Encrypt", body, who ? *who : root());
@@ -664,7 +666,7 @@ TEST_F(KmsServiceTest, LockoutSafetyCheckRefusesAPolicyThatLocksTheCallerOut) {
   AwsResult r = Call("PutKeyPolicy", {{"KeyId", key}, {"Policy", lockout}}, admin());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().type, "MalformedPolicyDocumentException");
-  EXPECT_EQ(r.error().message, kPolicyLockoutMessage);
+  EXPECT_EQ(r.error().message, policy::kPolicyLockoutMessage);
   EXPECT_EQ(ErrorOf("CreateKey", {{"Policy", lockout}}, admin()),
             "MalformedPolicyDocumentException");
   // Bypass: accepted, and from then on even the admin is locked out of PutKeyPolicy.
@@ -892,9 +894,9 @@ TEST_P(KmsLockoutTruthTableTest, OnlyTheInstanceRoleWithTheRightEnclaveDecrypts)
         doc = Document({{0, Pcr(0xa1)}, {1, Pcr(0xb2)}, {2, Pcr(0xc3)}}, foreign_.get());
         break;
     }
-    const Principal& who = c.principal == "root"    ? root()
-                           : c.principal == "admin" ? admin()
-                                                    : instance();
+    const policy::Principal& who = c.principal == "root"    ? root()
+                                   : c.principal == "admin" ? admin()
+                                                            : instance();
     Json body = {{"CiphertextBlob", Base64Encode(blob)}};
     if (doc) body["Recipient"] = Recipient(*doc);
     AwsResult r = Call("Decrypt", body, who);
@@ -1143,7 +1145,7 @@ class KmsGrantTest : public KmsServiceTest {
   }
   // CreateGrant as `who` (the admin unless given); returns {GrantId, GrantToken}.
   Json Grant(const std::string& key, const std::string& grantee, const Json& ops,
-             const Json& extra = Json::object(), const Principal* who = nullptr) {
+             const Json& extra = Json::object(), const policy::Principal* who = nullptr) {
     Json body = extra;
     body["KeyId"] = key;
     body["GranteePrincipal"] = grantee;
@@ -1152,7 +1154,7 @@ class KmsGrantTest : public KmsServiceTest {
   }
   std::string Role() const { return identity_->instance_role_arn(); }
   Bytes EncryptAs(const std::string& key, std::string_view plaintext, const Json& context,
-                  const Principal& who) {
+                  const policy::Principal& who) {
     return EncryptBlob(key, plaintext, context, &who);
   }
   Json DecryptBody(const Bytes& blob, const Json& context = nullptr, const Json& tokens = nullptr) {
@@ -1305,7 +1307,7 @@ TEST_F(KmsGrantTest, AnExplicitDenyInTheKeyPolicyBeatsEveryGrant) {
   std::string key = PolicyKey(/*recommended=*/true);
   const Json ctx = {{"lockout:secret", "k"}};
   Bytes blob = EncryptAs(key, "signing key", ctx, instance());
-  for (const Principal* who : {&admin(), &instance()}) {
+  for (const policy::Principal* who : {&admin(), &instance()}) {
     const std::string grantee = who == &admin() ? admin().arn : Role();
     Json g = Grant(key, grantee, {"Decrypt"});
     AwsResult r = Call("Decrypt", DecryptBody(blob, ctx, Json::array({g["GrantToken"]})), *who);

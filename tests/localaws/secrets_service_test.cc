@@ -17,6 +17,7 @@
 #include "src/common/encoding.h"
 #include "src/localaws/identity.h"
 #include "src/localaws/secrets_store.h"
+#include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
 namespace {
@@ -74,7 +75,7 @@ class SecretsServiceTest : public ::testing::Test {
   AwsResult Call(std::string_view op, const Json& body) {
     return CallAs(identity_->root(), op, body);
   }
-  AwsResult CallAs(const Principal& who, std::string_view op, const Json& body) {
+  AwsResult CallAs(const policy::Principal& who, std::string_view op, const Json& body) {
     return service_->Handle(op, body, CallContext{who, "AKIDTEST", "req-1"});
   }
   // Calls and expects success.
@@ -664,7 +665,7 @@ TEST_F(SecretsServiceTest, UpdateSecretNeedsItsOwnPermission) {
 // --- Authorisation ---------------------------------------------------------------------------
 
 TEST_F(SecretsServiceTest, AdminMayDoEverything) {
-  const Principal& admin = identity_->admin();
+  const policy::Principal& admin = identity_->admin();
   for (auto [op, body] : std::vector<std::pair<std::string, Json>>{
            {"CreateSecret", {{"Name", "adm"}, {"SecretString", "v"}}},
            {"GetSecretValue", {{"SecretId", "adm"}}},
@@ -679,7 +680,7 @@ TEST_F(SecretsServiceTest, AdminMayDoEverything) {
 }
 
 TEST_F(SecretsServiceTest, InstanceRoleHasTheSeedPolicyOnly) {
-  const Principal& instance = identity_->instance();
+  const policy::Principal& instance = identity_->instance();
   ASSERT_TRUE(CallAs(instance, "CreateSecret", {{"Name", "inst"}, {"SecretString", "v"}}).ok());
   AwsResult got = CallAs(instance, "GetSecretValue", {{"SecretId", "inst"}});
   ASSERT_TRUE(got.ok());
@@ -710,7 +711,7 @@ TEST_F(SecretsServiceTest, AccessDeniedReadsLikeAws) {
 }
 
 TEST_F(SecretsServiceTest, UserWithoutPoliciesIsDeniedWithoutLearningWhetherASecretExists) {
-  auto stranger = Principal::User("111122223333", "stranger");
+  auto stranger = policy::Principal::User("111122223333", "stranger");
   ASSERT_TRUE(stranger.ok());
   Ok("CreateSecret", {{"Name", "exists"}, {"SecretString", "v"}});
   ExpectError(CallAs(*stranger, "GetSecretValue", {{"SecretId", "exists"}}),

@@ -6,8 +6,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/common/encoding.h"
-#include "src/localaws/policy.h"
 #include "src/operator/measurement.h"
+#include "src/policy/policy.h"
 
 namespace lockout::ops {
 namespace {
@@ -178,7 +178,7 @@ TEST(KeyPolicyTest, EveryGeneratedPolicyParsesAsAKmsKeyPolicy) {
     o.pcr3 = Pcr3OfRole(kRole);
     auto text = BuildKeyPolicyText(o);
     ASSERT_TRUE(text.ok());
-    EXPECT_TRUE(localaws::Policy::Parse(*text, localaws::PolicyKind::kKeyPolicy).ok()) << *text;
+    EXPECT_TRUE(policy::Policy::Parse(*text, policy::PolicyKind::kKeyPolicy).ok()) << *text;
     EXPECT_EQ(text->back(), '\n');
   }
 }

@@ -4,9 +4,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/localaws/policy.h"
 #include "src/operator/key_policy.h"
 #include "src/operator/measurement.h"
+#include "src/policy/policy.h"
 
 namespace lockout::ops {
 namespace {
@@ -135,7 +135,7 @@ TEST(PolicyLintTest, APolicyAdminIsReportedAsBreakGlass) {
 }
 
 TEST(PolicyLintTest, DefaultPolicyLetsTheAccountDecryptWithoutAttestation) {
-  auto policy = localaws::DefaultKeyPolicy("123456789012");
+  auto policy = policy::DefaultKeyPolicy("123456789012");
   ASSERT_TRUE(policy.ok());
   auto r = LintKeyPolicy(*policy);
   ASSERT_TRUE(r.ok()) << r.status();

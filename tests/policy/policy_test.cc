@@ -1,4 +1,4 @@
-#include "src/localaws/policy.h"
+#include "src/policy/policy.h"
 
 #include <string>
 #include <vector>
@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace lockout::localaws {
+namespace lockout::policy {
 namespace {
 
 using ::testing::HasSubstr;
@@ -449,4 +449,4 @@ TEST(PolicyParseTest, BitFlipsInTheDenyEffectAreNeverMisread) {
 }
 
 }  // namespace
-}  // namespace lockout::localaws
+}  // namespace lockout::policy

@@ -1,4 +1,4 @@
-#include "src/localaws/policy.h"
+#include "src/policy/policy.h"
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 
-namespace lockout::localaws {
+namespace lockout::policy {
 namespace {
 
 // ordered_json keeps the document's field order, so the first defect reported is the first
@@ -506,4 +506,4 @@ absl::StatusOr<std::string> DefaultKeyPolicy(std::string_view account_id) {
   return policy.dump(2);
 }
 
-}  // namespace lockout::localaws
+}  // namespace lockout::policy

@@ -1,4 +1,4 @@
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy_evaluator.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/strings.h"
 
-namespace lockout::localaws {
+namespace lockout::policy {
 namespace {
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Absl(s)); }
@@ -379,4 +379,4 @@ absl::Status CheckPolicyLockoutSafety(const Policy& new_policy, const RequestCon
   return absl::InvalidArgumentError(Absl(kPolicyLockoutMessage));
 }
 
-}  // namespace lockout::localaws
+}  // namespace lockout::policy

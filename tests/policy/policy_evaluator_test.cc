@@ -1,4 +1,4 @@
-#include "src/localaws/policy_evaluator.h"
+#include "src/policy/policy_evaluator.h"
 
 #include <optional>
 #include <string>
@@ -7,9 +7,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/localaws/policy.h"
+#include "src/policy/policy.h"
 
-namespace lockout::localaws {
+namespace lockout::policy {
 namespace {
 
 using ::testing::HasSubstr;
@@ -1333,4 +1333,4 @@ TEST(ArnLikeMatchTest, MatchesComponentWise) {
 }
 
 }  // namespace
-}  // namespace lockout::localaws
+}  // namespace lockout::policy

@@ -1,6 +1,7 @@
 #pragma once
 
-// Evaluating KMS key policies for `lockout local-aws` (ARCHITECTURE §5). Pure logic, no I/O.
+// Evaluating KMS key policies as AWS KMS does (ARCHITECTURE §5): the authoriser of `lockout
+// local-aws` and the oracle of the operator's `policy lint`. Pure logic, no I/O.
 //
 // Evaluate(key_policy, request) decides one request the way AWS KMS does:
 //   1. Any matching Deny statement, in the key policy or in the caller's identity policies,
@@ -38,9 +39,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "src/localaws/policy.h"
+#include "src/policy/policy.h"
 
-namespace lockout::localaws {
+namespace lockout::policy {
 
 // AWS's exact text for a PutKeyPolicy/CreateKey that fails the lock-out safety check
 // (MalformedPolicyDocumentException).
@@ -138,4 +139,4 @@ bool WildcardMatch(std::string_view pattern, std::string_view text, bool ignore_
 // case-sensitively (a `*` does not cross a ':' in the first five components).
 bool ArnLikeMatch(std::string_view pattern, std::string_view arn);
 
-}  // namespace lockout::localaws
+}  // namespace lockout::policy

@@ -41,7 +41,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace lockout::localaws {
+namespace lockout::policy {
 
 // KMS rejects key policies longer than 32 KiB.
 inline constexpr size_t kMaxPolicyBytes = 32 * 1024;
@@ -138,4 +138,4 @@ bool SplitArn(std::string_view arn, std::array<std::string_view, 6>& parts);
 // kms:* on the key. InvalidArgument if `account_id` is not a 12-digit account id.
 absl::StatusOr<std::string> DefaultKeyPolicy(std::string_view account_id);
 
-}  // namespace lockout::localaws
+}  // namespace lockout::policy
