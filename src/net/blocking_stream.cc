@@ -74,9 +74,15 @@ struct BlockingStream::Impl {
     while (!done) {
       const absl::Duration left = deadline - clock->Now();
       if (left <= absl::ZeroDuration()) {
+        // Cancel before every handler we run: a composed operation (async_write, async_read)
+        // whose intermediate step had already completed starts its next step from that
+        // handler, and that step must be cancelled too. Each pass either runs a queued handler
+        // or cancels a pending operation into one, so this ends.
         ErrorCode ignored;
-        socket.cancel(ignored);
-        while (!done) RunOne();
+        while (!done) {
+          socket.cancel(ignored);
+          RunOne();
+        }
         return true;
       }
       if (left == absl::InfiniteDuration()) {

@@ -289,6 +289,30 @@ TEST(BlockingStreamTest, WriteTimesOutWhenThePeerDoesNotRead) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("bytes written"));
 }
 
+// A deadline that has already passed still lets the first step of a write or read through, and
+// then ends the call: the composed operation's next step (started from the first step's handler)
+// must be cancelled too. (A regression: the call used to wait forever for that step.)
+TEST(BlockingStreamTest, PassedDeadlineEndsWritesAndReadsThatProgressedOnce) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  FakeClock clock(absl::UnixEpoch());  // never advanced
+  absl::StatusOr<BlockingStream> writer = BlockingStream::Adopt(UniqueFd(fds[0]), clock);
+  absl::StatusOr<BlockingStream> reader = BlockingStream::Adopt(UniqueFd(fds[1]), clock);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  const absl::Time passed = clock.Now() - absl::Seconds(1);
+
+  const std::string data(8 << 20, 'x');  // the first send fits partly, the rest cannot
+  absl::Status w = writer->WriteAll(data, passed);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(w)) << w;
+
+  std::vector<uint8_t> buf(data.size());  // part of it is queued, the rest never comes
+  size_t received = 0;
+  absl::Status r = reader->ReadExact(absl::MakeSpan(buf), passed, &received);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r)) << r;
+  EXPECT_GT(received, 0u);
+  EXPECT_LT(received, data.size());
+}
+
 // With SIGPIPE at its default action a send without MSG_NOSIGNAL would kill this process.
 TEST(BlockingStreamTest, WriteToAClosedPeerIsUnavailableNotSigpipe) {
   struct sigaction previous {};
