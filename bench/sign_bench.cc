@@ -13,10 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <poll.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <ctime>
 
 #include <array>
@@ -96,20 +93,28 @@ struct KeyInfo {
   Bytes spki;
 };
 
-nlohmann::json ReadJson(int fd, net::FrameDecoder& decoder) {
-  auto f = net::ReadFrame(fd, decoder, kIo);
+// The deadline for one blocking step.
+absl::Time Io() { return absl::Now() + kIo; }
+
+net::BlockingStream ConnectOrDie(const net::Endpoint& ep) {
+  auto stream = net::BlockingStream::Connect(ep, Io());
+  if (!stream.ok()) Die(std::string(stream.status().message()));
+  return *std::move(stream);
+}
+
+nlohmann::json ReadJson(net::BlockingStream& stream, net::FrameDecoder& decoder) {
+  auto f = net::ReadFrame(stream, decoder, Io());
   if (!f.ok() || !f->has_value()) Die("read failed: " + std::string(f.status().message()));
   return nlohmann::json::parse((*f)->payload);
 }
 
 KeyInfo FetchKey(const net::Endpoint& ep) {
-  auto fd = net::Connect(ep, kIo);
-  if (!fd.ok()) Die(std::string(fd.status().message()));
-  if (!net::WriteFrame(fd->get(), net::FrameKind::kV2, R"({"id":0,"op":"public_key"})", kIo).ok()) {
+  net::BlockingStream stream = ConnectOrDie(ep);
+  if (!net::WriteFrame(stream, net::FrameKind::kV2, R"({"id":0,"op":"public_key"})", Io()).ok()) {
     Die("write failed");
   }
   net::FrameDecoder decoder;
-  nlohmann::json j = ReadJson(fd->get(), decoder);
+  nlohmann::json j = ReadJson(stream, decoder);
   if (j.value("ok", false) != true) Die("public_key failed: " + j.dump());
   return {j["key_type"], *lockout::Base64Decode(j["spki_der"].get<std::string>())};
 }
@@ -131,8 +136,7 @@ void CheckSignature(const KeyInfo& key, std::string_view hex) {
 
 int V2(const net::Endpoint& ep, double seconds, int window) {
   const KeyInfo key = FetchKey(ep);
-  auto fd = net::Connect(ep, kIo);
-  if (!fd.ok()) Die(std::string(fd.status().message()));
+  net::BlockingStream stream = ConnectOrDie(ep);
   // The client must cost less than the server, or it measures itself: requests are prebuilt
   // (ids cycle through 0..window-1), replies are read in bulk and only the first is parsed as
   // JSON; the others are checked for their id and "ok":true by prefix.
@@ -145,27 +149,19 @@ int V2(const net::Endpoint& ep, double seconds, int window) {
   }
   std::string batch;
   for (const std::string& r : requests) batch += r;
-  if (!net::WriteAll(fd->get(), batch, kIo).ok()) Die("write failed");
+  if (!stream.WriteAll(batch, Io()).ok()) Die("write failed");
   net::FrameDecoder decoder;
-  std::vector<char> buf(1 << 16);
+  std::vector<uint8_t> buf(1 << 16);
   uint64_t done = 0, sent = static_cast<uint64_t>(window);
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(seconds);
   bool sending = true;
   batch.clear();
   while (done < sent) {
-    const ssize_t n = read(fd->get(), buf.data(), buf.size());
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      pollfd p{fd->get(), POLLIN, 0};
-      poll(&p, 1, 30000);
-      continue;
-    }
-    if (n <= 0) Die("connection closed");
-    if (!decoder
-             .Feed(ByteView(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n)))
-             .ok()) {
-      Die("bad reply framing");
-    }
+    const absl::StatusOr<size_t> n = stream.ReadSome(absl::MakeSpan(buf), Io());
+    if (!n.ok()) Die("read failed: " + std::string(n.status().message()));
+    if (*n == 0) Die("connection closed");
+    if (!decoder.Feed(ByteView(buf.data(), *n)).ok()) Die("bad reply framing");
     for (;;) {
       auto f = decoder.Next();
       if (!f.ok()) Die("bad reply framing");
@@ -187,7 +183,7 @@ int V2(const net::Endpoint& ep, double seconds, int window) {
     // Refill in bursts of half a window, as a pipelining client would: the window never empties,
     // and neither side pays a syscall per request.
     if (!batch.empty() && (!sending || batch.size() >= requests[0].size() * requests.size() / 2)) {
-      if (!net::WriteAll(fd->get(), batch, kIo).ok()) Die("write failed");
+      if (!stream.WriteAll(batch, Io()).ok()) Die("write failed");
       batch.clear();
     }
   }
@@ -207,11 +203,10 @@ int V1(const net::Endpoint& ep, double seconds, int clients) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
       while (absl::Now() < end) {
-        auto fd = net::Connect(ep, kIo);
-        if (!fd.ok()) Die(std::string(fd.status().message()));
-        if (!net::WriteAll(fd->get(), request, kIo).ok()) Die("write failed");
+        net::BlockingStream stream = ConnectOrDie(ep);
+        if (!stream.WriteAll(request, Io()).ok()) Die("write failed");
         net::FrameDecoder decoder;
-        nlohmann::json j = ReadJson(fd->get(), decoder);
+        nlohmann::json j = ReadJson(stream, decoder);
         if (j.value("success", "") != "True") Die("sign failed: " + j.dump());
         if (!checked.exchange(true)) CheckSignature(key, j["data"].get<std::string>());
         ++done;

@@ -16,13 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
+#include "src/common/clock.h"
 #include "src/common/file.h"
 #include "src/loadgen/load_engine.h"
 #include "src/loadgen/load_options.h"
 #include "src/loadgen/load_report.h"
 #include "src/loadgen/request_authenticator.h"
+#include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
-#include "src/net/socket.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/signature_verify.h"
 
@@ -149,10 +150,11 @@ int RunBench(const BenchArgs& a) {
     if (!pem.has_value()) return exit_code;
   }
   if (a.public_key_file.empty() && !pem.has_value()) {
-    absl::StatusOr<UniqueFd> fd = net::Connect(*endpoint, kPreflightTimeout);
-    if (!fd.ok()) {
+    absl::StatusOr<net::BlockingStream> probe =
+        net::BlockingStream::Connect(*endpoint, Clock::Real().Now() + kPreflightTimeout);
+    if (!probe.ok()) {
       return Fail(absl::StrCat("cannot reach the enclave at ", endpoint->ToString(), ": ",
-                               fd.status().message(),
+                               probe.status().message(),
                                "; is lockout-enclave running and listening there?"));
     }
   }

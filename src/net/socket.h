@@ -1,19 +1,22 @@
 #pragma once
 
-// Blocking socket primitives with deadlines, over tcp, unix and vsock endpoints.
+// Listening sockets, and the blocking socket calls with deadlines, over tcp, unix and vsock
+// endpoints.
 //
-// Every descriptor these functions create is non-blocking and close-on-exec; "blocking" means the
-// calls below wait in poll() until done or until their timeout (a deadline for the whole call,
-// not per read), retry on EINTR and finish partial writes. Writes use MSG_NOSIGNAL, so a closed
-// peer is an error, never SIGPIPE. A server that must not let a slow client stall others runs
-// each connection on its own thread (or drives FrameDecoder from an event loop instead).
+// Every descriptor these functions create is non-blocking and close-on-exec. Waiting is done by
+// BlockingStream (blocking_stream.h), on Boost.Asio: "blocking" means the calls below wait until
+// done or until their timeout (a deadline for the whole call, not per read), retry on EINTR and
+// finish partial writes. Writes use MSG_NOSIGNAL, so a closed peer is an error, never SIGPIPE.
+// Clients hold a BlockingStream and use the overloads taking one; the overloads taking a raw fd
+// borrow it for the one call (each sets up its own io_context) and serve code that holds raw
+// descriptors, such as servers that run each connection on its own thread.
 //
 // Errors: DeadlineExceeded on timeout; Unavailable for connection failures (refused, reset,
 // unreachable, AF_VSOCK missing on this host); InvalidArgument for unusable endpoints (bad unix
 // path, unresolvable host); framing errors from FrameDecoder unchanged. Messages name the
 // endpoint, the syscall and errno text, never data.
-// Thread-safety: functions are thread-safe; one fd/decoder must not be read (or written) by two
-// threads at once.
+// Thread-safety: functions are thread-safe; one fd/stream/decoder must not be read (or written)
+// by two threads at once.
 
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -27,7 +30,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/common/bytes.h"
+#include "src/common/clock.h"
 #include "src/common/unique_fd.h"
+#include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
 
@@ -69,15 +74,19 @@ absl::StatusOr<Listener> Listen(const Endpoint& endpoint, int backlog = 128);
 // ResourceExhausted when this process or the host is out of descriptors or memory (EMFILE,
 // ENFILE, ENOBUFS, ENOMEM): the connection stays queued and the listener stays readable, so the
 // caller must pause before trying again (src/net/accept_backoff.h), never retry at once.
-// Other failures: Unavailable/InvalidArgument with the errno text.
-absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout);
+// Other failures: Unavailable/InvalidArgument with the errno text. The timeout runs on `clock`
+// (as BlockingStream's deadlines do).
+absl::StatusOr<UniqueFd> Accept(const Listener& listener, absl::Duration timeout,
+                                const Clock& clock = Clock::Real());
 
 // One non-blocking accept for event loops: nullopt when no connection is waiting (EAGAIN);
 // otherwise as Accept (same skips, same ResourceExhausted rule).
 absl::StatusOr<std::optional<UniqueFd>> AcceptNow(const Listener& listener);
 
-// Connects to `endpoint` within `timeout` (tcp: tries each resolved address in turn; name
-// resolution itself is not bounded by the timeout).
+// Connects to `endpoint` within `timeout` and returns the descriptor, for code that hands it to
+// its own event loop (the AWS HTTP transport). Clients that talk over the connection themselves
+// use BlockingStream::Connect. Same rules: tcp tries each resolved address in turn; name
+// resolution itself is not bounded by the timeout.
 absl::StatusOr<UniqueFd> Connect(const Endpoint& endpoint, absl::Duration timeout);
 
 // One concrete socket address, for event-loop clients (e.g. Boost.Asio) that connect themselves.
@@ -92,18 +101,24 @@ struct SocketAddress {
 // Connect's errors; vsock and unix: exactly one).
 absl::StatusOr<std::vector<SocketAddress>> ResolveConnectAddresses(const Endpoint& endpoint);
 
-// Writes all of `data` within `timeout`.
-absl::Status WriteAll(int fd, ByteView data, absl::Duration timeout);
-absl::Status WriteAll(int fd, std::string_view data, absl::Duration timeout);
-
-// Returns the next frame from `fd` within `timeout`, reading into `decoder` as needed (a decoder
+// Returns the next frame from `stream` by `deadline`, reading into `decoder` as needed (a decoder
 // belongs to one connection; bytes read beyond the frame stay in it for the next call).
 // nullopt: the peer closed the connection cleanly between frames. DataLoss: the peer closed
-// mid-frame. Framing errors (garbage, oversize) come from the decoder.
+// mid-frame. DeadlineExceeded also when a peer trickles bytes without ever completing a frame.
+// Framing errors (garbage, oversize) come from the decoder.
+absl::StatusOr<std::optional<Frame>> ReadFrame(BlockingStream& stream, FrameDecoder& decoder,
+                                               absl::Time deadline);
+
+// Encodes and writes one frame (EncodeFrame + BlockingStream::WriteAll).
+absl::Status WriteFrame(BlockingStream& stream, FrameKind kind, std::string_view payload,
+                        absl::Time deadline, size_t max_frame_size = kDefaultMaxFrameSize);
+
+// The same on a raw descriptor, borrowed for the call (see the top of this file): the timeout
+// counts from the call on the real clock.
+absl::Status WriteAll(int fd, ByteView data, absl::Duration timeout);
+absl::Status WriteAll(int fd, std::string_view data, absl::Duration timeout);
 absl::StatusOr<std::optional<Frame>> ReadFrame(int fd, FrameDecoder& decoder,
                                                absl::Duration timeout);
-
-// Encodes and writes one frame (EncodeFrame + WriteAll).
 absl::Status WriteFrame(int fd, FrameKind kind, std::string_view payload, absl::Duration timeout,
                         size_t max_frame_size = kDefaultMaxFrameSize);
 

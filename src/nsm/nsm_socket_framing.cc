@@ -1,15 +1,12 @@
 #include "src/nsm/nsm_socket_framing.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
@@ -18,38 +15,12 @@
 namespace lockout::nsm {
 namespace {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
-
-// nullopt = no deadline (infinite timeout).
-std::optional<SteadyTime> DeadlineFrom(absl::Duration timeout) {
-  if (timeout == absl::InfiniteDuration()) return std::nullopt;
-  if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
-  return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
-}
-
-absl::Status Errno(std::string_view what, int err) {
-  return absl::UnavailableError(absl::StrCat("nsm socket: ", Absl(what), ": ", std::strerror(err)));
-}
-
-// Waits until `fd` is ready for `events` or the deadline passes.
-absl::Status WaitReady(int fd, short events, const std::optional<SteadyTime>& deadline) {
-  for (;;) {
-    int timeout_ms = -1;
-    if (deadline) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-          *deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return absl::DeadlineExceededError("nsm socket: timed out");
-      timeout_ms = left.count() > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max()
-                                                                  : static_cast<int>(left.count());
-    }
-    pollfd pfd{};
-    pfd.fd = fd;
-    pfd.events = events;
-    const int n = poll(&pfd, 1, timeout_ms);
-    if (n > 0) return absl::OkStatus();  // readable, writable, or an error the next call reports
-    if (n == 0) return absl::DeadlineExceededError("nsm socket: timed out");
-    if (errno != EINTR) return Errno("poll", errno);
-  }
+// Keeps the codes this file's contract gives a meaning (DeadlineExceeded, DataLoss); every other
+// socket error is Unavailable. The message keeps the stream's (peer, operation, errno text).
+absl::Status SocketError(const absl::Status& s) {
+  const std::string message = absl::StrCat("nsm socket: ", s.message());
+  if (absl::IsDeadlineExceeded(s) || absl::IsDataLoss(s)) return absl::Status(s.code(), message);
+  return absl::UnavailableError(message);
 }
 
 void NoteSender(FrameSenders* senders, pid_t pid) {
@@ -58,9 +29,9 @@ void NoteSender(FrameSenders* senders, pid_t pid) {
   }
 }
 
-// recv(), or with `senders` recvmsg() noting the sender of the bytes it returns.
-ssize_t Receive(int fd, uint8_t* data, size_t size, FrameSenders* senders) {
-  if (senders == nullptr) return recv(fd, data, size, MSG_DONTWAIT);
+// One recvmsg() that notes the sender of the bytes it returns (SCM_CREDENTIALS, unix(7)).
+// Returns like recvmsg: the count, 0 at end of stream, -1 with errno.
+ssize_t ReceiveNotingSender(int fd, uint8_t* data, size_t size, FrameSenders* senders) {
   iovec iov{data, size};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
   msghdr msg{};
@@ -83,42 +54,42 @@ ssize_t Receive(int fd, uint8_t* data, size_t size, FrameSenders* senders) {
   return n;
 }
 
-// Reads exactly out.size() bytes. `*received` counts bytes read before any failure.
-absl::Status ReadExact(int fd, absl::Span<uint8_t> out, const std::optional<SteadyTime>& deadline,
+// Reads exactly out.size() bytes; DataLoss at end of stream. `*received` counts bytes read before
+// any failure. Without `senders` this is the stream's own ReadExact; with it, the reads are
+// recvmsg() calls of ours on the stream's descriptor, and the stream only waits.
+absl::Status ReadExact(net::BlockingStream& stream, absl::Span<uint8_t> out, absl::Time deadline,
                        size_t* received, FrameSenders* senders) {
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = Receive(fd, out.data() + done, out.size() - done, senders);
+  if (senders == nullptr) return stream.ReadExact(out, deadline, received);
+  *received = 0;
+  while (*received < out.size()) {
+    const ssize_t n = ReceiveNotingSender(stream.native_handle(), out.data() + *received,
+                                          out.size() - *received, senders);
     if (n > 0) {
-      done += static_cast<size_t>(n);
       *received += static_cast<size_t>(n);
       continue;
     }
-    if (n == 0) return absl::DataLossError("nsm socket: peer closed the connection");
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      RETURN_IF_ERROR(WaitReady(fd, POLLIN, deadline));
+    if (n == 0) return absl::DataLossError("peer closed the connection");
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      RETURN_IF_ERROR(stream.WaitReadable(deadline));
       continue;
     }
-    return Errno("recv", errno);
+    return absl::UnavailableError(
+        absl::StrCat("recvmsg from ", stream.peer(), ": ", std::strerror(err)));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout) {
-  return ReadFrame(fd, max_size, timeout, nullptr);
-}
-
-absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
+absl::StatusOr<Bytes> ReadFrame(net::BlockingStream& stream, size_t max_size, absl::Time deadline,
                                 FrameSenders* senders) {
   if (senders != nullptr) senders->pids.clear();
-  const std::optional<SteadyTime> deadline = DeadlineFrom(timeout);
   uint8_t header[kFrameHeaderSize];
   size_t received = 0;
   absl::Status s =
-      ReadExact(fd, absl::Span<uint8_t>(header, sizeof(header)), deadline, &received, senders);
+      ReadExact(stream, absl::Span<uint8_t>(header, sizeof(header)), deadline, &received, senders);
   if (!s.ok()) {
     if (received == 0 && absl::IsDataLoss(s)) {
       return absl::OutOfRangeError("nsm socket: peer closed the connection between frames");
@@ -127,7 +98,7 @@ absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
       return absl::DataLossError(absl::StrCat("nsm socket: peer closed the connection after ",
                                               received, " of 4 length bytes"));
     }
-    return s;
+    return SocketError(s);
   }
   const uint32_t length = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
                           (uint32_t{header[2]} << 8) | uint32_t{header[3]};
@@ -137,23 +108,23 @@ absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
   }
   Bytes body(length);
   received = 0;
-  s = ReadExact(fd, absl::Span<uint8_t>(body), deadline, &received, senders);
+  s = ReadExact(stream, absl::Span<uint8_t>(body), deadline, &received, senders);
   if (!s.ok()) {
     if (absl::IsDataLoss(s)) {
       return absl::DataLossError(absl::StrCat("nsm socket: peer closed the connection after ",
                                               received, " of ", length, " frame bytes"));
     }
-    return s;
+    return SocketError(s);
   }
   return body;
 }
 
-absl::Status WriteFrame(int fd, ByteView payload, size_t max_size, absl::Duration timeout) {
+absl::Status WriteFrame(net::BlockingStream& stream, ByteView payload, size_t max_size,
+                        absl::Time deadline) {
   if (payload.size() > max_size || payload.size() > std::numeric_limits<uint32_t>::max()) {
     return absl::InvalidArgumentError(absl::StrCat("nsm socket: frame of ", payload.size(),
                                                    " bytes exceeds the limit of ", max_size));
   }
-  const std::optional<SteadyTime> deadline = DeadlineFrom(timeout);
   const auto length = static_cast<uint32_t>(payload.size());
   Bytes frame;
   frame.reserve(kFrameHeaderSize + payload.size());
@@ -162,22 +133,25 @@ absl::Status WriteFrame(int fd, ByteView payload, size_t max_size, absl::Duratio
   frame.push_back(static_cast<uint8_t>(length >> 8));
   frame.push_back(static_cast<uint8_t>(length));
   frame.insert(frame.end(), payload.begin(), payload.end());
-  size_t done = 0;
-  while (done < frame.size()) {
-    const ssize_t n =
-        send(fd, frame.data() + done, frame.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) {
-      done += static_cast<size_t>(n);
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      RETURN_IF_ERROR(WaitReady(fd, POLLOUT, deadline));
-      continue;
-    }
-    return Errno("send", errno);
-  }
+  if (absl::Status s = stream.WriteAll(frame, deadline); !s.ok()) return SocketError(s);
   return absl::OkStatus();
+}
+
+absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout) {
+  return ReadFrame(fd, max_size, timeout, nullptr);
+}
+
+absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
+                                FrameSenders* senders) {
+  absl::StatusOr<net::BlockingStream> stream = net::BlockingStream::Borrow(fd);
+  if (!stream.ok()) return SocketError(stream.status());
+  return ReadFrame(*stream, max_size, stream->DeadlineAfter(timeout), senders);
+}
+
+absl::Status WriteFrame(int fd, ByteView payload, size_t max_size, absl::Duration timeout) {
+  absl::StatusOr<net::BlockingStream> stream = net::BlockingStream::Borrow(fd);
+  if (!stream.ok()) return SocketError(stream.status());
+  return WriteFrame(*stream, payload, max_size, stream->DeadlineAfter(timeout));
 }
 
 }  // namespace lockout::nsm

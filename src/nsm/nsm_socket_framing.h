@@ -4,10 +4,11 @@
 // UnixSocketNsmDevice and the local NSM service: each message is a 4-byte big-endian length
 // followed by exactly that many bytes (the CBOR that /dev/nsm would carry).
 //
-// Both functions work on a connected stream socket whether it is blocking or not: every
-// send/recv is non-blocking (MSG_DONTWAIT) and waits in poll() against one deadline covering the
-// whole frame. Writes use MSG_NOSIGNAL, so a closed peer yields an error instead of SIGPIPE.
-// They do not close the fd. Thread-compatible: one reader and one writer per fd at a time.
+// The functions work on a net::BlockingStream (the Boost.Asio client socket, deadlines on the
+// stream's clock) with one deadline covering the whole frame; the overloads on a raw fd borrow it
+// for the call (net::BlockingStream::Borrow: the fd may be blocking or not, and is left as it
+// was, open). Writes use MSG_NOSIGNAL, so a closed peer yields an error instead of SIGPIPE.
+// Thread-compatible: one reader and one writer per fd at a time.
 //
 // Error codes (messages carry sizes and errno text, never payload bytes):
 //   OutOfRange       — peer closed the connection cleanly before the first byte of a frame
@@ -27,13 +28,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/common/bytes.h"
+#include "src/net/blocking_stream.h"
 
 namespace lockout::nsm {
 
 inline constexpr size_t kFrameHeaderSize = 4;
-
-// Reads one frame from `fd`. A frame of length 0 is returned as empty Bytes.
-absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout);
 
 // The processes that wrote a frame's bytes, as the kernel reports them (SCM_CREDENTIALS, unix(7))
 // on a Unix socket with SO_PASSCRED set. Linux never returns bytes of two senders from one
@@ -44,11 +43,20 @@ struct FrameSenders {
   std::vector<pid_t> pids;  // distinct, in order of first appearance
 };
 
-// ReadFrame that also fills `senders` (cleared first) for the bytes it read, header included.
+// Reads one frame from `stream` by `deadline`. A frame of length 0 is returned as empty Bytes.
+// With `senders`, also fills it (cleared first) for the bytes read, header included; the stream
+// must then be a Unix socket with SO_PASSCRED set.
+absl::StatusOr<Bytes> ReadFrame(net::BlockingStream& stream, size_t max_size, absl::Time deadline,
+                                FrameSenders* senders = nullptr);
+
+// Writes `payload` as one frame to `stream` by `deadline`.
+absl::Status WriteFrame(net::BlockingStream& stream, ByteView payload, size_t max_size,
+                        absl::Time deadline);
+
+// The same on a raw fd, borrowed for the call; `timeout` counts from the call on the real clock.
+absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout);
 absl::StatusOr<Bytes> ReadFrame(int fd, size_t max_size, absl::Duration timeout,
                                 FrameSenders* senders);
-
-// Writes `payload` as one frame to `fd`.
 absl::Status WriteFrame(int fd, ByteView payload, size_t max_size, absl::Duration timeout);
 
 }  // namespace lockout::nsm

@@ -1,13 +1,9 @@
 #include "src/nsm/unix_socket_nsm_device.h"
 
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,56 +24,47 @@ absl::Status WithPath(const absl::Status& s, const std::string& path) {
 absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> UnixSocketNsmDevice::Create(
     std::string_view socket_path, UnixSocketNsmDeviceOptions options) {
   if (socket_path.empty()) return absl::InvalidArgumentError("nsm: empty socket path");
-  if (socket_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("nsm: socket path of ", socket_path.size(),
-                                                   " bytes is longer than sockaddr_un allows (",
-                                                   sizeof(sockaddr_un{}.sun_path) - 1, ")"));
-  }
   if (socket_path.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("nsm: socket path contains a NUL byte");
   }
+  std::string path(socket_path);
+  if (path.front() != '/') {
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("nsm: cannot make socket path ", path, " absolute: ", ec.message()));
+    }
+    path = absolute.string();
+  }
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("nsm: socket path of ", path.size(),
+                                                   " bytes is longer than sockaddr_un allows (",
+                                                   sizeof(sockaddr_un{}.sun_path) - 1, ")"));
+  }
+  absl::StatusOr<net::Endpoint> endpoint = net::Endpoint::Unix(path);
+  if (!endpoint.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("nsm: ", endpoint.status().message()));
+  }
   return std::unique_ptr<UnixSocketNsmDevice>(
-      new UnixSocketNsmDevice(std::string(socket_path), options));
+      new UnixSocketNsmDevice(*std::move(endpoint), options));
 }
 
-UnixSocketNsmDevice::~UnixSocketNsmDevice() {
-  absl::MutexLock lock(&mu_);
-  DisconnectLocked();
-}
+UnixSocketNsmDevice::~UnixSocketNsmDevice() = default;
 
-absl::Status UnixSocketNsmDevice::ConnectLocked() {
-  // Non-blocking so that a service with a full accept backlog fails the call (EAGAIN) instead of
-  // hanging it; the framing functions never depend on the blocking mode.
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("nsm: socket(): ", std::strerror(errno)));
+absl::Status UnixSocketNsmDevice::ConnectLocked(absl::Time deadline) {
+  // A unix connect never waits: a service with a full accept backlog fails the call (EAGAIN)
+  // instead of hanging it.
+  absl::StatusOr<net::BlockingStream> stream =
+      net::BlockingStream::Connect(endpoint_, deadline, *options_.clock);
+  if (!stream.ok()) {
+    if (absl::IsDeadlineExceeded(stream.status()))
+      return WithPath(stream.status(), endpoint_.path());
+    return absl::UnavailableError(absl::StrCat("nsm: cannot connect to NSM service at ",
+                                               endpoint_.path(), ": ", stream.status().message()));
   }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path_.data(), path_.size());  // length checked in Create()
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    const int err = errno;
-    close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("nsm: cannot connect to NSM service at ", path_, ": ", std::strerror(err)));
-  }
-  fd_ = fd;
+  stream_.emplace(*std::move(stream));
   return absl::OkStatus();
-}
-
-bool UnixSocketNsmDevice::IdleConnectionIsDeadLocked() {
-  pollfd pfd{};
-  pfd.fd = fd_;
-  pfd.events = POLLIN | POLLRDHUP;
-  if (poll(&pfd, 1, 0) < 0) return true;
-  // Between calls the service has nothing to say: readable data, hang-up or error all mean the
-  // connection cannot carry the next exchange.
-  return pfd.revents != 0;
-}
-
-void UnixSocketNsmDevice::DisconnectLocked() {
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
 }
 
 absl::StatusOr<Bytes> UnixSocketNsmDevice::Call(ByteView request_cbor) {
@@ -86,30 +73,29 @@ absl::StatusOr<Bytes> UnixSocketNsmDevice::Call(ByteView request_cbor) {
         "nsm: request of ", request_cbor.size(), " bytes exceeds the limit of ", kMaxRequestSize));
   }
   absl::MutexLock lock(&mu_);
-  // One deadline for the whole call, on the monotonic clock.
-  const auto start = std::chrono::steady_clock::now();
-  auto remaining = [&] {
-    return options_.timeout - absl::FromChrono(std::chrono::steady_clock::now() - start);
-  };
+  // One deadline for the whole call.
+  const absl::Time deadline = options_.clock->Now() + options_.timeout;
+  const std::string& path = endpoint_.path();
   // A service that closed an idle connection (or restarted) must not cost a failed call: check
   // before sending, when nothing has been delivered yet, so reconnecting cannot duplicate a
-  // request.
-  if (fd_ >= 0 && IdleConnectionIsDeadLocked()) DisconnectLocked();
-  if (fd_ < 0) RETURN_IF_ERROR(ConnectLocked());
+  // request. Between calls the service has nothing to say: readable data, end of stream or an
+  // error all mean the connection cannot carry the next exchange.
+  if (stream_.has_value() && stream_->ReadableNow()) stream_.reset();
+  if (!stream_.has_value()) RETURN_IF_ERROR(ConnectLocked(deadline));
 
-  absl::Status written = WriteFrame(fd_, request_cbor, kMaxRequestSize, remaining());
+  absl::Status written = WriteFrame(*stream_, request_cbor, kMaxRequestSize, deadline);
   if (!written.ok()) {
-    DisconnectLocked();
-    return WithPath(written, path_);
+    stream_.reset();
+    return WithPath(written, path);
   }
-  absl::StatusOr<Bytes> response = ReadFrame(fd_, options_.max_response_size, remaining());
+  absl::StatusOr<Bytes> response = ReadFrame(*stream_, options_.max_response_size, deadline);
   if (!response.ok()) {
-    DisconnectLocked();
+    stream_.reset();
     if (absl::IsOutOfRange(response.status())) {
       return absl::UnavailableError(
-          absl::StrCat("nsm: ", path_, ": NSM service closed the connection without answering"));
+          absl::StrCat("nsm: ", path, ": NSM service closed the connection without answering"));
     }
-    return WithPath(response.status(), path_);
+    return WithPath(response.status(), path);
   }
   return response;
 }

@@ -3,15 +3,15 @@
 // UnixSocketNsmDevice: an NsmDevice backed by the local NSM service on a Unix stream socket.
 //
 // Per call it sends one frame (4-byte big-endian length + the request CBOR) and reads one frame
-// back (nsm_socket_framing.h), on a connection kept open between calls. Any failure closes the
-// connection and the next call opens a new one; a kept connection that the service closed while
-// idle is noticed before sending and replaced, so a restarted service costs no failed call.
-// Calls are never retried once sent: the service may already have acted on a non-idempotent
-// request (ExtendPCR).
-// Thread-safe: calls are serialised on the one connection.
+// back (nsm_socket_framing.h), on a connection (a net::BlockingStream) kept open between calls. Any
+// failure closes the connection and the next call opens a new one; a kept connection that the
+// service closed while idle is noticed before sending and replaced, so a restarted service costs no
+// failed call. Calls are never retried once sent: the service may already have acted on a
+// non-idempotent request (ExtendPCR). Thread-safe: calls are serialised on the one connection.
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +19,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/common/clock.h"
+#include "src/net/blocking_stream.h"
+#include "src/net/endpoint.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/nsm_message.h"
 
@@ -32,12 +35,15 @@ struct UnixSocketNsmDeviceOptions {
   absl::Duration timeout = absl::Seconds(10);
   // Responses announcing a larger length are refused before their body is read.
   size_t max_response_size = kMaxSocketResponseSize;
+  // The clock `timeout` runs on (tests pass a FakeClock). Must outlive the device.
+  const Clock* clock = &Clock::Real();
 };
 
 class UnixSocketNsmDevice final : public NsmDevice {
  public:
-  // Validates the path (non-empty, fits in sockaddr_un: InvalidArgument otherwise). Does not
-  // connect: the first Call() does, so the service may start later.
+  // Validates the path (non-empty, fits in sockaddr_un: InvalidArgument otherwise). A relative
+  // path is taken relative to the current directory now. Does not connect: the first Call()
+  // does, so the service may start later.
   static absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> Create(
       std::string_view socket_path, UnixSocketNsmDeviceOptions options = {});
 
@@ -52,18 +58,15 @@ class UnixSocketNsmDevice final : public NsmDevice {
   absl::StatusOr<Bytes> Call(ByteView request_cbor) override;
 
  private:
-  UnixSocketNsmDevice(std::string path, UnixSocketNsmDeviceOptions options)
-      : path_(std::move(path)), options_(options) {}
+  UnixSocketNsmDevice(net::Endpoint endpoint, UnixSocketNsmDeviceOptions options)
+      : endpoint_(std::move(endpoint)), options_(options) {}
 
-  absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DisconnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // True if the kept-open connection was closed by the service or has unexpected input.
-  bool IdleConnectionIsDeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ConnectLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::string path_;
+  const net::Endpoint endpoint_;  // unix://<absolute path>
   const UnixSocketNsmDeviceOptions options_;
   absl::Mutex mu_;
-  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+  std::optional<net::BlockingStream> stream_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lockout::nsm

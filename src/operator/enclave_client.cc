@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
 #include "src/common/strings.h"
@@ -23,8 +24,9 @@ std::string Sanitize(std::string_view s) {
   return out;
 }
 
-absl::StatusOr<Json> ReadReply(int fd, net::FrameDecoder& decoder, absl::Duration timeout) {
-  absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(fd, decoder, timeout);
+absl::StatusOr<Json> ReadReply(net::BlockingStream& stream, net::FrameDecoder& decoder,
+                               absl::Time deadline) {
+  absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(stream, decoder, deadline);
   if (!frame.ok()) return frame.status();
   if (!frame->has_value()) {
     return absl::UnavailableError("the enclave closed the connection without replying");
@@ -47,14 +49,16 @@ absl::StatusOr<std::string> ReplyString(const Json& reply, std::string_view name
 
 absl::StatusOr<std::string> SignV1(const net::Endpoint& endpoint, ByteView message,
                                    absl::Duration timeout) {
-  absl::StatusOr<UniqueFd> fd = net::Connect(endpoint, timeout);
-  if (!fd.ok()) return fd.status();
+  // One deadline for the whole exchange, connecting included.
+  const absl::Time deadline = Clock::Real().Now() + timeout;
+  absl::StatusOr<net::BlockingStream> stream = net::BlockingStream::Connect(endpoint, deadline);
+  if (!stream.ok()) return stream.status();
   const std::string request = Json{{"bytes", Base64Encode(message)}}.dump();
-  if (absl::Status s = net::WriteFrame(fd->get(), net::FrameKind::kV1, request, timeout); !s.ok()) {
+  if (absl::Status s = net::WriteFrame(*stream, net::FrameKind::kV1, request, deadline); !s.ok()) {
     return s;
   }
   net::FrameDecoder decoder;
-  absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(fd->get(), decoder, timeout);
+  absl::StatusOr<std::optional<net::Frame>> frame = net::ReadFrame(*stream, decoder, deadline);
   if (!frame.ok()) return frame.status();
   if (!frame->has_value()) {
     return absl::UnavailableError("the enclave closed the connection without replying");
@@ -84,17 +88,20 @@ absl::StatusOr<Bytes> ParseV1SignReply(std::string_view json_text) {
 
 absl::StatusOr<std::unique_ptr<EnclaveV2Client>> EnclaveV2Client::Connect(
     const net::Endpoint& endpoint, absl::Duration timeout) {
-  absl::StatusOr<UniqueFd> fd = net::Connect(endpoint, timeout);
-  if (!fd.ok()) return fd.status();
-  return std::unique_ptr<EnclaveV2Client>(new EnclaveV2Client(*std::move(fd), timeout));
+  absl::StatusOr<net::BlockingStream> stream =
+      net::BlockingStream::Connect(endpoint, Clock::Real().Now() + timeout);
+  if (!stream.ok()) return stream.status();
+  return std::unique_ptr<EnclaveV2Client>(new EnclaveV2Client(*std::move(stream), timeout));
 }
 
 absl::StatusOr<Json> EnclaveV2Client::Call(Json request) {
   const int64_t id = next_id_++;
   request["id"] = id;
-  absl::Status sent = net::WriteFrame(fd_.get(), net::FrameKind::kV2, request.dump(), timeout_);
+  // One deadline per call: the request written and its reply read.
+  const absl::Time deadline = stream_.DeadlineAfter(timeout_);
+  absl::Status sent = net::WriteFrame(stream_, net::FrameKind::kV2, request.dump(), deadline);
   if (!sent.ok()) return sent;
-  absl::StatusOr<Json> reply = ReadReply(fd_.get(), decoder_, timeout_);
+  absl::StatusOr<Json> reply = ReadReply(stream_, decoder_, deadline);
   if (!reply.ok()) return reply.status();
   auto rid = reply->find("id");
   if (rid == reply->end() || !rid->is_number_integer() || rid->get<int64_t>() != id) {

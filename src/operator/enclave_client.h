@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "src/common/bytes.h"
+#include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
 #include "src/net/socket.h"
@@ -60,9 +61,9 @@ class EnclaveV2Client final {
   absl::StatusOr<nlohmann::json> Health();
 
  private:
-  EnclaveV2Client(UniqueFd fd, absl::Duration timeout)
-      : fd_(std::move(fd)), timeout_(timeout) {}
-  UniqueFd fd_;
+  EnclaveV2Client(net::BlockingStream stream, absl::Duration timeout)
+      : stream_(std::move(stream)), timeout_(timeout) {}
+  net::BlockingStream stream_;
   net::FrameDecoder decoder_;
   absl::Duration timeout_;
   int64_t next_id_ = 1;

@@ -6,9 +6,10 @@
 //   ASSIGN_OR_RETURN(GetSecretReply r, relay.GetSecret("lockout/signing-key"));
 //   // r.secret: the ciphertext; r.credentials: the instance role's credentials for KMS.
 //
-// Each call opens a new connection, sends one v1 get_secret frame and reads one v1 reply frame,
-// as the seed's enclave does. The reply is read into secret memory (it carries credentials),
-// bounded by `max_reply_size` and by one deadline for the whole exchange after connecting.
+// Each call opens a new connection (a net::BlockingStream), sends one v1 get_secret frame and
+// reads one v1 reply frame, as the seed's enclave does. The reply is read into secret memory (it
+// carries credentials), bounded by `max_reply_size` and by one deadline for the whole exchange
+// after connecting.
 //
 // Errors: Unavailable (cannot connect, connection reset, relay closed before replying, or the
 // relay said it is busy / its upstream is unavailable: retry later); DeadlineExceeded;
@@ -24,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "src/common/clock.h"
 #include "src/net/endpoint.h"
 #include "src/relay/relay_protocol.h"
 
@@ -37,6 +39,8 @@ struct RelayClientOptions {
   // upstream calls well before this (lockout-relay: 20 s).
   absl::Duration timeout = absl::Seconds(30);
   size_t max_reply_size = kMaxReplySize;
+  // The clock both timeouts run on (tests pass a FakeClock). Must outlive the client.
+  const Clock* clock = &Clock::Real();
 };
 
 class RelayClient final {

@@ -20,14 +20,25 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_clock_ticker.h"
 
 namespace lockout::net {
 namespace {
 
+using ::lockout::testing::FakeClockTicker;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kGenerous = absl::Seconds(20);
 constexpr absl::Duration kShort = absl::Milliseconds(200);
+// Timeouts on a FakeClock: far longer than a test may run in real time.
+constexpr absl::Duration kLongFakeTimeout = absl::Hours(1);
+
+// `fd` as a stream on `clock`.
+BlockingStream StreamOn(UniqueFd fd, const Clock& clock) {
+  absl::StatusOr<BlockingStream> s = BlockingStream::Adopt(std::move(fd), clock);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *std::move(s);
+}
 
 class TempDir {
  public:
@@ -168,8 +179,12 @@ std::pair<UniqueFd, UniqueFd> ConnectedPair() {
 TEST(SocketTest, ReadTimesOutOnASilentPeer) {
   auto [server, client] = ConnectedPair();
   ASSERT_TRUE(server.valid());
+  FakeClock clock(absl::UnixEpoch());
+  BlockingStream stream = StreamOn(std::move(server), clock);
+  FakeClockTicker ticker(clock, absl::Minutes(1));
   FrameDecoder decoder;
-  absl::StatusOr<std::optional<Frame>> frame = ReadFrame(server.get(), decoder, kShort);
+  absl::StatusOr<std::optional<Frame>> frame =
+      ReadFrame(stream, decoder, clock.Now() + kLongFakeTimeout);
   EXPECT_TRUE(absl::IsDeadlineExceeded(frame.status())) << frame.status();
 }
 
@@ -177,10 +192,40 @@ TEST(SocketTest, ReadTimesOutOnAPeerThatStopsMidFrame) {
   auto [server, client] = ConnectedPair();
   ASSERT_TRUE(server.valid());
   ASSERT_TRUE(WriteAll(client.get(), std::string_view("{\"bytes\": \"AA"), kGenerous).ok());
+  FakeClock clock(absl::UnixEpoch());
+  BlockingStream stream = StreamOn(std::move(server), clock);
+  FakeClockTicker ticker(clock, absl::Minutes(1));
   FrameDecoder decoder;
-  absl::StatusOr<std::optional<Frame>> frame = ReadFrame(server.get(), decoder, kShort);
+  absl::StatusOr<std::optional<Frame>> frame =
+      ReadFrame(stream, decoder, clock.Now() + kLongFakeTimeout);
   EXPECT_TRUE(absl::IsDeadlineExceeded(frame.status())) << frame.status();
   EXPECT_TRUE(decoder.InFrame());
+}
+
+// A peer that keeps sending bytes that never finish a frame is cut off at the deadline, although
+// no single wait ever times out.
+TEST(SocketTest, ReadTimesOutOnAPeerTricklingBytesInsideAFrame) {
+  auto [server, client] = ConnectedPair();
+  ASSERT_TRUE(server.valid());
+  ASSERT_TRUE(WriteAll(client.get(), std::string_view("{"), kGenerous).ok());
+  std::atomic<bool> stop{false};
+  std::thread trickle([&stop, fd = client.get()] {
+    while (!stop) {
+      if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  FakeClock clock(absl::UnixEpoch());
+  BlockingStream stream = StreamOn(std::move(server), clock);
+  absl::StatusOr<std::optional<Frame>> frame;
+  {
+    FakeClockTicker ticker(clock, absl::Minutes(1));
+    FrameDecoder decoder;
+    frame = ReadFrame(stream, decoder, clock.Now() + kLongFakeTimeout);
+  }
+  stop = true;
+  trickle.join();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(frame.status())) << frame.status();
 }
 
 TEST(SocketTest, PeerClosingMidFrameIsACleanDataLossErrorForBothKinds) {
@@ -260,10 +305,12 @@ TEST(SocketTest, WriteAllFinishesLargePartialWrites) {
 TEST(SocketTest, WriteAllTimesOutWhenThePeerDoesNotRead) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  UniqueFd writer(fds[0]);
+  FakeClock clock(absl::UnixEpoch());
+  BlockingStream writer = StreamOn(UniqueFd(fds[0]), clock);
   UniqueFd reader(fds[1]);
+  FakeClockTicker ticker(clock, absl::Minutes(1));
   const std::string data(16 << 20, 'x');
-  absl::Status status = WriteAll(writer.get(), data, kShort);
+  absl::Status status = writer.WriteAll(data, clock.Now() + kLongFakeTimeout);
   EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
 }
 
@@ -279,8 +326,30 @@ TEST(SocketTest, WriteToAClosedPeerIsAnErrorNotSigpipe) {
 TEST(SocketTest, AcceptTimesOutWithoutClients) {
   absl::StatusOr<Listener> listener = Listen(MustParse("tcp://127.0.0.1:0"));
   ASSERT_TRUE(listener.ok()) << listener.status();
-  absl::StatusOr<UniqueFd> conn = Accept(*listener, kShort);
+  FakeClock clock(absl::UnixEpoch());
+  FakeClockTicker ticker(clock, absl::Minutes(1));
+  absl::StatusOr<UniqueFd> conn = Accept(*listener, kLongFakeTimeout, clock);
   EXPECT_TRUE(absl::IsDeadlineExceeded(conn.status())) << conn.status();
+  EXPECT_THAT(std::string(conn.status().message()),
+              HasSubstr(listener->local_endpoint().ToString()));
+}
+
+TEST(SocketTest, AcceptReturnsAConnectionThatArrivesWhileWaiting) {
+  absl::StatusOr<Listener> listener = Listen(MustParse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  std::thread later([endpoint = listener->local_endpoint()] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    absl::StatusOr<UniqueFd> client = Connect(endpoint, kGenerous);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (client.ok()) {
+      char byte;
+      (void)recv(client->get(), &byte, 1, 0);  // until the server side closes
+    }
+  });
+  absl::StatusOr<UniqueFd> conn = Accept(*listener, kGenerous);
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  conn = absl::UnknownError("closed");
+  later.join();
 }
 
 TEST(SocketTest, AcceptNowWithoutClientsReturnsNothing) {

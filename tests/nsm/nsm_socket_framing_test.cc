@@ -1,16 +1,21 @@
 #include "src/nsm/nsm_socket_framing.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_clock_ticker.h"
 
 namespace lockout::nsm {
 namespace {
 
+using ::lockout::testing::FakeClockTicker;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // A connected pair of Unix stream sockets, closed on destruction.
@@ -39,6 +44,15 @@ class SocketPair {
 };
 
 constexpr absl::Duration kLongTimeout = absl::Seconds(10);
+// Timeouts on a FakeClock: far longer than a test may run in real time.
+constexpr absl::Duration kLongFakeTimeout = absl::Hours(1);
+
+// `fd` borrowed as a stream whose deadlines run on `clock`.
+net::BlockingStream StreamOn(int fd, const Clock& clock) {
+  absl::StatusOr<net::BlockingStream> s = net::BlockingStream::Borrow(fd, clock);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *std::move(s);
+}
 
 TEST(NsmSocketFramingTest, WritesFourByteBigEndianLengthThenPayload) {
   SocketPair p;
@@ -122,15 +136,74 @@ TEST(NsmSocketFramingTest, PeerClosingInsideTheBodyIsDataLoss) {
 
 TEST(NsmSocketFramingTest, SilentPeerTimesOut) {
   SocketPair p;
-  EXPECT_EQ(ReadFrame(p.a(), 16, absl::Milliseconds(50)).status().code(),
+  FakeClock clock(absl::UnixEpoch());
+  net::BlockingStream stream = StreamOn(p.a(), clock);
+  FakeClockTicker ticker(clock, absl::Minutes(1));
+  EXPECT_EQ(ReadFrame(stream, 16, clock.Now() + kLongFakeTimeout).status().code(),
             absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST(NsmSocketFramingTest, StalledBodyTimesOut) {
   SocketPair p;
   p.SendRawToA(Bytes{0x00, 0x00, 0x00, 0x08, 1});
-  EXPECT_EQ(ReadFrame(p.a(), 16, absl::Milliseconds(50)).status().code(),
-            absl::StatusCode::kDeadlineExceeded);
+  FakeClock clock(absl::UnixEpoch());
+  net::BlockingStream stream = StreamOn(p.a(), clock);
+  FakeClockTicker ticker(clock, absl::Minutes(1));
+  absl::StatusOr<Bytes> r = ReadFrame(stream, 16, clock.Now() + kLongFakeTimeout);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("nsm socket"));
+}
+
+// The fd overloads keep the blocking mode of a descriptor they borrow.
+TEST(NsmSocketFramingTest, FdOverloadsLeaveABlockingDescriptorBlocking) {
+  SocketPair p;
+  ASSERT_EQ(fcntl(p.a(), F_GETFL) & O_NONBLOCK, 0);
+  ASSERT_TRUE(WriteFrame(p.a(), Bytes{7}, 16, kLongTimeout).ok());
+  absl::StatusOr<Bytes> r = ReadFrame(p.b(), 16, kLongTimeout);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(fcntl(p.a(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_EQ(fcntl(p.b(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+// With SO_PASSCRED on the reader, every frame says which process wrote it (here: this one).
+TEST(NsmSocketFramingTest, ReadFrameReportsTheSendersOfTheFrame) {
+  SocketPair p;
+  const int on = 1;
+  ASSERT_EQ(setsockopt(p.b(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)), 0);
+  ASSERT_TRUE(WriteFrame(p.a(), Bytes{1, 2, 3}, 16, kLongTimeout).ok());
+  FrameSenders senders;
+  senders.pids = {12345};  // cleared by ReadFrame
+  absl::StatusOr<Bytes> r = ReadFrame(p.b(), 16, kLongTimeout, &senders);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, (Bytes{1, 2, 3}));
+  EXPECT_THAT(senders.pids, ElementsAre(getpid()));
+}
+
+// The recvmsg path waits through the stream too: it times out on the stream's clock, and a
+// frame that arrives in pieces while it waits is read whole.
+TEST(NsmSocketFramingTest, ReadFrameWithSendersWaitsForPiecesAndTimesOut) {
+  SocketPair p;
+  const int on = 1;
+  ASSERT_EQ(setsockopt(p.b(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)), 0);
+  FakeClock clock(absl::UnixEpoch());
+  net::BlockingStream stream = StreamOn(p.b(), clock);
+  std::thread writer([&p] {
+    const Bytes frame = {0x00, 0x00, 0x00, 0x02, 0xaa, 0xbb};
+    for (uint8_t byte : frame) {
+      ASSERT_EQ(send(p.a(), &byte, 1, MSG_NOSIGNAL), 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  FrameSenders senders;
+  absl::StatusOr<Bytes> r = ReadFrame(stream, 16, clock.Now() + kLongFakeTimeout, &senders);
+  writer.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, (Bytes{0xaa, 0xbb}));
+  EXPECT_THAT(senders.pids, ElementsAre(getpid()));
+
+  FakeClockTicker ticker(clock, absl::Minutes(1));
+  absl::StatusOr<Bytes> silent = ReadFrame(stream, 16, clock.Now() + kLongFakeTimeout, &senders);
+  EXPECT_EQ(silent.status().code(), absl::StatusCode::kDeadlineExceeded) << silent.status();
 }
 
 TEST(NsmSocketFramingTest, WritingMoreThanTheLimitIsInvalidArgument) {
@@ -148,8 +221,11 @@ TEST(NsmSocketFramingTest, WritingToAClosedPeerFailsWithoutSigpipe) {
 
 TEST(NsmSocketFramingTest, WriterBlockedByAFullPeerTimesOut) {
   SocketPair p;
+  FakeClock clock(absl::UnixEpoch());
+  net::BlockingStream stream = StreamOn(p.a(), clock);
+  FakeClockTicker ticker(clock, absl::Minutes(1));
   // Nobody reads p.b(): a frame bigger than both socket buffers cannot complete.
-  absl::Status s = WriteFrame(p.a(), Bytes(8 << 20, 0), 8 << 20, absl::Milliseconds(50));
+  absl::Status s = WriteFrame(stream, Bytes(8 << 20, 0), 8 << 20, clock.Now() + kLongFakeTimeout);
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
 }
 

@@ -1,5 +1,7 @@
 #include "src/nsm/unix_socket_nsm_device.h"
 
+#include <unistd.h>
+
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -10,6 +12,7 @@
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_socket_framing.h"
 #include "tests/nsm/fake_nsm_server.h"
+#include "tests/testing/fake_clock_ticker.h"
 
 namespace lockout::nsm {
 namespace {
@@ -151,10 +154,15 @@ TEST(UnixSocketNsmDeviceTest, SilentServerTimesOut) {
   FakeNsmServer server(AfterOneRequest([](int fd) {
     (void)ReadFrame(fd, kMaxRequestSize, kServerTimeout);  // never answers
   }));
+  FakeClock clock(absl::UnixEpoch());
   UnixSocketNsmDeviceOptions options;
-  options.timeout = absl::Milliseconds(100);
+  options.timeout = absl::Hours(1);  // on the fake clock: passes in real milliseconds
+  options.clock = &clock;
   auto device = MakeDevice(server.path(), options);
-  EXPECT_EQ(device->Call(Bytes{1}).status().code(), absl::StatusCode::kDeadlineExceeded);
+  lockout::testing::FakeClockTicker ticker(clock, absl::Minutes(1));
+  absl::StatusOr<Bytes> r = device->Call(Bytes{1});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr(server.path()));
 }
 
 TEST(UnixSocketNsmDeviceTest, MissingServiceIsUnavailable) {
@@ -163,6 +171,20 @@ TEST(UnixSocketNsmDeviceTest, MissingServiceIsUnavailable) {
   absl::StatusOr<Bytes> r = device->Call(Bytes{1});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr(path));
+}
+
+TEST(UnixSocketNsmDeviceTest, ARelativePathIsTakenFromTheCurrentDirectory) {
+  FakeNsmServer server(AnswerEach([](const Bytes& req) { return req; }));
+  const std::string dir = server.path().substr(0, server.path().rfind('/'));
+  char saved[4096];
+  ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+  ASSERT_EQ(chdir(dir.c_str()), 0);
+  auto device = MakeDevice("nsm.sock");
+  ASSERT_EQ(chdir(saved), 0);
+  ASSERT_NE(device, nullptr);
+  absl::StatusOr<Bytes> r = device->Call(Bytes{5});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, Bytes{5});
 }
 
 TEST(UnixSocketNsmDeviceTest, PathsThatDoNotFitASocketAddressAreRejected) {

@@ -15,6 +15,7 @@
 #include "src/net/socket.h"
 #include "src/relay/relay_client.h"
 #include "tests/relay/fake_upstream.h"
+#include "tests/testing/fake_clock_ticker.h"
 
 namespace lockout::relay {
 namespace {
@@ -283,11 +284,13 @@ class ScriptedRelay {
     done_.Notify();
     thread_.join();
   }
-  RelayClient Client(absl::Duration timeout = kIo, size_t max_reply = kMaxReplySize) {
+  RelayClient Client(absl::Duration timeout = kIo, size_t max_reply = kMaxReplySize,
+                     const Clock* clock = &Clock::Real()) {
     RelayClientOptions options;
     options.endpoint = listener_->local_endpoint();
     options.timeout = timeout;
     options.max_reply_size = max_reply;
+    options.clock = clock;
     return RelayClient(options);
   }
 
@@ -320,8 +323,13 @@ TEST(RelayClientTest, RelayClosingMidReplyIsDataLoss) {
 
 TEST(RelayClientTest, SilentRelayIsDeadlineExceeded) {
   ScriptedRelay relay("", /*hold=*/true);
-  EXPECT_EQ(relay.Client(absl::Milliseconds(200)).GetSecret(kAllowedSecret).status().code(),
-            absl::StatusCode::kDeadlineExceeded);
+  FakeClock clock(absl::UnixEpoch());
+  lockout::testing::FakeClockTicker ticker(clock, absl::Minutes(1));
+  // An hour on the fake clock: it passes in real milliseconds.
+  absl::StatusOr<GetSecretReply> reply =
+      relay.Client(absl::Hours(1), kMaxReplySize, &clock).GetSecret(kAllowedSecret);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();
+  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("0 bytes received"));
 }
 
 TEST(RelayClientTest, OversizedReplyIsResourceExhausted) {
