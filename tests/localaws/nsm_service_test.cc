@@ -716,21 +716,108 @@ TEST_F(NsmServiceTest, SilentConnectionsCannotKeepAFreshClientOut) {
   }
 }
 
+// Deadlines run on the service's clock (clock_, a FakeClock): these tests advance it instead of
+// sleeping for a timeout, and wait in real time only for the next sweep (every 20 ms).
+constexpr absl::Duration kSeveralSweeps = absl::Milliseconds(200);
+
 TEST_F(NsmServiceTest, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
   NsmServiceOptions o = Options("idle.sock");
-  o.idle_timeout = absl::Milliseconds(300);
+  o.idle_timeout = absl::Seconds(30);
+  o.sweep_interval = absl::Milliseconds(20);
   auto idle = StartOrDie(o);
   ASSERT_NE(idle, nullptr);
   RawConnection c(idle->socket_path());
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());  // restarts the timer
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  clock_.Advance(absl::Seconds(2));
   EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
   // A device notices the closed connection and reconnects without a failed call.
   auto device = Device(*idle);
   nsm::NsmClient client(*device);
   ASSERT_TRUE(client.DescribePcr(0).ok());
-  absl::SleepFor(absl::Milliseconds(600));
+  clock_.Advance(absl::Seconds(31));
+  absl::SleepFor(kSeveralSweeps);  // the service closes the device's connection meanwhile
   EXPECT_TRUE(client.DescribePcr(0).ok());
+}
+
+TEST_F(NsmServiceTest, ASilentConnectionIsClosedAfterTheIdleTimeout) {
+  NsmServiceOptions o = Options("silent.sock");
+  o.idle_timeout = absl::Seconds(30);
+  o.sweep_interval = absl::Milliseconds(20);
+  auto service = StartOrDie(o);
+  ASSERT_NE(service, nullptr);
+  RawConnection c(service->socket_path());
+  ASSERT_TRUE(c.connected());
+  absl::SleepFor(kSeveralSweeps);  // accepted and measured
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
+}
+
+TEST_F(NsmServiceTest, AFrameThatDoesNotCompleteIsClosedAfterTheFrameTimeout) {
+  NsmServiceOptions o = Options("slow.sock");
+  o.frame_timeout = absl::Seconds(10);
+  o.sweep_interval = absl::Milliseconds(20);
+  auto service = StartOrDie(o);
+  ASSERT_NE(service, nullptr);
+  RawConnection c(service->socket_path());
+  ASSERT_TRUE(c.connected());
+  // A byte now and then, never a whole frame: the timeout counts from the frame's first byte.
+  ASSERT_TRUE(c.SendRaw({0x00}).ok());
+  for (uint8_t b : {0x00, 0x00}) {
+    absl::SleepFor(kSeveralSweeps);
+    clock_.Advance(absl::Seconds(4));
+    ASSERT_TRUE(c.SendRaw({b}).ok());
+  }
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  clock_.Advance(absl::Seconds(3));  // 11 s after the first byte
+  EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
+  // Others are still served.
+  auto device = Device(*service);
+  nsm::NsmClient client(*device);
+  EXPECT_TRUE(client.DescribePcr(0).ok());
+}
+
+TEST_F(NsmServiceTest, AnAnswerNotReadIsNotWaitedForBeyondTheFrameTimeout) {
+  // GetRandom answers 256 bytes; a peer that keeps asking and never reads fills the socket
+  // buffers, and the service's write then waits at most frame_timeout.
+  NsmServiceOptions o = Options("unread.sock");
+  o.frame_timeout = absl::Seconds(10);
+  o.sweep_interval = absl::Milliseconds(20);
+  auto service = StartOrDie(o);
+  ASSERT_NE(service, nullptr);
+  RawConnection c(service->socket_path());
+  ASSERT_TRUE(c.connected());
+  const Bytes request = EncodeOrDie(nsm::GetRandomRequest{});
+  Bytes frame{0, 0, 0, static_cast<uint8_t>(request.size())};
+  frame.insert(frame.end(), request.begin(), request.end());
+  // Send until our own send buffer is full too (the service stopped reading).
+  bool full = false;
+  for (int i = 0; i < 100000 && !full; ++i) {
+    if (::send(c.fd(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+      full = errno == EAGAIN || errno == EWOULDBLOCK;
+      if (!full) break;
+    }
+  }
+  ASSERT_TRUE(full);
+  absl::SleepFor(kSeveralSweeps);
+  clock_.Advance(absl::Seconds(11));
+  // Closed: our reads drain what was answered and then see EOF (or a reset).
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool closed = false;
+  char buf[65536];
+  while (!closed && absl::Now() < deadline) {
+    const ssize_t n = ::recv(c.fd(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+    if (n < 0) absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(closed);
 }
 
 TEST(NsmServiceOptionsTest, TheIdleTimeoutDefaultsToFiveMinutes) {
