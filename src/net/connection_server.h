@@ -5,7 +5,8 @@
 //
 // A server (the enclave's signing server, the relay, the local NSM service) gives it a bound
 // net::Listener and a factory that turns an accepted socket into a Connection. The server:
-//   * runs `threads` threads on one io_context. Each connection's socket is bound to its own strand,
+//   * runs `threads` threads on one io_context. Each connection's socket is bound to its own
+//   strand,
 //     so a connection's handlers never run concurrently; work a connection posts to executor()
 //     (not its strand) runs on whichever thread is free: this is how one pipelined connection's
 //     requests are spread over every worker;
@@ -19,6 +20,9 @@
 //   * holds every connection (shared_ptr, by id) until the connection calls Close(); Stop() closes
 //     all that remain and joins the threads. Asynchronous handlers hold shared_from_this(), so a
 //     closed connection lives exactly until its last pending handler has run.
+//
+// Lifetimes: whatever the connections refer to (a request handler, a memory budget) must outlive
+// the ConnectionServer; pending handlers, and with them closed connections, are destroyed with it.
 //
 // Thread-safety: Start/Stop from one thread (Stop is idempotent and run by the destructor); the
 // accessors, Snapshot and Close(id) from any thread.
@@ -68,7 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   uint64_t id() const { return id_; }
   StreamSocket& socket() { return socket_; }
-  const Strand& strand() { return socket_.get_executor(); }
+  Strand strand() { return socket_.get_executor(); }
   bool closed() const { return closed_; }
 
   // Ends the connection: closes the socket (pending operations complete with operation_aborted),
@@ -108,7 +112,7 @@ struct ConnectionServerOptions {
     kEvictIdlest,  // the connection with the oldest last_activity() is closed to make room
   };
   WhenFull when_full = WhenFull::kRefuse;
-  std::string refusal_reply;
+  std::string refusal_reply{};
   absl::Duration sweep_interval = absl::Milliseconds(250);
   // Source of `now` for Sweep (not owned; must outlive the server).
   const Clock* clock = &Clock::Real();
@@ -124,8 +128,7 @@ class ConnectionServer final {
   using Factory = std::function<std::shared_ptr<Connection>(StreamSocket socket)>;
 
   // Starts accepting on `listener` and the threads. Errors: InvalidArgument (options).
-  static absl::StatusOr<std::unique_ptr<ConnectionServer>> Start(Listener listener,
-                                                                 Factory factory,
+  static absl::StatusOr<std::unique_ptr<ConnectionServer>> Start(Listener listener, Factory factory,
                                                                  ConnectionServerOptions options);
   ~ConnectionServer();
   ConnectionServer(const ConnectionServer&) = delete;
@@ -149,6 +152,7 @@ class ConnectionServer final {
   void Close(uint64_t id, std::string why);
 
  private:
+  friend class Connection;  // Forget()
   ConnectionServer(Listener listener, Factory factory, ConnectionServerOptions options);
   void WaitForConnection();
   void AcceptReady();
