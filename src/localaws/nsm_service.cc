@@ -387,8 +387,6 @@ Answer NsmService::Impl::Respond(Session& s, pid_t pid, const Bytes& frame,
 
 namespace {
 
-constexpr std::string_view kEvictedReason = "evicted";
-
 // 4-byte big-endian length + payload (nsm/nsm_socket_framing.h).
 Bytes Framed(const Bytes& payload) {
   const auto length = static_cast<uint32_t>(payload.size());
@@ -404,11 +402,12 @@ Bytes Framed(const Bytes& payload) {
 // (measure the caller; answer one request) owns `session_` while it runs, as the strand does
 // nothing else with the connection in kMeasuring and kWorking.
 //
-//   kMeasuring  the caller is being measured (pool). No deadline.
+//   kMeasuring  the caller is being measured (pool). Deadline only while the pool is full
+//               (SubmitJob).
 //   kReading    waiting for readability, then recvmsg() of exactly the frame's remaining bytes,
 //               noting each chunk's sender. Deadlines: idle_timeout from the last answer until
 //               the first byte, frame_timeout from the first byte to the last.
-//   kWorking    the request is on the pool; nothing is read. No deadline.
+//   kWorking    the request is on the pool; nothing is read. Deadline as kMeasuring.
 //   kWriting    the answer is being written. Deadline: frame_timeout.
 class NsmConnection final : public net::Connection {
  public:
@@ -417,7 +416,9 @@ class NsmConnection final : public net::Connection {
 
   size_t memory_usage() const override { return memory_.load(std::memory_order_relaxed); }
   // When the connection last had an answer (or was accepted); never while it is answering, so a
-  // connection in the middle of a request is not the one evicted for a newcomer.
+  // connection in the middle of a request is not the one evicted for a newcomer. Real time, not
+  // the service's clock: this orders connections (a frozen test clock would tie them all) and is
+  // no deadline.
   absl::Time last_activity() const override {
     if (working_.load(std::memory_order_relaxed)) return absl::InfiniteFuture();
     return absl::FromUnixNanos(last_answer_ns_.load(std::memory_order_relaxed));
@@ -425,20 +426,9 @@ class NsmConnection final : public net::Connection {
 
  protected:
   void Start() override {
-    last_answer_ns_.store(absl::ToUnixNanos(Now()), std::memory_order_relaxed);
+    last_answer_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
     state_ = State::kMeasuring;
-    absl::Status submitted = service_->pool->Submit([self = self(), strand = strand()](int) {
-      if (self->gone_.load()) return;
-      absl::StatusOr<Session> session = self->service_->NewSession(self->pid_);
-      boost::asio::post(strand, [self, session = std::move(session)]() mutable {
-        self->OnMeasured(std::move(session));
-      });
-    });
-    if (!submitted.ok()) {
-      LogWarn("nsm_connection_refused",
-              {{"pid", pid_}, {"error", std::string(submitted.message())}});
-      Close("busy");
-    }
+    SubmitJob();
   }
 
   void Sweep(absl::Time now) override {
@@ -462,16 +452,17 @@ class NsmConnection final : public net::Connection {
         return;
       case State::kMeasuring:
       case State::kWorking:
+        if (job_waiting_) SubmitJob();
         return;
     }
   }
 
   void OnClosed(std::string_view why) override {
     gone_.store(true);
-    if (why == kEvictedReason) {  // TODO(i12-core): the server's eviction reason
+    if (why.starts_with("evicted")) {  // net::ConnectionServer made room for a newcomer
       const absl::Time last = absl::FromUnixNanos(last_answer_ns_.load());
       LogInfo("nsm_connection_evicted", {{"pid", pid_},
-                                         {"idle_ms", absl::ToInt64Milliseconds(Now() - last)},
+                                         {"idle_ms", absl::ToInt64Milliseconds(absl::Now() - last)},
                                          {"max_connections", service_->options.max_connections}});
     }
     out_.clear();
@@ -608,21 +599,56 @@ class NsmConnection final : public net::Connection {
   void Dispatch() {
     state_ = State::kWorking;
     working_.store(true, std::memory_order_relaxed);
-    absl::Status submitted = service_->pool->Submit([self = self(), strand = strand()](int) {
-      if (self->gone_.load()) return;
-      Answer answer =
-          self->service_->Respond(self->session_, self->pid_, self->body_, self->senders_);
-      boost::asio::post(strand, [self, answer = std::move(answer)]() mutable {
-        self->OnAnswered(std::move(answer));
+    SubmitJob();
+  }
+
+  // Hands the job of the state (kMeasuring: measure the caller; kWorking: answer the request) to
+  // the pool. If the pool is full (a burst of connections, evicted ones' jobs still queued), Sweep
+  // tries again until frame_timeout has passed; then the caller is refused, or the request is
+  // answered InternalError (the Nitro NSM has no "busy") and the connection stays usable.
+  // Connections waiting here are open connections, so they are bounded by max_connections.
+  void SubmitJob() {
+    absl::Status submitted;
+    if (state_ == State::kMeasuring) {
+      submitted = service_->pool->Submit([self = self(), strand = strand()](int) {
+        if (self->gone_.load()) return;
+        absl::StatusOr<Session> session = self->service_->NewSession(self->pid_);
+        boost::asio::post(strand, [self, session = std::move(session)]() mutable {
+          self->OnMeasured(std::move(session));
+        });
       });
-    });
-    if (submitted.ok()) return;
+    } else {
+      submitted = service_->pool->Submit([self = self(), strand = strand()](int) {
+        if (self->gone_.load()) return;
+        Answer answer =
+            self->service_->Respond(self->session_, self->pid_, self->body_, self->senders_);
+        boost::asio::post(strand, [self, answer = std::move(answer)]() mutable {
+          self->OnAnswered(std::move(answer));
+        });
+      });
+    }
+    if (submitted.ok()) {
+      job_waiting_ = false;
+      return;
+    }
     if (!absl::IsResourceExhausted(submitted)) {
       Close("stopping");
       return;
     }
-    // Every worker busy and the queue full: InternalError (the NSM has no "busy"), the
-    // connection stays usable.
+    const absl::Time now = Now();
+    if (!job_waiting_) {
+      job_waiting_ = true;
+      job_deadline_ = now + service_->options.frame_timeout;
+      return;
+    }
+    if (now < job_deadline_) return;
+    job_waiting_ = false;
+    if (state_ == State::kMeasuring) {
+      LogWarn("nsm_connection_refused",
+              {{"pid", pid_}, {"error", std::string(submitted.message())}});
+      Close("busy");
+      return;
+    }
     LogWarn("nsm_busy", {{"pid", pid_}, {"error", std::string(submitted.message())}});
     Answer busy;
     absl::StatusOr<Bytes> encoded = nsm::EncodeResponse(Error(nsm::ErrorCode::kInternalError));
@@ -634,7 +660,7 @@ class NsmConnection final : public net::Connection {
     if (closed()) return;
     // Marked answered before the write, so a peer that has read its answer is never taken for
     // the one longest without an answer.
-    last_answer_ns_.store(absl::ToUnixNanos(Now()), std::memory_order_relaxed);
+    last_answer_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
     working_.store(false, std::memory_order_relaxed);
     if (!answer.bytes.has_value()) {
       Close("encode error");
@@ -677,6 +703,8 @@ class NsmConnection final : public net::Connection {
   size_t body_got_ = 0;
   nsm::FrameSenders senders_;
   bool frame_started_ = false;
+  bool job_waiting_ = false;  // the pool was full: Sweep submits the job again
+  absl::Time job_deadline_ = absl::InfiniteFuture();
   Bytes out_;
   absl::Time idle_deadline_ = absl::InfiniteFuture();
   absl::Time frame_deadline_ = absl::InfiniteFuture();

@@ -62,11 +62,14 @@
 // blocks (measuring the caller, vouching for it again per request, signing documents) runs on a
 // pool of `worker_threads` (common/blocking_pool.h) and its answer is posted back to the
 // connection. A connection has at most one job at a time and the pool queues at most
-// 2 * max_connections, so memory stays bounded; if it is ever full the request is answered
-// InternalError (the Nitro NSM has no "busy") and the connection stays usable. At most
-// `max_connections` are open: a connection beyond the cap closes the open connection that has
-// gone longest without an answer (accepted but silent, or idle between requests; never one whose
-// request is being answered), logged as nsm_connection_evicted, so that a fresh client — an
+// 2 * max_connections, so memory stays bounded. When it is full (a burst of connections; jobs of
+// evicted connections still queued) the job is submitted again at every sweep for up to
+// `frame_timeout`; after that the caller is refused (nsm_connection_refused), or the request is
+// answered InternalError (nsm_busy; the Nitro NSM has no "busy") and the connection stays usable.
+// At most `max_connections` are open: a connection beyond the cap closes the open connection that
+// has gone longest without an answer (accepted but silent, or idle between requests; one whose
+// request is being answered only if every open connection is answering one),
+// logged as nsm_connection_evicted, so that a fresh client — an
 // enclave booting next to stale connections — is always served. A frame must complete within
 // `frame_timeout` once its first byte arrives, and an answer must be read within it; a
 // connection idle between frames (or silent after connecting) is closed after `idle_timeout`

@@ -8,15 +8,15 @@
 // a slow upstream, stalls nobody else's I/O.
 //
 // Limits. At most max_connections are open; past the cap a new connection gets
-// {"error": "relay busy"} (written without waiting) and is closed, counted in
-// lockout_relay_errors_total{kind="busy"}, and "relay_connection_refused" is logged at most once
-// per 10 s with a count. At most worker_threads + worker_queue requests are accepted and
-// unanswered across all connections; a request beyond that is answered {"error": "relay busy"}
-// at once and the connection stays usable. A connection reads nothing while its request is being
-// handled or its reply written, so it holds at most one request (max_request_size), one read
-// chunk and one reply. When accept fails (out of descriptors or memory) the server stops
-// accepting for 100 ms, doubling to 1 s, and logs "relay_accept_failed" at most once per 10 s
-// (net/accept_backoff.h) instead of spinning.
+// {"error": "relay busy"} (written without waiting) and is closed, and "relay_connection_refused"
+// is logged at most once per 10 s with a count (such connections are not in
+// lockout_relay_errors_total: net::ConnectionServer does not report refusals to its owner). At most
+// worker_threads + worker_queue requests are accepted and unanswered across all connections; a
+// request beyond that is answered {"error": "relay busy"} at once and the connection stays usable.
+// A connection reads nothing while its request is being handled or its reply written, so it holds
+// at most one request (max_request_size), one read chunk and one reply. When accept fails (out of
+// descriptors or memory) the server stops accepting for 100 ms, doubling to 1 s, and logs
+// "relay_accept_failed" at most once per 10 s (net/accept_backoff.h) instead of spinning.
 //
 // Per connection: frames are read with net::FrameDecoder (v1 "$$$" or v2 length-prefixed, at
 // most max_request_size bytes each) and answered in order by RelayService, so both the seed's

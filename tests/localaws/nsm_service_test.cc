@@ -1,6 +1,7 @@
 #include "src/localaws/nsm_service.h"
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -770,10 +771,10 @@ TEST_F(NsmServiceTest, AFrameThatDoesNotCompleteIsClosedAfterTheFrameTimeout) {
   ASSERT_TRUE(c.connected());
   // A byte now and then, never a whole frame: the timeout counts from the frame's first byte.
   ASSERT_TRUE(c.SendRaw({0x00}).ok());
-  for (uint8_t b : {0x00, 0x00}) {
+  for (int i = 0; i < 2; ++i) {
     absl::SleepFor(kSeveralSweeps);
     clock_.Advance(absl::Seconds(4));
-    ASSERT_TRUE(c.SendRaw({b}).ok());
+    ASSERT_TRUE(c.SendRaw({0x00}).ok());
   }
   EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
   clock_.Advance(absl::Seconds(3));  // 11 s after the first byte
@@ -785,8 +786,9 @@ TEST_F(NsmServiceTest, AFrameThatDoesNotCompleteIsClosedAfterTheFrameTimeout) {
 }
 
 TEST_F(NsmServiceTest, AnAnswerNotReadIsNotWaitedForBeyondTheFrameTimeout) {
-  // GetRandom answers 256 bytes; a peer that keeps asking and never reads fills the socket
-  // buffers, and the service's write then waits at most frame_timeout.
+  // A peer that keeps asking for documents (~5 KiB each) and never reads them fills the socket
+  // buffers; the service's write then waits at most frame_timeout, and it reads nothing more
+  // from that peer meanwhile.
   NsmServiceOptions o = Options("unread.sock");
   o.frame_timeout = absl::Seconds(10);
   o.sweep_interval = absl::Milliseconds(20);
@@ -794,10 +796,12 @@ TEST_F(NsmServiceTest, AnAnswerNotReadIsNotWaitedForBeyondTheFrameTimeout) {
   ASSERT_NE(service, nullptr);
   RawConnection c(service->socket_path());
   ASSERT_TRUE(c.connected());
-  const Bytes request = EncodeOrDie(nsm::GetRandomRequest{});
-  Bytes frame{0, 0, 0, static_cast<uint8_t>(request.size())};
+  const Bytes request = EncodeOrDie(nsm::AttestationRequest{
+      Bytes(nsm::kMaxUserDataSize, 1), Bytes(nsm::kMaxNonceSize, 2), std::nullopt});
+  Bytes frame{0, 0, static_cast<uint8_t>(request.size() >> 8),
+              static_cast<uint8_t>(request.size() & 0xff)};
   frame.insert(frame.end(), request.begin(), request.end());
-  // Send until our own send buffer is full too (the service stopped reading).
+  // Requests until our own send buffer is full (a partial frame at the end is fine).
   bool full = false;
   for (int i = 0; i < 100000 && !full; ++i) {
     if (::send(c.fd(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
@@ -806,8 +810,17 @@ TEST_F(NsmServiceTest, AnAnswerNotReadIsNotWaitedForBeyondTheFrameTimeout) {
     }
   }
   ASSERT_TRUE(full);
-  absl::SleepFor(kSeveralSweeps);
+  // Until the answers waiting for us stop growing: the service's write is stalled.
+  int waiting = -1;
+  for (int i = 0; i < 200; ++i) {
+    int now = 0;
+    ASSERT_EQ(::ioctl(c.fd(), FIONREAD, &now), 0);
+    if (now == waiting) break;
+    waiting = now;
+    absl::SleepFor(absl::Milliseconds(300));
+  }
   clock_.Advance(absl::Seconds(11));
+  absl::SleepFor(kSeveralSweeps);  // the service sees the deadline before we read anything
   // Closed: our reads drain what was answered and then see EOF (or a reset).
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   bool closed = false;
