@@ -427,6 +427,7 @@ class NsmConnection final : public net::Connection {
  protected:
   void Start() override {
     last_answer_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+    idle_deadline_ = Now() + service_->options.idle_timeout;  // silent since it connected
     state_ = State::kMeasuring;
     SubmitJob();
   }
@@ -497,7 +498,6 @@ class NsmConnection final : public net::Connection {
     body_.clear();
     body_got_ = 0;
     senders_.pids.clear();
-    idle_deadline_ = Now() + service_->options.idle_timeout;
     WaitReadable();
   }
 
@@ -673,7 +673,11 @@ class NsmConnection final : public net::Connection {
     state_ = State::kWriting;
     out_ = Framed(payload);
     memory_.store(body_.capacity() + out_.capacity(), std::memory_order_relaxed);
-    write_deadline_ = Now() + service_->options.frame_timeout;
+    const absl::Time now = Now();
+    write_deadline_ = now + service_->options.frame_timeout;
+    // Idle from the answer on (checked once the answer is written): the peer may have it before
+    // this write's handler runs.
+    idle_deadline_ = now + service_->options.idle_timeout;
     boost::asio::async_write(
         socket(), boost::asio::buffer(out_),
         [self = self(), close_after](const boost::system::error_code& ec, size_t) {

@@ -248,7 +248,11 @@ class RelayConnection final : public net::Connection {
     state_ = state;
     reply_ = std::move(reply);
     UpdateMemory();
-    write_deadline_ = Now() + owner_->options_.write_timeout;
+    const absl::Time now = Now();
+    write_deadline_ = now + owner_->options_.write_timeout;
+    // The next frame's deadline counts from the reply (checked once it is written): the peer may
+    // have the reply before this write's handler runs.
+    read_deadline_ = now + owner_->options_.read_timeout;
     const ByteView bytes = reply_.Reveal();
     boost::asio::async_write(
         socket(), boost::asio::buffer(bytes.data(), bytes.size()),
@@ -272,7 +276,6 @@ class RelayConnection final : public net::Connection {
       StartDraining();
       return;
     }
-    read_deadline_ = Now() + owner_->options_.read_timeout;
     ProcessNext();
   }
 

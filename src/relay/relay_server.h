@@ -24,8 +24,8 @@
 // the protocol get {"error": "bad request"} and the connection is closed: garbage or an
 // oversized frame (at once), a peer that closed its write side mid-frame, a frame not complete
 // within read_timeout. A connection idle between frames for read_timeout is closed silently (the
-// timer restarts only when a reply has been written, so bytes trickled without completing a frame
-// do not keep a connection). A reply not written within write_timeout closes the connection.
+// timer restarts only with a reply, so bytes trickled without completing a frame do not keep a
+// connection). A reply not written within write_timeout closes the connection.
 // Before closing after an error the server stops writing and drains (at most 500 ms and 1 MiB)
 // what the peer still sends, so the peer reads the error reply instead of a connection reset.
 // Deadlines are checked every sweep_interval against `clock` (tests advance a FakeClock).

@@ -752,9 +752,14 @@ TEST_F(NsmServiceTest, ASilentConnectionIsClosedAfterTheIdleTimeout) {
   o.sweep_interval = absl::Milliseconds(20);
   auto service = StartOrDie(o);
   ASSERT_NE(service, nullptr);
+  {
+    auto device = Device(*service);  // the executable's hash is cached from now on
+    nsm::NsmClient client(*device);
+    ASSERT_TRUE(client.DescribePcr(0).ok());
+  }
   RawConnection c(service->socket_path());
   ASSERT_TRUE(c.connected());
-  absl::SleepFor(kSeveralSweeps);  // accepted and measured
+  absl::SleepFor(kSeveralSweeps);  // accepted (the idle timer starts) and measured
   clock_.Advance(absl::Seconds(29));
   EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
   clock_.Advance(absl::Seconds(2));
@@ -769,6 +774,7 @@ TEST_F(NsmServiceTest, AFrameThatDoesNotCompleteIsClosedAfterTheFrameTimeout) {
   ASSERT_NE(service, nullptr);
   RawConnection c(service->socket_path());
   ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());  // measured and reading
   // A byte now and then, never a whole frame: the timeout counts from the frame's first byte.
   ASSERT_TRUE(c.SendRaw({0x00}).ok());
   for (int i = 0; i < 2; ++i) {
