@@ -25,7 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "src/common/logger.h"
 #include "src/common/strings.h"
-#include "src/enclave/blocking_pool.h"
+#include "src/common/blocking_pool.h"
 #include "src/enclave/connection_rules.h"
 #include "src/net/accept_backoff.h"
 #include "src/net/socket.h"

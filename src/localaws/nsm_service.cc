@@ -1,7 +1,5 @@
 #include "src/localaws/nsm_service.h"
 
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,19 +10,20 @@
 #include <atomic>
 #include <bitset>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <list>
-#include <thread>
+#include <optional>
 #include <utility>
 #include <variant>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "boost/asio/post.hpp"
+#include "boost/asio/write.hpp"
 #include "src/attest/attestation_document.h"
 #include "src/attest/builder.h"
 #include "src/attest/certificate.h"
+#include "src/common/blocking_pool.h"
 #include "src/common/encoding.h"
 #include "src/common/logger.h"
 #include "src/common/status_macros.h"
@@ -33,10 +32,12 @@
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
 #include "src/measure/local_pcr0.h"
-#include "src/net/accept_backoff.h"
+#include "src/net/connection_server.h"
+#include "src/net/endpoint.h"
+#include "src/net/socket.h"
+#include "src/net/unix_credentials.h"
 #include "src/nsm/nsm_message.h"
 #include "src/nsm/nsm_socket_framing.h"
-
 namespace lockout::localaws {
 namespace {
 
@@ -91,84 +92,38 @@ absl::Status ValidateOptions(const NsmServiceOptions& o) {
   if (o.leaf_validity < absl::Minutes(5)) {
     return absl::InvalidArgumentError("nsm service: leaf_validity must be at least 5 minutes");
   }
-  if (o.frame_timeout <= absl::ZeroDuration() || o.idle_timeout <= absl::ZeroDuration()) {
+  if (o.frame_timeout <= absl::ZeroDuration() || o.idle_timeout <= absl::ZeroDuration() ||
+      o.sweep_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("nsm service: timeouts must be positive");
   }
+  if (o.max_connections > 32768) {
+    return absl::InvalidArgumentError("nsm service: max_connections must be at most 32768");
+  }
+  RETURN_IF_ERROR(BlockingPool::Validate({.threads = o.worker_threads, .queue_limit = 0}));
   return absl::OkStatus();
 }
 
-int PollMillis(absl::Duration d) {
-  if (d == absl::InfiniteDuration()) return -1;
-  const int64_t ms = absl::ToInt64Milliseconds(d);
-  return static_cast<int>(std::clamp<int64_t>(ms, 1, 24 * 3600 * 1000));
-}
-
-// A listening Unix socket at `path` with `mode`; a stale socket file is removed first.
-struct UnixListener {
-  int fd = -1;
-  dev_t dev = 0;
-  ino_t ino = 0;
-};
-
-absl::StatusOr<UnixListener> ListenUnix(const std::string& path, unsigned mode) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  const auto* sa = reinterpret_cast<const sockaddr*>(&addr);
-
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "nsm service: ", path, " exists and is not a socket; refusing to replace it"));
-    }
-    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0) return Errno("cannot create a socket to probe", path);
-    const int rc = ::connect(probe, sa, sizeof(addr));
-    const int err = errno;
-    ::close(probe);
-    if (rc == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("nsm service: ", path, " is in use by a running service"));
-    }
-    if (err == ECONNREFUSED) {
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return Errno("cannot remove the stale socket", path);
-      }
-    } else if (err != ENOENT) {
-      errno = err;
-      return Errno("cannot probe the existing socket", path);
-    }
+// Binds the socket with `mode`. net::Listen replaces a stale socket file and refuses a live one or
+// a non-socket file; the listener removes the file when destroyed, if it is still ours.
+absl::StatusOr<net::Listener> ListenUnix(const std::string& path, unsigned mode) {
+  ASSIGN_OR_RETURN(net::Endpoint endpoint, net::Endpoint::Unix(path));
+  absl::StatusOr<net::Listener> listener = net::Listen(endpoint);
+  if (!listener.ok()) {
+    return absl::Status(listener.status().code(),
+                        absl::StrCat("nsm service: ", listener.status().message()));
   }
-
-  UnixListener l;
-  l.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (l.fd < 0) return Errno("cannot create a socket for", path);
-  auto fail = [&](std::string_view what) {
-    absl::Status s = Errno(what, path);
-    ::close(l.fd);
-    return s;
-  };
-  // Accepted sockets inherit SO_PASSCRED, so every byte a client sends, even before the
-  // connection is served, carries its sender's credentials (NsmService::Impl::CheckRequester).
-  const int on = 1;
-  if (::setsockopt(l.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
-    return fail("cannot set SO_PASSCRED on");
+  // Accepted sockets inherit SO_PASSCRED, so every byte a client sends carries its sender's
+  // credentials (NsmService::Impl::CheckRequester). Bytes sent before the accept carry them too.
+  absl::Status passcred = net::EnablePassCredentials(listener->fd());
+  if (!passcred.ok()) return Errno("cannot set SO_PASSCRED on", path);
+  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) return Errno("cannot chmod", path);
+  // A client that connected between listen() and chmod() was allowed by the umask, not by
+  // `mode`: nothing is served from before the mode was set.
+  for (;;) {
+    absl::StatusOr<std::optional<UniqueFd>> early = net::AcceptNow(*listener);
+    if (!early.ok() || !early->has_value()) break;
   }
-  if (::bind(l.fd, sa, sizeof(addr)) != 0) return fail("cannot bind");
-  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
-    absl::Status s = fail("cannot chmod");
-    ::unlink(path.c_str());
-    return s;
-  }
-  if (::listen(l.fd, 128) != 0 || ::stat(path.c_str(), &st) != 0) {
-    absl::Status s = fail("cannot listen on");
-    ::unlink(path.c_str());
-    return s;
-  }
-  l.dev = st.st_dev;
-  l.ino = st.st_ino;
-  return l;
+  return listener;
 }
 
 // The signing leaf of the moment.
@@ -189,28 +144,18 @@ struct Session {
   ExecutableMeasurement measurement;
 };
 
-int64_t MonotonicNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-struct Connection {
-  int fd = -1;
-  pid_t pid = 0;
-  std::thread thread;
-  std::atomic<bool> done{false};
-  // Set by the accept loop when it closes this connection to make room for a new one.
-  std::atomic<bool> evicted{false};
-  // True from a complete request until its answer is ready: such a connection is not evicted.
-  std::atomic<bool> working{false};
-  // When this connection last had an answer (or was accepted); MonotonicNanos().
-  std::atomic<int64_t> last_answer_ns{0};
-};
-
 nsm::NsmResponse Error(nsm::ErrorCode code) { return nsm::ErrorResponse{code}; }
 
+// What the pool hands back for one request: the encoded answer and whether the requester was
+// refused (then the connection ends after the answer). nullopt bytes: nothing could be encoded.
+struct Answer {
+  std::optional<Bytes> bytes;
+  bool refused = false;
+};
+
 }  // namespace
+
+class NsmConnection;
 
 struct NsmService::Impl {
   Impl(NsmServiceOptions o, const Clock& c) : options(std::move(o)), clock(c) {}
@@ -226,30 +171,22 @@ struct NsmService::Impl {
   absl::Mutex leaf_mu;
   std::shared_ptr<const Leaf> leaf ABSL_GUARDED_BY(leaf_mu);
 
-  UnixListener listener;
-  int stop_fd = -1;
-  std::thread accept_thread;
-  net::AcceptBackoff accept_backoff;                   // accept thread
-  std::list<std::unique_ptr<Connection>> connections;  // accept thread, then Stop
+  // Measurements and requests (they read /proc, hash files and sign): never on the I/O thread.
+  std::unique_ptr<BlockingPool> pool;
+  std::unique_ptr<net::ConnectionServer> server;
   std::atomic<bool> stopped{false};
 
   absl::Status IssueLeaf() ABSL_EXCLUSIVE_LOCKS_REQUIRED(leaf_mu);
   absl::StatusOr<std::shared_ptr<const Leaf>> CurrentLeaf();
 
-  void AcceptLoop();
-  // Joins and closes connections whose thread has ended.
-  void ReapFinished();
-  // Whether a new connection may be served now: below max_connections live ones, or after
-  // evicting the live connection longest without an answer (never one answering a request);
-  // and below 2 * max_connections threads, evicted ones included.
-  bool TryMakeRoom();
-  // TryMakeRoom, retried until it succeeds, the service stops or frame_timeout passes.
-  bool MakeRoom();
-  void Serve(Connection* c);
   absl::StatusOr<Session> NewSession(pid_t pid);
   absl::Status CheckRequester(const Session& s, pid_t pid, const nsm::FrameSenders& senders);
+  // One request frame from `pid`, answered (pool thread; `s` belongs to the caller meanwhile).
+  Answer Respond(Session& s, pid_t pid, const Bytes& frame, const nsm::FrameSenders& senders);
   nsm::NsmResponse Handle(Session& s, const nsm::NsmRequest& request);
   nsm::NsmResponse Attest(const Session& s, const nsm::AttestationRequest& r);
+  // Makes the connection for an accepted socket (nullptr: refused).
+  std::shared_ptr<net::Connection> Accept(net::StreamSocket socket);
   void Shutdown();
 };
 
@@ -416,215 +353,390 @@ nsm::NsmResponse NsmService::Impl::Handle(Session& s, const nsm::NsmRequest& req
   return Error(nsm::ErrorCode::kInvalidOperation);
 }
 
-void NsmService::Impl::Serve(Connection* c) {
-  absl::StatusOr<Session> session = NewSession(c->pid);
-  if (!session.ok()) {
-    LogWarn("nsm_connection_refused",
-            {{"pid", c->pid}, {"error", std::string(session.status().message())}});
-    return;
+// Decode, vouch for the requester, handle, encode: what Serve did per request before the service
+// moved onto the event layer, unchanged.
+Answer NsmService::Impl::Respond(Session& s, pid_t pid, const Bytes& frame,
+                                 const nsm::FrameSenders& senders) {
+  Answer answer;
+  nsm::NsmResponse response;
+  absl::StatusOr<nsm::NsmRequest> request = nsm::DecodeRequest(frame);
+  absl::Status requester = CheckRequester(s, pid, senders);
+  if (!requester.ok()) {
+    LogWarn("nsm_request_refused", {{"pid", pid}, {"error", std::string(requester.message())}});
+    response = Error(nsm::ErrorCode::kInvalidOperation);
+    answer.refused = true;  // a refused process gets no further answers on this connection
+  } else if (!request.ok()) {
+    LogInfo(
+        "nsm_bad_request",
+        {{"pid", pid}, {"size", frame.size()}, {"error", std::string(request.status().message())}});
+    response = Error(nsm::ErrorCode::kInvalidArgument);
+  } else {
+    response = Handle(s, *request);
+    LogDebug("nsm_request", {{"pid", pid},
+                             {"request", nsm::Describe(*request)},
+                             {"response", std::string(nsm::VariantName(response))}});
   }
-  const int idle_ms = PollMillis(options.idle_timeout);
-  for (;;) {
-    std::array<pollfd, 2> fds{pollfd{c->fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
-    const int n = ::poll(fds.data(), fds.size(), idle_ms);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) LogInfo("nsm_connection_idle_closed", {{"pid", c->pid}});
-      return;
-    }
-    if (fds[1].revents != 0 || c->evicted.load()) return;  // stopping, or closed for a newcomer
+  absl::StatusOr<Bytes> encoded = nsm::EncodeResponse(response);
+  if (!encoded.ok()) {
+    LogError("nsm_encode_error", {{"error", std::string(encoded.status().message())}});
+    encoded = nsm::EncodeResponse(Error(nsm::ErrorCode::kInternalError));
+  }
+  if (encoded.ok()) answer.bytes = *std::move(encoded);
+  return answer;
+}
 
-    nsm::FrameSenders senders;
-    absl::StatusOr<Bytes> frame =
-        nsm::ReadFrame(c->fd, nsm::kMaxRequestSize, options.frame_timeout, &senders);
-    if (!frame.ok()) {
-      if (frame.status().code() == absl::StatusCode::kResourceExhausted) {
-        // The body was not read, so the stream cannot be resynchronised: answer and close.
-        absl::StatusOr<Bytes> err = nsm::EncodeResponse(Error(nsm::ErrorCode::kInputTooLarge));
-        if (err.ok()) {
-          (void)nsm::WriteFrame(c->fd, *err, nsm::kMaxResponseSize, options.frame_timeout);
+namespace {
+
+// 4-byte big-endian length + payload (nsm/nsm_socket_framing.h).
+Bytes Framed(const Bytes& payload) {
+  const auto length = static_cast<uint32_t>(payload.size());
+  Bytes out{static_cast<uint8_t>(length >> 24), static_cast<uint8_t>(length >> 16),
+            static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length)};
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+}  // namespace
+
+// One NSM connection. Everything except the pool jobs runs on the connection's strand; a job
+// (measure the caller; answer one request) owns `session_` while it runs, as the strand does
+// nothing else with the connection in kMeasuring and kWorking.
+//
+//   kMeasuring  the caller is being measured (pool). Deadline only while the pool is full
+//               (SubmitJob).
+//   kReading    waiting for readability, then recvmsg() of exactly the frame's remaining bytes,
+//               noting each chunk's sender. Deadlines: idle_timeout from the last answer until
+//               the first byte, frame_timeout from the first byte to the last.
+//   kWorking    the request is on the pool; nothing is read. Deadline as kMeasuring.
+//   kWriting    the answer is being written. Deadline: frame_timeout.
+class NsmConnection final : public net::Connection {
+ public:
+  NsmConnection(net::StreamSocket socket, NsmService::Impl* service, pid_t pid)
+      : net::Connection(std::move(socket)), service_(service), pid_(pid) {}
+
+  size_t memory_usage() const override { return memory_.load(std::memory_order_relaxed); }
+  // When the connection last had an answer (or was accepted); never while it is answering, so a
+  // connection in the middle of a request is not the one evicted for a newcomer. Real time, not
+  // the service's clock: this orders connections (a frozen test clock would tie them all) and is
+  // no deadline.
+  absl::Time last_activity() const override {
+    if (working_.load(std::memory_order_relaxed)) return absl::InfiniteFuture();
+    return absl::FromUnixNanos(last_answer_ns_.load(std::memory_order_relaxed));
+  }
+
+ protected:
+  void Start() override {
+    last_answer_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+    idle_deadline_ = Now() + service_->options.idle_timeout;  // silent since it connected
+    state_ = State::kMeasuring;
+    SubmitJob();
+  }
+
+  void Sweep(absl::Time now) override {
+    switch (state_) {
+      case State::kReading:
+        if (frame_started_ && now >= frame_deadline_) {
+          LogInfo("nsm_connection_error",
+                  {{"pid", pid_}, {"error", "nsm socket: the frame did not complete in time"}});
+          Close("frame timeout");
+        } else if (!frame_started_ && now >= idle_deadline_) {
+          LogInfo("nsm_connection_idle_closed", {{"pid", pid_}});
+          Close("idle");
         }
-      }
-      if (frame.status().code() != absl::StatusCode::kOutOfRange) {
-        LogInfo("nsm_connection_error",
-                {{"pid", c->pid}, {"error", std::string(frame.status().message())}});
-      }
+        return;
+      case State::kWriting:
+        if (now >= write_deadline_) {
+          LogInfo("nsm_connection_error",
+                  {{"pid", pid_}, {"error", "nsm socket: the answer was not read in time"}});
+          Close("write timeout");
+        }
+        return;
+      case State::kMeasuring:
+      case State::kWorking:
+        if (job_waiting_) SubmitJob();
+        return;
+    }
+  }
+
+  void OnClosed(std::string_view why) override {
+    gone_.store(true);
+    if (why.starts_with("evicted")) {  // net::ConnectionServer made room for a newcomer
+      const absl::Time last = absl::FromUnixNanos(last_answer_ns_.load());
+      LogInfo("nsm_connection_evicted", {{"pid", pid_},
+                                         {"idle_ms", absl::ToInt64Milliseconds(absl::Now() - last)},
+                                         {"max_connections", service_->options.max_connections}});
+    }
+    out_.clear();
+    out_.shrink_to_fit();
+    memory_.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  enum class State { kMeasuring, kReading, kWorking, kWriting };
+
+  absl::Time Now() const { return service_->clock.Now(); }
+  std::shared_ptr<NsmConnection> self() {
+    return std::static_pointer_cast<NsmConnection>(shared_from_this());
+  }
+
+  void OnMeasured(absl::StatusOr<Session> session) {
+    if (closed()) return;
+    if (!session.ok()) {
+      LogWarn("nsm_connection_refused",
+              {{"pid", pid_}, {"error", std::string(session.status().message())}});
+      Close("refused");
       return;
     }
+    session_ = *std::move(session);
+    StartReading();
+  }
 
-    c->working.store(true);
-    nsm::NsmResponse response;
-    absl::StatusOr<nsm::NsmRequest> request = nsm::DecodeRequest(*frame);
-    absl::Status requester = CheckRequester(*session, c->pid, senders);
-    if (!requester.ok()) {
-      LogWarn("nsm_request_refused",
-              {{"pid", c->pid}, {"error", std::string(requester.message())}});
-      response = Error(nsm::ErrorCode::kInvalidOperation);
-    } else if (!request.ok()) {
-      LogInfo("nsm_bad_request", {{"pid", c->pid},
-                                  {"size", frame->size()},
-                                  {"error", std::string(request.status().message())}});
-      response = Error(nsm::ErrorCode::kInvalidArgument);
+  void StartReading() {
+    state_ = State::kReading;
+    frame_started_ = false;
+    header_got_ = 0;
+    body_.clear();
+    body_got_ = 0;
+    senders_.pids.clear();
+    WaitReadable();
+  }
+
+  void WaitReadable() {
+    socket().async_wait(net::StreamSocket::wait_read,
+                        [self = self()](const boost::system::error_code& ec) {
+                          if (self->closed()) return;
+                          if (ec) {
+                            self->Close("wait error");
+                            return;
+                          }
+                          self->ReadAvailable();
+                        });
+  }
+
+  void NoteSender(pid_t pid) {
+    if (std::find(senders_.pids.begin(), senders_.pids.end(), pid) == senders_.pids.end()) {
+      senders_.pids.push_back(pid);
+    }
+  }
+
+  // Reads what is there of the current frame: exactly its remaining bytes, never the next frame's.
+  void ReadAvailable() {
+    const int fd = socket().native_handle();
+    for (;;) {
+      uint8_t* dest;
+      size_t want;
+      if (header_got_ < nsm::kFrameHeaderSize) {
+        dest = header_.data() + header_got_;
+        want = nsm::kFrameHeaderSize - header_got_;
+      } else {
+        dest = body_.data() + body_got_;
+        want = body_.size() - body_got_;
+      }
+      pid_t sender = 0;
+      const ssize_t n = net::ReceiveWithSender(fd, dest, want, &sender);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          WaitReadable();
+          return;
+        }
+        LogInfo(
+            "nsm_connection_error",
+            {{"pid", pid_}, {"error", absl::StrCat("nsm socket: recv: ", std::strerror(errno))}});
+        Close("read error");
+        return;
+      }
+      if (n == 0) {
+        if (frame_started_) {
+          LogInfo("nsm_connection_error",
+                  {{"pid", pid_},
+                   {"error", absl::StrCat("nsm socket: peer closed the connection after ",
+                                          header_got_ + body_got_, " bytes of a frame")}});
+        }
+        Close("peer closed");
+        return;
+      }
+      if (!frame_started_) {
+        frame_started_ = true;
+        frame_deadline_ = Now() + service_->options.frame_timeout;
+      }
+      NoteSender(sender);
+      if (header_got_ < nsm::kFrameHeaderSize) {
+        header_got_ += static_cast<size_t>(n);
+        if (header_got_ < nsm::kFrameHeaderSize) continue;
+        const uint32_t length = (uint32_t{header_[0]} << 24) | (uint32_t{header_[1]} << 16) |
+                                (uint32_t{header_[2]} << 8) | uint32_t{header_[3]};
+        if (length > nsm::kMaxRequestSize) {
+          TooLarge(length);
+          return;
+        }
+        body_.resize(length);
+        memory_.store(body_.capacity(), std::memory_order_relaxed);
+      } else {
+        body_got_ += static_cast<size_t>(n);
+      }
+      if (body_got_ == body_.size()) {
+        Dispatch();
+        return;
+      }
+    }
+  }
+
+  // The body is not read, so the stream cannot be resynchronised: answer and close.
+  void TooLarge(uint32_t length) {
+    LogInfo("nsm_connection_error",
+            {{"pid", pid_},
+             {"error", absl::StrCat("nsm socket: frame of ", length, " bytes exceeds the limit of ",
+                                    nsm::kMaxRequestSize)}});
+    absl::StatusOr<Bytes> err = nsm::EncodeResponse(Error(nsm::ErrorCode::kInputTooLarge));
+    if (!err.ok()) {
+      Close("frame too large");
+      return;
+    }
+    Write(*err, /*close_after=*/true);
+  }
+
+  void Dispatch() {
+    state_ = State::kWorking;
+    working_.store(true, std::memory_order_relaxed);
+    SubmitJob();
+  }
+
+  // Hands the job of the state (kMeasuring: measure the caller; kWorking: answer the request) to
+  // the pool. If the pool is full (a burst of connections, evicted ones' jobs still queued), Sweep
+  // tries again until frame_timeout has passed; then the caller is refused, or the request is
+  // answered InternalError (the Nitro NSM has no "busy") and the connection stays usable.
+  // Connections waiting here are open connections, so they are bounded by max_connections.
+  void SubmitJob() {
+    absl::Status submitted;
+    if (state_ == State::kMeasuring) {
+      submitted = service_->pool->Submit([self = self(), strand = strand()](int) {
+        if (self->gone_.load()) return;
+        absl::StatusOr<Session> session = self->service_->NewSession(self->pid_);
+        boost::asio::post(strand, [self, session = std::move(session)]() mutable {
+          self->OnMeasured(std::move(session));
+        });
+      });
     } else {
-      response = Handle(*session, *request);
-      LogDebug("nsm_request", {{"pid", c->pid},
-                               {"request", nsm::Describe(*request)},
-                               {"response", std::string(nsm::VariantName(response))}});
+      submitted = service_->pool->Submit([self = self(), strand = strand()](int) {
+        if (self->gone_.load()) return;
+        Answer answer =
+            self->service_->Respond(self->session_, self->pid_, self->body_, self->senders_);
+        boost::asio::post(strand, [self, answer = std::move(answer)]() mutable {
+          self->OnAnswered(std::move(answer));
+        });
+      });
     }
-    absl::StatusOr<Bytes> encoded = nsm::EncodeResponse(response);
-    if (!encoded.ok()) {
-      LogError("nsm_encode_error", {{"error", std::string(encoded.status().message())}});
-      encoded = nsm::EncodeResponse(Error(nsm::ErrorCode::kInternalError));
-      if (!encoded.ok()) return;
+    if (submitted.ok()) {
+      job_waiting_ = false;
+      return;
     }
+    if (!absl::IsResourceExhausted(submitted)) {
+      Close("stopping");
+      return;
+    }
+    const absl::Time now = Now();
+    if (!job_waiting_) {
+      job_waiting_ = true;
+      job_deadline_ = now + service_->options.frame_timeout;
+      return;
+    }
+    if (now < job_deadline_) return;
+    job_waiting_ = false;
+    if (state_ == State::kMeasuring) {
+      LogWarn("nsm_connection_refused",
+              {{"pid", pid_}, {"error", std::string(submitted.message())}});
+      Close("busy");
+      return;
+    }
+    LogWarn("nsm_busy", {{"pid", pid_}, {"error", std::string(submitted.message())}});
+    Answer busy;
+    absl::StatusOr<Bytes> encoded = nsm::EncodeResponse(Error(nsm::ErrorCode::kInternalError));
+    if (encoded.ok()) busy.bytes = *std::move(encoded);
+    OnAnswered(std::move(busy));
+  }
+
+  void OnAnswered(Answer answer) {
+    if (closed()) return;
     // Marked answered before the write, so a peer that has read its answer is never taken for
     // the one longest without an answer.
-    c->last_answer_ns.store(MonotonicNanos());
-    c->working.store(false);
-    absl::Status written =
-        nsm::WriteFrame(c->fd, *encoded, nsm::kMaxResponseSize, options.frame_timeout);
-    if (!written.ok()) {
-      LogInfo("nsm_connection_error", {{"pid", c->pid}, {"error", std::string(written.message())}});
+    last_answer_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+    working_.store(false, std::memory_order_relaxed);
+    if (!answer.bytes.has_value()) {
+      Close("encode error");
       return;
     }
-    if (!requester.ok()) return;  // a refused process gets no further answers on this connection
+    Write(*answer.bytes, answer.refused);
   }
-}
 
-void NsmService::Impl::AcceptLoop() {
-  for (;;) {
-    std::array<pollfd, 2> fds{pollfd{listener.fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
-    const int n = ::poll(fds.data(), fds.size(), -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      LogError("nsm_accept_error", {{"error", std::strerror(errno)}});
-      return;
-    }
-    if (fds[1].revents != 0) return;
-
-    const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      const int err = errno;
-      if (err == EAGAIN || err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-      // Out of descriptors or memory (or anything else): the connection stays queued and the
-      // listener readable, so pause (growing, stoppable) and log at a bounded rate instead of
-      // spinning (net/accept_backoff.h).
-      const net::AcceptBackoff::Decision d = accept_backoff.OnFailure(absl::Now());
-      if (d.log) {
-        LogWarn("nsm_accept_error", {{"error", std::strerror(err)},
-                                     {"failures", d.failures_since_log},
-                                     {"pause_ms", absl::ToInt64Milliseconds(d.pause)}});
-      }
-      pollfd stop{stop_fd, POLLIN, 0};
-      ::poll(&stop, 1, PollMillis(d.pause));
-      continue;
-    }
-    accept_backoff.OnSuccess();
-
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0) {
-      LogWarn("nsm_connection_refused", {{"error", "no peer credentials"}});
-      ::close(fd);
-      continue;
-    }
-    if (!MakeRoom()) {
-      LogWarn("nsm_connection_refused", {{"pid", cred.pid},
-                                         {"error", "too many connections, all of them busy"},
-                                         {"max_connections", options.max_connections}});
-      ::close(fd);
-      continue;
-    }
-    auto c = std::make_unique<Connection>();
-    c->fd = fd;
-    c->pid = cred.pid;
-    c->last_answer_ns.store(MonotonicNanos());
-    Connection* raw = c.get();
-    connections.push_back(std::move(c));
-    raw->thread = std::thread([this, raw] {
-      Serve(raw);
-      // Wake the peer now (it sees EOF); the accept loop or Stop closes the descriptor.
-      ::shutdown(raw->fd, SHUT_RDWR);
-      raw->done.store(true);
-    });
+  void Write(const Bytes& payload, bool close_after) {
+    state_ = State::kWriting;
+    out_ = Framed(payload);
+    memory_.store(body_.capacity() + out_.capacity(), std::memory_order_relaxed);
+    const absl::Time now = Now();
+    write_deadline_ = now + service_->options.frame_timeout;
+    // Idle from the answer on (checked once the answer is written): the peer may have it before
+    // this write's handler runs.
+    idle_deadline_ = now + service_->options.idle_timeout;
+    boost::asio::async_write(
+        socket(), boost::asio::buffer(out_),
+        [self = self(), close_after](const boost::system::error_code& ec, size_t) {
+          if (self->closed()) return;
+          if (ec) {
+            LogInfo("nsm_connection_error", {{"pid", self->pid_}, {"error", ec.message()}});
+            self->Close("write error");
+            return;
+          }
+          if (close_after) {
+            self->Close("answered and closed");
+            return;
+          }
+          self->out_.clear();
+          self->StartReading();
+        });
   }
-}
 
-void NsmService::Impl::ReapFinished() {
-  for (auto it = connections.begin(); it != connections.end();) {
-    if ((*it)->done.load()) {
-      (*it)->thread.join();
-      ::close((*it)->fd);
-      it = connections.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
+  NsmService::Impl* const service_;
+  const pid_t pid_;
+  Session session_;
+  State state_ = State::kMeasuring;
+  // The frame being read.
+  std::array<uint8_t, nsm::kFrameHeaderSize> header_{};
+  size_t header_got_ = 0;
+  Bytes body_;
+  size_t body_got_ = 0;
+  nsm::FrameSenders senders_;
+  bool frame_started_ = false;
+  bool job_waiting_ = false;  // the pool was full: Sweep submits the job again
+  absl::Time job_deadline_ = absl::InfiniteFuture();
+  Bytes out_;
+  absl::Time idle_deadline_ = absl::InfiniteFuture();
+  absl::Time frame_deadline_ = absl::InfiniteFuture();
+  absl::Time write_deadline_ = absl::InfiniteFuture();
+  std::atomic<bool> gone_{false};     // closed: pool jobs not yet run do nothing
+  std::atomic<bool> working_{false};  // a request is on the pool
+  std::atomic<int64_t> last_answer_ns_{0};
+  std::atomic<size_t> memory_{0};
+};
 
-bool NsmService::Impl::TryMakeRoom() {
-  const size_t max = static_cast<size_t>(options.max_connections);
-  size_t live = 0;
-  Connection* longest_idle = nullptr;
-  for (const auto& c : connections) {
-    if (c->evicted.load() || c->done.load()) continue;
-    ++live;
-    if (c->working.load()) continue;
-    if (longest_idle == nullptr || c->last_answer_ns.load() < longest_idle->last_answer_ns.load()) {
-      longest_idle = c.get();
-    }
+std::shared_ptr<net::Connection> NsmService::Impl::Accept(net::StreamSocket socket) {
+  absl::StatusOr<ucred> peer = net::PeerCredentials(socket.native_handle());
+  if (!peer.ok()) {
+    LogWarn("nsm_connection_refused", {{"error", "no peer credentials"}});
+    return nullptr;
   }
-  if (live < max) return connections.size() < 2 * max;
-  if (longest_idle == nullptr || connections.size() >= 2 * max) return false;
-  longest_idle->evicted.store(true);
-  ::shutdown(longest_idle->fd, SHUT_RDWR);  // the thread wakes, sees EOF or `evicted`, and ends
-  const int64_t idle_ms = (MonotonicNanos() - longest_idle->last_answer_ns.load()) / 1000000;
-  LogInfo("nsm_connection_evicted", {{"pid", longest_idle->pid},
-                                     {"idle_ms", idle_ms},
-                                     {"max_connections", options.max_connections}});
-  return connections.size() < 2 * max;
-}
-
-bool NsmService::Impl::MakeRoom() {
-  // Evicted connections end as soon as their current step does (a measurement, or a request
-  // bounded by frame_timeout); until then the new connection waits here, in the kernel's
-  // backlog terms, rather than being refused.
-  const absl::Time give_up = absl::Now() + options.frame_timeout;
-  for (;;) {
-    ReapFinished();
-    if (TryMakeRoom()) return true;
-    if (absl::Now() >= give_up) return false;
-    pollfd stop{stop_fd, POLLIN, 0};
-    if (::poll(&stop, 1, 10) > 0) return false;  // stopping
-  }
+  return std::make_shared<NsmConnection>(std::move(socket), this, peer->pid);
 }
 
 void NsmService::Impl::Shutdown() {
   if (stopped.exchange(true)) return;
-  if (stop_fd >= 0) {
-    const uint64_t one = 1;
-    (void)!::write(stop_fd, &one, sizeof(one));
-  }
-  if (accept_thread.joinable()) accept_thread.join();
-  for (auto& c : connections) {
-    ::shutdown(c->fd, SHUT_RDWR);  // wakes a read in the middle of a frame
-    if (c->thread.joinable()) c->thread.join();
-    ::close(c->fd);
-  }
-  connections.clear();
-  if (listener.fd >= 0) {
-    ::close(listener.fd);
-    struct stat st {};
-    if (::lstat(options.socket_path.c_str(), &st) == 0 && st.st_dev == listener.dev &&
-        st.st_ino == listener.ino) {
-      ::unlink(options.socket_path.c_str());
-    }
-    listener.fd = -1;
-  }
-  if (stop_fd >= 0) {
-    ::close(stop_fd);
-    stop_fd = -1;
-  }
+  // Connections first, then the pool (running jobs finish, their posts land on a stopped server;
+  // queued ones are dropped); destroying the server closes the listener and removes the socket
+  // file if it is still ours.
+  if (server) server->Stop();
+  if (pool) pool->Stop();
+  server.reset();
+  pool.reset();
 }
 
 absl::StatusOr<std::unique_ptr<NsmService>> NsmService::Start(NsmServiceOptions options,
@@ -643,17 +755,28 @@ absl::StatusOr<std::unique_ptr<NsmService>> NsmService::Start(NsmServiceOptions 
     absl::MutexLock lock(&impl->leaf_mu);
     RETURN_IF_ERROR(impl->IssueLeaf());
   }
-  impl->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->stop_fd < 0) return Errno("cannot create an eventfd for", o.socket_path);
-  absl::StatusOr<UnixListener> listener = ListenUnix(o.socket_path, o.socket_mode);
-  if (!listener.ok()) {
-    ::close(impl->stop_fd);
-    impl->stop_fd = -1;
-    return listener.status();
-  }
-  impl->listener = *listener;
+  ASSIGN_OR_RETURN(net::Listener listener, ListenUnix(o.socket_path, o.socket_mode));
+  // A connection has at most one job at a time, so a queue of twice the connection cap (evicted
+  // connections' jobs may still wait) is never full in normal use, yet bounded.
+  impl->pool = std::make_unique<BlockingPool>(BlockingPoolOptions{
+      .threads = o.worker_threads, .queue_limit = 2 * static_cast<size_t>(o.max_connections)});
+  net::ConnectionServerOptions server_options;
+  server_options.threads = 1;
+  server_options.max_connections = o.max_connections;
+  server_options.when_full = net::ConnectionServerOptions::WhenFull::kEvictIdlest;
+  server_options.sweep_interval = o.sweep_interval;
+  server_options.clock = &clock;
+  server_options.name = "nsm";
   Impl* raw = impl.get();
-  impl->accept_thread = std::thread([raw] { raw->AcceptLoop(); });
+  absl::StatusOr<std::unique_ptr<net::ConnectionServer>> server = net::ConnectionServer::Start(
+      std::move(listener),
+      [raw](net::StreamSocket socket) { return raw->Accept(std::move(socket)); },
+      std::move(server_options));
+  if (!server.ok()) {
+    impl->pool.reset();
+    return server.status();
+  }
+  impl->server = *std::move(server);
   LogInfo("nsm_service_started",
           {{"socket", o.socket_path},
            {"module_id", impl->module_id},

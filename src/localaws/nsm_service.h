@@ -54,22 +54,37 @@
 //
 // Socket: a stale socket file (nobody listening) is replaced; a live one is an error; the file
 // gets `socket_mode` (default 0666: answers describe the caller's own binary, so socket
-// permissions add nothing; put the socket in a private directory to restrict it). One thread
-// per connection, at most `max_connections` live ones. A connection beyond the cap closes the
-// live connection that has gone longest without an answer (accepted but silent, or idle between
-// requests) so that a fresh client — an enclave booting next to stale connections — is always
-// served. The newcomer waits (at most `frame_timeout`) while every live connection is answering a
-// request or while evicted ones are still ending (threads never exceed 2 * max_connections), and
-// is closed if there is still no room. A frame must complete within
-// `frame_timeout` once its first byte arrives; a connection idle between frames is closed after
-// `idle_timeout` (default 5 minutes). UnixSocketNsmDevice reconnects on its next call when its
-// connection was closed.
+// permissions add nothing; put the socket in a private directory to restrict it) before anything
+// is served (a connection made before the mode was set is closed unanswered), and Stop removes it
+// if it is still ours.
+//
+// Serving: on the one event layer (net::ConnectionServer, Asio) with one I/O thread; the work that
+// blocks (measuring the caller, vouching for it again per request, signing documents) runs on a
+// pool of `worker_threads` (common/blocking_pool.h) and its answer is posted back to the
+// connection. A connection has at most one job at a time and the pool queues at most
+// 2 * max_connections, so memory stays bounded. When it is full (a burst of connections; jobs of
+// evicted connections still queued) the job is submitted again at every sweep for up to
+// `frame_timeout`; after that the caller is refused (nsm_connection_refused), or the request is
+// answered InternalError (nsm_busy; the Nitro NSM has no "busy") and the connection stays usable.
+// At most `max_connections` are open: a connection beyond the cap closes the open connection that
+// has gone longest without an answer (accepted but silent, or idle between requests; one whose
+// request is being answered only if every open connection is answering one),
+// logged as nsm_connection_evicted, so that a fresh client — an
+// enclave booting next to stale connections — is always served. A frame must complete within
+// `frame_timeout` once its first byte arrives, and an answer must be read within it; a
+// connection idle between frames (or silent after connecting) is closed after `idle_timeout`
+// (default 5 minutes). Deadlines are checked every `sweep_interval` against the service's clock,
+// so tests advance a FakeClock instead of sleeping. When accept fails (out of descriptors or
+// memory) the service stops accepting for 100 ms, doubling to 1 s, and logs nsm_accept_failed at
+// most once per 10 s. UnixSocketNsmDevice reconnects on its next call when its connection was
+// closed.
 //
 // Logs (JSON lines): connections with pid, executable path and PCR0; refusals with the pid and
 // the rule broken; requests at debug level with Describe(request) (sizes only). Never
 // documents, user data, nonces, keys or environment values.
 //
-// Thread-safety: Start/Stop/accessors may be called from any thread; Stop is idempotent.
+// Thread-safety: Start/Stop/accessors may be called from any thread; Stop is idempotent. Stop
+// must not be called from a job of the service itself.
 
 #include <memory>
 #include <string>
@@ -93,7 +108,13 @@ struct NsmServiceOptions {
   absl::Duration leaf_validity = absl::Hours(3);
   absl::Duration frame_timeout = absl::Seconds(10);
   absl::Duration idle_timeout = absl::Seconds(300);  // InfiniteDuration(): never
+  // Threads measuring callers and answering requests (1..256).
+  int worker_threads = 2;
+  // How often deadlines are checked.
+  absl::Duration sweep_interval = absl::Milliseconds(250);
 };
+
+class NsmConnection;
 
 class NsmService {
  public:
@@ -119,6 +140,7 @@ class NsmService {
 
  private:
   struct Impl;
+  friend class NsmConnection;
   explicit NsmService(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -6,26 +6,25 @@
 // clang-format on
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/un.h>
 
-#include <algorithm>
 #include <array>
-#include <cerrno>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
+#include "boost/asio/write.hpp"
 #include "src/common/logger.h"
 #include "src/net/frame_decoder.h"
 
 namespace lockout::relay {
 namespace {
 
-constexpr absl::Duration kAcceptTick = absl::Milliseconds(200);
 // After an error reply: how long and how much to drain before closing (see the header).
 constexpr absl::Duration kDrainTime = absl::Milliseconds(500);
 constexpr size_t kDrainBytes = size_t{1} << 20;
+constexpr size_t kReadChunk = 4096;
 
 // "tcp://127.0.0.1:41234", "vsock://20:1037", "unix" — for logs.
 std::string PeerName(int fd) {
@@ -56,28 +55,285 @@ std::string PeerName(int fd) {
   }
 }
 
-// Stops writing, then reads and discards what the peer still sends (bounded in time and bytes),
-// so that closing does not turn unread input into a reset that destroys our error reply.
-void DrainBeforeClose(int fd) {
-  (void)net::ShutdownWrite(fd);
-  const absl::Time deadline = absl::Now() + kDrainTime;
-  std::array<char, 4096> buf;
-  size_t drained = 0;
-  while (drained < kDrainBytes) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) return;
-    pollfd pfd{fd, POLLIN, 0};
-    const int ready = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return;
-    const ssize_t n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-    if (n <= 0) return;
-    drained += static_cast<size_t>(n);
+absl::Status ValidateOptions(const RelayServerOptions& o) {
+  if (o.max_request_size < 1 || o.max_request_size > net::kMaxFrameSizeCap) {
+    return absl::InvalidArgumentError("relay: max_request_size out of range");
   }
+  if (o.read_timeout <= absl::ZeroDuration() || o.write_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("relay: timeouts must be positive");
+  }
+  if (o.max_connections < 1) {
+    return absl::InvalidArgumentError("relay: max_connections must be at least 1");
+  }
+  if (o.io_threads < 1 || o.io_threads > 256) {
+    return absl::InvalidArgumentError("relay: io_threads must be 1..256");
+  }
+  if (o.clock == nullptr) return absl::InvalidArgumentError("relay: no clock");
+  if (o.sweep_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("relay: sweep_interval must be positive");
+  }
+  return BlockingPool::Validate({.threads = o.worker_threads, .queue_limit = o.worker_queue});
 }
 
 }  // namespace
+
+// One relay connection. Everything but the pool job runs on the connection's strand.
+//
+//   kReading    one read pending; frames are taken from the decoder until it needs more bytes.
+//               Deadline: read_deadline_ (restarted when a reply has been written).
+//   kWorking    a request is on the pool; nothing is read. No deadline (the upstream calls
+//               have their own timeouts).
+//   kWriting    the reply is being written. Deadline: write_deadline_.
+//   kErrorReply the error reply is being written; a read may still be pending (its bytes are
+//               drained). Deadline: write_deadline_.
+//   kDraining   the write side is shut; reading and discarding until EOF, kDrainBytes or
+//               drain_deadline_.
+class RelayConnection final : public net::Connection {
+ public:
+  RelayConnection(net::StreamSocket socket, RelayServer* owner, net::FrameDecoder decoder)
+      : net::Connection(std::move(socket)), owner_(owner), decoder_(std::move(decoder)) {}
+
+  size_t memory_usage() const override { return memory_.load(std::memory_order_relaxed); }
+  absl::Time last_activity() const override {
+    return absl::FromUnixNanos(last_activity_ns_.load(std::memory_order_relaxed));
+  }
+
+ protected:
+  void Start() override {
+    peer_ = PeerName(socket().native_handle());
+    owner_->metrics_->ConnectionOpened();
+    opened_ = true;
+    const absl::Time now = Now();
+    last_activity_ns_.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
+    read_deadline_ = now + owner_->options_.read_timeout;
+    ProcessNext();
+  }
+
+  void Sweep(absl::Time now) override {
+    switch (state_) {
+      case State::kReading:
+        if (now < read_deadline_) return;
+        if (!decoder_.InFrame()) {
+          LogDebug("relay_connection_idle", {{"peer", peer_}});
+          Close("idle");
+          return;
+        }
+        Fail(kKindTimeout, "the request was not complete within the read timeout");
+        return;
+      case State::kWorking:
+        return;
+      case State::kWriting:
+      case State::kErrorReply:
+        if (now < write_deadline_) return;
+        if (state_ == State::kWriting) {
+          owner_->metrics_->RecordError(kKindWrite);
+          LogWarn("relay_connection_error", {{"peer", peer_},
+                                             {"kind", kKindWrite},
+                                             {"detail", "the reply was not read in time"}});
+        }
+        Close("write timeout");
+        return;
+      case State::kDraining:
+        if (now >= drain_deadline_) Close("drained");
+        return;
+    }
+  }
+
+  void OnClosed(std::string_view /*why*/) override {
+    if (opened_) owner_->metrics_->ConnectionClosed();
+    reply_.Clear();
+    memory_.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  enum class State { kReading, kWorking, kWriting, kErrorReply, kDraining };
+
+  absl::Time Now() const { return owner_->options_.clock->Now(); }
+  std::shared_ptr<RelayConnection> self() {
+    return std::static_pointer_cast<RelayConnection>(shared_from_this());
+  }
+  void UpdateMemory() {
+    memory_.store(decoder_.memory_size() + read_buf_.size() + reply_.size(),
+                  std::memory_order_relaxed);
+  }
+
+  // kReading: answers the next buffered frame, or reads more.
+  void ProcessNext() {
+    state_ = State::kReading;
+    absl::StatusOr<std::optional<net::Frame>> frame = decoder_.Next();
+    if (!frame.ok()) {
+      Fail(kKindFraming, std::string(frame.status().message()));
+      return;
+    }
+    if (!frame->has_value()) {
+      decoder_.Trim();
+      UpdateMemory();
+      if (peer_eof_) {
+        absl::Status finished = decoder_.Finish();
+        if (finished.ok()) {
+          Close("peer closed");
+        } else {
+          Fail(kKindFraming, std::string(finished.message()));
+        }
+        return;
+      }
+      Read();
+      return;
+    }
+    Dispatch(**std::move(frame));
+  }
+
+  void Read() {
+    if (read_pending_) return;
+    read_pending_ = true;
+    socket().async_read_some(
+        boost::asio::buffer(read_buf_),
+        [self = self()](const boost::system::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(const boost::system::error_code& ec, size_t n) {
+    read_pending_ = false;
+    if (closed()) return;
+    if (state_ == State::kErrorReply || state_ == State::kDraining) {
+      OnDrainRead(ec, n);
+      return;
+    }
+    if (ec == boost::asio::error::eof) {
+      peer_eof_ = true;
+      ProcessNext();
+      return;
+    }
+    if (ec) {  // reset by the peer: nobody to answer
+      LogDebug("relay_connection_reset", {{"peer", peer_}, {"detail", ec.message()}});
+      Close("read error");
+      return;
+    }
+    absl::Status fed = decoder_.Feed(std::string_view(read_buf_.data(), n));
+    UpdateMemory();
+    if (!fed.ok()) {
+      // Frames before the bad one (if any) are still answered in order by ProcessNext; the
+      // decoder reports its sticky error once they are taken.
+    }
+    ProcessNext();
+  }
+
+  // Hands a complete request to the pool; its reply comes back through OnReply.
+  void Dispatch(net::Frame frame) {
+    state_ = State::kWorking;
+    last_activity_ns_.store(absl::ToUnixNanos(Now()), std::memory_order_relaxed);
+    const uint64_t id = owner_->next_request_id_.fetch_add(1);
+    const net::FrameKind kind = frame.kind;
+    RelayService* service = owner_->service_;
+    absl::Status submitted = owner_->pool_->Submit([self = self(), strand = strand(), service,
+                                                    frame = std::move(frame), id](int) {
+      SecretBytes reply = service->Handle(frame, id, self->peer_);
+      boost::asio::post(
+          strand, [self, reply = std::move(reply)]() mutable { self->OnReply(std::move(reply)); });
+    });
+    if (submitted.ok()) return;
+    if (absl::IsResourceExhausted(submitted)) {
+      LogWarn("relay_busy", {{"peer", peer_}, {"detail", std::string(submitted.message())}});
+      Write(owner_->service_->ConnectionError(kKindBusy, kErrorBusy, kind), State::kWriting);
+      return;
+    }
+    Close("stopping");
+  }
+
+  void OnReply(SecretBytes reply) {
+    if (closed()) return;
+    Write(std::move(reply), State::kWriting);
+  }
+
+  void Write(SecretBytes reply, State state) {
+    state_ = state;
+    reply_ = std::move(reply);
+    UpdateMemory();
+    const absl::Time now = Now();
+    write_deadline_ = now + owner_->options_.write_timeout;
+    // The next frame's deadline counts from the reply (checked once it is written): the peer may
+    // have the reply before this write's handler runs.
+    read_deadline_ = now + owner_->options_.read_timeout;
+    const ByteView bytes = reply_.Reveal();
+    boost::asio::async_write(
+        socket(), boost::asio::buffer(bytes.data(), bytes.size()),
+        [self = self()](const boost::system::error_code& ec, size_t) { self->OnWritten(ec); });
+  }
+
+  void OnWritten(const boost::system::error_code& ec) {
+    if (closed()) return;
+    reply_.Clear();
+    UpdateMemory();
+    if (ec) {
+      if (state_ == State::kWriting) {
+        owner_->metrics_->RecordError(kKindWrite);
+        LogWarn("relay_connection_error",
+                {{"peer", peer_}, {"kind", kKindWrite}, {"detail", ec.message()}});
+      }
+      Close("write error");
+      return;
+    }
+    if (state_ == State::kErrorReply) {
+      StartDraining();
+      return;
+    }
+    ProcessNext();
+  }
+
+  // A failure below the protocol: {"error": "bad request"}, then drain and close.
+  void Fail(std::string_view kind, std::string_view detail) {
+    LogWarn("relay_connection_error",
+            {{"peer", peer_}, {"kind", kind}, {"detail", std::string(detail)}});
+    Write(owner_->service_->ConnectionError(kind, kErrorBadRequest), State::kErrorReply);
+  }
+
+  // Stops writing, then reads and discards what the peer still sends (bounded in time and
+  // bytes), so that closing does not turn unread input into a reset that destroys the reply.
+  void StartDraining() {
+    state_ = State::kDraining;
+    drain_deadline_ = Now() + kDrainTime;
+    boost::system::error_code ignored;
+    socket().shutdown(net::StreamSocket::shutdown_send, ignored);
+    if (peer_eof_) {
+      Close("error reply sent");
+      return;
+    }
+    Read();
+  }
+
+  void OnDrainRead(const boost::system::error_code& ec, size_t n) {
+    if (ec) {
+      peer_eof_ = true;
+      if (state_ == State::kDraining) Close("error reply sent");
+      return;  // kErrorReply: OnWritten closes
+    }
+    drained_ += n;
+    if (drained_ >= kDrainBytes) {
+      if (state_ == State::kDraining) {
+        Close("error reply sent");
+      } else {
+        peer_eof_ = true;  // read no more; close once the reply is written
+      }
+      return;
+    }
+    Read();
+  }
+
+  RelayServer* const owner_;
+  std::string peer_;
+  net::FrameDecoder decoder_;
+  std::array<char, kReadChunk> read_buf_{};
+  SecretBytes reply_;
+  State state_ = State::kReading;
+  bool opened_ = false;
+  bool read_pending_ = false;
+  bool peer_eof_ = false;
+  size_t drained_ = 0;
+  absl::Time read_deadline_ = absl::InfiniteFuture();
+  absl::Time write_deadline_ = absl::InfiniteFuture();
+  absl::Time drain_deadline_ = absl::InfiniteFuture();
+  std::atomic<size_t> memory_{0};
+  std::atomic<int64_t> last_activity_ns_{0};
+};
 
 RelayServer::RelayServer(RelayService* service, RelayMetrics* metrics, RelayServerOptions options)
     : service_(service), metrics_(metrics), options_(std::move(options)) {}
@@ -85,136 +341,53 @@ RelayServer::RelayServer(RelayService* service, RelayMetrics* metrics, RelayServ
 RelayServer::~RelayServer() { Stop(); }
 
 absl::Status RelayServer::Start() {
-  if (listener_.has_value()) return absl::FailedPreconditionError("relay server already started");
+  if (started_) return absl::FailedPreconditionError("relay server already started");
+  absl::Status valid = ValidateOptions(options_);
+  if (!valid.ok()) return valid;
   absl::StatusOr<net::Listener> listener = net::Listen(options_.listen, options_.backlog);
   if (!listener.ok()) return listener.status();
-  listener_ = *std::move(listener);
-  stopping_ = false;
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
+
+  pool_ = std::make_unique<BlockingPool>(BlockingPoolOptions{.threads = options_.worker_threads,
+                                                             .queue_limit = options_.worker_queue});
+  net::ConnectionServerOptions server_options;
+  server_options.threads = options_.io_threads;
+  server_options.max_connections = options_.max_connections;
+  server_options.when_full = net::ConnectionServerOptions::WhenFull::kRefuse;
+  server_options.refusal_reply = EncodeErrorReplyFrame(kErrorBusy);
+  server_options.sweep_interval = options_.sweep_interval;
+  server_options.clock = options_.clock;
+  server_options.name = "relay";
+  absl::StatusOr<std::unique_ptr<net::ConnectionServer>> server = net::ConnectionServer::Start(
+      *std::move(listener),
+      [this](net::StreamSocket socket) -> std::shared_ptr<net::Connection> {
+        // Options were validated: the decoder cannot fail to be made.
+        absl::StatusOr<net::FrameDecoder> decoder =
+            net::FrameDecoder::Create(options_.max_request_size);
+        if (!decoder.ok()) return nullptr;
+        return std::make_shared<RelayConnection>(std::move(socket), this, *std::move(decoder));
+      },
+      std::move(server_options));
+  if (!server.ok()) {
+    pool_.reset();
+    return server.status();
+  }
+  server_ = *std::move(server);
+  started_ = true;
   return absl::OkStatus();
 }
 
-const net::Endpoint& RelayServer::local_endpoint() const { return listener_->local_endpoint(); }
+const net::Endpoint& RelayServer::local_endpoint() const { return server_->local_endpoint(); }
+
+int RelayServer::connections() const { return server_ ? server_->connections() : 0; }
 
 void RelayServer::Stop() {
-  stopping_ = true;
-  if (accept_thread_.joinable()) accept_thread_.join();
-  std::list<std::unique_ptr<Connection>> connections;
-  {
-    absl::MutexLock lock(&mu_);
-    // Wake every connection thread blocked in poll(): it sees EOF (or an error) and returns.
-    for (auto& c : connections_) {
-      if (c->fd.valid()) shutdown(c->fd.get(), SHUT_RDWR);
-    }
-    connections.swap(connections_);
-  }
-  for (auto& c : connections) {
-    if (c->thread.joinable()) c->thread.join();
-  }
-  listener_.reset();
-}
-
-void RelayServer::ReapFinished() {
-  for (auto it = connections_.begin(); it != connections_.end();) {
-    if ((*it)->done.load()) {
-      (*it)->thread.join();
-      it = connections_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
-void RelayServer::PauseAccepting(const absl::Status& error) {
-  const net::AcceptBackoff::Decision d = accept_backoff_.OnFailure(absl::Now());
-  if (d.log) {
-    LogWarn("relay_accept_failed", {{"detail", std::string(error.message())},
-                                    {"failures", d.failures_since_log},
-                                    {"pause_ms", absl::ToInt64Milliseconds(d.pause)}});
-  }
-  // In ticks, so Stop() is not held up by a long pause.
-  while (!stopping_.load() && absl::Now() < d.resume_at) {
-    absl::SleepFor(std::min(kAcceptTick, d.resume_at - absl::Now()));
-  }
-}
-
-void RelayServer::AcceptLoop() {
-  while (!stopping_.load()) {
-    absl::StatusOr<UniqueFd> accepted = net::Accept(*listener_, kAcceptTick);
-    if (!accepted.ok()) {
-      // e.g. EMFILE: the connection stays queued and the listener readable, so accepting again
-      // at once would spin (net/accept_backoff.h).
-      if (!absl::IsDeadlineExceeded(accepted.status())) PauseAccepting(accepted.status());
-      absl::MutexLock lock(&mu_);
-      ReapFinished();
-      continue;
-    }
-    accept_backoff_.OnSuccess();
-    absl::MutexLock lock(&mu_);
-    ReapFinished();
-    if (stopping_.load()) break;
-    if (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
-      SecretBytes busy = service_->ConnectionError(kKindBusy, kErrorBusy);
-      (void)net::WriteAll(accepted->get(), busy.Reveal(), absl::Milliseconds(100));
-      LogWarn("relay_connection_rejected", {{"peer", PeerName(accepted->get())},
-                                            {"reason", "busy"},
-                                            {"max_connections", options_.max_connections}});
-      continue;  // closes the socket
-    }
-    auto connection = std::make_unique<Connection>();
-    connection->fd = *std::move(accepted);
-    Connection* raw = connection.get();
-    connections_.push_back(std::move(connection));
-    metrics_->ConnectionOpened();
-    raw->thread = std::thread([this, raw] { Serve(raw); });
-  }
-}
-
-void RelayServer::Serve(Connection* connection) {
-  const int fd = connection->fd.get();  // stays open until this function closes it below
-  const std::string peer = PeerName(fd);
-  absl::StatusOr<net::FrameDecoder> decoder = net::FrameDecoder::Create(options_.max_request_size);
-  bool drain = false;
-  while (decoder.ok() && !stopping_.load()) {
-    absl::StatusOr<std::optional<net::Frame>> frame =
-        net::ReadFrame(fd, *decoder, options_.read_timeout);
-    if (frame.ok() && !frame->has_value()) break;  // peer closed between frames
-    if (frame.ok()) {
-      SecretBytes reply = service_->Handle(**frame, next_request_id_.fetch_add(1), peer);
-      absl::Status written = net::WriteAll(fd, reply.Reveal(), options_.write_timeout);
-      if (!written.ok()) {
-        metrics_->RecordError(kKindWrite);
-        LogWarn("relay_connection_error",
-                {{"peer", peer}, {"kind", kKindWrite}, {"detail", std::string(written.message())}});
-        break;
-      }
-      continue;
-    }
-    const absl::Status& status = frame.status();
-    if (stopping_.load()) break;
-    if (absl::IsUnavailable(status)) break;  // reset by peer: nobody to answer
-    std::string_view kind = kKindFraming;
-    if (absl::IsDeadlineExceeded(status)) {
-      if (!decoder->InFrame()) {
-        LogDebug("relay_connection_idle", {{"peer", peer}});
-        break;
-      }
-      kind = kKindTimeout;
-    }
-    LogWarn("relay_connection_error",
-            {{"peer", peer}, {"kind", kind}, {"detail", std::string(status.message())}});
-    SecretBytes reply = service_->ConnectionError(kind, kErrorBadRequest);
-    (void)net::WriteAll(fd, reply.Reveal(), options_.write_timeout);
-    drain = true;
-    break;
-  }
-  if (drain) DrainBeforeClose(fd);
-  {
-    absl::MutexLock lock(&mu_);
-    connection->fd.reset();
-  }
-  metrics_->ConnectionClosed();
-  connection->done = true;
+  // Connections first (no new work is submitted once they are closed), then the pool: requests
+  // running finish (their replies are posted to a stopped server and dropped), queued ones are
+  // dropped. The server, whose io_context those posts target, is destroyed last.
+  if (server_) server_->Stop();
+  if (pool_) pool_->Stop();
+  server_.reset();
+  pool_.reset();
 }
 
 }  // namespace lockout::relay

@@ -246,15 +246,15 @@ class OutOfDescriptorsTest(harness.TempDirTestCase):
         cores = cores_used(pid, self.MEASURE_SECONDS)
         log_window = la.process.log()[len(log_before):]
         http_lines = count_events(log_window, "http_accept_failed")
-        nsm_lines = count_events(log_window, "nsm_accept_error")
+        nsm_lines = count_events(log_window, "nsm_accept_failed")
         figure(f"local-aws out of descriptors: {cores:.2f} cores, {http_lines} http_accept_failed "
-               f"and {nsm_lines} nsm_accept_error lines in {self.MEASURE_SECONDS:.0f} s")
+               f"and {nsm_lines} nsm_accept_failed lines in {self.MEASURE_SECONDS:.0f} s")
         self.assertLess(cores, 0.15)
         self.assertLessEqual(http_lines, 1)
         self.assertLessEqual(nsm_lines, 1)
         self.assertGreaterEqual(count_events(la.process.log(), "http_accept_failed"), 1,
                                 la.process.log()[-2000:])
-        self.assertGreaterEqual(count_events(la.process.log(), "nsm_accept_error"), 1,
+        self.assertGreaterEqual(count_events(la.process.log(), "nsm_accept_failed"), 1,
                                 la.process.log()[-2000:])
         self.assertIsNone(la.process.proc.poll())
 

@@ -1,6 +1,7 @@
 #include "src/localaws/nsm_service.h"
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -716,21 +717,126 @@ TEST_F(NsmServiceTest, SilentConnectionsCannotKeepAFreshClientOut) {
   }
 }
 
+// Deadlines run on the service's clock (clock_, a FakeClock): these tests advance it instead of
+// sleeping for a timeout, and wait in real time only for the next sweep (every 20 ms).
+constexpr absl::Duration kSeveralSweeps = absl::Milliseconds(200);
+
 TEST_F(NsmServiceTest, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
   NsmServiceOptions o = Options("idle.sock");
-  o.idle_timeout = absl::Milliseconds(300);
+  o.idle_timeout = absl::Seconds(30);
+  o.sweep_interval = absl::Milliseconds(20);
   auto idle = StartOrDie(o);
   ASSERT_NE(idle, nullptr);
   RawConnection c(idle->socket_path());
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());  // restarts the timer
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  clock_.Advance(absl::Seconds(2));
   EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
   // A device notices the closed connection and reconnects without a failed call.
   auto device = Device(*idle);
   nsm::NsmClient client(*device);
   ASSERT_TRUE(client.DescribePcr(0).ok());
-  absl::SleepFor(absl::Milliseconds(600));
+  clock_.Advance(absl::Seconds(31));
+  absl::SleepFor(kSeveralSweeps);  // the service closes the device's connection meanwhile
   EXPECT_TRUE(client.DescribePcr(0).ok());
+}
+
+TEST_F(NsmServiceTest, ASilentConnectionIsClosedAfterTheIdleTimeout) {
+  NsmServiceOptions o = Options("silent.sock");
+  o.idle_timeout = absl::Seconds(30);
+  o.sweep_interval = absl::Milliseconds(20);
+  auto service = StartOrDie(o);
+  ASSERT_NE(service, nullptr);
+  {
+    auto device = Device(*service);  // the executable's hash is cached from now on
+    nsm::NsmClient client(*device);
+    ASSERT_TRUE(client.DescribePcr(0).ok());
+  }
+  RawConnection c(service->socket_path());
+  ASSERT_TRUE(c.connected());
+  absl::SleepFor(kSeveralSweeps);  // accepted (the idle timer starts) and measured
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
+}
+
+TEST_F(NsmServiceTest, AFrameThatDoesNotCompleteIsClosedAfterTheFrameTimeout) {
+  NsmServiceOptions o = Options("slow.sock");
+  o.frame_timeout = absl::Seconds(10);
+  o.sweep_interval = absl::Milliseconds(20);
+  auto service = StartOrDie(o);
+  ASSERT_NE(service, nullptr);
+  RawConnection c(service->socket_path());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Call(EncodeOrDie(nsm::DescribePcrRequest{0})).ok());  // measured and reading
+  // A byte now and then, never a whole frame: the timeout counts from the frame's first byte.
+  ASSERT_TRUE(c.SendRaw({0x00}).ok());
+  for (int i = 0; i < 2; ++i) {
+    absl::SleepFor(kSeveralSweeps);
+    clock_.Advance(absl::Seconds(4));
+    ASSERT_TRUE(c.SendRaw({0x00}).ok());
+  }
+  EXPECT_FALSE(ClosedByPeerWithin(c, kSeveralSweeps));
+  clock_.Advance(absl::Seconds(3));  // 11 s after the first byte
+  EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
+  // Others are still served.
+  auto device = Device(*service);
+  nsm::NsmClient client(*device);
+  EXPECT_TRUE(client.DescribePcr(0).ok());
+}
+
+TEST_F(NsmServiceTest, AnAnswerNotReadIsNotWaitedForBeyondTheFrameTimeout) {
+  // A peer that keeps asking for documents (~5 KiB each) and never reads them fills the socket
+  // buffers; the service's write then waits at most frame_timeout, and it reads nothing more
+  // from that peer meanwhile.
+  NsmServiceOptions o = Options("unread.sock");
+  o.frame_timeout = absl::Seconds(10);
+  o.sweep_interval = absl::Milliseconds(20);
+  auto service = StartOrDie(o);
+  ASSERT_NE(service, nullptr);
+  RawConnection c(service->socket_path());
+  ASSERT_TRUE(c.connected());
+  const Bytes request = EncodeOrDie(nsm::AttestationRequest{
+      Bytes(nsm::kMaxUserDataSize, 1), Bytes(nsm::kMaxNonceSize, 2), std::nullopt});
+  Bytes frame{0, 0, static_cast<uint8_t>(request.size() >> 8),
+              static_cast<uint8_t>(request.size() & 0xff)};
+  frame.insert(frame.end(), request.begin(), request.end());
+  // Requests until our own send buffer is full (a partial frame at the end is fine).
+  bool full = false;
+  for (int i = 0; i < 100000 && !full; ++i) {
+    if (::send(c.fd(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+      full = errno == EAGAIN || errno == EWOULDBLOCK;
+      if (!full) break;
+    }
+  }
+  ASSERT_TRUE(full);
+  // Until the answers waiting for us stop growing: the service's write is stalled.
+  int waiting = -1;
+  for (int i = 0; i < 200; ++i) {
+    int now = 0;
+    ASSERT_EQ(::ioctl(c.fd(), FIONREAD, &now), 0);
+    if (now == waiting) break;
+    waiting = now;
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+  clock_.Advance(absl::Seconds(11));
+  absl::SleepFor(kSeveralSweeps);  // the service sees the deadline before we read anything
+  // Closed: our reads drain what was answered and then see EOF (or a reset).
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool closed = false;
+  char buf[65536];
+  while (!closed && absl::Now() < deadline) {
+    const ssize_t n = ::recv(c.fd(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+    if (n < 0) absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(closed);
 }
 
 TEST(NsmServiceOptionsTest, TheIdleTimeoutDefaultsToFiveMinutes) {

@@ -38,6 +38,14 @@ class FakeUpstream final : public RelayUpstream {
   }
 
   absl::StatusOr<awsclient::SecretValue> GetSecretValue(std::string_view secret_id) override {
+    {
+      absl::MutexLock gate(&gate_mu_);
+      ++waiting_;
+      gate_mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](bool* held) { return !*held; }, &held_),
+                                absl::Seconds(20));
+      --waiting_;
+    }
     absl::MutexLock lock(&mu_);
     ++secret_calls_;
     if (!secret_status_.ok()) return secret_status_;
@@ -63,6 +71,20 @@ class FakeUpstream final : public RelayUpstream {
     absl::MutexLock lock(&mu_);
     secret_status_ = std::move(s);
   }
+  // While held, GetSecretValue waits (at most 20 s) until Release(): a slow Secrets Manager.
+  void Hold() {
+    absl::MutexLock gate(&gate_mu_);
+    held_ = true;
+  }
+  void Release() {
+    absl::MutexLock gate(&gate_mu_);
+    held_ = false;
+  }
+  // Calls waiting in GetSecretValue now.
+  int waiting() const {
+    absl::MutexLock gate(&gate_mu_);
+    return waiting_;
+  }
   int credential_calls() const {
     absl::MutexLock lock(&mu_);
     return credential_calls_;
@@ -80,6 +102,9 @@ class FakeUpstream final : public RelayUpstream {
   absl::Status secret_status_;
   int credential_calls_ = 0;
   int secret_calls_ = 0;
+  mutable absl::Mutex gate_mu_;
+  bool held_ ABSL_GUARDED_BY(gate_mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(gate_mu_) = 0;
 };
 
 // Captures the process-wide logger's output for the lifetime of the object.

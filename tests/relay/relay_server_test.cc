@@ -83,6 +83,11 @@ class RelayServerTest : public ::testing::Test {
     }
     return ReadUntil(fd.get(), /*stop_after=*/"");
   }
+  // ExpectStillServing after the secret was made large.
+  void ExpectStillServingLarge() {
+    absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+  }
   void ExpectStillServing() {
     absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
     ASSERT_TRUE(reply.ok()) << reply.status();
@@ -201,10 +206,11 @@ TEST_F(RelayServerTest, ManyConcurrentClientsAreAllServed) {
   EXPECT_EQ(metrics_.requests("get_secret", "ok"), 40u);
 }
 
-TEST_F(RelayServerTest, StopWakesConnectionsBlockedInRead) {
+TEST_F(RelayServerTest, StopClosesIdleConnections) {
   UniqueFd idle = Connect();
   ExpectStillServing();  // the idle connection has been accepted by now
-  server_->Stop();       // returns only after joining the idle connection's thread
+  server_->Stop();       // returns only after closing every connection
+  EXPECT_EQ(server_->connections(), 0);
   EXPECT_EQ(ReadUntil(idle.get(), ""), "");
 }
 
@@ -250,7 +256,6 @@ TEST_F(OneSlotRelayServerTest, ConnectionsOverTheCapAreToldTheRelayIsBusy) {
   absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
   EXPECT_THAT(reply.status().message(), HasSubstr("relay busy"));
-  EXPECT_EQ(metrics_.errors(kKindBusy), 1u);
   // Once the slot is free again, requests are served.
   held.reset();
   absl::Status served = absl::UnknownError("not yet");
@@ -259,6 +264,177 @@ TEST_F(OneSlotRelayServerTest, ConnectionsOverTheCapAreToldTheRelayIsBusy) {
     if (!served.ok()) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(served.ok()) << served;
+}
+
+// True if `fd` sees EOF (or a reset) within `timeout`, after reading and collecting whatever
+// arrives first into `*read` (if given).
+bool ClosedWithin(int fd, absl::Duration timeout, std::string* read = nullptr) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n > 0) {
+      if (read != nullptr) read->append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+// Deadlines on a FakeClock: the tests advance it instead of sleeping for a timeout; they wait in
+// real time only for the server's next sweep (every 20 ms here).
+class FakeClockRelayServerTest : public RelayServerTest {
+ protected:
+  void SetUp() override {
+    RelayServerOptions options;
+    options.clock = &clock_;
+    options.sweep_interval = absl::Milliseconds(20);
+    options.read_timeout = absl::Seconds(10);
+    options.write_timeout = absl::Seconds(10);
+    StartServer(options);
+  }
+  // Connects and waits until the server holds the connection (its deadlines start from then).
+  UniqueFd ConnectAccepted() {
+    const int before = server_->connections();
+    UniqueFd fd = Connect();
+    for (int i = 0; i < 2000 && server_->connections() == before; ++i) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    EXPECT_EQ(server_->connections(), before + 1);
+    absl::SleepFor(absl::Milliseconds(20));  // and has started it
+    return fd;
+  }
+  // Long enough for several sweeps: what a timeout that should not have fired yet gets to show.
+  static constexpr absl::Duration kSeveralSweeps = absl::Milliseconds(200);
+
+  FakeClock clock_{absl::Now()};
+};
+
+TEST_F(FakeClockRelayServerTest, IdlePeerIsClosedSilentlyOnceTheReadTimeoutHasPassed) {
+  UniqueFd fd = ConnectAccepted();
+  clock_.Advance(absl::Seconds(9));
+  EXPECT_FALSE(ClosedWithin(fd.get(), kSeveralSweeps));
+  clock_.Advance(absl::Seconds(2));
+  std::string read;
+  EXPECT_TRUE(ClosedWithin(fd.get(), kIo, &read));
+  EXPECT_EQ(read, "");
+  EXPECT_EQ(metrics_.errors(kKindTimeout), 0u);
+}
+
+TEST_F(FakeClockRelayServerTest, PeerStallingMidFrameGetsBadRequestOnceTheReadTimeoutHasPassed) {
+  UniqueFd fd = ConnectAccepted();
+  ASSERT_TRUE(net::WriteAll(fd.get(), R"({"request_type":)", kIo).ok());
+  clock_.Advance(absl::Seconds(9));
+  EXPECT_FALSE(ClosedWithin(fd.get(), kSeveralSweeps));
+  clock_.Advance(absl::Seconds(2));
+  std::string read;
+  EXPECT_TRUE(ClosedWithin(fd.get(), kIo, &read));
+  EXPECT_EQ(read, R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindTimeout), 1u);
+}
+
+TEST_F(FakeClockRelayServerTest, TrickledBytesDoNotExtendTheReadTimeout) {
+  // The slot-holding attack: a byte now and then, never a complete frame.
+  UniqueFd fd = ConnectAccepted();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(net::WriteAll(fd.get(), i == 0 ? "{" : " ", kIo).ok());
+    absl::SleepFor(absl::Milliseconds(30));  // read by the server
+    clock_.Advance(absl::Seconds(2));
+  }
+  clock_.Advance(absl::Seconds(1));  // 11 s after the connection: past the 10 s read timeout
+  std::string read;
+  EXPECT_TRUE(ClosedWithin(fd.get(), kIo, &read));
+  EXPECT_EQ(read, R"({"error":"bad request"}$$$)");
+}
+
+TEST_F(FakeClockRelayServerTest, EachAnsweredRequestRestartsTheReadTimeout) {
+  UniqueFd fd = ConnectAccepted();
+  const std::string request = *EncodeGetSecretRequest({kAllowedSecret}) + "$$$";
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Seconds(8));
+    ASSERT_TRUE(net::WriteAll(fd.get(), request, kIo).ok());
+    ASSERT_THAT(ReadUntil(fd.get()), HasSubstr("\"result\"")) << i;
+  }
+  EXPECT_FALSE(ClosedWithin(fd.get(), kSeveralSweeps));
+}
+
+TEST_F(FakeClockRelayServerTest, PeerThatNeverReadsRepliesIsClosedAfterTheWriteTimeout) {
+  // Replies of ~200 KiB to requests pipelined by a peer that never reads: the server's writes
+  // stall once the socket buffers are full, and it reads nothing more meanwhile.
+  upstream_.SetSecret(kAllowedSecret, awsclient::SecretKind::kBinary, std::string(150 << 10, 'x'));
+  UniqueFd fd = ConnectAccepted();
+  const int small = 4096;
+  ASSERT_EQ(setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+  const std::string request = *EncodeGetSecretRequest({kAllowedSecret}) + "$$$";
+  std::string requests;
+  for (int i = 0; i < 200; ++i) requests += request;
+  ASSERT_TRUE(net::WriteAll(fd.get(), requests, kIo).ok());
+  // Wait until the server stops making progress (its write is stalled).
+  int calls = -1;
+  for (int i = 0; i < 400 && upstream_.secret_calls() != calls; ++i) {
+    calls = upstream_.secret_calls();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_LT(calls, 200) << "every reply was written: the buffers are larger than the test assumes";
+  EXPECT_EQ(metrics_.errors(kKindWrite), 0u);
+  clock_.Advance(absl::Seconds(11));
+  const absl::Time deadline = absl::Now() + kIo;
+  while (metrics_.connections_active() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(metrics_.connections_active(), 0);
+  EXPECT_EQ(metrics_.errors(kKindWrite), 1u);
+  ExpectStillServingLarge();
+}
+
+class OneWorkerRelayServerTest : public RelayServerTest {
+ protected:
+  void SetUp() override {
+    RelayServerOptions options;
+    options.worker_threads = 1;
+    options.worker_queue = 0;
+    StartServer(options);
+  }
+  void TearDown() override {
+    upstream_.Release();
+    RelayServerTest::TearDown();
+  }
+};
+
+TEST_F(OneWorkerRelayServerTest, ARequestBeyondThePoolIsToldBusyAndTheConnectionStaysUsable) {
+  upstream_.Hold();
+  const std::string request = *EncodeGetSecretRequest({kAllowedSecret}) + "$$$";
+  UniqueFd slow = Connect();
+  ASSERT_TRUE(net::WriteAll(slow.get(), request, kIo).ok());
+  for (int i = 0; i < 1000 && upstream_.waiting() == 0; ++i) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(upstream_.waiting(), 1);
+
+  // The one worker is busy and nothing may queue: answered at once, not after the slow one.
+  UniqueFd other = Connect();
+  ASSERT_TRUE(net::WriteAll(other.get(), request, kIo).ok());
+  EXPECT_EQ(ReadUntil(other.get()), R"({"error":"relay busy"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindBusy), 1u);
+
+  upstream_.Release();
+  EXPECT_THAT(ReadUntil(slow.get()), HasSubstr("\"result\""));
+  ASSERT_TRUE(net::WriteAll(other.get(), request, kIo).ok());
+  EXPECT_THAT(ReadUntil(other.get()), HasSubstr("\"result\""));
+}
+
+TEST_F(OneWorkerRelayServerTest, ASlowUpstreamDoesNotStallOtherConnectionsIo) {
+  upstream_.Hold();
+  UniqueFd slow = Connect();
+  ASSERT_TRUE(
+      net::WriteAll(slow.get(), *EncodeGetSecretRequest({kAllowedSecret}) + "$$$", kIo).ok());
+  for (int i = 0; i < 1000 && upstream_.waiting() == 0; ++i) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(upstream_.waiting(), 1);
+  // Framing errors are answered on the I/O thread while the worker waits.
+  EXPECT_EQ(Exchange("GET / HTTP/1.1\r\n\r\n", false), R"({"error":"bad request"}$$$)");
+  upstream_.Release();
+  EXPECT_THAT(ReadUntil(slow.get()), HasSubstr("\"result\""));
 }
 
 // ---------------------------------------------------------------- RelayClient against fakes
@@ -288,6 +464,7 @@ class ScriptedRelay {
                      const Clock* clock = &Clock::Real()) {
     RelayClientOptions options;
     options.endpoint = listener_->local_endpoint();
+    options.connect_timeout = timeout;  // so a fake-clock test times only the phase it means to
     options.timeout = timeout;
     options.max_reply_size = max_reply;
     options.clock = clock;
@@ -324,8 +501,9 @@ TEST(RelayClientTest, RelayClosingMidReplyIsDataLoss) {
 TEST(RelayClientTest, SilentRelayIsDeadlineExceeded) {
   ScriptedRelay relay("", /*hold=*/true);
   FakeClock clock(absl::UnixEpoch());
-  lockout::testing::FakeClockTicker ticker(clock, absl::Minutes(1));
-  // An hour on the fake clock: it passes in real milliseconds.
+  // Steps small enough that the connect (real time, under load) finishes long before the hour.
+  lockout::testing::FakeClockTicker ticker(clock, absl::Seconds(5));
+  // An hour on the fake clock passes in under a real second.
   absl::StatusOr<GetSecretReply> reply =
       relay.Client(absl::Hours(1), kMaxReplySize, &clock).GetSecret(kAllowedSecret);
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();

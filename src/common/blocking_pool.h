@@ -1,8 +1,10 @@
 #pragma once
 
-// BlockingPool: a few threads for requests that block (attest: an NSM call; the key load of a
-// first request; every request in per-request mode), so that the event loops that sign never
-// wait on them (issue 10 item 5).
+// BlockingPool: a few threads for work that blocks, so that the event loops (net::ConnectionServer)
+// never wait on it (issue 10 item 5): the enclave's attest (an NSM call), key load and per-request
+// decrypt; the relay's upstream calls (IMDS, Secrets Manager); the local NSM service's measurement
+// of its caller and document signing. A job that answers a connection posts its result back to
+// the connection's strand.
 //
 //   BlockingPool pool({.threads = 2, .queue_limit = 16});
 //   absl::Status s = pool.Submit([](int thread_index) { ... });
@@ -26,7 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
-namespace lockout::enclave {
+namespace lockout {
 
 struct BlockingPoolOptions {
   int threads = 2;
@@ -69,4 +71,4 @@ class BlockingPool final {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace lockout::enclave
+}  // namespace lockout

@@ -1,10 +1,10 @@
-#include "src/enclave/blocking_pool.h"
+#include "src/common/blocking_pool.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
-namespace lockout::enclave {
+namespace lockout {
 
 absl::Status BlockingPool::Validate(const BlockingPoolOptions& options) {
   if (options.threads < 1 || options.threads > 256) {
@@ -86,4 +86,4 @@ void BlockingPool::Loop(int index) {
   }
 }
 
-}  // namespace lockout::enclave
+}  // namespace lockout

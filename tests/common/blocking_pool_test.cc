@@ -1,4 +1,4 @@
-#include "src/enclave/blocking_pool.h"
+#include "src/common/blocking_pool.h"
 
 #include <atomic>
 #include <memory>
@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
-namespace lockout::enclave {
+namespace lockout {
 namespace {
 
 // Waits (bounded) until `pred` holds.
@@ -120,4 +120,4 @@ TEST(BlockingPoolTest, ValidateRejectsBadOptions) {
 }
 
 }  // namespace
-}  // namespace lockout::enclave
+}  // namespace lockout
