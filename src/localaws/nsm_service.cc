@@ -460,7 +460,7 @@ class NsmConnection final : public net::Connection {
 
   void OnClosed(std::string_view why) override {
     gone_.store(true);
-    if (why.starts_with("evicted")) {  // net::ConnectionServer made room for a newcomer
+    if (why == net::kEvictedReason) {  // net::ConnectionServer made room for a newcomer
       const absl::Time last = absl::FromUnixNanos(last_answer_ns_.load());
       LogInfo("nsm_connection_evicted", {{"pid", pid_},
                                          {"idle_ms", absl::ToInt64Milliseconds(absl::Now() - last)},

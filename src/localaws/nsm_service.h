@@ -67,10 +67,10 @@
 // `frame_timeout`; after that the caller is refused (nsm_connection_refused), or the request is
 // answered InternalError (nsm_busy; the Nitro NSM has no "busy") and the connection stays usable.
 // At most `max_connections` are open: a connection beyond the cap closes the open connection that
-// has gone longest without an answer (accepted but silent, or idle between requests; one whose
-// request is being answered only if every open connection is answering one),
-// logged as nsm_connection_evicted, so that a fresh client — an
-// enclave booting next to stale connections — is always served. A frame must complete within
+// has gone longest without an answer (accepted but silent, or idle between requests; never one
+// whose request is being answered: if every open connection is answering one, the newcomer is
+// refused instead), logged as nsm_connection_evicted, so that a fresh client — an enclave
+// booting next to stale connections — is served. A frame must complete within
 // `frame_timeout` once its first byte arrives, and an answer must be read within it; a
 // connection idle between frames (or silent after connecting) is closed after `idle_timeout`
 // (default 5 minutes). Deadlines are checked every `sweep_interval` against the service's clock,

@@ -199,7 +199,10 @@ void ConnectionServer::Admit(UniqueFd fd) {
       Refuse(std::move(fd));
       return;
     }
-    EvictIdlest();
+    if (!EvictIdlest()) {
+      Refuse(std::move(fd));
+      return;
+    }
   }
   if (options_.tcp_nodelay && (protocol_.family() == AF_INET || protocol_.family() == AF_INET6)) {
     const int one = 1;
@@ -242,18 +245,21 @@ void ConnectionServer::Refuse(UniqueFd fd) {
   }
 }
 
-void ConnectionServer::EvictIdlest() {
+bool ConnectionServer::EvictIdlest() {
   std::shared_ptr<Connection> idlest;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, c] : connections_) {
-      if (idlest == nullptr || c->last_activity() < idlest->last_activity()) idlest = c;
+      const absl::Time last = c->last_activity();
+      if (last == absl::InfiniteFuture()) continue;  // busy now: never evicted
+      if (idlest == nullptr || last < idlest->last_activity()) idlest = c;
     }
-    if (idlest == nullptr) return;
+    if (idlest == nullptr) return false;
     // Forgotten now, so the newcomer fits at once; the close itself runs on its strand.
     connections_.erase(idlest->id_);
   }
-  asio::post(idlest->strand(), [idlest] { idlest->Close("evicted: longest idle"); });
+  asio::post(idlest->strand(), [idlest] { idlest->Close(kEvictedReason); });
+  return true;
 }
 
 void ConnectionServer::ScheduleSweep() {

@@ -60,6 +60,9 @@ using StreamSocket = boost::asio::basic_stream_socket<StreamProtocol, Strand>;
 
 class ConnectionServer;
 
+// The reason an evicted connection's OnClosed receives.
+inline constexpr std::string_view kEvictedReason = "evicted: longest idle";
+
 // One accepted connection. Subclasses implement the protocol; the base owns the socket, the id and
 // the link to the server. Everything except id(), memory_usage() and last_activity() runs on the
 // connection's strand.
@@ -81,7 +84,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // What the connection holds in memory (buffers, requests in flight), for budgets. Any thread.
   virtual size_t memory_usage() const { return 0; }
-  // When the connection last did something useful (a complete request), for eviction. Any thread.
+  // When the connection last did something useful (a complete request), for eviction;
+  // InfiniteFuture while it must not be evicted (a request in progress). Any thread.
   virtual absl::Time last_activity() const { return absl::InfinitePast(); }
 
  protected:
@@ -97,6 +101,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class ConnectionServer;
+
+  // The reason an evicted connection's OnClosed receives.
+  inline constexpr std::string_view kEvictedReason = "evicted: longest idle";
   StreamSocket socket_;
   ConnectionServer* server_ = nullptr;
   uint64_t id_ = 0;
@@ -110,6 +117,8 @@ struct ConnectionServerOptions {
   enum class WhenFull {
     kRefuse,       // the new connection gets refusal_reply (if any) and is closed
     kEvictIdlest,  // the connection with the oldest last_activity() is closed to make room
+                   // (reason kEvictedReason); one reporting InfiniteFuture (busy: mid-request) is
+                   // never chosen, and if all are busy the newcomer is refused instead
   };
   WhenFull when_full = WhenFull::kRefuse;
   std::string refusal_reply{};
@@ -159,7 +168,8 @@ class ConnectionServer final {
   void PauseAccepting(const absl::Status& error);
   void Admit(UniqueFd fd);
   void Refuse(UniqueFd fd);
-  void EvictIdlest();
+  // Closes the connection idle the longest; false if every connection is busy.
+  bool EvictIdlest();
   void ScheduleSweep();
   void Forget(uint64_t id);
 

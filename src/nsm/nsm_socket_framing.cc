@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
+#include "src/net/unix_credentials.h"
 
 namespace lockout::nsm {
 namespace {
@@ -29,28 +30,12 @@ void NoteSender(FrameSenders* senders, pid_t pid) {
   }
 }
 
-// One recvmsg() that notes the sender of the bytes it returns (SCM_CREDENTIALS, unix(7)).
+// One recvmsg() that notes the sender of the bytes it returns (net::ReceiveWithSender).
 // Returns like recvmsg: the count, 0 at end of stream, -1 with errno.
 ssize_t ReceiveNotingSender(int fd, uint8_t* data, size_t size, FrameSenders* senders) {
-  iovec iov{data, size};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  if (n <= 0) return n;
   pid_t pid = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
-        c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
-      ucred cred{};
-      std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-      pid = cred.pid;
-    }
-  }
-  NoteSender(senders, (msg.msg_flags & MSG_CTRUNC) != 0 ? 0 : pid);
+  const ssize_t n = net::ReceiveWithSender(fd, data, size, &pid);
+  if (n > 0) NoteSender(senders, pid);
   return n;
 }
 

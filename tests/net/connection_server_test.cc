@@ -95,7 +95,7 @@ class EchoConnection final : public Connection {
 
   absl::Time last_activity() const override {
     std::lock_guard<std::mutex> lock(mu_);
-    return last_;
+    return busy_ ? absl::InfiniteFuture() : last_;
   }
 
  protected:
@@ -123,6 +123,7 @@ class EchoConnection final : public Connection {
                        {
                          std::lock_guard<std::mutex> lock(mu_);
                          last_ = server().clock().Now();
+                         busy_ = byte_ == 'B';  // "a request in progress" until the next byte
                        }
                        asio::async_write(socket(), asio::buffer(&byte_, 1),
                                          [self, this](boost::system::error_code wec, size_t) {
@@ -139,6 +140,7 @@ class EchoConnection final : public Connection {
   char byte_ = 0;
   mutable std::mutex mu_;
   absl::Time last_;
+  bool busy_ = false;
   const absl::Duration idle_timeout_;
 };
 
@@ -233,7 +235,27 @@ TEST(ConnectionServerTest, EvictsTheLongestIdleWhenFull) {
   // The peer sees the close before OnClosed has run (the socket is closed first).
   ASSERT_TRUE(Fixture::Eventually([&] { return f.journal.closed.load() == 1; }));
   std::lock_guard<std::mutex> lock(f.journal.mu);
-  EXPECT_EQ(f.journal.reasons, std::vector<std::string>{"evicted: longest idle"});
+  EXPECT_EQ(f.journal.reasons, std::vector<std::string>{std::string(kEvictedReason)});
+}
+
+TEST(ConnectionServerTest, NeverEvictsABusyConnectionAndRefusesTheNewcomerInstead) {
+  Fixture f(ConnectionServerOptions{.max_connections = 2,
+                                    .when_full = ConnectionServerOptions::WhenFull::kEvictIdlest,
+                                    .refusal_reply = "full\n"});
+  Client a(f.server->local_endpoint()), b(f.server->local_endpoint());
+  ASSERT_TRUE(a.Send("B") && b.Send("B"));  // both busy
+  ASSERT_EQ(a.Read(1), "B");
+  ASSERT_EQ(b.Read(1), "B");
+  Client c(f.server->local_endpoint());
+  EXPECT_EQ(c.Read(100), "full\n");
+  ASSERT_TRUE(b.Send("b"));  // b is idle now: the next newcomer evicts it, not busy a
+  ASSERT_EQ(b.Read(1), "b");
+  Client d(f.server->local_endpoint());
+  ASSERT_TRUE(d.Send("d"));
+  EXPECT_EQ(d.Read(1), "d");
+  EXPECT_TRUE(b.SeesClose());
+  ASSERT_TRUE(a.Send("a"));
+  EXPECT_EQ(a.Read(1), "a");
 }
 
 TEST(ConnectionServerTest, SweepDeadlinesFollowTheInjectedClock) {
