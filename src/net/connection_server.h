@@ -1,10 +1,11 @@
 #pragma once
 
-// ConnectionServer: the one event layer every lockout server runs on (Boost.Asio), and the one
-// owner of accepted connections' lifetimes.
+// ConnectionServer: the one event layer lockout's servers run on (Boost.Asio), and the one owner
+// of accepted connections' lifetimes. The relay and the local NSM service run on it; the enclave's
+// signing server still has its own epoll loop, the last one, and moves onto it next.
 //
-// A server (the enclave's signing server, the relay, the local NSM service) gives it a bound
-// net::Listener and a factory that turns an accepted socket into a Connection. The server:
+// A server gives it a bound net::Listener and a factory that turns an accepted socket into a
+// Connection. The server:
 //   * runs `threads` threads on one io_context. Each connection's socket is bound to its own
 //   strand,
 //     so a connection's handlers never run concurrently; work a connection posts to executor()
