@@ -103,8 +103,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   friend class ConnectionServer;
 
-  // The reason an evicted connection's OnClosed receives.
-  inline constexpr std::string_view kEvictedReason = "evicted: longest idle";
   StreamSocket socket_;
   ConnectionServer* server_ = nullptr;
   uint64_t id_ = 0;
