@@ -36,6 +36,7 @@
 #include "src/nsm/nsm_message.h"
 #include "src/nsm/nsm_socket_framing.h"
 #include "src/nsm/unix_socket_nsm_device.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/vectors.h"
 
 namespace lockout::localaws {
@@ -86,23 +87,7 @@ const Bytes kZero48(48, 0);
 
 // ---- Fixture plumbing ----
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nsmsvc-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p != nullptr ? p : "/tmp";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lockout::testing::TempDir;
 
 std::string RunCapture(const std::string& command, int* exit_code) {
   std::string out;

@@ -18,6 +18,7 @@
 #include "src/localaws/identity.h"
 #include "src/localaws/secrets_store.h"
 #include "src/policy/policy_evaluator.h"
+#include "tests/testing/temp_dir.h"
 
 namespace lockout::localaws {
 namespace {
@@ -34,23 +35,7 @@ constexpr char kNotFound[] = "Secrets Manager can't find the specified secret.";
 constexpr char kToken1[] = "11111111-1111-4111-8111-111111111111";
 constexpr char kToken2[] = "22222222-2222-4222-8222-222222222222";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "secrets_test.XXXXXX").string();
-    char* made = mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lockout::testing::TempDir;
 
 std::string B64(std::string_view s) {
   return Base64Encode(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/common/file.h"
+#include "tests/testing/temp_dir.h"
 
 namespace lockout::localaws {
 namespace {
@@ -22,23 +23,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "secrets_store.XXXXXX").string();
-    EXPECT_NE(mkdtemp(pattern.data()), nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lockout::testing::TempDir;
 
 constexpr char kArn[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:db/pw-AbC123";
 

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "src/net/socket.h"
 #include "tests/testing/fake_clock_ticker.h"
+#include "tests/testing/temp_dir.h"
 
 namespace lockout::net {
 namespace {
@@ -38,22 +39,7 @@ absl::Duration Since(std::chrono::steady_clock::time_point start) {
   return absl::FromChrono(std::chrono::steady_clock::now() - start);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/lockout-stream-XXXXXX";
-    EXPECT_NE(mkdtemp(pattern.data()), nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lockout::testing::TempDir;
 
 // A listener on `uri` and one accepted connection: {server side, client stream}.
 struct Connected {

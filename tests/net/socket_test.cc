@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock_ticker.h"
+#include "tests/testing/temp_dir.h"
 
 namespace lockout::net {
 namespace {
@@ -40,23 +41,7 @@ BlockingStream StreamOn(UniqueFd fd, const Clock& clock) {
   return *std::move(s);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/lockout-net-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lockout::testing::TempDir;
 
 Endpoint MustParse(std::string_view uri) {
   absl::StatusOr<Endpoint> e = Endpoint::Parse(uri);
