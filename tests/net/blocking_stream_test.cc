@@ -167,6 +167,19 @@ TEST(BlockingStreamTest, ConnectToAMissingUnixSocketIsUnavailable) {
   EXPECT_THAT(std::string(s.status().message()), HasSubstr(missing.ToString()));
 }
 
+// Connects to `listener` (which never accepts) until a connect fails, at most 64 times, holding
+// every connection made; the failure (OK if all 64 connected).
+absl::Status ConnectUntilRefused(const Listener& listener, const FakeClock& clock) {
+  std::vector<BlockingStream> queued;
+  for (int i = 0; i < 64; ++i) {
+    absl::StatusOr<BlockingStream> s =
+        BlockingStream::Connect(listener.local_endpoint(), clock.Now() + kLongFakeTimeout, clock);
+    if (!s.ok()) return s.status();
+    queued.push_back(*std::move(s));
+  }
+  return absl::OkStatus();
+}
+
 // A unix listener whose backlog is full refuses at once (EAGAIN): the call fails instead of
 // hanging until its deadline.
 TEST(BlockingStreamTest, ConnectToAUnixListenerWithAFullBacklogFailsAtOnce) {
@@ -177,17 +190,7 @@ TEST(BlockingStreamTest, ConnectToAUnixListenerWithAFullBacklogFailsAtOnce) {
   FakeClock clock(absl::UnixEpoch());
   // Should a connect wait after all, it ends as DeadlineExceeded, failing the test, not hanging.
   FakeClockTicker ticker(clock, absl::Minutes(1));
-  std::vector<BlockingStream> queued;
-  absl::Status failure;
-  for (int i = 0; i < 64 && failure.ok(); ++i) {
-    absl::StatusOr<BlockingStream> s =
-        BlockingStream::Connect(listener->local_endpoint(), clock.Now() + kLongFakeTimeout, clock);
-    if (s.ok()) {
-      queued.push_back(*std::move(s));
-    } else {
-      failure = s.status();
-    }
-  }
+  const absl::Status failure = ConnectUntilRefused(*listener, clock);
   EXPECT_TRUE(absl::IsUnavailable(failure)) << failure;
 }
 
@@ -198,18 +201,8 @@ TEST(BlockingStreamTest, ConnectThatNeverCompletesTimesOutOnTheFakeClock) {
   ASSERT_TRUE(listener.ok()) << listener.status();
   FakeClock clock(absl::UnixEpoch());
   FakeClockTicker ticker(clock, /*step=*/absl::Minutes(1));
-  std::vector<BlockingStream> queued;
-  absl::Status failure;
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 64 && failure.ok(); ++i) {
-    absl::StatusOr<BlockingStream> s =
-        BlockingStream::Connect(listener->local_endpoint(), clock.Now() + kLongFakeTimeout, clock);
-    if (s.ok()) {
-      queued.push_back(*std::move(s));
-    } else {
-      failure = s.status();
-    }
-  }
+  const absl::Status failure = ConnectUntilRefused(*listener, clock);
   EXPECT_TRUE(absl::IsDeadlineExceeded(failure)) << failure;
   EXPECT_THAT(std::string(failure.message()), HasSubstr(listener->local_endpoint().ToString()));
   EXPECT_LT(Since(start), absl::Seconds(10));
