@@ -122,7 +122,12 @@ struct BlockingStream::Impl {
     socket.assign(asio::generic::stream_protocol(family, ProtocolFor(family)), fd, ec);
     if (ec) return Failure(ec, "adding to the event loop:");
     socket.non_blocking(true, ec);
-    if (ec) return Failure(ec, "making non-blocking:");
+    if (ec) {
+      // Undo the assign: on failure the descriptor stays the caller's, never closed twice.
+      ErrorCode ignored;
+      (void)socket.release(ignored);
+      return Failure(ec, "making non-blocking:");
+    }
     return absl::OkStatus();
   }
 
