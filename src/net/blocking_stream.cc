@@ -1,12 +1,13 @@
 #include "src/net/blocking_stream.h"
 
 // Implementation notes.
-// - Each operation starts one Asio async operation and runs the stream's io_context until its
-//   handler has run. Reads and writes are attempted at once (Asio's speculative I/O), so a call
-//   that need not wait costs one syscall plus the handler dispatch; only a call that would block
-//   sleeps in epoll_wait. The deadline is enforced here, not by an Asio timer: the loop waits
-//   until the deadline (real clock) or in kFakeClockSlice steps (other clocks), then cancels the
-//   operation and runs its handler, so no handler ever outlives the stack frame it writes to.
+// - Each operation first tries once with Asio's synchronous call in non-blocking mode (one
+//   syscall; done if the kernel had the bytes or the buffer space). Otherwise it starts one Asio
+//   async operation for the rest and runs the stream's io_context until its handler has run;
+//   only then does the thread sleep, in epoll_wait. The deadline is enforced here, not by an Asio
+//   timer: the loop waits until the deadline (real clock) or in kFakeClockSlice steps (other
+//   clocks), then cancels the operation and runs its handler, so no handler ever outlives the stack
+//   frame it writes to.
 // - Connect does the connect() syscall itself and lets Asio wait for the result: Asio's
 //   async_connect would treat EAGAIN from a unix socket (the listener's backlog is full) as "in
 //   progress" and report success on an unconnected socket. We want that to fail the call.
@@ -113,10 +114,20 @@ struct BlockingStream::Impl {
     return absl::UnavailableError(absl::StrCat(Absl(what), " ", peer, ": ", ec.message()));
   }
 
+  // Hands `fd` to the Asio socket, in Asio's user-set non-blocking mode: its synchronous
+  // read_some/write_some then try once and say would_block instead of waiting, which is the
+  // fast path of every operation below.
   absl::Status Assign(int family, int fd) {
     ErrorCode ec;
     socket.assign(asio::generic::stream_protocol(family, ProtocolFor(family)), fd, ec);
     if (ec) return Failure(ec, "adding to the event loop:");
+    socket.non_blocking(true, ec);
+    if (ec) {
+      // Undo the assign: on failure the descriptor stays the caller's, never closed twice.
+      ErrorCode ignored;
+      (void)socket.release(ignored);
+      return Failure(ec, "making non-blocking:");
+    }
     return absl::OkStatus();
   }
 
@@ -227,9 +238,6 @@ absl::StatusOr<BlockingStream> BlockingStream::Wrap(int fd, bool borrowed, const
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0) return internal::SyscallError(errno, "using", name);
   ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, NewImpl(clock, name));
-  if ((flags & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    return internal::SyscallError(errno, "making non-blocking", name);
-  }
   if (!borrowed && fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
     return internal::SyscallError(errno, "setting close-on-exec on", name);
   }
@@ -276,13 +284,17 @@ absl::Time BlockingStream::DeadlineAfter(absl::Duration timeout) const {
 absl::Status BlockingStream::WriteAll(ByteView data, absl::Time deadline) {
   if (impl_ == nullptr) return Closed();
   if (data.empty()) return absl::OkStatus();
-  bool done = false;
+  // Fast path: a write the socket buffer takes at once needs no event loop.
   ErrorCode ec;
-  size_t written = 0;
-  asio::async_write(impl_->socket, asio::buffer(data.data(), data.size()),
+  size_t written = impl_->socket.write_some(asio::buffer(data.data(), data.size()), ec);
+  if (!ec && written == data.size()) return absl::OkStatus();
+  if (ec && ec != asio::error::would_block) return impl_->Failure(ec, "write to");
+  bool done = false;
+  const size_t first = written;
+  asio::async_write(impl_->socket, asio::buffer(data.data() + first, data.size() - first),
                     [&](const ErrorCode& e, size_t n) {
                       ec = e;
-                      written = n;
+                      written = first + n;
                       done = true;
                     });
   const bool timed_out = impl_->RunUntil(done, deadline);
@@ -304,9 +316,13 @@ absl::StatusOr<size_t> BlockingStream::ReadSome(absl::Span<uint8_t> out, absl::T
   if (out.empty()) {
     return absl::InvalidArgumentError("BlockingStream::ReadSome needs room for at least one byte");
   }
-  bool done = false;
+  // Fast path: bytes (or end of stream) already there need no event loop.
   ErrorCode ec;
-  size_t count = 0;
+  size_t count = impl_->socket.read_some(asio::buffer(out.data(), out.size()), ec);
+  if (!ec) return count;
+  if (ec == asio::error::eof) return size_t{0};
+  if (ec != asio::error::would_block) return impl_->Failure(ec, "read from");
+  bool done = false;
   impl_->socket.async_read_some(asio::buffer(out.data(), out.size()),
                                 [&](const ErrorCode& e, size_t n) {
                                   ec = e;
@@ -327,16 +343,21 @@ absl::Status BlockingStream::ReadExact(absl::Span<uint8_t> out, absl::Time deadl
   if (received != nullptr) *received = 0;
   if (impl_ == nullptr) return Closed();
   if (out.empty()) return absl::OkStatus();
-  bool done = false;
+  // Fast path as in ReadSome; the event loop only reads what did not arrive yet.
   ErrorCode ec;
-  size_t count = 0;
-  asio::async_read(impl_->socket, asio::buffer(out.data(), out.size()),
-                   [&](const ErrorCode& e, size_t n) {
-                     ec = e;
-                     count = n;
-                     done = true;
-                   });
-  const bool timed_out = impl_->RunUntil(done, deadline);
+  size_t count = impl_->socket.read_some(asio::buffer(out.data(), out.size()), ec);
+  bool timed_out = false;
+  if (ec == asio::error::would_block || (!ec && count < out.size())) {
+    bool done = false;
+    const size_t first = count;
+    asio::async_read(impl_->socket, asio::buffer(out.data() + first, out.size() - first),
+                     [&](const ErrorCode& e, size_t n) {
+                       ec = e;
+                       count = first + n;
+                       done = true;
+                     });
+    timed_out = impl_->RunUntil(done, deadline);
+  }
   if (received != nullptr) *received = count;
   if (!ec) return absl::OkStatus();
   if (ec == asio::error::eof) {

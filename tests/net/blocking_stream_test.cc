@@ -268,9 +268,8 @@ TEST(BlockingStreamTest, WriteTimesOutWhenThePeerDoesNotRead) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("bytes written"));
 }
 
-// A deadline that has already passed still lets the first step of a write or read through, and
-// then ends the call: the composed operation's next step (started from the first step's handler)
-// must be cancelled too. (A regression: the call used to wait forever for that step.)
+// A deadline that has already passed still lets the bytes through that need no wait, and then
+// ends the call instead of waiting for the rest.
 TEST(BlockingStreamTest, PassedDeadlineEndsWritesAndReadsThatProgressedOnce) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
