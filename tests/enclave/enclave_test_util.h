@@ -73,6 +73,7 @@ class FakeNsmDevice final : public nsm::NsmDevice {
       return nsm::EncodeResponse(nsm::DescribePcrResponse{.lock = true, .data = pcr0});
     }
     if (const auto* a = std::get_if<nsm::AttestationRequest>(&*request)) {
+      if (const int ms = attest_delay_ms.load(); ms > 0) absl::SleepFor(absl::Milliseconds(ms));
       {
         absl::MutexLock lock(&mu);
         last_attestation = *a;
@@ -106,6 +107,8 @@ class FakeNsmDevice final : public nsm::NsmDevice {
   Bytes pcr0 = Bytes(48, 0x5a);
   std::atomic<bool> down{false};
   std::atomic<int> calls{0};
+  // An attestation takes this long (a slow NSM: tests of requests that block).
+  std::atomic<int> attest_delay_ms{0};
   absl::Mutex mu;
   std::optional<nsm::AttestationRequest> last_attestation ABSL_GUARDED_BY(mu);
 };
