@@ -1,13 +1,14 @@
 #include "src/enclave/signing_connection.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "boost/asio/buffer.hpp"
 #include "boost/asio/error.hpp"
 #include "boost/asio/post.hpp"
 #include "src/common/logger.h"
@@ -43,10 +44,6 @@ constexpr absl::Duration kFruitlessRetry = absl::Milliseconds(50);
 void ReturnFreedMemory() {
   malloc_trim(0);
   if (__sanitizer_purge_allocator != nullptr) __sanitizer_purge_allocator();
-}
-
-bool WouldBlock(const boost::system::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
 size_t RequestBytes(const net::Frame& frame) { return frame.payload.size() + kRequestOverhead; }
@@ -194,13 +191,10 @@ SigningConnection::SigningConnection(net::StreamSocket socket, SigningService& s
       idle_(service.clock_.Now()) {}
 
 void SigningConnection::Start() {
-  boost::system::error_code ec;
-  socket().non_blocking(true, ec);
-  if (ec) {
-    Close("socket error");
-    return;
-  }
   LogDebug("connection_open", {{"conn", id()}});
+  // A client's first request is usually in by the time its connection is accepted: read it now
+  // rather than after a round through the event loop (which costs a wait and an epoll_ctl).
+  ReadSome();
   Drive();
 }
 
@@ -299,6 +293,14 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
   const size_t workers = static_cast<size_t>(std::max(service_.limits_.workers, 1));
   const size_t batches = std::max((n + kMaxBatch - 1) / kMaxBatch, std::min(workers, n));
   const std::shared_ptr<SigningConnection> me = self();
+  if (n == 1 && frames[0].kind == net::FrameKind::kV1) {
+    // A v1 connection has this one request: nothing to spread over workers, and handing it to
+    // one and back would cost more than the connection's own thread signing it here.
+    Batch batch{.first = first, .frames = std::move(frames), .charge = std::move(charge)};
+    Results results = HandleBatch(me, batch);
+    ApplyResults(std::move(results.segments), results.answered_bytes);
+    return;
+  }
   size_t at = 0;
   for (size_t b = 0; b < batches; ++b) {
     const size_t count = n / batches + (b < n % batches ? 1 : 0);
@@ -318,11 +320,19 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
 
 void SigningConnection::RunBatch(const std::shared_ptr<SigningConnection>& c, Batch& batch) {
   if (c->gone_.load(std::memory_order_relaxed)) return;  // closed: nobody to answer
+  Results results = HandleBatch(c, batch);
+  asio::post(c->strand_, [c, results = std::move(results)]() mutable {
+    c->OnResults(std::move(results.segments), results.answered_bytes);
+  });
+}
+
+SigningConnection::Results SigningConnection::HandleBatch(
+    const std::shared_ptr<SigningConnection>& c, Batch& batch) {
   SigningService& service = c->service_;
   RequestHandler& handler = service.handler_;
   handler.stats().NoteParallel(c->signing_now_.fetch_add(1, std::memory_order_relaxed) + 1);
-  std::vector<Segment> segments;
-  size_t answered_bytes = 0;  // request bytes answered here (the pool answers the rest)
+  Results results;
+  std::vector<Segment>& segments = results.segments;
   {
     std::unique_ptr<WorkerState> state = service.AcquireState();
     std::string out;
@@ -351,11 +361,11 @@ void SigningConnection::RunBatch(const std::shared_ptr<SigningConnection>& c, Ba
         } else {
           out += busy;
           close = close || busy_close;
-          answered_bytes += bytes;
+          results.answered_bytes += bytes;
         }
       } else {
         if (outcome == RequestHandler::Outcome::kClose) close = true;
-        answered_bytes += bytes;
+        results.answered_bytes += bytes;
       }
       ++seq;
     }
@@ -368,9 +378,7 @@ void SigningConnection::RunBatch(const std::shared_ptr<SigningConnection>& c, Ba
     service.ReleaseState(std::move(state));
   }
   c->signing_now_.fetch_sub(1, std::memory_order_relaxed);
-  asio::post(c->strand_, [c, segments = std::move(segments), answered_bytes]() mutable {
-    c->OnResults(std::move(segments), answered_bytes);
-  });
+  return results;
 }
 
 bool SigningConnection::SubmitBlocking(uint64_t seq, net::Frame frame, size_t bytes, Charge charge,
@@ -406,17 +414,21 @@ bool SigningConnection::SubmitBlocking(uint64_t seq, net::Frame frame, size_t by
 }
 
 void SigningConnection::OnResults(std::vector<Segment> segments, size_t request_bytes) {
+  if (ApplyResults(std::move(segments), request_bytes)) Drive();
+}
+
+bool SigningConnection::ApplyResults(std::vector<Segment> segments, size_t request_bytes) {
   in_flight_bytes_.fetch_sub(request_bytes, std::memory_order_relaxed);
-  if (closed()) return;
+  if (closed()) return false;
   for (Segment& s : segments) {
     absl::Status recorded = order_.Complete(s.first, s.count, std::move(s.replies), s.close);
     if (!recorded.ok()) {
       LogError("reply_order_broken", {{"conn", id()}, {"error", std::string(recorded.message())}});
       Close("internal error");
-      return;
+      return false;
     }
   }
-  Drive();
+  return true;
 }
 
 void SigningConnection::Write(absl::Time now) {
@@ -432,16 +444,16 @@ void SigningConnection::Write(absl::Time now) {
   order_.TakeReady(out_, &close);
   if (close) final_ = true;
   while (out_off_ < out_.size() && !writing_) {
-    boost::system::error_code ec;
-    const size_t n =
-        socket().write_some(asio::buffer(out_.data() + out_off_, out_.size() - out_off_), ec);
-    if (!ec) {
-      out_off_ += n;
+    // The socket is used directly (never blocking, whatever its mode): Asio only waits for it.
+    const ssize_t n = send(socket().native_handle(), out_.data() + out_off_, out_.size() - out_off_,
+                           MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      out_off_ += static_cast<size_t>(n);
       write_blocked_since_.reset();
       continue;
     }
-    if (ec == asio::error::interrupted) continue;
-    if (WouldBlock(ec)) {
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (!write_blocked_since_.has_value()) write_blocked_since_ = now;
       WaitWritable();
       break;
@@ -527,9 +539,8 @@ void SigningConnection::ReadSome() {
     charged_ += want;  // a reservation; Account() trims it to what the buffers hold
   }
   static thread_local std::array<uint8_t, kReadChunk> buf;
-  boost::system::error_code ec;
-  const size_t n = socket().read_some(asio::buffer(buf.data(), want), ec);
-  if (ec == asio::error::eof) {
+  const ssize_t n = recv(socket().native_handle(), buf.data(), want, MSG_DONTWAIT);
+  if (n == 0) {
     if (draining_) {
       Close("done");
       return;
@@ -538,16 +549,16 @@ void SigningConnection::ReadSome() {
     Account();
     return;
   }
-  if (WouldBlock(ec) || ec == asio::error::interrupted) {
-    Account();
-    return;
-  }
-  if (ec) {
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      Account();
+      return;
+    }
     Close("read error");
     return;
   }
   if (draining_) return;  // input after the final reply is discarded
-  const ByteView data(buf.data(), n);
+  const ByteView data(buf.data(), static_cast<size_t>(n));
   if (first_byte_ < 0) {
     for (uint8_t b : data) {
       if (b != ' ' && b != '\t' && b != '\r' && b != '\n') {

@@ -132,6 +132,11 @@ class SigningConnection final : public net::Connection {
   };
   class Charge;
   struct Batch;
+  // What a batch produced: replies, and the request bytes they answer.
+  struct Results {
+    std::vector<Segment> segments;
+    size_t answered_bytes = 0;
+  };
 
   std::shared_ptr<SigningConnection> self() {
     return std::static_pointer_cast<SigningConnection>(shared_from_this());
@@ -145,12 +150,17 @@ class SigningConnection final : public net::Connection {
   void Write(absl::Time now);
   void UpdateReading();
   void WaitWritable();
+  // Strand: records replies (false if the connection is closed, or now closed because the
+  // replies do not fit the order: a bug), then (OnResults) does what they allow.
   void OnResults(std::vector<Segment> segments, size_t request_bytes);
+  bool ApplyResults(std::vector<Segment> segments, size_t request_bytes);
   void Account();
   size_t pending_output() const { return out_.size() - out_off_; }
   size_t usage() const { return charged_ + in_flight_bytes_.load(std::memory_order_relaxed); }
-  // Any worker thread: handles a batch, hands its blocking requests to the pool, posts results.
+  // Any worker thread: handles a batch (HandleBatch: its blocking requests go to the pool) and
+  // posts the results to the strand.
   static void RunBatch(const std::shared_ptr<SigningConnection>& connection, Batch& batch);
+  static Results HandleBatch(const std::shared_ptr<SigningConnection>& connection, Batch& batch);
   // Hands a request that blocks to the pool (true); false if the pool is full, with the "busy"
   // reply in `busy` (and whether it closes the connection, v1).
   bool SubmitBlocking(uint64_t seq, net::Frame frame, size_t bytes, Charge charge,
