@@ -201,9 +201,13 @@ void SigningConnection::Start() {
 void SigningConnection::Drive() {
   if (closed()) return;
   const absl::Time now = service_.clock_.Now();
+  // Replies taken first (they free room in flight), then requests handed out, then whatever
+  // that answered at once (a v1 request, a framing error) written.
+  Write(now);
+  if (closed()) return;
   Dispatch(now);
   if (closed()) return;
-  Write(now);
+  if (order_.outstanding() > 0 || final_) Write(now);
   if (closed()) return;
   UpdateReading();
   Account();
