@@ -119,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   cs_options.when_full = net::ConnectionServerOptions::WhenFull::kRefuse;
   cs_options.sweep_interval = options.sweep_interval;
   cs_options.clock = options.clock;
-  cs_options.name = "server";
+  cs_options.name = "enclave";  // log events enclave_accept_failed, enclave_connection_refused
   SigningService* service = impl->service.get();
   absl::StatusOr<std::unique_ptr<net::ConnectionServer>> cs = net::ConnectionServer::Start(
       *std::move(listener),
@@ -154,6 +154,7 @@ void Server::Stop() {
   // the blocking pool: running jobs finish and post to the stopped event loop, queued ones are
   // dropped. The ConnectionServer itself, with whatever is still queued, goes with Impl.
   impl_->connections->Stop();
+  impl_->service->DropQueued();
   impl_->pool->Stop();
 }
 

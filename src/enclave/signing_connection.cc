@@ -182,6 +182,20 @@ void SigningService::OnConnectionClosed(net::ConnectionServer& server, uint64_t 
   }
 }
 
+void SigningService::DropQueued() {
+  std::deque<std::shared_ptr<SigningConnection>> ready;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    for (const std::shared_ptr<SigningConnection>& c : ready_) {
+      c->queued_.clear();
+      c->listed_ = false;
+    }
+    ready.swap(ready_);
+  }
+}
+
+SigningConnection::~SigningConnection() = default;
+
 SigningConnection::SigningConnection(net::StreamSocket socket, SigningService& service,
                                      net::FrameDecoder decoder)
     : net::Connection(std::move(socket)),
@@ -192,6 +206,13 @@ SigningConnection::SigningConnection(net::StreamSocket socket, SigningService& s
 
 void SigningConnection::Start() {
   LogDebug("connection_open", {{"conn", id()}});
+  // A reset (or a hang-up) is seen at once, even while the connection is not reading: its
+  // requests waiting for a worker are then dropped instead of signed for nobody.
+  socket().async_wait(net::StreamProtocol::socket::wait_error,
+                      [me = self()](const boost::system::error_code& ec) {
+                        if (ec == asio::error::operation_aborted || me->closed()) return;
+                        me->Close("reset");
+                      });
   // A client's first request is usually in by the time its connection is accepted: read it now
   // rather than after a round through the event loop (which costs a wait and an epoll_ctl).
   ReadSome();
@@ -305,6 +326,7 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
     ApplyResults(std::move(results.segments), results.answered_bytes);
     return;
   }
+  std::list<Batch> queue;
   size_t at = 0;
   for (size_t b = 0; b < batches; ++b) {
     const size_t count = n / batches + (b < n % batches ? 1 : 0);
@@ -315,11 +337,65 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
       part_bytes += RequestBytes(frames[at + i]);
       part.push_back(std::move(frames[at + i]));
     }
-    Batch batch{.first = first + at, .frames = std::move(part), .charge = charge.Split(part_bytes)};
+    queue.push_back(
+        Batch{.first = first + at, .frames = std::move(part), .charge = charge.Split(part_bytes)});
     at += count;
-    asio::post(server().executor(),
-               [me, batch = std::move(batch)]() mutable { RunBatch(me, batch); });
   }
+  Enqueue(std::move(queue));
+}
+
+void SigningConnection::Enqueue(std::list<Batch> batches) {
+  const size_t added = batches.size();
+  SigningService& service = service_;
+  int start = 0;
+  {
+    absl::MutexLock lock(&service.queue_mu_);
+    queued_.splice(queued_.end(), batches);
+    if (!listed_) {
+      service.ready_.push_back(self());
+      listed_ = true;
+    }
+    const int room = std::max(service.limits_.workers, 1) - service.runners_;
+    start = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(room, 0)), added));
+    service.runners_ += start;
+  }
+  const auto executor = server().executor();
+  for (int i = 0; i < start; ++i) {
+    asio::post(executor, [&service, executor] { RunNext(service, executor); });
+  }
+}
+
+void SigningConnection::RunNext(SigningService& service,
+                                boost::asio::io_context::executor_type executor) {
+  std::shared_ptr<SigningConnection> c;
+  std::list<Batch> batch;
+  {
+    absl::MutexLock lock(&service.queue_mu_);
+    while (!service.ready_.empty()) {
+      std::shared_ptr<SigningConnection> next = std::move(service.ready_.front());
+      service.ready_.pop_front();
+      if (next->queued_.empty()) {  // closed meanwhile: its batches were dropped
+        next->listed_ = false;
+        continue;
+      }
+      batch.splice(batch.end(), next->queued_, next->queued_.begin());
+      if (next->queued_.empty()) {
+        next->listed_ = false;
+      } else {
+        service.ready_.push_back(next);  // its next batch after everyone else's
+      }
+      c = std::move(next);
+      break;
+    }
+    if (c == nullptr) {
+      --service.runners_;
+      return;
+    }
+  }
+  RunBatch(c, batch.front());
+  batch.clear();
+  // Behind whatever I/O has queued meanwhile.
+  asio::post(executor, [&service, executor] { RunNext(service, executor); });
 }
 
 void SigningConnection::RunBatch(const std::shared_ptr<SigningConnection>& c, Batch& batch) {
@@ -618,6 +694,11 @@ void SigningConnection::Sweep(absl::Time now) {
 
 void SigningConnection::OnClosed(std::string_view why) {
   gone_.store(true, std::memory_order_relaxed);
+  std::list<Batch> dropped;  // released outside the lock
+  {
+    absl::MutexLock lock(&service_.queue_mu_);
+    dropped.swap(queued_);
+  }
   LogDebug("connection_close", {{"conn", id()}, {"reason", why}});
   const size_t released = charged_;
   service_.budget_.Release(charged_);

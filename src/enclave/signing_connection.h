@@ -17,6 +17,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +63,8 @@ struct ConnectionLimits {
 // Bytes read per readiness of a socket (and the unit of budget reservations for input).
 inline constexpr size_t kReadChunk = 64 * 1024;
 
+class SigningConnection;
+
 class SigningService final {
  public:
   // `handler`, `pool` and `clock` must outlive the service; the service must outlive the
@@ -76,6 +80,10 @@ class SigningService final {
   MemoryBudget& budget() { return budget_; }
   const ConnectionLimits& limits() const { return limits_; }
 
+  // Forgets the batches still waiting for a worker. For Server::Stop, once the ConnectionServer
+  // has stopped (the connections they belong to must go with it).
+  void DropQueued();
+
  private:
   friend class SigningConnection;
 
@@ -90,6 +98,15 @@ class SigningService final {
   void EnforceBudget(net::ConnectionServer& server, size_t needed);
   // A connection closed and gave back `released` bytes.
   void OnConnectionClosed(net::ConnectionServer& server, uint64_t id, size_t released);
+
+  // Batches waiting for a worker, by connection, served round-robin (one batch per connection
+  // in turn). At most `limits_.workers` "runners" are in the event loop's queue at once, each
+  // taking one batch and then queueing itself again: the queue that the connections' I/O shares
+  // never holds more than that much signing, however many requests wait, so reading, accepting
+  // and closing stay prompt, and a fresh client waits for one batch per busy connection at most.
+  absl::Mutex queue_mu_;
+  std::deque<std::shared_ptr<SigningConnection>> ready_ ABSL_GUARDED_BY(queue_mu_);
+  int runners_ ABSL_GUARDED_BY(queue_mu_) = 0;
 
   RequestHandler& handler_;
   const ConnectionLimits limits_;
@@ -111,6 +128,7 @@ class SigningService final {
 class SigningConnection final : public net::Connection {
  public:
   SigningConnection(net::StreamSocket socket, SigningService& service, net::FrameDecoder decoder);
+  ~SigningConnection() override;
 
   size_t memory_usage() const override {
     return charged_view_.load(std::memory_order_relaxed) +
@@ -123,6 +141,7 @@ class SigningConnection final : public net::Connection {
   void OnClosed(std::string_view why) override;
 
  private:
+  friend class SigningService;  // the queue of batches waiting for a worker
   // Replies to requests [first, first + count), in order.
   struct Segment {
     uint64_t first = 0;
@@ -160,6 +179,10 @@ class SigningConnection final : public net::Connection {
   // Any worker thread: handles a batch (HandleBatch: its blocking requests go to the pool) and
   // posts the results to the strand.
   static void RunBatch(const std::shared_ptr<SigningConnection>& connection, Batch& batch);
+  // Queues batches for the workers (strand); a runner takes the next batch round-robin and runs
+  // it (any worker thread).
+  void Enqueue(std::list<Batch> batches);
+  static void RunNext(SigningService& service, boost::asio::io_context::executor_type executor);
   static Results HandleBatch(const std::shared_ptr<SigningConnection>& connection, Batch& batch);
   // Hands a request that blocks to the pool (true); false if the pool is full, with the "busy"
   // reply in `busy` (and whether it closes the connection, v1).
@@ -184,6 +207,9 @@ class SigningConnection final : public net::Connection {
   std::atomic<size_t> in_flight_bytes_{0};  // request bytes handed out (changed on the strand)
   std::atomic<bool> gone_{false};           // closed: workers skip its batches
   std::atomic<int> signing_now_{0};         // batches of this connection being handled now
+  // Batches waiting for a worker, and whether this connection is in the service's ready_ list.
+  std::list<Batch> queued_ ABSL_GUARDED_BY(service_.queue_mu_);
+  bool listed_ ABSL_GUARDED_BY(service_.queue_mu_) = false;
   std::optional<net::FrameKind> last_kind_;
   int first_byte_ = -1;
   IdleTimer idle_;

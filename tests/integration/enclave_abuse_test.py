@@ -183,7 +183,7 @@ class EnclaveAbuseTest(harness.TempDirTestCase):
             time.sleep(4.0)
             cpu_used = cpu_seconds(pid) - cpu_before
             log_lines = len(proc.log().splitlines()) - log_before
-            accept_lines = proc.log().count('"accept_failed"')
+            accept_lines = proc.log().count('"enclave_accept_failed"')
             print(f"\n[out of descriptors] enclave CPU {cpu_used:.2f} s over 4 s "
                   f"({100 * cpu_used / 4:.1f}%), {log_lines} log lines, "
                   f"{accept_lines} accept_failed lines in all")
