@@ -19,8 +19,8 @@
 namespace lockout::enclave {
 namespace {
 
-// Descriptors kept for what is not a client connection (listener, the event loop's epoll and
-// eventfd/timerfd, NSM, relay and KMS sockets, log files), plus one per thread.
+// Descriptors kept for what is not a client connection (listener, the event loop's own
+// descriptors, NSM, relay and KMS sockets, log files), plus one per thread.
 constexpr int kDescriptorHeadroom = 64;
 
 // Makes RLIMIT_NOFILE and max_connections agree (connection_rules.h), and says what it did.

@@ -214,7 +214,7 @@ void SigningConnection::Start() {
                         me->Close("reset");
                       });
   // A client's first request is usually in by the time its connection is accepted: read it now
-  // rather than after a round through the event loop (which costs a wait and an epoll_ctl).
+  // rather than after a round through the event loop (a wait, and a system call to re-arm it).
   ReadSome();
   Drive();
 }
