@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -206,17 +207,32 @@ SigningConnection::SigningConnection(net::StreamSocket socket, SigningService& s
 
 void SigningConnection::Start() {
   LogDebug("connection_open", {{"conn", id()}});
-  // A reset (or a hang-up) is seen at once, even while the connection is not reading: its
-  // requests waiting for a worker are then dropped instead of signed for nobody.
-  socket().async_wait(net::StreamProtocol::socket::wait_error,
-                      [me = self()](const boost::system::error_code& ec) {
-                        if (ec == asio::error::operation_aborted || me->closed()) return;
-                        me->Close("reset");
-                      });
+  WatchForReset();
   // A client's first request is usually in by the time its connection is accepted: read it now
   // rather than after a round through the event loop (a wait, and a system call to re-arm it).
   ReadSome();
   Drive();
+}
+
+void SigningConnection::WatchForReset() {
+  // A reset (or a hang-up) is seen at once, even while the connection is not reading: its
+  // requests waiting for a worker are then dropped instead of signed for nobody.
+  socket().async_wait(
+      net::StreamProtocol::socket::wait_error, [me = self()](const boost::system::error_code& ec) {
+        if (ec == asio::error::operation_aborted || me->closed()) return;
+        // Asio can complete a wait spuriously (an event harvested for an earlier socket whose
+        // reactor state this one reuses): ask the kernel what is really pending.
+        pollfd p{.fd = me->socket().native_handle(), .events = POLLPRI, .revents = 0};
+        if (poll(&p, 1, 0) < 0 && errno != EINTR) {
+          me->Close("poll error");
+        } else if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+          me->Close(me->draining_ ? "done" : "reset");  // after our last reply: the peer's close
+        } else if ((p.revents & POLLPRI) != 0) {
+          me->Close("urgent data");  // not part of either protocol; waiting again would spin
+        } else {
+          me->WatchForReset();
+        }
+      });
 }
 
 void SigningConnection::Drive() {

@@ -163,6 +163,8 @@ class SigningConnection final : public net::Connection {
   // Does all that can be done now: hand out complete requests, write replies that are next in
   // order, wait for input if allowed. Strand.
   void Drive();
+  // Closes the connection as soon as the peer resets it or hangs up. Strand.
+  void WatchForReset();
   void Dispatch(absl::Time now);
   void HandOut(std::vector<net::Frame> frames, size_t bytes);
   void ReadSome();

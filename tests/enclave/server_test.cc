@@ -358,6 +358,32 @@ TEST_F(ServerTest, ManyConcurrentClientsAllGetValidSignatures) {
   EXPECT_EQ(good.load(), 160);
 }
 
+TEST_F(ServerTest, ManyV1ClientsOnManyThreadsAllGetTheirReply) {
+  // v1 connections come and go fast; each new one may reuse the event loop's state of one just
+  // closed, and must not inherit its hang-up (a spurious wake-up once closed fresh connections).
+  StartWith(signer::KeyType::kP256, 2);
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  constexpr int kClients = 4;
+  constexpr int kEach = 400;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string m = absl::StrCat("t", t, "i", i);
+        Client c = Client::Connect(ep());
+        c.Send("{\"bytes\": \"" + Base64Encode(AsBytes(m)) + "\"}$$$");
+        nlohmann::json reply = c.ReadJson();
+        if (reply.is_object() && reply["success"] == "True" &&
+            Verifies(m, reply["data"].get<std::string>())) {
+          ++good;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), kClients * kEach);
+}
+
 TEST_F(ServerTest, ConnectionsOverTheLimitAreClosedAndOthersStillWork) {
   ServerOptions options;
   options.max_connections = 2;
