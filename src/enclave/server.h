@@ -8,8 +8,10 @@
 // so connections are spread over every thread by construction, and the ConnectionServer alone
 // owns each connection's lifetime (a closed connection lives until its last pending handler has
 // run). Each connection (signing_connection.h) reads and decodes its frames on its own strand and
-// hands its requests, in batches of at most 16 and at least one per worker, to whichever threads
-// are free: one pipelined connection is signed by every worker. Each worker signs with its own
+// hands its requests, in batches of at most 16 (and at least one per worker unless the workers
+// already have batches waiting), to a queue the threads drain round-robin across connections,
+// one batch at a time, with at most one batch per thread in the event loop's queue so I/O stays
+// prompt: one pipelined connection is signed by every worker. Each worker signs with its own
 // WorkerState (a SigningContext; leased, one per thread at a time). Replies come back in any order
 // and are written in request order (each request holds a sequence slot; the completed prefix is
 // written), as docs/PROTOCOL.md promises. v1 is unchanged: one request per connection, its reply,

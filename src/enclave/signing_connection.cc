@@ -188,6 +188,7 @@ void SigningService::DropQueued() {
   {
     absl::MutexLock lock(&queue_mu_);
     for (const std::shared_ptr<SigningConnection>& c : ready_) {
+      waiting_batches_.fetch_sub(c->queued_.size(), std::memory_order_relaxed);
       c->queued_.clear();
       c->listed_ = false;
     }
@@ -329,10 +330,13 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
   const uint64_t first = order_.Reserve(n);
   in_flight_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   Charge charge(service_.budget_, bytes);
-  // At least one batch per worker (when there are that many requests), at most kMaxBatch
-  // requests per batch, sizes as even as possible.
+  // At most kMaxBatch requests per batch, sizes as even as possible; and at least one batch per
+  // worker (when there are that many requests) unless every worker has a batch waiting already
+  // (other connections keep them busy: smaller batches would only add hand-offs).
   const size_t workers = static_cast<size_t>(std::max(service_.limits_.workers, 1));
-  const size_t batches = std::max((n + kMaxBatch - 1) / kMaxBatch, std::min(workers, n));
+  const bool workers_busy = service_.waiting_batches_.load(std::memory_order_relaxed) >= workers;
+  const size_t batches =
+      std::max((n + kMaxBatch - 1) / kMaxBatch, workers_busy ? size_t{1} : std::min(workers, n));
   const std::shared_ptr<SigningConnection> me = self();
   if (n == 1 && frames[0].kind == net::FrameKind::kV1) {
     // A v1 connection has this one request: nothing to spread over workers, and handing it to
@@ -367,6 +371,7 @@ void SigningConnection::Enqueue(std::list<Batch> batches) {
   {
     absl::MutexLock lock(&service.queue_mu_);
     queued_.splice(queued_.end(), batches);
+    service.waiting_batches_.fetch_add(added, std::memory_order_relaxed);
     if (!listed_) {
       service.ready_.push_back(self());
       listed_ = true;
@@ -395,6 +400,7 @@ void SigningConnection::RunNext(SigningService& service,
         continue;
       }
       batch.splice(batch.end(), next->queued_, next->queued_.begin());
+      service.waiting_batches_.fetch_sub(1, std::memory_order_relaxed);
       if (next->queued_.empty()) {
         next->listed_ = false;
       } else {
@@ -713,6 +719,7 @@ void SigningConnection::OnClosed(std::string_view why) {
   std::list<Batch> dropped;  // released outside the lock
   {
     absl::MutexLock lock(&service_.queue_mu_);
+    service_.waiting_batches_.fetch_sub(queued_.size(), std::memory_order_relaxed);
     dropped.swap(queued_);
   }
   LogDebug("connection_close", {{"conn", id()}, {"reason", why}});

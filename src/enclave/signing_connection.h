@@ -107,6 +107,8 @@ class SigningService final {
   absl::Mutex queue_mu_;
   std::deque<std::shared_ptr<SigningConnection>> ready_ ABSL_GUARDED_BY(queue_mu_);
   int runners_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Batches in ready_ connections' queues (changed under queue_mu_, read without it).
+  std::atomic<size_t> waiting_batches_{0};
 
   RequestHandler& handler_;
   const ConnectionLimits limits_;
