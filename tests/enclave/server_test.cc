@@ -411,6 +411,10 @@ class ServerClockTest : public ServerTest {
     options.sweep_interval = absl::Milliseconds(5);
     return options;
   }
+  // The server reads clock_, which (a member of this subclass) is destroyed before it.
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+  }
   FakeClock clock_{absl::FromUnixSeconds(1'700'000'000)};
 };
 
