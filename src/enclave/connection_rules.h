@@ -1,9 +1,9 @@
 #pragma once
 
 // Connection rules: the limits that keep any client from crashing the enclave or growing it
-// without bound (issue 10 item 5), as pure logic independent of the event loop (epoll today,
-// Boost.Asio later). The I/O layer asks these questions and acts on the answers; it stays the
-// single owner of connection lifetime.
+// without bound (issue 10 item 5), as pure logic independent of the event loop
+// (net::ConnectionServer on Boost.Asio). The I/O layer (SigningConnection) asks these questions
+// and acts on the answers; the ConnectionServer stays the single owner of connection lifetime.
 //
 //   * Per-connection input: at most `max_unprocessed_input` bytes read and not yet turned into
 //     requests; past that the connection is not read until its frames are consumed
@@ -92,7 +92,7 @@ class IdleTimer final {
 };
 
 // How max_connections and RLIMIT_NOFILE are made to agree. `headroom` descriptors are kept for
-// everything that is not a client connection (listener, epoll/eventfds, NSM, relay and KMS
+// everything that is not a client connection (listener, the event loop's own descriptors, NSM, relay and KMS
 // sockets, logs).
 struct DescriptorPlan {
   rlim_t soft_limit = 0;    // the soft limit to set (unchanged if it already fits)

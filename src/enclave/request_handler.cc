@@ -405,7 +405,8 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"reason", health.reason},
                            {"load_mode", LoadModeName(keys_.mode())},
                            {"load_attempts", health.attempts},
-                           {"key_memory_locked", signer::KeyMemoryLock::Process().locked()}};
+                           {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
+                           {"max_workers_one_connection", stats_.max_workers_one_connection()}};
     if (const signer::Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;

@@ -19,6 +19,7 @@
 //                                                         "reason": .., "load_mode": .., ...}
 //   errors                                            -> {"id": ID, "ok": false, "error": REASON}
 //   REASON "busy": the server's pool for blocking requests is full (docs/PROTOCOL.md).
+//   health also reports max_workers_one_connection (SigningStats below).
 //   ID is any JSON string (at most 256 bytes), number or null, echoed verbatim; absent -> null.
 //
 // Errors: the peer gets one short generic reason ("bad request", "unknown op", "key not loaded",
@@ -27,6 +28,7 @@
 //
 // Thread-safety: Handle() may be called concurrently, each thread with its own WorkerState.
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -59,6 +61,24 @@ struct WorkerState {
   std::unique_ptr<signer::SigningContext> context;
   std::string hex;  // scratch
   Bytes message;    // scratch: the decoded message of a v2 sign request
+};
+
+// What the server reports through `health` about how it spreads signing over its workers.
+// Thread-safe (relaxed atomics).
+class SigningStats final {
+ public:
+  // `n` batches of one connection's requests are being handled at this moment (each by its own
+  // worker thread).
+  void NoteParallel(int n) {
+    int peak = peak_.load(std::memory_order_relaxed);
+    while (n > peak && !peak_.compare_exchange_weak(peak, n, std::memory_order_relaxed)) {
+    }
+  }
+  // The most worker threads that have handled one connection's requests at the same moment.
+  int max_workers_one_connection() const { return peak_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int> peak_{0};
 };
 
 struct HandlerOptions {
@@ -113,6 +133,8 @@ class RequestHandler final {
   static void AppendFramingError(net::FrameKind kind, const absl::Status& error, std::string& out);
 
   KeyManager& keys() { return keys_; }
+  // Kept by the server, reported by health.
+  SigningStats& stats() { return stats_; }
 
  private:
   Outcome HandleFrame(const net::Frame& frame, WorkerState& state, std::string& out,
@@ -134,6 +156,7 @@ class RequestHandler final {
   // This enclave's PCR0 (lower-case hex), read once from the NSM; empty without one. `health`
   // reports it so an operator can compare it with the key policy even before a key is loaded.
   std::string pcr0_hex_;
+  SigningStats stats_;
 };
 
 }  // namespace lockout::enclave

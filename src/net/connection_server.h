@@ -1,16 +1,15 @@
 #pragma once
 
 // ConnectionServer: the one event layer lockout's servers run on (Boost.Asio), and the one owner
-// of accepted connections' lifetimes. The relay and the local NSM service run on it; the enclave's
-// signing server still has its own epoll loop, the last one, and moves onto it next.
+// of accepted connections' lifetimes. The enclave's signing server, the relay and the local NSM
+// service run on it.
 //
 // A server gives it a bound net::Listener and a factory that turns an accepted socket into a
 // Connection. The server:
 //   * runs `threads` threads on one io_context. Each connection's socket is bound to its own
-//   strand,
-//     so a connection's handlers never run concurrently; work a connection posts to executor()
-//     (not its strand) runs on whichever thread is free: this is how one pipelined connection's
-//     requests are spread over every worker;
+//     strand, so a connection's handlers never run concurrently; work a connection posts to
+//     executor() (not its strand) runs on whichever thread is free: this is how one pipelined
+//     connection's requests are spread over every worker;
 //   * accepts with the rules of net::AcceptNow (aborted connections skipped) and net::AcceptBackoff
 //     (out of descriptors or memory: stop accepting for a growing pause, one log line per 10 s);
 //   * caps open connections at `max_connections`: past the cap a new connection is refused

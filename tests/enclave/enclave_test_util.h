@@ -73,6 +73,13 @@ class FakeNsmDevice final : public nsm::NsmDevice {
       return nsm::EncodeResponse(nsm::DescribePcrResponse{.lock = true, .data = pcr0});
     }
     if (const auto* a = std::get_if<nsm::AttestationRequest>(&*request)) {
+      // How many attestations are being made at once (a slow NSM shows the server's bounds).
+      const int now = ++attesting;
+      for (int peak = max_attesting.load(); now > peak;) {
+        if (max_attesting.compare_exchange_weak(peak, now)) break;
+      }
+      if (const int ms = attest_delay_ms.load(); ms > 0) absl::SleepFor(absl::Milliseconds(ms));
+      --attesting;
       {
         absl::MutexLock lock(&mu);
         last_attestation = *a;
@@ -106,6 +113,10 @@ class FakeNsmDevice final : public nsm::NsmDevice {
   Bytes pcr0 = Bytes(48, 0x5a);
   std::atomic<bool> down{false};
   std::atomic<int> calls{0};
+  // An attestation takes this long (a slow NSM: tests of requests that block).
+  std::atomic<int> attest_delay_ms{0};
+  std::atomic<int> attesting{0};
+  std::atomic<int> max_attesting{0};
   absl::Mutex mu;
   std::optional<nsm::AttestationRequest> last_attestation ABSL_GUARDED_BY(mu);
 };

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/crypto/hash.h"
 #include "src/enclave/key_manager.h"
@@ -24,6 +25,26 @@ namespace {
 using testing::Client;
 using testing::FakeNsmDevice;
 using testing::VerifySignature;
+
+// Polls `done` every 5 ms for at most 10 s (a bound on a failing test, not a sleep).
+template <typename F>
+bool WaitFor(F done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+// Lets the server run a few sweeps (of 5 ms in the tests that set it) on the current fake time.
+void LetSweepsRun() { absl::SleepFor(absl::Milliseconds(60)); }
+
+std::string SignFrame(const nlohmann::json& id, std::string_view message) {
+  return *net::EncodeV2(
+      nlohmann::json({{"id", id}, {"op", "sign"}, {"message", Base64Encode(AsBytes(message))}})
+          .dump());
+}
 
 // The seed's test.py, byte for byte: json.dumps({"bytes": b64}) + "$$$" on a new connection,
 // recv until "$$$", strip it, json.loads.
@@ -337,6 +358,32 @@ TEST_F(ServerTest, ManyConcurrentClientsAllGetValidSignatures) {
   EXPECT_EQ(good.load(), 160);
 }
 
+TEST_F(ServerTest, ManyV1ClientsOnManyThreadsAllGetTheirReply) {
+  // v1 connections come and go fast; each new one may reuse the event loop's state of one just
+  // closed, and must not inherit its hang-up (a spurious wake-up once closed fresh connections).
+  StartWith(signer::KeyType::kP256, 2);
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  constexpr int kClients = 4;
+  constexpr int kEach = 400;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string m = absl::StrCat("t", t, "i", i);
+        Client c = Client::Connect(ep());
+        c.Send("{\"bytes\": \"" + Base64Encode(AsBytes(m)) + "\"}$$$");
+        nlohmann::json reply = c.ReadJson();
+        if (reply.is_object() && reply["success"] == "True" &&
+            Verifies(m, reply["data"].get<std::string>())) {
+          ++good;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), kClients * kEach);
+}
+
 TEST_F(ServerTest, ConnectionsOverTheLimitAreClosedAndOthersStillWork) {
   ServerOptions options;
   options.max_connections = 2;
@@ -352,6 +399,229 @@ TEST_F(ServerTest, ConnectionsOverTheLimitAreClosedAndOthersStillWork) {
   EXPECT_TRUE(!r.ok() || !r->has_value());  // closed (EOF or reset)
   a.SendV2({{"id", 2}, {"op", "health"}});
   EXPECT_EQ(a.ReadJson()["id"], 2);
+}
+
+// Deadlines are checked against the injected clock: these tests advance a FakeClock instead of
+// waiting for the timeouts.
+class ServerClockTest : public ServerTest {
+ protected:
+  ServerOptions FakeTimeOptions() {
+    ServerOptions options;
+    options.clock = &clock_;
+    options.sweep_interval = absl::Milliseconds(5);
+    return options;
+  }
+  // The server reads clock_, which (a member of this subclass) is destroyed before it.
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+  }
+  FakeClock clock_{absl::FromUnixSeconds(1'700'000'000)};
+};
+
+TEST_F(ServerClockTest, IdleTimeoutCountsCompleteFramesNotBytes) {
+  ServerOptions options = FakeTimeOptions();
+  options.idle_timeout = absl::Seconds(60);
+  StartWith(signer::KeyType::kP256, 2, options);
+  Client trickler = Client::Connect(ep());
+  Client worker = Client::Connect(ep());
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 2; }));
+  for (int step = 1; step <= 5; ++step) {  // 50 s of fake time, one space every 10 s
+    clock_.Advance(absl::Seconds(10));
+    trickler.Send(" ");
+    worker.SendV2({{"id", step}, {"op", "health"}});
+    EXPECT_EQ(worker.ReadJson()["id"], step);
+  }
+  LetSweepsRun();
+  EXPECT_EQ(server_->connections(), 2);  // 50 s < 60 s: nobody is idle yet
+  clock_.Advance(absl::Seconds(15));     // the trickler: 65 s without a frame; the worker: 15 s
+  EXPECT_TRUE(trickler.ReadsEof());
+  worker.SendV2({{"id", "still"}, {"op", "health"}});
+  EXPECT_EQ(worker.ReadJson()["id"], "still");
+}
+
+TEST_F(ServerClockTest, AStartedFrameMustCompleteWithinTheFrameTimeout) {
+  ServerOptions options = FakeTimeOptions();
+  options.frame_timeout = absl::Seconds(10);
+  StartWith(signer::KeyType::kP256, 1, options);
+  Client slow = Client::Connect(ep());
+  slow.Send(std::string("\x00\x00\x00\x40{", 5));
+  // The frame is timed from when the server reads its first bytes (their buffer is charged).
+  ASSERT_TRUE(WaitFor([&] { return server_->buffered_bytes() > 0; }));
+  LetSweepsRun();
+  clock_.Advance(absl::Seconds(9));
+  LetSweepsRun();
+  EXPECT_EQ(server_->connections(), 1);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(slow.ReadsEof());
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+}
+
+TEST_F(ServerClockTest, APeerThatDoesNotReadItsRepliesIsClosedAfterTheWriteTimeout) {
+  ServerOptions options = FakeTimeOptions();
+  options.write_timeout = absl::Seconds(5);
+  options.idle_timeout = absl::Hours(1);
+  options.frame_timeout = absl::Hours(1);
+  StartWith(signer::KeyType::kP256, 2, options);
+  // ~500-byte replies to ~40-byte requests: 20,000 of them fill every socket buffer on the way.
+  Client hog = Client::Connect(ep());
+  std::string batch;
+  for (int i = 0; i < 20000; ++i) {
+    batch += *net::EncodeV2(nlohmann::json({{"id", i}, {"op", "public_key"}}).dump());
+  }
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    // The server stops reading once its replies back up; this gives up when it is closed.
+    for (size_t at = 0; at < batch.size() && !stop.load();) {
+      const ssize_t n =
+          send(hog.fd(), batch.data() + at, batch.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        at += static_cast<size_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        return;
+      } else {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    }
+  });
+  Client reader = Client::Connect(ep());
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 2; }));
+  // One fake second per step; the reader keeps working throughout.
+  int steps = 0;
+  for (; steps < 200 && server_->connections() == 2; ++steps) {
+    clock_.Advance(absl::Seconds(1));
+    reader.SendV2({{"id", steps}, {"op", "health"}});
+    EXPECT_EQ(reader.ReadJson()["id"], steps);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(server_->connections(), 1) << "the hog was not closed after " << steps << " steps";
+  EXPECT_GT(steps, 5);  // not before its output had been stuck for the write timeout
+  reader.SendV2({{"id", "after"}, {"op", "health"}});
+  EXPECT_EQ(reader.ReadJson()["id"], "after");
+}
+
+TEST_F(ServerTest, RepliesStayInRequestOrderWhenWorkersFinishOutOfOrder) {
+  StartWith(signer::KeyType::kP256, /*threads=*/4);
+  // The attest waits 300 ms in the NSM (on the blocking pool) while the workers answer the
+  // requests after it: they finish first, and must still be written after it.
+  nsm_.attest_delay_ms = 300;
+  std::string batch;
+  std::vector<nlohmann::json> ids;
+  for (int i = 0; i < 1200; ++i) {
+    const nlohmann::json id = i % 3 == 0 ? nlohmann::json(i) : nlohmann::json(absl::StrCat("r", i));
+    ids.push_back(id);
+    if (i == 10 || i == 700) {
+      batch += *net::EncodeV2(nlohmann::json({{"id", id}, {"op", "attest"}}).dump());
+    } else if (i % 50 == 7) {
+      batch += *net::EncodeV2(nlohmann::json({{"id", id}, {"op", "health"}}).dump());
+    } else {
+      batch += SignFrame(id, absl::StrCat("m", i));
+    }
+  }
+  Client c = Client::Connect(ep());
+  std::thread writer([&] { c.Send(batch); });
+  for (int i = 0; i < 1200; ++i) {
+    nlohmann::json reply = c.ReadJson();
+    ASSERT_EQ(reply["id"], ids[static_cast<size_t>(i)]) << "reply " << i;
+    ASSERT_EQ(reply["ok"], true) << reply;
+    if (reply.contains("signature")) {
+      EXPECT_TRUE(Verifies(absl::StrCat("m", i), reply["signature"].get<std::string>())) << i;
+    }
+  }
+  writer.join();
+  EXPECT_GE(nsm_.max_attesting.load(), 1);
+}
+
+TEST_F(ServerTest, RequestsInFlightPerConnectionAreBoundedInNumber) {
+  // Attests wait 100 ms each in the NSM; the pool could run 4 at once, the connection may have
+  // only 2 in flight.
+  ServerOptions options;
+  options.blocking_threads = 4;
+  options.max_in_flight = 2;
+  StartWith(signer::KeyType::kP256, 2, options);
+  nsm_.attest_delay_ms = 100;
+  Client c = Client::Connect(ep());
+  std::string batch;
+  for (int i = 0; i < 12; ++i) {
+    batch += *net::EncodeV2(nlohmann::json({{"id", i}, {"op", "attest"}}).dump());
+  }
+  c.Send(batch);
+  for (int i = 0; i < 12; ++i) {
+    nlohmann::json reply = c.ReadJson();
+    EXPECT_EQ(reply["id"], i);
+    EXPECT_EQ(reply["ok"], true) << reply;
+  }
+  EXPECT_EQ(nsm_.max_attesting.load(), 2);
+}
+
+TEST_F(ServerTest, WithoutALowBoundThePoolRunsOneConnectionsAttestsTogether) {
+  // The control for the test above: the same load with the default bound uses the whole pool.
+  ServerOptions options;
+  options.blocking_threads = 4;
+  StartWith(signer::KeyType::kP256, 2, options);
+  nsm_.attest_delay_ms = 100;
+  Client c = Client::Connect(ep());
+  std::string batch;
+  for (int i = 0; i < 12; ++i) {
+    batch += *net::EncodeV2(nlohmann::json({{"id", i}, {"op", "attest"}}).dump());
+  }
+  c.Send(batch);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(c.ReadJson()["id"], i);
+  EXPECT_GT(nsm_.max_attesting.load(), 2);
+}
+
+TEST_F(ServerTest, RequestsInFlightPerConnectionAreBoundedInBytes) {
+  ServerOptions options;
+  options.blocking_threads = 4;
+  options.max_in_flight_bytes = 1;  // one request at a time, whatever its size
+  StartWith(signer::KeyType::kP256, 2, options);
+  nsm_.attest_delay_ms = 50;
+  Client c = Client::Connect(ep());
+  std::string batch;
+  for (int i = 0; i < 8; ++i) {
+    batch += *net::EncodeV2(nlohmann::json({{"id", i}, {"op", "attest"}}).dump());
+  }
+  c.Send(batch);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(c.ReadJson()["id"], i);
+  EXPECT_EQ(nsm_.max_attesting.load(), 1);
+}
+
+// Pipelines rounds of 64 sign requests on one connection until `done` or 300 rounds.
+template <typename F>
+int PipelineUntil(Client& c, F done) {
+  int round = 0;
+  for (; round < 300 && !done(); ++round) {
+    std::string batch;
+    for (int i = 0; i < 64; ++i) batch += SignFrame(i, "m");
+    c.Send(batch);
+    for (int i = 0; i < 64; ++i) {
+      nlohmann::json reply = c.ReadJson();
+      if (reply["id"] != i || reply["ok"] != true) {
+        ADD_FAILURE() << reply;
+        return round;
+      }
+    }
+  }
+  return round;
+}
+
+TEST_F(ServerTest, OnePipelinedConnectionIsSignedByEveryWorker) {
+  StartWith(signer::KeyType::kP256, /*threads=*/2);
+  Client c = Client::Connect(ep());
+  const int rounds =
+      PipelineUntil(c, [&] { return handler_->stats().max_workers_one_connection() >= 2; });
+  EXPECT_EQ(handler_->stats().max_workers_one_connection(), 2) << "after " << rounds << " rounds";
+  c.SendV2({{"id", "h"}, {"op", "health"}});
+  EXPECT_EQ(c.ReadJson()["max_workers_one_connection"], 2);
+}
+
+TEST_F(ServerTest, OneWorkerSignsAloneAndHealthSaysSo) {
+  StartWith(signer::KeyType::kP256, /*threads=*/1);
+  Client c = Client::Connect(ep());
+  PipelineUntil(c, [&, n = 0]() mutable { return ++n > 20; });
+  c.SendV2({{"id", "h"}, {"op", "health"}});
+  EXPECT_EQ(c.ReadJson()["max_workers_one_connection"], 1);
 }
 
 // A manager whose loader never succeeds: requests fail fast and health says why.

@@ -92,21 +92,9 @@ class BenchTest(harness.TempDirTestCase):
         super().setUp()
         self.enclave_bin = harness.binary("lockout-enclave")
         self.lockout = harness.binary("lockout")
-        self._count = 0
 
     def start_enclave(self, *extra, listen="tcp://127.0.0.1:0"):
-        self._count += 1
-        name = f"enclave-{self._count}"
-        ready = os.path.join(self.tmp, f"{name}.json")
-        args = [self.enclave_bin, "--listen", listen, "--ephemeral-key", "p256",
-                "--threads", "1", "--ready-file", ready, "--nsm", "", *extra]
-        p = harness.Process(args, self.tmp, name)
-        self._stops.append(p.stop)
-        harness.wait_for_file(ready, p.proc, what="enclave ready file")
-        with open(ready) as f:
-            info = json.load(f)
-        self.assertEqual(info["status"], "ok", info)
-        return p, info["listen"]
+        return self.ephemeral_enclave(*extra, listen=listen)
 
     def bench(self, *args, timeout=60):
         return harness.run([self.lockout, "bench", *args], timeout=timeout)

@@ -60,29 +60,17 @@ class EnclaveAbuseTest(harness.TempDirTestCase):
     def setUp(self):
         super().setUp()
         self.enclave_bin = harness.binary("lockout-enclave")
-        self._count = 0
         # Many sockets in this process too.
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < min(hard, 8192):
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
 
     def start_enclave(self, *extra, nsm=None):
-        self._count += 1
-        name = f"enclave-{self._count}"
-        ready = os.path.join(self.tmp, f"{name}.json")
         env = dict(os.environ)
         # ASan builds: a small quarantine, so RSS measures our buffers rather than ASan's cache of
         # freed blocks (256 MiB by default).
         env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=16").lstrip(":")
-        args = [self.enclave_bin, "--listen", "tcp://127.0.0.1:0", "--ephemeral-key", "p256",
-                "--threads", "2", "--ready-file", ready, "--nsm", nsm or "", *extra]
-        p = harness.Process(args, self.tmp, name, env=env)
-        self._stops.append(p.stop)
-        harness.wait_for_file(ready, p.proc, what="enclave ready file")
-        with open(ready) as f:
-            info = json.load(f)
-        self.assertEqual(info["status"], "ok", info)
-        return p, info["listen"]
+        return self.ephemeral_enclave(*extra, threads=2, nsm=nsm or "", env=env)
 
     def assert_serves(self, proc, uri):
         self.assertIsNone(proc.proc.poll(), f"the enclave died:\n{proc.log()[-4000:]}")
@@ -185,7 +173,7 @@ class EnclaveAbuseTest(harness.TempDirTestCase):
             time.sleep(4.0)
             cpu_used = cpu_seconds(pid) - cpu_before
             log_lines = len(proc.log().splitlines()) - log_before
-            accept_lines = proc.log().count('"accept_failed"')
+            accept_lines = proc.log().count('"enclave_accept_failed"')
             print(f"\n[out of descriptors] enclave CPU {cpu_used:.2f} s over 4 s "
                   f"({100 * cpu_used / 4:.1f}%), {log_lines} log lines, "
                   f"{accept_lines} accept_failed lines in all")

@@ -268,3 +268,19 @@ class TempDirTestCase(unittest.TestCase):
         la = LocalAws(self.tmp, **kwargs)
         self._stops.append(la.stop)
         return la
+
+    def ephemeral_enclave(self, *extra, threads=1, key_type="p256", listen="tcp://127.0.0.1:0",
+                          nsm="", env=None):
+        """Starts lockout-enclave with an ephemeral key; returns (Process, its listen URI)."""
+        self._enclaves = getattr(self, "_enclaves", 0) + 1
+        name = f"enclave-{self._enclaves}"
+        ready = os.path.join(self.tmp, f"{name}.json")
+        args = [binary("lockout-enclave"), "--listen", listen, "--ephemeral-key", key_type,
+                "--threads", str(threads), "--ready-file", ready, "--nsm", nsm, *extra]
+        p = Process(args, self.tmp, name, env=env)
+        self._stops.append(p.stop)
+        wait_for_file(ready, p.proc, what="enclave ready file")
+        with open(ready) as f:
+            info = json.load(f)
+        self.assertEqual(info["status"], "ok", info)
+        return p, info["listen"]
