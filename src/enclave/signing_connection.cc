@@ -123,7 +123,7 @@ void SigningService::EnforceBudget(net::ConnectionServer& server, size_t needed)
   const size_t limit = budget_.limit();
   if (used + needed <= limit) return;
   // Victims chosen earlier are closing: wait for them rather than close more.
-  const size_t after_closes = used - std::min(used, victim_bytes_);
+  const size_t after_closes = used - std::min(used, closing_bytes_.load());
   if (after_closes + needed <= limit) return;
   const absl::Time now = absl::Now();
   if (now - fruitless_at_ < kFruitlessRetry) return;
@@ -135,44 +135,47 @@ void SigningService::EnforceBudget(net::ConnectionServer& server, size_t needed)
   const std::vector<std::shared_ptr<net::Connection>> open = server.Snapshot();
   const size_t fair_share = limit / std::max<size_t>(open.size(), 1);
   std::vector<ConnectionUsage> usages;
+  absl::flat_hash_map<uint64_t, std::pair<SigningConnection*, size_t>> by_id;
   for (const std::shared_ptr<net::Connection>& c : open) {
-    if (victims_.contains(c->id())) continue;
+    // Every connection of this server is a SigningConnection (NewConnection makes them).
+    auto& connection = static_cast<SigningConnection&>(*c);
+    if (connection.closing_bytes_.load() != 0) continue;  // closing already
     const size_t bytes = c->memory_usage();
-    if (bytes > fair_share) usages.push_back({.id = c->id(), .bytes = bytes});
+    if (bytes > fair_share) {
+      usages.push_back({.id = c->id(), .bytes = bytes});
+      by_id[c->id()] = {&connection, bytes};
+    }
   }
-  absl::flat_hash_map<uint64_t, size_t> by_id;
-  for (const ConnectionUsage& u : usages) by_id[u.id] = u.bytes;
   const std::vector<uint64_t> victims = ChooseVictims(std::move(usages), to_free);
   if (victims.empty()) {
     fruitless_at_ = now;
     return;
   }
+  size_t closing = 0;
   size_t freed = 0;
   for (uint64_t id : victims) {
-    const size_t bytes = by_id[id];
-    victims_[id] = bytes;
-    victim_bytes_ += bytes;
+    // `open` keeps the connection alive. Its bytes count as closing from here until its
+    // OnClosed takes them back; if it closed already (its OnClosed may have run before the
+    // store), they are taken back here. The exchange decides which, so they go exactly once.
+    auto [connection, bytes] = by_id[id];
+    closing_bytes_.fetch_add(bytes);
+    connection->closing_bytes_.store(bytes);
+    if (connection->gone_.load()) {
+      closing_bytes_.fetch_sub(connection->closing_bytes_.exchange(0));
+      continue;
+    }
+    ++closing;
     freed += bytes;
     server.Close(id, "memory budget");
   }
-  victim_count_.store(victims_.size(), std::memory_order_relaxed);
-  LogWarn("memory_budget_exceeded", {{"closing", victims.size()},
+  LogWarn("memory_budget_exceeded", {{"closing", closing},
                                      {"freeing", freed},
                                      {"used", used},
                                      {"limit", limit},
                                      {"connections", open.size()}});
 }
 
-void SigningService::OnConnectionClosed(net::ConnectionServer& server, uint64_t id,
-                                        size_t released) {
-  if (victim_count_.load(std::memory_order_relaxed) > 0) {
-    absl::MutexLock lock(&enforce_mu_);
-    if (auto it = victims_.find(id); it != victims_.end()) {
-      victim_bytes_ -= std::min(victim_bytes_, it->second);
-      victims_.erase(it);
-      victim_count_.store(victims_.size(), std::memory_order_relaxed);
-    }
-  }
+void SigningService::OnConnectionClosed(net::ConnectionServer& server, size_t released) {
   // Connection buffers freed under load stay in malloc's arenas otherwise (issue 10: 538 MB
   // still held after 2,000 connections closed).
   const size_t total =
@@ -715,7 +718,10 @@ void SigningConnection::Sweep(absl::Time now) {
 }
 
 void SigningConnection::OnClosed(std::string_view why) {
-  gone_.store(true, std::memory_order_relaxed);
+  // Sequentially consistent, with the exchange after it: EnforceBudget stores closing_bytes_
+  // and then reads gone_, so one of the two sees the other's store (see EnforceBudget).
+  gone_.store(true);
+  service_.closing_bytes_.fetch_sub(closing_bytes_.exchange(0));
   std::list<Batch> dropped;  // released outside the lock
   {
     absl::MutexLock lock(&service_.queue_mu_);
@@ -727,7 +733,7 @@ void SigningConnection::OnClosed(std::string_view why) {
   service_.budget_.Release(charged_);
   charged_ = 0;
   charged_view_.store(0, std::memory_order_relaxed);
-  service_.OnConnectionClosed(server(), id(), released);
+  service_.OnConnectionClosed(server(), released);
 }
 
 }  // namespace lockout::enclave

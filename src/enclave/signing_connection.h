@@ -97,7 +97,7 @@ class SigningService final {
   // already under way will make room. Any strand.
   void EnforceBudget(net::ConnectionServer& server, size_t needed);
   // A connection closed and gave back `released` bytes.
-  void OnConnectionClosed(net::ConnectionServer& server, uint64_t id, size_t released);
+  void OnConnectionClosed(net::ConnectionServer& server, size_t released);
 
   // Batches waiting for a worker, by connection, served round-robin (one batch per connection
   // in turn). At most `limits_.workers` "runners" are in the event loop's queue at once, each
@@ -118,12 +118,12 @@ class SigningService final {
   const Clock& clock_;
   absl::Mutex states_mu_;
   std::vector<std::unique_ptr<WorkerState>> states_ ABSL_GUARDED_BY(states_mu_);
-  // Budget enforcement: connections chosen as victims and not yet closed, with their bytes.
+  // Budget enforcement, one at a time. closing_bytes_: what connections chosen as victims and
+  // not yet closed hold (each connection's share is in its own closing_bytes_; whichever of the
+  // enforcement and the close takes it back from there subtracts it here, exactly once).
   absl::Mutex enforce_mu_;
-  absl::flat_hash_map<uint64_t, size_t> victims_ ABSL_GUARDED_BY(enforce_mu_);
-  size_t victim_bytes_ ABSL_GUARDED_BY(enforce_mu_) = 0;
   absl::Time fruitless_at_ ABSL_GUARDED_BY(enforce_mu_) = absl::InfinitePast();
-  std::atomic<size_t> victim_count_{0};
+  std::atomic<size_t> closing_bytes_{0};
   std::atomic<size_t> released_since_trim_{0};
 };
 
@@ -210,6 +210,8 @@ class SigningConnection final : public net::Connection {
   std::atomic<size_t> charged_view_{0};     // charged_, for memory_usage() from any thread
   std::atomic<size_t> in_flight_bytes_{0};  // request bytes handed out (changed on the strand)
   std::atomic<bool> gone_{false};           // closed: workers skip its batches
+  // Chosen by EnforceBudget to be closed: the bytes counted in service_.closing_bytes_ for it.
+  std::atomic<size_t> closing_bytes_{0};
   std::atomic<int> signing_now_{0};         // batches of this connection being handled now
   // Batches waiting for a worker, and whether this connection is in the service's ready_ list.
   std::list<Batch> queued_ ABSL_GUARDED_BY(service_.queue_mu_);
