@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The performance figures of docs/PERFORMANCE.md ("Figures from one run"), measured in one run:
-#   raw       in-process single-thread sign rate (lockout_sign_bench raw)
+#   raw       in-process single-thread sign rate (lockout_sign_bench raw; again with the
+#             enclave's OpenSSL secure heap)
 #   v2        `lockout bench`, one pipelined connection and many, against lockout-enclave with
 #             --threads 1 and --threads 2
 #   v1        the seed's protocol (a connection per request)
@@ -79,6 +80,7 @@ stop_enclave() {
 
 echo "raw single-thread sign rate..." >&2
 record raw "$("$BIN/lockout_sign_bench" raw --key-type "$KEY_TYPE" --seconds "$DURATION")"
+record raw-secure-heap "$("$BIN/lockout_sign_bench" raw --key-type "$KEY_TYPE" --seconds "$DURATION" --secure-heap)"
 
 for THREADS in 1 2; do
   [[ $THREADS -le $NCPU ]] || continue
