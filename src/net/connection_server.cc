@@ -234,6 +234,7 @@ void ConnectionServer::Refuse(UniqueFd fd) {
                                       options_.refusal_reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   ++refused_;
+  if (options_.on_refused) options_.on_refused();
   const absl::Time now = absl::Now();
   if (now - refusal_logged_ >= kRefusalLogInterval) {
     LogWarn(absl::StrCat(options_.name, "_connection_refused"),

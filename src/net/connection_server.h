@@ -120,6 +120,9 @@ struct ConnectionServerOptions {
   };
   WhenFull when_full = WhenFull::kRefuse;
   std::string refusal_reply{};
+  // Called (on the accept path, one call at a time) for every connection refused because the
+  // server is full, so a server's metrics can count what its log only summarises.
+  std::function<void()> on_refused{};
   absl::Duration sweep_interval = absl::Milliseconds(250);
   // Source of `now` for Sweep (not owned; must outlive the server).
   const Clock* clock = &Clock::Real();

@@ -354,6 +354,7 @@ absl::Status RelayServer::Start() {
   server_options.max_connections = options_.max_connections;
   server_options.when_full = net::ConnectionServerOptions::WhenFull::kRefuse;
   server_options.refusal_reply = EncodeErrorReplyFrame(kErrorBusy);
+  server_options.on_refused = [metrics = metrics_] { metrics->RecordError(kKindBusy); };
   server_options.sweep_interval = options_.sweep_interval;
   server_options.clock = options_.clock;
   server_options.name = "relay";

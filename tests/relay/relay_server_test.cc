@@ -256,6 +256,7 @@ TEST_F(OneSlotRelayServerTest, ConnectionsOverTheCapAreToldTheRelayIsBusy) {
   absl::StatusOr<GetSecretReply> reply = Client().GetSecret(kAllowedSecret);
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
   EXPECT_THAT(reply.status().message(), HasSubstr("relay busy"));
+  EXPECT_EQ(metrics_.errors(kKindBusy), 1u);  // counted, not only logged
   // Once the slot is free again, requests are served.
   held.reset();
   absl::Status served = absl::UnknownError("not yet");
