@@ -64,17 +64,11 @@ absl::StatusOr<std::shared_ptr<const signpolicy::SigningPolicy>> ResolveSigningP
         "give the signing policy either parsed or as a file, not both");
   }
   if (config.signing_policy_file.empty()) return config.signing_policy;
-  absl::StatusOr<std::string> text =
-      ReadFileString(config.signing_policy_file, signpolicy::kMaxPolicyBytes);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("--signing-policy ", config.signing_policy_file, ": ",
-                                     text.status().message()));
-  }
-  absl::StatusOr<signpolicy::SigningPolicy> policy = signpolicy::ParseSigningPolicy(*text);
+  absl::StatusOr<signpolicy::SigningPolicy> policy =
+      signpolicy::ReadSigningPolicyFile(config.signing_policy_file);
   if (!policy.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--signing-policy ", config.signing_policy_file,
-                                                   ": ", policy.status().message()));
+    return absl::Status(policy.status().code(),
+                        absl::StrCat("--signing-policy ", policy.status().message()));
   }
   return std::make_shared<const signpolicy::SigningPolicy>(*std::move(policy));
 }
