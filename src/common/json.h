@@ -26,6 +26,13 @@ absl::Status RejectNulBytes(std::string_view text);
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, size_t max_bytes = 1 << 20,
                                          int max_depth = kMaxJsonDepth);
 
+// ParseJson, and also refuses a document in which one object names a member twice (nlohmann keeps
+// the last silently, so {"a": 1, "a": 2} could be read two ways by two parsers): for documents
+// whose meaning must be unambiguous (configuration that gets hashed, policies).
+// InvalidArgument "json: duplicate member name (member #N of the document)" (never the name).
+absl::StatusOr<nlohmann::json> ParseJsonStrict(std::string_view text, size_t max_bytes = 1 << 20,
+                                               int max_depth = kMaxJsonDepth);
+
 // Overwrites every string inside `json` (recursively, object keys excepted) with zeros and then
 // empties it: for request/reply documents that held base64 plaintexts or credentials. Best effort:
 // nlohmann's parser may have left copies in buffers it freed; a document that carries secrets

@@ -119,6 +119,13 @@ int main(int argc, char** argv) {
                  "\"busy\" at once (retry later)")
       ->check(CLI::Range(0, 65536))
       ->capture_default_str();
+  cli.add_option("--signing-policy", config.signing_policy_file,
+                 "Signing policy file baked into the image (docs/PROTOCOL.md, \"Signing "
+                 "policy\"): who may sign what. Sealed at boot into PCR16 (ExtendPCR + LockPCR) "
+                 "before the key is requested, so a key policy pinning "
+                 "kms:RecipientAttestation:PCR16 (lockout policy --signing-policy FILE) releases "
+                 "the key only to an enclave running exactly this policy. Without it requests are "
+                 "not authenticated (a warning is logged; health says \"auth\": \"none\")");
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   try {
     cli.parse(argc, argv);

@@ -410,6 +410,8 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     if (const signer::Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
+    body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
+    if (!options_.pcr16_hex.empty()) body["pcr16"] = options_.pcr16_hex;
     V2Reply reply(out);
     out += body.dump();
     return true;

@@ -41,6 +41,7 @@
 #include "src/net/frame_decoder.h"
 #include "src/nsm/nsm_device.h"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::enclave {
 
@@ -87,6 +88,11 @@ struct HandlerOptions {
   // v2 sign requests of the plain shape {"id":..,"op":"sign","message":".."} skip the JSON DOM
   // (see ParseSimpleSign); off only in tests that compare both paths.
   bool sign_fast_path = true;
+  // The enclave's signing policy (enclave_app.h), sealed into PCR16; null: none (health reports
+  // "auth": "none").
+  std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;
+  // PCR16 (lower-case hex) once the policy is sealed; health reports it. Empty: not sealed.
+  std::string pcr16_hex;
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —

@@ -51,6 +51,32 @@ TEST(JsonTest, BracketsInsideStringsDoNotCount) {
   EXPECT_TRUE(ParseJson(s).ok());
 }
 
+TEST(JsonStrictTest, RefusesADuplicateMemberInAnyObject) {
+  for (const char* text : {R"({"a": 1, "a": 2})", R"({"x": {"b": true, "b": true}})",
+                           R"([{"c": 1}, {"d": 1, "e": 2, "d": 3}])"}) {
+    absl::StatusOr<nlohmann::json> j = ParseJsonStrict(text);
+    ASSERT_FALSE(j.ok()) << text;
+    EXPECT_EQ(j.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(j.status().message()).find("duplicate member name"), std::string::npos);
+    EXPECT_TRUE(ParseJson(text).ok()) << "the lax parser accepts " << text;
+  }
+}
+
+TEST(JsonStrictTest, SameNameInSiblingOrNestedObjectsIsFine) {
+  absl::StatusOr<nlohmann::json> j =
+      ParseJsonStrict(R"({"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]})");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["b"][1]["a"], 3);
+}
+
+TEST(JsonStrictTest, KeepsParseJsonsBounds) {
+  EXPECT_FALSE(ParseJsonStrict("{\"a\":").ok());
+  EXPECT_FALSE(ParseJsonStrict(std::string(100, ' ') + "{}", 50).ok());
+  EXPECT_FALSE(ParseJsonStrict(std::string(40, '[') + std::string(40, ']')).ok());
+  using namespace std::string_literals;
+  EXPECT_FALSE(ParseJsonStrict("{}\0"s).ok());
+}
+
 TEST(WipeJsonStringsTest, ZeroesEveryStringValueInPlace) {
   nlohmann::json j = {{"Plaintext", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"},
                       {"Nested", {{"a", "b"}, {"n", 1}}},

@@ -1,0 +1,63 @@
+// libFuzzer target: the signing policy (src/signpolicy/signing_policy.h). The enclave parses it at
+// boot from its image or from the relay (root on the parent controls the relay's copy).
+//
+// The input is the policy text. Properties checked (abort on violation):
+//   * failures are InvalidArgument with a bounded printable message;
+//   * a parsed policy holds 1..kMaxClients clients sorted by unique name, each with a key of its
+//     algorithm's size and sorted, unique, known ops and keys ("*" alone or not at all);
+//   * Find() finds every client and nothing else;
+//   * the canonical encoding parses back to a policy with the same canonical encoding (so the
+//     digest sealed into PCR16 is a function of what the policy means, not how it is written).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz/fuzz_checks.h"
+#include "src/signpolicy/signing_policy.h"
+
+namespace {
+
+using lockout::fuzz::Check;
+namespace sp = lockout::signpolicy;
+
+void CheckSortedUnique(const std::vector<std::string>& items, const char* what) {
+  Check(!items.empty(), what);
+  for (size_t i = 1; i < items.size(); ++i) Check(items[i - 1] < items[i], what);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  absl::StatusOr<sp::SigningPolicy> policy = sp::ParseSigningPolicy(text);
+  if (!policy.ok()) {
+    lockout::fuzz::CheckErrorMessage(policy.status(), 300);
+    Check(policy.status().code() == absl::StatusCode::kInvalidArgument,
+          "error not InvalidArgument");
+    return 0;
+  }
+  Check(size <= sp::kMaxPolicyBytes, "an oversized policy was accepted");
+  Check(!policy->clients.empty() && policy->clients.size() <= sp::kMaxClients, "client count");
+  for (size_t i = 0; i < policy->clients.size(); ++i) {
+    const sp::AuthorizedClient& c = policy->clients[i];
+    if (i > 0) Check(policy->clients[i - 1].name < c.name, "clients not sorted by unique name");
+    Check(policy->Find(c.name) == &c, "Find does not find a client");
+    Check(c.public_key.size() == (c.algorithm == sp::ClientKeyAlgorithm::kEd25519 ? 32u : 65u),
+          "public key of the wrong size");
+    CheckSortedUnique(c.ops, "ops not sorted, unique, non-empty");
+    CheckSortedUnique(c.keys, "keys not sorted, unique, non-empty");
+    for (const std::string& op : c.ops) Check(c.AllowsOp(op), "AllowsOp misses an op");
+    if (c.keys.size() > 1) {
+      for (const std::string& k : c.keys) Check(k != sp::kAnyKey, "\"*\" beside other keys");
+    }
+  }
+  Check(policy->Find("") == nullptr, "Find found an empty name");
+  const std::string canonical = sp::CanonicalEncoding(*policy);
+  absl::StatusOr<sp::SigningPolicy> again = sp::ParseSigningPolicy(canonical);
+  Check(again.ok(), "the canonical encoding does not parse");
+  Check(sp::CanonicalEncoding(*again) == canonical, "the canonical encoding is not a fixpoint");
+  Check(sp::PolicyDigest(*again) == sp::PolicyDigest(*policy), "digest differs after round trip");
+  return 0;
+}

@@ -1,0 +1,109 @@
+#pragma once
+
+// The signing policy: the enclave's only configuration of who may sign what (docs/PROTOCOL.md,
+// "Signing policy"). A JSON document read from the enclave image or from the relay at boot,
+// parsed strictly, encoded canonically, and sealed: the enclave extends PCR16 with
+// PolicyDigest() and locks it before it asks KMS for its key, and the key policy pins
+// kms:RecipientAttestation:PCR16 to ExpectedPcr16(). A different policy, one client added by root
+// on the parent, gives a different PCR16 and KMS refuses the key.
+//
+//   ASSIGN_OR_RETURN(signpolicy::SigningPolicy policy, signpolicy::ParseSigningPolicy(text));
+//   const signpolicy::AuthorizedClient* client = policy.Find("gateway");
+//
+// Pure logic but for ReadSigningPolicyFile. Thread-safety: pure functions; a parsed SigningPolicy
+// is a value, safe to read from any number of threads.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace lockout::signpolicy {
+
+enum class ClientKeyAlgorithm { kEd25519, kEcdsaP256 };
+
+// "ed25519" / "ecdsa-p256": the file format's and the canonical encoding's names.
+std::string_view AlgorithmName(ClientKeyAlgorithm algorithm);
+
+// The v2 ops a client may be allowed; ParseSigningPolicy refuses any other.
+inline constexpr std::array<std::string_view, 4> kKnownOps = {"attest", "health", "public_key",
+                                                              "sign"};
+// The "keys" entry that allows every key.
+inline constexpr std::string_view kAnyKey = "*";
+
+// Limits (a policy is configuration, small; the bounds keep a hostile relay's document cheap).
+inline constexpr size_t kMaxPolicyBytes = 256 * 1024;
+inline constexpr size_t kMaxClients = 256;
+inline constexpr size_t kMaxKeysPerClient = 64;
+inline constexpr size_t kMaxClientNameChars = 64;
+inline constexpr size_t kMaxKeyNameChars = 512;
+inline constexpr int64_t kMaxReplayWindowSeconds = 3600;
+inline constexpr size_t kMinRequestBytes = 256;
+inline constexpr size_t kMaxRequestBytesLimit = 16 * 1024 * 1024;
+inline constexpr size_t kMaxNoncesLimit = size_t{1} << 24;
+
+struct AuthorizedClient {
+  std::string name;  // unique; [A-Za-z0-9._-]{1,64}
+  ClientKeyAlgorithm algorithm = ClientKeyAlgorithm::kEd25519;
+  // Raw bytes: Ed25519 32 bytes; P-256 65-byte uncompressed 04||X||Y (a point on the curve).
+  std::string public_key;
+  std::vector<std::string> ops;   // allowed v2 ops (kKnownOps); sorted, unique, non-empty
+  std::vector<std::string> keys;  // allowed key (secret) names, or the single entry "*"; sorted
+
+  // True if `op` is in ops.
+  bool AllowsOp(std::string_view op) const;
+  // True if keys is {"*"} or holds `key`.
+  bool AllowsKey(std::string_view key) const;
+};
+
+struct SigningPolicy {
+  std::vector<AuthorizedClient> clients;  // sorted by name, names unique, at least one
+  // |now - timestamp| must be <= window; nonces remembered that long. 1 s .. 1 h.
+  absl::Duration replay_window = absl::Minutes(5);
+  // An authenticated request frame larger than this is refused. 256 B .. 16 MiB.
+  size_t max_request_bytes = 64 * 1024;
+  // Replay-cache bound (memory stays bounded under attack). 1 .. 2^24.
+  size_t max_nonces = size_t{1} << 20;
+  // The seed's v1 protocol (and unauthenticated v2) allowed.
+  bool allow_unauthenticated_v1 = false;
+
+  // The client named `name`, or null. The pointer is valid while this policy lives unchanged.
+  const AuthorizedClient* Find(std::string_view name) const;
+};
+
+// Parses a signing-policy document (docs/PROTOCOL.md, "Signing policy"). Strict: the text must be
+// one JSON object of at most kMaxPolicyBytes with "version": 1, no member twice in any object, no
+// member this version does not know, every value of its type and within its bounds. Lists need
+// not be sorted in the file but must not repeat an entry. Public keys are hex (either case) and
+// checked: Ed25519 32 bytes, P-256 65 bytes uncompressed and on the curve.
+// Errors: InvalidArgument "signing policy: <field>: <what>", naming the field (e.g.
+// "clients[1].public_key"), sizes and offsets; never a key or any of the text.
+absl::StatusOr<SigningPolicy> ParseSigningPolicy(std::string_view json);
+
+// Reads (at most kMaxPolicyBytes) and parses the policy file at `path`. Errors: those of
+// ReadFileString (NotFound, ...) and ParseSigningPolicy, prefixed with the path.
+absl::StatusOr<SigningPolicy> ReadSigningPolicyFile(const std::string& path);
+
+// The canonical encoding (docs/PROTOCOL.md, "Canonical encoding"): compact JSON, members in a fixed
+// order, every field present (defaults written out), lists sorted, keys in lower-case hex. It is
+// itself a valid policy file that parses back to the same policy, and two files that mean the same
+// policy have the same encoding.
+std::string CanonicalEncoding(const SigningPolicy& policy);
+
+// SHA-384(CanonicalEncoding(policy)): what the enclave extends PCR16 with.
+std::array<uint8_t, 48> PolicyDigest(const SigningPolicy& policy);
+
+// SHA-384(48 zero bytes || PolicyDigest(policy)): PCR16 after one NSM ExtendPCR from reset, the
+// value the key policy pins as kms:RecipientAttestation:PCR16.
+std::array<uint8_t, 48> ExpectedPcr16(const SigningPolicy& policy);
+
+// The PCR the enclave seals the policy into.
+inline constexpr uint16_t kSigningPolicyPcr = 16;
+
+}  // namespace lockout::signpolicy

@@ -1,0 +1,331 @@
+#include "src/signpolicy/signing_policy.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "src/common/bytes.h"
+#include "src/common/encoding.h"
+#include "src/crypto/hash.h"
+
+namespace lockout::signpolicy {
+namespace {
+
+// RFC 8032 §7.1 test 1's public key, and the P-256 base point G (SEC 2 §2.4.2) uncompressed.
+constexpr char kEd[] = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+constexpr char kP256[] =
+    "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+
+// The worked example of docs/PROTOCOL.md, "Signing policy": keep the two in step.
+constexpr char kDocExample[] = R"({"version": 1,
+ "clients": [{"name": "gateway", "algorithm": "ed25519",
+              "public_key": "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+              "ops": ["sign", "public_key"], "keys": ["*"]}]})";
+constexpr char kDocCanonical[] =
+    R"({"version":1,"clients":[{"name":"gateway","algorithm":"ed25519","public_key":)"
+    R"("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","ops":["public_key",)"
+    R"("sign"],"keys":["*"]}],"replay_window_seconds":300,"max_request_bytes":65536,)"
+    R"("max_nonces":1048576,"allow_unauthenticated_v1":false})";
+constexpr char kDocDigest[] =
+    "07aeac96d68d65be1279bc883a32042b28753adda169701acc40a7e7373be67517c58e4af3b3c8b954040006e40044"
+    "04";
+constexpr char kDocPcr16[] =
+    "7afecf3497486ca5f2117d6f9a5eeae057008d33203952504c4f6e5738c3229c41183e6b5e2fa7e556f5d80dd2361c"
+    "76";
+
+std::string Client(const std::string& name, const std::string& extra = "",
+                   const std::string& algorithm = "ed25519", const std::string& key = kEd,
+                   const std::string& ops = R"(["sign"])", const std::string& keys = R"(["*"])") {
+  return absl::StrCat(R"({"name": ")", name, R"(", "algorithm": ")", algorithm,
+                      R"(", "public_key": ")", key, R"(", "ops": )", ops, R"(, "keys": )", keys,
+                      extra, "}");
+}
+
+std::string Policy(const std::string& clients, const std::string& extra = "") {
+  return absl::StrCat(R"({"version": 1, "clients": [)", clients, "]", extra, "}");
+}
+
+std::string Hex(const std::array<uint8_t, 48>& d) {
+  return HexEncode(ByteView(d.data(), d.size()));
+}
+
+TEST(SigningPolicyTest, ParsesTheDocumentedExampleToItsDocumentedNumbers) {
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(kDocExample);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_EQ(policy->clients.size(), 1u);
+  const AuthorizedClient& gw = policy->clients[0];
+  EXPECT_EQ(gw.name, "gateway");
+  EXPECT_EQ(gw.algorithm, ClientKeyAlgorithm::kEd25519);
+  EXPECT_EQ(HexEncode(AsBytes(gw.public_key)), kEd);
+  EXPECT_EQ(gw.ops, (std::vector<std::string>{"public_key", "sign"}));
+  EXPECT_EQ(gw.keys, (std::vector<std::string>{"*"}));
+  EXPECT_EQ(policy->replay_window, absl::Minutes(5));
+  EXPECT_EQ(policy->max_request_bytes, 65536u);
+  EXPECT_EQ(policy->max_nonces, 1u << 20);
+  EXPECT_FALSE(policy->allow_unauthenticated_v1);
+  EXPECT_EQ(CanonicalEncoding(*policy), kDocCanonical);
+  EXPECT_EQ(Hex(PolicyDigest(*policy)), kDocDigest);
+  EXPECT_EQ(Hex(ExpectedPcr16(*policy)), kDocPcr16);
+}
+
+TEST(SigningPolicyTest, Pcr16IsOneExtendOfTheDigestFromZeros) {
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(kDocExample);
+  ASSERT_TRUE(policy.ok());
+  const crypto::Sha384Digest digest = PolicyDigest(*policy);
+  EXPECT_EQ(digest, crypto::Sha384(AsBytes(CanonicalEncoding(*policy))));
+  Bytes preimage(48, 0);
+  preimage.insert(preimage.end(), digest.begin(), digest.end());
+  EXPECT_EQ(ExpectedPcr16(*policy), crypto::Sha384(preimage));
+}
+
+TEST(SigningPolicyTest, ParsesEveryFieldAndSortsClientsOpsAndKeys) {
+  const std::string text = Policy(
+      absl::StrCat(Client("z-ops", "", "ecdsa-p256", absl::AsciiStrToUpper(kP256),
+                          R"(["health", "attest", "sign"])", R"(["wallet/hot", "prod.key@1"])"),
+                   ",", Client("a_gw")),
+      R"(, "replay_window_seconds": 60, "max_request_bytes": 4096, "max_nonces": 1000,
+         "allow_unauthenticated_v1": true)");
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(text);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_EQ(policy->clients.size(), 2u);
+  EXPECT_EQ(policy->clients[0].name, "a_gw");
+  const AuthorizedClient* ops = policy->Find("z-ops");
+  ASSERT_NE(ops, nullptr);
+  EXPECT_EQ(ops, &policy->clients[1]);
+  EXPECT_EQ(ops->algorithm, ClientKeyAlgorithm::kEcdsaP256);
+  EXPECT_EQ(HexEncode(AsBytes(ops->public_key)), kP256);
+  EXPECT_EQ(ops->ops, (std::vector<std::string>{"attest", "health", "sign"}));
+  EXPECT_EQ(ops->keys, (std::vector<std::string>{"prod.key@1", "wallet/hot"}));
+  EXPECT_TRUE(ops->AllowsOp("sign"));
+  EXPECT_FALSE(ops->AllowsOp("public_key"));
+  EXPECT_TRUE(ops->AllowsKey("wallet/hot"));
+  EXPECT_FALSE(ops->AllowsKey("wallet/cold"));
+  EXPECT_FALSE(ops->AllowsKey("*"));
+  EXPECT_TRUE(policy->clients[0].AllowsKey("anything"));
+  EXPECT_EQ(policy->Find("nobody"), nullptr);
+  EXPECT_EQ(policy->Find(""), nullptr);
+  EXPECT_EQ(policy->replay_window, absl::Seconds(60));
+  EXPECT_EQ(policy->max_request_bytes, 4096u);
+  EXPECT_EQ(policy->max_nonces, 1000u);
+  EXPECT_TRUE(policy->allow_unauthenticated_v1);
+}
+
+TEST(SigningPolicyTest, CanonicalEncodingIsAFixpointAndIgnoresHowTheFileIsWritten) {
+  const std::string a = Policy(
+      absl::StrCat(Client("b", "", "ed25519", kEd, R"(["sign", "attest"])"), ",", Client("a")));
+  // The same policy: other member order, whitespace, upper-case hex, defaults written out.
+  const std::string b = absl::StrCat(
+      R"({ "max_nonces": 1048576, "clients": [ {"keys": ["*"], "ops": ["sign"], "public_key": ")",
+      absl::AsciiStrToUpper(kEd), R"(", "algorithm": "ed25519", "name": "a"},)",
+      Client("b", "", "ed25519", kEd, R"(["attest", "sign"])"),
+      R"(], "version": 1, "replay_window_seconds": 300, "allow_unauthenticated_v1": false })");
+  absl::StatusOr<SigningPolicy> pa = ParseSigningPolicy(a);
+  absl::StatusOr<SigningPolicy> pb = ParseSigningPolicy(b);
+  ASSERT_TRUE(pa.ok()) << pa.status();
+  ASSERT_TRUE(pb.ok()) << pb.status();
+  const std::string canonical = CanonicalEncoding(*pa);
+  EXPECT_EQ(CanonicalEncoding(*pb), canonical);
+  absl::StatusOr<SigningPolicy> again = ParseSigningPolicy(canonical);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(CanonicalEncoding(*again), canonical);
+  EXPECT_EQ(PolicyDigest(*pa), PolicyDigest(*pb));
+}
+
+TEST(SigningPolicyTest, EveryMeaningfulChangeChangesPcr16) {
+  const std::string base = Policy(Client("gw"));
+  const std::vector<std::string> variants = {
+      Policy(absl::StrCat(Client("gw"), ",", Client("root-added"))),
+      Policy(Client("gw2")),
+      Policy(Client("gw", "", "ed25519", std::string(64, '1'))),
+      Policy(Client("gw", "", "ed25519", kEd, R"(["sign", "attest"])")),
+      Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])", R"(["k"])")),
+      Policy(Client("gw"), R"(, "replay_window_seconds": 301)"),
+      Policy(Client("gw"), R"(, "max_request_bytes": 65537)"),
+      Policy(Client("gw"), R"(, "max_nonces": 5)"),
+      Policy(Client("gw"), R"(, "allow_unauthenticated_v1": true)"),
+  };
+  absl::StatusOr<SigningPolicy> p = ParseSigningPolicy(base);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const auto pcr = ExpectedPcr16(*p);
+  for (const std::string& v : variants) {
+    absl::StatusOr<SigningPolicy> q = ParseSigningPolicy(v);
+    ASSERT_TRUE(q.ok()) << q.status() << " for " << v;
+    EXPECT_NE(ExpectedPcr16(*q), pcr) << v;
+  }
+}
+
+struct BadCase {
+  std::string name;
+  std::string text;
+  std::string error;  // a substring of the message
+};
+
+std::vector<BadCase> BadCases() {
+  const std::string ok = Client("gw");
+  return {
+      {"NotJson", "{", "document: json: malformed document"},
+      {"Empty", "", "document"},
+      {"NotAnObject", "[1]", "document: must be a JSON object, not an array"},
+      {"Nul", std::string(R"({"version": 1})") + std::string(1, '\0'), "NUL byte"},
+      {"Oversized", Policy(ok, absl::StrCat(R"(, "max_nonces": 1)", std::string(300000, ' '))),
+       "exceeds the limit"},
+      {"UnknownTopField", Policy(ok, R"(, "allow_everyone": true)"),
+       "document: unknown field \"allow_everyone\""},
+      {"UnknownClientField", Policy(Client("gw", R"(, "admin": true)")),
+       "clients[0]: unknown field \"admin\""},
+      {"DuplicateMember", Policy(ok, R"(, "max_nonces": 5, "max_nonces": 6)"),
+       "duplicate member name"},
+      {"DuplicateMemberInClient", Policy(Client("gw", R"(, "name": "other")")),
+       "duplicate member name"},
+      {"MissingVersion", absl::StrCat(R"({"clients": [)", ok, "]}"), "version: is required"},
+      {"WrongVersion", absl::StrCat(R"({"version": 2, "clients": [)", ok, "]}"),
+       "version: must be between 1 and 1"},
+      {"StringVersion", absl::StrCat(R"({"version": "1", "clients": [)", ok, "]}"),
+       "version: must be an integer, not a string"},
+      {"FloatVersion", absl::StrCat(R"({"version": 1.0, "clients": [)", ok, "]}"),
+       "version: must be an integer"},
+      {"MissingClients", R"({"version": 1})", "clients: is required"},
+      {"ClientsNotArray", R"({"version": 1, "clients": {}})", "clients: must be an array"},
+      {"NoClients", Policy(""), "clients: must name at least one client"},
+      {"DuplicateClientNames",
+       Policy(absl::StrCat(ok, ",", Client("gw", "", "ed25519", std::string(64, 'a')))),
+       "two clients are named \"gw\""},
+      {"ClientNotObject", Policy("\"gw\""), "clients[0]: must be an object"},
+      {"MissingPublicKey",
+       Policy(R"({"name": "gw", "algorithm": "ed25519", "ops": ["sign"], "keys": ["*"]})"),
+       "clients[0].public_key: is required"},
+      {"EmptyName", Policy(Client("")), "clients[0].name: must be 1 to 64"},
+      {"LongName", Policy(Client(std::string(65, 'n'))), "clients[0].name: must be 1 to 64"},
+      {"NameWithSpace", Policy(Client("a b")), "clients[0].name"},
+      {"NameNotString",
+       Policy(R"({"name": 7, "algorithm": "ed25519", "public_key": ")" + std::string(kEd) +
+              R"(", "ops": ["sign"], "keys": ["*"]})"),
+       "clients[0].name: must be a string, not a number"},
+      {"UnknownAlgorithm", Policy(Client("gw", "", "rsa")), "clients[0].algorithm"},
+      {"BadHex", Policy(Client("gw", "", "ed25519", std::string(63, 'a') + "g")),
+       "clients[0].public_key: not hex"},
+      {"OddHex", Policy(Client("gw", "", "ed25519", std::string(63, 'a'))),
+       "clients[0].public_key: not hex"},
+      {"HexPrefix", Policy(Client("gw", "", "ed25519", "0x" + std::string(64, 'a'))),
+       "clients[0].public_key: not hex"},
+      {"ShortEd25519", Policy(Client("gw", "", "ed25519", std::string(62, 'a'))),
+       "an ed25519 key is 32 bytes, not 31"},
+      {"P256KeyForEd25519", Policy(Client("gw", "", "ed25519", kP256)),
+       "an ed25519 key is 32 bytes, not 65"},
+      {"Ed25519KeyForP256", Policy(Client("gw", "", "ecdsa-p256", kEd)),
+       "an ecdsa-p256 key is 65 bytes"},
+      {"CompressedP256",
+       Policy(Client("gw", "", "ecdsa-p256", "02" + std::string(kP256).substr(2, 64))),
+       "an ecdsa-p256 key is 65 bytes"},
+      {"P256OffCurve",
+       Policy(Client("gw", "", "ecdsa-p256", std::string(kP256).substr(0, 128) + "f6")),
+       "clients[0].public_key: is not a point on P-256"},
+      {"P256CoordinateAbovePrime",
+       Policy(Client("gw", "", "ecdsa-p256", "04" + std::string(128, 'f'))),
+       "is not a point on P-256"},
+      {"UnknownOp", Policy(Client("gw", "", "ed25519", kEd, R"(["sign", "export_key"])")),
+       "clients[0].ops[1]: unknown op"},
+      {"DuplicateOp", Policy(Client("gw", "", "ed25519", kEd, R"(["sign", "sign"])")),
+       "clients[0].ops: lists an entry twice"},
+      {"EmptyOps", Policy(Client("gw", "", "ed25519", kEd, "[]")),
+       "clients[0].ops: must not be empty"},
+      {"TooManyOps",
+       Policy(Client("gw", "", "ed25519", kEd,
+                     R"(["sign", "attest", "health", "public_key", "sign"])")),
+       "5 entries exceeds the limit of 4"},
+      {"OpNotString", Policy(Client("gw", "", "ed25519", kEd, "[1]")),
+       "clients[0].ops[0]: must be a string"},
+      {"OpsNotArray", Policy(Client("gw", "", "ed25519", kEd, "\"sign\"")),
+       "clients[0].ops: must be an array of strings"},
+      {"EmptyKeys", Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])", "[]")),
+       "clients[0].keys: must not be empty"},
+      {"StarBesideKeys", Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])", R"(["*", "k"])")),
+       "\"*\" must be the only entry"},
+      {"DuplicateKey", Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])", R"(["k", "k"])")),
+       "clients[0].keys: lists an entry twice"},
+      {"BadKeyName", Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])", R"(["a\"b"])")),
+       "clients[0].keys[0]: a key name is"},
+      {"EmptyKeyName", Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])", R"([""])")),
+       "clients[0].keys[0]"},
+      {"TooManyKeys",
+       Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])",
+                     [] {
+                       std::string keys = "[";
+                       for (int i = 0; i < 65; ++i)
+                         absl::StrAppend(&keys, i ? "," : "", "\"k", i, "\"");
+                       return keys + "]";
+                     }())),
+       "65 entries exceeds the limit of 64"},
+      {"ZeroWindow", Policy(ok, R"(, "replay_window_seconds": 0)"),
+       "replay_window_seconds: must be between 1 and 3600, not 0"},
+      {"NegativeWindow", Policy(ok, R"(, "replay_window_seconds": -5)"),
+       "replay_window_seconds: must be between 1 and 3600, not negative"},
+      {"HugeWindow", Policy(ok, R"(, "replay_window_seconds": 99999999999999999999)"),
+       "replay_window_seconds: must be an integer"},
+      {"FractionalWindow", Policy(ok, R"(, "replay_window_seconds": 1.5)"),
+       "replay_window_seconds: must be an integer"},
+      {"ExponentWindow", Policy(ok, R"(, "replay_window_seconds": 3e2)"),
+       "replay_window_seconds: must be an integer"},
+      {"StringWindow", Policy(ok, R"(, "replay_window_seconds": "300")"),
+       "replay_window_seconds: must be an integer, not a string"},
+      {"TinyRequests", Policy(ok, R"(, "max_request_bytes": 10)"),
+       "max_request_bytes: must be between 256 and 16777216, not 10"},
+      {"HugeRequests", Policy(ok, R"(, "max_request_bytes": 16777217)"), "max_request_bytes"},
+      {"ZeroNonces", Policy(ok, R"(, "max_nonces": 0)"), "max_nonces: must be between 1"},
+      {"TooManyNonces", Policy(ok, R"(, "max_nonces": 16777217)"), "max_nonces"},
+      {"V1NotBool", Policy(ok, R"(, "allow_unauthenticated_v1": "false")"),
+       "allow_unauthenticated_v1: must be true or false, not a string"},
+      {"V1Null", Policy(ok, R"(, "allow_unauthenticated_v1": null)"),
+       "allow_unauthenticated_v1: must be true or false, not null"},
+  };
+}
+
+class BadPolicyTest : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadPolicyTest, IsRefusedNamingTheField) {
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(GetParam().text);
+  ASSERT_FALSE(policy.ok()) << GetParam().name << " was accepted";
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(policy.status().message());
+  EXPECT_NE(message.find(GetParam().error), std::string::npos) << message;
+  EXPECT_EQ(message.rfind("signing policy: ", 0), 0u) << message;
+  EXPECT_LT(message.size(), 200u);
+  EXPECT_EQ(message.find(kEd), std::string::npos) << "the error quotes a key";
+  EXPECT_EQ(message.find(std::string(kP256).substr(2, 40)), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BadPolicyTest, testing::ValuesIn(BadCases()),
+                         [](const testing::TestParamInfo<BadCase>& param) {
+                           return param.param.name;
+                         });
+
+TEST(SigningPolicyTest, AcceptsTheLimits) {
+  std::string clients;
+  for (size_t i = 0; i < kMaxClients; ++i) {
+    absl::StrAppend(&clients, i ? "," : "", Client(absl::StrCat("c", i)));
+  }
+  absl::StatusOr<SigningPolicy> many = ParseSigningPolicy(
+      Policy(clients, R"(, "replay_window_seconds": 3600, "max_request_bytes": 16777216,
+                   "max_nonces": 16777216)"));
+  ASSERT_TRUE(many.ok()) << many.status();
+  EXPECT_EQ(many->clients.size(), kMaxClients);
+  EXPECT_NE(many->Find("c255"), nullptr);
+  absl::StatusOr<SigningPolicy> too_many =
+      ParseSigningPolicy(Policy(absl::StrCat(clients, ",", Client("extra"))));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(std::string(too_many.status().message()).find("257 clients exceeds the limit of 256"),
+            std::string::npos);
+  EXPECT_TRUE(ParseSigningPolicy(Policy(Client(std::string(64, 'n')))).ok());
+  EXPECT_TRUE(ParseSigningPolicy(Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])",
+                                               absl::StrCat("[\"", std::string(512, 'k'), "\"]"))))
+                  .ok());
+  EXPECT_FALSE(ParseSigningPolicy(Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])",
+                                                absl::StrCat("[\"", std::string(513, 'k'), "\"]"))))
+                   .ok());
+}
+
+}  // namespace
+}  // namespace lockout::signpolicy
