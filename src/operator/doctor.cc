@@ -164,25 +164,25 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
   std::optional<KmsKeyRef> key;
   if (!o.kms_key_id.empty()) {
     if (!session.ok()) {
-      report.checks.push_back(Failed("kms-key", "no AWS session (see credentials)"));
+      report.checks.push_back(Failed("kms_key", "no AWS session (see credentials)"));
     } else {
       absl::StatusOr<KmsKeyRef> resolved = ResolveKmsKey(*session->kms, o.kms_key_id);
       if (resolved.ok()) {
         key = *std::move(resolved);
-        report.checks.push_back(Ok("kms-key", key->resolved
+        report.checks.push_back(Ok("kms_key", key->resolved
                                                   ? key->Describe()
                                                   : absl::StrCat(key->Describe(),
                                                                  " (DescribeKey denied: used as "
                                                                  "given)")));
       } else {
-        report.checks.push_back(Failed("kms-key", std::string(resolved.status().message())));
+        report.checks.push_back(Failed("kms_key", std::string(resolved.status().message())));
       }
     }
   }
   if (o.kms_key_id.empty()) {
     report.checks.push_back(Skipped("pcr0", "pass --kms-key to compare with the key policy"));
   } else if (!key.has_value()) {
-    report.checks.push_back(Skipped("pcr0", "no KMS key to read the policy of (see kms-key)"));
+    report.checks.push_back(Skipped("pcr0", "no KMS key to read the policy of (see kms_key)"));
   } else {
     absl::StatusOr<std::string> policy = session->kms->GetKeyPolicy(key->id());
     absl::StatusOr<LintReport> lint =
