@@ -130,7 +130,8 @@ absl::StatusCode StatusCodeForAwsError(const AwsCallError& e) {
                   "MalformedPolicyDocumentException", "InvalidCiphertextException",
                   "InvalidKeyUsageException", "IncorrectKeyException", "InvalidAliasNameException",
                   "InvalidArnException", "InvalidGrantTokenException", "SerializationException",
-                  "UnknownOperationException", "InvalidParameterValue", "InvalidAction"})) {
+                  "UnknownOperationException", "InvalidParameterValue", "InvalidAction",
+                  "ValidationError", "MalformedPolicyDocument", "PackedPolicyTooLarge"})) {
     return absl::StatusCode::kInvalidArgument;
   }
   if (IsOneOf(t, {"DisabledException", "KMSInvalidStateException", "KeyUnavailableException",

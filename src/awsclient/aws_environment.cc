@@ -8,8 +8,6 @@
 #include "src/common/strings.h"
 
 namespace lockout::awsclient {
-namespace {
-
 bool IsRegionName(std::string_view region) {
   if (region.empty() || region.size() > 32) return false;
   if (region.front() == '-' || region.back() == '-') return false;
@@ -18,8 +16,6 @@ bool IsRegionName(std::string_view region) {
   }
   return true;
 }
-
-}  // namespace
 
 EnvLookup ProcessEnvironment() {
   return [](std::string_view name) -> std::optional<std::string> {

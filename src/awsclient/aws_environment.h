@@ -7,11 +7,13 @@
 //   AWS_ENDPOINT_URL                                     endpoint URL for every service
 //   AWS_CA_BUNDLE                                        CA bundle for https endpoints
 //   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   static credentials
+//   AWS_ENDPOINT_URL_STS                                 STS (credential_chain.h's assume-role)
 //   AWS_EC2_METADATA_SERVICE_ENDPOINT                    IMDS (default http://169.254.169.254)
 //
 // Empty values count as unset. Without an endpoint variable a service resolves to AWS's public
-// endpoint https://<service>.<region>.amazonaws.com. Error messages name variables and, for URLs
-// and regions, quote values; never credential values.
+// endpoint https://<service>.<region>.amazonaws.com. The shared config and credentials files and
+// the full credential chain are credential_chain.h's (AwsConfig), which builds on this class. Error
+// messages name variables and, for URLs and regions, quote values; never credential values.
 // Thread-safety: const methods; thread-safe if the lookup function is.
 
 #include <functional>
@@ -30,6 +32,9 @@ inline constexpr std::string_view kDefaultImdsEndpoint = "http://169.254.169.254
 
 // Returns the value of an environment variable, nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// A region name: 1..32 of lower-case letters, digits and '-', not starting or ending with '-'.
+bool IsRegionName(std::string_view region);
 
 // The process environment (getenv).
 EnvLookup ProcessEnvironment();

@@ -75,23 +75,6 @@ bool Retryable(const absl::Status& s) {
 
 }  // namespace
 
-RoleCredentials RoleCredentials::Copy() const {
-  RoleCredentials out;
-  out.access_key_id = access_key_id;
-  out.secret_access_key = SecretBytes::CopyFrom(secret_access_key.Reveal());
-  out.session_token = SecretBytes::CopyFrom(session_token.Reveal());
-  out.expiration = expiration;
-  return out;
-}
-
-aws::AwsCredentials RoleCredentials::ToAwsCredentials() const {
-  aws::AwsCredentials out;
-  out.access_key_id = access_key_id;
-  out.secret_access_key = SecretBytes::CopyFrom(secret_access_key.Reveal());
-  out.session_token = SecretBytes::CopyFrom(session_token.Reveal());
-  return out;
-}
-
 absl::StatusOr<RoleCredentials> ParseRoleCredentials(std::string_view body) {
   absl::StatusOr<nlohmann::json> parsed = ParseJson(body, 64 << 10, 4);
   if (!parsed.ok()) return Malformed("not JSON");
@@ -261,34 +244,7 @@ absl::StatusOr<RoleCredentials> ImdsClient::GetCredentials() {
 
 ImdsCredentialsProvider::ImdsCredentialsProvider(std::shared_ptr<ImdsClient> client,
                                                  absl::Duration refresh_margin, const Clock* clock)
-    : client_(std::move(client)),
-      refresh_margin_(refresh_margin),
-      clock_(clock != nullptr ? clock : &Clock::Real()) {}
-
-absl::StatusOr<RoleCredentials> ImdsCredentialsProvider::GetRoleCredentials() {
-  absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_->Now();
-  if (cached_.has_value() && now < cached_->expiration - refresh_margin_) {
-    return cached_->Copy();
-  }
-  absl::StatusOr<RoleCredentials> fresh = client_->GetCredentials();
-  if (!fresh.ok()) {
-    if (cached_.has_value() && now < cached_->expiration) return cached_->Copy();
-    return fresh.status();
-  }
-  cached_ = *std::move(fresh);
-  return cached_->Copy();
-}
-
-absl::StatusOr<aws::AwsCredentials> ImdsCredentialsProvider::GetCredentials() {
-  ASSIGN_OR_RETURN(RoleCredentials c, GetRoleCredentials());
-  return c.ToAwsCredentials();
-}
-
-std::optional<absl::Time> ImdsCredentialsProvider::expiration() const {
-  absl::MutexLock lock(&mu_);
-  if (!cached_.has_value()) return std::nullopt;
-  return cached_->expiration;
-}
+    : CachingCredentialsProvider([client] { return client->GetCredentials(); }, refresh_margin,
+                                 clock) {}
 
 }  // namespace lockout::awsclient

@@ -36,18 +36,6 @@
 
 namespace lockout::awsclient {
 
-struct RoleCredentials {
-  std::string access_key_id;
-  SecretBytes secret_access_key;
-  SecretBytes session_token;
-  absl::Time expiration;
-
-  // A copy in the form the SigV4 signer takes.
-  aws::AwsCredentials ToAwsCredentials() const;
-  // A deep copy (the secrets copied into new SecretBytes).
-  RoleCredentials Copy() const;
-};
-
 // Parses IMDS's credentials document ({"Code": "Success", "AccessKeyId", "SecretAccessKey",
 // "Token", "Expiration": RFC 3339, ...}). Untrusted input: InvalidArgument naming the field (never
 // its value) when it is not a JSON object, Code is not "Success", a field is missing or not a
@@ -105,27 +93,13 @@ class ImdsClient final {
   int tokens_fetched_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class ImdsCredentialsProvider final : public CredentialsProvider {
+class ImdsCredentialsProvider final : public CachingCredentialsProvider {
  public:
-  // `client` is shared; credentials are refreshed `refresh_margin` before they expire.
+  // `client` is shared; credentials are refreshed `refresh_margin` before they expire. If a
+  // refresh fails while the cached credentials have not expired yet, those are returned.
   ImdsCredentialsProvider(std::shared_ptr<ImdsClient> client,
                           absl::Duration refresh_margin = absl::Minutes(5),
                           const Clock* clock = &Clock::Real());
-
-  // Cached credentials, refreshed when within the margin of expiry. If a refresh fails while
-  // the cached credentials have not expired yet, those are returned.
-  absl::StatusOr<aws::AwsCredentials> GetCredentials() override;
-  // The same, with the expiration (the relay hands both to the enclave).
-  absl::StatusOr<RoleCredentials> GetRoleCredentials();
-  // Expiration of the cached credentials, nullopt before the first fetch.
-  std::optional<absl::Time> expiration() const;
-
- private:
-  std::shared_ptr<ImdsClient> client_;
-  absl::Duration refresh_margin_;
-  const Clock* clock_;
-  mutable absl::Mutex mu_;
-  std::optional<RoleCredentials> cached_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lockout::awsclient

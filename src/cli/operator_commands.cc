@@ -34,6 +34,7 @@
 #include "src/operator/doctor.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/key_policy.h"
+#include "src/operator/kms_key_ref.h"
 #include "src/operator/measurement.h"
 #include "src/operator/policy_lint.h"
 #include "src/operator/signature_verify.h"
@@ -80,8 +81,8 @@ absl::StatusOr<ops::AwsSession> Session() {
   if (!s.ok()) {
     return absl::Status(s.status().code(),
                         absl::StrCat("AWS configuration: ", s.status().message(),
-                                     "; set AWS_REGION and credentials (or run on an instance "
-                                     "with a role), e.g. eval \"$(lockout local-aws env ...)\""));
+                                     " (against local-aws: eval \"$(lockout local-aws env "
+                                     "--ready-file FILE --as admin)\")"));
   }
   return s;
 }
@@ -248,7 +249,9 @@ int RunPolicy(const PolicyArgs& a) {
                  "this policy (lockout sends BypassPolicyLockoutSafetyCheck=true). A new enclave "
                  "image will need a new KMS key and signing key.\n";
   }
-  absl::Status put = session->kms->PutKeyPolicy(a.kms_key, *text, bypass);
+  absl::StatusOr<ops::KmsKeyRef> key = ops::ResolveKmsKey(*session->kms, a.kms_key);
+  if (!key.ok()) return Fail(Std(key.status().message()));
+  absl::Status put = session->kms->PutKeyPolicy(key->id(), *text, bypass);
   if (!put.ok()) {
     if (!bypass && absl::StrContains(put.message(), "MalformedPolicyDocumentException")) {
       return Fail(absl::StrCat(
@@ -259,7 +262,8 @@ int RunPolicy(const PolicyArgs& a) {
     }
     return Fail(absl::StrCat("PutKeyPolicy: ", put.message()));
   }
-  std::cerr << "Applied to " << a.kms_key << (bypass ? " (safety check bypassed)" : "") << ".\n";
+  std::cerr << "Applied to " << key->Describe() << (bypass ? " (safety check bypassed)" : "")
+            << ".\n";
   return kExitOk;
 }
 
@@ -279,7 +283,12 @@ int RunPolicyLint(const PolicyArgs& a) {
   } else {
     absl::StatusOr<ops::AwsSession> session = Session();
     if (!session.ok()) return Usage(Std(session.status().message()));
-    absl::StatusOr<std::string> t = session->kms->GetKeyPolicy(a.lint_kms_key);
+    absl::StatusOr<ops::KmsKeyRef> key = ops::ResolveKmsKey(*session->kms, a.lint_kms_key);
+    if (!key.ok()) {
+      std::cerr << "lockout: " << key.status().message() << "\n";
+      return kExitInconclusive;
+    }
+    absl::StatusOr<std::string> t = session->kms->GetKeyPolicy(key->id());
     if (!t.ok()) {
       std::cerr << "lockout: GetKeyPolicy: " << t.status().message() << "\n";
       return kExitInconclusive;
@@ -332,10 +341,26 @@ int RunCheckLockout(const CheckArgs& a) {
     if (!d.ok()) return Usage(absl::StrCat("--nsm: ", d.status().message()));
     device = *std::move(d);
   }
+  // GetKeyPolicy, ListGrants, RevokeGrant and ListAliases take no alias: resolve once.
+  absl::StatusOr<ops::KmsKeyRef> key = ops::ResolveKmsKey(*session->kms, a.kms_key);
+  if (!key.ok()) {
+    std::cerr << "lockout: " << key.status().message() << "\n";
+    return absl::IsInvalidArgument(key.status()) ? kExitUsage : kExitInconclusive;
+  }
+  std::string probe_key = a.probe_key;
+  if (!probe_key.empty()) {
+    absl::StatusOr<ops::KmsKeyRef> probe =
+        ops::ResolveKmsKey(*session->kms, a.probe_key, "--probe-key");
+    if (!probe.ok()) {
+      std::cerr << "lockout: " << probe.status().message() << "\n";
+      return absl::IsInvalidArgument(probe.status()) ? kExitUsage : kExitInconclusive;
+    }
+    probe_key = probe->id();
+  }
   ops::CheckLockoutOptions options;
-  options.kms_key_id = a.kms_key;
+  options.kms_key_id = key->id();
   options.secret_name = a.secret;
-  options.probe_key_id = a.probe_key;
+  options.probe_key_id = probe_key;
   options.caller_arn = a.caller_arn;
   options.nsm = device.get();
   if (!a.signing_policy.empty()) {
@@ -493,7 +518,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Generate a signing key, KMS-encrypt its PKCS#8 form and store it as a SecretBinary.\n"
         "Prints the public key (PEM; secp256k1 also the address). The private key is wiped.\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key");
-    cmd->add_option("--kms-key", a->kms_key, "KMS key id, ARN or alias")->required();
+    cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
+        ->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
     cmd->add_option("--type", a->type, "p521 (default, the seed's), p256, p384, secp256k1, ed25519")
         ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}));
@@ -533,7 +559,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                     "added a client of its own");
     cmd->add_option("--out", a->out, "Write the policy to FILE instead of stdout");
     cmd->add_flag("--apply", a->apply, "PutKeyPolicy on --kms-key");
-    cmd->add_option("--kms-key", a->kms_key, "The KMS key to apply the policy to");
+    cmd->add_option(
+        "--kms-key", a->kms_key,
+        "The KMS key to apply the policy to (key id, key ARN, alias/NAME or alias ARN)");
     cmd->require_subcommand(0, 1);
     auto* lint = cmd->add_subcommand(
         "lint",
@@ -545,7 +573,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "parsed; 2 usage error.\n"
         "Example: lockout policy lint policy.json   |   lockout policy lint --kms-key ID");
     lint->add_option("FILE", a->lint_file, "The policy document (JSON)");
-    lint->add_option("--kms-key", a->lint_kms_key, "Lint this key's current policy (GetKeyPolicy)");
+    lint->add_option(
+        "--kms-key", a->lint_kms_key,
+        "Lint this key's current policy (GetKeyPolicy; key id, key ARN, alias/NAME or alias ARN)");
     lint->add_option("--account", a->lint_account, "Account id to evaluate (default: from ARNs)");
     lint->add_flag("--json", a->lint_json, "Print the findings as JSON");
     lint->add_option("--signing-policy", a->signing_policy,
@@ -580,7 +610,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Exit: 0 every leak path tried is closed (the debug-mode Decrypt is tried only with\n"
         "--nsm; without it that line says `not tried` and is left out); 1 a leak path is OPEN;\n"
         "3 inconclusive (none open, but one could not be tried); 2 usage error.");
-    cmd->add_option("--kms-key", a->kms_key, "KMS key id, ARN or alias")->required();
+    cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
+        ->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
     cmd->add_option("--probe-key", a->probe_key,
                     "ReEncrypt the secret to this key (one you may use); default: create one");
@@ -604,7 +635,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Check a running setup end to end (credentials, secret, relay, enclave, PCR0 vs policy)\n"
         "and name the first broken link.");
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
-    cmd->add_option("--kms-key", a->kms_key, "Compare the enclave's PCR0 with this key's policy");
+    cmd->add_option("--kms-key", a->kms_key,
+                    "Compare the enclave's PCR0 with this key's policy (key id, key ARN, "
+                    "alias/NAME or alias ARN)");
     cmd->add_option("--relay", a->relay, "The relay, from this host")->capture_default_str();
     cmd->add_option("--enclave", a->enclave, "The enclave")->capture_default_str();
     cmd->add_option("--min-validity", a->min_validity_minutes,

@@ -72,7 +72,10 @@ class SecretJsonParser final {
       default:
         if (Peek() == '-' || (Peek() >= '0' && Peek() <= '9')) {
           out.type_ = SecretJson::Type::kNumber;
-          return Number();
+          const size_t start = pos_;
+          absl::Status s = Number();
+          if (s.ok()) out.number_text_ = std::string(text_.substr(start, pos_ - start));
+          return s;
         }
         return Error("unexpected character");
     }

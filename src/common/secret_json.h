@@ -21,7 +21,7 @@
 // pairs (a lone surrogate is refused). Limits, checked before anything is built: at most
 // `max_bytes` of text and `max_depth` nested arrays/objects. Duplicate member names in one
 // object are refused (a reply must not be read two ways). Numbers are checked against the grammar
-// but their value is not kept (no caller needs one).
+// and kept as their text (number_text(); numbers carry no secrets in the documents read here).
 //
 // Errors: InvalidArgument "json: <what> at offset N" - never any of the text.
 // Member names are kept in std::string: they are field names, not values.
@@ -60,6 +60,8 @@ class SecretJson final {
 
   // kBool: its value (false for other types).
   bool boolean() const { return boolean_; }
+  // kNumber: the number as written ("1", "-2.5e3"); empty for other types.
+  std::string_view number_text() const { return number_text_; }
   // kString: the decoded value, in the document's secret memory (valid while the root document
   // lives); empty for other types. Copy it into SecretBytes to keep it.
   std::string_view RevealString() const { return std::string_view(string_data_, string_size_); }
@@ -77,6 +79,7 @@ class SecretJson final {
   bool boolean_ = false;
   const char* string_data_ = nullptr;  // in the root's arena_
   size_t string_size_ = 0;
+  std::string number_text_;
   SecretBytes arena_;  // the root's: every decoded string
   std::vector<SecretJson> elements_;
   std::vector<Member> members_;

@@ -16,11 +16,118 @@ Frontend::Frontend(IdentityStore& identity, ImdsService* imds, const Clock& cloc
 
 void Frontend::AddService(AwsJsonService* service) {
   services_.push_back(service);
+  RebuildVerifier();
+}
+
+void Frontend::AddQueryService(AwsQueryService* service) {
+  query_services_.push_back(service);
+  RebuildVerifier();
+}
+
+void Frontend::RebuildVerifier() {
   aws::SigV4VerifierOptions options;
   options.region = identity_.options().region;
   for (auto* s : services_) options.services.emplace_back(s->signing_name());
+  for (auto* s : query_services_) options.services.emplace_back(s->signing_name());
   verifier_ = std::make_unique<aws::SigV4Verifier>(
       [this](std::string_view akid) { return identity_.Lookup(akid); }, options, clock_);
+}
+
+namespace {
+
+bool IsQueryRequest(const aws::HttpRequest& request) {
+  if (request.FindHeader("X-Amz-Target").has_value()) return false;
+  std::optional<std::string_view> type = request.FindHeader("Content-Type");
+  return type.has_value() &&
+         absl::StartsWithIgnoreCase(Absl(*type), "application/x-www-form-urlencoded");
+}
+
+// The query protocol's names for the SigV4 verifier's errors (what STS answers).
+AwsError QueryAuthError(const AwsError& e) {
+  if (e.type == "UnrecognizedClientException") {
+    return AwsError{"InvalidClientTokenId",
+                    "The security token included in the request is invalid.", 403};
+  }
+  if (e.type == "InvalidSignatureException") {
+    return AwsError{"SignatureDoesNotMatch", e.message, 403};
+  }
+  if (e.type == "ExpiredTokenException") {
+    return AwsError{"ExpiredToken", "The security token included in the request is expired", 400};
+  }
+  if (e.type == "IncompleteSignatureException")
+    return AwsError{"IncompleteSignature", e.message, 400};
+  if (e.type == "MissingAuthenticationTokenException") {
+    return AwsError{"MissingAuthenticationToken", e.message, 403};
+  }
+  return e;
+}
+
+}  // namespace
+
+std::variant<std::pair<policy::Principal, std::string>, AwsError> Frontend::Authenticate(
+    const aws::HttpRequest& request, std::string_view signing_name, const std::string& request_id) {
+  aws::VerifyResult verified = verifier_->Verify(request);
+  if (!verified.ok()) {
+    const aws::AuthError& e = verified.error();
+    LogWarn(
+        "auth_failed",
+        {{"request_id", request_id}, {"type", std::string(e.TypeName())}, {"detail", e.detail}});
+    return AwsError{std::string(e.TypeName()), e.message, e.HttpStatus()};
+  }
+  if (verified.value().scope.service != signing_name) {
+    LogWarn("auth_failed",
+            {{"request_id", request_id}, {"detail", "credential scope names another service"}});
+    return AwsError{
+        "InvalidSignatureException",
+        "Credential should be scoped to correct service: '" + std::string(signing_name) + "'.",
+        400};
+  }
+  std::optional<policy::Principal> principal =
+      identity_.PrincipalForKey(verified.value().access_key_id);
+  if (!principal) {
+    return AwsError{"UnrecognizedClientException",
+                    "The security token included in the request is invalid.", 400};
+  }
+  return std::make_pair(*std::move(principal), verified.value().access_key_id);
+}
+
+QueryResult Frontend::DispatchQuery(const aws::HttpRequest& request, AwsQueryService** service_out,
+                                    std::string* target_out, std::string* principal_out,
+                                    const std::string& request_id) {
+  if (request.method != "POST") {
+    return AwsError{"InvalidAction", "Query-protocol calls must be POST", 400};
+  }
+  // The service is the one the credential scope names (".../REGION/SERVICE/aws4_request").
+  std::optional<std::string_view> authorization = request.FindHeader("Authorization");
+  AwsQueryService* service = nullptr;
+  if (authorization.has_value()) {
+    for (auto* s : query_services_) {
+      if (absl::StrContains(Absl(*authorization),
+                            absl::StrCat("/", Absl(s->signing_name()), "/aws4_request"))) {
+        service = s;
+      }
+    }
+  }
+  if (service == nullptr) {
+    if (!query_services_.empty()) *service_out = query_services_.front();
+    return AwsError{"InvalidAction", "No query-protocol service for this request", 400};
+  }
+  *service_out = service;
+  auto auth = Authenticate(request, service->signing_name(), request_id);
+  if (std::holds_alternative<AwsError>(auth)) return QueryAuthError(std::get<AwsError>(auth));
+  auto& [principal, access_key_id] = std::get<0>(auth);
+  *principal_out = principal.arn;
+  absl::StatusOr<QueryParams> params = ParseQueryForm(request.body);
+  if (!params.ok()) {
+    return AwsError{"MalformedQueryString", std::string(params.status().message()), 400};
+  }
+  auto action = params->find("Action");
+  if (action == params->end() || action->second.empty()) {
+    return AwsError{"MissingAction", "Missing Action", 400};
+  }
+  *target_out = absl::StrCat(Absl(service->signing_name()), ".", action->second.substr(0, 64));
+  CallContext context{std::move(principal), std::move(access_key_id), request_id};
+  return service->Handle(action->second, *params, context);
 }
 
 http::HttpResponse Frontend::ServerErrorResponse(http::HttpServerError error) {
@@ -48,8 +155,19 @@ http::HttpResponse Frontend::Handle(const aws::HttpRequest& request) {
   const absl::Time start = clock_.Now();
   std::string request_id = crypto::RandomUuid();
   std::string target, principal;
-  AwsResult result = Dispatch(request, &target, &principal, request_id);
-  http::HttpResponse response = ToHttpResponse(result);
+  http::HttpResponse response;
+  std::optional<std::string> error_type;
+  if (IsQueryRequest(request) && !query_services_.empty()) {
+    AwsQueryService* service = nullptr;
+    QueryResult result = DispatchQuery(request, &service, &target, &principal, request_id);
+    if (const AwsError* e = std::get_if<AwsError>(&result)) error_type = e->type;
+    response = ToQueryHttpResponse(
+        result, service != nullptr ? service->xml_namespace() : std::string_view(), request_id);
+  } else {
+    AwsResult result = Dispatch(request, &target, &principal, request_id);
+    if (!result.ok()) error_type = result.error().type;
+    response = ToHttpResponse(result);
+  }
   response.headers.push_back({"x-amzn-RequestId", request_id});
   nlohmann::json line = {{"request_id", request_id},
                          {"target", target},
@@ -57,7 +175,7 @@ http::HttpResponse Frontend::Handle(const aws::HttpRequest& request) {
                          {"status", response.status},
                          {"request_bytes", request.body.size()},
                          {"latency_us", absl::ToInt64Microseconds(clock_.Now() - start)}};
-  if (!result.ok()) line["error"] = result.error().type;
+  if (error_type.has_value()) line["error"] = *error_type;
   LogInfo("request", line);
   return response;
 }
@@ -82,28 +200,10 @@ AwsResult Frontend::Dispatch(const aws::HttpRequest& request, std::string* targe
   if (request.method != "POST") {
     return AwsError{"UnknownOperationException", "AWS JSON 1.1 calls must be POST", 400};
   }
-  aws::VerifyResult verified = verifier_->Verify(request);
-  if (!verified.ok()) {
-    const aws::AuthError& e = verified.error();
-    LogWarn(
-        "auth_failed",
-        {{"request_id", request_id}, {"type", std::string(e.TypeName())}, {"detail", e.detail}});
-    return AwsError{std::string(e.TypeName()), e.message, e.HttpStatus()};
-  }
-  if (verified.value().scope.service != service->signing_name()) {
-    LogWarn("auth_failed",
-            {{"request_id", request_id}, {"detail", "credential scope names another service"}});
-    return AwsError{"InvalidSignatureException",
-                    "Credential should be scoped to correct service: '" +
-                        std::string(service->signing_name()) + "'.",
-                    400};
-  }
-  std::optional<policy::Principal> principal =
-      identity_.PrincipalForKey(verified.value().access_key_id);
-  if (!principal)
-    return AwsError{"UnrecognizedClientException",
-                    "The security token included in the request is invalid.", 400};
-  *principal_out = principal->arn;
+  auto auth = Authenticate(request, service->signing_name(), request_id);
+  if (std::holds_alternative<AwsError>(auth)) return std::get<AwsError>(auth);
+  auto& [principal, access_key_id] = std::get<0>(auth);
+  *principal_out = principal.arn;
   Json body = Json::object();  // an empty body is an empty request object
   if (!request.body.empty()) {
     absl::StatusOr<Json> parsed = ParseJson(request.body);
@@ -112,7 +212,7 @@ AwsResult Frontend::Dispatch(const aws::HttpRequest& request, std::string* targe
     }
     body = *std::move(parsed);
   }
-  CallContext context{*std::move(principal), verified.value().access_key_id, request_id};
+  CallContext context{std::move(principal), std::move(access_key_id), request_id};
   return service->Handle(target->substr(dot + 1), body, context);
 }
 

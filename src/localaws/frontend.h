@@ -1,8 +1,11 @@
 #pragma once
 
-// The HTTP front door of local-aws: IMDS paths go to ImdsService; everything else must be an
-// AWS JSON 1.1 call (POST, X-Amz-Target "Prefix.Operation", a JSON object body) signed with
-// SigV4 by a known principal, and goes to the service registered for the prefix.
+// The HTTP front door of local-aws: IMDS paths go to ImdsService; a POST without X-Amz-Target
+// whose Content-Type is application/x-www-form-urlencoded is a query-protocol call (STS) and goes
+// to the query service its SigV4 credential scope names, answered in XML; everything else must be
+// an AWS JSON 1.1 call (POST, X-Amz-Target "Prefix.Operation", a JSON object body) and goes to
+// the service registered for the prefix. Every call must be signed with SigV4 by a known
+// principal.
 //
 // Failures get the error AWS returns (__type + message); the specific reason goes to the local
 // log only. Each request is logged as one JSON line: request id, target, principal, status,
@@ -11,6 +14,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "src/aws/sigv4_verifier.h"
@@ -28,6 +33,7 @@ class Frontend {
 
   // Not owned; must outlive the frontend.
   void AddService(AwsJsonService* service);
+  void AddQueryService(AwsQueryService* service);
 
   http::HttpResponse Handle(const aws::HttpRequest& request);
 
@@ -37,11 +43,20 @@ class Frontend {
  private:
   AwsResult Dispatch(const aws::HttpRequest& request, std::string* target_out,
                      std::string* principal_out, const std::string& request_id);
+  QueryResult DispatchQuery(const aws::HttpRequest& request, AwsQueryService** service_out,
+                            std::string* target_out, std::string* principal_out,
+                            const std::string& request_id);
+  // Verifies the signature and finds the caller. Errors in JSON 1.1 terms.
+  std::variant<std::pair<policy::Principal, std::string>, AwsError> Authenticate(
+      const aws::HttpRequest& request, std::string_view signing_name,
+      const std::string& request_id);
+  void RebuildVerifier();
 
   IdentityStore& identity_;
   ImdsService* imds_;
   const Clock& clock_;
   std::vector<AwsJsonService*> services_;
+  std::vector<AwsQueryService*> query_services_;
   std::unique_ptr<aws::SigV4Verifier> verifier_;
 };
 

@@ -29,12 +29,33 @@ std::string IdentityPolicyJson(const std::vector<std::string>& actions) {
   return Json{{"Version", "2012-10-17"}, {"Statement", Json::array({stmt})}}.dump();
 }
 
+std::string TrustPolicyJson(const Json& principal) {
+  Json stmt = {{"Effect", "Allow"},
+               {"Principal", principal},
+               {"Action", "sts:AssumeRole"},
+               {"Resource", "*"}};
+  return Json{{"Version", "2012-10-17"}, {"Statement", Json::array({stmt})}}.dump();
+}
+
+// AWS-style unique ids (AIDA..., AROA...): a prefix and 17 characters derived from the ARN, so
+// they stay the same across restarts.
+std::string UniqueId(std::string_view prefix, std::string_view arn) {
+  crypto::Sha256Digest h = crypto::Sha256(AsBytes(arn));
+  std::string out(prefix);
+  for (size_t i = 0; i < 17; ++i) out.push_back(kKeyAlphabet[h[i] % 32]);
+  return out;
+}
+
 Json KeyToJson(const auto& key) {
   Json j = {{"access_key_id", key.access_key_id},
             {"secret_access_key", std::string(key.secret.RevealAsString())}};
   if (!key.session_token.empty()) j["session_token"] = key.session_token;
   if (key.issued) j["issued_ms"] = absl::ToUnixMillis(*key.issued);
   if (key.expiration) j["expiration_ms"] = absl::ToUnixMillis(*key.expiration);
+  if (!key.role_name.empty()) {
+    j["role"] = key.role_name;
+    j["session_name"] = key.session_name;
+  }
   return j;
 }
 
@@ -53,9 +74,10 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
   ASSIGN_OR_RETURN(store->admin_, policy::Principal::User(o.account, o.admin_user_name));
   ASSIGN_OR_RETURN(store->instance_,
                    policy::Principal::AssumedRole(store->instance_role_arn(), o.instance_id));
-  ASSIGN_OR_RETURN(policy::Policy admin_policy,
-                   policy::Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*"}),
-                                         policy::PolicyKind::kIdentityPolicy));
+  ASSIGN_OR_RETURN(
+      policy::Policy admin_policy,
+      policy::Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*", "sts:AssumeRole"}),
+                            policy::PolicyKind::kIdentityPolicy));
   store->admin_policies_.push_back(std::move(admin_policy));
   // The seed tutorial's instance role policy (step 6).
   ASSIGN_OR_RETURN(
@@ -64,6 +86,35 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
                                                 "secretsmanager:GetSecretValue"}),
                             policy::PolicyKind::kIdentityPolicy));
   store->instance_policies_.push_back(std::move(instance_policy));
+  for (const std::string& name : o.assumable_roles) {
+    RoleInfo role;
+    role.name = name;
+    role.arn = absl::StrCat("arn:aws:iam::", o.account, ":role/", name);
+    // Validates the name (no ':' or wildcards) the way every principal is validated.
+    ASSIGN_OR_RETURN(policy::Principal unused, policy::Principal::AssumedRole(role.arn, "check"));
+    static_cast<void>(unused);
+    role.role_id = UniqueId("AROA", role.arn);
+    ASSIGN_OR_RETURN(policy::Policy trust,
+                     policy::Policy::Parse(TrustPolicyJson({{"AWS", store->root_.arn}}),
+                                           policy::PolicyKind::kKeyPolicy));
+    role.trust_policy = std::move(trust);
+    ASSIGN_OR_RETURN(policy::Policy p,
+                     policy::Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*"}),
+                                           policy::PolicyKind::kIdentityPolicy));
+    role.identity_policies.push_back(std::move(p));
+    store->roles_.push_back(std::move(role));
+  }
+  {
+    RoleInfo instance_role;
+    instance_role.name = o.instance_role_name;
+    instance_role.arn = store->instance_role_arn();
+    instance_role.role_id = UniqueId("AROA", instance_role.arn);
+    ASSIGN_OR_RETURN(policy::Policy trust,
+                     policy::Policy::Parse(TrustPolicyJson({{"Service", "ec2.amazonaws.com"}}),
+                                           policy::PolicyKind::kKeyPolicy));
+    instance_role.trust_policy = std::move(trust);
+    store->roles_.push_back(std::move(instance_role));
+  }
   RETURN_IF_ERROR(store->Load());
   return store;
 }
@@ -122,6 +173,20 @@ absl::Status IdentityStore::Load() {
       Key k;
       if (read_key(s, &k)) sessions_.push_back(std::move(k));
     }
+    for (const auto& s : j.value("role_sessions", Json::array())) {
+      Key k;
+      if (!read_key(s, &k) || !s.contains("role") || !s.contains("session_name")) continue;
+      k.role_name = s["role"].get<std::string>();
+      k.session_name = s["session_name"].get<std::string>();
+      const RoleInfo* role =
+          FindRole(absl::StrCat("arn:aws:iam::", options_.account, ":role/", k.role_name));
+      if (role == nullptr) continue;  // a role no longer configured: its sessions end
+      absl::StatusOr<policy::Principal> p =
+          policy::Principal::AssumedRole(role->arn, k.session_name);
+      if (!p.ok()) continue;
+      k.principal = *std::move(p);
+      role_sessions_.push_back(std::move(k));
+    }
   } catch (const Json::exception&) {
     return absl::DataLossError(absl::StrCat(path_, " is corrupt"));
   }
@@ -134,6 +199,8 @@ absl::Status IdentityStore::SaveLocked() {
             {"admin", KeyToJson(admin_key_)},
             {"sessions", Json::array()}};
   for (const auto& s : sessions_) j["sessions"].push_back(KeyToJson(s));
+  j["role_sessions"] = Json::array();
+  for (const auto& s : role_sessions_) j["role_sessions"].push_back(KeyToJson(s));
   std::string text = j.dump(1);
   absl::Status s = WriteFileAtomic(path_, AsBytes(text), 0600);
   WipeString(text);
@@ -176,6 +243,55 @@ absl::StatusOr<IssuedCredentials> IdentityStore::InstanceCredentials() {
   return Issue(sessions_.back());
 }
 
+const RoleInfo* IdentityStore::FindRole(std::string_view role_arn) const {
+  for (const RoleInfo& r : roles_) {
+    if (r.arn == role_arn) return &r;
+  }
+  return nullptr;
+}
+
+std::string IdentityStore::UserId(const policy::Principal& principal) const {
+  switch (principal.type) {
+    case policy::PrincipalType::kAccountRoot:
+      return principal.account;
+    case policy::PrincipalType::kUser:
+      return UniqueId("AIDA", principal.arn);
+    case policy::PrincipalType::kAssumedRole: {
+      const RoleInfo* role = FindRole(principal.role_arn);
+      const std::string role_id =
+          role != nullptr ? role->role_id : UniqueId("AROA", principal.role_arn);
+      return absl::StrCat(role_id, ":", principal.arn.substr(principal.arn.rfind('/') + 1));
+    }
+  }
+  return principal.arn;
+}
+
+absl::StatusOr<IssuedCredentials> IdentityStore::IssueRoleSession(
+    const RoleInfo& role, std::string_view session_name, absl::Duration duration,
+    policy::Principal* principal_out) {
+  ASSIGN_OR_RETURN(policy::Principal principal,
+                   policy::Principal::AssumedRole(role.arn, session_name));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  std::erase_if(role_sessions_,
+                [now](const Key& k) { return k.expiration && *k.expiration <= now; });
+  while (!role_sessions_.empty() && role_sessions_.size() >= options_.max_role_sessions) {
+    role_sessions_.erase(role_sessions_.begin());
+  }
+  Key k = NewKey("ASIA");
+  k.session_token = Base64Encode(crypto::RandomBytes(96));
+  k.issued = now;
+  k.expiration = now + duration;
+  k.role_name = role.name;
+  k.session_name = std::string(session_name);
+  k.principal = principal;
+  IssuedCredentials issued = Issue(k);
+  role_sessions_.push_back(std::move(k));
+  RETURN_IF_ERROR(SaveLocked());
+  if (principal_out != nullptr) *principal_out = std::move(principal);
+  return issued;
+}
+
 std::optional<aws::VerifierCredential> IdentityStore::Lookup(std::string_view access_key_id) const {
   absl::MutexLock lock(&mu_);
   auto make = [](const Key& k, const policy::Principal& p) {
@@ -191,6 +307,9 @@ std::optional<aws::VerifierCredential> IdentityStore::Lookup(std::string_view ac
   for (const auto& s : sessions_) {
     if (access_key_id == s.access_key_id) return make(s, instance_);
   }
+  for (const auto& s : role_sessions_) {
+    if (access_key_id == s.access_key_id) return make(s, *s.principal);
+  }
   return std::nullopt;
 }
 
@@ -202,13 +321,19 @@ std::optional<policy::Principal> IdentityStore::PrincipalForKey(
   for (const auto& s : sessions_) {
     if (access_key_id == s.access_key_id) return instance_;
   }
+  for (const auto& s : role_sessions_) {
+    if (access_key_id == s.access_key_id) return *s.principal;
+  }
   return std::nullopt;
 }
 
 absl::Span<const policy::Policy> IdentityStore::IdentityPolicies(
     const policy::Principal& principal) const {
   if (principal.arn == admin_.arn) return admin_policies_;
-  if (principal.arn == instance_.arn) return instance_policies_;
+  if (principal.type == policy::PrincipalType::kAssumedRole) {
+    if (principal.role_arn == instance_role_arn()) return instance_policies_;
+    if (const RoleInfo* role = FindRole(principal.role_arn)) return role->identity_policies;
+  }
   return {};
 }
 

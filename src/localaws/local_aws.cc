@@ -17,6 +17,7 @@
 #include "src/localaws/kms_service.h"
 #include "src/localaws/nsm_service.h"
 #include "src/localaws/secrets_service.h"
+#include "src/localaws/sts_service.h"
 
 namespace lockout::localaws {
 
@@ -26,6 +27,7 @@ struct LocalAws::Impl {
   std::unique_ptr<ImdsService> imds;
   std::unique_ptr<KmsService> kms;
   std::unique_ptr<SecretsService> secrets;
+  std::unique_ptr<StsService> sts;
   std::unique_ptr<NsmService> nsm;
   std::unique_ptr<NsmService> debug_nsm;
   std::unique_ptr<Frontend> frontend;
@@ -75,10 +77,12 @@ absl::StatusOr<std::unique_ptr<LocalAws>> LocalAws::Start(LocalAwsOptions option
   ASSIGN_OR_RETURN(impl->kms, KmsService::Open(kms_options, *impl->identity, clock));
   ASSIGN_OR_RETURN(impl->secrets, SecretsService::Open(options.state_dir, *impl->identity, clock));
 
+  impl->sts = std::make_unique<StsService>(*impl->identity, clock);
   impl->imds = std::make_unique<ImdsService>(*impl->identity, clock);
   impl->frontend = std::make_unique<Frontend>(*impl->identity, impl->imds.get(), clock);
   impl->frontend->AddService(impl->kms.get());
   impl->frontend->AddService(impl->secrets.get());
+  impl->frontend->AddQueryService(impl->sts.get());
 
   http::HttpServerOptions http_options;
   http_options.host = options.host;
@@ -120,17 +124,23 @@ absl::StatusOr<nlohmann::ordered_json> LocalAws::ReadyJson() {
   };
   ASSIGN_OR_RETURN(IssuedCredentials instance, impl_->identity->InstanceCredentials());
   crypto::Sha256Digest root_hash = crypto::Sha256(impl_->nsm->root_der());
+  nlohmann::ordered_json roles = nlohmann::ordered_json::object();
+  for (const RoleInfo& r : impl_->identity->roles()) {
+    if (r.arn != impl_->identity->instance_role_arn()) roles[r.name] = r.arn;
+  }
   nlohmann::ordered_json j = {
       {"region", o.region},
       {"account", o.account},
       {"kms_endpoint", base},
       {"secretsmanager_endpoint", base},
+      {"sts_endpoint", base},
       {"imds_endpoint", base},
       {"nsm_socket", impl_->options.nsm_socket},
       {"debug_nsm_socket", impl_->options.debug_nsm_socket},
       {"state_dir", impl_->options.state_dir},
       {"instance_id", o.instance_id},
       {"instance_role_arn", impl_->identity->instance_role_arn()},
+      {"roles", roles},
       {"nsm_root_sha256", HexEncode(root_hash)},
       {"debug_mode", impl_->options.debug_mode},
       {"principals",
@@ -151,6 +161,9 @@ absl::StatusOr<std::string> EnvExports(const nlohmann::json& ready, std::string_
     line("AWS_ENDPOINT_URL_KMS", ready.at("kms_endpoint").get<std::string>());
     line("AWS_ENDPOINT_URL_SECRETS_MANAGER",
          ready.at("secretsmanager_endpoint").get<std::string>());
+    if (ready.contains("sts_endpoint")) {
+      line("AWS_ENDPOINT_URL_STS", ready.at("sts_endpoint").get<std::string>());
+    }
     line("AWS_EC2_METADATA_SERVICE_ENDPOINT", ready.at("imds_endpoint").get<std::string>() + "/");
     line("AWS_REGION", ready.at("region").get<std::string>());
     line("AWS_DEFAULT_REGION", ready.at("region").get<std::string>());

@@ -1,9 +1,9 @@
 #pragma once
 
-// `lockout local-aws`: KMS, Secrets Manager and IMDSv2 on one HTTP port, and the NSM service on a
-// Unix socket, all state under one directory (ARCHITECTURE §2). Start() returns once everything
-// serves; ReadyJson() is what --ready-file gets.
-// Thread-safety: Start/Stop from one thread; the services run on their own threads.
+// `lockout local-aws`: KMS, Secrets Manager, STS and IMDSv2 on one HTTP port, and the NSM service
+// on a Unix socket, all state under one directory (ARCHITECTURE §2). Start() returns once
+// everything serves; ReadyJson() is what --ready-file gets. Thread-safety: Start/Stop from one
+// thread; the services run on their own threads.
 
 #include <memory>
 #include <string>
@@ -41,7 +41,8 @@ class LocalAws {
   ~LocalAws();
   void Stop();
 
-  // {region, account, kms_endpoint, secretsmanager_endpoint, imds_endpoint, nsm_socket,
+  // {region, account, kms_endpoint, secretsmanager_endpoint, sts_endpoint, imds_endpoint,
+  //  nsm_socket, instance_role_arn, roles: {NAME: ARN} (the roles STS AssumeRole may assume),
   //  principals: {root|admin|instance: {arn, access_key_id, secret_access_key[, session_token]}},
   //  state_dir, nsm_root_sha256}. Holds credentials: write it mode 0600.
   absl::StatusOr<nlohmann::ordered_json> ReadyJson();

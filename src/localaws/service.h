@@ -1,11 +1,13 @@
 #pragma once
 
-// The interface each local-aws JSON 1.1 service (KMS, Secrets Manager) implements.
+// The interfaces local-aws services implement: AWS JSON 1.1 (KMS, Secrets Manager) and the query
+// protocol (STS).
 
 #include <string>
 #include <string_view>
 
 #include "src/localaws/aws_json.h"
+#include "src/localaws/aws_query.h"
 #include "src/policy/policy_evaluator.h"
 
 namespace lockout::localaws {
@@ -28,6 +30,20 @@ class AwsJsonService {
   // UnknownOperationException. Must be thread-safe.
   virtual AwsResult Handle(std::string_view operation, const Json& request,
                            const CallContext& context) = 0;
+};
+
+// A query-protocol service (form-encoded POST, XML replies). The frontend routes a request
+// without X-Amz-Target and with a form body to the service whose signing name the request's
+// SigV4 credential scope names (one port serves every service; AWS tells them apart by host).
+class AwsQueryService {
+ public:
+  virtual ~AwsQueryService() = default;
+  virtual std::string_view signing_name() const = 0;   // "sts"
+  virtual std::string_view xml_namespace() const = 0;  // "https://sts.amazonaws.com/doc/..."
+  // Runs `action` (the form's Action). Unknown actions must return InvalidAction. Must be
+  // thread-safe.
+  virtual QueryResult Handle(std::string_view action, const QueryParams& params,
+                             const CallContext& context) = 0;
 };
 
 }  // namespace lockout::localaws

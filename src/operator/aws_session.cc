@@ -3,38 +3,22 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "src/awsclient/imds_client.h"
 
 namespace lockout::ops {
 
-absl::StatusOr<AwsSession> AwsSessionFromEnvironment(const awsclient::AwsEnvironment& env,
+absl::StatusOr<AwsSession> AwsSessionFromEnvironment(const awsclient::AwsConfig& config,
                                                      awsclient::RetryPolicy retry) {
+  const awsclient::AwsEnvironment& env = config.env();
   AwsSession session;
-  absl::StatusOr<std::string> region = env.Region();
-  if (!region.ok()) {
-    return absl::Status(
-        region.status().code(),
-        absl::StrCat(region.status().message(), " (set AWS_REGION, e.g. AWS_REGION=us-east-1)"));
-  }
+  absl::StatusOr<std::string> region = config.Region();
+  if (!region.ok()) return region.status();
   session.region = *region;
 
-  absl::StatusOr<aws::AwsCredentials> static_credentials = env.Credentials();
-  if (static_credentials.ok()) {
-    session.credentials =
-        std::make_shared<awsclient::StaticCredentialsProvider>(*std::move(static_credentials));
-    session.credentials_source = "environment";
-  } else if (absl::IsNotFound(static_credentials.status())) {
-    absl::StatusOr<awsclient::EndpointConfig> imds_endpoint = env.ImdsEndpoint();
-    if (!imds_endpoint.ok()) return imds_endpoint.status();
-    absl::StatusOr<std::unique_ptr<awsclient::ImdsClient>> imds =
-        awsclient::ImdsClient::Create(*std::move(imds_endpoint));
-    if (!imds.ok()) return imds.status();
-    session.credentials = std::make_shared<awsclient::ImdsCredentialsProvider>(
-        std::shared_ptr<awsclient::ImdsClient>(*std::move(imds)));
-    session.credentials_source = "instance role (IMDS)";
-  } else {
-    return static_credentials.status();
-  }
+  absl::StatusOr<awsclient::ResolvedCredentials> credentials = config.Credentials();
+  if (!credentials.ok()) return credentials.status();
+  session.credentials = credentials->provider;
+  session.credentials_source = credentials->source;
+  session.temporary_credentials = credentials->temporary;
 
   absl::StatusOr<awsclient::EndpointConfig> kms_endpoint =
       env.ServiceEndpoint(awsclient::kKmsService, session.region);

@@ -10,6 +10,7 @@
 #include "src/common/encoding.h"
 #include "src/crypto/hash.h"
 #include "src/operator/enclave_client.h"
+#include "src/operator/kms_key_ref.h"
 #include "src/operator/policy_lint.h"
 #include "src/relay/relay_client.h"
 
@@ -40,14 +41,14 @@ DoctorCheck CheckCredentials(absl::StatusOr<AwsSession>& session, const DoctorOp
     return Failed(name, absl::StrCat("cannot get credentials from ", session->credentials_source,
                                      ": ", creds.status().message()));
   }
-  auto* imds = dynamic_cast<awsclient::ImdsCredentialsProvider*>(session->credentials.get());
-  if (imds != nullptr) {
-    std::optional<absl::Time> expiration = imds->expiration();
+  if (session->temporary_credentials != nullptr) {
+    std::optional<absl::Time> expiration = session->temporary_credentials->expiration();
+    if (expiration == absl::InfiniteFuture()) expiration.reset();
     if (expiration && *expiration - absl::Now() < o.min_validity) {
-      return Failed(
-          name, absl::StrCat("instance role credentials expire soon: ", Remaining(*expiration)));
+      return Failed(name, absl::StrCat("temporary credentials from ", session->credentials_source,
+                                       " expire soon: ", Remaining(*expiration)));
     }
-    return Ok(name, absl::StrCat("instance role (IMDS), access key ", creds->access_key_id,
+    return Ok(name, absl::StrCat(session->credentials_source, ", access key ", creds->access_key_id,
                                  expiration ? absl::StrCat(", ", Remaining(*expiration)) : ""));
   }
   return Ok(name, absl::StrCat(session->credentials_source, ", access key ", creds->access_key_id));
@@ -160,12 +161,30 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
       }
     }
   }
+  std::optional<KmsKeyRef> key;
+  if (!o.kms_key_id.empty()) {
+    if (!session.ok()) {
+      report.checks.push_back(Failed("kms_key", "no AWS session (see credentials)"));
+    } else {
+      absl::StatusOr<KmsKeyRef> resolved = ResolveKmsKey(*session->kms, o.kms_key_id);
+      if (resolved.ok()) {
+        key = *std::move(resolved);
+        report.checks.push_back(Ok("kms_key", key->resolved
+                                                  ? key->Describe()
+                                                  : absl::StrCat(key->Describe(),
+                                                                 " (DescribeKey denied: used as "
+                                                                 "given)")));
+      } else {
+        report.checks.push_back(Failed("kms_key", std::string(resolved.status().message())));
+      }
+    }
+  }
   if (o.kms_key_id.empty()) {
     report.checks.push_back(Skipped("pcr0", "pass --kms-key to compare with the key policy"));
-  } else if (!session.ok()) {
-    report.checks.push_back(Failed("pcr0", "no AWS session (see credentials)"));
+  } else if (!key.has_value()) {
+    report.checks.push_back(Skipped("pcr0", "no KMS key to read the policy of (see kms_key)"));
   } else {
-    absl::StatusOr<std::string> policy = session->kms->GetKeyPolicy(o.kms_key_id);
+    absl::StatusOr<std::string> policy = session->kms->GetKeyPolicy(key->id());
     absl::StatusOr<LintReport> lint =
         policy.ok() ? LintKeyPolicy(*policy) : absl::StatusOr<LintReport>(policy.status());
     if (!lint.ok() && lint.status().code() == absl::StatusCode::kPermissionDenied) {

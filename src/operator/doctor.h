@@ -9,7 +9,9 @@
 //   3. relay        lockout-relay answers get_secret for the secret (the reply's credentials are
 //                   wiped at once; their expiry is checked);
 //   4. enclave      lockout-enclave answers the v2 `health` op with status "ok";
-//   5. pcr0         the enclave's attested PCR0 (v2 `attest`, fresh nonce) equals the
+//   5. kms_key      (only with `kms_key_id`) the key resolves (key id, key ARN, alias name or
+//                   alias ARN; kms_key_ref.h): a key that does not exist is named here;
+//   6. pcr0         the enclave's attested PCR0 (v2 `attest`, fresh nonce) equals the
 //                   kms:RecipientAttestation:ImageSha384 value in the key policy (GetKeyPolicy;
 //                   needs `kms_key_id`, skipped otherwise, and skipped when these credentials
 //                   may not read the policy: a loaded key then proves KMS accepted the PCR0).

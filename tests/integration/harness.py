@@ -109,6 +109,7 @@ class LocalAws:
         env.update({
             "AWS_ENDPOINT_URL_KMS": self.ready["kms_endpoint"],
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.ready["secretsmanager_endpoint"],
+            "AWS_ENDPOINT_URL_STS": self.ready["sts_endpoint"],
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.ready["imds_endpoint"] + "/",
             "AWS_REGION": self.ready["region"],
             "AWS_DEFAULT_REGION": self.ready["region"],

@@ -1,0 +1,80 @@
+#include "src/operator/kms_key_ref.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/strings.h"
+
+namespace lockout::ops {
+
+absl::StatusOr<KmsKeyForm> KmsKeyFormOf(std::string_view input) {
+  if (input.empty()) return absl::InvalidArgumentError("empty KMS key");
+  if (input.starts_with("alias/")) return KmsKeyForm::kAliasName;
+  if (!input.starts_with("arn:")) return KmsKeyForm::kKeyId;
+  // arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE
+  std::vector<std::string_view> parts;
+  std::string_view rest = input;
+  while (parts.size() < 5) {
+    const size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) break;
+    parts.push_back(rest.substr(0, colon));
+    rest.remove_prefix(colon + 1);
+  }
+  if (parts.size() == 5 && parts[2] == "kms") {
+    if (rest.starts_with("key/") && rest.size() > 4) return KmsKeyForm::kKeyArn;
+    if (rest.starts_with("alias/") && rest.size() > 6) return KmsKeyForm::kAliasArn;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", Absl(input),
+                   "\" is not a KMS key: give a key id, a key ARN (arn:aws:kms:REGION:ACCOUNT:"
+                   "key/ID), an alias (alias/NAME) or an alias ARN"));
+}
+
+std::string KmsKeyRef::Describe() const {
+  if (arn.empty() || arn == input) return input;
+  return absl::StrCat(input, " (", arn, ")");
+}
+
+absl::StatusOr<KmsKeyRef> ResolveKmsKey(awsclient::KmsClient& kms, std::string_view input,
+                                        std::string_view what) {
+  absl::StatusOr<KmsKeyForm> form = KmsKeyFormOf(input);
+  if (!form.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(Absl(what), ": ", form.status().message()));
+  }
+  const bool alias = *form == KmsKeyForm::kAliasName || *form == KmsKeyForm::kAliasArn;
+  KmsKeyRef ref;
+  ref.input = std::string(input);
+  absl::StatusOr<awsclient::KeyMetadata> metadata = kms.DescribeKey(input);
+  if (metadata.ok()) {
+    ref.key_id = metadata->key_id;
+    ref.arn = metadata->arn;
+    ref.resolved = true;
+    return ref;
+  }
+  const absl::Status& s = metadata.status();
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(absl::StrCat(
+        Absl(what), " ", Absl(input), ": KMS has no such ", alias ? "alias" : "key",
+        " in this account and region (DescribeKey: ", s.message(),
+        "); check the name, AWS_REGION and that these credentials belong to the key's account",
+        alias ? " (aws kms list-aliases shows the aliases)" : ""));
+  }
+  if (absl::IsPermissionDenied(s) && !alias) {
+    // The instance role typically may not DescribeKey; a key id or ARN works as given.
+    ref.key_id = *form == KmsKeyForm::kKeyArn ? std::string(input.substr(input.rfind('/') + 1))
+                                              : std::string(input);
+    if (*form == KmsKeyForm::kKeyArn) ref.arn = std::string(input);
+    return ref;
+  }
+  if (absl::IsPermissionDenied(s)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(Absl(what), " ", Absl(input),
+                     ": cannot resolve the alias, DescribeKey is denied to these "
+                     "credentials (",
+                     s.message(), "); pass the key ARN instead"));
+  }
+  return absl::Status(
+      s.code(), absl::StrCat(Absl(what), " ", Absl(input), ": DescribeKey failed: ", s.message()));
+}
+
+}  // namespace lockout::ops
