@@ -19,7 +19,7 @@ void PadTo4(Bytes& out) {
 
 void PutHex8(Bytes& out, uint32_t value) {
   char field[9];
-  std::snprintf(field, sizeof(field), "%08X", value);
+  std::snprintf(field, sizeof(field), "%08x", value);
   out.insert(out.end(), field, field + 8);
 }
 

@@ -3,7 +3,7 @@
 // Writes uncompressed "newc" cpio archives exactly as the linuxkit that nitro-cli runs writes an
 // enclave image's ramdisks (ENCLAVE-IMAGE.md, "Ramdisk format"), so that lockout's ramdisks are
 // byte-identical to nitro-cli's for the same entries:
-//   - 110-byte ASCII header "070701" + 13 eight-digit upper-case hex fields, then the name and
+//   - 110-byte ASCII header "070701" + 13 eight-digit lower-case hex fields, then the name and
 //     its NUL, padded to 4 bytes, then the data, padded to 4 bytes;
 //   - inode numbers 721, 722, ... one per entry, the trailer included;
 //   - uid/gid 0, nlink 2 for directories and 1 otherwise, devmajor/devminor 3/1, rdev 0, check 0;
