@@ -21,3 +21,11 @@ if(LOCKOUT_FUZZ)
   # Coverage instrumentation for every library; fuzz targets add -fsanitize=fuzzer themselves.
   add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
+
+# Reproducible binaries (issue 11, docs/ENCLAVE-IMAGE.md): no checkout or build directory in
+# __FILE__, assertion text or debug info, so two checkouts in different directories build the
+# same lockout-enclave bytes (and the EIF's PCR0). It also keeps the shared ccache (base_dir
+# makes objects travel between checkouts) from carrying one checkout's path into another's
+# binary. The build directory is listed last so that it wins for files under build/ (GCC applies
+# the last matching map).
+add_compile_options("-ffile-prefix-map=${CMAKE_SOURCE_DIR}/=" "-ffile-prefix-map=${CMAKE_BINARY_DIR}/=")

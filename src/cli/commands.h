@@ -14,7 +14,7 @@ struct CommandContext {
 
 // `lockout attest verify FILE ...` (src/cli/attest_command.cc)
 void RegisterAttestCommands(CLI::App& app, CommandContext& ctx);
-// `lockout describe-eif FILE` (src/cli/eif_command.cc)
+// `lockout describe-eif FILE`, `lockout build-eif ...` (src/cli/eif_command.cc)
 void RegisterEifCommands(CLI::App& app, CommandContext& ctx);
 // `lockout nsm attest|describe-pcr|describe|random` (src/cli/nsm_command.cc)
 void RegisterNsmCommands(CLI::App& app, CommandContext& ctx);
