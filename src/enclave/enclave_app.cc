@@ -73,6 +73,29 @@ absl::StatusOr<std::shared_ptr<const signpolicy::SigningPolicy>> ResolveSigningP
   return std::make_shared<const signpolicy::SigningPolicy>(*std::move(policy));
 }
 
+// The relay's signing policy (get_signing_policy), parsed; retried every 500 ms while the relay is
+// unreachable or busy, for up to `config.signing_policy_wait`.
+absl::StatusOr<signpolicy::SigningPolicy> FetchSigningPolicyFromRelay(const EnclaveConfig& config) {
+  ASSIGN_OR_RETURN(net::Endpoint relay_ep, net::Endpoint::Parse(config.relay));
+  const relay::RelayClient relay(relay::RelayClientOptions{.endpoint = relay_ep});
+  const absl::Time deadline = absl::Now() + config.signing_policy_wait;
+  absl::StatusOr<std::string> text = relay.GetSigningPolicy();
+  while (!text.ok() && absl::IsUnavailable(text.status()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(500));
+    text = relay.GetSigningPolicy();
+  }
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("signing policy from the relay: ", text.status().message()));
+  }
+  absl::StatusOr<signpolicy::SigningPolicy> policy = signpolicy::ParseSigningPolicy(*text);
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing policy from the relay: ", policy.status().message()));
+  }
+  return policy;
+}
+
 }  // namespace
 
 struct EnclaveApp::Impl {
@@ -143,7 +166,17 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   // requested (an enclave whose PCR16 is not the sealed value must not present itself to KMS).
   ASSIGN_OR_RETURN(impl->signing_policy, ResolveSigningPolicy(config));
   std::optional<absl::Status> seal_failure;
-  if (impl->signing_policy == nullptr) {
+  if (config.signing_policy_from_relay) {
+    absl::StatusOr<signpolicy::SigningPolicy> fetched = FetchSigningPolicyFromRelay(config);
+    if (fetched.ok()) {
+      impl->signing_policy = std::make_shared<const signpolicy::SigningPolicy>(*std::move(fetched));
+    } else {
+      seal_failure = fetched.status();
+    }
+  }
+  if (seal_failure.has_value()) {
+    // Nothing to seal: the failure is logged below and the key is never requested.
+  } else if (impl->signing_policy == nullptr) {
     LogWarn("no_signing_policy",
             {{"warning",
               "no --signing-policy: requests are not authenticated, anyone who can reach the "
