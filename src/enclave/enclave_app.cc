@@ -26,6 +26,8 @@ namespace lockout::enclave {
 namespace {
 
 constexpr std::string_view kDefaultKmsVia = "vsock://3:8000";
+// The key name of an --ephemeral-key enclave (for a request's "key" and a policy's "keys").
+constexpr std::string_view kEphemeralKeyName = "ephemeral";
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -149,7 +151,22 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
                                               KeyManagerOptions{.mode = config.load_mode});
   }
 
-  impl->handler = std::make_unique<RequestHandler>(*impl->keys, impl->nsm.get());
+  HandlerOptions handler_options;
+  // What a policy's "keys" name: the secret the key comes from.
+  handler_options.key_name =
+      config.ephemeral_key.has_value() ? std::string(kEphemeralKeyName) : config.secret_name;
+  if (config.signing_policy != nullptr) {
+    ASSIGN_OR_RETURN(handler_options.verifier,
+                     auth::RequestVerifier::Create(config.signing_policy, Clock::Real()));
+    LogInfo("signing_policy",
+            {{"clients", config.signing_policy->clients.size()},
+             {"allow_unauthenticated_v1", config.signing_policy->allow_unauthenticated_v1}});
+  } else {
+    LogWarn("no_signing_policy",
+            {{"warning", "no signing policy: anyone who can reach the listening port can sign"}});
+  }
+  impl->handler =
+      std::make_unique<RequestHandler>(*impl->keys, impl->nsm.get(), std::move(handler_options));
   ServerOptions server_options;
   server_options.listen = listen;
   server_options.threads = config.threads > 0 ? config.threads : AvailableCpus();

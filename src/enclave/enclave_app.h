@@ -22,6 +22,7 @@
 #include "src/enclave/key_manager.h"
 #include "src/net/endpoint.h"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::enclave {
 
@@ -56,6 +57,10 @@ struct EnclaveConfig {
   absl::Duration idle_timeout = absl::Seconds(120);
   int blocking_threads = 2;
   size_t blocking_queue = 16;
+  // The signing policy (--signing-policy FILE): who may sign what. Null: none, and anyone who can
+  // reach the port can sign (the seed's behaviour; logged once at start as a warning). With one,
+  // every request is verified first (request_handler.h, docs/PROTOCOL.md §2).
+  std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;
 };
 
 class EnclaveApp {

@@ -11,10 +11,12 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "src/common/file.h"
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/enclave_app.h"
 #include "src/signer/key_memory_lock.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace {
 
@@ -119,6 +121,12 @@ int main(int argc, char** argv) {
                  "\"busy\" at once (retry later)")
       ->check(CLI::Range(0, 65536))
       ->capture_default_str();
+  std::string signing_policy_file;
+  cli.add_option("--signing-policy", signing_policy_file,
+                 "Signing policy (JSON, docs/PROTOCOL.md): the clients that may sign, and what "
+                 "each may do. Every request must then be signed by one of them. Without it "
+                 "anyone who can reach --listen can sign")
+      ->type_name("FILE");
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   try {
     cli.parse(argc, argv);
@@ -155,5 +163,19 @@ int main(int argc, char** argv) {
                                          : lockout::enclave::LoadMode::kFirstRequest;
   config.use_encryption_context = context == "secret";
   config.idle_timeout = absl::Seconds(idle_seconds);
+  if (!signing_policy_file.empty()) {
+    absl::StatusOr<std::string> text =
+        lockout::ReadFileString(signing_policy_file, lockout::signpolicy::kMaxPolicyBytes);
+    absl::StatusOr<lockout::signpolicy::SigningPolicy> policy =
+        text.ok() ? lockout::signpolicy::ParseSigningPolicy(*text)
+                  : absl::StatusOr<lockout::signpolicy::SigningPolicy>(text.status());
+    if (!policy.ok()) {
+      std::fprintf(stderr, "lockout-enclave: --signing-policy %s: %s\n",
+                   signing_policy_file.c_str(), std::string(policy.status().message()).c_str());
+      return 1;
+    }
+    config.signing_policy =
+        std::make_shared<const lockout::signpolicy::SigningPolicy>(*std::move(policy));
+  }
   return Run(config);
 }

@@ -18,6 +18,9 @@ namespace lockout::enclave {
 namespace {
 
 constexpr size_t kMaxIdSize = 256;
+
+// The ops that use the key.
+bool UsesKey(std::string_view op) { return op == "sign" || op == "public_key" || op == "attest"; }
 constexpr char kHexDigits[] = "0123456789abcdef";
 
 void AppendHex(ByteView data, std::string& out) {
@@ -189,6 +192,16 @@ RequestHandler::Outcome RequestHandler::HandleWithoutBlocking(const net::Frame& 
 RequestHandler::Outcome RequestHandler::HandleFrame(const net::Frame& frame, WorkerState& state,
                                                     std::string& out, bool may_block) {
   if (frame.kind == net::FrameKind::kV1) {
+    if (options_.verifier != nullptr) {
+      // Allowed (unauthenticated) only if the policy says so; checked again when a request that
+      // would block runs on the pool, which counts nothing: only refusals are counted.
+      const auth::Decision decision = options_.verifier->CheckV1(frame.payload.size());
+      if (!decision.allowed) {
+        Refuse("v1", decision);
+        AppendV1Error(kErrUnauthorized, out);
+        return Outcome::kClose;
+      }
+    }
     if (!HandleV1(frame.payload, state, out, may_block)) return Outcome::kWouldBlock;
     return Outcome::kClose;  // the seed's server: one request per connection
   }
@@ -206,6 +219,17 @@ bool RequestHandler::KeyAccessBlocks() const {
       return false;
   }
   return false;
+}
+
+bool RequestHandler::WouldBlock(std::string_view op) const {
+  return UsesKey(op) && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr));
+}
+
+void RequestHandler::Refuse(std::string_view protocol, const auth::Decision& decision) {
+  // The rule and the client (verified, or as claimed: see RequestVerifier); never the message.
+  LogWarn("request_refused", {{"protocol", protocol},
+                              {"rule", auth::RuleName(decision.rule)},
+                              {"client", decision.client}});
 }
 
 bool RequestHandler::AppendBusyError(const net::Frame& frame, std::string& out) {
@@ -340,7 +364,9 @@ void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerSt
 
 bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out,
                               bool may_block) {
-  if (options_.sign_fast_path && (may_block || !KeyAccessBlocks())) {
+  // Under a signing policy every request takes the general path: it must be verified.
+  if (options_.sign_fast_path && options_.verifier == nullptr &&
+      (may_block || !KeyAccessBlocks())) {
     if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
       if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
         SignV2(simple->id_json, state.message, state, out);
@@ -350,7 +376,9 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     }
   }
   absl::Status detail;
-  absl::StatusOr<nlohmann::json> request = ParseJson(payload);
+  // A signed request must not be readable two ways: under a policy, no member twice.
+  absl::StatusOr<nlohmann::json> request =
+      options_.verifier != nullptr ? ParseJsonStrict(payload) : ParseJson(payload);
   if (!request.ok() || !request->is_object()) {
     detail = request.ok() ? absl::InvalidArgumentError("request is not a JSON object")
                           : request.status();
@@ -372,6 +400,25 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     }
     id = *it;
   }
+
+  if (options_.verifier != nullptr) {
+    // Verified before anything else happens. A request that would block here is only checked
+    // (its nonce is not recorded): it is verified again, and admitted, where it runs.
+    auto op = request->find("op");
+    const bool would_block = !may_block && op != request->end() && op->is_string() &&
+                             WouldBlock(op->get_ref<const std::string&>());
+    const auth::Decision decision =
+        options_.verifier->CheckV2(*request, payload.size(), options_.key_name,
+                                   would_block ? auth::RequestVerifier::Mode::kCheckOnly
+                                               : auth::RequestVerifier::Mode::kAdmit);
+    if (!decision.allowed) {
+      Refuse("v2", decision);
+      AppendV2Error(id, kErrUnauthorized, out);
+      return true;
+    }
+    if (would_block) return false;
+  }
+
   auto op_it = request->find("op");
   if (op_it == request->end() || !op_it->is_string()) {
     LogRequestError("v2", "", kErrBadRequest,
@@ -381,9 +428,16 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
   const std::string& op = op_it->get_ref<const std::string&>();
 
-  const bool needs_key = op == "sign" || op == "public_key" || op == "attest";
-  if (!may_block && needs_key && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr))) {
-    return false;
+  if (!may_block && WouldBlock(op)) return false;
+
+  if (UsesKey(op)) {
+    if (auto key = request->find("key");
+        key != request->end() && (!key->is_string() || *key != options_.key_name)) {
+      LogRequestError("v2", op, kErrUnknownKey,
+                      absl::NotFoundError("the request names a key this enclave does not serve"));
+      AppendV2Error(id, kErrUnknownKey, out);
+      return true;
+    }
   }
 
   if (op == "sign") {
@@ -406,7 +460,9 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"load_mode", LoadModeName(keys_.mode())},
                            {"load_attempts", health.attempts},
                            {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
-                           {"max_workers_one_connection", stats_.max_workers_one_connection()}};
+                           {"max_workers_one_connection", stats_.max_workers_one_connection()},
+                           {"auth", options_.verifier != nullptr ? "policy" : "none"}};
+    if (options_.verifier != nullptr) body["refusals"] = options_.verifier->RefusalsJson();
     if (const signer::Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
