@@ -31,6 +31,9 @@ void RegisterClientKeyCommands(CLI::App& app, CommandContext& ctx);
 // `lockout bench --connect URI ...` (src/cli/bench_command.cc)
 void RegisterBenchCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout signing-policy hash FILE` (src/cli/signing_policy_command.cc)
+void RegisterSigningPolicyCommands(CLI::App& app, CommandContext& ctx);
+
 // `lockout create-key|policy [lint]|check-lockout|doctor|sign|verify` and the client mode
 // `lockout attest --enclave URI` (src/cli/operator_commands.cc). Register after the attest family.
 void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx);

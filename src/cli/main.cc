@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   lockout::cli::RegisterLocalAwsCommands(app, ctx);
   lockout::cli::RegisterNsmCommands(app, ctx);
   lockout::cli::RegisterOperatorCommands(app, ctx);
+  lockout::cli::RegisterSigningPolicyCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

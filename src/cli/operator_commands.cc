@@ -38,6 +38,7 @@
 #include "src/operator/measurement.h"
 #include "src/operator/policy_lint.h"
 #include "src/operator/signature_verify.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::cli {
 namespace {
@@ -62,6 +63,17 @@ int Usage(std::string_view message) {
 int Fail(std::string_view message) {
   std::cerr << "lockout: " << message << "\n";
   return kExitFailed;
+}
+
+// The PCR16 a signing policy file gives (lower-case hex), for --signing-policy FILE.
+absl::StatusOr<std::string> ExpectedPcr16Hex(const std::string& path) {
+  absl::StatusOr<signpolicy::SigningPolicy> policy = signpolicy::ReadSigningPolicyFile(path);
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat("--signing-policy ", policy.status().message()));
+  }
+  const std::array<uint8_t, 48> pcr16 = signpolicy::ExpectedPcr16(*policy);
+  return HexEncode(ByteView(pcr16.data(), pcr16.size()));
 }
 
 absl::StatusOr<ops::AwsSession> Session() {
@@ -159,6 +171,7 @@ struct PolicyArgs {
   ops::Pcr0Source pcr0;
   std::string pcr8;
   std::string pcr3_role;
+  std::string signing_policy;  // policy and policy lint: --signing-policy FILE
   std::string out;
   bool apply = false;
   std::string kms_key;
@@ -184,6 +197,15 @@ int RunPolicy(const PolicyArgs& a) {
     options.pcr8 = *pcr8;
   }
   if (!a.pcr3_role.empty()) options.pcr3 = ops::Pcr3OfRole(a.pcr3_role);
+  std::string pcr16_hex;
+  if (!a.signing_policy.empty()) {
+    absl::StatusOr<std::string> pcr16 = ExpectedPcr16Hex(a.signing_policy);
+    if (!pcr16.ok()) return Fail(Std(pcr16.status().message()));
+    absl::StatusOr<crypto::Sha384Digest> digest = ops::ParsePcrHex(*pcr16, "--signing-policy");
+    if (!digest.ok()) return Fail(Std(digest.status().message()));
+    options.pcr16 = *digest;
+    pcr16_hex = *pcr16;
+  }
   const int sources = (a.pcr0.pcr0_hex.empty() ? 0 : 1) + (a.pcr0.eif_path.empty() ? 0 : 1) +
                       (a.pcr0.enclave_binary_path.empty() ? 0 : 1);
   if (sources != 1)
@@ -205,6 +227,13 @@ int RunPolicy(const PolicyArgs& a) {
     if (!w.ok()) return Fail(absl::StrCat("cannot write --out: ", w.message()));
   }
   std::cerr << "PCR0 " << HexEncode(*pcr0) << " (" << ops::PolicyModeName(*mode) << " mode)\n";
+  if (pcr16_hex.empty()) {
+    std::cerr << "No --signing-policy: the key is locked to the image, not to a signing policy; "
+                 "root on the parent can boot the image with a policy of its own.\n";
+  } else {
+    std::cerr << "PCR16 " << pcr16_hex << " (the sealed signing policy " << a.signing_policy
+              << ")\n";
+  }
   if (!a.apply) return kExitOk;
 
   absl::StatusOr<ops::AwsSession> session = Session();
@@ -260,6 +289,11 @@ int RunPolicyLint(const PolicyArgs& a) {
   }
   ops::LintOptions options;
   options.account_id = a.lint_account;
+  if (!a.signing_policy.empty()) {
+    absl::StatusOr<std::string> pcr16 = ExpectedPcr16Hex(a.signing_policy);
+    if (!pcr16.ok()) return Usage(Std(pcr16.status().message()));
+    options.expected_pcr16 = *pcr16;
+  }
   absl::StatusOr<ops::LintReport> report = ops::LintKeyPolicy(text, options);
   if (!report.ok()) {
     std::cerr << "lockout: " << report.status().message() << "\n";
@@ -285,6 +319,7 @@ struct CheckArgs {
   std::string probe_key;
   std::string caller_arn;
   std::string nsm;
+  std::string signing_policy;
   bool json = false;
 };
 
@@ -304,6 +339,11 @@ int RunCheckLockout(const CheckArgs& a) {
   options.probe_key_id = a.probe_key;
   options.caller_arn = a.caller_arn;
   options.nsm = device.get();
+  if (!a.signing_policy.empty()) {
+    absl::StatusOr<std::string> pcr16 = ExpectedPcr16Hex(a.signing_policy);
+    if (!pcr16.ok()) return Usage(Std(pcr16.status().message()));
+    options.expected_pcr16 = *pcr16;
+  }
   const ops::CheckLockoutReport report =
       ops::CheckLockout(*session->kms, *session->secrets, options);
   std::cout << (a.json ? report.ToJson().dump(2) + "\n" : report.Text());
@@ -510,6 +550,11 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                     "Take PCR0 from this binary as local-aws measures it");
     cmd->add_option("--pcr8", a->pcr8, "Also require this PCR8 (EIF signing certificate)");
     cmd->add_option("--pcr3-role", a->pcr3_role, "Also require PCR3 of this parent role ARN");
+    cmd->add_option("--signing-policy", a->signing_policy,
+                    "Also pin kms:RecipientAttestation:PCR16 to the PCR16 this signing policy "
+                    "file gives (lockout signing-policy hash FILE): the key then goes only to an "
+                    "enclave booted with exactly this policy, not one where root on the parent "
+                    "added a client of its own");
     cmd->add_option("--out", a->out, "Write the policy to FILE instead of stdout");
     cmd->add_flag("--apply", a->apply, "PutKeyPolicy on --kms-key");
     cmd->add_option("--kms-key", a->kms_key, "The KMS key to apply the policy to");
@@ -527,6 +572,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     lint->add_option("--kms-key", a->lint_kms_key, "Lint this key's current policy (GetKeyPolicy)");
     lint->add_option("--account", a->lint_account, "Account id to evaluate (default: from ARNs)");
     lint->add_flag("--json", a->lint_json, "Print the findings as JSON");
+    lint->add_option("--signing-policy", a->signing_policy,
+                     "The signing policy the enclave runs: a finding unless the key policy pins "
+                     "kms:RecipientAttestation:PCR16 to exactly its PCR16");
     lint->callback([a, &ctx] { ctx.exit_code = RunPolicyLint(*a); });
     // The policy options are required only when writing a policy, not for `policy lint`.
     cmd->callback([a, lint, &ctx] {
@@ -566,6 +614,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--nsm", a->nsm,
                     "An NSM for the debug-mode Decrypt: /dev/nsm or unix:///PATH (local-aws's "
                     "debug NSM socket)");
+    cmd->add_option("--signing-policy", a->signing_policy,
+                    "Also report whether the key policy pins kms:RecipientAttestation:PCR16 to "
+                    "this signing policy's PCR16 (reported; not in the exit status)");
     cmd->add_flag("--json", a->json, "Print the report as JSON");
     cmd->callback([a, &ctx] { ctx.exit_code = RunCheckLockout(*a); });
   }

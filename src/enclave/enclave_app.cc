@@ -12,11 +12,13 @@
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/endpoint_config.h"
 #include "src/awsclient/kms_client.h"
+#include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/logger.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 #include "src/enclave/key_loader.h"
+#include "src/enclave/policy_seal.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
 #include "src/nsm/open_nsm_device.h"
@@ -56,6 +58,23 @@ absl::StatusOr<awsclient::EndpointConfig> KmsEndpoint(const EnclaveConfig& confi
   return awsclient::EndpointConfig::FromUrl(url, via, ca);
 }
 
+// The signing policy of `config`: the parsed one, or the file's; null when there is none.
+absl::StatusOr<std::shared_ptr<const signpolicy::SigningPolicy>> ResolveSigningPolicy(
+    const EnclaveConfig& config) {
+  if (config.signing_policy != nullptr && !config.signing_policy_file.empty()) {
+    return absl::InvalidArgumentError(
+        "give the signing policy either parsed or as a file, not both");
+  }
+  if (config.signing_policy_file.empty()) return config.signing_policy;
+  absl::StatusOr<signpolicy::SigningPolicy> policy =
+      signpolicy::ReadSigningPolicyFile(config.signing_policy_file);
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat("--signing-policy ", policy.status().message()));
+  }
+  return std::make_shared<const signpolicy::SigningPolicy>(*std::move(policy));
+}
+
 }  // namespace
 
 struct EnclaveApp::Impl {
@@ -66,6 +85,8 @@ struct EnclaveApp::Impl {
   std::unique_ptr<awsclient::KmsClient> kms;
   std::unique_ptr<KeyLoader> loader;
   std::unique_ptr<KeyManager> keys;
+  std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;  // null: none
+  std::string pcr16_hex;  // PCR16 once the policy is sealed; empty otherwise
   std::unique_ptr<RequestHandler> handler;
   std::unique_ptr<Server> server;
   std::atomic<bool> stopping{false};
@@ -78,7 +99,9 @@ struct EnclaveApp::Impl {
     nlohmann::json j = {{"listen", server->local_endpoint().ToString()},
                         {"pid", static_cast<int64_t>(getpid())},
                         {"load_mode", LoadModeName(keys->mode())},
-                        {"status", health.state}};
+                        {"status", health.state},
+                        {"auth", signing_policy == nullptr ? "none" : "policy"}};
+    if (!pcr16_hex.empty()) j["pcr16"] = pcr16_hex;
     if (const signer::Signer* s = keys->signer(); s != nullptr) {
       j["key_type"] = signer::KeyTypeName(s->key_type());
       j["public_key_pem"] = s->public_key_pem();
@@ -117,7 +140,52 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
     if (nsm.ok()) impl->nsm = *std::move(nsm);
   }
 
-  if (config.ephemeral_key.has_value()) {
+  // The signing policy, sealed into PCR16 before anything asks KMS for the key. A failure to seal
+  // is not a failure to start: the server comes up, health reports why, and the key is never
+  // requested (an enclave whose PCR16 is not the sealed value must not present itself to KMS).
+  ASSIGN_OR_RETURN(impl->signing_policy, ResolveSigningPolicy(config));
+  std::optional<absl::Status> seal_failure;
+  if (impl->signing_policy == nullptr) {
+    LogWarn("no_signing_policy",
+            {{"warning",
+              "no --signing-policy: requests are not authenticated, anyone who can reach the "
+              "listening port can have anything signed"}});
+  } else if (impl->nsm == nullptr) {
+    seal_failure = absl::FailedPreconditionError("sealing the signing policy needs an NSM (--nsm)");
+  } else {
+    absl::StatusOr<std::array<uint8_t, 48>> pcr16 =
+        SealSigningPolicy(*impl->nsm, *impl->signing_policy);
+    if (pcr16.ok()) {
+      impl->pcr16_hex = HexEncode(ByteView(pcr16->data(), pcr16->size()));
+      const std::array<uint8_t, 48> digest = signpolicy::PolicyDigest(*impl->signing_policy);
+      LogInfo("signing_policy_sealed",
+              {{"clients", impl->signing_policy->clients.size()},
+               {"policy_digest", HexEncode(ByteView(digest.data(), digest.size()))},
+               {"pcr16", impl->pcr16_hex}});
+    } else {
+      seal_failure = pcr16.status();
+    }
+  }
+  if (seal_failure.has_value()) {
+    LogError("signing_policy_not_sealed",
+             {{"error", std::string(seal_failure->message())},
+              {"consequence", "the key will not be requested from KMS"}});
+  }
+
+  if (seal_failure.has_value()) {
+    // Never a KMS call: the only load "attempt" reports why, fatally (no retry).
+    const absl::Status failure = *seal_failure;
+    impl->keys = std::make_unique<KeyManager>(
+        [failure](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
+          if (f != nullptr) {
+            *f = LoadFailure{.status = failure,
+                             .reason = "signing policy not sealed",
+                             .retry = RetryClass::kFatal};
+          }
+          return failure;
+        },
+        KeyManagerOptions{.mode = config.load_mode});
+  } else if (config.ephemeral_key.has_value()) {
     ASSIGN_OR_RETURN(std::unique_ptr<signer::Signer> signer,
                      signer::Signer::Generate(*config.ephemeral_key));
     impl->keys = KeyManager::WithSigner(std::move(signer));
@@ -152,19 +220,11 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   }
 
   HandlerOptions handler_options;
-  // What a policy's "keys" name: the secret the key comes from.
+  handler_options.signing_policy = impl->signing_policy;
+  handler_options.pcr16_hex = impl->pcr16_hex;
+  // What a request's "key" and a policy's "keys" name: the secret the key comes from.
   handler_options.key_name =
       config.ephemeral_key.has_value() ? std::string(kEphemeralKeyName) : config.secret_name;
-  if (config.signing_policy != nullptr) {
-    ASSIGN_OR_RETURN(handler_options.verifier,
-                     auth::RequestVerifier::Create(config.signing_policy, Clock::Real()));
-    LogInfo("signing_policy",
-            {{"clients", config.signing_policy->clients.size()},
-             {"allow_unauthenticated_v1", config.signing_policy->allow_unauthenticated_v1}});
-  } else {
-    LogWarn("no_signing_policy",
-            {{"warning", "no signing policy: anyone who can reach the listening port can sign"}});
-  }
   impl->handler =
       std::make_unique<RequestHandler>(*impl->keys, impl->nsm.get(), std::move(handler_options));
   ServerOptions server_options;

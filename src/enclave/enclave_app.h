@@ -7,8 +7,9 @@
 //   ... app->local_endpoint() ...
 //   app->Stop();
 //
-// Start(): validates the configuration, opens the NSM device, builds the relay and KMS clients,
-// starts key loading (boot mode) and binds the listening socket; writes the ready file (JSON:
+// Start(): validates the configuration, opens the NSM device, reads the signing policy and seals
+// it into PCR16 (before any key load), builds the relay and KMS clients, starts key loading (boot
+// mode) and binds the listening socket; writes the ready file (JSON:
 // listen URI actually bound, pid, load mode, status, and once loaded the key type and public key)
 // after binding and again when the key is loaded.
 // Thread-safety: Start/Stop from one thread.
@@ -57,10 +58,17 @@ struct EnclaveConfig {
   absl::Duration idle_timeout = absl::Seconds(120);
   int blocking_threads = 2;
   size_t blocking_queue = 16;
-  // The signing policy (--signing-policy FILE): who may sign what. Null: none, and anyone who can
-  // reach the port can sign (the seed's behaviour; logged once at start as a warning). With one,
-  // every request is verified first (request_handler.h, docs/PROTOCOL.md §2).
+
+  // The signing policy (docs/PROTOCOL.md, "Signing policy"). Start() seals it into PCR16
+  // (policy_seal.h) before the key is ever requested; if sealing fails the key is never requested
+  // and health says why. Either given parsed (tests) or read by Start() from
+  // `signing_policy_file` (a file baked into the image); at most one of the two. The request
+  // handler gets it (HandlerOptions::signing_policy) and verifies every request against it
+  // (request_handler.h, docs/PROTOCOL.md §2 "Authenticated requests").
+  // Null (and no file): no signing policy, the seed-compatible unauthenticated mode; logged once
+  // at start as a warning, reported by health as "auth": "none".
   std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;
+  std::string signing_policy_file;
 };
 
 class EnclaveApp {

@@ -60,18 +60,25 @@ absl::StatusOr<const EVP_PKEY*> KeyLoader::RecipientKey() {
 
 void KeyLoader::ReportAccessDenied(const absl::Status& status) {
   if (access_denied_reported_.exchange(true)) return;
-  // Our own PCR0, as KMS saw it in the attestation document: the value the key policy's
-  // kms:RecipientAttestation:ImageSha384 condition must name for this enclave to decrypt.
+  // Our own PCR0 and PCR16, as KMS saw them in the attestation document: the values the key
+  // policy's kms:RecipientAttestation:ImageSha384 (PCR0) and kms:RecipientAttestation:PCR16 (the
+  // sealed signing policy, policy_seal.h) conditions must name for this enclave to decrypt.
   nsm::NsmClient client(nsm_);
   absl::StatusOr<nsm::DescribePcrResponse> pcr0 = client.DescribePcr(0);
+  absl::StatusOr<nsm::DescribePcrResponse> pcr16 = client.DescribePcr(16);
   LogError("kms_access_denied",
            {{"secret", options_.secret_name},
             {"pcr0", pcr0.ok() ? HexEncode(pcr0->data) : std::string("unknown")},
             {"pcr0_error", pcr0.ok() ? std::string() : std::string(pcr0.status().message())},
+            {"pcr16", pcr16.ok() ? HexEncode(pcr16->data) : std::string("unknown")},
+            {"pcr16_locked", pcr16.ok() && pcr16->lock},
+            {"pcr16_error", pcr16.ok() ? std::string() : std::string(pcr16.status().message())},
             {"error", std::string(status.message())},
             {"hint",
              "the KMS key policy does not allow Decrypt for this enclave: compare its "
-             "kms:RecipientAttestation:ImageSha384 (or PCR0) condition with pcr0 above"}});
+             "kms:RecipientAttestation:ImageSha384 (or PCR0) condition with pcr0 above, and its "
+             "kms:RecipientAttestation:PCR16 condition with pcr16 (the sealed signing policy: "
+             "lockout signing-policy hash FILE)"}});
 }
 
 absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* failure) {

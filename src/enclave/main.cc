@@ -11,12 +11,10 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "src/common/file.h"
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/enclave_app.h"
 #include "src/signer/key_memory_lock.h"
-#include "src/signpolicy/signing_policy.h"
 
 namespace {
 
@@ -121,12 +119,13 @@ int main(int argc, char** argv) {
                  "\"busy\" at once (retry later)")
       ->check(CLI::Range(0, 65536))
       ->capture_default_str();
-  std::string signing_policy_file;
-  cli.add_option("--signing-policy", signing_policy_file,
-                 "Signing policy (JSON, docs/PROTOCOL.md): the clients that may sign, and what "
-                 "each may do. Every request must then be signed by one of them. Without it "
-                 "anyone who can reach --listen can sign")
-      ->type_name("FILE");
+  cli.add_option("--signing-policy", config.signing_policy_file,
+                 "Signing policy file baked into the image (docs/PROTOCOL.md, \"Signing "
+                 "policy\"): who may sign what. Sealed at boot into PCR16 (ExtendPCR + LockPCR) "
+                 "before the key is requested, so a key policy pinning "
+                 "kms:RecipientAttestation:PCR16 (lockout policy --signing-policy FILE) releases "
+                 "the key only to an enclave running exactly this policy. Without it requests are "
+                 "not authenticated (a warning is logged; health says \"auth\": \"none\")");
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   try {
     cli.parse(argc, argv);
@@ -163,19 +162,5 @@ int main(int argc, char** argv) {
                                          : lockout::enclave::LoadMode::kFirstRequest;
   config.use_encryption_context = context == "secret";
   config.idle_timeout = absl::Seconds(idle_seconds);
-  if (!signing_policy_file.empty()) {
-    absl::StatusOr<std::string> text =
-        lockout::ReadFileString(signing_policy_file, lockout::signpolicy::kMaxPolicyBytes);
-    absl::StatusOr<lockout::signpolicy::SigningPolicy> policy =
-        text.ok() ? lockout::signpolicy::ParseSigningPolicy(*text)
-                  : absl::StatusOr<lockout::signpolicy::SigningPolicy>(text.status());
-    if (!policy.ok()) {
-      std::fprintf(stderr, "lockout-enclave: --signing-policy %s: %s\n",
-                   signing_policy_file.c_str(), std::string(policy.status().message()).c_str());
-      return 1;
-    }
-    config.signing_policy =
-        std::make_shared<const lockout::signpolicy::SigningPolicy>(*std::move(policy));
-  }
   return Run(config);
 }

@@ -92,7 +92,18 @@ std::optional<Bytes> DecodeB64Field(const nlohmann::json& obj, const char* name,
 }  // namespace
 
 RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options)
-    : keys_(keys), nsm_(nsm), options_(options) {
+    : keys_(keys), nsm_(nsm), options_(std::move(options)) {
+  if (options_.signing_policy != nullptr) {
+    absl::StatusOr<std::unique_ptr<auth::RequestVerifier>> verifier =
+        auth::RequestVerifier::Create(options_.signing_policy, *options_.clock);
+    if (verifier.ok()) {
+      verifier_ = *std::move(verifier);
+    } else {
+      // The parser checks every key, so this is a policy not made by it. Fail closed.
+      LogError("signing_policy_unusable", {{"error", std::string(verifier.status().message())},
+                                           {"consequence", "every request is refused"}});
+    }
+  }
   if (nsm_ == nullptr) return;
   nsm::NsmClient client(*nsm_);
   absl::StatusOr<nsm::DescribePcrResponse> pcr0 = client.DescribePcr(0);
@@ -192,10 +203,10 @@ RequestHandler::Outcome RequestHandler::HandleWithoutBlocking(const net::Frame& 
 RequestHandler::Outcome RequestHandler::HandleFrame(const net::Frame& frame, WorkerState& state,
                                                     std::string& out, bool may_block) {
   if (frame.kind == net::FrameKind::kV1) {
-    if (options_.verifier != nullptr) {
+    if (options_.signing_policy != nullptr) {
       // Allowed (unauthenticated) only if the policy says so; checked again when a request that
       // would block runs on the pool, which counts nothing: only refusals are counted.
-      const auth::Decision decision = options_.verifier->CheckV1(frame.payload.size());
+      const auth::Decision decision = CheckV1(frame.payload.size());
       if (!decision.allowed) {
         Refuse("v1", decision);
         AppendV1Error(kErrUnauthorized, out);
@@ -225,10 +236,22 @@ bool RequestHandler::WouldBlock(std::string_view op) const {
   return UsesKey(op) && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr));
 }
 
+auth::Decision RequestHandler::CheckV1(size_t payload_bytes) {
+  if (verifier_ == nullptr) return auth::Decision{};  // refused: the policy is unusable
+  return verifier_->CheckV1(payload_bytes);
+}
+
+auth::Decision RequestHandler::CheckV2(const nlohmann::json& request, size_t payload_bytes,
+                                       auth::RequestVerifier::Mode mode) {
+  if (verifier_ == nullptr) return auth::Decision{};  // refused: the policy is unusable
+  return verifier_->CheckV2(request, payload_bytes, options_.key_name, mode);
+}
+
 void RequestHandler::Refuse(std::string_view protocol, const auth::Decision& decision) {
   // The rule and the client (verified, or as claimed: see RequestVerifier); never the message.
   LogWarn("request_refused", {{"protocol", protocol},
-                              {"rule", auth::RuleName(decision.rule)},
+                              {"rule", verifier_ == nullptr ? std::string_view("policy_unusable")
+                                                            : auth::RuleName(decision.rule)},
                               {"client", decision.client}});
 }
 
@@ -365,7 +388,7 @@ void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerSt
 bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out,
                               bool may_block) {
   // Under a signing policy every request takes the general path: it must be verified.
-  if (options_.sign_fast_path && options_.verifier == nullptr &&
+  if (options_.sign_fast_path && options_.signing_policy == nullptr &&
       (may_block || !KeyAccessBlocks())) {
     if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
       if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
@@ -378,7 +401,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   absl::Status detail;
   // A signed request must not be readable two ways: under a policy, no member twice.
   absl::StatusOr<nlohmann::json> request =
-      options_.verifier != nullptr ? ParseJsonStrict(payload) : ParseJson(payload);
+      options_.signing_policy != nullptr ? ParseJsonStrict(payload) : ParseJson(payload);
   if (!request.ok() || !request->is_object()) {
     detail = request.ok() ? absl::InvalidArgumentError("request is not a JSON object")
                           : request.status();
@@ -401,16 +424,15 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     id = *it;
   }
 
-  if (options_.verifier != nullptr) {
+  if (options_.signing_policy != nullptr) {
     // Verified before anything else happens. A request that would block here is only checked
     // (its nonce is not recorded): it is verified again, and admitted, where it runs.
     auto op = request->find("op");
     const bool would_block = !may_block && op != request->end() && op->is_string() &&
                              WouldBlock(op->get_ref<const std::string&>());
-    const auth::Decision decision =
-        options_.verifier->CheckV2(*request, payload.size(), options_.key_name,
-                                   would_block ? auth::RequestVerifier::Mode::kCheckOnly
-                                               : auth::RequestVerifier::Mode::kAdmit);
+    const auth::Decision decision = CheckV2(*request, payload.size(),
+                                            would_block ? auth::RequestVerifier::Mode::kCheckOnly
+                                                        : auth::RequestVerifier::Mode::kAdmit);
     if (!decision.allowed) {
       Refuse("v2", decision);
       AppendV2Error(id, kErrUnauthorized, out);
@@ -460,12 +482,13 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"load_mode", LoadModeName(keys_.mode())},
                            {"load_attempts", health.attempts},
                            {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
-                           {"max_workers_one_connection", stats_.max_workers_one_connection()},
-                           {"auth", options_.verifier != nullptr ? "policy" : "none"}};
-    if (options_.verifier != nullptr) body["refusals"] = options_.verifier->RefusalsJson();
+                           {"max_workers_one_connection", stats_.max_workers_one_connection()}};
+    if (verifier_ != nullptr) body["refusals"] = verifier_->RefusalsJson();
     if (const signer::Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
+    body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
+    if (!options_.pcr16_hex.empty()) body["pcr16"] = options_.pcr16_hex;
     V2Reply reply(out);
     out += body.dump();
     return true;

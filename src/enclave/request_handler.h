@@ -26,13 +26,13 @@
 // "internal error", ...); the specific cause goes to the local log (JSON lines, never message
 // bytes, keys, documents or nonces).
 //
-// Signing policy (docs/PROTOCOL.md §2 "Authenticated requests"): with HandlerOptions::verifier
-// set, every request is verified (src/auth/request_verifier.h) before anything else is done with
-// it - after framing and JSON parsing only (a request that is not a JSON object, or whose id is
-// invalid, is still "bad request"). A refused request is answered "unauthorized" (v2: the
-// connection stays open; v1: as every v1 reply, then closed) and its rule logged as
-// request_refused with the client's name, never the message. A request that would block is
-// checked without recording its nonce before it is handed to the blocking pool, and admitted
+// Signing policy (docs/PROTOCOL.md §2 "Authenticated requests"): with
+// HandlerOptions::signing_policy set, every request is verified (src/auth/request_verifier.h)
+// before anything else is done with it - after framing and JSON parsing only (a request that is not
+// a JSON object, or whose id is invalid, is still "bad request"). A refused request is answered
+// "unauthorized" (v2: the connection stays open; v1: as every v1 reply, then closed) and its rule
+// logged as request_refused with the client's name, never the message. A request that would block
+// is checked without recording its nonce before it is handed to the blocking pool, and admitted
 // (nonce recorded) where it runs, so an unauthorized peer cannot occupy the pool and a queued
 // request is not refused as its own replay. `health` reports "auth" ("policy" or "none") and,
 // under a policy, the refusals by rule.
@@ -49,10 +49,12 @@
 #include "nlohmann/json.hpp"
 #include "src/auth/request_verifier.h"
 #include "src/common/bytes.h"
+#include "src/common/clock.h"
 #include "src/enclave/key_manager.h"
 #include "src/net/frame_decoder.h"
 #include "src/nsm/nsm_device.h"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::enclave {
 
@@ -103,12 +105,17 @@ struct HandlerOptions {
   // v2 sign requests of the plain shape {"id":..,"op":"sign","message":".."} skip the JSON DOM
   // (see ParseSimpleSign); off only in tests that compare both paths.
   bool sign_fast_path = true;
-  // The signing policy's verifier (null: no policy, every request is served unauthenticated).
-  // Shared, so that every handler of one enclave shares one replay cache.
-  std::shared_ptr<auth::RequestVerifier> verifier;
+  // The enclave's signing policy (enclave_app.h), sealed into PCR16; null: none (health reports
+  // "auth": "none"). With one, every request is verified against it first (see above); the
+  // handler's verifier holds the one replay cache of this enclave.
+  std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;
+  // PCR16 (lower-case hex) once the policy is sealed; health reports it. Empty: not sealed.
+  std::string pcr16_hex;
   // The name of the key this enclave serves (its secret name; "ephemeral" for an ephemeral key):
   // a request's "key" must equal it, and a policy's "keys" are matched against it.
   std::string key_name;
+  // The clock the replay window is checked against (not owned; must outlive the handler).
+  const Clock* clock = &Clock::Real();
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —
@@ -176,6 +183,11 @@ class RequestHandler final {
   void AppendV2Error(const nlohmann::json& id, std::string_view reason, std::string& out);
   // Logs a request the verifier refused (the caller answers it).
   void Refuse(std::string_view protocol, const auth::Decision& decision);
+  // Under a policy: the verifier's decision on a request; refuses everything (failing closed)
+  // if the policy could not be turned into a verifier.
+  auth::Decision CheckV1(size_t payload_bytes);
+  auth::Decision CheckV2(const nlohmann::json& request, size_t payload_bytes,
+                         auth::RequestVerifier::Mode mode);
 
   KeyManager& keys_;
   nsm::NsmDevice* nsm_;
@@ -184,6 +196,8 @@ class RequestHandler final {
   // reports it so an operator can compare it with the key policy even before a key is loaded.
   std::string pcr0_hex_;
   SigningStats stats_;
+  // Built from options_.signing_policy (null without one): this enclave's one replay cache.
+  std::unique_ptr<auth::RequestVerifier> verifier_;
 };
 
 }  // namespace lockout::enclave

@@ -16,6 +16,7 @@
 #include "src/net/endpoint.h"
 #include "src/nsm/nsm_client.h"
 #include "src/operator/create_key.h"
+#include "src/operator/policy_lint.h"
 #include "src/signer/signer.h"
 
 namespace lockout::ops {
@@ -427,11 +428,33 @@ class Prober {
     report_.cleanup.push_back(std::move(line));
   }
 
+  // The PCR16 pin of the key's current policy, by `policy lint`'s rules.
+  void AssessSigningPolicySeal(const absl::StatusOr<std::string>& policy_text) {
+    SigningPolicySeal& seal = report_.signing_policy;
+    seal.expected = o_.expected_pcr16;
+    if (!policy_text.ok()) {
+      seal.findings.push_back(absl::StrCat("GetKeyPolicy failed (", TypeOf(policy_text.status()),
+                                           "): the PCR16 pin could not be read"));
+      return;
+    }
+    absl::StatusOr<LintReport> lint = LintKeyPolicy(
+        *policy_text, LintOptions{.account_id = "", .expected_pcr16 = o_.expected_pcr16});
+    if (!lint.ok()) {
+      seal.findings.push_back(std::string(lint.status().message()));
+      return;
+    }
+    seal.pin = std::string(Pcr16PinName(lint->pcr16_pin));
+    seal.value = lint->pcr16_value;
+    seal.matches_expected = lint->pcr16_matches_expected;
+    seal.findings = lint->pcr16_findings;
+  }
+
   void ProbePutKeyPolicy() {
     PathResult& p =
         Add("put-key-policy", "PutKeyPolicy (could rewrite the policy)", PathKind::kLeak);
     absl::StatusOr<std::string> current = kms_.GetKeyPolicy(o_.kms_key_id);
     Learn(current.status());
+    AssessSigningPolicySeal(current);
     const bool same = current.ok();
     const std::string text = same ? *current : std::string(kUnparsablePolicy);
     absl::Status put = kms_.PutKeyPolicy(o_.kms_key_id, text, /*bypass=*/false);
@@ -636,6 +659,14 @@ std::string CheckLockoutReport::Text() const {
       absl::StrAppend(&out, "  ", state, " ", p.id, ": ", p.detail, "\n");
     }
   }
+  absl::StrAppend(&out, "signing policy (kms:RecipientAttestation:PCR16): ", signing_policy.pin,
+                  signing_policy.value.empty() ? "" : absl::StrCat(" = ", signing_policy.value));
+  if (!signing_policy.expected.empty()) {
+    absl::StrAppend(&out, signing_policy.matches_expected ? " (matches --signing-policy)"
+                                                          : " (does NOT match --signing-policy)");
+  }
+  absl::StrAppend(&out, "\n");
+  for (const std::string& f : signing_policy.findings) absl::StrAppend(&out, "  ! ", f, "\n");
   for (const std::string& line : cleanup) absl::StrAppend(&out, "cleanup: ", line, "\n");
   for (const std::string& line : cleanup_failures) {
     absl::StrAppend(&out, "cleanup FAILED: ", line, "\n");
@@ -686,6 +717,13 @@ nlohmann::ordered_json CheckLockoutReport::ToJson() const {
   out["cleanup_failures"] = cleanup_failures;
   out["secret_version"] = secret_version_before;
   out["secret_untouched"] = secret_untouched;
+  Json seal = {{"pin", signing_policy.pin}, {"value", signing_policy.value}};
+  if (!signing_policy.expected.empty()) {
+    seal["expected"] = signing_policy.expected;
+    seal["matches_expected"] = signing_policy.matches_expected;
+  }
+  seal["findings"] = signing_policy.findings;
+  out["signing_policy_pcr16"] = std::move(seal);
   if (!recovered_public_key_sha256.empty()) {
     out["recovered_public_key_sha256"] = recovered_public_key_sha256;
   }

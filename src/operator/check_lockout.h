@@ -82,6 +82,18 @@ struct CheckLockoutOptions {
   std::string caller_arn;
   // An NSM (e.g. local-aws's debug-mode socket) for the decrypt-debug path; null: not tried.
   nsm::NsmDevice* nsm = nullptr;
+  // The PCR16 the operator's signing policy gives (`lockout signing-policy hash`), or empty.
+  std::string expected_pcr16;
+};
+
+// The signing policy's seal as the key's current policy states it (policy_lint.h's Pcr16Pin),
+// read with GetKeyPolicy; "unknown" when the caller may not read the policy.
+struct SigningPolicySeal {
+  std::string pin = "unknown";  // "pinned", "not pinned", "wrong format", "unknown"
+  std::string value;            // the pinned PCR16 as written
+  std::string expected;         // CheckLockoutOptions::expected_pcr16
+  bool matches_expected = false;
+  std::vector<std::string> findings;  // lint's PCR16 findings, or why it is unknown
 };
 
 struct CheckLockoutReport {
@@ -98,6 +110,9 @@ struct CheckLockoutReport {
   bool secret_untouched = false;
   // Hex SHA-256 of the SubjectPublicKeyInfo of a signing key a leak path recovered.
   std::string recovered_public_key_sha256;
+  // Whether the key policy seals a signing policy (kms:RecipientAttestation:PCR16). Reported, not
+  // in the verdict (which is about the key's secrecy, not who can make the enclave sign).
+  SigningPolicySeal signing_policy;
 
   // kNotLockedOut if a leak path is OPEN; else kInconclusive if one (in_verdict) was not tried;
   // else kLockedOut. Substitution paths never change the verdict.

@@ -103,6 +103,7 @@ absl::StatusOr<Json> BuildKeyPolicy(const KeyPolicyOptions& o) {
   allow_condition[kImageSha384Key] = pcr0;
   if (o.pcr8) allow_condition[kPcr8Key] = HexEncode(*o.pcr8);
   if (o.pcr3) allow_condition[kPcr3Key] = HexEncode(*o.pcr3);
+  if (o.pcr16) allow_condition[kPcr16Key] = HexEncode(*o.pcr16);
 
   Json statements = Json::array();
   if (o.mode == PolicyMode::kSeed) {
@@ -137,6 +138,7 @@ absl::StatusOr<Json> BuildKeyPolicy(const KeyPolicyOptions& o) {
     deny("DenyDecryptWithoutAttestation", kImageSha384Key, pcr0);
     if (o.pcr8) deny("DenyDecryptWithoutSigner", kPcr8Key, HexEncode(*o.pcr8));
     if (o.pcr3) deny("DenyDecryptFromOtherParent", kPcr3Key, HexEncode(*o.pcr3));
+    if (o.pcr16) deny("DenyDecryptWithOtherSigningPolicy", kPcr16Key, HexEncode(*o.pcr16));
     // ReEncrypt needs no attestation and grants carry no attestation conditions: deny both to
     // everyone (an explicit Deny in the key policy binds grantees too).
     statements.push_back(Statement("DenyReEncrypt", "Deny", "*", "kms:ReEncrypt*"));

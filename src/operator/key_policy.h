@@ -32,16 +32,17 @@
 //                "DenyPolicyChange"                explicit Deny of kms:PutKeyPolicy for everyone
 //                                                  (but the policy admin: ArnNotEquals
 //                                                  aws:PrincipalArn)
-//              with --pcr8 / --pcr3-role also "DenyDecryptWithoutSigner" (PCR8) and
-//              "DenyDecryptFromOtherParent" (PCR3): one Deny per PCR, because the keys of one
-//              negated condition block are ANDed — a single Deny listing PCR0 and PCR8 would only
-//              fire when *both* differ, letting an image with the right PCR0 but any signer (or
-//              vice versa) through.
-//              Without a policy admin the policy is IMMUTABLE: no principal may call
-//              PutKeyPolicy, so applying it needs BypassPolicyLockoutSafetyCheck, and a new
-//              enclave image needs a new KMS key (and a new signing key). With one, that
-//              principal alone can rewrite the policy — and so give itself Decrypt: it is a
-//              break-glass identity and check-lockout run as it reports put-key-policy OPEN.
+//              with --pcr8 / --pcr3-role / --signing-policy also "DenyDecryptWithoutSigner"
+//              (PCR8), "DenyDecryptFromOtherParent" (PCR3) and
+//              "DenyDecryptWithOtherSigningPolicy" (PCR16): one Deny per PCR, because the keys of
+//              one negated condition block are ANDed — a single Deny listing PCR0 and PCR8 would
+//              only fire when *both* differ, letting an image with the right PCR0 but any signer
+//              (or vice versa) through. Without a policy admin the policy is IMMUTABLE: no
+//              principal may call PutKeyPolicy, so applying it needs
+//              BypassPolicyLockoutSafetyCheck, and a new enclave image needs a new KMS key (and a
+//              new signing key). With one, that principal alone can rewrite the policy — and so
+//              give itself Decrypt: it is a break-glass identity and check-lockout run as it
+//              reports put-key-policy OPEN.
 // Both modes are identical, statement for statement, to tests/integration/
 // lockout_truth_table_test.py when PCR8/PCR3 and the policy admin are not given. PCR values are
 // written in lower-case hex; the operators are ...IgnoreCase, as in the seed. Thread-safety: pure
@@ -68,6 +69,8 @@ absl::StatusOr<PolicyMode> ParsePolicyMode(std::string_view name);
 inline constexpr std::string_view kImageSha384Key = "kms:RecipientAttestation:ImageSha384";
 inline constexpr std::string_view kPcr8Key = "kms:RecipientAttestation:PCR8";
 inline constexpr std::string_view kPcr3Key = "kms:RecipientAttestation:PCR3";
+// The sealed signing policy (src/signpolicy: ExpectedPcr16).
+inline constexpr std::string_view kPcr16Key = "kms:RecipientAttestation:PCR16";
 
 // What a key administrator may do in seed mode: the console's key-administrator actions (no
 // Decrypt, no Encrypt, no key use — but kms:Create* includes CreateGrant and kms:Put*
@@ -87,6 +90,11 @@ struct KeyPolicyOptions {
   crypto::Sha384Digest pcr0{};
   std::optional<crypto::Sha384Digest> pcr8;  // signing certificate of a signed EIF
   std::optional<crypto::Sha384Digest> pcr3;  // parent instance role (Pcr3OfRole)
+  // The sealed signing policy (`--signing-policy FILE`: signpolicy::ExpectedPcr16). Pinned beside
+  // ImageSha384 in the Allow and, in recommended mode, by a Deny of its own
+  // ("DenyDecryptWithOtherSigningPolicy"): an enclave of the pinned image booted with another
+  // signing policy (root adding a client of its own) is refused the key.
+  std::optional<crypto::Sha384Digest> pcr16;
 };
 
 // The policy document. InvalidArgument if a role ARN is empty or not an IAM role/user ARN

@@ -1,9 +1,11 @@
 #include "src/operator/policy_lint.h"
 
+#include <algorithm>
 #include <array>
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/common/strings.h"
@@ -78,7 +80,8 @@ struct Probe {
 
 // The attestation cases each subject is asked about.
 struct AttestationCases {
-  std::map<std::string, std::string> none, pinned, other, debug;
+  // other_policy: the pinned values with another PCR16 (another signing policy).
+  std::map<std::string, std::string> none, pinned, other, debug, other_policy;
 };
 
 struct Who {
@@ -147,6 +150,8 @@ AttestationCases MakeCases(LintReport& report) {
   c.other[image_key] = c.other[pcr0_key] = std::string(96, 'e');
   for (const auto& [k, v] : c.pinned) c.debug[k] = std::string(96, '0');
   c.debug[image_key] = c.debug[pcr0_key] = std::string(96, '0');
+  c.other_policy = c.pinned;
+  c.other_policy[std::string(kPcr16ConditionKey)] = std::string(96, 'f');
   return c;
 }
 
@@ -186,6 +191,7 @@ LintSubject Interrogate(const Probe& probe, const Who& w, const Principal& who,
   s.decrypt_pinned_enclave = probe.Allowed(who, "kms:Decrypt", c.pinned);
   s.decrypt_other_image = probe.Allowed(who, "kms:Decrypt", c.other);
   s.decrypt_debug_enclave = probe.Allowed(who, "kms:Decrypt", c.debug);
+  s.decrypt_other_signing_policy = probe.Allowed(who, "kms:Decrypt", c.other_policy);
   s.put_key_policy = probe.Allowed(who, "kms:PutKeyPolicy", c.none);
   s.schedule_key_deletion = probe.Allowed(who, "kms:ScheduleKeyDeletion", c.none);
   s.encrypt = probe.Allowed(who, "kms:Encrypt", c.none);
@@ -242,6 +248,63 @@ void Judge(LintReport& report) {
   }
 }
 
+bool IsPcrHex(std::string_view v) {
+  return v.size() == 96 && std::all_of(v.begin(), v.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+         });
+}
+
+// Phase 5b: the signing policy's seal (PCR16). Only warnings: the verdict is about the key's
+// secrecy; PCR16 is about which signing policy the key's holder enforces.
+void JudgeSigningPolicy(LintReport& report, const LintOptions& options) {
+  auto finding = [&report](std::string text) {
+    report.pcr16_findings.push_back(text);
+    report.warnings.push_back(std::move(text));
+  };
+  const auto pin = report.pinned.find(std::string(kPcr16ConditionKey));
+  const bool image_pinned =
+      report.pinned.count(CanonicalKey("kms:recipientattestation:imagesha384")) > 0;
+  bool someone_gets_around = false;
+  for (const LintSubject& s : report.subjects) {
+    if (s.decrypt_other_signing_policy) someone_gets_around = true;
+  }
+  if (pin != report.pinned.end()) report.pcr16_value = pin->second;
+  if (pin != report.pinned.end() && !IsPcrHex(pin->second)) {
+    report.pcr16_pin = Pcr16Pin::kWrongFormat;
+    finding(
+        absl::StrCat(Absl(kPcr16ConditionKey), " is pinned to a value that is not 96 hex digits (",
+                     pin->second.size(),
+                     " characters): no enclave's PCR16 can match it, so no enclave gets the key"));
+  } else if (pin != report.pinned.end() && !someone_gets_around) {
+    report.pcr16_pin = Pcr16Pin::kPinned;
+  } else {
+    report.pcr16_pin = Pcr16Pin::kNotPinned;
+    if (pin != report.pinned.end()) {
+      finding(absl::StrCat(
+          Absl(kPcr16ConditionKey),
+          " is pinned in one statement, but another lets an enclave with any PCR16 decrypt: the "
+          "signing policy is not sealed"));
+    }
+  }
+  report.expected_pcr16 = options.expected_pcr16;
+  if (options.expected_pcr16.empty()) return;
+  report.pcr16_matches_expected =
+      report.pcr16_pin == Pcr16Pin::kPinned &&
+      absl::EqualsIgnoreCase(report.pcr16_value, options.expected_pcr16);
+  if (report.pcr16_pin == Pcr16Pin::kNotPinned) {
+    finding(absl::StrCat(
+        "the signing policy is NOT sealed: the key policy ",
+        image_pinned ? "pins the enclave image (PCR0) but " : "", "does not pin ",
+        Absl(kPcr16ConditionKey), " = ", options.expected_pcr16,
+        ": root on the parent can boot the enclave with a signing policy of its own (a client of "
+        "its own) and KMS still releases the key (lockout policy --signing-policy FILE)"));
+  } else if (report.pcr16_pin == Pcr16Pin::kPinned && !report.pcr16_matches_expected) {
+    finding(absl::StrCat(Absl(kPcr16ConditionKey), " is pinned to ", report.pcr16_value,
+                         " but the signing policy gives ", options.expected_pcr16,
+                         ": an enclave running this signing policy will be refused the key"));
+  }
+}
+
 // Phase 6: what root on the parent instance can do. It holds the instance role's credentials
 // (IMDS) and can start enclaves of its choice. The instance role is the role the policy lets
 // decrypt from the pinned enclave; if none, every named role.
@@ -279,9 +342,20 @@ void JudgeParentRoot(LintReport& report) {
           "pin the enclave's public key (or check the attested public_key) notice"));
     }
   }
-  report.parent_root_can.push_back(
-      "ask the running enclave to sign anything: the policy protects the key, not its use "
-      "(control who reaches the enclave's vsock port)");
+  if (report.pcr16_pin == Pcr16Pin::kPinned) {
+    report.parent_root_cannot.push_back(
+        "get the key into an enclave running a signing policy of its own (PCR16 is pinned): the "
+        "key goes only to an enclave enforcing the sealed signing policy");
+  } else {
+    report.parent_root_can.push_back(
+        "ask the running enclave to sign anything: the policy protects the key, not its use "
+        "(control who reaches the enclave's vsock port)");
+    if (!report.pinned.empty()) {
+      report.parent_root_can.push_back(absl::StrCat(
+          "boot the pinned image with a signing policy of its own (", Absl(kPcr16ConditionKey),
+          " is not pinned): seal one with `lockout policy --signing-policy FILE`"));
+    }
+  }
   report.parent_root_can.push_back(
       "stop, restart or starve the enclave and the relay: availability is not protected");
   report.parent_root_can.push_back(
@@ -292,6 +366,18 @@ void JudgeParentRoot(LintReport& report) {
 }
 
 }  // namespace
+
+std::string_view Pcr16PinName(Pcr16Pin pin) {
+  switch (pin) {
+    case Pcr16Pin::kPinned:
+      return "pinned";
+    case Pcr16Pin::kWrongFormat:
+      return "wrong format";
+    case Pcr16Pin::kNotPinned:
+      break;
+  }
+  return "not pinned";
+}
 
 std::string LintSubject::DecryptSummary() const {
   if (decrypt_without_attestation) return "CAN DECRYPT without any attestation";
@@ -342,6 +428,7 @@ absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json, const Lin
     report.subjects.push_back(Interrogate(probe, w, *w.principal, cases));
   }
   Judge(report);
+  JudgeSigningPolicy(report, options);
   JudgeParentRoot(report);
   return report;
 }
@@ -356,6 +443,16 @@ std::string LintReport::Text() const {
     absl::StrAppend(&out, "Pinned enclave:\n");
     for (const auto& [k, v] : pinned) absl::StrAppend(&out, "  ", k, " = ", v, "\n");
   }
+  absl::StrAppend(&out, "Signing policy (", Absl(kPcr16ConditionKey),
+                  "): ", Absl(Pcr16PinName(pcr16_pin)));
+  if (!pcr16_value.empty()) absl::StrAppend(&out, " = ", pcr16_value);
+  if (!expected_pcr16.empty()) {
+    absl::StrAppend(&out,
+                    pcr16_matches_expected ? " (matches the signing policy)"
+                                           : " (does NOT match the signing policy's ",
+                    pcr16_matches_expected ? "" : expected_pcr16 + ")");
+  }
+  absl::StrAppend(&out, "\n");
   absl::StrAppend(&out, "\nWho can decrypt (assuming IAM allows everything, the worst case):\n");
   for (const LintSubject& s : subjects) {
     const bool ok_to_decrypt = s.decrypt_pinned_enclave && !s.decrypt_without_attestation &&
@@ -411,6 +508,13 @@ nlohmann::ordered_json LintReport::ToJson() const {
                    : v == LintVerdict::kLockedExceptBreakGlass ? "locked except break-glass"
                                                                : "NOT locked";
   out["policy_writers"] = policy_writers;
+  Json pcr16 = {{"pin", Pcr16PinName(pcr16_pin)}, {"value", pcr16_value}};
+  if (!expected_pcr16.empty()) {
+    pcr16["expected"] = expected_pcr16;
+    pcr16["matches_expected"] = pcr16_matches_expected;
+  }
+  pcr16["findings"] = pcr16_findings;
+  out["signing_policy_pcr16"] = std::move(pcr16);
   Json subjects_json = Json::array();
   for (const LintSubject& s : subjects) {
     subjects_json.push_back(Json{{"label", s.label},
@@ -425,7 +529,8 @@ nlohmann::ordered_json LintReport::ToJson() const {
                                  {"encrypt", s.encrypt},
                                  {"reencrypt_from", s.reencrypt_from},
                                  {"create_grant", s.create_grant},
-                                 {"grant_leak", s.grant_leak}});
+                                 {"grant_leak", s.grant_leak},
+                                 {"decrypt_other_signing_policy", s.decrypt_other_signing_policy}});
   }
   out["subjects"] = subjects_json;
   out["parent_root_can"] = parent_root_can;

@@ -55,6 +55,9 @@ struct LintSubject {
   // create_grant, and an explicit Deny does not stop a grantee's Decrypt without attestation or
   // ReEncryptFrom: the subject can grant itself the key.
   bool grant_leak = false;
+  // Attested with the pinned values but another PCR16: an enclave of the pinned image booted with
+  // a signing policy of root's choosing (a client of its own added).
+  bool decrypt_other_signing_policy = false;
   // One line: "cannot decrypt", "can decrypt only from the pinned enclave", ...
   std::string DecryptSummary() const;
 };
@@ -65,6 +68,17 @@ struct LintSubject {
 // itself Decrypt): a break-glass principal, named in policy_writers.
 // kNotLocked: otherwise.
 enum class LintVerdict { kLocked, kLockedExceptBreakGlass, kNotLocked };
+
+// The signing policy's seal (docs/PROTOCOL.md, "Signing policy"): whether the key policy pins
+// kms:RecipientAttestation:PCR16, the PCR the enclave seals its signing policy into.
+//   kPinned       pinned to a 96-hex-digit value, and no subject can decrypt from an enclave
+//                 with another PCR16;
+//   kNotPinned    no pin, or one that some subject can get around;
+//   kWrongFormat  pinned to something that is not 96 hex digits: no enclave can ever match.
+enum class Pcr16Pin { kPinned, kNotPinned, kWrongFormat };
+// "pinned", "not pinned", "wrong format".
+std::string_view Pcr16PinName(Pcr16Pin pin);
+inline constexpr std::string_view kPcr16ConditionKey = "kms:RecipientAttestation:PCR16";
 
 struct LintReport {
   std::string account_id;
@@ -82,6 +96,16 @@ struct LintReport {
   bool locked_to_enclave = false;
   // Labels of the subjects that may call kms:PutKeyPolicy.
   std::vector<std::string> policy_writers;
+  // The signing policy's seal (Pcr16Pin above) and the pinned PCR16 as written ("" if none).
+  Pcr16Pin pcr16_pin = Pcr16Pin::kNotPinned;
+  std::string pcr16_value;
+  // LintOptions::expected_pcr16 as given ("" if not), and whether the pin is exactly that value
+  // (case-insensitive, as the policy's ...IgnoreCase operators compare).
+  std::string expected_pcr16;
+  bool pcr16_matches_expected = false;
+  // The warnings about PCR16 (also in `warnings`): a wrong-format pin, a pin some statement gets
+  // around, and with expected_pcr16 a missing or different pin.
+  std::vector<std::string> pcr16_findings;
 
   LintVerdict verdict() const;
   std::string Text() const;
@@ -92,6 +116,9 @@ struct LintOptions {
   // The account whose root and IAM principals are evaluated; default: the account of the first
   // ARN in the policy (111122223333 if it names none).
   std::string account_id;
+  // The PCR16 the operator's signing policy gives (`lockout signing-policy hash`; lower-case hex),
+  // or empty. When given, a key policy that does not pin exactly it is a finding (a warning).
+  std::string expected_pcr16;
 };
 
 absl::StatusOr<LintReport> LintKeyPolicy(std::string_view policy_json,

@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "src/common/bytes.h"
 #include "src/common/encoding.h"
+#include "src/common/file.h"
 #include "src/common/json.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
@@ -313,6 +314,19 @@ absl::StatusOr<SigningPolicy> ParseSigningPolicy(std::string_view text) {
     const json& v = doc["allow_unauthenticated_v1"];
     if (!v.is_boolean()) return WrongType("allow_unauthenticated_v1", "true or false", v);
     policy.allow_unauthenticated_v1 = v.get<bool>();
+  }
+  return policy;
+}
+
+absl::StatusOr<SigningPolicy> ReadSigningPolicyFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileString(path, kMaxPolicyBytes);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat(path, ": ", text.status().message()));
+  }
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(*text);
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat(path, ": ", policy.status().message()));
   }
   return policy;
 }

@@ -10,8 +10,8 @@
 //   ASSIGN_OR_RETURN(signpolicy::SigningPolicy policy, signpolicy::ParseSigningPolicy(text));
 //   const signpolicy::AuthorizedClient* client = policy.Find("gateway");
 //
-// Pure logic, no I/O. Thread-safety: pure functions; a parsed SigningPolicy is a value, safe to
-// read from any number of threads.
+// Pure logic but for ReadSigningPolicyFile. Thread-safety: pure functions; a parsed SigningPolicy
+// is a value, safe to read from any number of threads.
 
 #include <array>
 #include <cstddef>
@@ -85,6 +85,10 @@ struct SigningPolicy {
 // Errors: InvalidArgument "signing policy: <field>: <what>", naming the field (e.g.
 // "clients[1].public_key"), sizes and offsets; never a key or any of the text.
 absl::StatusOr<SigningPolicy> ParseSigningPolicy(std::string_view json);
+
+// Reads (at most kMaxPolicyBytes) and parses the policy file at `path`. Errors: those of
+// ReadFileString (NotFound, ...) and ParseSigningPolicy, prefixed with the path.
+absl::StatusOr<SigningPolicy> ReadSigningPolicyFile(const std::string& path);
 
 // The canonical encoding (docs/PROTOCOL.md, "Canonical encoding"): compact JSON, members in a fixed
 // order, every field present (defaults written out), lists sorted, keys in lower-case hex. It is

@@ -55,7 +55,8 @@ class AuthHandlerTest : public ::testing::Test {
   std::unique_ptr<RequestHandler> Handler(bool with_policy = true, nsm::NsmDevice* nsm = nullptr) {
     HandlerOptions o;
     o.key_name = kKeyName;
-    if (with_policy) o.verifier = *auth::RequestVerifier::Create(policy_, clock_);
+    if (with_policy) o.signing_policy = std::make_shared<signpolicy::SigningPolicy>(*policy_);
+    o.clock = &clock_;
     return std::make_unique<RequestHandler>(*keys_, nsm, o);
   }
 

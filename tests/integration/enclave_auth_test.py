@@ -84,8 +84,12 @@ class EnclaveAuthTest(harness.TempDirTestCase):
         self.policy_file = os.path.join(self.tmp, "signing-policy.json")
         with open(self.policy_file, "w") as f:
             json.dump(policy, f)
+        # The enclave seals its policy into PCR16 through the NSM before it serves (an enclave
+        # that cannot seal never gets a key): local-aws's NSM, one per test.
+        la = self.local_aws()
         self.proc, self.uri = self.ephemeral_enclave("--signing-policy", self.policy_file,
-                                                     threads=2)
+                                                     threads=2,
+                                                     nsm="unix://" + la.ready["nsm_socket"])
         host, port = harness.tcp_address(self.uri)
         self.conn = lc.Connection(host, port)
         self.addCleanup(self.conn.close)
@@ -186,6 +190,25 @@ class EnclaveAuthTest(harness.TempDirTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(UNAUTHORIZED, r.stderr)
         self.assertIn(("unauthenticated", ""), self.refusals())
+
+    def test_bench_signs_every_request_with_a_client_key(self):
+        # A short closed-loop run: every request is signed by the loadgen's authenticator hook,
+        # and each is accepted once (a fresh nonce per request), so the run has no errors.
+        r = harness.run([harness.binary("lockout"), "bench", "--connect", self.uri,
+                         "--client-key", self.gateway_file, "--duration", "1", "--warmup", "0",
+                         "--pipeline", "8", "--verify-sample", "20", "--json"], text=True,
+                        timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertGreater(report["signatures_ok"], 0, report)
+        health = self.conn.call(self.gateway.sign_request({"id": "h", "op": "health"}))
+        self.assertEqual(sum(health["refusals"].values()), 0, health)
+        # The same run without the key is refused request by request.
+        r = harness.run([harness.binary("lockout"), "bench", "--connect", self.uri,
+                         "--duration", "1", "--warmup", "0", "--pipeline", "8",
+                         "--verify-sample", "0", "--json"], text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(UNAUTHORIZED, r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
