@@ -18,12 +18,14 @@
 #include "src/cli/commands.h"
 #include "src/common/clock.h"
 #include "src/common/file.h"
+#include "src/loadgen/client_key_authenticator.h"
 #include "src/loadgen/load_engine.h"
 #include "src/loadgen/load_options.h"
 #include "src/loadgen/load_report.h"
 #include "src/loadgen/request_authenticator.h"
 #include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
+#include "src/operator/client_key_file.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/signature_verify.h"
 
@@ -51,6 +53,7 @@ struct BenchArgs {
   std::string public_key_file;
   double timeout_s = 10;
   bool json = false;
+  std::string client_key_file;  // sign every v2 request (an enclave with a signing policy)
 };
 
 int Usage(std::string_view message) {
@@ -80,6 +83,7 @@ absl::Duration Seconds(double s) { return absl::Seconds(s); }
 // The enclave's public key PEM: from --public-key FILE, else the v2 public_key op. Returns the
 // exit code on failure (after printing why).
 std::optional<std::string> FindPublicKey(const BenchArgs& a, const net::Endpoint& endpoint,
+                                         const std::shared_ptr<const auth::ClientKey>& client_key,
                                          int& exit_code) {
   if (!a.public_key_file.empty()) {
     absl::StatusOr<std::string> pem = ReadFileString(a.public_key_file, kMaxPublicKeyFile);
@@ -102,6 +106,7 @@ std::optional<std::string> FindPublicKey(const BenchArgs& a, const net::Endpoint
                                   "; is lockout-enclave running and listening there?"));
     return std::nullopt;
   }
+  if (client_key != nullptr) (*client)->Authenticate(client_key);
   absl::StatusOr<ops::EnclavePublicKey> key = (*client)->PublicKey();
   if (!key.ok()) {
     exit_code = Fail(absl::StrCat(
@@ -141,12 +146,25 @@ int RunBench(const BenchArgs& a) {
     return Usage("--key-type must be one of p256, p384, p521, secp256k1, ed25519");
   }
 
+  std::shared_ptr<const auth::ClientKey> client_key;
+  if (!a.client_key_file.empty()) {
+    if (o.protocol != loadgen::Protocol::kV2) {
+      return Usage("--client-key signs v2 requests; v1 (the seed's protocol) has no place for it");
+    }
+    std::string warning;
+    absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
+        ops::LoadClientKeyFile(a.client_key_file, &warning);
+    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
+    if (!warning.empty()) std::cerr << "lockout: warning: " << warning << "\n";
+    client_key = *std::move(key);
+  }
+
   // Preflight: the key (when anything needs it) or at least one connection, so an unreachable
   // enclave is one clear error rather than a run full of connect failures.
   std::optional<std::string> pem;
   if (a.verify_sample > 0 || !a.key_type.empty()) {
     int exit_code = kExitOk;
-    pem = FindPublicKey(a, *endpoint, exit_code);
+    pem = FindPublicKey(a, *endpoint, client_key, exit_code);
     if (!pem.has_value()) return exit_code;
   }
   if (a.public_key_file.empty() && !pem.has_value()) {
@@ -169,8 +187,10 @@ int RunBench(const BenchArgs& a) {
   }
 
   loadgen::NoAuthentication no_auth;
+  std::optional<loadgen::ClientKeyAuthenticator> signed_requests;
   loadgen::LoadHooks hooks;
   hooks.authenticator = &no_auth;
+  if (client_key != nullptr) hooks.authenticator = &signed_requests.emplace(client_key);
   if (pem.has_value() && a.verify_sample > 0) {
     hooks.verify = [key = *pem](ByteView message, ByteView signature) {
       return ops::VerifySignature(key, message, signature);
@@ -238,6 +258,10 @@ void RegisterBenchCommands(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("--timeout", a->timeout_s, "Seconds before an unanswered request is an error")
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
+  cmd->add_option("--client-key", a->client_key_file,
+                  "v2: sign every request with this client key (lockout client-key create), for "
+                  "an enclave with a signing policy; the signing is part of each latency")
+      ->type_name("FILE");
   cmd->footer(
       "\nExamples:\n"
       "  # peak throughput over one pipelined v2 connection, then eight\n"
@@ -248,6 +272,8 @@ void RegisterBenchCommands(CLI::App& app, CommandContext& ctx) {
       "  # the seed's protocol, four connections at a time, against a v1-only server\n"
       "  lockout bench --connect tcp://127.0.0.1:5010 --protocol v1 --connections 4 \\\n"
       "                --public-key enclave.pem --key-type p521\n"
+      "  # an enclave with a signing policy: every request signed by an authorized client\n"
+      "  lockout bench --connect vsock://20:5010 --client-key gateway.key\n"
       "\nClosed loop keeps every connection's window full: it measures the most the enclave\n"
       "can do, and latency then includes queueing in the enclave. Open loop starts requests on a\n"
       "fixed schedule whatever the replies do and times each from its scheduled start, so a\n"

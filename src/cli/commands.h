@@ -25,6 +25,9 @@ void RegisterDemoCommands(CLI::App& app, CommandContext& ctx);
 // `lockout local-aws [env]` (src/cli/local_aws_command.cc)
 void RegisterLocalAwsCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout client-key create` (src/cli/client_key_command.cc)
+void RegisterClientKeyCommands(CLI::App& app, CommandContext& ctx);
+
 // `lockout bench --connect URI ...` (src/cli/bench_command.cc)
 void RegisterBenchCommands(CLI::App& app, CommandContext& ctx);
 

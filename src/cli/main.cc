@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   lockout::cli::CommandContext ctx;
   lockout::cli::RegisterAttestCommands(app, ctx);
   lockout::cli::RegisterBenchCommands(app, ctx);
+  lockout::cli::RegisterClientKeyCommands(app, ctx);
   lockout::cli::RegisterDemoCommands(app, ctx);
   lockout::cli::RegisterEifCommands(app, ctx);
   lockout::cli::RegisterLocalAwsCommands(app, ctx);

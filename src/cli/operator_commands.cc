@@ -30,6 +30,7 @@
 #include "src/operator/attest_client.h"
 #include "src/operator/aws_session.h"
 #include "src/operator/check_lockout.h"
+#include "src/operator/client_key_file.h"
 #include "src/operator/create_key.h"
 #include "src/operator/doctor.h"
 #include "src/operator/enclave_client.h"
@@ -417,6 +418,7 @@ struct SignArgs {
   MessageArgs message;
   std::string protocol = "v2";
   double timeout_s = 10;
+  std::string client_key;  // sign the request (v2, for an enclave with a signing policy)
 };
 
 int RunSign(CLI::App* cmd, const SignArgs& a) {
@@ -424,7 +426,19 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   if (!endpoint.ok()) return Usage(Std(endpoint.status().message()));
   absl::StatusOr<Bytes> message = MessageBytes(cmd, a.message);
   if (!message.ok()) return Usage(Std(message.status().message()));
+  if (!a.client_key.empty() && a.protocol == "v1") {
+    return Usage("--client-key signs v2 requests; v1 (the seed's protocol) has no place for it");
+  }
   if (ParseOnly()) return kExitOk;
+  std::shared_ptr<const auth::ClientKey> client_key;
+  if (!a.client_key.empty()) {
+    std::string warning;
+    absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
+        ops::LoadClientKeyFile(a.client_key, &warning);
+    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
+    if (!warning.empty()) std::cerr << "lockout: warning: " << warning << "\n";
+    client_key = *std::move(key);
+  }
   const absl::Duration timeout = absl::Seconds(a.timeout_s);
   if (a.protocol == "v1") {
     absl::StatusOr<std::string> reply = ops::SignV1(*endpoint, *message, timeout);
@@ -435,8 +449,18 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
       ops::EnclaveV2Client::Connect(*endpoint, timeout);
   if (!client.ok()) return Fail(absl::StrCat("sign: ", client.status().message()));
+  if (client_key != nullptr) (*client)->Authenticate(client_key);
   absl::StatusOr<Bytes> sig = (*client)->Sign(*message);
-  if (!sig.ok()) return Fail(absl::StrCat("sign: ", sig.status().message()));
+  if (!sig.ok()) {
+    std::string hint;
+    if (absl::StrContains(sig.status().message(), "unauthorized")) {
+      hint = client_key == nullptr
+                 ? "; the enclave has a signing policy: sign with --client-key FILE"
+                 : "; the enclave's log names the rule (unknown client, op or key not allowed, "
+                   "stale timestamp: check this host's clock, ...)";
+    }
+    return Fail(absl::StrCat("sign: ", sig.status().message(), hint));
+  }
   nlohmann::ordered_json out;
   out["signature"] = HexEncode(*sig);
   std::cout << out.dump() << "\n";
@@ -659,6 +683,17 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::IsMember({"v1", "v2"}))
         ->capture_default_str();
     cmd->add_option("--timeout", a->timeout_s, "Seconds")->capture_default_str();
+    cmd->add_option("--client-key", a->client_key,
+                    "Sign the request with this client key (lockout client-key create): "
+                    "required by an enclave that runs with a signing policy")
+        ->type_name("FILE");
+    cmd->footer(
+        "\nAn enclave started with --signing-policy serves only requests signed by a client its\n"
+        "policy lists (docs/PROTOCOL.md, \"Authenticated requests\"): pass that client's key "
+        "file.\n"
+        "  lockout sign --enclave vsock://20:5010 --client-key gateway.key --message hello\n"
+        "A refusal is the one error \"unauthorized\"; the enclave's log says which rule refused "
+        "it.");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
   }
   // verify

@@ -28,6 +28,8 @@ namespace lockout::enclave {
 namespace {
 
 constexpr std::string_view kDefaultKmsVia = "vsock://3:8000";
+// The key name of an --ephemeral-key enclave (for a request's "key" and a policy's "keys").
+constexpr std::string_view kEphemeralKeyName = "ephemeral";
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -250,9 +252,14 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
                                               KeyManagerOptions{.mode = config.load_mode});
   }
 
-  impl->handler = std::make_unique<RequestHandler>(
-      *impl->keys, impl->nsm.get(),
-      HandlerOptions{.signing_policy = impl->signing_policy, .pcr16_hex = impl->pcr16_hex});
+  HandlerOptions handler_options;
+  handler_options.signing_policy = impl->signing_policy;
+  handler_options.pcr16_hex = impl->pcr16_hex;
+  // What a request's "key" and a policy's "keys" name: the secret the key comes from.
+  handler_options.key_name =
+      config.ephemeral_key.has_value() ? std::string(kEphemeralKeyName) : config.secret_name;
+  impl->handler =
+      std::make_unique<RequestHandler>(*impl->keys, impl->nsm.get(), std::move(handler_options));
   ServerOptions server_options;
   server_options.listen = listen;
   server_options.threads = config.threads > 0 ? config.threads : AvailableCpus();

@@ -63,7 +63,8 @@ struct EnclaveConfig {
   // (policy_seal.h) before the key is ever requested; if sealing fails the key is never requested
   // and health says why. Either given parsed (tests) or read by Start() from
   // `signing_policy_file` (a file baked into the image); at most one of the two. The request
-  // handler gets it (HandlerOptions::signing_policy) and authorises requests against it.
+  // handler gets it (HandlerOptions::signing_policy) and verifies every request against it
+  // (request_handler.h, docs/PROTOCOL.md §2 "Authenticated requests").
   // Null (and no file): no signing policy, the seed-compatible unauthenticated mode; logged once
   // at start as a warning, reported by health as "auth": "none".
   std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;

@@ -18,6 +18,9 @@ namespace lockout::enclave {
 namespace {
 
 constexpr size_t kMaxIdSize = 256;
+
+// The ops that use the key.
+bool UsesKey(std::string_view op) { return op == "sign" || op == "public_key" || op == "attest"; }
 constexpr char kHexDigits[] = "0123456789abcdef";
 
 void AppendHex(ByteView data, std::string& out) {
@@ -89,7 +92,18 @@ std::optional<Bytes> DecodeB64Field(const nlohmann::json& obj, const char* name,
 }  // namespace
 
 RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options)
-    : keys_(keys), nsm_(nsm), options_(options) {
+    : keys_(keys), nsm_(nsm), options_(std::move(options)) {
+  if (options_.signing_policy != nullptr) {
+    absl::StatusOr<std::unique_ptr<auth::RequestVerifier>> verifier =
+        auth::RequestVerifier::Create(options_.signing_policy, *options_.clock);
+    if (verifier.ok()) {
+      verifier_ = *std::move(verifier);
+    } else {
+      // The parser checks every key, so this is a policy not made by it. Fail closed.
+      LogError("signing_policy_unusable", {{"error", std::string(verifier.status().message())},
+                                           {"consequence", "every request is refused"}});
+    }
+  }
   if (nsm_ == nullptr) return;
   nsm::NsmClient client(*nsm_);
   absl::StatusOr<nsm::DescribePcrResponse> pcr0 = client.DescribePcr(0);
@@ -189,6 +203,16 @@ RequestHandler::Outcome RequestHandler::HandleWithoutBlocking(const net::Frame& 
 RequestHandler::Outcome RequestHandler::HandleFrame(const net::Frame& frame, WorkerState& state,
                                                     std::string& out, bool may_block) {
   if (frame.kind == net::FrameKind::kV1) {
+    if (options_.signing_policy != nullptr) {
+      // Allowed (unauthenticated) only if the policy says so; checked again when a request that
+      // would block runs on the pool, which counts nothing: only refusals are counted.
+      const auth::Decision decision = CheckV1(frame.payload.size());
+      if (!decision.allowed) {
+        Refuse("v1", decision);
+        AppendV1Error(kErrUnauthorized, out);
+        return Outcome::kClose;
+      }
+    }
     if (!HandleV1(frame.payload, state, out, may_block)) return Outcome::kWouldBlock;
     return Outcome::kClose;  // the seed's server: one request per connection
   }
@@ -206,6 +230,29 @@ bool RequestHandler::KeyAccessBlocks() const {
       return false;
   }
   return false;
+}
+
+bool RequestHandler::WouldBlock(std::string_view op) const {
+  return UsesKey(op) && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr));
+}
+
+auth::Decision RequestHandler::CheckV1(size_t payload_bytes) {
+  if (verifier_ == nullptr) return auth::Decision{};  // refused: the policy is unusable
+  return verifier_->CheckV1(payload_bytes);
+}
+
+auth::Decision RequestHandler::CheckV2(const nlohmann::json& request, size_t payload_bytes,
+                                       auth::RequestVerifier::Mode mode) {
+  if (verifier_ == nullptr) return auth::Decision{};  // refused: the policy is unusable
+  return verifier_->CheckV2(request, payload_bytes, options_.key_name, mode);
+}
+
+void RequestHandler::Refuse(std::string_view protocol, const auth::Decision& decision) {
+  // The rule and the client (verified, or as claimed: see RequestVerifier); never the message.
+  LogWarn("request_refused", {{"protocol", protocol},
+                              {"rule", verifier_ == nullptr ? std::string_view("policy_unusable")
+                                                            : auth::RuleName(decision.rule)},
+                              {"client", decision.client}});
 }
 
 bool RequestHandler::AppendBusyError(const net::Frame& frame, std::string& out) {
@@ -340,7 +387,9 @@ void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerSt
 
 bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out,
                               bool may_block) {
-  if (options_.sign_fast_path && (may_block || !KeyAccessBlocks())) {
+  // Under a signing policy every request takes the general path: it must be verified.
+  if (options_.sign_fast_path && options_.signing_policy == nullptr &&
+      (may_block || !KeyAccessBlocks())) {
     if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
       if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
         SignV2(simple->id_json, state.message, state, out);
@@ -350,7 +399,9 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     }
   }
   absl::Status detail;
-  absl::StatusOr<nlohmann::json> request = ParseJson(payload);
+  // A signed request must not be readable two ways: under a policy, no member twice.
+  absl::StatusOr<nlohmann::json> request =
+      options_.signing_policy != nullptr ? ParseJsonStrict(payload) : ParseJson(payload);
   if (!request.ok() || !request->is_object()) {
     detail = request.ok() ? absl::InvalidArgumentError("request is not a JSON object")
                           : request.status();
@@ -372,6 +423,24 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     }
     id = *it;
   }
+
+  if (options_.signing_policy != nullptr) {
+    // Verified before anything else happens. A request that would block here is only checked
+    // (its nonce is not recorded): it is verified again, and admitted, where it runs.
+    auto op = request->find("op");
+    const bool would_block = !may_block && op != request->end() && op->is_string() &&
+                             WouldBlock(op->get_ref<const std::string&>());
+    const auth::Decision decision = CheckV2(*request, payload.size(),
+                                            would_block ? auth::RequestVerifier::Mode::kCheckOnly
+                                                        : auth::RequestVerifier::Mode::kAdmit);
+    if (!decision.allowed) {
+      Refuse("v2", decision);
+      AppendV2Error(id, kErrUnauthorized, out);
+      return true;
+    }
+    if (would_block) return false;
+  }
+
   auto op_it = request->find("op");
   if (op_it == request->end() || !op_it->is_string()) {
     LogRequestError("v2", "", kErrBadRequest,
@@ -381,9 +450,16 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
   const std::string& op = op_it->get_ref<const std::string&>();
 
-  const bool needs_key = op == "sign" || op == "public_key" || op == "attest";
-  if (!may_block && needs_key && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr))) {
-    return false;
+  if (!may_block && WouldBlock(op)) return false;
+
+  if (UsesKey(op)) {
+    if (auto key = request->find("key");
+        key != request->end() && (!key->is_string() || *key != options_.key_name)) {
+      LogRequestError("v2", op, kErrUnknownKey,
+                      absl::NotFoundError("the request names a key this enclave does not serve"));
+      AppendV2Error(id, kErrUnknownKey, out);
+      return true;
+    }
   }
 
   if (op == "sign") {
@@ -407,6 +483,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"load_attempts", health.attempts},
                            {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
                            {"max_workers_one_connection", stats_.max_workers_one_connection()}};
+    if (verifier_ != nullptr) body["refusals"] = verifier_->RefusalsJson();
     if (const signer::Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;

@@ -26,6 +26,17 @@
 // "internal error", ...); the specific cause goes to the local log (JSON lines, never message
 // bytes, keys, documents or nonces).
 //
+// Signing policy (docs/PROTOCOL.md §2 "Authenticated requests"): with
+// HandlerOptions::signing_policy set, every request is verified (src/auth/request_verifier.h)
+// before anything else is done with it - after framing and JSON parsing only (a request that is not
+// a JSON object, or whose id is invalid, is still "bad request"). A refused request is answered
+// "unauthorized" (v2: the connection stays open; v1: as every v1 reply, then closed) and its rule
+// logged as request_refused with the client's name, never the message. A request that would block
+// is checked without recording its nonce before it is handed to the blocking pool, and admitted
+// (nonce recorded) where it runs, so an unauthorized peer cannot occupy the pool and a queued
+// request is not refused as its own replay. `health` reports "auth" ("policy" or "none") and,
+// under a policy, the refusals by rule.
+//
 // Thread-safety: Handle() may be called concurrently, each thread with its own WorkerState.
 
 #include <atomic>
@@ -36,7 +47,9 @@
 #include <string_view>
 
 #include "nlohmann/json.hpp"
+#include "src/auth/request_verifier.h"
 #include "src/common/bytes.h"
+#include "src/common/clock.h"
 #include "src/enclave/key_manager.h"
 #include "src/net/frame_decoder.h"
 #include "src/nsm/nsm_device.h"
@@ -55,6 +68,10 @@ inline constexpr std::string_view kErrBadFrame = "bad frame";
 inline constexpr std::string_view kErrFrameTooLarge = "frame too large";
 // The server's pool for blocking requests (attest, key loads) is full: retry later.
 inline constexpr std::string_view kErrBusy = "busy";
+// Under a signing policy: the request did not pass verification (the rule is in the log).
+inline constexpr std::string_view kErrUnauthorized = "unauthorized";
+// The request names a key ("key") this enclave does not serve.
+inline constexpr std::string_view kErrUnknownKey = "unknown key";
 
 // Per-thread state: the signing context for the current key, reused across requests.
 struct WorkerState {
@@ -89,10 +106,16 @@ struct HandlerOptions {
   // (see ParseSimpleSign); off only in tests that compare both paths.
   bool sign_fast_path = true;
   // The enclave's signing policy (enclave_app.h), sealed into PCR16; null: none (health reports
-  // "auth": "none").
+  // "auth": "none"). With one, every request is verified against it first (see above); the
+  // handler's verifier holds the one replay cache of this enclave.
   std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;
   // PCR16 (lower-case hex) once the policy is sealed; health reports it. Empty: not sealed.
   std::string pcr16_hex;
+  // The name of the key this enclave serves (its secret name; "ephemeral" for an ephemeral key):
+  // a request's "key" must equal it, and a policy's "keys" are matched against it.
+  std::string key_name;
+  // The clock the replay window is checked against (not owned; must outlive the handler).
+  const Clock* clock = &Clock::Real();
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —
@@ -150,11 +173,21 @@ class RequestHandler final {
   bool HandleV2(std::string_view payload, WorkerState& state, std::string& out, bool may_block);
   // True if getting the key may block now (per-request mode; first-request mode while unloaded).
   bool KeyAccessBlocks() const;
+  // True if a v2 request of `op` blocks now (it needs the key and KeyAccessBlocks(), or it is
+  // attest with an NSM).
+  bool WouldBlock(std::string_view op) const;
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
   void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out);
   // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok).
   std::string_view SignToHex(ByteView message, WorkerState& state, absl::Status* detail);
   void AppendV2Error(const nlohmann::json& id, std::string_view reason, std::string& out);
+  // Logs a request the verifier refused (the caller answers it).
+  void Refuse(std::string_view protocol, const auth::Decision& decision);
+  // Under a policy: the verifier's decision on a request; refuses everything (failing closed)
+  // if the policy could not be turned into a verifier.
+  auth::Decision CheckV1(size_t payload_bytes);
+  auth::Decision CheckV2(const nlohmann::json& request, size_t payload_bytes,
+                         auth::RequestVerifier::Mode mode);
 
   KeyManager& keys_;
   nsm::NsmDevice* nsm_;
@@ -163,6 +196,8 @@ class RequestHandler final {
   // reports it so an operator can compare it with the key policy even before a key is loaded.
   std::string pcr0_hex_;
   SigningStats stats_;
+  // Built from options_.signing_policy (null without one): this enclave's one replay cache.
+  std::unique_ptr<auth::RequestVerifier> verifier_;
 };
 
 }  // namespace lockout::enclave

@@ -1,10 +1,11 @@
 #pragma once
 
-// The hook for authenticated requests. A later protocol revision has clients sign their v2
-// requests; the load generator calls Decorate() on every v2 request object (already holding
-// "id", "op" and "message") just before encoding it, so an implementation can add fields such
-// as a client key id and a signature over the request. v1 requests are never decorated (v1 has
-// no place for them).
+// The hook for authenticated requests. Under a signing policy clients sign their v2 requests
+// (docs/PROTOCOL.md §2, "Authenticated requests"; ClientKeyAuthenticator in
+// client_key_authenticator.h); the load generator calls Decorate() on every v2 request object
+// (already holding "id", "op" and "message") just before encoding it, so an implementation can
+// add fields such as a client key id and a signature over the request. v1 requests are never
+// decorated (v1 has no place for them).
 //
 // Contract:
 //   * Decorate may add or change fields, but must leave "id" as it is: replies are matched to

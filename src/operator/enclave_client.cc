@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/auth/request_auth.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
@@ -94,9 +95,18 @@ absl::StatusOr<std::unique_ptr<EnclaveV2Client>> EnclaveV2Client::Connect(
   return std::unique_ptr<EnclaveV2Client>(new EnclaveV2Client(*std::move(stream), timeout));
 }
 
+void EnclaveV2Client::Authenticate(std::shared_ptr<const auth::ClientKey> key, const Clock& clock) {
+  client_key_ = std::move(key);
+  clock_ = &clock;
+}
+
 absl::StatusOr<Json> EnclaveV2Client::Call(Json request) {
   const int64_t id = next_id_++;
   request["id"] = id;
+  if (client_key_ != nullptr) {
+    absl::Status signed_request = auth::SignRequest(*client_key_, clock_->Now(), request);
+    if (!signed_request.ok()) return signed_request;
+  }
   // One deadline per call: the request written and its reply read.
   const absl::Time deadline = stream_.DeadlineAfter(timeout_);
   absl::Status sent = net::WriteFrame(stream_, net::FrameKind::kV2, request.dump(), deadline);

@@ -6,7 +6,8 @@
 //   v1: SignV1 opens a connection, sends {"bytes": B64}$$$ and returns the reply's JSON text
 //       verbatim (the seed's test.py prints exactly that).
 //   v2: EnclaveV2Client keeps one connection and sends length-prefixed requests with increasing
-//       numeric ids; every reply's id must echo the request's.
+//       numeric ids; every reply's id must echo the request's. With a client key
+//       (Authenticate) every request is signed (docs/PROTOCOL.md §2, "Authenticated requests").
 // Replies are untrusted: bounded by the frame limit and a deadline per call, parsed with
 // ParseJson; a reply that is not what the protocol says is InvalidArgument naming the field.
 // Enclave-side errors ({"ok": false, "error": R}) become FailedPrecondition("enclave: R").
@@ -19,7 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "src/auth/client_key.h"
 #include "src/common/bytes.h"
+#include "src/common/clock.h"
 #include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
@@ -49,7 +52,12 @@ class EnclaveV2Client final {
   static absl::StatusOr<std::unique_ptr<EnclaveV2Client>> Connect(
       const net::Endpoint& endpoint, absl::Duration timeout = kDefaultEnclaveTimeout);
 
-  // Sends `request` (an object; "id" is set here) and returns the reply object with "ok": true.
+  // From now on every request carries "auth", signed with `key` at `clock`'s time (for an
+  // enclave with a signing policy). `clock` must outlive the client.
+  void Authenticate(std::shared_ptr<const auth::ClientKey> key, const Clock& clock = Clock::Real());
+
+  // Sends `request` (an object; "id" is set here, and "auth" when authenticating) and returns the
+  // reply object with "ok": true.
   absl::StatusOr<nlohmann::json> Call(nlohmann::json request);
 
   // op sign: the signature bytes (DER ECDSA or raw Ed25519).
@@ -67,6 +75,8 @@ class EnclaveV2Client final {
   net::FrameDecoder decoder_;
   absl::Duration timeout_;
   int64_t next_id_ = 1;
+  std::shared_ptr<const auth::ClientKey> client_key_;
+  const Clock* clock_ = &Clock::Real();
 };
 
 // String field `name` of `reply` (InvalidArgument naming it when missing or not a string).
