@@ -67,7 +67,7 @@ TEST(IniFileTest, MalformedLinesAreRefusedByLineNumberWithoutTheirText) {
       {"[]\n", "line 1: empty section name"},
       {"[  ]\n", "line 1: empty section name"},
       {"[a] SECRETVALUE\n", "line 1: text after a section's ']'"},
-      {"[a]\n = SECRETVALUE\n", "line 2: empty key"},
+      {"[a]\n= SECRETVALUE\n", "line 2: empty key"},
       {"  continued SECRETVALUE\n[a]\n", "line 1: indented line continues no setting"},
       {"[a]\nx = 1\n[b]\n  SECRETVALUE\n", "line 4: indented line continues no setting"},
   };
@@ -75,17 +75,17 @@ TEST(IniFileTest, MalformedLinesAreRefusedByLineNumberWithoutTheirText) {
     absl::StatusOr<IniFile> ini = IniFile::Parse(c.text);
     ASSERT_FALSE(ini.ok()) << c.text;
     EXPECT_EQ(ini.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(ini.status().message(), HasSubstr(c.error)) << c.text;
-    EXPECT_THAT(ini.status().message(), Not(HasSubstr("SECRETVALUE")));
+    EXPECT_THAT(ini.status().ToString(), HasSubstr(c.error)) << c.text;
+    EXPECT_THAT(ini.status().ToString(), Not(HasSubstr("SECRETVALUE")));
   }
 }
 
 TEST(IniFileTest, NulBytesAndOversizedFilesAreRefused) {
   const std::string with_nul("[a]\nx = 1\0\n", 11);
-  EXPECT_THAT(IniFile::Parse(with_nul).status().message(), HasSubstr("NUL"));
+  EXPECT_THAT(IniFile::Parse(with_nul).status().ToString(), HasSubstr("NUL"));
   std::string big = "[a]\n";
   big += std::string(kMaxIniBytes, '#');
-  EXPECT_THAT(IniFile::Parse(big).status().message(), HasSubstr("larger than"));
+  EXPECT_THAT(IniFile::Parse(big).status().ToString(), HasSubstr("larger than"));
 }
 
 }  // namespace

@@ -38,10 +38,10 @@ TEST(SplitCommandLineTest, SplitsLikePythonShlexPosix) {
 }
 
 TEST(SplitCommandLineTest, RefusesUnterminatedQuotesTrailingBackslashAndEmpty) {
-  EXPECT_THAT(SplitCommandLine("a 'b").status().message(), HasSubstr("unterminated ' quote"));
-  EXPECT_THAT(SplitCommandLine("a \"b").status().message(), HasSubstr("unterminated \" quote"));
-  EXPECT_THAT(SplitCommandLine("a \\").status().message(), HasSubstr("backslash"));
-  EXPECT_THAT(SplitCommandLine("   ").status().message(), HasSubstr("empty"));
+  EXPECT_THAT(SplitCommandLine("a 'b").status().ToString(), HasSubstr("unterminated ' quote"));
+  EXPECT_THAT(SplitCommandLine("a \"b").status().ToString(), HasSubstr("unterminated \" quote"));
+  EXPECT_THAT(SplitCommandLine("a \\").status().ToString(), HasSubstr("backslash"));
+  EXPECT_THAT(SplitCommandLine("   ").status().ToString(), HasSubstr("empty"));
 }
 
 TEST(ParseProcessCredentialsTest, AcceptsVersion1WithAndWithoutExpiry) {
@@ -89,8 +89,8 @@ TEST(ParseProcessCredentialsTest, RefusesGarbageNamingTheFieldNeverTheValue) {
     absl::StatusOr<RoleCredentials> r = ParseProcessCredentials(c.output);
     ASSERT_FALSE(r.ok()) << c.output;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(r.status().message(), HasSubstr(c.error)) << c.output;
-    EXPECT_THAT(r.status().message(), Not(HasSubstr("SECRETVALUE")));
+    EXPECT_THAT(r.status().ToString(), HasSubstr(c.error)) << c.output;
+    EXPECT_THAT(r.status().ToString(), Not(HasSubstr("SECRETVALUE")));
   }
 }
 
@@ -125,24 +125,24 @@ TEST(RunCredentialProcessTest, FailuresSayWhatHappenedAndNeverQuoteTheOutput) {
   absl::StatusOr<RoleCredentials> r =
       RunCredentialProcess("/bin/sh -c 'echo SECRETVALUE; exit 3'", "credential_process of x");
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("credential_process of x"));
-  EXPECT_THAT(r.status().message(), HasSubstr("exited with status 3"));
-  EXPECT_THAT(r.status().message(), Not(HasSubstr("SECRETVALUE")));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("credential_process of x"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("exited with status 3"));
+  EXPECT_THAT(r.status().ToString(), Not(HasSubstr("SECRETVALUE")));
 
   r = RunCredentialProcess("/bin/sh -c 'echo SECRETVALUE is not json'", "p");
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("not JSON"));
-  EXPECT_THAT(r.status().message(), HasSubstr("bytes of output"));
-  EXPECT_THAT(r.status().message(), Not(HasSubstr("SECRETVALUE")));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("not JSON"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("bytes of output"));
+  EXPECT_THAT(r.status().ToString(), Not(HasSubstr("SECRETVALUE")));
 
   r = RunCredentialProcess("/no/such/helper --x", "p");
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("cannot run \"/no/such/helper\""));
-  EXPECT_THAT(r.status().message(), HasSubstr("without a shell"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("cannot run \"/no/such/helper\""));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("without a shell"));
 
   r = RunCredentialProcess("/bin/sh -c 'kill -9 $$'", "p");
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("killed by signal 9"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("killed by signal 9"));
 }
 
 TEST(RunCredentialProcessTest, OutputSizeAndTimeAreBounded) {
@@ -154,7 +154,7 @@ TEST(RunCredentialProcessTest, OutputSizeAndTimeAreBounded) {
       RunCredentialProcess("/bin/sh -c 'yes SECRETVALUE'", "p", options);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(r.status().message(), HasSubstr("more than 1000 bytes"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("more than 1000 bytes"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 
   options.timeout = absl::Milliseconds(300);
@@ -162,7 +162,7 @@ TEST(RunCredentialProcessTest, OutputSizeAndTimeAreBounded) {
   r = RunCredentialProcess("/bin/sleep 30", "p", options);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(r.status().message(), HasSubstr("killed"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("killed"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 
   // Closing stdout and lingering is bounded too.

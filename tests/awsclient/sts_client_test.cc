@@ -72,19 +72,19 @@ TEST(StsRepliesTest, MissingOrMisplacedElementsAreNamedNotQuoted) {
   absl::StatusOr<AssumeRoleResult> r = ParseAssumeRoleResponse(no_secret);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
-  EXPECT_THAT(r.status().message(), HasSubstr("SecretAccessKey"));
+  EXPECT_THAT(r.status().ToString(), HasSubstr("SecretAccessKey"));
 
   std::string bad_time = kAssumeRoleReply;
   bad_time.replace(bad_time.find("2019-11-09T13:34:41Z"), 20, "tomorrow");
-  EXPECT_THAT(ParseAssumeRoleResponse(bad_time).status().message(), HasSubstr("Expiration"));
+  EXPECT_THAT(ParseAssumeRoleResponse(bad_time).status().ToString(), HasSubstr("Expiration"));
 
   std::string nested = kAssumeRoleReply;
   nested.replace(nested.find("ASIAIOSFODNN7EXAMPLE"), 20, "<x>ASIA</x>");
-  EXPECT_THAT(ParseAssumeRoleResponse(nested).status().message(), HasSubstr("AccessKeyId"));
+  EXPECT_THAT(ParseAssumeRoleResponse(nested).status().ToString(), HasSubstr("AccessKeyId"));
 
-  EXPECT_THAT(ParseAssumeRoleResponse("<GetCallerIdentityResponse/>").status().message(),
+  EXPECT_THAT(ParseAssumeRoleResponse("<GetCallerIdentityResponse/>").status().ToString(),
               HasSubstr("not an AssumeRoleResponse"));
-  EXPECT_THAT(ParseGetCallerIdentityResponse(kAssumeRoleReply).status().message(),
+  EXPECT_THAT(ParseGetCallerIdentityResponse(kAssumeRoleReply).status().ToString(),
               HasSubstr("not a GetCallerIdentityResponse"));
 }
 
@@ -114,7 +114,7 @@ TEST(StsRepliesTest, MalformedXmlIsRefusedWithoutQuotingIt) {
     absl::StatusOr<XmlElement> x = ParseXml(text);
     ASSERT_FALSE(x.ok()) << text;
     EXPECT_EQ(x.status().code(), absl::StatusCode::kInvalidArgument) << text;
-    EXPECT_THAT(x.status().message(), Not(HasSubstr("SECRETVALUE"))) << text;
+    EXPECT_THAT(x.status().ToString(), Not(HasSubstr("SECRETVALUE"))) << text;
   }
 }
 
@@ -122,12 +122,12 @@ TEST(StsRepliesTest, XmlLimitsHold) {
   std::string deep;
   for (int i = 0; i < kMaxXmlDepth + 1; ++i) deep += "<a>";
   for (int i = 0; i < kMaxXmlDepth + 1; ++i) deep += "</a>";
-  EXPECT_THAT(ParseXml(deep).status().message(), HasSubstr("nested too deeply"));
+  EXPECT_THAT(ParseXml(deep).status().ToString(), HasSubstr("nested too deeply"));
   std::string wide = "<a>";
   for (size_t i = 0; i < kMaxXmlElements; ++i) wide += "<b/>";
   wide += "</a>";
-  EXPECT_THAT(ParseXml(wide).status().message(), HasSubstr("too many elements"));
-  EXPECT_THAT(ParseXml(std::string(kMaxXmlBytes + 1, ' ')).status().message(),
+  EXPECT_THAT(ParseXml(wide).status().ToString(), HasSubstr("too many elements"));
+  EXPECT_THAT(ParseXml(std::string(kMaxXmlBytes + 1, ' ')).status().ToString(),
               HasSubstr("larger than"));
 }
 

@@ -99,7 +99,7 @@ TEST_F(ResolveKmsKeyTest, MissingKeysAreNamedWithWhatToCheck) {
     ASSERT_FALSE(ref.ok()) << form;
     EXPECT_EQ(ref.status().code(), absl::StatusCode::kNotFound);
     EXPECT_THAT(
-        ref.status().message(),
+        ref.status().ToString(),
         AllOf(HasSubstr("--probe-key " + form + ": KMS has no such"), HasSubstr("AWS_REGION")));
   }
   EXPECT_EQ(ResolveKmsKey(*admin_, "arn:aws:s3:::b").status().code(),
@@ -119,7 +119,7 @@ TEST_F(ResolveKmsKeyTest, CallersThatMayNotDescribeTheKey) {
   ref = ResolveKmsKey(*instance_, "alias/ref");
   ASSERT_FALSE(ref.ok());
   EXPECT_EQ(ref.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(ref.status().message(), HasSubstr("pass the key ARN instead"));
+  EXPECT_THAT(ref.status().ToString(), HasSubstr("pass the key ARN instead"));
 
   // A key policy that denies the admin DescribeKey: the alias resolves through ListAliases.
   const std::string root = ready_["principals"]["root"]["arn"].get<std::string>();
