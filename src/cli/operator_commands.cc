@@ -51,6 +51,18 @@ constexpr int kExitInconclusive = 3;
 constexpr int kExitBreakGlass = 4;
 constexpr size_t kMaxInputFile = 1 << 20;
 
+// The --help footer of every command that talks to AWS.
+constexpr char kAwsConfigHelp[] =
+    "AWS: region, endpoints and credentials as the AWS CLI finds them. Credentials, first that "
+    "has them: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); the profile "
+    "AWS_PROFILE (default \"default\") in ~/.aws/credentials and ~/.aws/config "
+    "(AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE): role_arn + source_profile (STS "
+    "AssumeRole), static keys, credential_process; then the instance role through IMDSv2 unless "
+    "AWS_EC2_METADATA_DISABLED=true. Region: AWS_REGION, AWS_DEFAULT_REGION, the profile's "
+    "region. Endpoints: AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SECRETS_MANAGER, "
+    "AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL. Against local-aws: "
+    "eval \"$(lockout local-aws env --ready-file FILE --as admin)\".";
+
 bool ParseOnly() {
   const char* v = std::getenv("LOCKOUT_PARSE_ONLY");
   return v != nullptr && std::string_view(v) == "1";
@@ -542,6 +554,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Generate a signing key, KMS-encrypt its PKCS#8 form and store it as a SecretBinary.\n"
         "Prints the public key (PEM; secp256k1 also the address). The private key is wiped.\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key");
+    cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
@@ -583,6 +596,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                     "added a client of its own");
     cmd->add_option("--out", a->out, "Write the policy to FILE instead of stdout");
     cmd->add_flag("--apply", a->apply, "PutKeyPolicy on --kms-key");
+    cmd->footer(kAwsConfigHelp);
     cmd->add_option(
         "--kms-key", a->kms_key,
         "The KMS key to apply the policy to (key id, key ARN, alias/NAME or alias ARN)");
@@ -597,6 +611,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "parsed; 2 usage error.\n"
         "Example: lockout policy lint policy.json   |   lockout policy lint --kms-key ID");
     lint->add_option("FILE", a->lint_file, "The policy document (JSON)");
+    lint->footer(kAwsConfigHelp);
     lint->add_option(
         "--kms-key", a->lint_kms_key,
         "Lint this key's current policy (GetKeyPolicy; key id, key ARN, alias/NAME or alias ARN)");
@@ -634,6 +649,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Exit: 0 every leak path tried is closed (the debug-mode Decrypt is tried only with\n"
         "--nsm; without it that line says `not tried` and is left out); 1 a leak path is OPEN;\n"
         "3 inconclusive (none open, but one could not be tried); 2 usage error.");
+    cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
@@ -659,6 +675,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Check a running setup end to end (credentials, secret, relay, enclave, PCR0 vs policy)\n"
         "and name the first broken link.");
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
+    cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key,
                     "Compare the enclave's PCR0 with this key's policy (key id, key ARN, "
                     "alias/NAME or alias ARN)");

@@ -67,9 +67,30 @@ absl::StatusOr<KmsKeyRef> ResolveKmsKey(awsclient::KmsClient& kms, std::string_v
     return ref;
   }
   if (absl::IsPermissionDenied(s)) {
+    // The key policy may deny DescribeKey (the recommended policy does, to all but the enclave
+    // role and the key admin); ListAliases is decided by identity policies alone.
+    std::string_view alias_name = input.substr(input.find("alias/"));
+    absl::StatusOr<std::vector<awsclient::AliasEntry>> aliases = kms.ListAliases();
+    if (aliases.ok()) {
+      for (const awsclient::AliasEntry& a : *aliases) {
+        if (a.alias_name != alias_name || a.target_key_id.empty()) continue;
+        ref.key_id = a.target_key_id;
+        const size_t colon = a.alias_arn.rfind(':');
+        if (colon != std::string::npos) {
+          ref.arn = absl::StrCat(a.alias_arn.substr(0, colon + 1), "key/", a.target_key_id);
+        }
+        ref.resolved = true;
+        return ref;
+      }
+      return absl::NotFoundError(
+          absl::StrCat(Absl(what), " ", Absl(input),
+                       ": KMS has no such alias in this account and region (ListAliases); "
+                       "check the name, AWS_REGION and that these credentials belong to the "
+                       "key's account"));
+    }
     return absl::PermissionDeniedError(
         absl::StrCat(Absl(what), " ", Absl(input),
-                     ": cannot resolve the alias, DescribeKey is denied to these "
+                     ": cannot resolve the alias, DescribeKey and ListAliases are denied to these "
                      "credentials (",
                      s.message(), "); pass the key ARN instead"));
   }

@@ -6,8 +6,10 @@
 // id or key ARN, so every command resolves its key once, here, and uses the key ARN after.
 //
 // Resolution: DescribeKey (which takes all four forms) -> KeyMetadata.KeyId and Arn. When
-// DescribeKey is denied (the instance role usually may not call it), a key id or key ARN is used
-// as given; an alias cannot be resolved then and is an error saying so.
+// DescribeKey is denied (the instance role usually may not call it; the recommended key policy
+// denies it to the policy admin), a key id or key ARN is used as given and an alias is looked up
+// with ListAliases (decided by identity policies alone); when that is denied too, the alias
+// cannot be resolved and the error says so.
 // Errors teach: NotFound names the key as given and what to check (the name, AWS_REGION, the
 // account of the credentials); PermissionDenied says to pass the key ARN.
 // Thread-safety: reentrant (the client is thread-safe).

@@ -44,7 +44,8 @@ class DoctorTest(RuntimeTestCase):
         self.assertEqual(code, 0, out)
         self.assertTrue(out.endswith("all links work\n"), out)
         checks = self.lines(out)
-        self.assertEqual(list(checks), ["credentials", "secret", "relay", "enclave", "pcr0"])
+        self.assertEqual(list(checks),
+                         ["credentials", "secret", "relay", "enclave", "kms_key", "pcr0"])
         self.assertTrue(all(mark == "✓" for mark, _ in checks.values()), out)
         self.assertRegex(checks["pcr0"][1], r"^[0-9a-f]{96} = policy ImageSha384$")
         self.assertIn("healthy, key p256", checks["enclave"][1])
