@@ -241,8 +241,40 @@ class BuildEifTest(harness.TempDirTestCase):
                 self.assertIn(message, err)
                 self.assertEqual(err.count("\n"), 1, err)
                 self.assertFalse(os.path.exists(out))
-        # Usage errors (no --blobs) are exit 2, like every command's.
-        self.assertEqual(self.build("--output", out, "--", *ARGV, check=False).returncode, 2)
+        for args, message in (
+                (["--output", out, "--", *ARGV], "--blobs DIR and --output FILE go together"),
+                (["--", *ARGV], "nothing to write")):
+            r = self.build(*args, check=False)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(message, r.stderr.decode())
+        # Usage errors are exit 2, like every command's.
+        self.assertEqual(self.build("--bogus", "--", *ARGV, check=False).returncode, 2)
+
+    def test_rootfs_dir_writes_the_images_files_for_the_docker_path(self):
+        rootfs = os.path.join(self.tmp, "rootfs")
+        out = os.path.join(self.tmp, "lockout.eif")
+        self.build("--rootfs-dir", rootfs, "--blobs", self.blobs, "--output", out, "--", *ARGV)
+        files = {}
+        for dirpath, dirs, names in os.walk(rootfs):
+            for d in dirs:
+                st = os.lstat(os.path.join(dirpath, d))
+                self.assertEqual((st.st_mode & 0o7777, int(st.st_mtime)), (0o755, 0), d)
+            for n in names:
+                p = os.path.join(dirpath, n)
+                st = os.lstat(p)
+                self.assertEqual(int(st.st_mtime), 0, p)
+                files["/" + os.path.relpath(p, rootfs)] = (st.st_mode & 0o7777, read(p))
+        # Exactly the files, modes and contents of the EIF's customer ramdisk.
+        customer = eif_sections(read(out))[4][1]
+        in_eif = {n[len("rootfs"):]: (m & 0o7777, d) for n, m, d in newc_entries(customer)
+                  if n.startswith("rootfs/") and m & 0o170000 == 0o100000
+                  and n != "rootfs/etc/hosts"}
+        self.assertEqual(sorted(files), sorted(in_eif))
+        self.assertTrue(files == in_eif)
+        # The directory must be new or empty: nothing is overwritten.
+        r = self.build("--rootfs-dir", rootfs, "--", *ARGV, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("new or empty directory", r.stderr.decode())
 
 
 if __name__ == "__main__":
