@@ -194,6 +194,27 @@ TEST_F(EnclaveImageTest, BadBinaryCaBundleArgvAndEnvAreRefused) {
   EXPECT_THAT(BuildEnclaveImage(spec).status().message(), HasSubstr("NAME=VALUE"));
 }
 
+TEST_F(EnclaveImageTest, RootfsAloneNeedsNoBlobsAndIsTheImagesTree) {
+  EnclaveImageSpec spec = Spec();
+  spec.blobs_dir = dir_.path() + "/nowhere";
+  absl::StatusOr<ImageRootfs> rootfs = AssembleRootfs(spec);
+  ASSERT_TRUE(rootfs.ok()) << rootfs.status();
+  absl::StatusOr<EnclaveImage> image = BuildEnclaveImage(Spec());
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ(rootfs->tree.Entries().size(), image->rootfs.Entries().size());
+  for (size_t i = 0; i < rootfs->tree.Entries().size(); ++i) {
+    const RootfsTree::Entry a = rootfs->tree.Entries()[i];
+    const RootfsTree::Entry b = image->rootfs.Entries()[i];
+    EXPECT_EQ(a.path, b.path);
+    EXPECT_EQ(a.permissions, b.permissions);
+    EXPECT_TRUE(a.is_directory || *a.data == *b.data) << a.path;
+  }
+  spec.argv = {};  // no argv: nothing to check
+  EXPECT_TRUE(AssembleRootfs(spec).ok());
+  spec.argv = {"/elsewhere"};
+  EXPECT_THAT(AssembleRootfs(spec).status().message(), HasSubstr("not a file in the image"));
+}
+
 TEST(EnclaveMemoryTest, FourTimesTheEifRoundedUpToMiB) {
   EXPECT_EQ(MinimumEnclaveMemoryMiB(0), 0u);
   EXPECT_EQ(MinimumEnclaveMemoryMiB(1), 1u);

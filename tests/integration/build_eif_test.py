@@ -277,5 +277,52 @@ class BuildEifTest(harness.TempDirTestCase):
         self.assertIn("new or empty directory", r.stderr.decode())
 
 
+    def test_dockerfile_built_by_buildah_holds_the_same_rootfs(self):
+        """Item 5: deploy/Dockerfile + the --rootfs-dir tree, built offline by buildah."""
+        buildah = shutil.which("buildah")
+        if buildah is None:
+            self.skipTest("*** buildah is not installed (apt-get install buildah): Docker path "
+                          "not checked")
+        dockerfile = os.path.join(harness.SOURCE_DIR, "deploy", "Dockerfile")
+        with open(dockerfile) as f:
+            joined = f.read().replace("\\\n", " ")
+        cmd = json.loads(next(line for line in joined.splitlines()
+                              if line.startswith("CMD "))[4:])
+        rootfs = os.path.join(self.tmp, "rootfs")
+        # A small stand-in keeps the vfs copies quick; the tree's shape is the same.
+        self.build("--rootfs-dir", rootfs, "--enclave-binary", "/usr/bin/true", "--", *cmd)
+        store = ["--root", os.path.join(self.tmp, "storage"),
+                 "--runroot", os.path.join(self.tmp, "run"), "--storage-driver", "vfs"]
+        r = harness.run([buildah, *store, "bud", "--isolation", "chroot", "--timestamp", "0",
+                         "--network", "none", "-f", dockerfile, "-t", "lockout-enclave-test",
+                         rootfs], timeout=240)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        r = harness.run([buildah, *store, "from", "lockout-enclave-test"], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        container = r.stdout.decode().strip()
+        self._stops.append(lambda: harness.run([buildah, *store, "rm", container]))
+        r = harness.run([buildah, *store, "mount", container], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        mounted = r.stdout.decode().strip()
+
+        def tree(root):
+            out = {}
+            for dirpath, dirs, names in os.walk(root):
+                for n in dirs + names:
+                    p = os.path.join(dirpath, n)
+                    st = os.lstat(p)
+                    data = read(p) if os.path.isfile(p) and not os.path.islink(p) else None
+                    out[os.path.relpath(p, root)] = (st.st_mode, int(st.st_mtime), data)
+            return out
+
+        self.assertEqual(tree(mounted), tree(rootfs))
+        inspect = harness.run([buildah, *store, "inspect", "--type", "image",
+                               "lockout-enclave-test"], timeout=60)
+        config = json.loads(inspect.stdout)["OCIv1"]["config"]
+        self.assertEqual(config["Cmd"], cmd)
+        self.assertFalse(config.get("Entrypoint"))
+        self.assertIn("AWS_REGION=us-east-1", config["Env"])
+
+
 if __name__ == "__main__":
     unittest.main()
