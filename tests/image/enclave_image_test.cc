@@ -201,10 +201,12 @@ TEST_F(EnclaveImageTest, RootfsAloneNeedsNoBlobsAndIsTheImagesTree) {
   ASSERT_TRUE(rootfs.ok()) << rootfs.status();
   absl::StatusOr<EnclaveImage> image = BuildEnclaveImage(Spec());
   ASSERT_TRUE(image.ok()) << image.status();
-  ASSERT_EQ(rootfs->tree.Entries().size(), image->rootfs.Entries().size());
-  for (size_t i = 0; i < rootfs->tree.Entries().size(); ++i) {
-    const RootfsTree::Entry a = rootfs->tree.Entries()[i];
-    const RootfsTree::Entry b = image->rootfs.Entries()[i];
+  const std::vector<RootfsTree::Entry> alone = rootfs->tree.Entries();
+  const std::vector<RootfsTree::Entry> in_image = image->rootfs.Entries();
+  ASSERT_EQ(alone.size(), in_image.size());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    const RootfsTree::Entry& a = alone[i];
+    const RootfsTree::Entry& b = in_image[i];
     EXPECT_EQ(a.path, b.path);
     EXPECT_EQ(a.permissions, b.permissions);
     EXPECT_TRUE(a.is_directory || *a.data == *b.data) << a.path;
