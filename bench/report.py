@@ -110,7 +110,10 @@ def main():
     eif = runs.get("eif")
     if eif:
         if eif.get("built"):
-            lines.append(f"EIF size: {eif['eif_bytes'] / 2**20:.1f} MiB.")
+            lines.append(f"EIF size: {eif['eif_bytes'] / 2**20:.1f} MiB with a {eif['blobs']} "
+                         f"kernel of {eif['kernel_bytes'] / 2**20:.1f} MiB and "
+                         f"{eif['image_files']} image files; nitro-cli needs at least "
+                         f"{eif['min_memory_mib']} MiB of enclave memory for it (4 x the EIF).")
         else:
             lines.append(f"EIF size: not measured — the enclave image cannot be built yet "
                          f"(`lockout build-eif` does not exist). What would go in it: "

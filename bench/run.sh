@@ -9,7 +9,8 @@
 #   cold      process start to first signature against local-aws, median of COLD_RUNS
 #             (bench/cold_start.py: relay, RSA key pair, attestation, attested KMS Decrypt)
 #   rss       the enclave's peak resident memory (VmHWM) after all of the above
-#   eif       the enclave binary and its shared libraries (no image builder exists yet)
+#   eif       the enclave image `lockout build-eif` writes (AWS blobs if installed, else the
+#             machine's /boot kernel, else a synthetic one; synthetic init and nsm.ko)
 # Each load run also records the enclave's CPU time (/proc/PID/stat), so "per worker" figures are
 # signatures per enclave CPU-second: on a machine shared with the load generator (or neighbours)
 # that is what one dedicated core would do.
@@ -102,16 +103,37 @@ done
 echo "cold start ($COLD_RUNS runs)..." >&2
 record cold "$(python3 "$ROOT/bench/cold_start.py" --bin-dir "$BIN" --runs "$COLD_RUNS")"
 
-# The enclave image cannot be built yet (`lockout build-eif` does not exist): record what would go
-# into its customer ramdisk (the binary and the shared libraries it loads), for scale.
-echo "enclave binary and libraries..." >&2
-record eif "$(python3 - "$BIN/lockout-enclave" <<'PY'
-import json, os, re, subprocess, sys
-out = subprocess.run(["ldd", sys.argv[1]], capture_output=True, text=True).stdout
-paths = [sys.argv[1]] + [m for m in re.findall(r"(/\S+) \(0x", out)]
-print(json.dumps({"built": False, "binary_bytes": os.path.getsize(sys.argv[1]),
-                  "with_libraries_bytes": sum(os.path.getsize(os.path.realpath(p)) for p in paths),
-                  "libraries": len(paths) - 1}))
+# The enclave image, built as the tutorial builds it (docs/ENCLAVE-IMAGE.md).
+echo "enclave image..." >&2
+record eif "$(python3 - "$BIN" "$WORK/eif" <<'PY'
+import glob, json, os, struct, subprocess, sys
+bin_dir, work = sys.argv[1], sys.argv[2]
+blobs = os.path.join(work, "blobs")
+os.makedirs(blobs)
+aws = "/usr/share/nitro_enclaves/blobs"
+kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+if os.path.exists(os.path.join(aws, "bzImage")):
+    kind, blobs = "aws", aws
+else:
+    if kernels:
+        kind, kernel = "boot", open(kernels[-1], "rb").read()
+    else:  # a setup header only: enough to measure, not to boot
+        kind, kernel = "synthetic", bytearray(4096)
+        kernel[0x1FE:0x200], kernel[0x202:0x206] = b"\x55\xaa", b"HdrS"
+        kernel[0x206:0x208] = struct.pack("<H", 0x20F)
+    for name, data in (("bzImage", bytes(kernel)), ("init", b"#!init\n"), ("nsm.ko", b"nsm\n"),
+                       ("cmdline", b"reboot=k panic=30 pci=off nomodules console=ttyS0\n")):
+        open(os.path.join(blobs, name), "wb").write(data)
+eif = os.path.join(work, "lockout.eif")
+out = subprocess.run([os.path.join(bin_dir, "lockout"), "build-eif", "--blobs", blobs,
+                      "--output", eif, "--json", "--", "/lockout-enclave"],
+                     capture_output=True, text=True, check=True).stdout
+meta = json.loads(out)["Metadata"]["LockoutInputs"]
+size = os.path.getsize(eif)
+print(json.dumps({"built": True, "eif_bytes": size, "blobs": kind,
+                  "kernel_bytes": next(f["Size"] for f in meta if f["Role"] == "kernel"),
+                  "image_files": sum(1 for f in meta if f["Name"].startswith("/")),
+                  "min_memory_mib": -(-4 * size // 2**20)}))
 PY
 )"
 

@@ -1,7 +1,11 @@
 // `lockout describe-eif FILE`: measure an enclave image file and print nitro-cli-style JSON.
 // `lockout build-eif ...`: build the enclave image reproducibly (src/image/enclave_image.h).
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <iostream>
 #include <memory>
@@ -40,6 +44,7 @@ int RunDescribeEif(const DescribeEifOptions& options) {
 struct BuildEifOptions {
   std::string blobs;
   std::string output;
+  std::string rootfs_dir;
   std::string enclave_binary;
   std::string ca_bundle = image::kDefaultCaBundle;
   std::vector<std::string> env;
@@ -57,12 +62,39 @@ std::string SiblingEnclaveBinary() {
   return path.substr(0, slash + 1) + "lockout-enclave";
 }
 
+// --rootfs-dir: the tree as files (mkdir'd if missing; nothing in it is overwritten).
+int WriteRootfs(const image::RootfsTree& tree, const std::string& dir, bool quiet) {
+  absl::Status written = absl::OkStatus();
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    written = absl::InternalError(absl::StrCat("cannot create ", dir, ": ", std::strerror(errno)));
+  } else {
+    written = tree.WriteToDirectory(dir);
+  }
+  if (!written.ok()) {
+    std::cerr << "lockout: build-eif: " << written.message()
+              << " (--rootfs-dir needs a new or empty directory)\n";
+    return 1;
+  }
+  if (!quiet) {
+    std::cout << "wrote " << dir << ": " << tree.FileCount() << " files, " << tree.FileBytes()
+              << " bytes\n";
+  }
+  return 0;
+}
+
 int RunBuildEif(const BuildEifOptions& options) {
   const auto fail = [](absl::string_view message) {
     std::cerr << "lockout: build-eif: " << message << "\n";
     return 1;
   };
-  if (options.argv.empty()) {
+  const bool build_eif = !options.output.empty() || !options.blobs.empty();
+  if (build_eif && (options.output.empty() || options.blobs.empty())) {
+    return fail("--blobs DIR and --output FILE go together (or use --rootfs-dir DIR alone)");
+  }
+  if (!build_eif && options.rootfs_dir.empty()) {
+    return fail("nothing to write: give --blobs DIR --output FILE, --rootfs-dir DIR, or both");
+  }
+  if (build_eif && options.argv.empty()) {
     return fail(
         "no enclave argv: put it after --, e.g. -- /lockout-enclave --listen vsock://ANY:5010 ...");
   }
@@ -77,8 +109,17 @@ int RunBuildEif(const BuildEifOptions& options) {
   spec.ca_bundle = options.ca_bundle;
   spec.argv = options.argv;
   spec.env = options.env;
+  if (!build_eif) {
+    absl::StatusOr<image::ImageRootfs> rootfs = image::AssembleRootfs(spec);
+    if (!rootfs.ok()) return fail(rootfs.status().message());
+    return WriteRootfs(rootfs->tree, options.rootfs_dir, /*quiet=*/false);
+  }
   absl::StatusOr<image::EnclaveImage> built = image::BuildEnclaveImage(spec);
   if (!built.ok()) return fail(built.status().message());
+  if (!options.rootfs_dir.empty() &&
+      WriteRootfs(built->rootfs, options.rootfs_dir, /*quiet=*/options.json) != 0) {
+    return 1;
+  }
   absl::Status written = WriteFileAtomic(options.output, built->eif, 0644);
   if (!written.ok()) return fail(written.message());
   // Printed from the written bytes, through the same reader as describe-eif: what build-eif
@@ -108,6 +149,8 @@ ld.so.cache, as the enclave runs it), the loader, and the CA bundle at
 become /env. Every entry has fixed owner, mode and time, so the same inputs give the same bytes
 on any machine; the metadata section records each input's SHA-384, Debian package and version.
 Prints the measurements like `lockout describe-eif` (--json: only that JSON).
+--rootfs-dir DIR writes the image's root filesystem (same files, modes, mtime 0) for the Docker
+path: deploy/Dockerfile is FROM scratch + that tree + CMD holding the whole argv.
 
 Example (on the parent instance, from the repository root after a release build):
   lockout build-eif --blobs /usr/share/nitro_enclaves/blobs --output lockout.eif \

@@ -204,6 +204,13 @@ absl::StatusOr<Blobs> LoadBlobs(const std::string& dir) {
   return blobs;
 }
 
+absl::StatusOr<ImageRootfs> AssembleRootfs(const EnclaveImageSpec& spec) {
+  ImageRootfs rootfs;
+  RETURN_IF_ERROR(CollectImageFiles(spec, rootfs.tree, rootfs.inputs));
+  if (!spec.argv.empty()) RETURN_IF_ERROR(CheckArgv0(rootfs.tree, spec.argv));
+  return rootfs;
+}
+
 absl::StatusOr<EnclaveImage> BuildEnclaveImage(const EnclaveImageSpec& spec) {
   // Cheap argument checks first, before reading hundreds of MiB.
   RETURN_IF_ERROR(CmdFile(spec.argv).status());
@@ -224,8 +231,10 @@ absl::StatusOr<EnclaveImage> BuildEnclaveImage(const EnclaveImageSpec& spec) {
   if (!version.has_value()) version = KernelVersionFromBzImage(blobs.kernel);
   image.kernel_version = version.value_or("unknown");
 
-  RETURN_IF_ERROR(CollectImageFiles(spec, image.rootfs, image.inputs));
-  RETURN_IF_ERROR(CheckArgv0(image.rootfs, spec.argv));
+  ASSIGN_OR_RETURN(ImageRootfs rootfs, AssembleRootfs(spec));
+  image.rootfs = std::move(rootfs.tree);
+  image.inputs.insert(image.inputs.end(), std::make_move_iterator(rootfs.inputs.begin()),
+                      std::make_move_iterator(rootfs.inputs.end()));
   AddPackages(image.inputs);
   image.metadata_json = Metadata(image.inputs, image.kernel_version, spec.argv, spec.env);
 

@@ -87,6 +87,15 @@ struct EnclaveImage {
   uint64_t customer_ramdisk_size = 0;
 };
 
+// The image's root filesystem alone: the enclave binary, its loader and libraries, the CA bundle
+// (what `build-eif --rootfs-dir` writes for the Docker path, deploy/Dockerfile). Checks argv[0]
+// against it when spec.argv is not empty; spec.blobs_dir and spec.env are not used.
+struct ImageRootfs {
+  RootfsTree tree;
+  std::vector<InputFile> inputs;
+};
+absl::StatusOr<ImageRootfs> AssembleRootfs(const EnclaveImageSpec& spec);
+
 // Reads DIR/{bzImage,cmdline,init,nsm.ko[,bzImage.config]}; names every missing file at once.
 absl::StatusOr<Blobs> LoadBlobs(const std::string& dir);
 

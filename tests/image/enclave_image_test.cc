@@ -194,6 +194,29 @@ TEST_F(EnclaveImageTest, BadBinaryCaBundleArgvAndEnvAreRefused) {
   EXPECT_THAT(BuildEnclaveImage(spec).status().message(), HasSubstr("NAME=VALUE"));
 }
 
+TEST_F(EnclaveImageTest, RootfsAloneNeedsNoBlobsAndIsTheImagesTree) {
+  EnclaveImageSpec spec = Spec();
+  spec.blobs_dir = dir_.path() + "/nowhere";
+  absl::StatusOr<ImageRootfs> rootfs = AssembleRootfs(spec);
+  ASSERT_TRUE(rootfs.ok()) << rootfs.status();
+  absl::StatusOr<EnclaveImage> image = BuildEnclaveImage(Spec());
+  ASSERT_TRUE(image.ok()) << image.status();
+  const std::vector<RootfsTree::Entry> alone = rootfs->tree.Entries();
+  const std::vector<RootfsTree::Entry> in_image = image->rootfs.Entries();
+  ASSERT_EQ(alone.size(), in_image.size());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    const RootfsTree::Entry& a = alone[i];
+    const RootfsTree::Entry& b = in_image[i];
+    EXPECT_EQ(a.path, b.path);
+    EXPECT_EQ(a.permissions, b.permissions);
+    EXPECT_TRUE(a.is_directory || *a.data == *b.data) << a.path;
+  }
+  spec.argv = {};  // no argv: nothing to check
+  EXPECT_TRUE(AssembleRootfs(spec).ok());
+  spec.argv = {"/elsewhere"};
+  EXPECT_THAT(AssembleRootfs(spec).status().message(), HasSubstr("not a file in the image"));
+}
+
 TEST(EnclaveMemoryTest, FourTimesTheEifRoundedUpToMiB) {
   EXPECT_EQ(MinimumEnclaveMemoryMiB(0), 0u);
   EXPECT_EQ(MinimumEnclaveMemoryMiB(1), 1u);

@@ -2,8 +2,9 @@
 
 There is no Docker engine or Nitro hardware here, so the image itself is not built; what can be
 checked is checked:
-* the Dockerfile's ENTRYPOINT + CMD are flags lockout-enclave accepts (it gets as far as opening
-  /dev/nsm, which is absent here);
+* the Dockerfile's CMD is the whole argv (nitro-cli ignores ENTRYPOINT when CMD is set), a command
+  line lockout-enclave accepts (it gets as far as opening /dev/nsm, which is absent here), and the
+  image is FROM scratch + the tree `lockout build-eif --rootfs-dir` writes;
 * the systemd unit passes `systemd-analyze verify`, and its ExecStart (with the tutorial's
   relay.env) is a command line lockout-relay accepts and serves with;
 * enclave-config.json asks for no more than allocator.yaml reserves, runs without debug mode, on
@@ -53,10 +54,11 @@ class DeployKitTest(harness.TempDirTestCase):
     def test_the_image_entrypoint_is_a_command_line_lockout_enclave_accepts(self):
         enclave = harness.binary("lockout-enclave")
         dockerfile = read("Dockerfile")
-        entrypoint = dockerfile_instruction(dockerfile, "ENTRYPOINT")
+        # nitro-cli writes CMD alone into /cmd: an ENTRYPOINT would be lost (issue 11).
+        self.assertNotRegex(dockerfile, r"(?m)^ENTRYPOINT")
         cmd = dockerfile_instruction(dockerfile, "CMD")
-        self.assertEqual(entrypoint[0], "/lockout-enclave")
-        args = entrypoint[1:] + cmd
+        self.assertEqual(cmd[0], "/lockout-enclave")
+        args = cmd[1:]
         # The seed's wiring, as issue 4 item 1 defines the defaults.
         for flag, value in (("--listen", "vsock://ANY:5010"), ("--relay", "vsock://3:5011"),
                             ("--kms-via", "vsock://3:8000"), ("--nsm", "/dev/nsm")):
@@ -68,10 +70,18 @@ class DeployKitTest(harness.TempDirTestCase):
         self.assertNotEqual(r.returncode, 0)
         # Every flag parsed: the first thing that fails is the missing NSM device.
         self.assertIn("cannot open the NSM (--nsm /dev/nsm)", r.stdout + r.stderr)
-        # The binary the image copies must be the one with the CA bundle path it is given.
+        # The image is the rootfs tree build-eif writes, which holds the CA bundle the argv names.
         self.assertIn("/etc/ssl/certs/ca-certificates.crt", args)
-        self.assertIn("COPY --from=build /etc/ssl/certs/ca-certificates.crt "
-                      "/etc/ssl/certs/ca-certificates.crt", dockerfile)
+        self.assertRegex(dockerfile, r"(?m)^FROM scratch$")
+        self.assertRegex(dockerfile, r"(?m)^COPY \. /$")
+        self.assertNotRegex(dockerfile, r"(?m)^RUN ")
+        rootfs = os.path.join(self.tmp, "rootfs")
+        r = harness.run([harness.binary("lockout"), "build-eif", "--rootfs-dir", rootfs,
+                         "--enclave-binary", enclave, "--", *cmd], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for path in ("lockout-enclave", "etc/ssl/certs/ca-certificates.crt",
+                     "lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6"):
+            self.assertTrue(os.path.isfile(os.path.join(rootfs, path)), path)
 
     def test_the_enclave_config_fits_the_allocator_and_the_client_defaults(self):
         config = json.loads(read("enclave-config.json"))
