@@ -61,9 +61,12 @@ absl::StatusOr<awsclient::EndpointConfig> KmsEndpoint(const EnclaveConfig& confi
 // The signing policy of `config`: the parsed one, or the file's; null when there is none.
 absl::StatusOr<std::shared_ptr<const signpolicy::SigningPolicy>> ResolveSigningPolicy(
     const EnclaveConfig& config) {
-  if (config.signing_policy != nullptr && !config.signing_policy_file.empty()) {
+  const int ways = (config.signing_policy != nullptr ? 1 : 0) +
+                   (config.signing_policy_file.empty() ? 0 : 1) +
+                   (config.signing_policy_from_relay ? 1 : 0);
+  if (ways > 1) {
     return absl::InvalidArgumentError(
-        "give the signing policy either parsed or as a file, not both");
+        "give the signing policy one way: --signing-policy FILE or --signing-policy-from-relay");
   }
   if (config.signing_policy_file.empty()) return config.signing_policy;
   absl::StatusOr<signpolicy::SigningPolicy> policy =

@@ -267,6 +267,14 @@ class SigningPolicyStartTest(harness.TempDirTestCase):
         self.assertEqual(p.proc.wait(timeout=30), 1)
         self.assertIn("clients[0].public_key: an ed25519 key is 32 bytes, not 31", p.log())
 
+    def test_a_policy_file_and_the_relay_together_are_refused(self):
+        path = os.path.join(self.tmp, "policy.json")
+        with open(path, "w") as f:
+            f.write(policy_text([("gateway", ED25519_A)]))
+        p, _ = self.start("--signing-policy", path, "--signing-policy-from-relay")
+        self.assertEqual(p.proc.wait(timeout=30), 1)
+        self.assertIn("give the signing policy one way", p.log())
+
 
 class SigningPolicyDocsTest(harness.TempDirTestCase):
     def test_the_worked_example_in_the_protocol_document_gives_its_numbers(self):
