@@ -165,11 +165,11 @@ Example (on the parent instance, from the repository root after a release build)
 void RegisterEifCommands(CLI::App& app, CommandContext& ctx) {
   auto build_options = std::make_shared<BuildEifOptions>();
   auto* build = app.add_subcommand("build-eif", kBuildEifHelp);
-  build
-      ->add_option("--blobs", build_options->blobs,
-                   "Directory with bzImage, cmdline, init, nsm.ko [, bzImage.config]")
-      ->required();
-  build->add_option("--output", build_options->output, "Where to write the .eif")->required();
+  build->add_option("--blobs", build_options->blobs,
+                    "Directory with bzImage, cmdline, init, nsm.ko [, bzImage.config]");
+  build->add_option("--output", build_options->output, "Where to write the .eif");
+  build->add_option("--rootfs-dir", build_options->rootfs_dir,
+                    "Also (or only) write the image's root filesystem into this new directory");
   build->add_option("--enclave-binary", build_options->enclave_binary,
                     "The enclave executable (default: lockout-enclave beside this lockout)");
   build
