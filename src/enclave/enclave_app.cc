@@ -61,9 +61,12 @@ absl::StatusOr<awsclient::EndpointConfig> KmsEndpoint(const EnclaveConfig& confi
 // The signing policy of `config`: the parsed one, or the file's; null when there is none.
 absl::StatusOr<std::shared_ptr<const signpolicy::SigningPolicy>> ResolveSigningPolicy(
     const EnclaveConfig& config) {
-  if (config.signing_policy != nullptr && !config.signing_policy_file.empty()) {
+  const int ways = (config.signing_policy != nullptr ? 1 : 0) +
+                   (config.signing_policy_file.empty() ? 0 : 1) +
+                   (config.signing_policy_from_relay ? 1 : 0);
+  if (ways > 1) {
     return absl::InvalidArgumentError(
-        "give the signing policy either parsed or as a file, not both");
+        "give the signing policy one way: --signing-policy FILE or --signing-policy-from-relay");
   }
   if (config.signing_policy_file.empty()) return config.signing_policy;
   absl::StatusOr<signpolicy::SigningPolicy> policy =
@@ -73,6 +76,29 @@ absl::StatusOr<std::shared_ptr<const signpolicy::SigningPolicy>> ResolveSigningP
                         absl::StrCat("--signing-policy ", policy.status().message()));
   }
   return std::make_shared<const signpolicy::SigningPolicy>(*std::move(policy));
+}
+
+// The relay's signing policy (get_signing_policy), parsed; retried every 500 ms while the relay is
+// unreachable or busy, for up to `config.signing_policy_wait`.
+absl::StatusOr<signpolicy::SigningPolicy> FetchSigningPolicyFromRelay(const EnclaveConfig& config) {
+  ASSIGN_OR_RETURN(net::Endpoint relay_ep, net::Endpoint::Parse(config.relay));
+  const relay::RelayClient relay(relay::RelayClientOptions{.endpoint = relay_ep});
+  const absl::Time deadline = absl::Now() + config.signing_policy_wait;
+  absl::StatusOr<std::string> text = relay.GetSigningPolicy();
+  while (!text.ok() && absl::IsUnavailable(text.status()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(500));
+    text = relay.GetSigningPolicy();
+  }
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("signing policy from the relay: ", text.status().message()));
+  }
+  absl::StatusOr<signpolicy::SigningPolicy> policy = signpolicy::ParseSigningPolicy(*text);
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing policy from the relay: ", policy.status().message()));
+  }
+  return policy;
 }
 
 }  // namespace
@@ -145,7 +171,17 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   // requested (an enclave whose PCR16 is not the sealed value must not present itself to KMS).
   ASSIGN_OR_RETURN(impl->signing_policy, ResolveSigningPolicy(config));
   std::optional<absl::Status> seal_failure;
-  if (impl->signing_policy == nullptr) {
+  if (config.signing_policy_from_relay) {
+    absl::StatusOr<signpolicy::SigningPolicy> fetched = FetchSigningPolicyFromRelay(config);
+    if (fetched.ok()) {
+      impl->signing_policy = std::make_shared<const signpolicy::SigningPolicy>(*std::move(fetched));
+    } else {
+      seal_failure = fetched.status();
+    }
+  }
+  if (seal_failure.has_value()) {
+    // Nothing to seal: the failure is logged below and the key is never requested.
+  } else if (impl->signing_policy == nullptr) {
     LogWarn("no_signing_policy",
             {{"warning",
               "no --signing-policy: requests are not authenticated, anyone who can reach the "

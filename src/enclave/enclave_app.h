@@ -69,6 +69,12 @@ struct EnclaveConfig {
   // at start as a warning, reported by health as "auth": "none".
   std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;
   std::string signing_policy_file;
+  // Instead: ask the relay for it at start (get_signing_policy, docs/PROTOCOL.md §3), retrying
+  // for up to `signing_policy_wait`. A policy that cannot be fetched or parsed is a failure to
+  // seal: the server starts, health says why, and the key is never requested. Whatever the relay
+  // serves is sealed; a policy other than the one the key policy pins gets the key refused.
+  bool signing_policy_from_relay = false;
+  absl::Duration signing_policy_wait = absl::Seconds(20);
 };
 
 class EnclaveApp {

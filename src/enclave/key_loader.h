@@ -11,8 +11,9 @@
 //
 // Every failure is classified (LoadFailure): a detailed status for the local log, a short reason
 // that may be shown to peers (health), and how the retry loop should treat it. KMS AccessDenied
-// is logged once, as an error naming the enclave's own PCR0 (NSM DescribePCR 0) so an operator
-// can compare it with the key policy's kms:RecipientAttestation:ImageSha384 condition.
+// is logged once, as an error naming the enclave's own PCR0 and PCR16 (NSM DescribePCR) so an
+// operator can compare them with the key policy's kms:RecipientAttestation:ImageSha384 and PCR16
+// (sealed signing policy, policy_seal.h) conditions.
 //
 // Secrets: the plaintext key and the credentials only ever sit in SecretBytes (and the KMS
 // client's wiped buffers); no log line or error carries them.

@@ -126,6 +126,10 @@ int main(int argc, char** argv) {
                  "kms:RecipientAttestation:PCR16 (lockout policy --signing-policy FILE) releases "
                  "the key only to an enclave running exactly this policy. Without it requests are "
                  "not authenticated (a warning is logged; health says \"auth\": \"none\")");
+  cli.add_flag("--signing-policy-from-relay", config.signing_policy_from_relay,
+               "Ask the relay for the signing policy at start (get_signing_policy; lockout-relay "
+               "--signing-policy FILE) instead of a file in the image. Sealed the same way, so a "
+               "relay serving any policy but the one the key policy pins gets the key refused");
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   try {
     cli.parse(argc, argv);

@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "src/awsclient/aws_environment.h"
 #include "src/awsclient/imds_client.h"
+#include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
@@ -29,6 +30,7 @@
 #include "src/relay/relay_service.h"
 #include "src/relay/relay_upstream.h"
 #include "src/relay/secret_allowlist.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::relay {
 namespace {
@@ -43,6 +45,7 @@ struct Flags {
   int max_connections = 64;
   double read_timeout_s = 10;
   double refresh_margin_s = 300;
+  std::string signing_policy;
 };
 
 // A failure main() reports in one line, with what to do next.
@@ -108,6 +111,24 @@ absl::Status Run(const Flags& flags) {
       std::unique_ptr<AwsRelayUpstream> upstream,
       AwsRelayUpstream::Create(imds, secrets_manager, region, upstream_options, &metrics));
   RelayService service(upstream.get(), allowlist, &metrics);
+  if (!flags.signing_policy.empty()) {
+    // Checked as the enclave will check it, so a typo is found here and not at the enclave's
+    // boot; served as the file's text (the enclave hashes the canonical form, not these bytes).
+    absl::StatusOr<std::string> text =
+        ReadFileString(flags.signing_policy, kMaxServedSigningPolicySize);
+    if (!text.ok()) return WithHint(text.status(), "--signing-policy FILE");
+    absl::StatusOr<signpolicy::SigningPolicy> policy = signpolicy::ParseSigningPolicy(*text);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--signing-policy ", flags.signing_policy, ": ", policy.status().message()));
+    }
+    const auto pcr16 = signpolicy::ExpectedPcr16(*policy);
+    LogInfo("signing_policy_served",
+            {{"file", flags.signing_policy},
+             {"clients", policy->clients.size()},
+             {"expected_pcr16", HexEncode(ByteView(pcr16.data(), pcr16.size()))}});
+    service.ServeSigningPolicy(*std::move(text));
+  }
 
   // Signals are handled by sigwait() below: block them before any thread starts so that every
   // thread inherits the mask.
@@ -222,6 +243,10 @@ int main(int argc, char** argv) {
   app.add_option("--refresh-margin", flags.refresh_margin_s,
                  "refresh role credentials this many seconds before they expire")
       ->capture_default_str();
+  app.add_option("--signing-policy", flags.signing_policy,
+                 "serve this signing policy file to an enclave started with "
+                 "--signing-policy-from-relay (request get_signing_policy). The enclave seals "
+                 "what it gets into PCR16: serving another policy only gets it refused by KMS");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -67,18 +67,35 @@ absl::StatusOr<size_t> ReadReplyFrame(net::BlockingStream& stream, SecretBytes& 
 
 RelayClient::RelayClient(RelayClientOptions options) : options_(std::move(options)) {}
 
+namespace {
+
+// One request frame out, one v1 reply frame back (into secret memory: a get_secret reply carries
+// credentials); returns the reply payload's size within `buf`.
+absl::StatusOr<size_t> Exchange(const RelayClientOptions& options, std::string_view request,
+                                SecretBytes& buf) {
+  const Clock& clock = *options.clock;
+  ASSIGN_OR_RETURN(
+      net::BlockingStream stream,
+      net::BlockingStream::Connect(options.endpoint, clock.Now() + options.connect_timeout, clock));
+  const absl::Time deadline = clock.Now() + options.timeout;
+  RETURN_IF_ERROR(net::WriteFrame(stream, net::FrameKind::kV1, request, deadline, kMaxRequestSize));
+  return ReadReplyFrame(stream, buf, deadline);
+}
+
+}  // namespace
+
 absl::StatusOr<GetSecretReply> RelayClient::GetSecret(std::string_view secret_name) const {
   ASSIGN_OR_RETURN(std::string request,
                    EncodeGetSecretRequest(GetSecretRequest{std::string(secret_name)}));
-  const Clock& clock = *options_.clock;
-  ASSIGN_OR_RETURN(net::BlockingStream stream,
-                   net::BlockingStream::Connect(options_.endpoint,
-                                                clock.Now() + options_.connect_timeout, clock));
-  const absl::Time deadline = clock.Now() + options_.timeout;
-  RETURN_IF_ERROR(net::WriteFrame(stream, net::FrameKind::kV1, request, deadline, kMaxRequestSize));
   SecretBytes buf(options_.max_reply_size + net::kV1Terminator.size());
-  ASSIGN_OR_RETURN(size_t payload_size, ReadReplyFrame(stream, buf, deadline));
+  ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, request, buf));
   return DecodeReply(buf.RevealAsString().substr(0, payload_size));
+}
+
+absl::StatusOr<std::string> RelayClient::GetSigningPolicy() const {
+  SecretBytes buf(options_.max_reply_size + net::kV1Terminator.size());
+  ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, EncodeGetSigningPolicyRequest(), buf));
+  return DecodeGetSigningPolicyReply(buf.RevealAsString().substr(0, payload_size));
 }
 
 }  // namespace lockout::relay

@@ -49,6 +49,10 @@ class RelayClient final {
 
   // Asks the relay for `secret_name` and credentials. Errors as described above.
   absl::StatusOr<GetSecretReply> GetSecret(std::string_view secret_name) const;
+  // Asks the relay for its signing policy (get_signing_policy): the policy file's text, not yet
+  // parsed (the caller parses it strictly and seals what it got). FailedPrecondition when the
+  // relay has none; otherwise errors as for GetSecret.
+  absl::StatusOr<std::string> GetSigningPolicy() const;
 
   const RelayClientOptions& options() const { return options_; }
 

@@ -92,16 +92,19 @@ std::string V2Prefix(size_t size) {
   return prefix;
 }
 
-absl::Status StatusForErrorMessage(std::string_view message) {
+absl::Status StatusForErrorMessage(std::string_view message,
+                                   std::string_view request = kGetSecretRequestType) {
   std::string quoted;
   for (char c : message.substr(0, kMaxQuotedErrorMessage)) {
     quoted.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
   }
-  const std::string text = absl::StrCat("relay refused get_secret: ", quoted);
+  const std::string text = absl::StrCat("relay refused ", Absl(request), ": ", quoted);
   if (message == kErrorBadRequest) return absl::InvalidArgumentError(text);
   if (message == kErrorUnknownRequestType) return absl::UnimplementedError(text);
   if (message == kErrorNotAllowed) return absl::PermissionDeniedError(text);
-  if (message == kErrorSecretUnavailable) return absl::FailedPreconditionError(text);
+  if (message == kErrorSecretUnavailable || message == kErrorNoSigningPolicy) {
+    return absl::FailedPreconditionError(text);
+  }
   if (message == kErrorUpstreamUnavailable || message == kErrorBusy) {
     return absl::UnavailableError(text);
   }
@@ -275,6 +278,74 @@ absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text) {
   reply.credentials.secret_access_key = SecretBytes::CopyFrom(secret_access_key);
   reply.credentials.session_token = SecretBytes::CopyFrom(token);
   return reply;
+}
+
+std::string EncodeGetSigningPolicyRequest() {
+  return json{{"request_type", std::string(kGetSigningPolicyRequestType)}}.dump();
+}
+
+absl::Status DecodeGetSigningPolicyRequest(std::string_view json_text) {
+  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxRequestSize);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
+  }
+  const json& j = *parsed;
+  if (!j.is_object()) return absl::InvalidArgumentError("request is not a JSON object");
+  auto type = j.find("request_type");
+  if (type == j.end() || !type->is_string()) {
+    return absl::InvalidArgumentError("request_type missing or not a string");
+  }
+  if (type->get_ref<const std::string&>() != kGetSigningPolicyRequestType) {
+    return absl::UnimplementedError(absl::StrCat(
+        "unknown request_type (", type->get_ref<const std::string&>().size(), " bytes)"));
+  }
+  if (j.size() != 1) {
+    return absl::InvalidArgumentError("get_signing_policy takes no member but request_type");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EncodeGetSigningPolicyReply(std::string_view policy_text) {
+  if (policy_text.size() > kMaxServedSigningPolicySize) {
+    return absl::InvalidArgumentError(absl::StrCat("signing policy of ", policy_text.size(),
+                                                   " bytes exceeds the limit of ",
+                                                   kMaxServedSigningPolicySize));
+  }
+  json reply = {{"result", {{"signing_policy", std::string(policy_text)}}}};
+  try {
+    return reply.dump(-1, ' ', false, json::error_handler_t::strict);
+  } catch (const json::exception&) {  // the one place nlohmann may throw here: invalid UTF-8
+    return absl::InvalidArgumentError("signing policy is not valid UTF-8");
+  }
+}
+
+absl::StatusOr<std::string> DecodeGetSigningPolicyReply(std::string_view json_text) {
+  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxReplySize);
+  if (!parsed.ok()) {
+    return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
+  }
+  const json& j = *parsed;
+  if (!j.is_object()) return Malformed("not a JSON object");
+  if (auto error = j.find("error"); error != j.end()) {
+    if (!error->is_string()) return Malformed("error is not a string");
+    return StatusForErrorMessage(error->get_ref<const std::string&>(),
+                                 kGetSigningPolicyRequestType);
+  }
+  auto result = j.find("result");
+  if (result == j.end() || !result->is_object()) {
+    return Malformed("result missing or not an object");
+  }
+  auto policy = result->find("signing_policy");
+  if (policy == result->end() || !policy->is_string()) {
+    return Malformed("result.signing_policy missing or not a string");
+  }
+  const std::string& text = policy->get_ref<const std::string&>();
+  if (text.size() > kMaxServedSigningPolicySize) {
+    return Malformed(absl::StrCat("result.signing_policy of ", text.size(),
+                                  " bytes exceeds the limit of ", kMaxServedSigningPolicySize));
+  }
+  return text;
 }
 
 }  // namespace lockout::relay

@@ -35,6 +35,15 @@
 namespace lockout::relay {
 
 inline constexpr std::string_view kGetSecretRequestType = "get_secret";
+// lockout's addition (docs/PROTOCOL.md §3): the signing policy the relay was started with
+// (`lockout-relay --signing-policy FILE`), for an enclave started with
+// --signing-policy-from-relay. Not secret; the enclave seals whatever it gets into PCR16, so a
+// relay that serves another policy only gets the enclave refused by KMS.
+//   request  {"request_type": "get_signing_policy"}$$$
+//   reply    {"result": {"signing_policy": "<the policy file's text>"}}$$$
+inline constexpr std::string_view kGetSigningPolicyRequestType = "get_signing_policy";
+// The largest policy text the relay serves (its JSON-escaped form must fit kMaxReplySize).
+inline constexpr size_t kMaxServedSigningPolicySize = 64 << 10;
 
 // Largest request frame payload the relay reads (a secret name is at most 2048 characters).
 inline constexpr size_t kMaxRequestSize = 64 << 10;
@@ -55,6 +64,9 @@ inline constexpr std::string_view kErrorUpstreamUnavailable =
     "upstream unavailable";                                           // Unavailable: retry later
 inline constexpr std::string_view kErrorBusy = "relay busy";          // Unavailable: retry later
 inline constexpr std::string_view kErrorInternal = "internal error";  // Internal
+// get_signing_policy to a relay started without --signing-policy.
+inline constexpr std::string_view kErrorNoSigningPolicy =
+    "no signing policy";  // FailedPrecondition
 
 struct GetSecretRequest {
   std::string secret_name;
@@ -115,5 +127,23 @@ std::string EncodeErrorReplyFrame(std::string_view message,
 // printable ASCII (an escaped NUL included), secret not base64, expiration not RFC 3339. The
 // credentials are copied from the parser's secret arena into SecretBytes; no other copy is made.
 absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text);
+
+// ---- get_signing_policy ----
+
+// The request's JSON text.
+std::string EncodeGetSigningPolicyRequest();
+// Decodes a request's JSON text (untrusted, at most kMaxRequestSize bytes) as get_signing_policy.
+// OK for exactly {"request_type": "get_signing_policy"}; Unimplemented when request_type is
+// another string; InvalidArgument otherwise (not a JSON object, request_type missing, any other
+// member, a member twice). Messages name fields, never values.
+absl::Status DecodeGetSigningPolicyRequest(std::string_view json_text);
+// The success reply's JSON text. InvalidArgument if `policy_text` is over
+// kMaxServedSigningPolicySize or not valid UTF-8 (nlohmann refuses to serialise it).
+absl::StatusOr<std::string> EncodeGetSigningPolicyReply(std::string_view policy_text);
+// Decodes a get_signing_policy reply (untrusted): the policy text, or the relay's error reply as
+// DecodeReply maps it (kErrorNoSigningPolicy: FailedPrecondition); InvalidArgument for anything
+// else (not JSON, duplicate members, over kMaxReplySize, result.signing_policy missing, not a
+// string or over kMaxServedSigningPolicySize).
+absl::StatusOr<std::string> DecodeGetSigningPolicyReply(std::string_view json_text);
 
 }  // namespace lockout::relay

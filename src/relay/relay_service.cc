@@ -65,6 +65,23 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
   const Outcome outcome = [&]() -> Outcome {
     absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(request.payload);
     if (decoded.status().code() == absl::StatusCode::kUnimplemented) {
+      if (absl::Status policy = DecodeGetSigningPolicyRequest(request.payload);
+          policy.code() != absl::StatusCode::kUnimplemented) {
+        if (!policy.ok()) return Fail(kKindBadRequest, kErrorBadRequest, policy);
+        op = kGetSigningPolicyRequestType;
+        if (!signing_policy_.has_value()) {
+          return Outcome{kKindDenied, kErrorNoSigningPolicy,
+                         "get_signing_policy: the relay was started without --signing-policy"};
+        }
+        absl::StatusOr<std::string> text = EncodeGetSigningPolicyReply(*signing_policy_);
+        if (!text.ok()) return Fail(kKindInternal, kErrorInternal, text.status());
+        absl::StatusOr<std::string> frame =
+            net::EncodeFrame(request.kind, *text, kMaxReplySize + 8);
+        if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
+        reply = SecretBytes::CopyFrom(*frame);
+        log["policy_bytes"] = signing_policy_->size();
+        return Outcome{"ok", "", ""};
+      }
       op = "unknown";
       return Fail(kKindUnknownRequestType, kErrorUnknownRequestType, decoded.status());
     }

@@ -16,6 +16,9 @@
 //   Secrets Manager: throttled, 5xx, timeout  -> "upstream unavailable" (upstream_unavailable)
 //   anything else                             -> "internal error"       (internal)
 //
+// For get_signing_policy: the policy text given to ServeSigningPolicy (lockout-relay
+// --signing-policy FILE), or "no signing policy" (denied) without one. No upstream call.
+//
 // A SecretString value is accepted when it is strict base64 (a ciphertext stored as text) and
 // forwarded as those bytes; a SecretBinary is forwarded as is.
 //
@@ -26,6 +29,8 @@
 // Thread-safety: Handle is thread-safe if the upstream is.
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "src/common/clock.h"
@@ -54,11 +59,16 @@ class RelayService final {
 
   const SecretAllowlist& allowlist() const { return allowlist_; }
 
+  // Serve `policy_text` to get_signing_policy requests (checked by the caller: lockout-relay
+  // parses it with signpolicy::ParseSigningPolicy before serving). Call before Handle.
+  void ServeSigningPolicy(std::string policy_text) { signing_policy_ = std::move(policy_text); }
+
  private:
   RelayUpstream* upstream_;
   SecretAllowlist allowlist_;
   RelayMetrics* metrics_;
   const Clock* clock_;
+  std::optional<std::string> signing_policy_;
 };
 
 }  // namespace lockout::relay

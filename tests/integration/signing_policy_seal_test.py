@@ -12,6 +12,9 @@ SecretBinary, then lockout-relay and lockout-enclave as separate processes on lo
   enclave keeps serving without it, and its log names the PCR16 it has (B's) beside its PCR0;
 * check-lockout and policy lint report the PCR16 pin, and a different signing policy as a
   finding;
+* with --signing-policy-from-relay the relay's policy (lockout-relay --signing-policy) is sealed
+  the same way: A gets the key, a relay serving B gets the enclave refused, a relay serving none
+  means the key is never requested;
 * an enclave whose policy cannot be sealed (no NSM) never requests the key; a malformed policy
   file stops the enclave at start with the field named;
 * the worked example of docs/PROTOCOL.md ("Signing policy") gives the numbers printed there.
@@ -152,6 +155,53 @@ class SigningPolicySealTest(harness.TempDirTestCase):
                          ("pinned", pcr16_a, False), lint)
         self.assertTrue(any(pcr16_b in f for f in lint["findings"]), lint)
 
+    def start_policy_relay(self, policy_path):
+        """lockout-relay serving `policy_path` to get_signing_policy; returns its listen URI."""
+        self._count += 1
+        name = f"relay-{self._count}"
+        ready = os.path.join(self.tmp, f"{name}.json")
+        p = harness.Process([self.relay_bin, "--listen", "tcp://127.0.0.1:0", "--allow-secret",
+                             SECRET, "--signing-policy", policy_path, "--ready-file", ready],
+                            self.tmp, name, env=self.la.process_env(relay=True))
+        self._stops.append(p.stop)
+        harness.wait_for_file(ready, p.proc, what="relay ready file")
+        with open(ready) as f:
+            return p, json.load(f)["listen"]
+
+    def test_policy_from_the_relay_is_sealed_the_same_way(self):
+        pem, policy_a, policy_b, pcr16_a = self.setup_sealed_key()
+        pcr16_b = self.pcr16_of(policy_b)
+        relay_a, uri_a = self.start_policy_relay(policy_a)
+        self.assertIn(pcr16_a, relay_a.log())  # the relay logs what it serves
+        _, good = self.start_enclave(uri_a, "--signing-policy-from-relay")
+        self.wait_loaded(good)
+        self.assertEqual((self.health(good)["auth"], self.health(good)["pcr16"]),
+                         ("policy", pcr16_a))
+        self.assert_signs(good, pem)
+
+        # Root on the parent serves its own policy (a client added): KMS refuses the key.
+        _, uri_b = self.start_policy_relay(policy_b)
+        enclave_b, bad = self.start_enclave(uri_b, "--signing-policy-from-relay")
+        h = harness.wait_until(
+            lambda: (lambda h: h if h["reason"] == "kms access denied" else None)(self.health(bad)),
+            "KMS's refusal to reach health", detail=self.all_logs)
+        self.assertEqual(h["pcr16"], pcr16_b, h)
+        denial = [json.loads(line) for line in enclave_b.log().splitlines()
+                  if '"kms_access_denied"' in line]
+        self.assertEqual(denial[0]["pcr16"], pcr16_b)
+
+    def test_a_relay_without_a_policy_means_no_key(self):
+        self.create_key("p256")
+        self.lock_to("--enclave-binary", self.enclave_bin)
+        _, relay = self.start_relay()
+        enclave, uri = self.start_enclave(relay["listen"], "--signing-policy-from-relay")
+        h = harness.wait_until(
+            lambda: (lambda h: h if h["status"] == "failed" else None)(self.health(uri)),
+            "health to report the failure", detail=self.all_logs)
+        self.assertEqual(h["reason"], "signing policy not sealed", h)
+        self.assertNotIn("kms_access_denied", enclave.log())
+        self.assertIn("no signing policy", enclave.log())
+
     def test_without_a_pcr16_pin_any_policy_gets_the_key_and_lint_says_so(self):
         pem = self.create_key("p256")
         policy_b = self.write_policy("policy-b.json",
@@ -216,6 +266,14 @@ class SigningPolicyStartTest(harness.TempDirTestCase):
         p, _ = self.start("--signing-policy", path)
         self.assertEqual(p.proc.wait(timeout=30), 1)
         self.assertIn("clients[0].public_key: an ed25519 key is 32 bytes, not 31", p.log())
+
+    def test_a_policy_file_and_the_relay_together_are_refused(self):
+        path = os.path.join(self.tmp, "policy.json")
+        with open(path, "w") as f:
+            f.write(policy_text([("gateway", ED25519_A)]))
+        p, _ = self.start("--signing-policy", path, "--signing-policy-from-relay")
+        self.assertEqual(p.proc.wait(timeout=30), 1)
+        self.assertIn("give the signing policy one way", p.log())
 
 
 class SigningPolicyDocsTest(harness.TempDirTestCase):

@@ -160,6 +160,34 @@ TEST(KeyPolicyTest, RecommendedModeWithPcr8AndPcr3AddsConditionsAndOneDenyPerPcr
   EXPECT_EQ(st[8]["Sid"], "DenyPolicyChange");
 }
 
+TEST(KeyPolicyTest, ASigningPolicyPinsPcr16InTheAllowAndADenyOfItsOwn) {
+  const std::string pcr16_hex(96, 'c');
+  for (PolicyMode mode : {PolicyMode::kSeed, PolicyMode::kRecommended}) {
+    KeyPolicyOptions o = Options(mode);
+    o.pcr16 = *ParsePcrHex(pcr16_hex, "pcr16");
+    auto policy = BuildKeyPolicy(o);
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    const Json& st = (*policy)["Statement"];
+    const Json& allow = st[2]["Condition"]["StringEqualsIgnoreCase"];
+    EXPECT_EQ(allow["kms:RecipientAttestation:ImageSha384"], kPcr0Hex);
+    EXPECT_EQ(allow["kms:RecipientAttestation:PCR16"], pcr16_hex);
+    if (mode == PolicyMode::kSeed) {
+      EXPECT_EQ(st.size(), 3u);
+      continue;
+    }
+    ASSERT_EQ(st.size(), 8u);
+    EXPECT_EQ(st[3]["Sid"], "DenyDecryptWithoutAttestation");
+    EXPECT_EQ(st[4]["Sid"], "DenyDecryptWithOtherSigningPolicy");
+    EXPECT_EQ(st[4]["Effect"], "Deny");
+    EXPECT_EQ(st[4]["Principal"], "*");
+    EXPECT_EQ(st[4]["Action"], "kms:Decrypt");
+    EXPECT_EQ(
+        st[4]["Condition"].dump(),
+        (Json{{"StringNotEqualsIgnoreCase", Json{{"kms:RecipientAttestation:PCR16", pcr16_hex}}}})
+            .dump());
+  }
+}
+
 TEST(KeyPolicyTest, SeedModeWithPcr8AddsItToTheDecryptCondition) {
   KeyPolicyOptions o = Options(PolicyMode::kSeed);
   o.pcr8 = *ParsePcrHex(kPcr8Hex, "pcr8");

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/operator/key_policy.h"
@@ -34,6 +35,98 @@ const LintSubject* Find(const LintReport& r, std::string_view label_part) {
     if (s.label.find(label_part) != std::string::npos) return &s;
   }
   return nullptr;
+}
+
+std::string SealedPolicyText(PolicyMode mode, const std::string& pcr16_hex) {
+  KeyPolicyOptions o;
+  o.mode = mode;
+  o.admin_role_arn = kAdmin;
+  o.enclave_role_arn = kRole;
+  o.pcr0 = *ParsePcrHex(std::string(96, 'a'), "pcr0");
+  o.pcr16 = *ParsePcrHex(pcr16_hex, "pcr16");
+  return *BuildKeyPolicyText(o);
+}
+
+TEST(PolicyLintTest, APcr16PinIsReportedPinnedAndMatchesItsSigningPolicy) {
+  const std::string pcr16(96, 'c');
+  for (PolicyMode mode : {PolicyMode::kSeed, PolicyMode::kRecommended}) {
+    auto r =
+        LintKeyPolicy(SealedPolicyText(mode, pcr16), {.account_id = "", .expected_pcr16 = pcr16});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->pcr16_pin, Pcr16Pin::kPinned);
+    EXPECT_EQ(r->pcr16_value, pcr16);
+    EXPECT_TRUE(r->pcr16_matches_expected);
+    EXPECT_TRUE(r->pcr16_findings.empty());
+    for (const LintSubject& s : r->subjects)
+      EXPECT_FALSE(s.decrypt_other_signing_policy) << s.label;
+    EXPECT_THAT(r->Text(), HasSubstr("Signing policy (kms:RecipientAttestation:PCR16): pinned = " +
+                                     pcr16 + " (matches the signing policy)"));
+    EXPECT_EQ(r->ToJson()["signing_policy_pcr16"]["pin"], "pinned");
+    EXPECT_THAT(absl::StrJoin(r->parent_root_cannot, "\n"),
+                HasSubstr("get the key into an enclave running a signing policy of its own"));
+  }
+}
+
+TEST(PolicyLintTest, APinOfAnotherSigningPolicyIsAFinding) {
+  const std::string other(96, 'd');
+  auto r = LintKeyPolicy(SealedPolicyText(PolicyMode::kRecommended, std::string(96, 'c')),
+                         {.account_id = "", .expected_pcr16 = other});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->pcr16_pin, Pcr16Pin::kPinned);
+  EXPECT_FALSE(r->pcr16_matches_expected);
+  ASSERT_EQ(r->pcr16_findings.size(), 1u);
+  EXPECT_THAT(r->pcr16_findings[0], HasSubstr("an enclave running this signing policy will be "
+                                              "refused the key"));
+  EXPECT_THAT(r->warnings, ::testing::Contains(r->pcr16_findings[0]));
+}
+
+TEST(PolicyLintTest, Pcr0WithoutPcr16IsAFindingOnlyWhenASigningPolicyIsGiven) {
+  const std::string text = PolicyText(PolicyMode::kRecommended);
+  auto plain = LintKeyPolicy(text);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->pcr16_pin, Pcr16Pin::kNotPinned);
+  EXPECT_TRUE(plain->pcr16_findings.empty());
+  EXPECT_THAT(absl::StrJoin(plain->parent_root_can, "\n"),
+              HasSubstr("boot the pinned image with a signing policy of its own"));
+  EXPECT_TRUE(Find(*plain, kRole)->decrypt_other_signing_policy);
+  auto given = LintKeyPolicy(text, {.account_id = "", .expected_pcr16 = std::string(96, 'c')});
+  ASSERT_TRUE(given.ok());
+  ASSERT_EQ(given->pcr16_findings.size(), 1u);
+  EXPECT_THAT(given->pcr16_findings[0],
+              HasSubstr("the signing policy is NOT sealed: the key policy pins the enclave image "
+                        "(PCR0) but does not pin kms:RecipientAttestation:PCR16"));
+  // Same verdict either way: the lock-out is about the key's secrecy.
+  EXPECT_EQ(given->verdict(), plain->verdict());
+}
+
+TEST(PolicyLintTest, AWrongFormatPcr16PinAndOneAnotherStatementGetsAroundAreFindings) {
+  const std::string pcr0(96, 'a');
+  const std::string allow_any = R"({"Effect": "Allow", "Principal": {"AWS": ")" +
+                                std::string(kRole) +
+                                R"("}, "Action": "kms:Decrypt", "Resource": "*", "Condition":
+      {"StringEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": ")" +
+                                pcr0 + R"("}}})";
+  auto policy = [&](const std::string& pcr16, bool second_statement) {
+    std::string statements = R"({"Effect": "Allow", "Principal": {"AWS": ")" + std::string(kRole) +
+                             R"("}, "Action": "kms:Decrypt", "Resource": "*", "Condition":
+      {"StringEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": ")" +
+                             pcr0 + R"(", "kms:RecipientAttestation:PCR16": ")" + pcr16 + R"("}}})";
+    if (second_statement) statements += "," + allow_any;
+    return R"({"Version": "2012-10-17", "Statement": [)" + statements + "]}";
+  };
+  auto wrong = LintKeyPolicy(policy("0xabc", false));
+  ASSERT_TRUE(wrong.ok()) << wrong.status();
+  EXPECT_EQ(wrong->pcr16_pin, Pcr16Pin::kWrongFormat);
+  ASSERT_EQ(wrong->pcr16_findings.size(), 1u);
+  EXPECT_THAT(wrong->pcr16_findings[0], HasSubstr("not 96 hex digits (5 characters)"));
+  EXPECT_EQ(wrong->ToJson()["signing_policy_pcr16"]["pin"], "wrong format");
+
+  auto around = LintKeyPolicy(policy(std::string(96, 'c'), true));
+  ASSERT_TRUE(around.ok()) << around.status();
+  EXPECT_EQ(around->pcr16_pin, Pcr16Pin::kNotPinned);
+  EXPECT_TRUE(Find(*around, kRole)->decrypt_other_signing_policy);
+  ASSERT_EQ(around->pcr16_findings.size(), 1u);
+  EXPECT_THAT(around->pcr16_findings[0], HasSubstr("another lets an enclave with any PCR16"));
 }
 
 TEST(PolicyLintTest, RecommendedPolicyIsLockedToThePinnedEnclave) {

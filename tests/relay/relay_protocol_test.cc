@@ -438,5 +438,57 @@ TEST(RelayReplyTest, OversizedReplyIsRejected) {
   EXPECT_EQ(DecodeReply(text).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// ---------------------------------------------------------------- get_signing_policy
+
+TEST(RelaySigningPolicyTest, RequestRoundTripsAndIsStrict) {
+  EXPECT_EQ(EncodeGetSigningPolicyRequest(), R"({"request_type":"get_signing_policy"})");
+  EXPECT_TRUE(DecodeGetSigningPolicyRequest(EncodeGetSigningPolicyRequest()).ok());
+  EXPECT_EQ(DecodeGetSigningPolicyRequest(R"({"request_type":"get_secret"})").code(),
+            absl::StatusCode::kUnimplemented);
+  for (std::string_view bad :
+       {std::string_view("{"), std::string_view("[]"), std::string_view("{}"),
+        std::string_view(R"({"request_type":7})"),
+        std::string_view(R"({"request_type":"get_signing_policy","payload":{}})"),
+        std::string_view(
+            R"({"request_type":"get_signing_policy","request_type":"get_signing_policy"})")}) {
+    EXPECT_EQ(DecodeGetSigningPolicyRequest(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  // The get_secret decoder still calls it unknown (the service asks this decoder next).
+  EXPECT_EQ(DecodeRequest(EncodeGetSigningPolicyRequest()).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
+TEST(RelaySigningPolicyTest, ReplyRoundTripsTheTextExactly) {
+  const std::string text = "{\"version\": 1,\n \"clients\": [\"\\u00e9\"]}\t";
+  absl::StatusOr<std::string> reply = EncodeGetSigningPolicyReply(text);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  absl::StatusOr<std::string> back = DecodeGetSigningPolicyReply(*reply);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, text);
+  EXPECT_FALSE(EncodeGetSigningPolicyReply(std::string(kMaxServedSigningPolicySize + 1, ' ')).ok());
+  EXPECT_FALSE(EncodeGetSigningPolicyReply("\xff\xfe").ok());
+}
+
+TEST(RelaySigningPolicyTest, ErrorsAndMalformedRepliesAreStatuses) {
+  absl::StatusOr<std::string> none =
+      DecodeGetSigningPolicyReply(EncodeErrorReply(kErrorNoSigningPolicy));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("get_signing_policy"));
+  EXPECT_EQ(DecodeGetSigningPolicyReply(EncodeErrorReply(kErrorBusy)).status().code(),
+            absl::StatusCode::kUnavailable);
+  for (std::string_view bad :
+       {std::string_view("{"), std::string_view("[]"), std::string_view(R"({"result":1})"),
+        std::string_view(R"({"result":{}})"),
+        std::string_view(R"({"result":{"signing_policy":{}}})"),
+        std::string_view(R"({"result":{"signing_policy":"a","signing_policy":"b"}})"),
+        std::string_view(R"({"error":5})")}) {
+    EXPECT_EQ(DecodeGetSigningPolicyReply(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  const std::string big = R"({"result":{"signing_policy":")" +
+                          std::string(kMaxServedSigningPolicySize + 1, 'x') + R"("}})";
+  EXPECT_EQ(DecodeGetSigningPolicyReply(big).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace lockout::relay

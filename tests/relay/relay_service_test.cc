@@ -124,6 +124,37 @@ TEST_F(RelayServiceTest, UnknownRequestTypeIsAnsweredAsSuch) {
   EXPECT_THAT(logs_.str(), Not(HasSubstr("get_credentials")));
 }
 
+TEST_F(RelayServiceTest, SigningPolicyIsServedOnlyWhenConfiguredAndWithoutUpstreamCalls) {
+  const net::Frame request = RequestFrame(EncodeGetSigningPolicyRequest());
+  auto call = [&](const net::Frame& frame) {
+    SecretBytes reply = service_.Handle(frame, 1, "tcp://127.0.0.1:1");
+    std::string text(reply.RevealAsString());
+    EXPECT_TRUE(text.ends_with("$$$"));
+    return DecodeGetSigningPolicyReply(text.substr(0, text.size() - 3));
+  };
+  absl::StatusOr<std::string> none = call(request);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(metrics_.requests("get_signing_policy", "denied"), 1u);
+
+  service_.ServeSigningPolicy(R"({"version": 1})");
+  absl::StatusOr<std::string> served = call(request);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(*served, R"({"version": 1})");
+  EXPECT_EQ(metrics_.requests("get_signing_policy", "ok"), 1u);
+
+  // v2 in, v2 out.
+  SecretBytes v2 = service_.Handle(
+      RequestFrame(EncodeGetSigningPolicyRequest(), net::FrameKind::kV2), 2, "tcp://127.0.0.1:1");
+  const std::string_view text = v2.RevealAsString();
+  ASSERT_GT(text.size(), 4u);
+  EXPECT_TRUE(DecodeGetSigningPolicyReply(text.substr(4)).ok());
+
+  absl::StatusOr<std::string> bad =
+      call(RequestFrame(R"({"request_type":"get_signing_policy","payload":{}})"));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(upstream_.credential_calls(), 0);
+}
+
 TEST_F(RelayServiceTest, CredentialFailureIsUpstreamUnavailable) {
   upstream_.FailCredentials(absl::UnavailableError("IMDS down"));
   absl::StatusOr<GetSecretReply> reply = Call(GetSecretFrame(kAllowedSecret));
