@@ -15,7 +15,6 @@
 namespace lockout::auth {
 namespace {
 
-constexpr size_t kMaxClientNameChars = 64;
 constexpr size_t kNewNonceBytes = 32;
 
 absl::Status BadAuth(std::string_view field, std::string_view what) {
@@ -115,14 +114,6 @@ absl::StatusOr<Bytes> Base64Member(const nlohmann::json& auth, std::string_view 
 }
 
 }  // namespace
-
-bool IsValidClientName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxClientNameChars) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
 
 absl::StatusOr<AuthFields> ParseAuthFields(const nlohmann::json& auth) {
   if (!auth.is_object()) {

@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "src/common/bytes.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::auth {
 
@@ -51,9 +52,8 @@ inline constexpr size_t kMaxNonceBytes = 64;
 // How deep a request's values may nest (the request object itself is depth 1).
 inline constexpr int kMaxCanonicalDepth = 8;
 
-// A client name as the signing policy allows it: 1..64 characters of A-Z a-z 0-9 . _ -
-// (signpolicy's parser applies the same rule to the policy's names).
-bool IsValidClientName(std::string_view name);
+// A client name as the signing policy allows it (one rule, signpolicy's).
+using signpolicy::IsValidClientName;
 
 // The "auth" member of a request, decoded.
 struct AuthFields {

@@ -195,8 +195,7 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
   AuthorizedClient client;
   const std::string name_field = absl::StrCat(where, ".name");
   ASSIGN_OR_RETURN(client.name, String(v["name"], name_field));
-  if (client.name.empty() || client.name.size() > kMaxClientNameChars ||
-      !std::all_of(client.name.begin(), client.name.end(), IsNameChar)) {
+  if (!IsValidClientName(client.name)) {
     return Bad(name_field, "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
   }
   const std::string algorithm_field = absl::StrCat(where, ".algorithm");
@@ -240,6 +239,11 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
 }
 
 }  // namespace
+
+bool IsValidClientName(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxClientNameChars &&
+         std::all_of(name.begin(), name.end(), IsNameChar);
+}
 
 std::string_view AlgorithmName(ClientKeyAlgorithm algorithm) {
   return algorithm == ClientKeyAlgorithm::kEd25519 ? "ed25519" : "ecdsa-p256";

@@ -46,6 +46,10 @@ inline constexpr size_t kMaxKeyNameChars = 512;
 inline constexpr int64_t kMaxReplayWindowSeconds = 3600;
 inline constexpr size_t kMinRequestBytes = 256;
 inline constexpr size_t kMaxRequestBytesLimit = 16 * 1024 * 1024;
+
+// A client name as a signing policy allows it: 1..64 characters of A-Z a-z 0-9 . _ - (the parser's
+// rule; src/auth checks request and key-file names with it too).
+bool IsValidClientName(std::string_view name);
 inline constexpr size_t kMaxNoncesLimit = size_t{1} << 24;
 
 struct AuthorizedClient {
