@@ -51,8 +51,8 @@ struct IdentityOptions {
 // An IAM role of the account.
 struct RoleInfo {
   std::string name;
-  std::string arn;      // arn:aws:iam::ACCT:role/NAME
-  std::string role_id;  // AROA... (AWS's unique id of the role)
+  std::string arn;                             // arn:aws:iam::ACCT:role/NAME
+  std::string role_id;                         // AROA... (AWS's unique id of the role)
   std::optional<policy::Policy> trust_policy;  // always set
   std::vector<policy::Policy> identity_policies;
 };

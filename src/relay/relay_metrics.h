@@ -48,7 +48,8 @@ inline constexpr std::string_view kKindUpstreamUnavailable = "upstream_unavailab
 inline constexpr std::string_view kKindInternal = "internal";
 inline constexpr std::string_view kKindFraming = "framing";  // garbage, oversized, truncated
 inline constexpr std::string_view kKindTimeout = "timeout";  // peer too slow mid-request
-inline constexpr std::string_view kKindBusy = "busy";  // worker pool full, or over --max-connections
+inline constexpr std::string_view kKindBusy =
+    "busy";  // worker pool full, or over --max-connections
 inline constexpr std::string_view kKindWrite = "write";  // reply could not be written
 
 // Upstream operations (lockout_relay_upstream_latency_seconds{operation}).
