@@ -4,7 +4,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "src/aws/sigv4.h"
+#include "src/awsclient/signed_attempt.h"
 #include "src/common/json.h"
 #include "src/common/secret_bytes.h"
 #include "src/common/strings.h"
@@ -13,11 +13,6 @@ namespace lockout::awsclient {
 namespace {
 
 constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
-
-bool IsRetryableTransportError(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kUnavailable ||
-         status.code() == absl::StatusCode::kDeadlineExceeded;
-}
 
 }  // namespace
 
@@ -100,26 +95,11 @@ absl::StatusOr<nlohmann::json> AwsJsonClient::Call(std::string_view operation,
   const Clock& clock = options_.environment.clock ? *options_.environment.clock : Clock::Real();
   nlohmann::json result;
   auto attempt = [&](int /*n*/, absl::Duration timeout) -> AttemptResult {
-    absl::StatusOr<aws::AwsCredentials> credentials = credentials_->GetCredentials();
-    if (!credentials.ok()) {
-      return {
-          absl::Status(credentials.status().code(),
-                       absl::StrCat(what, ": no credentials: ", credentials.status().message())),
-          false};
-    }
-    absl::StatusOr<aws::SigningResult> signed_request =
-        aws::SignRequest(http, *credentials, options_.region, service.signing_name, clock.Now());
-    if (!signed_request.ok()) {
-      return {absl::InvalidArgumentError(
-                  absl::StrCat(what, ": cannot sign: ", signed_request.status().message())),
-              false};
-    }
-    absl::StatusOr<HttpResponse> response = transport_->Send(http, timeout);
-    if (!response.ok()) {
-      return {absl::Status(response.status().code(),
-                           absl::StrCat(what, ": ", response.status().message())),
-              IsRetryableTransportError(response.status())};
-    }
+    bool retryable = false;
+    absl::StatusOr<HttpResponse> response = SendSignedAttempt(
+        *transport_, *credentials_, http, {options_.region, service.signing_name, clock.Now()},
+        timeout, what, &retryable);
+    if (!response.ok()) return {response.status(), retryable};
     if (response->status < 200 || response->status > 299) {
       AwsCallError error =
           ParseAwsErrorResponse(response->status, response->headers, response->body);

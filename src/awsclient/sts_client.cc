@@ -6,6 +6,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "src/aws/sigv4.h"
+#include "src/awsclient/signed_attempt.h"
 #include "src/awsclient/xml_reply.h"
 #include "src/common/clock.h"
 #include "src/common/secret_bytes.h"
@@ -35,11 +36,6 @@ absl::StatusOr<const std::string*> Text(const XmlElement* parent, std::string_vi
 void AddParam(std::string& form, std::string_view key, std::string_view value) {
   absl::StrAppend(&form, form.empty() ? "" : "&", aws::UriEncode(key, false), "=",
                   aws::UriEncode(value, false));
-}
-
-bool Retryable(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kUnavailable ||
-         s.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
 }  // namespace
@@ -154,26 +150,10 @@ absl::StatusOr<std::string> StsClient::Call(std::string_view action, std::string
   const Clock& clock = environment_.clock ? *environment_.clock : Clock::Real();
   std::string body;
   auto attempt = [&](int /*n*/, absl::Duration timeout) -> AttemptResult {
-    absl::StatusOr<aws::AwsCredentials> credentials = credentials_->GetCredentials();
-    if (!credentials.ok()) {
-      return {absl::Status(credentials.status().code(),
-                           absl::StrCat(what, ": no credentials to call STS with: ",
-                                        credentials.status().message())),
-              false};
-    }
-    absl::StatusOr<aws::SigningResult> signed_request =
-        aws::SignRequest(http, *credentials, region_, "sts", clock.Now());
-    if (!signed_request.ok()) {
-      return {absl::InvalidArgumentError(
-                  absl::StrCat(what, ": cannot sign: ", signed_request.status().message())),
-              false};
-    }
-    absl::StatusOr<HttpResponse> response = transport_->Send(http, timeout);
-    if (!response.ok()) {
-      return {absl::Status(response.status().code(),
-                           absl::StrCat(what, ": ", response.status().message())),
-              Retryable(response.status())};
-    }
+    bool retryable = false;
+    absl::StatusOr<HttpResponse> response = SendSignedAttempt(
+        *transport_, *credentials_, http, {region_, "sts", clock.Now()}, timeout, what, &retryable);
+    if (!response.ok()) return {response.status(), retryable};
     if (response->status < 200 || response->status > 299) {
       AwsCallError error = ParseQueryErrorResponse(response->status, response->body);
       return {MakeAwsCallStatus(what, error), IsRetryableAwsError(error)};
