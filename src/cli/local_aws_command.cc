@@ -62,13 +62,19 @@ int RunLocalAws(LocalAwsFlags& flags) {
       return 1;
     }
   }
-  std::cerr << "local-aws serving KMS, Secrets Manager and IMDS on "
-            << (*ready)["kms_endpoint"].get<std::string>() << ", NSM on "
-            << (*ready)["nsm_socket"].get<std::string>() << "; SIGTERM or Ctrl-C stops it\n";
+  // The log is JSON lines only (one object per line), this line included.
+  LogInfo("local_aws_ready", {{"endpoint", (*ready)["kms_endpoint"].get<std::string>()},
+                              {"nsm_socket", (*ready)["nsm_socket"].get<std::string>()},
+                              {"ready_file", flags.ready_file},
+                              {"stop", "SIGTERM or Ctrl-C"}});
   int sig = 0;
   sigwait(&signals, &sig);
   LogInfo("local_aws_stopping", {{"signal", sig}});
   (*local)->Stop();
+  if (!flags.ready_file.empty()) {
+    absl::Status removed = RemoveFileIfPresent(flags.ready_file);
+    if (!removed.ok()) LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
+  }
   return 0;
 }
 

@@ -13,8 +13,6 @@
 //
 // Exit status: 0 success; 1 the NSM failed or refused the request; 2 usage error.
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -38,7 +36,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-constexpr char kUnixScheme[] = "unix://";
 constexpr size_t kMaxRandomBytes = 1 << 16;
 
 struct NsmArgs {
@@ -69,15 +66,7 @@ int Failed(std::string_view what, const absl::Status& status) {
 
 // The device named by --nsm, $LOCKOUT_NSM_SOCKET or /dev/nsm.
 absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> OpenDevice(const std::string& flag) {
-  std::string target = flag;
-  if (target.empty()) {
-    const char* env = std::getenv("LOCKOUT_NSM_SOCKET");
-    target = (env != nullptr && *env != '\0') ? std::string(env) : std::string("/dev/nsm");
-    if (env != nullptr && *env != '\0' && target.rfind(kUnixScheme, 0) != 0) {
-      target = kUnixScheme + target;  // the variable holds a socket path
-    }
-  }
-  return nsm::OpenNsmDevice(target);
+  return nsm::OpenNsmDevice(flag.empty() ? nsm::DefaultNsmSpec() : flag);
 }
 
 absl::StatusOr<std::optional<Bytes>> OptionalHex(bool given, const std::string& hex,

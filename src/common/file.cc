@@ -96,4 +96,9 @@ absl::Status WriteFileAtomic(const std::string& path, ByteView data, int mode) {
   return absl::OkStatus();
 }
 
+absl::Status RemoveFileIfPresent(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return absl::OkStatus();
+  return ErrnoError("cannot remove", path);
+}
+
 }  // namespace lockout

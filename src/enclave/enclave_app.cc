@@ -302,6 +302,13 @@ void EnclaveApp::Stop() {
   if (impl_->ready_thread.joinable()) impl_->ready_thread.join();
   if (impl_->server != nullptr) impl_->server->Stop();
   if (impl_->keys != nullptr) impl_->keys->Stop();
+  // A stopped enclave leaves no ready file behind to be mistaken for a running one.
+  if (!impl_->config.ready_file.empty()) {
+    absl::Status removed = RemoveFileIfPresent(impl_->config.ready_file);
+    if (!removed.ok()) {
+      LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
+    }
+  }
 }
 
 }  // namespace lockout::enclave

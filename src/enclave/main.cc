@@ -14,6 +14,7 @@
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/enclave_app.h"
+#include "src/nsm/open_nsm_device.h"
 #include "src/signer/key_memory_lock.h"
 
 namespace {
@@ -73,8 +74,11 @@ int main(int argc, char** argv) {
                  "Socket to reach KMS through: a URI or \"direct\" (default vsock://3:8000 for "
                  "AWS's endpoint, direct for an explicit one)");
   cli.add_option("--ca-bundle", config.ca_bundle, "CA bundle for TLS to KMS");
-  cli.add_option("--nsm", config.nsm, "NSM device: /dev/nsm or unix:///path (local NSM service)")
-      ->capture_default_str();
+  std::string nsm_flag;
+  CLI::Option* nsm_option = cli.add_option(
+      "--nsm", nsm_flag,
+      "NSM device: /dev/nsm, or the local NSM service's socket as a path or unix:///path; \"\" "
+      "for none (only with --ephemeral-key). Default: $LOCKOUT_NSM_SOCKET if set, else /dev/nsm");
   cli.add_option("--load-at", load_at, "When to load the key: boot or first-request")
       ->check(CLI::IsMember({"boot", "first-request"}))
       ->capture_default_str();
@@ -166,5 +170,6 @@ int main(int argc, char** argv) {
                                          : lockout::enclave::LoadMode::kFirstRequest;
   config.use_encryption_context = context == "secret";
   config.idle_timeout = absl::Seconds(idle_seconds);
+  config.nsm = nsm_option->count() > 0 ? nsm_flag : lockout::nsm::DefaultNsmSpec();
   return Run(config);
 }

@@ -79,12 +79,15 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
       policy::Policy::Parse(IdentityPolicyJson({"kms:*", "secretsmanager:*", "sts:AssumeRole"}),
                             policy::PolicyKind::kIdentityPolicy));
   store->admin_policies_.push_back(std::move(admin_policy));
-  // The seed tutorial's instance role policy (step 6).
+  // The instance role policy of docs/TUTORIAL-AWS.md (the seed's, plus what create-key needs to
+  // replace a secret and the relay and doctor need to describe it); no kms:Decrypt.
   ASSIGN_OR_RETURN(
       policy::Policy instance_policy,
-      policy::Policy::Parse(IdentityPolicyJson({"kms:Encrypt", "secretsmanager:CreateSecret",
-                                                "secretsmanager:GetSecretValue"}),
-                            policy::PolicyKind::kIdentityPolicy));
+      policy::Policy::Parse(
+          IdentityPolicyJson({"kms:Encrypt", "secretsmanager:CreateSecret",
+                              "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue",
+                              "secretsmanager:DescribeSecret"}),
+          policy::PolicyKind::kIdentityPolicy));
   store->instance_policies_.push_back(std::move(instance_policy));
   for (const std::string& name : o.assumable_roles) {
     RoleInfo role;

@@ -348,7 +348,7 @@ struct KmsService::Impl {
       why = d.source == policy::DecisionSource::kIdentityPolicy
                 ? "with an explicit deny in an identity-based policy"
                 : "with an explicit deny in a resource-based policy";
-    } else if (key == nullptr) {
+    } else if (key == nullptr || d.source == policy::DecisionSource::kIdentityPolicy) {
       why = absl::StrCat("because no identity-based policy allows the ", rc.action, " action");
     } else {
       why = absl::StrCat("because no resource-based policy allows the ", rc.action, " action");

@@ -16,6 +16,7 @@
 #include "src/localaws/imds.h"
 #include "src/localaws/kms_service.h"
 #include "src/localaws/nsm_service.h"
+#include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/secrets_service.h"
 #include "src/localaws/sts_service.h"
 
@@ -142,6 +143,9 @@ absl::StatusOr<nlohmann::ordered_json> LocalAws::ReadyJson() {
       {"instance_role_arn", impl_->identity->instance_role_arn()},
       {"roles", roles},
       {"nsm_root_sha256", HexEncode(root_hash)},
+      // The local NSM's root certificate (PEM): what verifiers of its attestation documents
+      // trust in place of the AWS Nitro root (lockout attest verify --root FILE).
+      {"nsm_root_cert", absl::StrCat(impl_->options.state_dir, "/nsm/", kNsmRootCertFile)},
       {"debug_mode", impl_->options.debug_mode},
       {"principals",
        {{"root", principal(impl_->identity->root(), impl_->identity->RootCredentials())},
@@ -175,6 +179,9 @@ absl::StatusOr<std::string> EnvExports(const nlohmann::json& ready, std::string_
       out += "unset AWS_SESSION_TOKEN\n";
     }
     line("LOCKOUT_NSM_SOCKET", ready.at("nsm_socket").get<std::string>());
+    if (ready.contains("nsm_root_cert")) {
+      line("LOCKOUT_NSM_ROOT_CERT", ready.at("nsm_root_cert").get<std::string>());
+    }
     return out;
   } catch (const nlohmann::json::exception&) {
     return absl::InvalidArgumentError(

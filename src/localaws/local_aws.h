@@ -44,7 +44,7 @@ class LocalAws {
   // {region, account, kms_endpoint, secretsmanager_endpoint, sts_endpoint, imds_endpoint,
   //  nsm_socket, instance_role_arn, roles: {NAME: ARN} (the roles STS AssumeRole may assume),
   //  principals: {root|admin|instance: {arn, access_key_id, secret_access_key[, session_token]}},
-  //  state_dir, nsm_root_sha256}. Holds credentials: write it mode 0600.
+  //  state_dir, nsm_root_sha256, nsm_root_cert}. Holds credentials: write it mode 0600.
   absl::StatusOr<nlohmann::ordered_json> ReadyJson();
 
   uint16_t port() const;

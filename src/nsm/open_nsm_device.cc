@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include <optional>
 #include <string>
 #include <utility>
@@ -34,6 +36,12 @@ absl::StatusOr<std::unique_ptr<NsmDevice>> OpenNsmDevice(std::string_view spec) 
   absl::StatusOr<std::unique_ptr<DevNsmDevice>> d = DevNsmDevice::Open(spec);
   if (!d.ok()) return d.status();
   return std::unique_ptr<NsmDevice>(std::move(*d));
+}
+
+std::string DefaultNsmSpec() {
+  const char* env = std::getenv(std::string(kNsmSocketVariable).c_str());
+  if (env != nullptr && *env != '\0') return env;
+  return "/dev/nsm";
 }
 
 }  // namespace lockout::nsm

@@ -6,11 +6,14 @@
 //   unix:///abs/path   the local NSM service's socket (UnixSocketNsmDevice; connects on first call)
 //   /abs/path          a Unix socket if the path is one, else a device node (/dev/nsm)
 //
+// DefaultNsmSpec(): what to open when no --nsm is given ($LOCKOUT_NSM_SOCKET, else /dev/nsm).
+//
 // Errors: InvalidArgument for a unix:// value without an absolute path (quoting the value, which
 // is a path, never a secret); otherwise what UnixSocketNsmDevice::Create / DevNsmDevice::Open
 // return (NotFound, PermissionDenied, Unavailable).
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -21,5 +24,10 @@ namespace lockout::nsm {
 inline constexpr std::string_view kUnixDeviceScheme = "unix://";
 
 absl::StatusOr<std::unique_ptr<NsmDevice>> OpenNsmDevice(std::string_view spec);
+
+// The NSM a command uses when no --nsm is given: $LOCKOUT_NSM_SOCKET if set and not empty (the
+// socket `lockout local-aws env` exports; a path or unix:///path), else "/dev/nsm".
+inline constexpr std::string_view kNsmSocketVariable = "LOCKOUT_NSM_SOCKET";
+std::string DefaultNsmSpec();
 
 }  // namespace lockout::nsm

@@ -181,8 +181,9 @@ Decision Deny(DecisionSource source, const Hit& hit, std::string reason) {
   return d;
 }
 
-Decision ImplicitDeny(std::string reason) {
+Decision ImplicitDeny(std::string reason, DecisionSource missing = DecisionSource::kNone) {
   Decision d;
+  d.source = missing;
   d.reason = std::move(reason);
   return d;
 }
@@ -363,11 +364,13 @@ Decision Evaluate(const Policy& key_policy, const RequestContext& request) {
                                            "identity policy allows the request");
   }
   if (direct_allow) {
-    return ImplicitDeny("cross-account caller: no identity policy allows the request");
+    return ImplicitDeny("cross-account caller: no identity policy allows the request",
+                        DecisionSource::kIdentityPolicy);
   }
   if (account_allow) {
     return ImplicitDeny(
-        "the key policy allows the caller's account but no identity policy allows the request");
+        "the key policy allows the caller's account but no identity policy allows the request",
+        DecisionSource::kIdentityPolicy);
   }
   return ImplicitDeny("no key policy statement allows the request");
 }

@@ -107,7 +107,11 @@ enum class DecisionSource { kNone, kKeyPolicy, kIdentityPolicy };
 // What was decided and why, for the local log (never sent to the network peer).
 struct Decision {
   Outcome outcome = Outcome::kImplicitDeny;
-  // The statement that decided: the Deny that matched, or the key policy Allow that granted.
+  // The statement that decided: the Deny that matched, or the key policy Allow that granted. For
+  // an implicit deny, the kind of policy whose missing Allow denied it: kIdentityPolicy when the
+  // key policy allows the caller's account (or names a caller of another account) but no identity
+  // policy allows the request, kNone when no key policy statement does (AWS words the two
+  // AccessDenied messages differently: "no identity-based" / "no resource-based policy allows").
   DecisionSource source = DecisionSource::kNone;
   size_t policy_index = 0;  // index into identity_policies when source is kIdentityPolicy
   size_t statement_index = 0;

@@ -198,6 +198,10 @@ absl::Status Run(const Flags& flags) {
   LogInfo("relay_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.Stop();
   if (metrics_server) metrics_server->Stop();
+  if (!flags.ready_file.empty()) {
+    absl::Status removed = RemoveFileIfPresent(flags.ready_file);
+    if (!removed.ok()) LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
+  }
   LogInfo("relay_stopped");
   return absl::OkStatus();
 }

@@ -43,33 +43,9 @@ def policy_text(clients):
          "keys": ["*"]} for name, key in clients]}, indent=1)
 
 
-class SigningPolicySealTest(harness.TempDirTestCase):
-    # The real-process helpers of runtime_test (local-aws setup, relay, enclave, health), borrowed
-    # rather than repeated.
-    def setUp(self):
-        # RuntimeTestCase.setUp's steps (it calls super(), which ties it to its own class).
-        super().setUp()
-        self.lockout = harness.binary("lockout")
-        self.enclave_bin = harness.binary("lockout-enclave")
-        self.relay_bin = harness.binary("lockout-relay")
-        self.la = self.local_aws()
-        self.region = self.la.ready["region"]
-        self.admin_arn = self.la.ready["principals"]["admin"]["arn"]
-        self.role_arn = self.la.ready["instance_role_arn"]
-        self.kms = self.la.boto3_client("kms", "admin")
-        self.key_arn = self.kms.create_key(Description="seal test")["KeyMetadata"]["Arn"]
-        self.outputs = []
-        self._count = 0
-
-    cli = runtime_test.RuntimeTestCase.cli
-    create_key = runtime_test.RuntimeTestCase.create_key
-    lock_to = runtime_test.RuntimeTestCase.lock_to
-    start_relay = runtime_test.RuntimeTestCase.start_relay
-    start_enclave = runtime_test.RuntimeTestCase.start_enclave
-    health = runtime_test.RuntimeTestCase.health
-    wait_loaded = runtime_test.RuntimeTestCase.wait_loaded
-    all_logs = runtime_test.RuntimeTestCase.all_logs
-    assert_signs = runtime_test.RuntimeTestCase.assert_signs
+class SigningPolicySealTest(runtime_test.RuntimeTestCase):
+    # runtime_test's real-process steps (local-aws setup, relay, enclave, health); that base class
+    # holds no tests of its own.
 
     def write_policy(self, name, clients):
         path = os.path.join(self.tmp, name)

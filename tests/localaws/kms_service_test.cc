@@ -710,6 +710,21 @@ TEST_F(KmsServiceTest, AccessDeniedMessagesHaveAwsShape) {
                          arn, " with an explicit deny in a resource-based policy"));
 }
 
+// The default key policy allows the account ("Enable IAM User Permissions"), so what is missing
+// for the instance role (its policy allows kms:Encrypt only) is an identity-based Allow, and AWS
+// says so.
+TEST_F(KmsServiceTest, AccessDeniedNamesTheIdentityPolicyWhenTheKeyPolicyDelegatesToIam) {
+  std::string key = CreateKey();
+  AwsResult denied = Call("DescribeKey", {{"KeyId", key}}, instance());
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(
+      denied.error().message,
+      absl::StrCat("User: ", instance().arn,
+                   " is not authorized to perform: kms:DescribeKey on resource: "
+                   "arn:aws:kms:us-east-1:111122223333:key/",
+                   key, " because no identity-based policy allows the kms:DescribeKey action"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tags
 
