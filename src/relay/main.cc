@@ -293,6 +293,8 @@ int main(int argc, char** argv) {
                  "unix://; TARGET vsock://CID:PORT, tcp:// or unix://). Off by default. The "
                  "forwarder can read what clients send but cannot forge, alter or replay an "
                  "authenticated request: the enclave verifies each one (docs/SECURITY.md). "
+                 "Each connection buffers at most 64 KiB per direction (a side that does not "
+                 "read stops the other being read). "
                  "Metrics: lockout_relay_forward_* on --metrics");
   app.add_option("--forward-max-connections", flags.forward_max_connections,
                  "forwarded clients served at once; one beyond is closed at once")
