@@ -19,6 +19,7 @@ struct DemoFlags {
   std::string key_type = "p521";
   std::string policy_mode = "recommended";
   bool serve = false;
+  bool seed_compatible = false;
   std::string ready_file;
   std::string bin_dir;
   std::string work_dir;
@@ -55,6 +56,8 @@ int RunDemoCommand(const DemoFlags& flags) {
   options.key_type = flags.key_type;
   options.policy_mode = *mode;
   options.serve = flags.serve;
+  // The seed tutorial's policy mode is the tutorial exactly: its unauthenticated protocol too.
+  options.authenticated = !flags.seed_compatible && *mode != ops::PolicyMode::kSeed;
   options.ready_file = flags.ready_file;
   options.bin_dir = flags.bin_dir;
   options.work_parent = flags.work_dir;
@@ -76,7 +79,10 @@ void RegisterDemoCommands(CLI::App& app, CommandContext& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "demo",
       "Run the complete lock-out story locally: local-aws, KMS key, signing key and secret, "
-      "relay and enclave, a verified signature; the seed tutorial's policy leaking the key "
+      "relay and enclave; authenticated requests (a client key and a signing policy sealed into "
+      "PCR16): the seed's unauthenticated request refused, an authorized client's signature "
+      "verified, a replay refused, and (recommended) root adding a client of its own refused "
+      "the key by KMS; the seed tutorial's policy leaking the key "
       "through ReEncrypt; then (recommended, the default) the recommended policy closing every "
       "leak path check-lockout probes for root, the admin and the instance role; a modified "
       "binary and a debug-mode enclave refused. One line per step; exit 0 only if every step "
@@ -91,9 +97,14 @@ void RegisterDemoCommands(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   cmd->add_flag("--serve", flags->serve,
                 "Stop after the first signature and keep the stack running until SIGTERM/Ctrl-C");
+  cmd->add_flag("--seed-compatible", flags->seed_compatible,
+                "Run the enclave without a signing policy: the seed's unauthenticated protocol "
+                "(v1 {\"bytes\": ...}$$$ and v2 without auth), for the seed's test client. "
+                "--policy-mode seed implies it");
   cmd->add_option("--ready-file", flags->ready_file,
-                  "With --serve: write the endpoints, public key, key ARN, PCR0 and the local-aws "
-                  "credentials here as JSON (mode 0600)");
+                  "With --serve: write the endpoints, public key, key ARN, PCR0, the local-aws "
+                  "credentials and (authenticated) client_key, the client key file for lockout "
+                  "sign --client-key, here as JSON (mode 0600)");
   cmd->add_option("--bin-dir", flags->bin_dir,
                   "Where lockout-enclave and lockout-relay are (default: beside lockout)");
   cmd->add_option("--work-dir", flags->work_dir,

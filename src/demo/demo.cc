@@ -20,6 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "src/auth/client_key.h"
+#include "src/auth/request_auth.h"
 #include "src/awsclient/aws_call_error.h"
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/endpoint_config.h"
@@ -35,6 +37,8 @@
 #include "src/common/strings.h"
 #include "src/demo/child_process.h"
 #include "src/localaws/local_aws.h"
+#include "src/net/frame_decoder.h"
+#include "src/net/socket.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/open_nsm_device.h"
 #include "src/nsm/unix_socket_nsm_device.h"
@@ -44,6 +48,7 @@
 #include "src/operator/measurement.h"
 #include "src/operator/signature_verify.h"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::demo {
 namespace {
@@ -55,6 +60,9 @@ constexpr char kSecretName[] = "lockout-demo-signing-key";
 constexpr char kSeedTestMessage[] = "Hello, sign this message!";
 constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 constexpr absl::Duration kRefusalTimeout = absl::Seconds(60);
+// The authorized client of the authenticated configuration, and the client root adds.
+constexpr char kClientName[] = "demo-client";
+constexpr char kRootClientName[] = "root-client";
 
 std::string Short(std::string_view hex, size_t n = 16) {
   if (hex.size() <= n) return std::string(hex);
@@ -136,17 +144,34 @@ class Demo {
   // Starts lockout-enclave (stopping a running one first) and waits until it loaded the key.
   absl::StatusOr<std::string> StartMainEnclave();
   absl::StatusOr<std::string> SignAndVerify();
+  // The authenticated configuration (o_.authenticated): the client key and signing policies,
+  // the seed's request refused, an authorized request signed, its replay refused.
+  absl::StatusOr<std::string> CreateClientAndSigningPolicy();
+  absl::StatusOr<std::string> RefuseUnauthenticatedV1();
+  absl::StatusOr<std::string> AuthorizedSignAndVerify();
+  absl::StatusOr<std::string> RefuseReplay();
+  absl::StatusOr<std::string> RefuseRootsClient();
+  // A v2 client of `endpoint`, signing its requests with the client key when authenticated.
+  absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> Client(const net::Endpoint& endpoint);
+  // The enclave's count of refusals under `rule` (health, asked as the authorized client).
+  absl::StatusOr<int64_t> Refusals(std::string_view rule);
+  // Sends one v2 frame of `text` on a new connection to the enclave and returns the reply.
+  absl::StatusOr<nlohmann::json> RawV2Call(const std::string& text);
   absl::StatusOr<std::string> CreateProbeKey();
   // lockout check-lockout's logic with `principal`'s credentials, the probe key and the debug NSM.
   absl::StatusOr<ops::CheckLockoutReport> CheckAs(std::string_view principal);
   absl::StatusOr<std::string> ShowSeedLeak();
   absl::StatusOr<std::string> ExpectEveryLeakClosed(std::string_view principal);
   absl::StatusOr<std::string> ExpectDecryptDenied(std::string_view principal);
+  // Starts enclave `name` and shows KMS refusing it the key: its health, that it cannot sign,
+  // and the PCR0 (and, if `expected_pcr16_hex` is given, PCR16) its log names.
   absl::StatusOr<std::string> ExpectRefused(std::string_view name, const std::string& binary,
                                             const std::string& nsm_socket,
-                                            const std::string& expected_pcr0_hex);
-  // The PCR0 the enclave logged with its kms_access_denied event, once it has.
-  absl::StatusOr<std::string> LoggedDeniedPcr0(const std::string& log_path);
+                                            const std::string& expected_pcr0_hex,
+                                            const std::string& policy_path,
+                                            const std::string& expected_pcr16_hex = "");
+  // The enclave's kms_access_denied log line, once it has written it.
+  absl::StatusOr<nlohmann::json> LoggedDenial(const std::string& log_path);
   absl::Status WriteServeReadyFile();
 
   // Waits until `path` holds JSON for which `done` is true; fails if `child` exits first.
@@ -158,6 +183,7 @@ class Demo {
   absl::StatusOr<std::unique_ptr<ChildProcess>> StartEnclave(std::string_view name,
                                                              const std::string& binary,
                                                              const std::string& nsm_socket,
+                                                             const std::string& policy_path,
                                                              std::string* ready_path);
   std::string LastLogLine(const std::string& path) const;
   void Cleanup();
@@ -197,6 +223,15 @@ class Demo {
   std::string key_type_name_;
   crypto::Sha384Digest pcr0_{};
   std::string pcr0_hex_;
+
+  // Authenticated configuration only.
+  std::shared_ptr<const auth::ClientKey> client_key_;
+  std::string client_key_path_;
+  std::string signing_policy_path_;       // the authorized client's (sealed)
+  std::string root_signing_policy_path_;  // the same plus a client of root's
+  std::optional<crypto::Sha384Digest> pcr16_;
+  std::string pcr16_hex_, root_pcr16_hex_;
+  std::string signed_request_;  // the authorized client's signed request, replayed later
 };
 
 absl::Status Demo::MakeWorkDir() {
@@ -334,6 +369,9 @@ absl::StatusOr<std::string> Demo::ApplyPolicy(ops::PolicyMode mode) {
   options.admin_role_arn = principals_["admin"].arn;
   options.enclave_role_arn = instance_role_arn_;
   options.pcr0 = pcr0_;
+  // The recommended policy seals the signing policy too: Decrypt only with its PCR16.
+  const bool seal = mode == ops::PolicyMode::kRecommended && pcr16_.has_value();
+  if (seal) options.pcr16 = pcr16_;
   ASSIGN_OR_RETURN(nlohmann::ordered_json policy, ops::BuildKeyPolicy(options));
   ASSIGN_OR_RETURN(auto kms, Kms("admin"));
   // Seed: the root statement is gone; recommended without a policy admin: nobody may
@@ -348,6 +386,8 @@ absl::StatusOr<std::string> Demo::ApplyPolicy(ops::PolicyMode mode) {
   }
   return absl::StrCat("recommended policy, ", statements, " statements, Decrypt only with PCR0 ",
                       Short(pcr0_hex_),
+                      seal ? absl::StrCat(" and PCR16 ", Short(pcr16_hex_), " (the signing policy)")
+                           : std::string(),
                       "; ReEncrypt, CreateGrant and PutKeyPolicy denied to everyone (immutable: "
                       "applied with BypassPolicyLockoutSafetyCheck)");
 }
@@ -403,6 +443,7 @@ absl::StatusOr<nlohmann::json> Demo::WaitForJson(
 absl::StatusOr<std::unique_ptr<ChildProcess>> Demo::StartEnclave(std::string_view name,
                                                                  const std::string& binary,
                                                                  const std::string& nsm_socket,
+                                                                 const std::string& policy_path,
                                                                  std::string* ready_path) {
   *ready_path = absl::StrCat(work_dir_, "/", Absl(name), ".json");
   std::error_code ec;
@@ -426,6 +467,10 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> Demo::StartEnclave(std::string_vie
                                    "2",
                                    "--ready-file",
                                    *ready_path};
+  if (!policy_path.empty()) {
+    argv.push_back("--signing-policy");
+    argv.push_back(policy_path);
+  }
   return ChildProcess::Start(argv, ChildEnv({}), absl::StrCat(work_dir_, "/", Absl(name), ".log"));
 }
 
@@ -462,7 +507,7 @@ absl::StatusOr<std::string> Demo::StartMainEnclave() {
   enclave_endpoint_.reset();
   std::string enclave_ready;
   ASSIGN_OR_RETURN(enclave_, StartEnclave("enclave", bin_dir_ + "/lockout-enclave", nsm_socket_,
-                                          &enclave_ready));
+                                          signing_policy_path_, &enclave_ready));
   ASSIGN_OR_RETURN(nlohmann::json ready, WaitForJson(
                                              enclave_ready, *enclave_, "lockout-enclave",
                                              [](const nlohmann::json& j) {
@@ -487,12 +532,172 @@ absl::StatusOr<std::string> Demo::SignAndVerify() {
   if (!enclave_endpoint_.has_value()) return absl::FailedPreconditionError("no enclave");
   const ByteView message = AsBytes(kSeedTestMessage);
   const auto start = std::chrono::steady_clock::now();
+  if (o_.authenticated) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ops::EnclaveV2Client> client, Client(*enclave_endpoint_));
+    ASSIGN_OR_RETURN(Bytes signature, client->Sign(message));
+    const double ms = MillisSince(start);
+    RETURN_IF_ERROR(ops::VerifySignature(public_key_pem_, message, signature));
+    return absl::StrCat(kClientName, "'s signed request \"", Absl(kSeedTestMessage), "\" → 0x",
+                        Short(HexEncode(signature), 24), " (", signature.size(),
+                        " bytes, verified with OpenSSL), ", Ms(ms));
+  }
   ASSIGN_OR_RETURN(std::string reply, ops::SignV1(*enclave_endpoint_, message));
   const double ms = MillisSince(start);
   ASSIGN_OR_RETURN(Bytes signature, ops::ParseV1SignReply(reply));
   RETURN_IF_ERROR(ops::VerifySignature(public_key_pem_, message, signature));
   return absl::StrCat("\"", Absl(kSeedTestMessage), "\" → 0x", Short(HexEncode(signature), 24),
                       " (", signature.size(), " bytes, verified with OpenSSL), ", Ms(ms));
+}
+
+absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> Demo::Client(const net::Endpoint& endpoint) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ops::EnclaveV2Client> client,
+                   ops::EnclaveV2Client::Connect(endpoint));
+  if (o_.authenticated && client_key_ != nullptr) client->Authenticate(client_key_, clock_);
+  return client;
+}
+
+absl::StatusOr<int64_t> Demo::Refusals(std::string_view rule) {
+  if (!enclave_endpoint_.has_value()) return absl::FailedPreconditionError("no enclave");
+  ASSIGN_OR_RETURN(std::unique_ptr<ops::EnclaveV2Client> client, Client(*enclave_endpoint_));
+  ASSIGN_OR_RETURN(nlohmann::json health, client->Health());
+  auto refusals = health.find("refusals");
+  if (refusals == health.end() || !refusals->is_object()) {
+    return absl::InvalidArgumentError("the enclave's health has no \"refusals\"");
+  }
+  auto n = refusals->find(std::string(rule));
+  if (n == refusals->end() || !n->is_number_integer()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the enclave's health counts no refusals of rule ", Absl(rule)));
+  }
+  return n->get<int64_t>();
+}
+
+absl::StatusOr<nlohmann::json> Demo::RawV2Call(const std::string& text) {
+  if (!enclave_endpoint_.has_value()) return absl::FailedPreconditionError("no enclave");
+  const absl::Time deadline = absl::Now() + ops::kDefaultEnclaveTimeout;
+  ASSIGN_OR_RETURN(net::BlockingStream stream,
+                   net::BlockingStream::Connect(*enclave_endpoint_, deadline));
+  RETURN_IF_ERROR(net::WriteFrame(stream, net::FrameKind::kV2, text, deadline));
+  net::FrameDecoder decoder;
+  ASSIGN_OR_RETURN(std::optional<net::Frame> frame, net::ReadFrame(stream, decoder, deadline));
+  if (!frame.has_value()) return absl::UnavailableError("the enclave closed without a reply");
+  ASSIGN_OR_RETURN(nlohmann::json reply, ParseJson(frame->payload));
+  if (!reply.is_object()) return absl::InvalidArgumentError("the reply is not a JSON object");
+  return reply;
+}
+
+// Policy A names the authorized client; policy B is A with a client of root's added, what root
+// on the parent would boot the enclave with to sign for itself. Both are validated as the
+// enclave will read them, and their PCR16 computed as the enclave will extend it.
+absl::StatusOr<std::string> Demo::CreateClientAndSigningPolicy() {
+  using signpolicy::ClientKeyAlgorithm;
+  ASSIGN_OR_RETURN(std::unique_ptr<auth::ClientKey> key,
+                   auth::ClientKey::Generate(ClientKeyAlgorithm::kEd25519, kClientName));
+  ASSIGN_OR_RETURN(std::unique_ptr<auth::ClientKey> root_key,
+                   auth::ClientKey::Generate(ClientKeyAlgorithm::kEd25519, kRootClientName));
+  client_key_path_ = absl::StrCat(work_dir_, "/", kClientName, ".key");
+  {
+    const SecretBytes file = key->ToFile();
+    RETURN_IF_ERROR(WriteFileAtomic(client_key_path_, file.Reveal(), 0600));
+  }
+  client_key_ = std::move(key);
+  auto entry = [](const auth::ClientKey& k) {
+    return nlohmann::ordered_json{{"name", k.name()},
+                                  {"algorithm", "ed25519"},
+                                  {"public_key", HexEncode(k.public_key())},
+                                  {"ops", {"health", "public_key", "sign"}},
+                                  {"keys", {"*"}}};
+  };
+  nlohmann::ordered_json policy = {
+      {"version", 1}, {"clients", {entry(*client_key_)}}, {"allow_unauthenticated_v1", false}};
+  auto write = [&](const std::string& path,
+                   std::string* pcr16_hex) -> absl::StatusOr<crypto::Sha384Digest> {
+    const std::string text = policy.dump(2) + "\n";
+    ASSIGN_OR_RETURN(signpolicy::SigningPolicy parsed, signpolicy::ParseSigningPolicy(text));
+    RETURN_IF_ERROR(WriteFileAtomic(path, AsBytes(text), 0644));
+    const crypto::Sha384Digest pcr16 = signpolicy::ExpectedPcr16(parsed);
+    *pcr16_hex = HexEncode(pcr16);
+    return pcr16;
+  };
+  signing_policy_path_ = work_dir_ + "/signing-policy.json";
+  ASSIGN_OR_RETURN(pcr16_, write(signing_policy_path_, &pcr16_hex_));
+  policy["clients"].push_back(entry(*root_key));
+  root_signing_policy_path_ = work_dir_ + "/signing-policy-root.json";
+  RETURN_IF_ERROR(write(root_signing_policy_path_, &root_pcr16_hex_).status());
+  return absl::StrCat("client ", kClientName, " (ed25519, key file ", kClientName,
+                      ".key, 0600) may sign, public_key, health; unauthenticated requests "
+                      "refused; the policy seals into PCR16 ",
+                      Short(pcr16_hex_));
+}
+
+absl::StatusOr<std::string> Demo::RefuseUnauthenticatedV1() {
+  if (!enclave_endpoint_.has_value()) return absl::FailedPreconditionError("no enclave");
+  ASSIGN_OR_RETURN(int64_t before, Refusals("unauthenticated"));
+  ASSIGN_OR_RETURN(std::string reply, ops::SignV1(*enclave_endpoint_, AsBytes(kSeedTestMessage)));
+  absl::StatusOr<Bytes> signature = ops::ParseV1SignReply(reply);
+  if (signature.ok()) {
+    return absl::PermissionDeniedError(
+        "NOT refused: the enclave signed an unauthenticated request");
+  }
+  const std::string said(signature.status().message());
+  if (said.find("unauthorized") == std::string::npos) {
+    return absl::InternalError(absl::StrCat("refused, but not as unauthorized: ", said));
+  }
+  ASSIGN_OR_RETURN(int64_t after, Refusals("unauthenticated"));
+  if (after != before + 1) {
+    return absl::InternalError("the enclave's health did not count it under rule unauthenticated");
+  }
+  return absl::StrCat("the seed test.py's {\"bytes\": …}$$$ → \"", said,
+                      "\" (rule unauthenticated in the enclave's count)");
+}
+
+absl::StatusOr<std::string> Demo::AuthorizedSignAndVerify() {
+  const ByteView message = AsBytes(kSeedTestMessage);
+  nlohmann::json request = {{"id", 1}, {"op", "sign"}, {"message", Base64Encode(message)}};
+  RETURN_IF_ERROR(auth::SignRequest(*client_key_, clock_.Now(), request));
+  signed_request_ = request.dump();
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(nlohmann::json reply, RawV2Call(signed_request_));
+  const double ms = MillisSince(start);
+  if (!reply.contains("ok") || reply["ok"] != true) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the enclave refused the authorized client: ", StringOr(reply, "error")));
+  }
+  ASSIGN_OR_RETURN(Bytes signature, HexDecode(StringOr(reply, "signature")));
+  RETURN_IF_ERROR(ops::VerifySignature(public_key_pem_, message, signature));
+  return absl::StrCat(kClientName, "'s signed v2 request \"", Absl(kSeedTestMessage), "\" → 0x",
+                      Short(HexEncode(signature), 24), " (", signature.size(),
+                      " bytes, verified with OpenSSL), ", Ms(ms));
+}
+
+// What a man in the middle (or root on the parent) who captured the request can do with it.
+absl::StatusOr<std::string> Demo::RefuseReplay() {
+  if (signed_request_.empty()) return absl::FailedPreconditionError("no signed request to replay");
+  ASSIGN_OR_RETURN(int64_t before, Refusals("replayed_nonce"));
+  ASSIGN_OR_RETURN(nlohmann::json reply, RawV2Call(signed_request_));
+  if (reply.contains("ok") && reply["ok"] == true) {
+    return absl::PermissionDeniedError("NOT refused: the enclave signed the replayed request");
+  }
+  const std::string error = StringOr(reply, "error");
+  if (error != "unauthorized") {
+    return absl::InternalError(absl::StrCat("refused, but not as unauthorized: ", error));
+  }
+  ASSIGN_OR_RETURN(int64_t after, Refusals("replayed_nonce"));
+  if (after != before + 1) {
+    return absl::InternalError("the enclave's health did not count it under rule replayed_nonce");
+  }
+  return "the same signed request, byte for byte, on a new connection → \"unauthorized\" (rule "
+         "replayed_nonce in the enclave's count)";
+}
+
+absl::StatusOr<std::string> Demo::RefuseRootsClient() {
+  if (root_pcr16_hex_ == pcr16_hex_) return absl::InternalError("the two policies seal the same");
+  ASSIGN_OR_RETURN(std::string how,
+                   ExpectRefused("enclave-root-client", bin_dir_ + "/lockout-enclave", nsm_socket_,
+                                 pcr0_hex_, root_signing_policy_path_, root_pcr16_hex_));
+  return absl::StrCat("the measured enclave booted with the policy plus ", kRootClientName,
+                      ": PCR16 ", Short(root_pcr16_hex_), " ≠ the sealed ", Short(pcr16_hex_), "; ",
+                      how);
 }
 
 // A key an attacker controls: the account may manage it, the instance role may re-encrypt to it
@@ -614,7 +819,7 @@ absl::StatusOr<std::string> Demo::ExpectDecryptDenied(std::string_view principal
                       open.empty() ? "" : absl::StrCat("; but check-lockout finds OPEN: ", open));
 }
 
-absl::StatusOr<std::string> Demo::LoggedDeniedPcr0(const std::string& log_path) {
+absl::StatusOr<nlohmann::json> Demo::LoggedDenial(const std::string& log_path) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
     std::ifstream in(log_path);
@@ -622,9 +827,7 @@ absl::StatusOr<std::string> Demo::LoggedDeniedPcr0(const std::string& log_path) 
     while (std::getline(in, line)) {
       if (line.find("\"kms_access_denied\"") == std::string::npos) continue;
       absl::StatusOr<nlohmann::json> j = ParseJson(line);
-      if (j.ok() && j->is_object() && StringOr(*j, "event") == "kms_access_denied") {
-        return StringOr(*j, "pcr0");
-      }
+      if (j.ok() && j->is_object() && StringOr(*j, "event") == "kms_access_denied") return *j;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -633,10 +836,12 @@ absl::StatusOr<std::string> Demo::LoggedDeniedPcr0(const std::string& log_path) 
 
 absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std::string& binary,
                                                 const std::string& nsm_socket,
-                                                const std::string& expected_pcr0_hex) {
+                                                const std::string& expected_pcr0_hex,
+                                                const std::string& policy_path,
+                                                const std::string& expected_pcr16_hex) {
   std::string ready_path;
   ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
-                   StartEnclave(name, binary, nsm_socket, &ready_path));
+                   StartEnclave(name, binary, nsm_socket, policy_path, &ready_path));
   ASSIGN_OR_RETURN(
       nlohmann::json ready,
       WaitForJson(
@@ -652,9 +857,7 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
           absl::StrCat(Absl(name), " exited: ", LastLogLine(child->log_path())));
     }
     absl::StatusOr<nlohmann::json> health = absl::UnavailableError("not connected");
-    if (auto client = ops::EnclaveV2Client::Connect(endpoint); client.ok()) {
-      health = (*client)->Health();
-    }
+    if (auto client = Client(endpoint); client.ok()) health = (*client)->Health();
     if (health.ok()) {
       status = StringOr(*health, "status");
       reason = StringOr(*health, "reason");
@@ -670,10 +873,16 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
     return absl::DeadlineExceededError(absl::StrCat(
         Absl(name), " health never said \"kms access denied\" (last: ", status, " ", reason, ")"));
   }
-  // And it cannot sign.
+  // And it cannot sign (asked as the authorized client when requests are authenticated).
   absl::StatusOr<Bytes> signature = absl::UnavailableError("no reply");
-  if (absl::StatusOr<std::string> reply = ops::SignV1(endpoint, AsBytes(kSeedTestMessage));
-      reply.ok()) {
+  if (o_.authenticated) {
+    if (auto client = Client(endpoint); client.ok()) {
+      signature = (*client)->Sign(AsBytes(kSeedTestMessage));
+    } else {
+      signature = client.status();
+    }
+  } else if (absl::StatusOr<std::string> reply = ops::SignV1(endpoint, AsBytes(kSeedTestMessage));
+             reply.ok()) {
     signature = ops::ParseV1SignReply(*reply);
   } else {
     signature = reply.status();
@@ -681,15 +890,26 @@ absl::StatusOr<std::string> Demo::ExpectRefused(std::string_view name, const std
   if (signature.ok()) {
     return absl::PermissionDeniedError(absl::StrCat("NOT refused: ", Absl(name), " signed"));
   }
-  // Its own log names the PCR0 KMS refused: the one we expect, not the policy's.
-  ASSIGN_OR_RETURN(std::string logged, LoggedDeniedPcr0(child->log_path()));
+  // Its own log names the PCR0 (and PCR16) KMS refused: the ones we expect, not the policy's.
+  ASSIGN_OR_RETURN(nlohmann::json denial, LoggedDenial(child->log_path()));
+  const std::string logged = StringOr(denial, "pcr0");
   if (logged != expected_pcr0_hex) {
     return absl::InternalError(absl::StrCat(Absl(name), " logged PCR0 ", Short(logged),
                                             ", expected ", Short(expected_pcr0_hex)));
   }
+  std::string pcr16_text;
+  if (!expected_pcr16_hex.empty()) {
+    const std::string logged16 = StringOr(denial, "pcr16");
+    if (logged16 != expected_pcr16_hex) {
+      return absl::InternalError(absl::StrCat(Absl(name), " logged PCR16 ", Short(logged16),
+                                              ", expected ", Short(expected_pcr16_hex)));
+    }
+    pcr16_text = absl::StrCat(" and PCR16 ", Short(logged16));
+  }
   child->Stop();
-  return absl::StrCat("KMS AccessDenied: health \"", status, ": ", reason, "\", v1 sign \"",
-                      signature.status().message(), "\", its log names PCR0 ", Short(logged));
+  return absl::StrCat("KMS AccessDenied: health \"", status, ": ", reason, "\", ",
+                      o_.authenticated ? "sign" : "v1 sign", " \"", signature.status().message(),
+                      "\", its log names PCR0 ", Short(logged), pcr16_text);
 }
 
 absl::Status Demo::WriteServeReadyFile() {
@@ -701,6 +921,11 @@ absl::Status Demo::WriteServeReadyFile() {
                               {"secret_name", kSecretName},
                               {"pcr0", pcr0_hex_},
                               {"work_dir", work_dir_}};
+  if (o_.authenticated) {
+    // The authorized client's key file (lockout sign --client-key FILE) and its signing policy.
+    j["client_key"] = client_key_path_;
+    j["signing_policy"] = signing_policy_path_;
+  }
   for (auto it = ready_.begin(); it != ready_.end(); ++it) {
     if (!j.contains(it.key())) j[it.key()] = it.value();
   }
@@ -744,17 +969,25 @@ int Demo::Run() {
   const bool recommended = o_.policy_mode == ops::PolicyMode::kRecommended;
   // Without --serve, the recommended mode first shows the seed policy leaking the key.
   const bool show_seed_first = recommended && !o_.serve;
+  const bool auth = o_.authenticated;
   bool ok =
       Do("start local-aws", [&] { return StartLocalAws(); }) &&
       Do("create the KMS key (admin)", [&] { return CreateKmsKey(); }) &&
       Do("create the signing key and secret (instance role)", [&] { return CreateSigningKey(); }) &&
       Do("measure lockout-enclave", [&] { return MeasureEnclave(); }) &&
+      (!auth || Do("create an authorized client key and the signing policy naming it",
+                   [&] { return CreateClientAndSigningPolicy(); })) &&
       (show_seed_first ? Do("apply the seed tutorial's policy (admin)",
                             [&] { return ApplyPolicy(ops::PolicyMode::kSeed); })
                        : Do("apply the lock-out policy (admin)",
                             [&] { return ApplyPolicy(o_.policy_mode); })) &&
       Do("start lockout-relay and lockout-enclave", [&] { return StartRelayAndEnclave(); }) &&
-      Do("sign the seed's test message (protocol v1) and verify", [&] { return SignAndVerify(); });
+      (auth ? Do("the seed's unauthenticated request is refused",
+                 [&] { return RefuseUnauthenticatedV1(); }) &&
+                  Do("an authorized client's request is signed and the signature verifies",
+                     [&] { return AuthorizedSignAndVerify(); })
+            : Do("sign the seed's test message (protocol v1) and verify",
+                 [&] { return SignAndVerify(); }));
   if (ok && o_.serve) {
     if (!o_.ready_file.empty()) {
       absl::Status written = WriteServeReadyFile();
@@ -765,8 +998,14 @@ int Demo::Run() {
         return 1;
       }
     }
-    out_ << "serving: enclave " << enclave_uri_ << " (v1 and v2), relay " << relay_uri_
-         << "; SIGTERM or Ctrl-C stops everything\n";
+    if (auth) {
+      out_ << "serving: enclave " << enclave_uri_
+           << " (authenticated v2: lockout sign --client-key " << client_key_path_ << "), relay "
+           << relay_uri_ << "; SIGTERM or Ctrl-C stops everything\n";
+    } else {
+      out_ << "serving: enclave " << enclave_uri_ << " (v1 and v2), relay " << relay_uri_
+           << "; SIGTERM or Ctrl-C stops everything\n";
+    }
     out_.flush();
     while (!Stopping()) {
       if (!enclave_->Running() || !relay_->Running()) {
@@ -781,6 +1020,9 @@ int Demo::Run() {
     Cleanup();
     out_ << "stopped\n";
     return 0;
+  }
+  if (ok && auth) {
+    Do("a replay of that request is refused", [&] { return RefuseReplay(); });
   }
   if (ok) {
     ok = Do("create a key the instance role may use (admin, for the probes)",
@@ -801,6 +1043,10 @@ int Demo::Run() {
            [&] { return ExpectEveryLeakClosed("admin"); });
         Do("the instance role: every leak path check-lockout probes is closed",
            [&] { return ExpectEveryLeakClosed("instance"); });
+        if (auth) {
+          Do("root adds a client of its own to the signing policy: KMS refuses the key",
+             [&] { return RefuseRootsClient(); });
+        }
       }
     } else {
       Do("root: Decrypt without attestation is refused",
@@ -827,8 +1073,8 @@ int Demo::Run() {
       chmod(modified.c_str(), 0700);
       ASSIGN_OR_RETURN(crypto::Sha384Digest other, ops::Pcr0OfEnclaveBinary(modified));
       if (other == pcr0_) return absl::InternalError("the copy measures the same");
-      ASSIGN_OR_RETURN(std::string how,
-                       ExpectRefused("enclave-modified", modified, nsm_socket_, HexEncode(other)));
+      ASSIGN_OR_RETURN(std::string how, ExpectRefused("enclave-modified", modified, nsm_socket_,
+                                                      HexEncode(other), signing_policy_path_));
       return absl::StrCat("its PCR0 ", Short(HexEncode(other)), " ≠ ", Short(pcr0_hex_), "; ", how);
     });
     Do("a debug-mode enclave is refused", [&]() -> absl::StatusOr<std::string> {
@@ -840,9 +1086,10 @@ int Demo::Run() {
       if (debug_pcr0 != Bytes(48, 0)) {
         return absl::InternalError("the debug-mode NSM does not report an all-zero PCR0");
       }
-      ASSIGN_OR_RETURN(std::string how,
-                       ExpectRefused("enclave-debug", bin_dir_ + "/lockout-enclave",
-                                     debug_nsm_socket_, HexEncode(debug_pcr0)));
+      ASSIGN_OR_RETURN(
+          std::string how,
+          ExpectRefused("enclave-debug", bin_dir_ + "/lockout-enclave", debug_nsm_socket_,
+                        HexEncode(debug_pcr0), signing_policy_path_));
       return absl::StrCat("debug-mode PCR0 is all zeros; ", how);
     });
     Do("the running enclave still signs", [&] { return SignAndVerify(); });
@@ -862,7 +1109,11 @@ int Demo::Run() {
               "(Decrypt, debug-mode Decrypt, ReEncrypt, grants, PutKeyPolicy) is closed for root, "
               "the admin and the instance role, and of the enclaves tried only the measured one "
               "loaded "
-              "the key\n";
+              "the key"
+           << (auth ? " with the sealed signing policy; unauthenticated and replayed requests were "
+                      "refused"
+                    : "")
+           << "\n";
     } else {
       out_ << "demo: all " << steps
            << " steps passed — under the seed tutorial's policy Decrypt without attestation is "

@@ -25,6 +25,7 @@
 #include "src/common/strings.h"
 #include "src/http/http_server.h"
 #include "src/net/endpoint.h"
+#include "src/relay/port_forwarder.h"
 #include "src/relay/relay_metrics.h"
 #include "src/relay/relay_server.h"
 #include "src/relay/relay_service.h"
@@ -46,6 +47,10 @@ struct Flags {
   double read_timeout_s = 10;
   double refresh_margin_s = 300;
   std::string signing_policy;
+  std::string forward;
+  int forward_max_connections = 256;
+  double forward_idle_timeout_s = 300;
+  double forward_connect_timeout_s = 5;
 };
 
 // A failure main() reports in one line, with what to do next.
@@ -90,6 +95,17 @@ absl::Status Run(const Flags& flags) {
   if (!listen.ok())
     return WithHint(listen.status(),
                     "--listen takes vsock://CID:PORT, tcp://HOST:PORT or unix:///PATH");
+  std::optional<ForwardSpec> forward;
+  if (!flags.forward.empty()) {
+    ASSIGN_OR_RETURN(forward, ParseForwardSpec(flags.forward));
+    if (flags.forward_max_connections < 1) {
+      return absl::InvalidArgumentError("--forward-max-connections must be >= 1");
+    }
+    if (!(flags.forward_idle_timeout_s > 0) || !(flags.forward_connect_timeout_s > 0)) {
+      return absl::InvalidArgumentError(
+          "--forward-idle-timeout and --forward-connect-timeout must be > 0");
+    }
+  }
   std::optional<net::Endpoint> metrics_endpoint;
   if (!flags.metrics.empty()) {
     absl::StatusOr<net::Endpoint> parsed = net::Endpoint::Parse(flags.metrics);
@@ -105,6 +121,7 @@ absl::Status Run(const Flags& flags) {
                    env.ServiceEndpoint(awsclient::kSecretsManagerService, region));
 
   RelayMetrics metrics;
+  ForwardMetrics forward_metrics;
   AwsRelayUpstreamOptions upstream_options;
   upstream_options.refresh_margin = absl::Seconds(flags.refresh_margin_s);
   ASSIGN_OR_RETURN(
@@ -148,7 +165,7 @@ absl::Status Run(const Flags& flags) {
     options.threads = 1;
     options.max_body_bytes = 1024;
     metrics_server = std::make_unique<http::HttpServer>(options);
-    absl::Status started = metrics_server->Start([&metrics](const aws::HttpRequest& request) {
+    absl::Status started = metrics_server->Start([&](const aws::HttpRequest& request) {
       if (request.method != "GET") return http::HttpResponse::Text(405, "GET only\n");
       if (request.Path() != "/metrics") {
         return http::HttpResponse::Text(404, "lockout-relay: metrics are at /metrics\n");
@@ -156,6 +173,7 @@ absl::Status Run(const Flags& flags) {
       http::HttpResponse response;
       response.headers.push_back({"Content-Type", "text/plain; version=0.0.4; charset=utf-8"});
       response.body = metrics.RenderPrometheus();
+      if (forward.has_value()) response.body += forward_metrics.RenderPrometheus();
       return response;
     });
     if (!started.ok()) return WithHint(started, "is the --metrics port free?");
@@ -173,6 +191,25 @@ absl::Status Run(const Flags& flags) {
   if (!started.ok()) return WithHint(started, "is --listen free, and does this host have vsock?");
   const std::string listen_uri = server.local_endpoint().ToString();
 
+  std::unique_ptr<PortForwarder> forwarder;
+  std::string forward_uri;
+  if (forward.has_value()) {
+    PortForwarderOptions forward_options;
+    forward_options.spec = *forward;
+    forward_options.max_connections = flags.forward_max_connections;
+    forward_options.idle_timeout = absl::Seconds(flags.forward_idle_timeout_s);
+    forward_options.connect_timeout = absl::Seconds(flags.forward_connect_timeout_s);
+    forwarder = std::make_unique<PortForwarder>(forward_options, &forward_metrics);
+    absl::Status forwarding = forwarder->Start();
+    if (!forwarding.ok()) {
+      return WithHint(forwarding, "--forward: is its LISTEN port free and its TARGET valid?");
+    }
+    forward_uri = forwarder->local_endpoint().ToString();
+    LogInfo("forward_started", {{"listen", forward_uri},
+                                {"target", forward->target.ToString()},
+                                {"max_connections", flags.forward_max_connections}});
+  }
+
   // Fetch credentials once now: the expiry gauge is populated and an IMDS problem shows up at
   // start in the log; requests retry on their own if this fails.
   absl::StatusOr<awsclient::RoleCredentials> warmup = upstream->GetCredentials();
@@ -189,6 +226,7 @@ absl::Status Run(const Flags& flags) {
   if (!flags.ready_file.empty()) {
     nlohmann::json ready = {{"listen", listen_uri}, {"pid", static_cast<int64_t>(getpid())}};
     ready["metrics"] = metrics_uri.empty() ? nlohmann::json() : nlohmann::json(metrics_uri);
+    if (!forward_uri.empty()) ready["forward"] = forward_uri;
     absl::Status written = WriteFileAtomic(flags.ready_file, AsBytes(ready.dump()), 0644);
     if (!written.ok()) return WithHint(written, "check --ready-file's directory");
   }
@@ -196,6 +234,7 @@ absl::Status Run(const Flags& flags) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   LogInfo("relay_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (forwarder) forwarder->Stop();
   server.Stop();
   if (metrics_server) metrics_server->Stop();
   if (!flags.ready_file.empty()) {
@@ -232,8 +271,9 @@ int main(int argc, char** argv) {
   app.add_option(
       "--metrics", flags.metrics,
       "serve Prometheus metrics at http://HOST:PORT/metrics (tcp://HOST:PORT; off by default)");
-  app.add_option("--ready-file", flags.ready_file,
-                 "write {listen, metrics, pid} as JSON here once serving (for scripts and tests)");
+  app.add_option(
+      "--ready-file", flags.ready_file,
+      "write {listen, metrics, pid, forward} as JSON here once serving (for scripts and tests)");
   app.add_option("--log-level", flags.log_level, "debug, info, warn or error")
       ->capture_default_str();
   app.add_option("--max-connections", flags.max_connections,
@@ -251,6 +291,26 @@ int main(int argc, char** argv) {
                  "serve this signing policy file to an enclave started with "
                  "--signing-policy-from-relay (request get_signing_policy). The enclave seals "
                  "what it gets into PCR16: serving another policy only gets it refused by KMS");
+  app.add_option("--forward", flags.forward,
+                 "also forward a port on this host to the enclave, byte for byte: "
+                 "LISTEN=TARGET, e.g. tcp://0.0.0.0:5010=vsock://16:5010 (LISTEN tcp:// or "
+                 "unix://; TARGET vsock://CID:PORT, tcp:// or unix://). Off by default. The "
+                 "forwarder can read what clients send but cannot forge, alter or replay an "
+                 "authenticated request: the enclave verifies each one (docs/SECURITY.md). "
+                 "Each connection buffers at most 64 KiB per direction (a side that does not "
+                 "read stops the other being read). "
+                 "Metrics: lockout_relay_forward_* on --metrics");
+  app.add_option("--forward-max-connections", flags.forward_max_connections,
+                 "forwarded clients served at once; one beyond is closed at once")
+      ->capture_default_str();
+  app.add_option("--forward-idle-timeout", flags.forward_idle_timeout_s,
+                 "seconds without a byte moving either way after which a forwarded connection "
+                 "is closed")
+      ->capture_default_str();
+  app.add_option("--forward-connect-timeout", flags.forward_connect_timeout_s,
+                 "seconds to reach the TARGET; a client whose target cannot be reached is "
+                 "closed")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,9 +16,11 @@ import unittest
 
 import harness
 
-# recommended (default): steps 1-4, the seed policy, start, sign, the probe key, the seed's leak,
-# the recommended policy, the enclave reloads, three principals, modified, debug, still signs.
-STEP_COUNT = 17
+# recommended, authenticated (the default): steps 1-4, the client key and signing policy, the seed
+# policy, start, the seed's unauthenticated request refused, the authorized client signs, its
+# replay refused, the probe key, the seed's leak, the recommended policy, the enclave reloads,
+# three principals, root's client refused by KMS, modified, debug, still signs.
+STEP_COUNT = 21
 # seed: steps 1-4, the seed policy, start, sign, the probe key, three principals, the leak,
 # modified, debug, still signs.
 SEED_STEP_COUNT = 15
@@ -110,24 +112,43 @@ class DemoTest(harness.TempDirTestCase):
         with open(enclave, "rb") as f:
             pcr0 = hashlib.sha384(bytes(48) + hashlib.sha384(f.read()).digest()).hexdigest()
         self.assertIn(pcr0, steps[3])
-        self.assertIn("apply the seed tutorial's policy", steps[4])
-        self.assertIn("seed policy", steps[4])
+        self.assertTrue(steps[4].startswith("✓ create an authorized client key"), steps[4])
+        pcr16 = steps[4].split("seals into PCR16 ")[1][:16]
+        self.assertIn("apply the seed tutorial's policy", steps[5])
+        self.assertIn("seed policy", steps[5])
+        # The four lines of the authenticated configuration.
+        self.assertTrue(steps[7].startswith("✓ the seed's unauthenticated request is refused"),
+                        steps[7])
+        self.assertIn("unauthorized", steps[7])
+        self.assertIn("rule unauthenticated", steps[7])
+        self.assertTrue(steps[8].startswith("✓ an authorized client's request is signed"),
+                        steps[8])
+        self.assertIn("verified with OpenSSL", steps[8])
+        self.assertTrue(steps[9].startswith("✓ a replay of that request is refused"), steps[9])
+        self.assertIn('"unauthorized"', steps[9])
+        self.assertIn("rule replayed_nonce", steps[9])
         # The seed's leak: the recovered key's public key is the one create-key made (the
-        # enclave loaded that key, step 6); its SHA-256 prefix appears in both lines.
+        # enclave loaded that key); its SHA-256 prefix appears in both lines.
         spki_prefix = steps[2].split("SPKI SHA-256 ")[1][:16]
-        self.assertIn("ReEncrypt", steps[8])
-        self.assertIn(f"SHA-256 {spki_prefix}… = the enclave's", steps[8])
-        self.assertIn("OPEN reencrypt", steps[8])
-        self.assertIn("recommended policy", steps[9])
-        self.assertIn("key loaded through attested KMS Decrypt", steps[10])
-        for who, line in zip(("root", "the admin", "the instance role"), steps[11:14]):
+        self.assertIn("ReEncrypt", steps[11])
+        self.assertIn(f"SHA-256 {spki_prefix}… = the enclave's", steps[11])
+        self.assertIn("OPEN reencrypt", steps[11])
+        self.assertIn("recommended policy", steps[12])
+        self.assertIn(f"PCR16 {pcr16}", steps[12])
+        self.assertIn("key loaded through attested KMS Decrypt", steps[13])
+        for who, line in zip(("root", "the admin", "the instance role"), steps[14:17]):
             self.assertTrue(line.startswith(f"✓ {who}: every leak path"), line)
             self.assertIn(CLOSED_LEAK_PATHS, line)
             self.assertIn("nothing left behind, secret untouched", line)
-        self.assertIn(pcr0[:16], steps[14])
-        self.assertIn("kms access denied", steps[14])
-        self.assertIn("kms access denied", steps[15])
-        self.assertIn("0" * 16, steps[15])
+        self.assertTrue(steps[17].startswith("✓ root adds a client of its own to the signing "
+                                             "policy: KMS refuses the key"), steps[17])
+        self.assertIn("kms access denied", steps[17])
+        self.assertIn(f"≠ the sealed {pcr16}", steps[17])
+        self.assertIn(pcr0[:16], steps[18])
+        self.assertIn("kms access denied", steps[18])
+        self.assertIn("kms access denied", steps[19])
+        self.assertIn("0" * 16, steps[19])
+        self.assertIn("verified with OpenSSL", steps[20])
         self.assertNotIn("PRIVATE", r.stdout + r.stderr)
         self.assert_nothing_left(within=0)
         self.assertEqual([e for e in os.listdir(self.tmp) if e.startswith("lockout-demo-")], [],
@@ -152,9 +173,42 @@ class DemoTest(harness.TempDirTestCase):
         self.assertNotIn("recommended policy", "\n".join(steps))
         self.assert_nothing_left(within=0)
 
-    def test_serve_keeps_the_stack_up_for_clients_until_sigterm(self):
+    def test_serve_authenticated_names_the_client_key_and_refuses_the_seeds_request(self):
         ready_path = os.path.join(self.tmp, "demo-ready.json")
         proc = self.start_demo("--serve", "--ready-file", ready_path, "--key-type", "p256")
+        lines = self.read_until(proc, "serving:")
+        steps = step_lines("\n".join(lines))
+        self.assertTrue(all(line.startswith("✓ ") for line in steps), "\n".join(lines))
+        self.assertEqual(len(steps), 9, "\n".join(lines))
+        with open(ready_path) as f:
+            ready = json.load(f)
+        key_file = ready["client_key"]
+        self.assertEqual(stat.S_IMODE(os.stat(key_file).st_mode), 0o600)
+        self.assertIn(key_file, lines[-1])
+        self.assertTrue(os.path.exists(ready["signing_policy"]))
+        # The seed's test client is refused; the authorized client signs, verified offline.
+        self.assertEqual(harness.v1_sign(ready["enclave"], SEED_MESSAGE),
+                         {"success": "False", "error": "Error: unauthorized"})
+        signed = harness.run([self.lockout, "sign", "--enclave", ready["enclave"],
+                              "--client-key", key_file, "--message", SEED_MESSAGE.decode()],
+                             text=True)
+        self.assertEqual(signed.returncode, 0, signed.stderr)
+        pem = os.path.join(self.tmp, "pub.pem")
+        with open(pem, "w") as f:
+            f.write(ready["public_key_pem"])
+        checked = harness.run([self.lockout, "verify", "--public-key", pem, "--message",
+                               SEED_MESSAGE.decode(), "--signature",
+                               json.loads(signed.stdout)["signature"]], text=True)
+        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, rest)
+        self.assert_nothing_left(within=0)
+
+    def test_serve_seed_compatible_keeps_the_stack_up_for_clients_until_sigterm(self):
+        ready_path = os.path.join(self.tmp, "demo-ready.json")
+        proc = self.start_demo("--serve", "--seed-compatible", "--ready-file", ready_path,
+                               "--key-type", "p256")
         lines = self.read_until(proc, "serving:")
         self.assertTrue(all(line.startswith("✓ ") for line in step_lines("\n".join(lines))))
         self.assertEqual(len(step_lines("\n".join(lines))), 7)
@@ -166,6 +220,7 @@ class DemoTest(harness.TempDirTestCase):
                       "secretsmanager_endpoint", "imds_endpoint", "nsm_socket", "principals"):
             self.assertIn(field, ready)
         self.assertEqual(ready["key_type"], "p256")
+        self.assertNotIn("client_key", ready)
         self.assertIn(ready["enclave"], lines[-1])
         self.assertTrue(ready["enclave"].startswith("tcp://"))
 
@@ -243,7 +298,7 @@ class DemoTest(harness.TempDirTestCase):
                          r.stdout)
         self.assertIn("broken on purpose", steps[-1])
         self.assertTrue(all(line.startswith("✓ ") for line in steps[:-1]), r.stdout)
-        self.assertIn("1 of 6 steps failed", r.stdout)
+        self.assertIn("1 of 7 steps failed", r.stdout)
         self.assertIn("logs and state kept in", r.stdout)
         self.assert_nothing_left(within=0)
 
