@@ -239,7 +239,8 @@ absl::Status Run(const Flags& flags) {
   if (metrics_server) metrics_server->Stop();
   if (!flags.ready_file.empty()) {
     absl::Status removed = RemoveFileIfPresent(flags.ready_file);
-    if (!removed.ok()) LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
+    if (!removed.ok())
+      LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
   }
   LogInfo("relay_stopped");
   return absl::OkStatus();
