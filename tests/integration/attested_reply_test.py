@@ -43,7 +43,7 @@ class AttestedReplyTest(harness.TempDirTestCase):
                          "--name", "gateway", "--json"], text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         entry = json.loads(r.stdout)
-        entry["ops"] = ["health", "sign"]
+        entry["ops"] = ["health", "public_key", "sign"]
         entry["keys"] = ["*"]
         self.gateway = lc.ClientKey.load(self.key_file)
         self.policy_file = os.path.join(self.tmp, "signing-policy.json")
@@ -187,6 +187,7 @@ class AttestedReplyTest(harness.TempDirTestCase):
         spki = lc.verify_attested_reply(sent, reply, message, self.root_der, expect)
         # The key the document names is the enclave's signing key.
         pk = self.conn.call(self.gateway.sign_request({"id": 2, "op": "public_key"}))
+        self.assertTrue(pk["ok"], pk)
         self.assertEqual(base64.b64decode(pk["spki_der"]), spki)
         # And every bound field, altered, is caught by the Python client too.
         for what, change, check in [
