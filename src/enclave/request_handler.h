@@ -25,7 +25,8 @@
 //   {"id": ID, "op": "health"}                        -> {"id": ID, "ok": true, "status": ..,
 //                                                         "reason": .., "load_mode": .., ...}
 //   errors                                            -> {"id": ID, "ok": false, "error": REASON}
-//   REASON "busy": the server's pool for blocking requests is full (docs/PROTOCOL.md).
+//   REASON "busy": the server's pool for blocking requests is full, or (attested sign) attested
+//   replies are over their rate limit; nothing was done (docs/PROTOCOL.md).
 //   health also reports max_workers_one_connection (SigningStats below).
 //   ID is any JSON string (at most 256 bytes), number or null, echoed verbatim; absent -> null.
 //
@@ -74,7 +75,8 @@ inline constexpr std::string_view kErrInternal = "internal error";
 inline constexpr std::string_view kErrAttestUnavailable = "attestation unavailable";
 inline constexpr std::string_view kErrBadFrame = "bad frame";
 inline constexpr std::string_view kErrFrameTooLarge = "frame too large";
-// The server's pool for blocking requests (attest, key loads) is full: retry later.
+// The server's pool for blocking requests (attest, attested sign, key loads) is full, or attested
+// replies are over their rate limit: retry later.
 inline constexpr std::string_view kErrBusy = "busy";
 // Under a signing policy: the request did not pass verification (the rule is in the log).
 inline constexpr std::string_view kErrUnauthorized = "unauthorized";
