@@ -18,12 +18,16 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "src/attest/attested_reply.h"
+#include "src/attest/aws_nitro_root.h"
 #include "src/attest/certificate.h"
+#include "src/auth/request_auth.h"
 #include "src/cli/commands.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/secret_bytes.h"
 #include "src/common/strings.h"
+#include "src/crypto/hash.h"
 #include "src/net/endpoint.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/open_nsm_device.h"
@@ -100,10 +104,11 @@ absl::StatusOr<ops::AwsSession> Session() {
   return s;
 }
 
-// --message TEXT or --bytes-b64 B64 (exactly one).
+// --message TEXT, --bytes-b64 B64 or --message-file FILE (exactly one).
 struct MessageArgs {
   std::string message;
   std::string bytes_b64;
+  std::string file;
   bool have_message = false;
   bool have_bytes = false;
 };
@@ -111,14 +116,27 @@ struct MessageArgs {
 void AddMessageOptions(CLI::App* cmd, MessageArgs& m) {
   auto* text = cmd->add_option("--message", m.message, "The message, as text (UTF-8 bytes)");
   auto* b64 = cmd->add_option("--bytes-b64", m.bytes_b64, "The message, as standard base64");
+  auto* file =
+      cmd->add_option("--message-file", m.file, "The message: this file's bytes (<= 1 MiB)");
   text->excludes(b64);
+  file->excludes(text);
+  file->excludes(b64);
 }
 
 absl::StatusOr<Bytes> MessageBytes(CLI::App* cmd, const MessageArgs& m) {
   const bool text = cmd->count("--message") > 0;
   const bool b64 = cmd->count("--bytes-b64") > 0;
-  if (text == b64)
-    return absl::InvalidArgumentError("give exactly one of --message or --bytes-b64");
+  const bool file = cmd->count("--message-file") > 0;
+  if (int{text} + int{b64} + int{file} != 1)
+    return absl::InvalidArgumentError(
+        "give exactly one of --message, --bytes-b64 or --message-file");
+  if (file) {
+    absl::StatusOr<std::string> bytes = ReadFileString(m.file, kMaxInputFile);
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--message-file: ", bytes.status().message()));
+    }
+    return ToBytes(*bytes);
+  }
   if (text) return ToBytes(m.message);
   absl::StatusOr<Bytes> bytes = Base64Decode(m.bytes_b64);
   if (!bytes.ok()) {
@@ -431,7 +449,56 @@ struct SignArgs {
   std::string protocol = "v2";
   double timeout_s = 10;
   std::string client_key;  // sign the request (v2, for an enclave with a signing policy)
+  bool attest = false;     // ask for an attested reply
+  std::string out;         // where the attested reply goes (default: stdout)
 };
+
+// `lockout sign --attest`: one sign request with "attest" (docs/PROTOCOL.md §2, "Attested
+// replies") and a fresh 32-byte nonce; the reply is saved as an attested-reply file for
+// `lockout verify --attested`. The request is signed here (not by the client) so that the file
+// holds it exactly as sent.
+int RunSignAttested(ops::EnclaveV2Client& client, const auth::ClientKey* client_key,
+                    const Bytes& message, const std::string& out_path) {
+  const Bytes nonce = crypto::RandomBytes(32);
+  nlohmann::json request = {{"op", "sign"},
+                            {"message", Base64Encode(message)},
+                            {"attest", {{"nonce", Base64Encode(nonce)}}}};
+  if (client_key != nullptr) {
+    absl::Status signed_request = auth::SignRequest(*client_key, absl::Now(), request);
+    if (!signed_request.ok()) return Fail(absl::StrCat("sign: ", signed_request.message()));
+  }
+  absl::StatusOr<nlohmann::json> reply = client.Call(request);
+  if (!reply.ok()) {
+    std::string hint;
+    if (absl::StrContains(reply.status().message(), "busy")) {
+      hint =
+          "; attested replies are rate-limited (lockout-enclave "
+          "--attested-replies-per-second): retry later";
+    }
+    return Fail(absl::StrCat("sign: ", reply.status().message(), hint));
+  }
+  absl::StatusOr<std::string> sig_hex = ops::ReplyString(*reply, "signature");
+  absl::StatusOr<std::string> doc_b64 = ops::ReplyString(*reply, "attestation");
+  if (!sig_hex.ok()) return Fail(absl::StrCat("sign: ", sig_hex.status().message()));
+  if (!doc_b64.ok()) return Fail(absl::StrCat("sign: ", doc_b64.status().message()));
+  absl::StatusOr<Bytes> sig = HexDecode(*sig_hex);
+  absl::StatusOr<Bytes> doc = Base64Decode(*doc_b64);
+  if (!sig.ok() || !doc.ok())
+    return Fail("sign: the reply's signature or attestation is malformed");
+  const std::string file =
+      attest::AttestedReplyToJson({.request = request, .signature = *sig, .attestation = *doc});
+  if (out_path.empty()) {
+    std::cout << file << "\n";
+    return kExitOk;
+  }
+  absl::Status written = WriteFileAtomic(out_path, ToBytes(file + "\n"), 0644);
+  if (!written.ok()) return Fail(absl::StrCat("--out: ", written.message()));
+  nlohmann::ordered_json summary;
+  summary["signature"] = *sig_hex;
+  summary["attested_reply"] = out_path;
+  std::cout << summary.dump() << "\n";
+  return kExitOk;
+}
 
 int RunSign(CLI::App* cmd, const SignArgs& a) {
   absl::StatusOr<net::Endpoint> endpoint = EnclaveEndpoint(a.enclave);
@@ -441,6 +508,10 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   if (!a.client_key.empty() && a.protocol == "v1") {
     return Usage("--client-key signs v2 requests; v1 (the seed's protocol) has no place for it");
   }
+  if (a.attest && a.protocol == "v1") {
+    return Usage("--attest needs v2; v1 (the seed's protocol) has no attested replies");
+  }
+  if (!a.out.empty() && !a.attest) return Usage("--out saves an attested reply: add --attest");
   if (ParseOnly()) return kExitOk;
   std::shared_ptr<const auth::ClientKey> client_key;
   if (!a.client_key.empty()) {
@@ -461,6 +532,7 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
       ops::EnclaveV2Client::Connect(*endpoint, timeout);
   if (!client.ok()) return Fail(absl::StrCat("sign: ", client.status().message()));
+  if (a.attest) return RunSignAttested(**client, client_key.get(), *message, a.out);
   if (client_key != nullptr) (*client)->Authenticate(client_key);
   absl::StatusOr<Bytes> sig = (*client)->Sign(*message);
   if (!sig.ok()) {
@@ -483,11 +555,85 @@ struct VerifyArgs {
   std::string public_key;
   MessageArgs message;
   std::string signature;
+  // --attested REPLY.json and its checks
+  std::string attested;
+  std::vector<std::string> expect_pcr;
+  std::vector<std::string> roots;
+  std::string nonce;
+  bool json = false;
 };
+
+int RunVerifyAttested(const VerifyArgs& a, const Bytes& message) {
+  attest::AttestedReplyOptions options;
+  options.trusted_roots.push_back(attest::AwsNitroRootG1Der());
+  for (const std::string& e : a.expect_pcr) {
+    absl::StatusOr<ops::PcrExpectation> x = ops::ParsePcrExpectation(e);
+    if (!x.ok()) return Usage(Std(x.status().message()));
+    if (!options.expect_pcrs.emplace(x->index, x->value).second) {
+      return Usage(absl::StrCat("--expect-pcr ", x->index, " given twice"));
+    }
+  }
+  for (const std::string& path : a.roots) {
+    absl::StatusOr<std::string> pem = ReadFileString(path, kMaxInputFile);
+    if (!pem.ok()) return Usage(absl::StrCat("--root-cert: ", pem.status().message()));
+    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
+    if (!certs.ok()) {
+      return Usage(absl::StrCat("--root-cert ", path, ": ", certs.status().message()));
+    }
+    options.trusted_roots.insert(options.trusted_roots.end(), certs->begin(), certs->end());
+  }
+  if (!a.nonce.empty()) {
+    absl::StatusOr<Bytes> nonce = HexDecodeAllowPrefix(a.nonce);
+    if (!nonce.ok() || nonce->empty()) return Usage("--nonce must be hex (0x allowed)");
+    options.expect_nonce = *std::move(nonce);
+  }
+  absl::StatusOr<std::string> text = ReadFileString(a.attested, kMaxInputFile);
+  if (!text.ok()) return Usage(absl::StrCat("--attested: ", text.status().message()));
+  if (ParseOnly()) return kExitOk;
+  options.check_signature = [](ByteView spki, ByteView msg, ByteView sig) {
+    return ops::VerifySignature(attest::SpkiDerToPem(spki), msg, sig);
+  };
+  absl::StatusOr<attest::AttestedReply> reply = attest::ParseAttestedReply(*text);
+  if (!reply.ok()) {
+    if (a.json) {
+      nlohmann::ordered_json out = {{"ok", false},
+                                    {"failure", std::string(reply.status().message())}};
+      std::cout << out.dump(2) << "\n";
+    }
+    return Fail(Std(reply.status().message()));
+  }
+  const attest::AttestedReplyResult result = attest::VerifyAttestedReply(*reply, message, options);
+  if (a.json) {
+    std::cout << result.ToJson().dump(2) << "\n";
+  } else {
+    for (const attest::AttestedReplyCheck& c : result.checks) {
+      std::cout << (c.ok ? "ok    " : "FAIL  ") << c.name;
+      if (!c.ok) std::cout << ": " << c.detail;
+      std::cout << "\n";
+    }
+    std::cout << (result.ok() ? "attested reply OK\n" : "attested reply INVALID\n");
+  }
+  if (!result.ok()) return Fail(absl::StrCat("attested reply rejected: ", result.failure));
+  return kExitOk;
+}
 
 int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
   absl::StatusOr<Bytes> message = MessageBytes(cmd, a.message);
   if (!message.ok()) return Usage(Std(message.status().message()));
+  if (!a.attested.empty()) {
+    if (!a.public_key.empty() || !a.signature.empty()) {
+      return Usage(
+          "--attested takes the key and signature from the reply: drop --public-key "
+          "and --signature");
+    }
+    return RunVerifyAttested(a, *message);
+  }
+  if (a.public_key.empty() || a.signature.empty()) {
+    return Usage("verify needs --public-key and --signature (or --attested REPLY.json)");
+  }
+  if (!a.expect_pcr.empty() || !a.roots.empty() || !a.nonce.empty() || a.json) {
+    return Usage("--expect-pcr, --root-cert, --nonce and --json go with --attested");
+  }
   absl::StatusOr<Bytes> sig = HexDecodeAllowPrefix(a.signature);
   if (!sig.ok() || sig->empty()) return Usage("--signature must be hex (0x allowed)");
   if (ParseOnly()) return kExitOk;
@@ -704,13 +850,25 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                     "Sign the request with this client key (lockout client-key create): "
                     "required by an enclave that runs with a signing policy")
         ->type_name("FILE");
+    cmd->add_flag("--attest", a->attest,
+                  "Ask for an attested reply: the signature plus an NSM attestation document "
+                  "whose nonce is a fresh one of ours and whose user_data binds the request, "
+                  "the signature and the public key. Prints (or --out saves) the reply file "
+                  "for `lockout verify --attested`");
+    cmd->add_option("--out", a->out, "With --attest: write the attested reply to FILE")
+        ->type_name("FILE");
     cmd->footer(
         "\nAn enclave started with --signing-policy serves only requests signed by a client its\n"
         "policy lists (docs/PROTOCOL.md, \"Authenticated requests\"): pass that client's key "
         "file.\n"
         "  lockout sign --enclave vsock://20:5010 --client-key gateway.key --message hello\n"
         "A refusal is the one error \"unauthorized\"; the enclave's log says which rule refused "
-        "it.");
+        "it.\n"
+        "\nAttested reply (proof of which enclave image and signing policy signed):\n"
+        "  lockout sign --enclave vsock://20:5010 --message hello --attest --out reply.json\n"
+        "  lockout verify --attested reply.json --message hello --expect-pcr 0=HEX "
+        "--expect-pcr 16=HEX\n"
+        "Attested replies are rate-limited by the enclave (\"busy\" over the limit).");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
   }
   // verify
@@ -719,11 +877,40 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto* cmd = app.add_subcommand(
         "verify",
         "Verify a signature: ECDSA with SHA-256 (DER) for EC keys, Ed25519 raw.\n"
-        "Example: lockout verify --public-key key.pem --message 'Hello' --signature 0x3081...");
-    cmd->add_option("--public-key", a->public_key, "PEM file (or PEM text) of the public key")
-        ->required();
+        "Example: lockout verify --public-key key.pem --message 'Hello' --signature 0x3081...\n"
+        "Or an attested reply (lockout sign --attest) end to end:\n"
+        "  lockout verify --attested reply.json --message 'Hello' --expect-pcr 0=HEX "
+        "--expect-pcr 16=HEX");
+    cmd->add_option("--public-key", a->public_key, "PEM file (or PEM text) of the public key");
     AddMessageOptions(cmd, a->message);
-    cmd->add_option("--signature", a->signature, "The signature, hex (0x allowed)")->required();
+    cmd->add_option("--signature", a->signature, "The signature, hex (0x allowed)");
+    cmd->add_option("--attested", a->attested,
+                    "Verify this attested reply file (lockout sign --attest --out FILE) instead "
+                    "of --public-key/--signature")
+        ->type_name("REPLY.json");
+    cmd->add_option("--expect-pcr", a->expect_pcr,
+                    "With --attested: require PCR N to equal HEX (N=HEX, repeatable), e.g. "
+                    "0=<the image's PCR0> 16=<lockout signing-policy hash>")
+        ->allow_extra_args(false);
+    cmd->add_option("--root-cert", a->roots,
+                    "With --attested: also trust this root certificate (PEM), e.g. local-aws's "
+                    "NSM root; the AWS Nitro root G1 is always trusted")
+        ->allow_extra_args(false)
+        ->type_name("PEM");
+    cmd->add_option("--nonce", a->nonce,
+                    "With --attested: also require the document's nonce to be this (hex), the "
+                    "one you sent, rather than only the one the reply file's request names");
+    cmd->add_flag("--json", a->json, "With --attested: print every check as JSON");
+    cmd->footer(
+        "\n--attested checks, and names the first that fails: message (the reply's request is\n"
+        "for the message given), document (COSE signature and certificate chain to a trusted\n"
+        "root), pcrN (each --expect-pcr), nonce (the document's is the request's attest nonce),\n"
+        "binding (user_data = the binding of request, signature and public_key:\n"
+        "docs/PROTOCOL.md \"Attested replies\"), signature (valid over the message with the\n"
+        "document's public_key). Without --expect-pcr the document proves a Nitro enclave, not\n"
+        "which image: pass 0= (and 16= for a signing policy).\n"
+        "Exit status: 0 valid; 1 invalid (every check on stdout, the first failure on stderr);\n"
+        "2 usage error (unreadable file, bad --expect-pcr).");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunVerify(cmd, *a); });
   }
   // attest --enclave URI: the client mode beside `attest verify` (src/cli/attest_command.cc).

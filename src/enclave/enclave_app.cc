@@ -258,6 +258,8 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   HandlerOptions handler_options;
   handler_options.signing_policy = impl->signing_policy;
   handler_options.pcr16_hex = impl->pcr16_hex;
+  handler_options.attested_replies = {.rate_per_second = config.attested_replies_per_second,
+                                      .burst = config.attested_replies_burst};
   // What a request's "key" and a policy's "keys" name: the secret the key comes from.
   handler_options.key_name =
       config.ephemeral_key.has_value() ? std::string(kEphemeralKeyName) : config.secret_name;

@@ -58,6 +58,10 @@ struct EnclaveConfig {
   absl::Duration idle_timeout = absl::Seconds(120);
   int blocking_threads = 2;
   size_t blocking_queue = 16;
+  // The rate limit on attested sign replies (docs/PROTOCOL.md §2, "Attested replies"): a token
+  // bucket checked before anything is signed; over it the request is answered "busy".
+  double attested_replies_per_second = 100;
+  uint32_t attested_replies_burst = 20;
 
   // The signing policy (docs/PROTOCOL.md, "Signing policy"). Start() seals it into PCR16
   // (policy_seal.h) before the key is ever requested; if sealing fails the key is never requested

@@ -123,6 +123,17 @@ int main(int argc, char** argv) {
                  "\"busy\" at once (retry later)")
       ->check(CLI::Range(0, 65536))
       ->capture_default_str();
+  cli.add_option("--attested-replies-per-second", config.attested_replies_per_second,
+                 "Rate limit on attested sign replies (a sign request with \"attest\": the "
+                 "signature plus an NSM document binding it; docs/PROTOCOL.md, \"Attested "
+                 "replies\"). Checked before anything is signed; over it the request is answered "
+                 "\"busy\", and plain signing is never limited")
+      ->check(CLI::Range(0.001, 1e6))
+      ->capture_default_str();
+  cli.add_option("--attested-replies-burst", config.attested_replies_burst,
+                 "How many attested sign replies may be served at once before the rate applies")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   cli.add_option("--signing-policy", config.signing_policy_file,
                  "Signing policy file baked into the image (docs/PROTOCOL.md, \"Signing "
                  "policy\"): who may sign what. Sealed at boot into PCR16 (ExtendPCR + LockPCR) "

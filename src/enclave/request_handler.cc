@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/attest/reply_binding.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
 #include "src/common/logger.h"
@@ -92,7 +93,10 @@ std::optional<Bytes> DecodeB64Field(const nlohmann::json& obj, const char* name,
 }  // namespace
 
 RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options)
-    : keys_(keys), nsm_(nsm), options_(std::move(options)) {
+    : keys_(keys),
+      nsm_(nsm),
+      options_(std::move(options)),
+      attest_limiter_(options_.attested_replies, *options_.clock) {
   if (options_.signing_policy != nullptr) {
     absl::StatusOr<std::unique_ptr<auth::RequestVerifier>> verifier =
         auth::RequestVerifier::Create(options_.signing_policy, *options_.clock);
@@ -232,8 +236,26 @@ bool RequestHandler::KeyAccessBlocks() const {
   return false;
 }
 
-bool RequestHandler::WouldBlock(std::string_view op) const {
-  return UsesKey(op) && (KeyAccessBlocks() || (op == "attest" && nsm_ != nullptr));
+bool RequestHandler::WouldBlock(std::string_view op, const nlohmann::json& request) const {
+  if (!UsesKey(op)) return false;
+  if (KeyAccessBlocks()) return true;
+  if (nsm_ == nullptr) return false;
+  return op == "attest" || (op == "sign" && request.contains("attest"));
+}
+
+bool RequestHandler::AnswerBusyIfRateLimited(const nlohmann::json& request,
+                                             const nlohmann::json& id, std::string& out) {
+  auto op = request.find("op");
+  if (op == request.end() || *op != "sign" || !request.contains("attest")) return false;
+  if (attest_limiter_.Available()) return false;
+  attested_rate_limited_.fetch_add(1, std::memory_order_relaxed);
+  // Debug only: a flood must not become a flood of log lines (health counts them).
+  LogDebug("request_error", {{"protocol", "v2"},
+                             {"op", "sign"},
+                             {"reason", kErrBusy},
+                             {"error", "attested replies over their rate limit"}});
+  AppendV2Error(id, kErrBusy, out);
+  return true;
 }
 
 auth::Decision RequestHandler::CheckV1(size_t payload_bytes) {
@@ -429,7 +451,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     // (its nonce is not recorded): it is verified again, and admitted, where it runs.
     auto op = request->find("op");
     const bool would_block = !may_block && op != request->end() && op->is_string() &&
-                             WouldBlock(op->get_ref<const std::string&>());
+                             WouldBlock(op->get_ref<const std::string&>(), *request);
     const auth::Decision decision = CheckV2(*request, payload.size(),
                                             would_block ? auth::RequestVerifier::Mode::kCheckOnly
                                                         : auth::RequestVerifier::Mode::kAdmit);
@@ -438,7 +460,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       AppendV2Error(id, kErrUnauthorized, out);
       return true;
     }
-    if (would_block) return false;
+    if (would_block) return AnswerBusyIfRateLimited(*request, id, out);
   }
 
   auto op_it = request->find("op");
@@ -450,7 +472,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
   const std::string& op = op_it->get_ref<const std::string&>();
 
-  if (!may_block && WouldBlock(op)) return false;
+  if (!may_block && WouldBlock(op, *request)) return AnswerBusyIfRateLimited(*request, id, out);
 
   if (UsesKey(op)) {
     if (auto key = request->find("key");
@@ -469,6 +491,16 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       AppendV2Error(id, kErrBadRequest, out);
       return true;
     }
+    absl::StatusOr<std::optional<Bytes>> attest_nonce = attest::ParseAttestMember(*request);
+    if (!attest_nonce.ok()) {
+      LogRequestError("v2", op, kErrBadRequest, attest_nonce.status());
+      AppendV2Error(id, kErrBadRequest, out);
+      return true;
+    }
+    if (attest_nonce->has_value()) {
+      SignAttested(id, *request, *message, **attest_nonce, out);
+      return true;
+    }
     SignV2(id.dump(), *message, state, out);
     return true;
   }
@@ -484,6 +516,11 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
                            {"max_workers_one_connection", stats_.max_workers_one_connection()}};
     if (verifier_ != nullptr) body["refusals"] = verifier_->RefusalsJson();
+    body["attested_replies"] = {
+        {"rate_per_second", attest_limiter_.options().rate_per_second},
+        {"burst", attest_limiter_.options().burst},
+        {"served", attested_served_.load(std::memory_order_relaxed)},
+        {"rate_limited", attested_rate_limited_.load(std::memory_order_relaxed)}};
     if (const signer::Signer* s = keys_.signer(); s != nullptr)
       body["key_type"] = signer::KeyTypeName(s->key_type());
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
@@ -504,23 +541,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
 
   // Both need the key (its public half).
   std::unique_ptr<signer::Signer> per_request;
-  const signer::Signer* signer = nullptr;
-  if (keys_.mode() == LoadMode::kPerRequest) {
-    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = keys_.LoadForRequest();
-    if (loaded.ok()) {
-      per_request = *std::move(loaded);
-      signer = per_request.get();
-    } else {
-      detail = loaded.status();
-    }
-  } else {
-    absl::StatusOr<const signer::Signer*> acquired = keys_.AcquireSigner();
-    if (acquired.ok()) {
-      signer = *acquired;
-    } else {
-      detail = acquired.status();
-    }
-  }
+  const signer::Signer* signer = SignerForRequest(per_request, &detail);
   if (signer == nullptr) {
     LogRequestError("v2", op, kErrKeyNotLoaded, detail);
     AppendV2Error(id, kErrKeyNotLoaded, out);
@@ -579,6 +600,87 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   V2Reply reply(out);
   out += body.dump();
   return true;
+}
+
+const signer::Signer* RequestHandler::SignerForRequest(std::unique_ptr<signer::Signer>& per_request,
+                                                       absl::Status* detail) {
+  if (keys_.mode() == LoadMode::kPerRequest) {
+    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = keys_.LoadForRequest();
+    if (!loaded.ok()) {
+      *detail = loaded.status();
+      return nullptr;
+    }
+    per_request = *std::move(loaded);
+    return per_request.get();
+  }
+  absl::StatusOr<const signer::Signer*> acquired = keys_.AcquireSigner();
+  if (!acquired.ok()) {
+    *detail = acquired.status();
+    return nullptr;
+  }
+  return *acquired;
+}
+
+void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json& request,
+                                  ByteView message, ByteView nonce, std::string& out) {
+  // Nothing is signed unless the document can be made: NSM first, then the limiter.
+  if (nsm_ == nullptr) {
+    LogRequestError("v2", "sign", kErrAttestUnavailable,
+                    absl::FailedPreconditionError("attested sign without an NSM device"));
+    AppendV2Error(id, kErrAttestUnavailable, out);
+    return;
+  }
+  absl::StatusOr<attest::RequestDigest> digest = attest::AttestedRequestDigest(request);
+  if (!digest.ok()) {
+    LogRequestError("v2", "sign", kErrBadRequest, digest.status());
+    AppendV2Error(id, kErrBadRequest, out);
+    return;
+  }
+  if (!attest_limiter_.TryAcquire()) {
+    attested_rate_limited_.fetch_add(1, std::memory_order_relaxed);
+    LogDebug("request_error", {{"protocol", "v2"},
+                               {"op", "sign"},
+                               {"reason", kErrBusy},
+                               {"error", "attested replies over their rate limit"}});
+    AppendV2Error(id, kErrBusy, out);
+    return;
+  }
+  absl::Status detail;
+  std::unique_ptr<signer::Signer> per_request;
+  const signer::Signer* signer = SignerForRequest(per_request, &detail);
+  if (signer == nullptr) {
+    LogRequestError("v2", "sign", kErrKeyNotLoaded, detail);
+    AppendV2Error(id, kErrKeyNotLoaded, out);
+    return;
+  }
+  absl::StatusOr<Bytes> signature = signer->Sign(message);
+  if (!signature.ok()) {
+    LogRequestError("v2", "sign", kErrInternal, signature.status());
+    AppendV2Error(id, kErrInternal, out);
+    return;
+  }
+  const crypto::Sha256Digest binding =
+      attest::ReplyBinding(*digest, *signature, signer->public_key_der());
+  nsm::NsmClient client(*nsm_);
+  absl::StatusOr<Bytes> document = client.Attestation(ByteView(binding.data(), binding.size()),
+                                                      nonce, ByteView(signer->public_key_der()));
+  if (!document.ok()) {
+    // The signature is not returned without its proof.
+    LogRequestError("v2", "sign", kErrAttestUnavailable, document.status());
+    AppendV2Error(id, kErrAttestUnavailable, out);
+    return;
+  }
+  attested_served_.fetch_add(1, std::memory_order_relaxed);
+  std::string hex;
+  AppendHex(*signature, hex);
+  V2Reply reply(out);
+  absl::StrAppend(&out, "{\"id\":", id.dump(), ",\"ok\":true,\"signature\":\"", hex,
+                  "\",\"attestation\":\"", Base64Encode(*document), "\"}");
+  if (options_.log_requests) {
+    LogDebug(
+        "request",
+        {{"protocol", "v2"}, {"op", "sign"}, {"attested", true}, {"message_size", message.size()}});
+  }
 }
 
 }  // namespace lockout::enclave

@@ -15,10 +15,18 @@
 //                                                         "spki_sha256": HEX}
 //      an NSM attestation document with public_key = the signing key's SPKI (DER) and
 //      user_data = SHA-256(SPKI DER); nonce (optional, at most 512 bytes) as given.
+//   {"id": ID, "op": "sign", "message": "<base64>", "attest": {"nonce": "<base64>"}}
+//                                                     -> {"id": ID, "ok": true, "signature": HEX,
+//                                                         "attestation": B64}
+//      an attested reply (src/attest/reply_binding.h): an NSM document with nonce = the
+//      client's, public_key = the signing key's SPKI, user_data = the binding of the request,
+//      the signature and the key. Blocks (the NSM call); rate-limited by a token bucket checked
+//      before anything is signed ("busy" when empty; HandlerOptions::attested_replies).
 //   {"id": ID, "op": "health"}                        -> {"id": ID, "ok": true, "status": ..,
 //                                                         "reason": .., "load_mode": .., ...}
 //   errors                                            -> {"id": ID, "ok": false, "error": REASON}
-//   REASON "busy": the server's pool for blocking requests is full (docs/PROTOCOL.md).
+//   REASON "busy": the server's pool for blocking requests is full, or (attested sign) attested
+//   replies are over their rate limit; nothing was done (docs/PROTOCOL.md).
 //   health also reports max_workers_one_connection (SigningStats below).
 //   ID is any JSON string (at most 256 bytes), number or null, echoed verbatim; absent -> null.
 //
@@ -51,6 +59,7 @@
 #include "src/common/bytes.h"
 #include "src/common/clock.h"
 #include "src/enclave/key_manager.h"
+#include "src/enclave/rate_limiter.h"
 #include "src/net/frame_decoder.h"
 #include "src/nsm/nsm_device.h"
 #include "src/signer/signer.h"
@@ -66,7 +75,8 @@ inline constexpr std::string_view kErrInternal = "internal error";
 inline constexpr std::string_view kErrAttestUnavailable = "attestation unavailable";
 inline constexpr std::string_view kErrBadFrame = "bad frame";
 inline constexpr std::string_view kErrFrameTooLarge = "frame too large";
-// The server's pool for blocking requests (attest, key loads) is full: retry later.
+// The server's pool for blocking requests (attest, attested sign, key loads) is full, or attested
+// replies are over their rate limit: retry later.
 inline constexpr std::string_view kErrBusy = "busy";
 // Under a signing policy: the request did not pass verification (the rule is in the log).
 inline constexpr std::string_view kErrUnauthorized = "unauthorized";
@@ -114,8 +124,12 @@ struct HandlerOptions {
   // The name of the key this enclave serves (its secret name; "ephemeral" for an ephemeral key):
   // a request's "key" must equal it, and a policy's "keys" are matched against it.
   std::string key_name;
-  // The clock the replay window is checked against (not owned; must outlive the handler).
+  // The clock the replay window is checked against (not owned; must outlive the handler); also
+  // the attested-reply limiter's.
   const Clock* clock = &Clock::Real();
+  // The rate limit on attested sign replies (lockout-enclave --attested-replies-per-second,
+  // --attested-replies-burst).
+  TokenBucketOptions attested_replies;
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —
@@ -174,8 +188,19 @@ class RequestHandler final {
   // True if getting the key may block now (per-request mode; first-request mode while unloaded).
   bool KeyAccessBlocks() const;
   // True if a v2 request of `op` blocks now (it needs the key and KeyAccessBlocks(), or it is
-  // attest with an NSM).
-  bool WouldBlock(std::string_view op) const;
+  // attest, or an attested sign, with an NSM).
+  bool WouldBlock(std::string_view op, const nlohmann::json& request) const;
+  // For a request that would block, before it is handed to the pool: an attested sign while the
+  // limiter has no token is answered "busy" at once (true) rather than queued; else false.
+  bool AnswerBusyIfRateLimited(const nlohmann::json& request, const nlohmann::json& id,
+                               std::string& out);
+  // The key for a request: the loaded signer, or one loaded for this request alone (kept in
+  // `per_request`); null with `detail` set when there is none.
+  const signer::Signer* SignerForRequest(std::unique_ptr<signer::Signer>& per_request,
+                                         absl::Status* detail);
+  // The attested sign (src/attest/reply_binding.h) with the client's `nonce`.
+  void SignAttested(const nlohmann::json& id, const nlohmann::json& request, ByteView message,
+                    ByteView nonce, std::string& out);
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
   void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out);
   // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok).
@@ -198,6 +223,10 @@ class RequestHandler final {
   SigningStats stats_;
   // Built from options_.signing_policy (null without one): this enclave's one replay cache.
   std::unique_ptr<auth::RequestVerifier> verifier_;
+  // Attested replies: the limiter, and what health reports of it.
+  TokenBucket attest_limiter_;
+  std::atomic<uint64_t> attested_served_{0};
+  std::atomic<uint64_t> attested_rate_limited_{0};
 };
 
 }  // namespace lockout::enclave
