@@ -11,11 +11,13 @@
 // hands its requests, in batches of at most 16 (and at least one per worker unless the workers
 // already have batches waiting), to a queue the threads drain round-robin across connections,
 // one batch at a time, with at most one batch per thread in the event loop's queue so I/O stays
-// prompt: one pipelined connection is signed by every worker. Each worker signs with its own
-// WorkerState (a SigningContext; leased, one per thread at a time). Replies come back in any order
-// and are written in request order (each request holds a sequence slot; the completed prefix is
-// written), as docs/PROTOCOL.md promises. v1 is unchanged: one request per connection, its reply,
-// then the connection is closed.
+// prompt: one pipelined connection is signed by every worker. A request that arrives alone (a v1
+// request; a v2 client sending one at a time) while no batch waits for a worker is signed by the
+// thread that read it, and its reply written in the same turn: no hand-off, no wake-up. Each worker
+// signs with its own WorkerState (a SigningContext; leased, one per thread at a time). Replies come
+// back in any order and are written in request order (each request holds a sequence slot; the
+// completed prefix is written), as docs/PROTOCOL.md promises. v1 is unchanged: one request per
+// connection, its reply, then the connection is closed.
 //
 // Fairness and abuse (no client can stall others, crash the server or grow it without bound;
 // the rules themselves are in connection_rules.h):

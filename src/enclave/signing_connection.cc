@@ -47,6 +47,8 @@ void ReturnFreedMemory() {
   if (__sanitizer_purge_allocator != nullptr) __sanitizer_purge_allocator();
 }
 
+bool DebugLogging() { return Logger::Default().level() == LogLevel::kDebug; }
+
 size_t RequestBytes(const net::Frame& frame) { return frame.payload.size() + kRequestOverhead; }
 
 }  // namespace
@@ -210,7 +212,8 @@ SigningConnection::SigningConnection(net::StreamSocket socket, SigningService& s
       idle_(service.clock_.Now()) {}
 
 void SigningConnection::Start() {
-  LogDebug("connection_open", {{"conn", id()}});
+  // The fields are built only when they will be written: a v1 client pays this per request.
+  if (DebugLogging()) LogDebug("connection_open", {{"conn", id()}});
   WatchForReset();
   // A client's first request is usually in by the time its connection is accepted: read it now
   // rather than after a round through the event loop (a wait, and a system call to re-arm it).
@@ -341,9 +344,14 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
   const size_t batches =
       std::max((n + kMaxBatch - 1) / kMaxBatch, workers_busy ? size_t{1} : std::min(workers, n));
   const std::shared_ptr<SigningConnection> me = self();
-  if (n == 1 && frames[0].kind == net::FrameKind::kV1) {
-    // A v1 connection has this one request: nothing to spread over workers, and handing it to
-    // one and back would cost more than the connection's own thread signing it here.
+  if (n == 1 && (frames[0].kind == net::FrameKind::kV1 ||
+                 service_.waiting_batches_.load(std::memory_order_relaxed) == 0)) {
+    // One request alone (a v1 connection's only one, or a v2 client sending one at a time) and
+    // no batch waiting for a worker: nothing to spread over workers, and handing it to one and
+    // its reply back (two more event-loop turns, a cross-thread wake-up, a batch and a result
+    // to allocate) costs about as much as the signature. The thread that read it signs it here
+    // and Drive() writes the reply in the same turn. Requests that block still go to the pool
+    // (HandleBatch). When batches are waiting, it takes its turn behind them like any other.
     Batch batch{.first = first, .frames = std::move(frames), .charge = std::move(charge)};
     Results results = HandleBatch(me, batch);
     ApplyResults(std::move(results.segments), results.answered_bytes);
@@ -419,6 +427,15 @@ void SigningConnection::RunNext(SigningService& service,
   }
   RunBatch(c, batch.front());
   batch.clear();
+  {
+    // Nothing left: stop here rather than queue a turn that would find the queue empty. (An
+    // Enqueue after this sees one runner fewer and starts one.)
+    absl::MutexLock lock(&service.queue_mu_);
+    if (service.ready_.empty()) {
+      --service.runners_;
+      return;
+    }
+  }
   // Behind whatever I/O has queued meanwhile.
   asio::post(executor, [&service, executor] { RunNext(service, executor); });
 }
@@ -548,10 +565,15 @@ void SigningConnection::Write(absl::Time now) {
   bool close = false;
   order_.TakeReady(out_, &close);
   if (close) final_ = true;
+  // The last reply of the connection (v1, or a framing error) is followed at once by our FIN
+  // (half-close, below): MSG_MORE holds its last segment back so that the FIN rides on it, one
+  // packet instead of two (the shutdown pushes it).
+  const int flags = MSG_DONTWAIT | MSG_NOSIGNAL |
+                    (final_ && !draining_ && order_.outstanding() == 0 ? MSG_MORE : 0);
   while (out_off_ < out_.size() && !writing_) {
     // The socket is used directly (never blocking, whatever its mode): Asio only waits for it.
-    const ssize_t n = send(socket().native_handle(), out_.data() + out_off_, out_.size() - out_off_,
-                           MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n =
+        send(socket().native_handle(), out_.data() + out_off_, out_.size() - out_off_, flags);
     if (n >= 0) {
       out_off_ += static_cast<size_t>(n);
       write_blocked_since_.reset();
@@ -728,7 +750,7 @@ void SigningConnection::OnClosed(std::string_view why) {
     service_.waiting_batches_.fetch_sub(queued_.size(), std::memory_order_relaxed);
     dropped.swap(queued_);
   }
-  LogDebug("connection_close", {{"conn", id()}, {"reason", why}});
+  if (DebugLogging()) LogDebug("connection_close", {{"conn", id()}, {"reason", why}});
   const size_t released = charged_;
   service_.budget_.Release(charged_);
   charged_ = 0;

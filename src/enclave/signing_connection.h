@@ -5,10 +5,11 @@
 //
 // A connection reads and decodes frames on its strand and hands its requests, in batches, to the
 // ConnectionServer's executor, where whichever worker thread is free signs them (each with its
-// own WorkerState, leased from a pool). Requests that block (attest, key loads) go on to the
-// BlockingPool. Replies come back to the strand in any order; ReplyOrder puts them back in
-// request order before they are written. The rules that keep a client from crashing the enclave
-// or growing it without bound are those of server.h, enforced here with connection_rules.h.
+// own WorkerState, leased from a pool); a request that arrives alone while no batch waits is
+// signed on the strand that read it instead (HandOut). Requests that block (attest, key loads)
+// go on to the BlockingPool. Replies come back to the strand in any order; ReplyOrder puts them
+// back in request order before they are written. The rules that keep a client from crashing the
+// enclave or growing it without bound are those of server.h, enforced here with connection_rules.h.
 //
 // Thread-safety: SigningService is thread-safe. A SigningConnection runs on its strand, except
 // memory_usage() (any thread) and the batches it hands out (any worker thread; they touch only
@@ -212,7 +213,7 @@ class SigningConnection final : public net::Connection {
   std::atomic<bool> gone_{false};           // closed: workers skip its batches
   // Chosen by EnforceBudget to be closed: the bytes counted in service_.closing_bytes_ for it.
   std::atomic<size_t> closing_bytes_{0};
-  std::atomic<int> signing_now_{0};         // batches of this connection being handled now
+  std::atomic<int> signing_now_{0};  // batches of this connection being handled now
   // Batches waiting for a worker, and whether this connection is in the service's ready_ list.
   std::list<Batch> queued_ ABSL_GUARDED_BY(service_.queue_mu_);
   bool listed_ ABSL_GUARDED_BY(service_.queue_mu_) = false;

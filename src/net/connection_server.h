@@ -128,7 +128,8 @@ struct ConnectionServerOptions {
   const Clock* clock = &Clock::Real();
   // Prefix of log events: "<name>_accept_failed", "<name>_connection_refused".
   std::string name = "server";
-  // TCP connections get TCP_NODELAY (request/reply protocols).
+  // TCP connections get TCP_NODELAY (request/reply protocols); set once on the listener, whose
+  // accepted sockets inherit it.
   bool tcp_nodelay = true;
 };
 
@@ -180,6 +181,7 @@ class ConnectionServer final {
   Factory factory_;
   ConnectionServerOptions options_;
   StreamProtocol protocol_;
+  bool listener_nodelay_ = false;  // accepted TCP sockets inherit TCP_NODELAY from the listener
   // Waits for the listener to become readable (the listener's fd, not owned: Listener owns it).
   std::unique_ptr<boost::asio::posix::stream_descriptor> listen_watch_;
   boost::asio::steady_timer accept_pause_;
