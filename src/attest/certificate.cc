@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "src/common/encoding.h"
+#include "src/common/file.h"
 #include "src/crypto/hash.h"
 
 namespace lockout::attest {
@@ -116,6 +117,17 @@ absl::StatusOr<std::vector<Bytes>> CertificatesFromPem(std::string_view pem) {
   if (certs.empty()) {
     return absl::InvalidArgumentError(
         "no PEM certificate found (expected -----BEGIN CERTIFICATE-----)");
+  }
+  return certs;
+}
+
+absl::StatusOr<std::vector<Bytes>> CertificatesFromPemFile(const std::string& path) {
+  constexpr size_t kMaxPemFile = 1 << 20;
+  absl::StatusOr<std::string> pem = ReadFileString(path, kMaxPemFile);
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<std::vector<Bytes>> certs = CertificatesFromPem(*pem);
+  if (!certs.ok()) {
+    return absl::Status(certs.status().code(), absl::StrCat(path, ": ", certs.status().message()));
   }
   return certs;
 }

@@ -26,6 +26,10 @@ absl::StatusOr<Bytes> CertificateToDer(const X509* cert);
 // ignored (as openssl does); other block types are an error. Error: InvalidArgument when there
 // is no certificate or a block does not decode.
 absl::StatusOr<std::vector<Bytes>> CertificatesFromPem(std::string_view pem);
+// The same, read from a PEM file of at most 1 MiB: the trusted roots a verifier is given
+// (`--root-cert FILE`). Errors name the file: NotFound / Internal when it cannot be read,
+// InvalidArgument when it holds no certificate.
+absl::StatusOr<std::vector<Bytes>> CertificatesFromPemFile(const std::string& path);
 // "-----BEGIN CERTIFICATE-----" text for a DER certificate (checked to parse).
 absl::StatusOr<std::string> CertificateToPem(ByteView der);
 

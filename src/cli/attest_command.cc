@@ -163,12 +163,8 @@ int RunVerify(const VerifyArgs& args) {
   }
   std::vector<Bytes> roots{attest::AwsNitroRootG1Der()};
   if (!args.root_path.empty()) {
-    absl::StatusOr<std::string> pem = ReadFileString(args.root_path, kMaxInputFile);
-    if (!pem.ok()) return UsageError(absl::StrCat("--root: ", pem.status().message()));
-    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
-    if (!certs.ok()) {
-      return UsageError(absl::StrCat("--root ", args.root_path, ": ", certs.status().message()));
-    }
+    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPemFile(args.root_path);
+    if (!certs.ok()) return UsageError(absl::StrCat("--root: ", certs.status().message()));
     roots = *std::move(certs);
   }
   absl::StatusOr<Bytes> raw = ReadFile(args.file, kMaxInputFile);
@@ -232,7 +228,7 @@ void RegisterAttestCommands(CLI::App& app, CommandContext& ctx) {
   auto* verify = attest->add_subcommand("verify", kVerifyHelp);
   auto args = std::make_shared<VerifyArgs>();
   verify->add_option("FILE", args->file, "Attestation document: raw CBOR or base64 text");
-  verify->add_option("--root", args->root_path,
+  verify->add_option("--root,--root-cert", args->root_path,
                      "PEM file with the trusted root certificate(s) (default: AWS Nitro root G1)");
   verify->add_option("--at", args->at,
                      "Verify as of this RFC 3339 time, e.g. 2023-09-18T15:03:30Z (default: now)");

@@ -574,12 +574,8 @@ int RunVerifyAttested(const VerifyArgs& a, const Bytes& message) {
     }
   }
   for (const std::string& path : a.roots) {
-    absl::StatusOr<std::string> pem = ReadFileString(path, kMaxInputFile);
-    if (!pem.ok()) return Usage(absl::StrCat("--root-cert: ", pem.status().message()));
-    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
-    if (!certs.ok()) {
-      return Usage(absl::StrCat("--root-cert ", path, ": ", certs.status().message()));
-    }
+    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPemFile(path);
+    if (!certs.ok()) return Usage(absl::StrCat("--root-cert: ", certs.status().message()));
     options.trusted_roots.insert(options.trusted_roots.end(), certs->begin(), certs->end());
   }
   if (!a.nonce.empty()) {
@@ -672,10 +668,8 @@ int RunAttestClient(const AttestClientArgs& a) {
     options.expect.push_back(*std::move(x));
   }
   for (const std::string& path : a.roots) {
-    absl::StatusOr<std::string> pem = ReadFileString(path, kMaxInputFile);
-    if (!pem.ok()) return Usage(absl::StrCat("--root: ", pem.status().message()));
-    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
-    if (!certs.ok()) return Usage(absl::StrCat("--root ", path, ": ", certs.status().message()));
+    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPemFile(path);
+    if (!certs.ok()) return Usage(absl::StrCat("--root: ", certs.status().message()));
     options.extra_roots.insert(options.extra_roots.end(), certs->begin(), certs->end());
   }
   if (ParseOnly()) return kExitOk;
@@ -892,7 +886,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                     "With --attested: require PCR N to equal HEX (N=HEX, repeatable), e.g. "
                     "0=<the image's PCR0> 16=<lockout signing-policy hash>")
         ->allow_extra_args(false);
-    cmd->add_option("--root-cert", a->roots,
+    cmd->add_option("--root-cert,--root", a->roots,
                     "With --attested: also trust this root certificate (PEM), e.g. local-aws's "
                     "NSM root; the AWS Nitro root G1 is always trusted")
         ->allow_extra_args(false)
@@ -928,7 +922,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     attest->add_option("--expect-pcr", a->expect_pcr, "Require PCR N to equal HEX (N=HEX)")
         ->allow_extra_args(false);
     attest
-        ->add_option("--root", a->roots,
+        ->add_option("--root,--root-cert", a->roots,
                      "Extra trusted root PEM (e.g. local-aws's NSM root); AWS root G1 always")
         ->allow_extra_args(false);
     attest->add_option("--timeout", a->timeout_s, "Seconds");
