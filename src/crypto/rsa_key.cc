@@ -1,5 +1,6 @@
 #include "src/crypto/rsa_key.h"
 
+#include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -21,9 +22,16 @@ using Pkcs8Ptr = std::unique_ptr<PKCS8_PRIV_KEY_INFO,
 }  // namespace
 
 absl::StatusOr<EvpPkeyPtr> GenerateRsa2048Key() {
-  EvpPkeyPtr key(EVP_RSA_gen(2048));
-  if (key == nullptr) return OpenSslError("RSA-2048 key generation failed");
-  return key;
+  using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, OsslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
+  CtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_keygen_primes(ctx.get(), kRsaRecipientPrimes) <= 0 ||
+      EVP_PKEY_generate(ctx.get(), &raw) <= 0) {
+    return OpenSslError("RSA-2048 key generation failed");
+  }
+  return EvpPkeyPtr(raw);
 }
 
 absl::StatusOr<Bytes> PublicKeyToSpkiDer(const EVP_PKEY* key) {

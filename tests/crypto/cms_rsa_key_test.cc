@@ -30,6 +30,29 @@ TEST_F(RsaKeyTest, GeneratedKeyIsRsa2048WithPublicExponent65537) {
   EXPECT_TRUE(CheckRsaRecipientKey(key_).ok());
 }
 
+TEST_F(RsaKeyTest, GeneratedKeyHasThreePrimesWhoseProductIsTheModulus) {
+  auto get = [](const char* name) {
+    BIGNUM* bn = nullptr;
+    EXPECT_EQ(EVP_PKEY_get_bn_param(key_, name, &bn), 1) << name;
+    return bn;
+  };
+  BIGNUM* n = get("n");
+  BIGNUM* p = get("rsa-factor1");
+  BIGNUM* q = get("rsa-factor2");
+  BIGNUM* r = get("rsa-factor3");
+  ASSERT_TRUE(n && p && q && r);
+  BIGNUM* extra = nullptr;
+  EXPECT_EQ(EVP_PKEY_get_bn_param(key_, "rsa-factor4", &extra), 0);
+  BN_CTX* ctx = BN_CTX_new();
+  BIGNUM* product = BN_new();
+  ASSERT_EQ(BN_mul(product, p, q, ctx), 1);
+  ASSERT_EQ(BN_mul(product, product, r, ctx), 1);
+  EXPECT_EQ(BN_cmp(product, n), 0);
+  for (BIGNUM* f : {p, q, r}) EXPECT_GE(BN_num_bits(f), 680);
+  for (BIGNUM* b : {n, p, q, r, product, extra}) BN_clear_free(b);
+  BN_CTX_free(ctx);
+}
+
 TEST_F(RsaKeyTest, TwoGeneratedKeysDiffer) {
   absl::StatusOr<EvpPkeyPtr> other = GenerateRsa2048Key();
   ASSERT_TRUE(other.ok());
