@@ -11,8 +11,18 @@
 // file is unchanged, so the file stays a file of records (what the records say is the verifier's
 // business: the relay is not trusted with it).
 //
+// Retries are idempotent. The enclave resends a batch whose acknowledgement it did not get (the
+// relay was slow, or stopped and resumed), so the same records can arrive twice. The writer
+// remembers the current chain's genesis hash and last seq, and skips a record it has written
+// already (a genesis it wrote, or a record of the current chain whose seq is not past the last);
+// they count as appended. After a restart of the relay it takes the last seq from the file's last
+// line. Skipping only ever drops exact retransmissions of the one honest source; the verifier,
+// not the writer, is what detects anything else.
+//
 // Thread-safety: Append is thread-safe (one mutex: batches never interleave).
 
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -36,10 +46,15 @@ class AuditWriter final {
 
  private:
   AuditWriter(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  // Sets last_seq_ from the file's last complete line, if it is a record.
+  void RecoverTail();
   std::string path_;
   mutable std::mutex mu_;
   UniqueFd fd_;
   uint64_t lines_written_ = 0;
+  bool have_chain_ = false;
+  std::string genesis_hash_;  // of the current chain (empty after recovery: unknown)
+  uint64_t last_seq_ = 0;
 };
 
 }  // namespace lockout::relay
