@@ -29,8 +29,8 @@ bool IsPrintableAscii(std::string_view s) {
 
 absl::Status CheckName(std::string_view field, std::string_view value) {
   if (value.empty() || value.size() > kMaxNameSize || !IsPrintableAscii(value)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit record: ", Absl(field), " must be 1..", kMaxNameSize, " bytes of printable ASCII"));
+    return absl::InvalidArgumentError(absl::StrCat("audit record: ", Absl(field), " must be 1..",
+                                                   kMaxNameSize, " bytes of printable ASCII"));
   }
   return absl::OkStatus();
 }
@@ -157,7 +157,8 @@ absl::StatusOr<AuditRecord> ParseRecordLine(std::string_view line) {
   ASSIGN_OR_RETURN(r.seq, UintMember(j, "seq"));
   ASSIGN_OR_RETURN(std::string type, StringMember(j, "type"));
   auto time = j.find("time");
-  if (time == j.end() || !time->is_number_integer()) return Bad("\"time\" missing or not an integer");
+  if (time == j.end() || !time->is_number_integer())
+    return Bad("\"time\" missing or not an integer");
   r.time_ms = time->get<int64_t>();
   RETURN_IF_ERROR(HexMember(j, "prev", r.prev));
   if (type == "genesis") {

@@ -113,8 +113,9 @@ bool AuditSink::SendOnce() {
     if (relay_ok_ || send_failures_ == 0) {
       LogWarn("audit_send_failed", {{"error", std::string(sent.message())},
                                     {"pending_records", pending_.size()},
-                                    {"consequence", "records are kept until the buffer is full, "
-                                                    "then counted as lost"}});
+                                    {"consequence",
+                                     "records are kept until the buffer is full, "
+                                     "then counted as lost"}});
     }
     relay_ok_ = false;
     ++send_failures_;
@@ -135,9 +136,8 @@ void AuditSink::Run() {
   int retry = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval), [this] {
-      return stopping_ || pending_bytes_ >= options_.max_batch_bytes;
-    });
+    wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval),
+                   [this] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
     const bool last = stopping_;
     if (last && !relay_ok_) break;  // unreachable at its last try: do not hold up shutdown
     if (pending_.empty() && unreported_lost_ == 0 && chain_->head_is_checkpoint()) {

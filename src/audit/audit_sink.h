@@ -104,8 +104,8 @@ class AuditSink final {
   std::unique_ptr<AuditChain> chain_;  // guarded by mu_
   std::deque<std::string> pending_;    // lines not yet accepted, in chain order
   size_t pending_bytes_ = 0;
-  uint64_t front_seq_ = 0;         // seq of pending_.front()
-  uint64_t unreported_lost_ = 0;   // dropped events not yet in a lost record
+  uint64_t front_seq_ = 0;        // seq of pending_.front()
+  uint64_t unreported_lost_ = 0;  // dropped events not yet in a lost record
   uint64_t lost_total_ = 0;
   uint64_t since_checkpoint_ = 0;  // records since the last checkpoint
   uint64_t checkpoint_seq_ = 0;

@@ -93,8 +93,7 @@ void AuditLogVerifier::CheckAttestation(const AuditRecord& genesis, ChainReport&
   const ByteView key(genesis.audit_key.data(), genesis.audit_key.size());
   const std::array<uint8_t, 32> user_data = GenesisUserData(key);
   const attest::AttestationDocument& d = verified->document;
-  if (!d.public_key.has_value() || *d.public_key != Ed25519Spki(key) ||
-      !d.user_data.has_value() ||
+  if (!d.public_key.has_value() || *d.public_key != Ed25519Spki(key) || !d.user_data.has_value() ||
       !std::equal(d.user_data->begin(), d.user_data->end(), user_data.begin(), user_data.end())) {
     Error(genesis.seq,
           "the genesis's attestation document does not commit to its audit key (public_key "
@@ -307,12 +306,14 @@ std::string VerifyReport::ToText() const {
     } else {
       absl::StrAppend(&out, "no valid checkpoint");
     }
-    absl::StrAppend(&out, "\n  audit key ",
-                    c.audit_key_hex.empty() ? std::string("(unknown: no genesis)") : c.audit_key_hex,
-                    "\n  attestation: ");
+    absl::StrAppend(
+        &out, "\n  audit key ",
+        c.audit_key_hex.empty() ? std::string("(unknown: no genesis)") : c.audit_key_hex,
+        "\n  attestation: ");
     if (c.attestation == "verified") {
       absl::StrAppend(&out, "verified (the audit key was generated inside the measured enclave)");
-      for (const auto& [index, value] : c.pcrs) absl::StrAppend(&out, "\n    PCR", index, " ", value);
+      for (const auto& [index, value] : c.pcrs)
+        absl::StrAppend(&out, "\n    PCR", index, " ", value);
     } else if (c.attestation == "absent") {
       absl::StrAppend(&out,
                       "none (an enclave without an NSM): the signatures show one key signed this "
@@ -332,9 +333,9 @@ std::string VerifyReport::ToText() const {
                     e.message, "\n");
   }
   if (errors_left_off > 0) absl::StrAppend(&out, "ERROR: ... and ", errors_left_off, " more\n");
-  absl::StrAppend(&out, ok() ? "OK: " : "FAILED: ", lines, " lines, ", chains.size(),
-                  " chain(s), ", errors.size() + errors_left_off, " error(s), ",
-                  gaps.size() + gaps_left_off, " gap(s)\n");
+  absl::StrAppend(&out, ok() ? "OK: " : "FAILED: ", lines, " lines, ", chains.size(), " chain(s), ",
+                  errors.size() + errors_left_off, " error(s), ", gaps.size() + gaps_left_off,
+                  " gap(s)\n");
   return out;
 }
 

@@ -68,8 +68,7 @@ int RunVerify(const Args& args) {
   for (const std::string& text : args.expect_pcr) {
     const size_t eq = text.find('=');
     uint32_t index = 0;
-    if (eq == std::string::npos ||
-        !absl::SimpleAtoi(absl::string_view(text.data(), eq), &index) ||
+    if (eq == std::string::npos || !absl::SimpleAtoi(absl::string_view(text.data(), eq), &index) ||
         index >= attest::kPcrIndexLimit) {
       return UsageError("--expect-pcr wants N=HEX with N in 0..31, e.g. 0=f4d4...");
     }
@@ -85,8 +84,7 @@ int RunVerify(const Args& args) {
     if (!pem.ok()) return UsageError(absl::StrCat("--root-cert: ", pem.status().message()));
     absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
     if (!certs.ok() || certs->empty()) {
-      return UsageError(absl::StrCat("--root-cert ", args.root_cert,
-                                     ": no PEM certificate in it"));
+      return UsageError(absl::StrCat("--root-cert ", args.root_cert, ": no PEM certificate in it"));
     }
     options.trusted_roots = *std::move(certs);
   }
@@ -94,7 +92,8 @@ int RunVerify(const Args& args) {
 
   absl::StatusOr<audit::VerifyReport> report = audit::VerifyAuditFile(args.file, options);
   if (!report.ok()) {
-    return UsageError(absl::StrCat(report.status().message(), "; give the relay's --audit-log FILE"));
+    return UsageError(
+        absl::StrCat(report.status().message(), "; give the relay's --audit-log FILE"));
   }
   const bool failed = !report->ok() || (args.strict && !report->gaps.empty());
   if (args.json) {
@@ -111,9 +110,9 @@ int RunVerify(const Args& args) {
                                              " gap(s) under --strict")
                               : std::string())
               << "); the first: "
-              << (report->errors.empty() ? (report->gaps.empty() ? std::string("-")
-                                                                 : report->gaps[0].message)
-                                         : report->errors[0].message)
+              << (report->errors.empty()
+                      ? (report->gaps.empty() ? std::string("-") : report->gaps[0].message)
+                      : report->errors[0].message)
               << "\n";
     return kExitRejected;
   }

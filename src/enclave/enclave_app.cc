@@ -122,27 +122,29 @@ absl::StatusOr<std::unique_ptr<audit::AuditSink>> StartAudit(
   absl::StatusOr<std::unique_ptr<audit::AuditChain>> chain =
       audit::AuditChain::Create(attest, Clock::Real());
   if (!chain.ok()) {
-    return absl::Status(chain.status().code(),
-                        absl::StrCat("--audit: cannot start the audit trail: ",
-                                     chain.status().message()));
+    return absl::Status(
+        chain.status().code(),
+        absl::StrCat("--audit: cannot start the audit trail: ", chain.status().message()));
   }
   LogInfo("audit_started", {{"audit_key", HexEncode((*chain)->audit_key())},
                             {"attested", nsm != nullptr},
                             {"required", config.audit_required},
                             {"buffer_kib", config.audit_buffer_kib}});
   if (nsm == nullptr) {
-    LogWarn("audit_not_attested", {{"warning", "no NSM: the audit trail's genesis carries no "
-                                               "attestation document, so a verifier cannot tie "
-                                               "it to a measured enclave"}});
+    LogWarn("audit_not_attested", {{"warning",
+                                    "no NSM: the audit trail's genesis carries no "
+                                    "attestation document, so a verifier cannot tie "
+                                    "it to a measured enclave"}});
   }
   const relay::RelayClient* relay = relay_out.get();
   audit::AuditSinkOptions options;
   options.max_buffer_bytes = config.audit_buffer_kib << 10;
   options.flush_interval = config.audit_flush_interval;
   options.required = config.audit_required;
-  return audit::AuditSink::Start(
-      options, *std::move(chain),
-      [relay](const std::vector<std::string>& lines) { return relay->AppendAudit(lines).status(); });
+  return audit::AuditSink::Start(options, *std::move(chain),
+                                 [relay](const std::vector<std::string>& lines) {
+                                   return relay->AppendAudit(lines).status();
+                                 });
 }
 
 }  // namespace

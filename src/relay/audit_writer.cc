@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -118,8 +118,8 @@ absl::Status AuditWriter::Append(const std::vector<std::string>& lines) {
   if (!failure.ok()) {
     // Cut the partial batch off, so the enclave's retry does not leave records twice.
     if (::ftruncate(fd_.get(), before) != 0) {
-      return absl::UnavailableError(absl::StrCat(failure.message(), "; and ftruncate: ",
-                                                 std::strerror(errno)));
+      return absl::UnavailableError(
+          absl::StrCat(failure.message(), "; and ftruncate: ", std::strerror(errno)));
     }
     return failure;
   }

@@ -135,7 +135,8 @@ absl::Status Run(const Flags& flags) {
   std::unique_ptr<AuditWriter> audit_writer;
   if (!flags.audit_log.empty()) {
     absl::StatusOr<std::unique_ptr<AuditWriter>> opened = AuditWriter::Open(flags.audit_log);
-    if (!opened.ok()) return WithHint(opened.status(), "--audit-log FILE: is its directory writable?");
+    if (!opened.ok())
+      return WithHint(opened.status(), "--audit-log FILE: is its directory writable?");
     audit_writer = *std::move(opened);
     service.WriteAuditTo(audit_writer.get());
     LogInfo("audit_log_open", {{"file", flags.audit_log}});

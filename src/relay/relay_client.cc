@@ -104,10 +104,11 @@ absl::StatusOr<size_t> RelayClient::AppendAudit(const std::vector<std::string>& 
   // The reply is a few bytes and carries nothing secret; the buffer is sized for it alone.
   SecretBytes buf(std::min(options_.max_reply_size, size_t{4096}) + net::kV1Terminator.size());
   ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, request, buf, kMaxAuditRequestSize));
-  ASSIGN_OR_RETURN(size_t appended, DecodeAppendAuditReply(buf.RevealAsString().substr(0, payload_size)));
+  ASSIGN_OR_RETURN(size_t appended,
+                   DecodeAppendAuditReply(buf.RevealAsString().substr(0, payload_size)));
   if (appended != lines.size()) {
-    return absl::DataLossError(absl::StrCat("relay appended ", appended, " of ", lines.size(),
-                                            " audit lines"));
+    return absl::DataLossError(
+        absl::StrCat("relay appended ", appended, " of ", lines.size(), " audit lines"));
   }
   return appended;
 }

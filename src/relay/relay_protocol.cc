@@ -355,12 +355,10 @@ namespace {
 absl::Status CheckAuditLine(const std::string& line, size_t index) {
   if (line.empty() || line.size() > kMaxAuditLineSize) {
     return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] must be 1..",
-                                                   kMaxAuditLineSize, " bytes, got ",
-                                                   line.size()));
+                                                   kMaxAuditLineSize, " bytes, got ", line.size()));
   }
   if (!IsPrintableAscii(AsBytes(line))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("lines[", index, "] is not printable ASCII"));
+    return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] is not printable ASCII"));
   }
   return absl::OkStatus();
 }
@@ -392,8 +390,8 @@ absl::StatusOr<std::string> EncodeAppendAuditRequest(const std::vector<std::stri
   }
   out += "]}";
   if (out.size() > kMaxAuditRequestSize) {
-    return absl::InvalidArgumentError(absl::StrCat("append_audit request exceeds ",
-                                                   kMaxAuditRequestSize, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_audit request exceeds ", kMaxAuditRequestSize, " bytes"));
   }
   return out;
 }

@@ -2,8 +2,8 @@
 
 #include <optional>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
@@ -81,9 +81,8 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
         }
         return Fail(kKindInternal, kErrorAuditWriteFailed, written);
       }
-      absl::StatusOr<std::string> frame =
-          net::EncodeFrame(request.kind, EncodeAppendAuditReply(audit_lines->size()),
-                           kMaxReplySize + 8);
+      absl::StatusOr<std::string> frame = net::EncodeFrame(
+          request.kind, EncodeAppendAuditReply(audit_lines->size()), kMaxReplySize + 8);
       if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
       reply = SecretBytes::CopyFrom(*frame);
       return Outcome{"ok", "", ""};

@@ -78,7 +78,8 @@ TEST(AuditRecordTest, EncodingRoundTripsAndIsTheOnlyOne) {
   EXPECT_THAT(lines[2], HasSubstr(R"("verdict":"refused","rule":"bad_signature")"));
   // Other spellings of the same record are not records.
   for (const std::string& bad :
-       {absl::StrReplaceAll(request, {{":", ": "}}), absl::StrReplaceAll(request, {{"}", ",\"x\":1}"}}),
+       {absl::StrReplaceAll(request, {{":", ": "}}),
+        absl::StrReplaceAll(request, {{"}", ",\"x\":1}"}}),
         absl::StrReplaceAll(request, {{"\"seq\":1", "\"seq\":1,\"seq\":1"}}),
         absl::StrReplaceAll(request, {{"\"op\":\"sign\"", "\"op\":\"\\u0073ign\""}}),
         std::string("{}"), std::string("[]"), std::string("not json"), std::string(""),
@@ -88,7 +89,8 @@ TEST(AuditRecordTest, EncodingRoundTripsAndIsTheOnlyOne) {
   std::string upper = request;
   const size_t at = upper.find("\"prev\":\"") + 8;
   std::transform(upper.begin() + static_cast<ptrdiff_t>(at),
-                 upper.begin() + static_cast<ptrdiff_t>(at + 96), upper.begin() + static_cast<ptrdiff_t>(at), ::toupper);
+                 upper.begin() + static_cast<ptrdiff_t>(at + 96),
+                 upper.begin() + static_cast<ptrdiff_t>(at), ::toupper);
   if (upper != request) {
     EXPECT_FALSE(ParseRecordLine(upper).ok());
   }
@@ -371,8 +373,8 @@ TEST(AuditSinkTest, RequiredModeReportsRecordsNotKept) {
   relay.SetUp(false);
   AuditSinkOptions options = FastOptions(16 << 10);
   options.required = true;
-  auto sink = AuditSink::Start(options, *AuditChain::Create(nullptr, Clock::Real()),
-                               relay.Transport());
+  auto sink =
+      AuditSink::Start(options, *AuditChain::Create(nullptr, Clock::Real()), relay.Transport());
   EXPECT_TRUE(sink->required());
   bool refused = false;
   for (int i = 0; i < 1000 && !refused; ++i) refused = !sink->Record(Event(kVerdictSigned));
