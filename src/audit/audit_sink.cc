@@ -99,17 +99,20 @@ bool AuditSink::SendOnce() {
     std::lock_guard<std::mutex> lock(mu_);
     NoteLostLocked();
     CheckpointLocked();
+    // The lines are moved out (not copied) and moved back if the send fails; Record only ever
+    // appends, so the front slots are this batch's until then.
     size_t bytes = 0;
-    for (const std::string& line : pending_) {
+    for (std::string& line : pending_) {
       if (!batch.empty() && bytes + line.size() > options_.max_batch_bytes) break;
       bytes += line.size();
-      batch.push_back(line);
+      batch.push_back(std::move(line));
     }
   }
   if (batch.empty()) return true;
   const absl::Status sent = transport_(batch);
   std::lock_guard<std::mutex> lock(mu_);
   if (!sent.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) pending_[i] = std::move(batch[i]);
     if (relay_ok_ || send_failures_ == 0) {
       LogWarn("audit_send_failed", {{"error", std::string(sent.message())},
                                     {"pending_records", pending_.size()},
@@ -123,8 +126,8 @@ bool AuditSink::SendOnce() {
   }
   if (!relay_ok_ && send_failures_ > 0) LogInfo("audit_send_resumed", {{"records", batch.size()}});
   relay_ok_ = true;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    pending_bytes_ -= LineCost(pending_.front());
+  for (const std::string& line : batch) {
+    pending_bytes_ -= LineCost(line);
     pending_.pop_front();
   }
   front_seq_ += batch.size();
