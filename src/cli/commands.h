@@ -12,6 +12,8 @@ struct CommandContext {
   int exit_code = 0;
 };
 
+// `lockout audit verify FILE ...` (src/cli/audit_command.cc)
+void RegisterAuditCommands(CLI::App& app, CommandContext& ctx);
 // `lockout attest verify FILE ...` (src/cli/attest_command.cc)
 void RegisterAttestCommands(CLI::App& app, CommandContext& ctx);
 // `lockout describe-eif FILE`, `lockout build-eif ...` (src/cli/eif_command.cc)

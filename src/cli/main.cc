@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lockout 0.1.0");
   lockout::cli::CommandContext ctx;
   lockout::cli::RegisterAttestCommands(app, ctx);
+  lockout::cli::RegisterAuditCommands(app, ctx);
   lockout::cli::RegisterBenchCommands(app, ctx);
   lockout::cli::RegisterClientKeyCommands(app, ctx);
   lockout::cli::RegisterDemoCommands(app, ctx);

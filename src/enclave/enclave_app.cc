@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/audit/audit_sink.h"
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/endpoint_config.h"
 #include "src/awsclient/kms_client.h"
@@ -21,6 +22,7 @@
 #include "src/enclave/policy_seal.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
+#include "src/nsm/nsm_client.h"
 #include "src/nsm/open_nsm_device.h"
 #include "src/relay/relay_client.h"
 
@@ -101,6 +103,50 @@ absl::StatusOr<signpolicy::SigningPolicy> FetchSigningPolicyFromRelay(const Encl
   return policy;
 }
 
+// The audit trail: a fresh audit key (attested when there is an NSM: a failure to attest is a
+// failure to start, never a silently unattested trail) and the sink that ships it to the relay.
+absl::StatusOr<std::unique_ptr<audit::AuditSink>> StartAudit(
+    const EnclaveConfig& config, nsm::NsmDevice* nsm,
+    std::unique_ptr<relay::RelayClient>& relay_out) {
+  ASSIGN_OR_RETURN(net::Endpoint relay_ep, net::Endpoint::Parse(config.relay));
+  // Short deadlines: a stuck relay must not hold the sender (and with it shutdown) for long.
+  relay_out = std::make_unique<relay::RelayClient>(relay::RelayClientOptions{
+      .endpoint = relay_ep, .connect_timeout = absl::Seconds(2), .timeout = absl::Seconds(5)});
+  audit::AttestFunction attest;
+  if (nsm != nullptr) {
+    attest = [nsm](ByteView user_data, ByteView public_key) {
+      nsm::NsmClient client(*nsm);
+      return client.Attestation(user_data, std::nullopt, public_key);
+    };
+  }
+  absl::StatusOr<std::unique_ptr<audit::AuditChain>> chain =
+      audit::AuditChain::Create(attest, Clock::Real());
+  if (!chain.ok()) {
+    return absl::Status(
+        chain.status().code(),
+        absl::StrCat("--audit: cannot start the audit trail: ", chain.status().message()));
+  }
+  LogInfo("audit_started", {{"audit_key", HexEncode((*chain)->audit_key())},
+                            {"attested", nsm != nullptr},
+                            {"required", config.audit_required},
+                            {"buffer_kib", config.audit_buffer_kib}});
+  if (nsm == nullptr) {
+    LogWarn("audit_not_attested", {{"warning",
+                                    "no NSM: the audit trail's genesis carries no "
+                                    "attestation document, so a verifier cannot tie "
+                                    "it to a measured enclave"}});
+  }
+  const relay::RelayClient* relay = relay_out.get();
+  audit::AuditSinkOptions options;
+  options.max_buffer_bytes = config.audit_buffer_kib << 10;
+  options.flush_interval = config.audit_flush_interval;
+  options.required = config.audit_required;
+  return audit::AuditSink::Start(options, *std::move(chain),
+                                 [relay](const std::vector<std::string>& lines) {
+                                   return relay->AppendAudit(lines).status();
+                                 });
+}
+
 }  // namespace
 
 struct EnclaveApp::Impl {
@@ -113,6 +159,8 @@ struct EnclaveApp::Impl {
   std::unique_ptr<KeyManager> keys;
   std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;  // null: none
   std::string pcr16_hex;  // PCR16 once the policy is sealed; empty otherwise
+  std::unique_ptr<relay::RelayClient> audit_relay;
+  std::unique_ptr<audit::AuditSink> audit;  // outlives handler and server (destroyed after)
   std::unique_ptr<RequestHandler> handler;
   std::unique_ptr<Server> server;
   std::atomic<bool> stopping{false};
@@ -255,7 +303,12 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
                                               KeyManagerOptions{.mode = config.load_mode});
   }
 
+  if (config.audit) {
+    ASSIGN_OR_RETURN(impl->audit, StartAudit(config, impl->nsm.get(), impl->audit_relay));
+  }
+
   HandlerOptions handler_options;
+  handler_options.audit = impl->audit.get();
   handler_options.signing_policy = impl->signing_policy;
   handler_options.pcr16_hex = impl->pcr16_hex;
   handler_options.attested_replies = {.rate_per_second = config.attested_replies_per_second,
@@ -303,6 +356,7 @@ void EnclaveApp::Stop() {
   impl_->stopping.store(true);
   if (impl_->ready_thread.joinable()) impl_->ready_thread.join();
   if (impl_->server != nullptr) impl_->server->Stop();
+  if (impl_->audit != nullptr) impl_->audit->Stop();  // after the last request: one last batch
   if (impl_->keys != nullptr) impl_->keys->Stop();
   // A stopped enclave leaves no ready file behind to be mistaken for a running one.
   if (!impl_->config.ready_file.empty()) {

@@ -79,6 +79,16 @@ struct EnclaveConfig {
   // serves is sealed; a policy other than the one the key policy pins gets the key refused.
   bool signing_policy_from_relay = false;
   absl::Duration signing_policy_wait = absl::Seconds(20);
+
+  // The audit trail (docs/PROTOCOL.md §5): every signature and refusal is chained, checkpoints
+  // are signed by an audit key generated here (attested through the NSM when there is one) and
+  // batches go to the relay (append_audit) for its --audit-log. With a buffer of
+  // `audit_buffer_kib` for records the relay has not taken yet; past it records are counted as
+  // lost (and the gap chained), or with `audit_required` the signature is withheld.
+  bool audit = false;
+  bool audit_required = false;
+  size_t audit_buffer_kib = 8192;
+  absl::Duration audit_flush_interval = absl::Milliseconds(100);
 };
 
 class EnclaveApp {

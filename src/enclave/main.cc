@@ -145,6 +145,19 @@ int main(int argc, char** argv) {
                "Ask the relay for the signing policy at start (get_signing_policy; lockout-relay "
                "--signing-policy FILE) instead of a file in the image. Sealed the same way, so a "
                "relay serving any policy but the one the key policy pins gets the key refused");
+  cli.add_flag("--audit", config.audit,
+               "Keep an audit trail (docs/PROTOCOL.md §5): one record per signature and refusal "
+               "(client, request digest, key, op, verdict), hash-chained, signed per batch by an "
+               "audit key generated at boot (attested through the NSM) and sent to the relay "
+               "(lockout-relay --audit-log FILE). Check the file with `lockout audit verify`");
+  cli.add_flag("--audit-required", config.audit_required,
+               "With --audit: withhold a signature (reply \"audit unavailable\") whose record "
+               "cannot be kept because the audit buffer is full (relay slow or down). Default: "
+               "keep signing and chain a \"lost N records\" marker, which verify reports");
+  cli.add_option("--audit-buffer-kib", config.audit_buffer_kib,
+                 "KiB of audit records kept for the relay while it is slow or down")
+      ->check(CLI::Range(64, 1 << 20))
+      ->capture_default_str();
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   try {
     cli.parse(argc, argv);
@@ -182,5 +195,9 @@ int main(int argc, char** argv) {
   config.use_encryption_context = context == "secret";
   config.idle_timeout = absl::Seconds(idle_seconds);
   config.nsm = nsm_option->count() > 0 ? nsm_flag : lockout::nsm::DefaultNsmSpec();
+  if (config.audit_required && !config.audit) {
+    std::fprintf(stderr, "lockout-enclave: --audit-required needs --audit\n");
+    return 2;
+  }
   return Run(config);
 }

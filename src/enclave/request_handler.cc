@@ -212,7 +212,7 @@ RequestHandler::Outcome RequestHandler::HandleFrame(const net::Frame& frame, Wor
       // would block runs on the pool, which counts nothing: only refusals are counted.
       const auth::Decision decision = CheckV1(frame.payload.size());
       if (!decision.allowed) {
-        Refuse("v1", decision);
+        Refuse("v1", decision, frame.payload, "sign");
         AppendV1Error(kErrUnauthorized, out);
         return Outcome::kClose;
       }
@@ -269,12 +269,27 @@ auth::Decision RequestHandler::CheckV2(const nlohmann::json& request, size_t pay
   return verifier_->CheckV2(request, payload_bytes, options_.key_name, mode);
 }
 
-void RequestHandler::Refuse(std::string_view protocol, const auth::Decision& decision) {
+void RequestHandler::Refuse(std::string_view protocol, const auth::Decision& decision,
+                            std::string_view payload, std::string_view op) {
+  const std::string_view rule =
+      verifier_ == nullptr ? std::string_view("policy_unusable") : auth::RuleName(decision.rule);
   // The rule and the client (verified, or as claimed: see RequestVerifier); never the message.
-  LogWarn("request_refused", {{"protocol", protocol},
-                              {"rule", verifier_ == nullptr ? std::string_view("policy_unusable")
-                                                            : auth::RuleName(decision.rule)},
-                              {"client", decision.client}});
+  LogWarn("request_refused", {{"protocol", protocol}, {"rule", rule}, {"client", decision.client}});
+  Audit(payload, decision.client, op, audit::kVerdictRefused, rule);
+}
+
+bool RequestHandler::Audit(std::string_view payload, std::string_view client, std::string_view op,
+                           std::string_view verdict, std::string_view rule) {
+  if (options_.audit == nullptr) return true;
+  // The op as recorded: one of ours, never the peer's text.
+  if (op != "sign" && op != "public_key" && op != "attest" && op != "health") op = "other";
+  audit::RequestEvent event{.client = client,
+                            .digest = crypto::Sha256(AsBytes(payload)),
+                            .key = options_.key_name,
+                            .op = op,
+                            .verdict = verdict,
+                            .rule = rule};
+  return options_.audit->Record(event) || !options_.audit->required();
 }
 
 bool RequestHandler::AppendBusyError(const net::Frame& frame, std::string& out) {
@@ -376,7 +391,12 @@ bool RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std:
   const std::string_view reason = SignToHex(*message, state, &detail);
   if (!reason.empty()) {
     LogRequestError("v1", "sign", reason, detail);
+    Audit(payload, "", "sign", audit::kVerdictFailed, reason);
     AppendV1Error(reason, out);
+    return true;
+  }
+  if (!Audit(payload, "", "sign", audit::kVerdictSigned, "")) {
+    AppendV1Error(kErrAuditUnavailable, out);  // the signature is withheld
     return true;
   }
   // json.dumps() spacing, as the seed's enclave.py replies.
@@ -394,12 +414,17 @@ void RequestHandler::AppendV2Error(const nlohmann::json& id, std::string_view re
 }
 
 void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerState& state,
-                            std::string& out) {
+                            std::string& out, std::string_view payload, std::string_view client) {
   absl::Status detail;
   const std::string_view reason = SignToHex(message, state, &detail);
   if (!reason.empty()) {
     LogRequestError("v2", "sign", reason, detail);
+    Audit(payload, client, "sign", audit::kVerdictFailed, reason);
     AppendV2ErrorWithId(id_json, reason, out);
+    return;
+  }
+  if (!Audit(payload, client, "sign", audit::kVerdictSigned, "")) {
+    AppendV2ErrorWithId(id_json, kErrAuditUnavailable, out);  // the signature is withheld
     return;
   }
   V2Reply reply(out);
@@ -414,7 +439,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       (may_block || !KeyAccessBlocks())) {
     if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
       if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
-        SignV2(simple->id_json, state.message, state, out);
+        SignV2(simple->id_json, state.message, state, out, payload, "");
         return true;
       }
       // Bad base64: the general path below says so, exactly as for any other request.
@@ -446,6 +471,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     id = *it;
   }
 
+  std::string audit_client;  // the verified client, for the audit record
   if (options_.signing_policy != nullptr) {
     // Verified before anything else happens. A request that would block here is only checked
     // (its nonce is not recorded): it is verified again, and admitted, where it runs.
@@ -456,11 +482,13 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                                             would_block ? auth::RequestVerifier::Mode::kCheckOnly
                                                         : auth::RequestVerifier::Mode::kAdmit);
     if (!decision.allowed) {
-      Refuse("v2", decision);
+      Refuse("v2", decision, payload,
+             op != request->end() && op->is_string() ? op->get_ref<const std::string&>() : "");
       AppendV2Error(id, kErrUnauthorized, out);
       return true;
     }
     if (would_block) return AnswerBusyIfRateLimited(*request, id, out);
+    audit_client = decision.client;
   }
 
   auto op_it = request->find("op");
@@ -479,6 +507,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
         key != request->end() && (!key->is_string() || *key != options_.key_name)) {
       LogRequestError("v2", op, kErrUnknownKey,
                       absl::NotFoundError("the request names a key this enclave does not serve"));
+      Audit(payload, audit_client, op, audit::kVerdictRefused, "unknown_key");
       AppendV2Error(id, kErrUnknownKey, out);
       return true;
     }
@@ -498,10 +527,10 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       return true;
     }
     if (attest_nonce->has_value()) {
-      SignAttested(id, *request, *message, **attest_nonce, out);
+      SignAttested(id, *request, *message, **attest_nonce, out, payload, audit_client);
       return true;
     }
-    SignV2(id.dump(), *message, state, out);
+    SignV2(id.dump(), *message, state, out, payload, audit_client);
     return true;
   }
 
@@ -526,6 +555,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
     body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
     if (!options_.pcr16_hex.empty()) body["pcr16"] = options_.pcr16_hex;
+    if (options_.audit != nullptr) body["audit"] = options_.audit->Health();
     V2Reply reply(out);
     out += body.dump();
     return true;
@@ -622,7 +652,8 @@ const signer::Signer* RequestHandler::SignerForRequest(std::unique_ptr<signer::S
 }
 
 void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json& request,
-                                  ByteView message, ByteView nonce, std::string& out) {
+                                  ByteView message, ByteView nonce, std::string& out,
+                                  std::string_view payload, std::string_view client) {
   // Nothing is signed unless the document can be made: NSM first, then the limiter.
   if (nsm_ == nullptr) {
     LogRequestError("v2", "sign", kErrAttestUnavailable,
@@ -656,6 +687,7 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
   absl::StatusOr<Bytes> signature = signer->Sign(message);
   if (!signature.ok()) {
     LogRequestError("v2", "sign", kErrInternal, signature.status());
+    Audit(payload, client, "sign", audit::kVerdictFailed, kErrInternal);
     AppendV2Error(id, kErrInternal, out);
     return;
   }
@@ -667,7 +699,12 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
   if (!document.ok()) {
     // The signature is not returned without its proof.
     LogRequestError("v2", "sign", kErrAttestUnavailable, document.status());
+    Audit(payload, client, "sign", audit::kVerdictFailed, kErrAttestUnavailable);
     AppendV2Error(id, kErrAttestUnavailable, out);
+    return;
+  }
+  if (!Audit(payload, client, "sign", audit::kVerdictSigned, "")) {
+    AppendV2Error(id, kErrAuditUnavailable, out);  // the signature is withheld
     return;
   }
   attested_served_.fetch_add(1, std::memory_order_relaxed);

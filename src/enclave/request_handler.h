@@ -55,6 +55,7 @@
 #include <string_view>
 
 #include "nlohmann/json.hpp"
+#include "src/audit/audit_sink.h"
 #include "src/auth/request_verifier.h"
 #include "src/common/bytes.h"
 #include "src/common/clock.h"
@@ -82,6 +83,9 @@ inline constexpr std::string_view kErrBusy = "busy";
 inline constexpr std::string_view kErrUnauthorized = "unauthorized";
 // The request names a key ("key") this enclave does not serve.
 inline constexpr std::string_view kErrUnknownKey = "unknown key";
+// --audit-required: the request's audit record could not be kept (the enclave's audit buffer is
+// full: the relay is slow or down), so its signature is withheld. Retry later.
+inline constexpr std::string_view kErrAuditUnavailable = "audit unavailable";
 
 // Per-thread state: the signing context for the current key, reused across requests.
 struct WorkerState {
@@ -130,6 +134,11 @@ struct HandlerOptions {
   // The rate limit on attested sign replies (lockout-enclave --attested-replies-per-second,
   // --attested-replies-burst).
   TokenBucketOptions attested_replies;
+  // The audit trail (docs/PROTOCOL.md §5; not owned, must outlive the handler); null: none.
+  // Every sign request that is answered and every refusal gets a record (client, SHA-256 of the
+  // request payload, key, op, verdict, rule). If the sink is required() and a signature's record
+  // was not kept, the signature is withheld: the reply is "audit unavailable".
+  audit::AuditSink* audit = nullptr;
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —
@@ -199,15 +208,24 @@ class RequestHandler final {
   const signer::Signer* SignerForRequest(std::unique_ptr<signer::Signer>& per_request,
                                          absl::Status* detail);
   // The attested sign (src/attest/reply_binding.h) with the client's `nonce`.
+  // `payload` and `client` ("" if none) are for the audit record.
   void SignAttested(const nlohmann::json& id, const nlohmann::json& request, ByteView message,
-                    ByteView nonce, std::string& out);
+                    ByteView nonce, std::string& out, std::string_view payload,
+                    std::string_view client);
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
-  void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out);
+  // `payload` and `client` ("" if none) are for the audit record.
+  void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out,
+              std::string_view payload, std::string_view client);
   // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok).
   std::string_view SignToHex(ByteView message, WorkerState& state, absl::Status* detail);
   void AppendV2Error(const nlohmann::json& id, std::string_view reason, std::string& out);
-  // Logs a request the verifier refused (the caller answers it).
-  void Refuse(std::string_view protocol, const auth::Decision& decision);
+  // Logs (and audits) a request the verifier refused (the caller answers it).
+  void Refuse(std::string_view protocol, const auth::Decision& decision, std::string_view payload,
+              std::string_view op);
+  // Records an answered request in the audit trail (no-op without one). False only when the
+  // record was not kept and the trail is required: the caller must not release a signature.
+  bool Audit(std::string_view payload, std::string_view client, std::string_view op,
+             std::string_view verdict, std::string_view rule);
   // Under a policy: the verifier's decision on a request; refuses everything (failing closed)
   // if the policy could not be turned into a verifier.
   auth::Decision CheckV1(size_t payload_bytes);

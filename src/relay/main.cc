@@ -25,6 +25,7 @@
 #include "src/common/strings.h"
 #include "src/http/http_server.h"
 #include "src/net/endpoint.h"
+#include "src/relay/audit_writer.h"
 #include "src/relay/port_forwarder.h"
 #include "src/relay/relay_metrics.h"
 #include "src/relay/relay_server.h"
@@ -51,6 +52,7 @@ struct Flags {
   int forward_max_connections = 256;
   double forward_idle_timeout_s = 300;
   double forward_connect_timeout_s = 5;
+  std::string audit_log;
 };
 
 // A failure main() reports in one line, with what to do next.
@@ -147,6 +149,16 @@ absl::Status Run(const Flags& flags) {
     service.ServeSigningPolicy(*std::move(text));
   }
 
+  std::unique_ptr<AuditWriter> audit_writer;
+  if (!flags.audit_log.empty()) {
+    absl::StatusOr<std::unique_ptr<AuditWriter>> opened = AuditWriter::Open(flags.audit_log);
+    if (!opened.ok())
+      return WithHint(opened.status(), "--audit-log FILE: is its directory writable?");
+    audit_writer = *std::move(opened);
+    service.WriteAuditTo(audit_writer.get());
+    LogInfo("audit_log_open", {{"file", flags.audit_log}});
+  }
+
   // Signals are handled by sigwait() below: block them before any thread starts so that every
   // thread inherits the mask.
   sigset_t stop_signals;
@@ -186,6 +198,9 @@ absl::Status Run(const Flags& flags) {
   server_options.listen = *listen;
   server_options.read_timeout = absl::Seconds(flags.read_timeout_s);
   server_options.max_connections = flags.max_connections;
+  // An append_audit batch may be up to 1 MiB; other requests are still held to their own limit
+  // by their decoders.
+  if (audit_writer != nullptr) server_options.max_request_size = kMaxAuditRequestSize + 8;
   RelayServer server(&service, &metrics, server_options);
   absl::Status started = server.Start();
   if (!started.ok()) return WithHint(started, "is --listen free, and does this host have vsock?");
@@ -312,6 +327,11 @@ int main(int argc, char** argv) {
                  "seconds to reach the TARGET; a client whose target cannot be reached is "
                  "closed")
       ->capture_default_str();
+  app.add_option("--audit-log", flags.audit_log,
+                 "append the enclave's audit trail (request append_audit; lockout-enclave "
+                 "--audit) to this file as JSON lines, fdatasync'ed per batch before the enclave "
+                 "is told it was written. Check it with `lockout audit verify FILE`: the relay "
+                 "can drop or delay records, not alter or forge them undetected");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 #include "src/relay/relay_client.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -72,13 +73,13 @@ namespace {
 // One request frame out, one v1 reply frame back (into secret memory: a get_secret reply carries
 // credentials); returns the reply payload's size within `buf`.
 absl::StatusOr<size_t> Exchange(const RelayClientOptions& options, std::string_view request,
-                                SecretBytes& buf) {
+                                SecretBytes& buf, size_t max_request = kMaxRequestSize) {
   const Clock& clock = *options.clock;
   ASSIGN_OR_RETURN(
       net::BlockingStream stream,
       net::BlockingStream::Connect(options.endpoint, clock.Now() + options.connect_timeout, clock));
   const absl::Time deadline = clock.Now() + options.timeout;
-  RETURN_IF_ERROR(net::WriteFrame(stream, net::FrameKind::kV1, request, deadline, kMaxRequestSize));
+  RETURN_IF_ERROR(net::WriteFrame(stream, net::FrameKind::kV1, request, deadline, max_request + 8));
   return ReadReplyFrame(stream, buf, deadline);
 }
 
@@ -96,6 +97,20 @@ absl::StatusOr<std::string> RelayClient::GetSigningPolicy() const {
   SecretBytes buf(options_.max_reply_size + net::kV1Terminator.size());
   ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, EncodeGetSigningPolicyRequest(), buf));
   return DecodeGetSigningPolicyReply(buf.RevealAsString().substr(0, payload_size));
+}
+
+absl::StatusOr<size_t> RelayClient::AppendAudit(const std::vector<std::string>& lines) const {
+  ASSIGN_OR_RETURN(std::string request, EncodeAppendAuditRequest(lines));
+  // The reply is a few bytes and carries nothing secret; the buffer is sized for it alone.
+  SecretBytes buf(std::min(options_.max_reply_size, size_t{4096}) + net::kV1Terminator.size());
+  ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, request, buf, kMaxAuditRequestSize));
+  ASSIGN_OR_RETURN(size_t appended,
+                   DecodeAppendAuditReply(buf.RevealAsString().substr(0, payload_size)));
+  if (appended != lines.size()) {
+    return absl::DataLossError(
+        absl::StrCat("relay appended ", appended, " of ", lines.size(), " audit lines"));
+  }
+  return appended;
 }
 
 }  // namespace lockout::relay

@@ -21,7 +21,9 @@
 // Thread-safety: GetSecret is const and thread-safe (each call has its own connection).
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -53,6 +55,11 @@ class RelayClient final {
   // parsed (the caller parses it strictly and seals what it got). FailedPrecondition when the
   // relay has none; otherwise errors as for GetSecret.
   absl::StatusOr<std::string> GetSigningPolicy() const;
+  // Sends a batch of audit records (append_audit); returns once the relay says it wrote and
+  // synced them all. FailedPrecondition when the relay keeps no audit log; Unavailable when it
+  // could not write (retry); DataLoss if it claims another count; otherwise errors as for
+  // GetSecret.
+  absl::StatusOr<size_t> AppendAudit(const std::vector<std::string>& lines) const;
 
   const RelayClientOptions& options() const { return options_; }
 

@@ -1,5 +1,6 @@
 #include "src/relay/relay_protocol.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -105,7 +106,9 @@ absl::Status StatusForErrorMessage(std::string_view message,
   if (message == kErrorSecretUnavailable || message == kErrorNoSigningPolicy) {
     return absl::FailedPreconditionError(text);
   }
-  if (message == kErrorUpstreamUnavailable || message == kErrorBusy) {
+  if (message == kErrorNoAuditLog) return absl::FailedPreconditionError(text);
+  if (message == kErrorUpstreamUnavailable || message == kErrorBusy ||
+      message == kErrorAuditWriteFailed) {
     return absl::UnavailableError(text);
   }
   if (message == kErrorInternal) return absl::InternalError(text);
@@ -346,6 +349,129 @@ absl::StatusOr<std::string> DecodeGetSigningPolicyReply(std::string_view json_te
                                   " bytes exceeds the limit of ", kMaxServedSigningPolicySize));
   }
   return text;
+}
+
+namespace {
+
+absl::Status CheckAuditLine(const std::string& line, size_t index) {
+  if (line.empty() || line.size() > kMaxAuditLineSize) {
+    return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] must be 1..",
+                                                   kMaxAuditLineSize, " bytes, got ", line.size()));
+  }
+  if (!IsPrintableAscii(AsBytes(line))) {
+    return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] is not printable ASCII"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeAppendAuditRequest(const std::vector<std::string>& lines) {
+  if (lines.empty() || lines.size() > kMaxAuditLines) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_audit takes 1..", kMaxAuditLines, " lines, got ", lines.size()));
+  }
+  size_t total = 64;
+  for (const std::string& line : lines) total += line.size() + line.size() / 8 + 3;
+  std::string out;
+  out.reserve(std::min(total, kMaxAuditRequestSize + 1024));
+  out = R"({"request_type":"append_audit","lines":[)";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    RETURN_IF_ERROR(CheckAuditLine(lines[i], i));
+    if (i > 0) out += ',';
+    out += '"';
+    // Runs of plain bytes are appended whole; only '"', '\\' and '$' are escaped.
+    const std::string& line = lines[i];
+    size_t run = 0;
+    for (size_t k = 0; k < line.size(); ++k) {
+      const char c = line[k];
+      if (c != '"' && c != '\\' && c != '$') continue;
+      out.append(line, run, k - run);
+      if (c == '$') {
+        out += "\\u0024";  // never "$$$" (the v1 terminator) inside the frame
+      } else {
+        out += '\\';
+        out += c;
+      }
+      run = k + 1;
+    }
+    out.append(line, run, std::string::npos);
+    out += '"';
+    if (out.size() > kMaxAuditRequestSize) break;
+  }
+  out += "]}";
+  if (out.size() > kMaxAuditRequestSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_audit request exceeds ", kMaxAuditRequestSize, " bytes"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> DecodeAppendAuditRequest(std::string_view json_text) {
+  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxAuditRequestSize, 3);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
+  }
+  json& j = *parsed;
+  if (!j.is_object()) return absl::InvalidArgumentError("request is not a JSON object");
+  auto type = j.find("request_type");
+  if (type == j.end() || !type->is_string()) {
+    return absl::InvalidArgumentError("request_type missing or not a string");
+  }
+  if (type->get_ref<const std::string&>() != kAppendAuditRequestType) {
+    return absl::UnimplementedError(absl::StrCat(
+        "unknown request_type (", type->get_ref<const std::string&>().size(), " bytes)"));
+  }
+  auto lines = j.find("lines");
+  if (lines == j.end() || !lines->is_array()) {
+    return absl::InvalidArgumentError("lines missing or not an array");
+  }
+  if (j.size() != 2) {
+    return absl::InvalidArgumentError("append_audit takes no member but request_type and lines");
+  }
+  if (lines->empty() || lines->size() > kMaxAuditLines) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_audit takes 1..", kMaxAuditLines, " lines, got ", lines->size()));
+  }
+  std::vector<std::string> out;
+  out.reserve(lines->size());
+  for (size_t i = 0; i < lines->size(); ++i) {
+    json& line = (*lines)[i];
+    if (!line.is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat("lines[", i, "] is not a string"));
+    }
+    out.push_back(std::move(line.get_ref<std::string&>()));
+    RETURN_IF_ERROR(CheckAuditLine(out.back(), i));
+  }
+  return out;
+}
+
+std::string EncodeAppendAuditReply(size_t appended) {
+  return json{{"result", {{"appended", appended}}}}.dump();
+}
+
+absl::StatusOr<size_t> DecodeAppendAuditReply(std::string_view json_text) {
+  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxReplySize);
+  if (!parsed.ok()) {
+    return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
+  }
+  const json& j = *parsed;
+  if (!j.is_object()) return Malformed("not a JSON object");
+  if (auto error = j.find("error"); error != j.end()) {
+    if (!error->is_string()) return Malformed("error is not a string");
+    return StatusForErrorMessage(error->get_ref<const std::string&>(), kAppendAuditRequestType);
+  }
+  auto result = j.find("result");
+  if (result == j.end() || !result->is_object()) {
+    return Malformed("result missing or not an object");
+  }
+  auto appended = result->find("appended");
+  if (appended == result->end() || !appended->is_number_unsigned() ||
+      appended->get<uint64_t>() > kMaxAuditLines) {
+    return Malformed("result.appended missing or not a count of lines");
+  }
+  return static_cast<size_t>(appended->get<uint64_t>());
 }
 
 }  // namespace lockout::relay

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,6 +45,19 @@ inline constexpr std::string_view kGetSecretRequestType = "get_secret";
 inline constexpr std::string_view kGetSigningPolicyRequestType = "get_signing_policy";
 // The largest policy text the relay serves (its JSON-escaped form must fit kMaxReplySize).
 inline constexpr size_t kMaxServedSigningPolicySize = 64 << 10;
+
+// lockout's addition (docs/PROTOCOL.md §3 "append_audit", §5): a batch of audit records (each a
+// line of the enclave's audit chain, src/audit/audit_record.h) for the relay to append to its
+// --audit-log file, written and fsynced before the reply.
+//   request  {"request_type": "append_audit", "lines": ["<record>", ...]}$$$
+//   reply    {"result": {"appended": N}}$$$
+//   error    {"error": "no audit log"}$$$   (relay started without --audit-log)
+// A line is 1..kMaxAuditLineSize bytes of printable ASCII; '$' is sent as \u0024 so that no
+// request carries the v1 terminator. At most kMaxAuditLines lines and kMaxAuditRequestSize bytes.
+inline constexpr std::string_view kAppendAuditRequestType = "append_audit";
+inline constexpr size_t kMaxAuditLineSize = 32 << 10;
+inline constexpr size_t kMaxAuditLines = 16384;
+inline constexpr size_t kMaxAuditRequestSize = 1 << 20;
 
 // Largest request frame payload the relay reads (a secret name is at most 2048 characters).
 inline constexpr size_t kMaxRequestSize = 64 << 10;
@@ -67,6 +81,10 @@ inline constexpr std::string_view kErrorInternal = "internal error";  // Interna
 // get_signing_policy to a relay started without --signing-policy.
 inline constexpr std::string_view kErrorNoSigningPolicy =
     "no signing policy";  // FailedPrecondition
+// append_audit to a relay started without --audit-log.
+inline constexpr std::string_view kErrorNoAuditLog = "no audit log";  // FailedPrecondition
+// append_audit: the relay could not write or sync its file (disk full, I/O error): retry later.
+inline constexpr std::string_view kErrorAuditWriteFailed = "audit write failed";  // Unavailable
 
 struct GetSecretRequest {
   std::string secret_name;
@@ -145,5 +163,24 @@ absl::StatusOr<std::string> EncodeGetSigningPolicyReply(std::string_view policy_
 // else (not JSON, duplicate members, over kMaxReplySize, result.signing_policy missing, not a
 // string or over kMaxServedSigningPolicySize).
 absl::StatusOr<std::string> DecodeGetSigningPolicyReply(std::string_view json_text);
+
+// ---- append_audit ----
+
+// The request's JSON text. InvalidArgument if `lines` is empty, over kMaxAuditLines, a line is
+// empty, over kMaxAuditLineSize or not printable ASCII, or the text would exceed
+// kMaxAuditRequestSize.
+absl::StatusOr<std::string> EncodeAppendAuditRequest(const std::vector<std::string>& lines);
+// Decodes a request's JSON text (untrusted, at most kMaxAuditRequestSize bytes) as
+// append_audit: the lines. Unimplemented when request_type is another string; InvalidArgument
+// otherwise (not a JSON object, request_type missing, a member other than request_type and
+// lines, a member twice, lines not an array of 1..kMaxAuditLines valid lines). Messages name
+// fields and indexes, never values.
+absl::StatusOr<std::vector<std::string>> DecodeAppendAuditRequest(std::string_view json_text);
+// The success reply's JSON text.
+std::string EncodeAppendAuditReply(size_t appended);
+// Decodes an append_audit reply (untrusted): the number of lines appended, or the relay's error
+// as DecodeReply maps it (kErrorNoAuditLog: FailedPrecondition; kErrorAuditWriteFailed:
+// Unavailable); InvalidArgument for anything else.
+absl::StatusOr<size_t> DecodeAppendAuditReply(std::string_view json_text);
 
 }  // namespace lockout::relay

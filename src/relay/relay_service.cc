@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
@@ -63,6 +64,29 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
   absl::Duration upstream_latency;
 
   const Outcome outcome = [&]() -> Outcome {
+    // append_audit first: its frames may be larger than DecodeRequest reads.
+    absl::StatusOr<std::vector<std::string>> audit_lines =
+        DecodeAppendAuditRequest(request.payload);
+    if (audit_lines.status().code() != absl::StatusCode::kUnimplemented) {
+      if (!audit_lines.ok()) return Fail(kKindBadRequest, kErrorBadRequest, audit_lines.status());
+      op = kAppendAuditRequestType;
+      log["lines"] = audit_lines->size();
+      if (audit_writer_ == nullptr) {
+        return Outcome{kKindDenied, kErrorNoAuditLog,
+                       "append_audit: the relay was started without --audit-log"};
+      }
+      if (absl::Status written = audit_writer_->Append(*audit_lines); !written.ok()) {
+        if (absl::IsInvalidArgument(written)) {
+          return Fail(kKindBadRequest, kErrorBadRequest, written);
+        }
+        return Fail(kKindInternal, kErrorAuditWriteFailed, written);
+      }
+      absl::StatusOr<std::string> frame = net::EncodeFrame(
+          request.kind, EncodeAppendAuditReply(audit_lines->size()), kMaxReplySize + 8);
+      if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
+      reply = SecretBytes::CopyFrom(*frame);
+      return Outcome{"ok", "", ""};
+    }
     absl::StatusOr<GetSecretRequest> decoded = DecodeRequest(request.payload);
     if (decoded.status().code() == absl::StatusCode::kUnimplemented) {
       if (absl::Status policy = DecodeGetSigningPolicyRequest(request.payload);

@@ -16,6 +16,11 @@
 //   Secrets Manager: throttled, 5xx, timeout  -> "upstream unavailable" (upstream_unavailable)
 //   anything else                             -> "internal error"       (internal)
 //
+// For append_audit: the lines go to the AuditWriter given to WriteAuditTo (--audit-log), which
+// checks each is an audit record and syncs them before the reply; "no audit log" (denied)
+// without one, "bad request" for a line that is not a record, "audit write failed" (internal)
+// when the file cannot be written.
+//
 // For get_signing_policy: the policy text given to ServeSigningPolicy (lockout-relay
 // --signing-policy FILE), or "no signing policy" (denied) without one. No upstream call.
 //
@@ -36,6 +41,7 @@
 #include "src/common/clock.h"
 #include "src/common/secret_bytes.h"
 #include "src/net/frame_decoder.h"
+#include "src/relay/audit_writer.h"
 #include "src/relay/relay_metrics.h"
 #include "src/relay/relay_upstream.h"
 #include "src/relay/secret_allowlist.h"
@@ -63,12 +69,18 @@ class RelayService final {
   // parses it with signpolicy::ParseSigningPolicy before serving). Call before Handle.
   void ServeSigningPolicy(std::string policy_text) { signing_policy_ = std::move(policy_text); }
 
+  // Append the enclave's audit records (append_audit) with `writer` (lockout-relay --audit-log;
+  // not owned, must outlive the service). Without one, append_audit is answered "no audit log".
+  // Call before Handle.
+  void WriteAuditTo(AuditWriter* writer) { audit_writer_ = writer; }
+
  private:
   RelayUpstream* upstream_;
   SecretAllowlist allowlist_;
   RelayMetrics* metrics_;
   const Clock* clock_;
   std::optional<std::string> signing_policy_;
+  AuditWriter* audit_writer_ = nullptr;
 };
 
 }  // namespace lockout::relay
