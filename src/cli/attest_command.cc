@@ -25,6 +25,7 @@
 #include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/strings.h"
+#include "src/operator/attest_client.h"
 
 namespace lockout::cli {
 namespace {
@@ -53,11 +54,6 @@ Examples:
   lockout attest verify doc.b64 --at 2023-09-18T15:03:30Z
   lockout attest verify doc.cbor --root my-local-root.pem --expect-pcr 0=f4d48b81...142d8b
   lockout attest verify doc.cbor --expect-pcr 0=$(jq -r .Measurements.PCR0 eif.json) --expect-pcr 8=...)";
-
-struct PcrExpectation {
-  uint32_t index = 0;
-  Bytes value;
-};
 
 struct VerifyArgs {
   std::string file;
@@ -91,23 +87,6 @@ absl::StatusOr<Bytes> DecodeInput(const Bytes& data) {
         absl::StrCat("FILE looks like base64 but does not decode: ", decoded.status().message()));
   }
   return decoded;
-}
-
-absl::StatusOr<PcrExpectation> ParseExpectation(const std::string& text) {
-  const size_t eq = text.find('=');
-  uint32_t index = 0;
-  if (eq == std::string::npos || !absl::SimpleAtoi(absl::string_view(text.data(), eq), &index) ||
-      index >= attest::kPcrIndexLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--expect-pcr wants N=HEX with N in 0..31, e.g. 0=f4d4...; got \"",
-                     absl::string_view(text.data(), std::min<size_t>(eq, 8)), "...\""));
-  }
-  absl::StatusOr<Bytes> value = HexDecodeAllowPrefix(std::string_view(text).substr(eq + 1));
-  if (!value.ok() || value->empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--expect-pcr ", index, "=: the value is not hex"));
-  }
-  return PcrExpectation{index, *std::move(value)};
 }
 
 Json OptionalHex(const std::optional<Bytes>& b) { return b ? Json(HexEncode(*b)) : Json(nullptr); }
@@ -149,9 +128,9 @@ Json ErrorJson(const absl::Status& status) {
 
 int RunVerify(const VerifyArgs& args) {
   if (args.file.empty()) return UsageError("attest verify needs FILE; see --help");
-  std::vector<PcrExpectation> expectations;
+  std::vector<ops::PcrExpectation> expectations;
   for (const std::string& text : args.expect_pcr) {
-    absl::StatusOr<PcrExpectation> e = ParseExpectation(text);
+    absl::StatusOr<ops::PcrExpectation> e = ops::ParsePcrExpectation(text);
     if (!e.ok()) return UsageError(Std(e.status().message()));
     expectations.push_back(*std::move(e));
   }
@@ -193,7 +172,7 @@ int RunVerify(const VerifyArgs& args) {
     const Json fields = DocumentJson(*doc);
     for (const auto& [key, value] : fields.items()) out[key] = value;
     Json checks = Json::array();
-    for (const PcrExpectation& e : expectations) {
+    for (const ops::PcrExpectation& e : expectations) {
       auto it = doc->pcrs.find(e.index);
       const bool ok = it != doc->pcrs.end() && it->second == e.value;
       checks.push_back(

@@ -18,6 +18,7 @@
 #include "src/cli/commands.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
+#include "src/operator/attest_client.h"
 
 namespace lockout::cli {
 namespace {
@@ -66,26 +67,14 @@ int UsageError(const std::string& message) {
 int RunVerify(const Args& args) {
   audit::VerifyOptions options;
   for (const std::string& text : args.expect_pcr) {
-    const size_t eq = text.find('=');
-    uint32_t index = 0;
-    if (eq == std::string::npos || !absl::SimpleAtoi(absl::string_view(text.data(), eq), &index) ||
-        index >= attest::kPcrIndexLimit) {
-      return UsageError("--expect-pcr wants N=HEX with N in 0..31, e.g. 0=f4d4...");
-    }
-    absl::StatusOr<Bytes> value = HexDecodeAllowPrefix(std::string_view(text).substr(eq + 1));
-    if (!value.ok() || value->empty()) {
-      return UsageError(absl::StrCat("--expect-pcr ", index, "=: the value is not hex"));
-    }
-    options.expect_pcrs[index] = *std::move(value);
+    absl::StatusOr<ops::PcrExpectation> e = ops::ParsePcrExpectation(text);
+    if (!e.ok()) return UsageError(std::string(e.status().message()));
+    options.expect_pcrs[e->index] = std::move(e->value);
   }
   options.trusted_roots = {attest::AwsNitroRootG1Der()};
   if (!args.root_cert.empty()) {
-    absl::StatusOr<std::string> pem = ReadFileString(args.root_cert, 1 << 20);
-    if (!pem.ok()) return UsageError(absl::StrCat("--root-cert: ", pem.status().message()));
-    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPem(*pem);
-    if (!certs.ok() || certs->empty()) {
-      return UsageError(absl::StrCat("--root-cert ", args.root_cert, ": no PEM certificate in it"));
-    }
+    absl::StatusOr<std::vector<Bytes>> certs = attest::CertificatesFromPemFile(args.root_cert);
+    if (!certs.ok()) return UsageError(absl::StrCat("--root-cert: ", certs.status().message()));
     options.trusted_roots = *std::move(certs);
   }
   if (args.expect_seq >= 0) options.expect_seq = static_cast<uint64_t>(args.expect_seq);
@@ -132,7 +121,7 @@ void RegisterAuditCommands(CLI::App& app, CommandContext& ctx) {
   verify->add_option("--expect-pcr", args->expect_pcr,
                      "Require every chain's enclave to have PCR N = HEX (repeatable), e.g. "
                      "--expect-pcr 0=f4d4... --expect-pcr 16=...");
-  verify->add_option("--root-cert", args->root_cert,
+  verify->add_option("--root-cert,--root", args->root_cert,
                      "PEM file with the trusted NSM root certificate(s) (default: AWS Nitro root "
                      "G1; local-aws: STATE_DIR/nsm/root-cert.pem)");
   verify->add_option("--expect-seq", args->expect_seq,
