@@ -653,7 +653,7 @@ const signer::Signer* RequestHandler::SignerForRequest(std::unique_ptr<signer::S
 
 void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json& request,
                                   ByteView message, ByteView nonce, std::string& out,
-                                  std::string_view payload, std::string_view client) {
+                                  std::string_view payload, std::string_view audit_client) {
   // Nothing is signed unless the document can be made: NSM first, then the limiter.
   if (nsm_ == nullptr) {
     LogRequestError("v2", "sign", kErrAttestUnavailable,
@@ -687,7 +687,7 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
   absl::StatusOr<Bytes> signature = signer->Sign(message);
   if (!signature.ok()) {
     LogRequestError("v2", "sign", kErrInternal, signature.status());
-    Audit(payload, client, "sign", audit::kVerdictFailed, kErrInternal);
+    Audit(payload, audit_client, "sign", audit::kVerdictFailed, kErrInternal);
     AppendV2Error(id, kErrInternal, out);
     return;
   }
@@ -699,11 +699,11 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
   if (!document.ok()) {
     // The signature is not returned without its proof.
     LogRequestError("v2", "sign", kErrAttestUnavailable, document.status());
-    Audit(payload, client, "sign", audit::kVerdictFailed, kErrAttestUnavailable);
+    Audit(payload, audit_client, "sign", audit::kVerdictFailed, kErrAttestUnavailable);
     AppendV2Error(id, kErrAttestUnavailable, out);
     return;
   }
-  if (!Audit(payload, client, "sign", audit::kVerdictSigned, "")) {
+  if (!Audit(payload, audit_client, "sign", audit::kVerdictSigned, "")) {
     AppendV2Error(id, kErrAuditUnavailable, out);  // the signature is withheld
     return;
   }

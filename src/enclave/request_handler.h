@@ -211,7 +211,7 @@ class RequestHandler final {
   // `payload` and `client` ("" if none) are for the audit record.
   void SignAttested(const nlohmann::json& id, const nlohmann::json& request, ByteView message,
                     ByteView nonce, std::string& out, std::string_view payload,
-                    std::string_view client);
+                    std::string_view audit_client);
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
   // `payload` and `client` ("" if none) are for the audit record.
   void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out,

@@ -145,7 +145,7 @@ absl::StatusOr<nlohmann::ordered_json> LocalAws::ReadyJson() {
       {"nsm_root_sha256", HexEncode(root_hash)},
       // The local NSM's root certificate (PEM): what verifiers of its attestation documents
       // trust in place of the AWS Nitro root (lockout attest verify --root FILE).
-      {"nsm_root_cert", absl::StrCat(impl_->options.state_dir, "/nsm/", kNsmRootCertFile)},
+      {"nsm_root_cert", absl::StrCat(impl_->options.state_dir, "/nsm/", Absl(kNsmRootCertFile))},
       {"debug_mode", impl_->options.debug_mode},
       {"principals",
        {{"root", principal(impl_->identity->root(), impl_->identity->RootCredentials())},
