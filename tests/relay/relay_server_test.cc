@@ -373,10 +373,15 @@ TEST_F(FakeClockRelayServerTest, PeerThatNeverReadsRepliesIsClosedAfterTheWriteT
   std::string requests;
   for (int i = 0; i < 200; ++i) requests += request;
   ASSERT_TRUE(net::WriteAll(fd.get(), requests, kIo).ok());
-  // Wait until the server stops making progress (its write is stalled).
+  // Wait until the server stops making progress (its write is stalled): no new upstream call for
+  // half a second, not one 100 ms look, which a loaded machine's scheduling gap can fake (the
+  // clock would then be advanced while the server still makes progress, and progress restarts
+  // its write deadline).
   int calls = -1;
-  for (int i = 0; i < 400 && upstream_.secret_calls() != calls; ++i) {
-    calls = upstream_.secret_calls();
+  for (int i = 0, unchanged = 0; i < 400 && unchanged < 5; ++i) {
+    const int now = upstream_.secret_calls();
+    unchanged = now == calls ? unchanged + 1 : 0;
+    calls = now;
     absl::SleepFor(absl::Milliseconds(100));
   }
   ASSERT_LT(calls, 200) << "every reply was written: the buffers are larger than the test assumes";
