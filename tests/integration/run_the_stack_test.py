@@ -65,9 +65,8 @@ class RunTheStackTest(harness.TempDirTestCase):
             self.assertFalse(os.path.exists(os.path.join(stack, ready)),
                              f"{ready} is left after shutdown")
 
-        # The script's stderr carries local-aws's log; the relay and the enclave log to files.
-        logs = {"local-aws (stderr)": err}
-        for name in ("relay.log", "enclave.log"):
+        logs = {}
+        for name in ("local-aws.log", "relay.log", "enclave.log"):
             with open(os.path.join(stack, name)) as f:
                 logs[name] = f.read()
         for name, text in logs.items():
@@ -84,7 +83,7 @@ class RunTheStackTest(harness.TempDirTestCase):
     @staticmethod
     def logs(stack):
         out = []
-        for name in ("relay.log", "enclave.log"):
+        for name in ("local-aws.log", "relay.log", "enclave.log"):
             path = os.path.join(stack, name)
             if os.path.exists(path):
                 with open(path) as f:

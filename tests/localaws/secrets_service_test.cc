@@ -664,7 +664,8 @@ TEST_F(SecretsServiceTest, AdminMayDoEverything) {
   }
 }
 
-TEST_F(SecretsServiceTest, InstanceRoleHasTheSeedPolicyOnly) {
+TEST_F(SecretsServiceTest, InstanceRoleHasTheTutorialPolicyOnly) {
+  // docs/TUTORIAL-AWS.md step 6: CreateSecret, PutSecretValue, GetSecretValue, DescribeSecret.
   const policy::Principal& instance = identity_->instance();
   ASSERT_TRUE(CallAs(instance, "CreateSecret", {{"Name", "inst"}, {"SecretString", "v"}}).ok());
   AwsResult got = CallAs(instance, "GetSecretValue", {{"SecretId", "inst"}});
@@ -673,16 +674,18 @@ TEST_F(SecretsServiceTest, InstanceRoleHasTheSeedPolicyOnly) {
   // Allowed to read, so an absent secret is reported as absent.
   ExpectError(CallAs(instance, "GetSecretValue", {{"SecretId", "absent"}}),
               "ResourceNotFoundException");
+  EXPECT_TRUE(CallAs(instance, "DescribeSecret", {{"SecretId", "inst"}}).ok());
+  EXPECT_TRUE(
+      CallAs(instance, "PutSecretValue", {{"SecretId", "inst"}, {"SecretString", "w"}}).ok());
 
   for (auto [op, body] : std::vector<std::pair<std::string, Json>>{
-           {"PutSecretValue", {{"SecretId", "inst"}, {"SecretString", "w"}}},
-           {"DescribeSecret", {{"SecretId", "inst"}}},
+           {"UpdateSecret", {{"SecretId", "inst"}, {"SecretString", "x"}}},
            {"ListSecrets", Json::object()},
            {"DeleteSecret", {{"SecretId", "inst"}}},
            {"RestoreSecret", {{"SecretId", "inst"}}}}) {
     ExpectError(CallAs(instance, op, body), "AccessDeniedException");
   }
-  EXPECT_EQ(Ok("GetSecretValue", {{"SecretId", "inst"}})["SecretString"], "v");
+  EXPECT_EQ(Ok("GetSecretValue", {{"SecretId", "inst"}})["SecretString"], "w");
 }
 
 TEST_F(SecretsServiceTest, AccessDeniedReadsLikeAws) {

@@ -172,7 +172,9 @@ TEST_F(CheckLockoutTest, SeedPolicyLeaksThroughReEncryptAndTheAdminsGrantsAndPol
   EXPECT_EQ(State(instance, "reencrypt"), PathState::kOpen);
   EXPECT_EQ(State(instance, "grant-decrypt"), PathState::kClosed) << instance.Text();
   EXPECT_EQ(State(instance, "put-key-policy"), PathState::kClosed);
-  EXPECT_EQ(State(instance, "put-secret-value"), PathState::kClosed);
+  // The tutorial's instance role may PutSecretValue (create-key --overwrite): a substitution
+  // path, reported and not in the verdict.
+  EXPECT_EQ(State(instance, "put-secret-value"), PathState::kOpen);
   EXPECT_EQ(State(instance, "encrypt"), PathState::kOpen);
   // The recovered key is the signing key: its public key is the one create-key printed.
   EXPECT_EQ(instance.recovered_public_key_sha256, public_key_sha256_);

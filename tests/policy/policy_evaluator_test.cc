@@ -1055,7 +1055,13 @@ TEST_P(PolicyTruthTableTest, DecidesAsAwsDoes) {
       << "reason: " << d.reason << "\npolicy: " << row.policy;
   EXPECT_FALSE(d.reason.empty());
   if (d.outcome == Outcome::kImplicitDeny) {
-    EXPECT_EQ(d.source, DecisionSource::kNone);
+    // The kind of policy whose Allow was missing: the identity policy exactly when the key
+    // policy allows the caller's account (or names a caller of another account); AWS's
+    // AccessDenied message says which.
+    EXPECT_NE(d.source, DecisionSource::kKeyPolicy);
+    EXPECT_EQ(d.source == DecisionSource::kIdentityPolicy,
+              d.reason.find("no identity policy allows") != std::string::npos)
+        << d.reason;
   } else {
     EXPECT_NE(d.source, DecisionSource::kNone);
   }
