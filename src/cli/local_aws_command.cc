@@ -73,7 +73,8 @@ int RunLocalAws(LocalAwsFlags& flags) {
   (*local)->Stop();
   if (!flags.ready_file.empty()) {
     absl::Status removed = RemoveFileIfPresent(flags.ready_file);
-    if (!removed.ok()) LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
+    if (!removed.ok())
+      LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
   }
   return 0;
 }

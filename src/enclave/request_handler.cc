@@ -248,6 +248,11 @@ bool RequestHandler::AnswerBusyIfRateLimited(const nlohmann::json& request,
   auto op = request.find("op");
   if (op == request.end() || *op != "sign" || !request.contains("attest")) return false;
   if (attest_limiter_.Available()) return false;
+  AnswerRateLimited(id, out);
+  return true;
+}
+
+void RequestHandler::AnswerRateLimited(const nlohmann::json& id, std::string& out) {
   attested_rate_limited_.fetch_add(1, std::memory_order_relaxed);
   // Debug only: a flood must not become a flood of log lines (health counts them).
   LogDebug("request_error", {{"protocol", "v2"},
@@ -255,7 +260,6 @@ bool RequestHandler::AnswerBusyIfRateLimited(const nlohmann::json& request,
                              {"reason", kErrBusy},
                              {"error", "attested replies over their rate limit"}});
   AppendV2Error(id, kErrBusy, out);
-  return true;
 }
 
 auth::Decision RequestHandler::CheckV1(size_t payload_bytes) {
@@ -668,12 +672,7 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
     return;
   }
   if (!attest_limiter_.TryAcquire()) {
-    attested_rate_limited_.fetch_add(1, std::memory_order_relaxed);
-    LogDebug("request_error", {{"protocol", "v2"},
-                               {"op", "sign"},
-                               {"reason", kErrBusy},
-                               {"error", "attested replies over their rate limit"}});
-    AppendV2Error(id, kErrBusy, out);
+    AnswerRateLimited(id, out);
     return;
   }
   absl::Status detail;

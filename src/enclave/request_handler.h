@@ -203,6 +203,8 @@ class RequestHandler final {
   // limiter has no token is answered "busy" at once (true) rather than queued; else false.
   bool AnswerBusyIfRateLimited(const nlohmann::json& request, const nlohmann::json& id,
                                std::string& out);
+  // Counts and answers ("busy") an attested sign over the limiter's rate.
+  void AnswerRateLimited(const nlohmann::json& id, std::string& out);
   // The key for a request: the loaded signer, or one loaded for this request alone (kept in
   // `per_request`); null with `detail` set when there is none.
   const signer::Signer* SignerForRequest(std::unique_ptr<signer::Signer>& per_request,

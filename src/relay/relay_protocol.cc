@@ -128,6 +128,26 @@ absl::StatusOr<std::string_view> RequiredString(const SecretJson& object, std::s
   return value->RevealString();
 }
 
+// The front of every request decoder: `parsed` (the caller's ParseJson or ParseJsonStrict result)
+// must be a JSON object whose request_type is the string `type`. An unknown type is reported by
+// its size only: it is the peer's text.
+absl::StatusOr<json> CheckRequestType(absl::StatusOr<json> parsed, std::string_view type) {
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
+  }
+  if (!parsed->is_object()) return absl::InvalidArgumentError("request is not a JSON object");
+  auto t = parsed->find("request_type");
+  if (t == parsed->end() || !t->is_string()) {
+    return absl::InvalidArgumentError("request_type missing or not a string");
+  }
+  if (t->get_ref<const std::string&>() != type) {
+    return absl::UnimplementedError(
+        absl::StrCat("unknown request_type (", t->get_ref<const std::string&>().size(), " bytes)"));
+  }
+  return parsed;
+}
+
 }  // namespace
 
 absl::Status ValidateSecretName(std::string_view name) {
@@ -153,22 +173,8 @@ absl::StatusOr<std::string> EncodeGetSecretRequest(const GetSecretRequest& reque
 }
 
 absl::StatusOr<GetSecretRequest> DecodeRequest(std::string_view json_text) {
-  absl::StatusOr<json> parsed = ParseJson(json_text, kMaxRequestSize);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
-  }
-  const json& j = *parsed;
-  if (!j.is_object()) return absl::InvalidArgumentError("request is not a JSON object");
-  auto type = j.find("request_type");
-  if (type == j.end() || !type->is_string()) {
-    return absl::InvalidArgumentError("request_type missing or not a string");
-  }
-  if (type->get_ref<const std::string&>() != kGetSecretRequestType) {
-    // The size only: an unknown type is the peer's text.
-    return absl::UnimplementedError(absl::StrCat(
-        "unknown request_type (", type->get_ref<const std::string&>().size(), " bytes)"));
-  }
+  ASSIGN_OR_RETURN(json j,
+                   CheckRequestType(ParseJson(json_text, kMaxRequestSize), kGetSecretRequestType));
   auto payload = j.find("payload");
   if (payload == j.end() || !payload->is_object()) {
     return absl::InvalidArgumentError("payload missing or not an object");
@@ -288,21 +294,8 @@ std::string EncodeGetSigningPolicyRequest() {
 }
 
 absl::Status DecodeGetSigningPolicyRequest(std::string_view json_text) {
-  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxRequestSize);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
-  }
-  const json& j = *parsed;
-  if (!j.is_object()) return absl::InvalidArgumentError("request is not a JSON object");
-  auto type = j.find("request_type");
-  if (type == j.end() || !type->is_string()) {
-    return absl::InvalidArgumentError("request_type missing or not a string");
-  }
-  if (type->get_ref<const std::string&>() != kGetSigningPolicyRequestType) {
-    return absl::UnimplementedError(absl::StrCat(
-        "unknown request_type (", type->get_ref<const std::string&>().size(), " bytes)"));
-  }
+  ASSIGN_OR_RETURN(json j, CheckRequestType(ParseJsonStrict(json_text, kMaxRequestSize),
+                                            kGetSigningPolicyRequestType));
   if (j.size() != 1) {
     return absl::InvalidArgumentError("get_signing_policy takes no member but request_type");
   }
@@ -408,21 +401,8 @@ absl::StatusOr<std::string> EncodeAppendAuditRequest(const std::vector<std::stri
 }
 
 absl::StatusOr<std::vector<std::string>> DecodeAppendAuditRequest(std::string_view json_text) {
-  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxAuditRequestSize, 3);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request is not JSON: ", std::string(parsed.status().message())));
-  }
-  json& j = *parsed;
-  if (!j.is_object()) return absl::InvalidArgumentError("request is not a JSON object");
-  auto type = j.find("request_type");
-  if (type == j.end() || !type->is_string()) {
-    return absl::InvalidArgumentError("request_type missing or not a string");
-  }
-  if (type->get_ref<const std::string&>() != kAppendAuditRequestType) {
-    return absl::UnimplementedError(absl::StrCat(
-        "unknown request_type (", type->get_ref<const std::string&>().size(), " bytes)"));
-  }
+  ASSIGN_OR_RETURN(json j, CheckRequestType(ParseJsonStrict(json_text, kMaxAuditRequestSize, 3),
+                                            kAppendAuditRequestType));
   auto lines = j.find("lines");
   if (lines == j.end() || !lines->is_array()) {
     return absl::InvalidArgumentError("lines missing or not an array");
