@@ -345,9 +345,12 @@ void SigningConnection::HandOut(std::vector<net::Frame> frames, size_t bytes) {
       std::max((n + kMaxBatch - 1) / kMaxBatch, workers_busy ? size_t{1} : std::min(workers, n));
   const std::shared_ptr<SigningConnection> me = self();
   if (n == 1 && (frames[0].kind == net::FrameKind::kV1 ||
-                 service_.waiting_batches_.load(std::memory_order_relaxed) == 0)) {
-    // One request alone (a v1 connection's only one, or a v2 client sending one at a time) and
-    // no batch waiting for a worker: nothing to spread over workers, and handing it to one and
+                 (order_.outstanding() == 1 &&
+                  service_.waiting_batches_.load(std::memory_order_relaxed) == 0))) {
+    // One request alone (a v1 connection's only one, or a v2 client sending one at a time: none
+    // of its earlier requests still in flight; a pipelining client's trickle goes to the workers,
+    // where it batches, as measured: signing it here cost 0.90 -> 0.65 x raw) and no batch
+    // waiting for a worker: nothing to spread over workers, and handing it to one and
     // its reply back (two more event-loop turns, a cross-thread wake-up, a batch and a result
     // to allocate) costs about as much as the signature. The thread that read it signs it here
     // and Drive() writes the reply in the same turn. Requests that block still go to the pool
