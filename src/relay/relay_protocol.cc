@@ -316,24 +316,35 @@ absl::StatusOr<std::string> EncodeGetSigningPolicyReply(std::string_view policy_
   }
 }
 
-absl::StatusOr<std::string> DecodeGetSigningPolicyReply(std::string_view json_text) {
+namespace {
+
+// The front of the get_signing_policy and append_audit reply decoders: a strict JSON object
+// that is either {"error": MESSAGE} (returned as the status it names) or has an object "result",
+// which is returned.
+absl::StatusOr<json> ReplyResult(std::string_view json_text, std::string_view request_type) {
   absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxReplySize);
   if (!parsed.ok()) {
     return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
   }
-  const json& j = *parsed;
+  json& j = *parsed;
   if (!j.is_object()) return Malformed("not a JSON object");
   if (auto error = j.find("error"); error != j.end()) {
     if (!error->is_string()) return Malformed("error is not a string");
-    return StatusForErrorMessage(error->get_ref<const std::string&>(),
-                                 kGetSigningPolicyRequestType);
+    return StatusForErrorMessage(error->get_ref<const std::string&>(), request_type);
   }
   auto result = j.find("result");
   if (result == j.end() || !result->is_object()) {
     return Malformed("result missing or not an object");
   }
-  auto policy = result->find("signing_policy");
-  if (policy == result->end() || !policy->is_string()) {
+  return std::move(*result);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DecodeGetSigningPolicyReply(std::string_view json_text) {
+  ASSIGN_OR_RETURN(const json result, ReplyResult(json_text, kGetSigningPolicyRequestType));
+  auto policy = result.find("signing_policy");
+  if (policy == result.end() || !policy->is_string()) {
     return Malformed("result.signing_policy missing or not a string");
   }
   const std::string& text = policy->get_ref<const std::string&>();
@@ -432,22 +443,9 @@ std::string EncodeAppendAuditReply(size_t appended) {
 }
 
 absl::StatusOr<size_t> DecodeAppendAuditReply(std::string_view json_text) {
-  absl::StatusOr<json> parsed = ParseJsonStrict(json_text, kMaxReplySize);
-  if (!parsed.ok()) {
-    return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
-  }
-  const json& j = *parsed;
-  if (!j.is_object()) return Malformed("not a JSON object");
-  if (auto error = j.find("error"); error != j.end()) {
-    if (!error->is_string()) return Malformed("error is not a string");
-    return StatusForErrorMessage(error->get_ref<const std::string&>(), kAppendAuditRequestType);
-  }
-  auto result = j.find("result");
-  if (result == j.end() || !result->is_object()) {
-    return Malformed("result missing or not an object");
-  }
-  auto appended = result->find("appended");
-  if (appended == result->end() || !appended->is_number_unsigned() ||
+  ASSIGN_OR_RETURN(const json result, ReplyResult(json_text, kAppendAuditRequestType));
+  auto appended = result.find("appended");
+  if (appended == result.end() || !appended->is_number_unsigned() ||
       appended->get<uint64_t>() > kMaxAuditLines) {
     return Malformed("result.appended missing or not a count of lines");
   }
