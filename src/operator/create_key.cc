@@ -6,7 +6,7 @@
 #include "src/awsclient/aws_call_error.h"
 #include "src/common/encoding.h"
 #include "src/common/strings.h"
-#include "src/operator/keccak.h"
+#include "src/eth/address.h"
 
 namespace lockout::ops {
 namespace {
@@ -22,9 +22,9 @@ awsclient::EncryptionContext SecretEncryptionContext(std::string_view secret_nam
 }
 
 absl::StatusOr<std::string> AddressOfSecp256k1Key(ByteView uncompressed_point) {
-  absl::StatusOr<std::array<uint8_t, 20>> address = EthereumAddress(uncompressed_point);
+  absl::StatusOr<eth::Address> address = eth::EthereumAddress(uncompressed_point);
   if (!address.ok()) return address.status();
-  return ChecksumAddress(*address);
+  return eth::ChecksumAddress(*address);
 }
 
 absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,

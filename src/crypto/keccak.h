@@ -1,6 +1,6 @@
 #pragma once
 
-// Keccak-256 as Ethereum uses it, and the Ethereum-style address of a secp256k1 public key.
+// Keccak-256 as Ethereum uses it (addresses, transaction hashes, EIP-191/EIP-712 digests).
 //
 // Keccak-256 is the original Keccak submission (rate 1088 bits, capacity 512, padding byte 0x01),
 // NOT FIPS 202 SHA3-256 (padding byte 0x06): the two give different digests for every input
@@ -10,27 +10,15 @@
 
 #include <array>
 #include <cstdint>
-#include <string>
 
-#include "absl/status/statusor.h"
 #include "src/common/bytes.h"
 
-namespace lockout::ops {
+namespace lockout::crypto {
 
 using Keccak256Digest = std::array<uint8_t, 32>;
 
 // Keccak-256 of `data` (any length).
 Keccak256Digest Keccak256(ByteView data);
-
-// The 20-byte address of a secp256k1 public key: the last 20 bytes of Keccak-256 of the 64-byte
-// X‖Y (the uncompressed point without its 0x04 prefix). `uncompressed_point` must be 65 bytes
-// starting with 0x04; InvalidArgument (with the size/prefix) otherwise. The point is not checked
-// to be on the curve: callers pass keys OpenSSL or libsecp256k1 produced.
-absl::StatusOr<std::array<uint8_t, 20>> EthereumAddress(ByteView uncompressed_point);
-
-// "0x" + the address with the EIP-55 mixed-case checksum (hex letters upper-cased where the
-// corresponding nibble of keccak256(lower-case hex address) is >= 8).
-std::string ChecksumAddress(const std::array<uint8_t, 20>& address);
 
 namespace internal {
 // The 256-bit sponge with a chosen domain/padding byte: 0x01 is Keccak-256, 0x06 is SHA3-256
@@ -38,4 +26,4 @@ namespace internal {
 Keccak256Digest Sponge256(ByteView data, uint8_t domain_byte);
 }  // namespace internal
 
-}  // namespace lockout::ops
+}  // namespace lockout::crypto
