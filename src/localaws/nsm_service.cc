@@ -31,6 +31,8 @@
 #include "src/crypto/hash.h"
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
+#include "src/localaws/nsm_service_pcrs.h"
+#include "src/measure/process_image.h"
 #include "src/measure/local_pcr0.h"
 #include "src/net/connection_server.h"
 #include "src/net/endpoint.h"
@@ -43,7 +45,7 @@ namespace {
 
 using crypto::Sha384Digest;
 
-constexpr uint16_t kMaxPcrs = 32;
+constexpr uint16_t kMaxPcrs = kNsmMaxPcrs;
 constexpr uint16_t kFirstUserPcr = 16;  // PCRs below are locked from boot
 constexpr size_t kRandomSize = 256;     // what the Nitro NSM returns per GetRandom
 constexpr size_t kMaxInstanceIdSize = 64;
@@ -135,9 +137,8 @@ struct Leaf {
 
 // The NSM state one connection sees.
 struct Session {
-  std::array<Sha384Digest, kMaxPcrs> pcrs{};
-  std::bitset<kMaxPcrs> locked;
-  std::bitset<kMaxPcrs> touched;  // PCRs >= 16 that were extended or locked
+  // The PCRs of the connecting process, shared by all its connections (nsm_service_pcrs.h).
+  std::shared_ptr<PcrBank> bank;
   // The process measured at connect; every request must come from it, unchanged. Not ok: the
   // connecting process could not be vouched for, and every request is refused with this reason.
   absl::Status measured = absl::OkStatus();
@@ -167,6 +168,7 @@ struct NsmService::Impl {
   std::string module_id;
   Sha384Digest pcr3{};
   Sha384Digest pcr4{};
+  ProcessPcrTable process_pcrs;
 
   absl::Mutex leaf_mu;
   std::shared_ptr<const Leaf> leaf ABSL_GUARDED_BY(leaf_mu);
@@ -215,6 +217,8 @@ absl::StatusOr<std::shared_ptr<const Leaf>> NsmService::Impl::CurrentLeaf() {
 
 absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
   Session s;
+  Sha384Digest image = kZeroPcr;  // debug mode: image PCRs read as zero
+  std::optional<ProcessIdentity> identity;
   if (!options.debug_mode) {
     absl::StatusOr<ExecutableMeasurement> m = measurer.Measure(pid);
     if (!m.ok()) {
@@ -224,19 +228,34 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
       s.measured = m.status();
     } else {
       s.measurement = *std::move(m);
-      const Sha384Digest image = measure::LocalPcr0(s.measurement.sha384);
-      s.pcrs[0] = s.pcrs[1] = s.pcrs[2] = image;
+      image = measure::LocalPcr0(s.measurement.sha384);
+      identity = ProcessIdentity{pid, s.measurement.start_time, s.measurement.sha384};
       LogInfo("nsm_connection", {{"pid", pid},
                                  {"exe", s.measurement.path},
                                  {"pcr0", HexEncode(image)},
                                  {"module_id", module_id}});
     }
   } else {
+    if (absl::StatusOr<uint64_t> start = measure::ReadStartTime(pid); start.ok()) {
+      identity = ProcessIdentity{pid, *start, kZeroPcr};
+    }
     LogInfo("nsm_connection", {{"pid", pid}, {"debug_mode", true}, {"pcr0", HexEncode(kZeroPcr)}});
   }
-  s.pcrs[3] = pcr3;
-  s.pcrs[4] = pcr4;
-  for (uint16_t i = 0; i < kFirstUserPcr; ++i) s.locked.set(i);
+  auto boot = [&](PcrBank& bank) {
+    absl::MutexLock lock(&bank.mu);
+    bank.pcrs[0] = bank.pcrs[1] = bank.pcrs[2] = image;
+    bank.pcrs[3] = pcr3;
+    bank.pcrs[4] = pcr4;
+    for (uint16_t i = 0; i < kFirstUserPcr; ++i) bank.locked.set(i);
+  };
+  if (!identity) {
+    // Nothing identifies the process (it is refused, or gone): a bank of its own.
+    s.bank = std::make_shared<PcrBank>();
+    boot(*s.bank);
+    return s;
+  }
+  // Full of live processes: refused (OnMeasured logs it).
+  ASSIGN_OR_RETURN(s.bank, process_pcrs.BankOf(*identity, boot));
   return s;
 }
 
@@ -284,8 +303,11 @@ nsm::NsmResponse NsmService::Impl::Attest(const Session& s, const nsm::Attestati
   doc.module_id = module_id;
   doc.digest = "SHA384";
   doc.timestamp_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToUnixMillis(clock.Now())));
-  for (uint16_t i = 0; i < kMaxPcrs; ++i) {
-    if (i < kFirstUserPcr || s.touched.test(i)) doc.pcrs[i] = ToBytesOf(s.pcrs[i]);
+  {
+    absl::MutexLock lock(&s.bank->mu);
+    for (uint16_t i = 0; i < kMaxPcrs; ++i) {
+      if (i < kFirstUserPcr || s.bank->touched.test(i)) doc.pcrs[i] = ToBytesOf(s.bank->pcrs[i]);
+    }
   }
   doc.certificate = (*signer)->certificate;
   doc.cabundle = chain->cabundle();
@@ -304,7 +326,13 @@ nsm::NsmResponse NsmService::Impl::Attest(const Session& s, const nsm::Attestati
   return nsm::AttestationResponse{*std::move(built)};
 }
 
-nsm::NsmResponse NsmService::Impl::Handle(Session& s, const nsm::NsmRequest& request) {
+nsm::NsmResponse NsmService::Impl::Handle(Session& session, const nsm::NsmRequest& request) {
+  if (const auto* r = std::get_if<nsm::AttestationRequest>(&request)) return Attest(session, *r);
+  if (std::holds_alternative<nsm::GetRandomRequest>(request)) {
+    return nsm::GetRandomResponse{crypto::RandomBytes(kRandomSize)};
+  }
+  PcrBank& s = *session.bank;
+  absl::MutexLock lock(&s.mu);
   if (const auto* r = std::get_if<nsm::DescribePcrRequest>(&request)) {
     if (r->index >= kMaxPcrs) return Error(nsm::ErrorCode::kInvalidIndex);
     return nsm::DescribePcrResponse{s.locked.test(r->index), ToBytesOf(s.pcrs[r->index])};
@@ -345,10 +373,6 @@ nsm::NsmResponse NsmService::Impl::Handle(Session& s, const nsm::NsmRequest& req
     }
     d.digest = nsm::Digest::kSha384;
     return d;
-  }
-  if (const auto* r = std::get_if<nsm::AttestationRequest>(&request)) return Attest(s, *r);
-  if (std::holds_alternative<nsm::GetRandomRequest>(request)) {
-    return nsm::GetRandomResponse{crypto::RandomBytes(kRandomSize)};
   }
   return Error(nsm::ErrorCode::kInvalidOperation);
 }

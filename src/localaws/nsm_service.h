@@ -15,8 +15,9 @@
 //   PCR4 = SHA384(0^48 ‖ instance id)          as on AWS
 //   PCR5..15 zero (PCR8: no EIF signing certificate); PCR0..15 are locked, as after boot.
 // PCRs 16..31 start zero and unlocked and can be extended (SHA384(old ‖ data)) and locked. Their
-// state is per connection — the nearest local analogue of one enclave's NSM — so a client that
-// reconnects starts over (UnixSocketNsmDevice keeps its connection open between calls).
+// state is per process — the nearest local analogue of one enclave's NSM — and shared by all its
+// connections, so a process that reconnects keeps its sealed PCR16 while another process starts
+// from zero (nsm_service_pcrs.h; at most 4096 live processes).
 // Debug mode: PCR0, PCR1, PCR2 and PCR8 read as zero (in documents and DescribePCR) while PCR3
 // and PCR4 keep their values — what real debug-mode documents show
 // (shared/vectors/attestation/index.json: evervault debug documents).

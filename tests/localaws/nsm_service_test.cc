@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -32,6 +33,8 @@
 #include "src/crypto/hash.h"
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
+#include "src/localaws/nsm_service_pcrs.h"
+#include "src/measure/process_image.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_message.h"
 #include "src/nsm/nsm_socket_framing.h"
@@ -550,19 +553,6 @@ TEST_F(NsmServiceTest, LockedPcrsRefuseExtensionAndAreListedByDescribeNsm) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(NsmServiceTest, UserPcrStateBelongsToOneConnection) {
-  auto first = Device(*service_);
-  nsm::NsmClient a(*first);
-  ASSERT_TRUE(a.ExtendPcr(16, ToBytes("x")).ok());
-  ASSERT_TRUE(a.LockPcr(16).ok());
-  auto second = Device(*service_);
-  nsm::NsmClient b(*second);
-  absl::StatusOr<nsm::DescribePcrResponse> fresh = b.DescribePcr(16);
-  ASSERT_TRUE(fresh.ok());
-  EXPECT_EQ(fresh->data, kZero48);
-  EXPECT_FALSE(fresh->lock);
-}
-
 TEST_F(NsmServiceTest, GetRandomReturns256FreshBytes) {
   auto device = Device(*service_);
   nsm::NsmClient client(*device);
@@ -723,12 +713,18 @@ TEST_F(NsmServiceTest, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
   clock_.Advance(absl::Seconds(2));
   EXPECT_TRUE(ClosedByPeerWithin(c, absl::Seconds(5)));
   // A device notices the closed connection and reconnects without a failed call.
+  // The process's user PCRs survive that: a sealed PCR16 is not lost to an idle close.
   auto device = Device(*idle);
   nsm::NsmClient client(*device);
-  ASSERT_TRUE(client.DescribePcr(0).ok());
+  absl::StatusOr<Bytes> sealed = client.ExtendPcr(16, ToBytes("policy"));
+  ASSERT_TRUE(sealed.ok());
+  ASSERT_TRUE(client.LockPcr(16).ok());
   clock_.Advance(absl::Seconds(31));
   absl::SleepFor(kSeveralSweeps);  // the service closes the device's connection meanwhile
-  EXPECT_TRUE(client.DescribePcr(0).ok());
+  absl::StatusOr<nsm::DescribePcrResponse> after = client.DescribePcr(16);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->data, *sealed);
+  EXPECT_TRUE(after->lock);
 }
 
 TEST_F(NsmServiceTest, ASilentConnectionIsClosedAfterTheIdleTimeout) {
@@ -1064,6 +1060,85 @@ TEST_F(NsmCliTest, DescribePcrPrintsJson) {
   text = RunCapture(Lockout() + " nsm describe-pcr 40" + NsmFlag() + " 2>&1", &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_THAT(text, HasSubstr("InvalidIndex"));
+}
+
+TEST_F(NsmCliTest, UserPcrStateBelongsToTheProcessNotTheConnection) {
+  auto first = Device(*service_);
+  nsm::NsmClient a(*first);
+  absl::StatusOr<Bytes> extended = a.ExtendPcr(16, ToBytes("x"));
+  ASSERT_TRUE(extended.ok());
+  ASSERT_TRUE(a.LockPcr(16).ok());
+  // Another connection of this process sees the same NSM, as another fd of one enclave's /dev/nsm.
+  auto second = Device(*service_);
+  nsm::NsmClient b(*second);
+  absl::StatusOr<nsm::DescribePcrResponse> shared = b.DescribePcr(16);
+  ASSERT_TRUE(shared.ok());
+  EXPECT_EQ(shared->data, *extended);
+  EXPECT_TRUE(shared->lock);
+  // Another process starts from zero and unlocked, twice (each run is a new process).
+  for (int run = 0; run < 2; ++run) {
+    int rc = 0;
+    std::string text = RunCapture(Lockout() + " nsm describe-pcr 16" + NsmFlag(), &rc);
+    ASSERT_EQ(rc, 0) << text;
+    nlohmann::json j = nlohmann::json::parse(text);
+    EXPECT_EQ(j["data"], HexEncode(kZero48));
+    EXPECT_EQ(j["lock"], false);
+  }
+}
+
+TEST(ProcessPcrTableTest, OneBankPerProcessIdentity) {
+  ProcessPcrTable table(8, [](const ProcessIdentity&) { return true; });
+  int initialised = 0;
+  auto init = [&](PcrBank&) { ++initialised; };
+  const ProcessIdentity p{100, 7, {}};
+  ProcessIdentity reused_pid = p;
+  reused_pid.start_time = 8;
+  ProcessIdentity exec_ed = p;
+  exec_ed.executable_sha384[0] = 1;
+  absl::StatusOr<std::shared_ptr<PcrBank>> a = table.BankOf(p, init);
+  absl::StatusOr<std::shared_ptr<PcrBank>> again = table.BankOf(p, init);
+  absl::StatusOr<std::shared_ptr<PcrBank>> other = table.BankOf(reused_pid, init);
+  absl::StatusOr<std::shared_ptr<PcrBank>> third = table.BankOf(exec_ed, init);
+  ASSERT_TRUE(a.ok() && again.ok() && other.ok() && third.ok());
+  EXPECT_EQ(a->get(), again->get());
+  EXPECT_NE(a->get(), other->get());
+  EXPECT_NE(a->get(), third->get());
+  EXPECT_EQ(initialised, 3);
+  EXPECT_EQ(table.size(), 3u);
+}
+
+TEST(ProcessPcrTableTest, WhenFullExitedProcessesAreDroppedAndLiveOnesKept) {
+  std::set<pid_t> alive;
+  ProcessPcrTable table(4, [&](const ProcessIdentity& p) { return alive.count(p.pid) > 0; });
+  auto init = [](PcrBank&) {};
+  for (pid_t pid = 1; pid <= 4; ++pid) {
+    alive.insert(pid);
+    ASSERT_TRUE(table.BankOf({pid, 1, {}}, init).ok());
+  }
+  // Full of live processes: a newcomer is refused and nobody's PCRs are forgotten.
+  absl::StatusOr<std::shared_ptr<PcrBank>> refused = table.BankOf({5, 1, {}}, init);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(table.size(), 4u);
+  // Two exit: the newcomer gets a bank and the survivors keep theirs.
+  absl::StatusOr<std::shared_ptr<PcrBank>> survivor = table.BankOf({3, 1, {}}, init);
+  alive.erase(1);
+  alive.erase(2);
+  EXPECT_TRUE(table.BankOf({5, 1, {}}, init).ok());
+  EXPECT_EQ(table.size(), 3u);
+  absl::StatusOr<std::shared_ptr<PcrBank>> survivor_again = table.BankOf({3, 1, {}}, init);
+  ASSERT_TRUE(survivor.ok() && survivor_again.ok());
+  EXPECT_EQ(survivor->get(), survivor_again->get());
+}
+
+TEST(ProcessPcrTableTest, TheDefaultLivenessCheckReadsTheStartTime) {
+  ProcessPcrTable table(1);
+  auto init = [](PcrBank&) {};
+  absl::StatusOr<uint64_t> start = measure::ReadStartTime(::getpid());
+  ASSERT_TRUE(start.ok());
+  ASSERT_TRUE(table.BankOf({::getpid(), *start + 1, {}}, init).ok());  // not this process: gone
+  EXPECT_TRUE(table.BankOf({::getpid(), *start, {}}, init).ok());      // replaces it
+  EXPECT_EQ(table.BankOf({::getpid(), *start + 2, {}}, init).status().code(),
+            absl::StatusCode::kResourceExhausted);  // this one runs: kept
 }
 
 TEST_F(NsmCliTest, RandomPrintsTheRequestedNumberOfHexBytes) {
