@@ -48,6 +48,7 @@ struct Logger::Impl {
   std::mutex mu;
   std::shared_ptr<spdlog::logger> out = MakeLogger(nullptr);
   std::atomic<LogLevel> level{LogLevel::kInfo};
+  std::shared_ptr<const Tee> tee;  // guarded by mu
 };
 
 Logger::Logger() : impl_(std::make_unique<Impl>()) {}
@@ -80,11 +81,29 @@ void Logger::Log(LogLevel level, std::string_view event, const nlohmann::json& f
   }
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::shared_ptr<spdlog::logger> out;
+  std::shared_ptr<const Tee> tee;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    out = impl_->out;
+    tee = impl_->tee;
+  }
+  out->log(spdlog::level::info, spdlog::string_view_t(text.data(), text.size()));
+  if (tee != nullptr) (*tee)(text);
+}
+
+void Logger::WriteLine(std::string_view line) {
+  std::shared_ptr<spdlog::logger> out;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     out = impl_->out;
   }
-  out->log(spdlog::level::info, spdlog::string_view_t(text.data(), text.size()));
+  out->log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
+}
+
+void Logger::SetTee(Tee tee) {
+  std::shared_ptr<const Tee> next = tee ? std::make_shared<const Tee>(std::move(tee)) : nullptr;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->tee = std::move(next);
 }
 
 bool ParseLogLevel(std::string_view name, LogLevel* out) {

@@ -7,6 +7,7 @@
 // documents (ARCHITECTURE §8). SecretBytes has no JSON conversion on purpose.
 // Thread-safe: lines from concurrent callers never interleave.
 
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string_view>
@@ -29,6 +30,15 @@ class Logger {
   LogLevel level() const;
 
   void Log(LogLevel level, std::string_view event, const nlohmann::json& fields = {});
+
+  // Writes `line` (one complete JSON object, no newline) as it is, whatever the level: for lines
+  // another process logged (lockout-relay writes the enclave's). Not passed to the tee.
+  void WriteLine(std::string_view line);
+
+  // Also hands every line Log writes to `tee` (after writing it), on the logging thread; it must
+  // not block or log. nullptr removes it. The enclave forwards its log to the relay this way.
+  using Tee = std::function<void(std::string_view line)>;
+  void SetTee(Tee tee);
 
   Logger();
   ~Logger();

@@ -19,6 +19,7 @@
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 #include "src/enclave/key_loader.h"
+#include "src/enclave/log_forwarder.h"
 #include "src/enclave/policy_seal.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
@@ -166,6 +167,30 @@ struct EnclaveApp::Impl {
   std::atomic<bool> stopping{false};
   std::thread ready_thread;
   bool stopped = false;
+  // The handler once serving, for the forwarder's counters (read on its thread).
+  std::atomic<const RequestHandler*> counters_source{nullptr};
+  std::unique_ptr<relay::RelayClient> log_relay;
+  // Last: destroyed (its thread joined) before everything its counters read.
+  std::unique_ptr<LogForwarder> log_forwarder;
+
+  // The log and counters go to the relay from here on (log_forwarder.h), so that what happens
+  // next — sealing, key loading — reaches an operator who cannot see this enclave's console.
+  void StartLogForwarding(const net::Endpoint& relay_endpoint) {
+    log_relay = std::make_unique<relay::RelayClient>(relay::RelayClientOptions{
+        .endpoint = relay_endpoint, .connect_timeout = absl::Seconds(2),
+        .timeout = absl::Seconds(5)});
+    const relay::RelayClient* client = log_relay.get();
+    LogForwarderOptions options;
+    options.interval = config.log_forward_interval;
+    log_forwarder = LogForwarder::Start(
+        options, [client](const relay::AppendLogRequest& r) { return client->AppendLog(r); },
+        [this] {
+          const RequestHandler* serving = counters_source.load(std::memory_order_acquire);
+          return serving == nullptr ? std::vector<std::pair<std::string, uint64_t>>{}
+                                    : HealthCounters(serving->Health());
+        });
+    Logger::Default().SetTee(log_forwarder->Tee());
+  }
 
   void WriteReadyFile() {
     if (config.ready_file.empty()) return;
@@ -199,6 +224,14 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   ASSIGN_OR_RETURN(net::Endpoint listen, net::Endpoint::Parse(config.listen));
+  if (config.forward_log) {
+    absl::StatusOr<net::Endpoint> relay_endpoint = net::Endpoint::Parse(config.relay);
+    if (!relay_endpoint.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--relay: ", relay_endpoint.status().message()));
+    }
+    impl->StartLogForwarding(*relay_endpoint);
+  }
 
   if (!config.nsm.empty()) {
     absl::StatusOr<std::unique_ptr<nsm::NsmDevice>> nsm = nsm::OpenNsmDevice(config.nsm);
@@ -328,6 +361,7 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   server_options.blocking_threads = config.blocking_threads;
   server_options.blocking_queue = config.blocking_queue;
   ASSIGN_OR_RETURN(impl->server, Server::Start(server_options, *impl->handler));
+  impl->counters_source.store(impl->handler.get(), std::memory_order_release);
   impl->keys->Start();
   impl->WriteReadyFile();
 
@@ -364,6 +398,11 @@ void EnclaveApp::Stop() {
     if (!removed.ok()) {
       LogWarn("ready_file_not_removed", {{"error", std::string(removed.message())}});
     }
+  }
+  if (impl_->log_forwarder != nullptr) {
+    // One last report (the lines of the shutdown), then this enclave's log is its own again.
+    impl_->log_forwarder->Stop();
+    Logger::Default().SetTee(nullptr);
   }
 }
 

@@ -89,6 +89,11 @@ struct EnclaveConfig {
   bool audit_required = false;
   size_t audit_buffer_kib = 8192;
   absl::Duration audit_flush_interval = absl::Milliseconds(100);
+
+  // Send the log lines and counters to the relay (append_log, log_forwarder.h), from the start
+  // of Start() until Stop(): a production enclave has no console.
+  bool forward_log = true;
+  absl::Duration log_forward_interval = absl::Seconds(1);
 };
 
 class EnclaveApp {

@@ -86,10 +86,12 @@ void KeyManager::LoaderThread() {
       signer_.store(loaded->get(), std::memory_order_release);
       owned_ = *std::move(loaded);
       reason_.clear();
+      detail_.clear();
       cv_.SignalAll();
       return;
     }
     reason_ = failure.reason.empty() ? std::string("load failed") : failure.reason;
+    detail_ = std::string(loaded.status().message());
     // Each distinct reason is logged once at warn (with the detailed status); repeats at debug,
     // so a relay that is down for an hour does not flood the log.
     const bool first = reported.insert(reason_).second;
@@ -142,6 +144,7 @@ absl::StatusOr<std::unique_ptr<signer::Signer>> KeyManager::LoadForRequest() {
   absl::MutexLock lock(&mu_);
   ++attempts_;
   reason_ = loaded.ok() ? std::string() : failure.reason;
+  detail_ = loaded.ok() ? std::string() : std::string(loaded.status().message());
   return loaded;
 }
 
@@ -150,6 +153,7 @@ KeyHealth KeyManager::Health() const {
   KeyHealth h;
   h.attempts = attempts_;
   h.reason = reason_;
+  h.detail = detail_;
   if (signer() != nullptr) {
     h.state = "ok";
   } else if (failed_) {

@@ -56,6 +56,9 @@ struct KeyHealth {
   std::string state;
   // Short, generic reason of the last failure ("relay unavailable"); empty when ok.
   std::string reason;
+  // The last failure in full ("invalid signing key: p521, expected secp256k1"): what the log
+  // says, for an operator who cannot read the enclave's console. Errors never carry secrets.
+  std::string detail;
   int attempts = 0;
 };
 
@@ -106,6 +109,7 @@ class KeyManager final {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   std::string reason_ ABSL_GUARDED_BY(mu_);
+  std::string detail_ ABSL_GUARDED_BY(mu_);
   int attempts_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };

@@ -159,6 +159,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(64, 1 << 20))
       ->capture_default_str();
   cli.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  bool no_forward_log = false;
+  cli.add_flag("--no-forward-log", no_forward_log,
+               "Keep the log on stderr only. By default every log line (also written to stderr) "
+               "and the health counters go to the relay every second, which writes the lines "
+               "into its own log (\"source\":\"enclave\") and serves the counters with its "
+               "metrics as lockout_enclave_<name>: a production enclave has no console");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
                                          : lockout::enclave::LoadMode::kFirstRequest;
   config.use_encryption_context = context == "secret";
   config.idle_timeout = absl::Seconds(idle_seconds);
+  config.forward_log = !no_forward_log;
   config.nsm = nsm_option->count() > 0 ? nsm_flag : lockout::nsm::DefaultNsmSpec();
   if (config.audit_required && !config.audit) {
     std::fprintf(stderr, "lockout-enclave: --audit-required needs --audit\n");

@@ -436,6 +436,30 @@ void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerSt
                   "\"}");
 }
 
+nlohmann::json RequestHandler::Health() const {
+  const KeyHealth health = keys_.Health();
+  nlohmann::json body = {{"status", health.state},
+                         {"reason", health.reason},
+                         {"detail", health.detail},
+                         {"load_mode", LoadModeName(keys_.mode())},
+                         {"load_attempts", health.attempts},
+                         {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
+                         {"max_workers_one_connection", stats_.max_workers_one_connection()}};
+  if (verifier_ != nullptr) body["refusals"] = verifier_->RefusalsJson();
+  body["attested_replies"] = {
+      {"rate_per_second", attest_limiter_.options().rate_per_second},
+      {"burst", attest_limiter_.options().burst},
+      {"served", attested_served_.load(std::memory_order_relaxed)},
+      {"rate_limited", attested_rate_limited_.load(std::memory_order_relaxed)}};
+  if (const signer::Signer* s = keys_.signer(); s != nullptr)
+    body["key_type"] = signer::KeyTypeName(s->key_type());
+  if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
+  body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
+  if (!options_.pcr16_hex.empty()) body["pcr16"] = options_.pcr16_hex;
+  if (options_.audit != nullptr) body["audit"] = options_.audit->Health();
+  return body;
+}
+
 bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std::string& out,
                               bool may_block) {
   // Under a signing policy every request takes the general path: it must be verified.
@@ -539,27 +563,8 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
 
   if (op == "health") {
-    const KeyHealth health = keys_.Health();
-    nlohmann::json body = {{"id", id},
-                           {"ok", true},
-                           {"status", health.state},
-                           {"reason", health.reason},
-                           {"load_mode", LoadModeName(keys_.mode())},
-                           {"load_attempts", health.attempts},
-                           {"key_memory_locked", signer::KeyMemoryLock::Process().locked()},
-                           {"max_workers_one_connection", stats_.max_workers_one_connection()}};
-    if (verifier_ != nullptr) body["refusals"] = verifier_->RefusalsJson();
-    body["attested_replies"] = {
-        {"rate_per_second", attest_limiter_.options().rate_per_second},
-        {"burst", attest_limiter_.options().burst},
-        {"served", attested_served_.load(std::memory_order_relaxed)},
-        {"rate_limited", attested_rate_limited_.load(std::memory_order_relaxed)}};
-    if (const signer::Signer* s = keys_.signer(); s != nullptr)
-      body["key_type"] = signer::KeyTypeName(s->key_type());
-    if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
-    body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
-    if (!options_.pcr16_hex.empty()) body["pcr16"] = options_.pcr16_hex;
-    if (options_.audit != nullptr) body["audit"] = options_.audit->Health();
+    nlohmann::json body = {{"id", id}, {"ok", true}};
+    body.update(Health());
     V2Reply reply(out);
     out += body.dump();
     return true;

@@ -185,6 +185,9 @@ class RequestHandler final {
   static void AppendFramingError(net::FrameKind kind, const absl::Status& error, std::string& out);
 
   KeyManager& keys() { return keys_; }
+  // What the health op reports (without id and ok); its numbers are also the counters the
+  // enclave forwards to the relay (log_forwarder.h).
+  nlohmann::json Health() const;
   // Kept by the server, reported by health.
   SigningStats& stats() { return stats_; }
 

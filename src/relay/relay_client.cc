@@ -113,4 +113,11 @@ absl::StatusOr<size_t> RelayClient::AppendAudit(const std::vector<std::string>& 
   return appended;
 }
 
+absl::StatusOr<size_t> RelayClient::AppendLog(const AppendLogRequest& request) const {
+  ASSIGN_OR_RETURN(std::string text, EncodeAppendLogRequest(request));
+  SecretBytes buf(std::min(options_.max_reply_size, size_t{4096}) + net::kV1Terminator.size());
+  ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, text, buf));
+  return DecodeAppendLogReply(buf.RevealAsString().substr(0, payload_size));
+}
+
 }  // namespace lockout::relay

@@ -60,6 +60,9 @@ class RelayClient final {
   // could not write (retry); DataLoss if it claims another count; otherwise errors as for
   // GetSecret.
   absl::StatusOr<size_t> AppendAudit(const std::vector<std::string>& lines) const;
+  // Sends the enclave's log lines and counters (append_log): the number of lines the relay
+  // wrote. Errors as for GetSecret (an old relay answers Unimplemented: "unknown request_type").
+  absl::StatusOr<size_t> AppendLog(const AppendLogRequest& request) const;
 
   const RelayClientOptions& options() const { return options_; }
 

@@ -106,6 +106,25 @@ void RelayMetrics::ConnectionClosed() {
   --connections_active_;
 }
 
+void RelayMetrics::RecordEnclaveReport(size_t lines,
+                                       std::vector<std::pair<std::string, uint64_t>> counters,
+                                       uint64_t dropped) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  enclave_log_lines_ += lines;
+  enclave_report_time_ = now;
+  enclave_dropped_ = dropped;
+  enclave_counters_ = std::move(counters);
+}
+
+std::optional<uint64_t> RelayMetrics::enclave_counter(std::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [n, value] : enclave_counters_) {
+    if (n == name) return value;
+  }
+  return std::nullopt;
+}
+
 std::string RelayMetrics::RenderPrometheus() const {
   const absl::Time now = clock_->Now();
   const std::vector<double>& bounds = LatencyBuckets();
@@ -155,6 +174,25 @@ std::string RelayMetrics::RenderPrometheus() const {
   absl::StrAppend(&out, "lockout_relay_connections_active ", connections_active_, "\n");
   Header(out, "lockout_relay_connections_total", "counter", "Connections accepted.");
   absl::StrAppend(&out, "lockout_relay_connections_total ", connections_total_, "\n");
+  Header(out, "lockout_relay_enclave_log_lines_total", "counter",
+         "Enclave log lines written (append_log).");
+  absl::StrAppend(&out, "lockout_relay_enclave_log_lines_total ", enclave_log_lines_, "\n");
+  if (enclave_report_time_.has_value()) {
+    Header(out, "lockout_relay_enclave_report_age_seconds", "gauge",
+           "Seconds since the enclave last sent its log and counters.");
+    absl::StrAppend(&out, "lockout_relay_enclave_report_age_seconds ",
+                    Number(absl::ToDoubleSeconds(now - *enclave_report_time_)), "\n");
+    Header(out, "lockout_enclave_log_lines_dropped", "untyped",
+           "Log lines the enclave could not keep for the relay, as it last reported.");
+    absl::StrAppend(&out, "lockout_enclave_log_lines_dropped ", enclave_dropped_, "\n");
+  }
+  // Names were checked by the protocol decoder ([a-z][a-z0-9_]*): valid metric names as they are.
+  for (const auto& [name, value] : enclave_counters_) {
+    if (name == "log_lines_dropped") continue;  // the relay's own series above
+    const std::string metric = absl::StrCat("lockout_enclave_", name);
+    Header(out, metric, "untyped", "The enclave's counter, as it last reported it.");
+    absl::StrAppend(&out, metric, " ", value, "\n");
+  }
   return out;
 }
 

@@ -16,6 +16,16 @@
 //                                                        first fetch
 //   lockout_relay_connections_active                     gauge
 //   lockout_relay_connections_total                      counter
+//   lockout_relay_enclave_log_lines_total                counter: enclave log lines written
+//                                                        (append_log)
+//   lockout_relay_enclave_report_age_seconds             gauge: seconds since the enclave's last
+//                                                        append_log (absent before the first)
+//   lockout_enclave_log_lines_dropped                    untyped: lines the enclave could not keep
+//                                                        for the relay, as it last reported
+//   lockout_enclave_<name>                               untyped: the enclave's counters as it
+//                                                        last reported them (append_log; at most
+//                                                        64 names of [a-z][a-z0-9_]*, checked by
+//                                                        the protocol decoder)
 //
 // Label values are the relay's own fixed words (never peer input, never secret names: a name
 // that is not allowed is the peer's text). Every error kind below starts at 0 so alerts on
@@ -70,6 +80,10 @@ class RelayMetrics final {
   void SetCredentialsMemoryLocked(bool locked);
   void ConnectionOpened();
   void ConnectionClosed();
+  // An append_log from the enclave: `lines` written, its counters (replacing the previous
+  // report's: an enclave that restarted starts again from zero) and its dropped-line count.
+  void RecordEnclaveReport(size_t lines, std::vector<std::pair<std::string, uint64_t>> counters,
+                           uint64_t dropped);
 
   // The exposition text.
   std::string RenderPrometheus() const;
@@ -80,6 +94,7 @@ class RelayMetrics final {
   uint64_t upstream_calls(std::string_view operation) const;
   int64_t connections_active() const;
   std::optional<bool> credentials_memory_locked() const;
+  std::optional<uint64_t> enclave_counter(std::string_view name) const;
 
   // Histogram bucket upper bounds, seconds.
   static const std::vector<double>& LatencyBuckets();
@@ -100,6 +115,10 @@ class RelayMetrics final {
   std::optional<bool> credentials_memory_locked_ ABSL_GUARDED_BY(mu_);
   int64_t connections_active_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t connections_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t enclave_log_lines_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<absl::Time> enclave_report_time_ ABSL_GUARDED_BY(mu_);
+  uint64_t enclave_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<std::string, uint64_t>> enclave_counters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lockout::relay

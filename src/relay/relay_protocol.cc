@@ -1,6 +1,7 @@
 #include "src/relay/relay_protocol.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -438,18 +439,165 @@ absl::StatusOr<std::vector<std::string>> DecodeAppendAuditRequest(std::string_vi
   return out;
 }
 
-std::string EncodeAppendAuditReply(size_t appended) {
+namespace {
+
+// The success reply of append_audit and append_log.
+std::string EncodeAppendedReply(size_t appended) {
   return json{{"result", {{"appended", appended}}}}.dump();
 }
 
-absl::StatusOr<size_t> DecodeAppendAuditReply(std::string_view json_text) {
-  ASSIGN_OR_RETURN(const json result, ReplyResult(json_text, kAppendAuditRequestType));
+absl::StatusOr<size_t> DecodeAppendedReply(std::string_view json_text,
+                                           std::string_view request_type, size_t max_lines) {
+  ASSIGN_OR_RETURN(const json result, ReplyResult(json_text, request_type));
   auto appended = result.find("appended");
   if (appended == result.end() || !appended->is_number_unsigned() ||
-      appended->get<uint64_t>() > kMaxAuditLines) {
+      appended->get<uint64_t>() > max_lines) {
     return Malformed("result.appended missing or not a count of lines");
   }
   return static_cast<size_t>(appended->get<uint64_t>());
+}
+
+}  // namespace
+
+std::string EncodeAppendAuditReply(size_t appended) { return EncodeAppendedReply(appended); }
+
+absl::StatusOr<size_t> DecodeAppendAuditReply(std::string_view json_text) {
+  return DecodeAppendedReply(json_text, kAppendAuditRequestType, kMaxAuditLines);
+}
+
+// ---- append_log ----
+
+namespace {
+
+// JSON text of `j` in ASCII with every '$' escaped (a '$' can only occur inside a string), so no
+// request carries the v1 terminator.
+std::string AsciiJson(const json& j) {
+  const std::string text = j.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '$') {
+      out += "\\u0024";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// True if every number in `j` is finite (a literal like 1e999 parses to infinity, which no JSON
+// text can carry back out).
+bool AllNumbersFinite(const json& j) {
+  if (j.is_number_float()) return std::isfinite(j.get<double>());
+  if (j.is_structured()) {
+    for (const json& member : j) {
+      if (!AllNumbersFinite(member)) return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckLogLine(const json& line, size_t index) {
+  if (!line.is_object() || line.size() > kMaxLogLineMembers) {
+    return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] is not an object of at most ",
+                                                   kMaxLogLineMembers, " members"));
+  }
+  if (!AllNumbersFinite(line)) {
+    return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] has a number out of range"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsValidLogCounterName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+size_t AppendLogLineSize(const json& line) { return AsciiJson(line).size() + 1; }
+
+absl::StatusOr<std::string> EncodeAppendLogRequest(const AppendLogRequest& request) {
+  if (request.lines.size() > kMaxLogLines) {
+    return absl::InvalidArgumentError(absl::StrCat("append_log takes at most ", kMaxLogLines,
+                                                   " lines, got ", request.lines.size()));
+  }
+  if (request.counters.size() > kMaxLogCounters) {
+    return absl::InvalidArgumentError(absl::StrCat("append_log takes at most ", kMaxLogCounters,
+                                                   " counters, got ", request.counters.size()));
+  }
+  json j = {{"request_type", kAppendLogRequestType}, {"lines", json::array()}};
+  for (size_t i = 0; i < request.lines.size(); ++i) {
+    RETURN_IF_ERROR(CheckLogLine(request.lines[i], i));
+    j["lines"].push_back(request.lines[i]);
+  }
+  json counters = json::object();
+  for (const auto& [name, value] : request.counters) {
+    if (!IsValidLogCounterName(name)) {
+      return absl::InvalidArgumentError("append_log: invalid counter name");
+    }
+    counters[name] = value;
+  }
+  j["counters"] = std::move(counters);
+  j["dropped"] = request.dropped;
+  std::string out = AsciiJson(j);
+  if (out.size() > kMaxRequestSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_log request exceeds ", kMaxRequestSize, " bytes"));
+  }
+  return out;
+}
+
+absl::StatusOr<AppendLogRequest> DecodeAppendLogRequest(std::string_view json_text) {
+  // Depth: request, lines, a line, and what a log line's fields may nest (3 more levels).
+  ASSIGN_OR_RETURN(json j, CheckRequestType(ParseJsonStrict(json_text, kMaxRequestSize, 6),
+                                            kAppendLogRequestType));
+  for (const auto& [key, value] : j.items()) {
+    if (key != "request_type" && key != "lines" && key != "counters" && key != "dropped") {
+      return absl::InvalidArgumentError(
+          "append_log takes no member but request_type, lines, counters and dropped");
+    }
+  }
+  AppendLogRequest out;
+  auto lines = j.find("lines");
+  if (lines == j.end() || !lines->is_array() || lines->size() > kMaxLogLines) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lines missing or not an array of at most ", kMaxLogLines, " lines"));
+  }
+  out.lines.reserve(lines->size());
+  for (size_t i = 0; i < lines->size(); ++i) {
+    RETURN_IF_ERROR(CheckLogLine((*lines)[i], i));
+    out.lines.push_back(std::move((*lines)[i]));
+  }
+  auto counters = j.find("counters");
+  if (counters == j.end() || !counters->is_object() || counters->size() > kMaxLogCounters) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("counters missing or not an object of at most ", kMaxLogCounters, " members"));
+  }
+  for (const auto& [name, value] : counters->items()) {
+    if (!IsValidLogCounterName(name)) {
+      return absl::InvalidArgumentError("counters has a name not of [a-z][a-z0-9_]{0,63}");
+    }
+    if (!value.is_number_unsigned()) {
+      return absl::InvalidArgumentError("counters has a value that is not an unsigned integer");
+    }
+    out.counters.emplace_back(name, value.get<uint64_t>());  // items() iterates sorted by name
+  }
+  auto dropped = j.find("dropped");
+  if (dropped == j.end() || !dropped->is_number_unsigned()) {
+    return absl::InvalidArgumentError("dropped missing or not an unsigned integer");
+  }
+  out.dropped = dropped->get<uint64_t>();
+  return out;
+}
+
+std::string EncodeAppendLogReply(size_t appended) { return EncodeAppendedReply(appended); }
+
+absl::StatusOr<size_t> DecodeAppendLogReply(std::string_view json_text) {
+  return DecodeAppendedReply(json_text, kAppendLogRequestType, kMaxLogLines);
 }
 
 }  // namespace lockout::relay

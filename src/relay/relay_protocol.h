@@ -24,10 +24,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "src/aws/sigv4.h"
 #include "src/common/bytes.h"
 #include "src/common/secret_bytes.h"
@@ -58,6 +60,23 @@ inline constexpr std::string_view kAppendAuditRequestType = "append_audit";
 inline constexpr size_t kMaxAuditLineSize = 32 << 10;
 inline constexpr size_t kMaxAuditLines = 16384;
 inline constexpr size_t kMaxAuditRequestSize = 1 << 20;
+
+// lockout's addition (docs/PROTOCOL.md §3 "append_log"): the enclave's log lines and counters,
+// which the relay writes into its own log (each line with "source":"enclave") and exposes with
+// its Prometheus metrics (lockout_enclave_<counter>). In production the enclave has no console:
+// this is how its log reaches the parent.
+//   request  {"request_type": "append_log", "lines": [{<log line>}, ...],
+//             "counters": {"<name>": N, ...}, "dropped": N}$$$
+//   reply    {"result": {"appended": N}}$$$
+// lines: 0..kMaxLogLines JSON objects of at most kMaxLogLineMembers members (the enclave's log
+// lines as its logger wrote them); counters: at most kMaxLogCounters, names of
+// [a-z][a-z0-9_]{0,63}, values unsigned integers (cumulative since the enclave started);
+// dropped: lines the enclave could not keep for the relay, cumulative. The whole request is at
+// most kMaxRequestSize bytes (so the relay's request limit is unchanged) and ASCII, '$' escaped.
+inline constexpr std::string_view kAppendLogRequestType = "append_log";
+inline constexpr size_t kMaxLogLines = 128;
+inline constexpr size_t kMaxLogLineMembers = 32;
+inline constexpr size_t kMaxLogCounters = 64;
 
 // Largest request frame payload the relay reads (a secret name is at most 2048 characters).
 inline constexpr size_t kMaxRequestSize = 64 << 10;
@@ -182,5 +201,36 @@ std::string EncodeAppendAuditReply(size_t appended);
 // as DecodeReply maps it (kErrorNoAuditLog: FailedPrecondition; kErrorAuditWriteFailed:
 // Unavailable); InvalidArgument for anything else.
 absl::StatusOr<size_t> DecodeAppendAuditReply(std::string_view json_text);
+
+// ---- append_log ----
+
+struct AppendLogRequest {
+  std::vector<nlohmann::json> lines;  // each an object
+  // Sorted by name.
+  std::vector<std::pair<std::string, uint64_t>> counters;
+  uint64_t dropped = 0;
+};
+
+// True for a counter name the protocol accepts: [a-z][a-z0-9_]{0,63}.
+bool IsValidLogCounterName(std::string_view name);
+
+// The request's JSON text (ASCII; '$' escaped). InvalidArgument if a limit above is broken or a
+// line is not an object: the caller (the enclave's log forwarder) sizes batches with
+// AppendLogRequestSize first.
+absl::StatusOr<std::string> EncodeAppendLogRequest(const AppendLogRequest& request);
+// The bytes one line adds to an encoded request (its ASCII JSON text and a separator).
+size_t AppendLogLineSize(const nlohmann::json& line);
+// Decodes a request's JSON text (untrusted, at most kMaxRequestSize bytes) as append_log.
+// Unimplemented when request_type is another string; InvalidArgument otherwise (not a JSON
+// object, a member other than those above or twice, lines not an array of at most kMaxLogLines
+// objects of at most kMaxLogLineMembers members, counters not an object of at most
+// kMaxLogCounters valid names with unsigned values, dropped not unsigned). Messages name fields
+// and indexes, never values.
+absl::StatusOr<AppendLogRequest> DecodeAppendLogRequest(std::string_view json_text);
+// The success reply's JSON text.
+std::string EncodeAppendLogReply(size_t appended);
+// Decodes an append_log reply (untrusted): the number of lines the relay wrote, or the relay's
+// error as DecodeReply maps it; InvalidArgument for anything else.
+absl::StatusOr<size_t> DecodeAppendLogReply(std::string_view json_text);
 
 }  // namespace lockout::relay

@@ -21,6 +21,10 @@
 // without one, "bad request" for a line that is not a record, "audit write failed" (internal)
 // when the file cannot be written.
 //
+// For append_log: the enclave's log lines are written to the relay's log (JSON lines, each with
+// "source":"enclave", whatever the level filter) and its counters go to the metrics
+// (lockout_enclave_<name>); the request itself is logged at debug level.
+//
 // For get_signing_policy: the policy text given to ServeSigningPolicy (lockout-relay
 // --signing-policy FILE), or "no signing policy" (denied) without one. No upstream call.
 //
@@ -38,6 +42,7 @@
 #include <string>
 #include <string_view>
 
+#include "nlohmann/json.hpp"
 #include "src/common/clock.h"
 #include "src/common/secret_bytes.h"
 #include "src/net/frame_decoder.h"
@@ -75,6 +80,8 @@ class RelayService final {
   void WriteAuditTo(AuditWriter* writer) { audit_writer_ = writer; }
 
  private:
+  static void WriteEnclaveLine(nlohmann::json line);
+
   RelayUpstream* upstream_;
   SecretAllowlist allowlist_;
   RelayMetrics* metrics_;

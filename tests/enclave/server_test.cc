@@ -660,6 +660,7 @@ TEST(ServerKeyNotLoadedTest, RequestsFailWithKeyNotLoadedAndHealthSaysWhy) {
   }
   EXPECT_EQ(health["status"], "loading");
   EXPECT_EQ(health["reason"], "relay unavailable");
+  EXPECT_EQ(health["detail"], "relay: connection refused");  // the whole cause, for operators
   c.SendV2({{"id", "p"}, {"op", "public_key"}});
   EXPECT_EQ(c.ReadJson()["error"], "key not loaded");
   c.SendV2({{"id", "a"}, {"op", "attest"}});

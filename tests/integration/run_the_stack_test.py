@@ -2,8 +2,9 @@
 
 The block between the run-the-stack markers runs in one bash (set -euo pipefail) with the build's
 binaries first on PATH, no AWS_* or LOCKOUT_* variables of the caller, an empty STACK directory and
-free ports. Then: every process removed its ready file at shutdown, and every line the relay, the
-enclave and local-aws logged is a JSON object.
+free ports. Then: every process removed its ready file at shutdown, every line the relay, the
+enclave and local-aws logged is a JSON object, and the enclave's log and counters reached the
+relay's log and metrics.
 """
 
 import json
@@ -42,6 +43,7 @@ class RunTheStackTest(harness.TempDirTestCase):
             "STACK": stack,
             "RELAY_PORT": str(harness.free_port()),
             "ENCLAVE_PORT": str(harness.free_port()),
+            "METRICS_PORT": str(harness.free_port()),
         })
         script = "set -euo pipefail\n" + stack_block()
         # A new session, so that the cleanup below can stop whatever the script left running.
@@ -60,6 +62,7 @@ class RunTheStackTest(harness.TempDirTestCase):
                          f"stdout:\n{out}\nstderr:\n{err[-4000:]}" + self.logs(stack))
         self.assertIn("attestation verified against", out)
         self.assertIn("signature OK", out)
+        self.assertRegex(out, r"(?m)^lockout_enclave_load_attempts [1-9]")
 
         for ready in ("la.json", "relay.json", "enclave.json"):
             self.assertFalse(os.path.exists(os.path.join(stack, ready)),
@@ -79,6 +82,12 @@ class RunTheStackTest(harness.TempDirTestCase):
                     self.fail(f"{name} has a line that is not JSON: {line!r}")
                 self.assertIsInstance(obj, dict, f"{name}: {line!r}")
         self.assertIn("key_loaded", logs["enclave.log"])
+        # The enclave's log reached the relay's: the same events, marked as the enclave's.
+        forwarded = [json.loads(line) for line in logs["relay.log"].splitlines()
+                     if '"source":"enclave"' in line]
+        self.assertIn("key_loaded", [line["event"] for line in forwarded])
+        self.assertTrue(all(line["source"] == "enclave" and "ts" in line and "level" in line
+                            for line in forwarded))
 
     @staticmethod
     def logs(stack):

@@ -105,5 +105,29 @@ TEST(RelayMetricsTest, EveryLineIsACommentOrASample) {
   EXPECT_GT(samples, 10);
 }
 
+TEST(RelayMetricsTest, TheEnclavesReportIsServedAsItsLatestCounters) {
+  FakeClock clock(kT0);
+  RelayMetrics m(&clock);
+  EXPECT_THAT(m.RenderPrometheus(), HasSubstr("lockout_relay_enclave_log_lines_total 0\n"));
+  EXPECT_THAT(m.RenderPrometheus(), Not(HasSubstr("lockout_relay_enclave_report_age_seconds")));
+  m.RecordEnclaveReport(4, {{"load_attempts", 2}, {"log_lines_dropped", 99}}, 1);
+  clock.Advance(absl::Seconds(3));
+  std::string text = m.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("lockout_relay_enclave_log_lines_total 4\n"));
+  EXPECT_THAT(text, HasSubstr("lockout_relay_enclave_report_age_seconds 3\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE lockout_enclave_load_attempts untyped\n"));
+  EXPECT_THAT(text, HasSubstr("lockout_enclave_load_attempts 2\n"));
+  // The enclave cannot shadow the relay's own series.
+  EXPECT_THAT(text, HasSubstr("lockout_enclave_log_lines_dropped 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("lockout_enclave_log_lines_dropped 99")));
+  // A new report replaces the counters (an enclave that restarted starts from zero).
+  m.RecordEnclaveReport(1, {{"attested_replies_served", 1}}, 0);
+  text = m.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("lockout_relay_enclave_log_lines_total 5\n"));
+  EXPECT_THAT(text, Not(HasSubstr("lockout_enclave_load_attempts")));
+  EXPECT_EQ(m.enclave_counter("attested_replies_served"), 1u);
+  EXPECT_EQ(m.enclave_counter("load_attempts"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace lockout::relay

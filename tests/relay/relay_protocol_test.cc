@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -488,6 +489,130 @@ TEST(RelaySigningPolicyTest, ErrorsAndMalformedRepliesAreStatuses) {
   const std::string big = R"({"result":{"signing_policy":")" +
                           std::string(kMaxServedSigningPolicySize + 1, 'x') + R"("}})";
   EXPECT_EQ(DecodeGetSigningPolicyReply(big).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- append_log ----
+
+AppendLogRequest SampleLog() {
+  AppendLogRequest r;
+  r.lines.push_back({{"ts", "2026-12-06T18:00:00Z"}, {"level", "info"}, {"event", "key_loaded"},
+                     {"latency_ms", 12.5}, {"note", "costs $$$ \"quoted\" \u00e9"}});
+  r.lines.push_back({{"event", "x"}, {"detail", {{"a", {1, 2, {{"b", nullptr}}}}}}});
+  r.counters = {{"attested_replies_served", 3}, {"load_attempts", 1}};
+  r.dropped = 7;
+  return r;
+}
+
+TEST(RelayAppendLogTest, RequestRoundTripsInEscapedAscii) {
+  const AppendLogRequest r = SampleLog();
+  absl::StatusOr<std::string> text = EncodeAppendLogRequest(r);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->find('$'), std::string::npos);  // never the v1 terminator
+  for (char c : *text) EXPECT_LT(static_cast<unsigned char>(c), 0x80);
+  absl::StatusOr<AppendLogRequest> back = DecodeAppendLogRequest(*text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->lines, r.lines);
+  EXPECT_EQ(back->counters, r.counters);
+  EXPECT_EQ(back->dropped, 7u);
+  // An empty report (a heartbeat with counters only) is valid.
+  AppendLogRequest empty;
+  absl::StatusOr<std::string> heartbeat = EncodeAppendLogRequest(empty);
+  ASSERT_TRUE(heartbeat.ok());
+  EXPECT_TRUE(DecodeAppendLogRequest(*heartbeat).ok());
+}
+
+TEST(RelayAppendLogTest, CounterNamesAreMetricSafe) {
+  EXPECT_TRUE(IsValidLogCounterName("a"));
+  EXPECT_TRUE(IsValidLogCounterName("refusals_replay_2"));
+  EXPECT_TRUE(IsValidLogCounterName(std::string(64, 'z')));
+  EXPECT_FALSE(IsValidLogCounterName(""));
+  EXPECT_FALSE(IsValidLogCounterName(std::string(65, 'z')));
+  EXPECT_FALSE(IsValidLogCounterName("_x"));
+  EXPECT_FALSE(IsValidLogCounterName("9x"));
+  EXPECT_FALSE(IsValidLogCounterName("Upper"));
+  EXPECT_FALSE(IsValidLogCounterName("a-b"));
+  EXPECT_FALSE(IsValidLogCounterName("a{le=\"1\"}"));
+  EXPECT_FALSE(IsValidLogCounterName("a\nb"));
+}
+
+TEST(RelayAppendLogTest, MalformedRequestsAreRefusedWithoutQuotingThem) {
+  const std::string many_lines = [] {
+    std::string s = R"({"request_type":"append_log","counters":{},"dropped":0,"lines":[)";
+    for (size_t i = 0; i <= kMaxLogLines; ++i) s += std::string(i ? "," : "") + R"({"e":1})";
+    return s + "]}";
+  }();
+  const std::string many_counters = [] {
+    std::string s = R"({"request_type":"append_log","lines":[],"dropped":0,"counters":{)";
+    for (size_t i = 0; i <= kMaxLogCounters; ++i) {
+      s += absl::StrCat(i ? "," : "", "\"c", i, "\":1");
+    }
+    return s + "}}";
+  }();
+  const std::string wide_line = [] {
+    std::string s = R"({"request_type":"append_log","counters":{},"dropped":0,"lines":[{)";
+    for (size_t i = 0; i <= kMaxLogLineMembers; ++i) s += absl::StrCat(i ? "," : "", "\"m", i, "\":1");
+    return s + "}]}";
+  }();
+  for (const std::string& bad : std::vector<std::string>{
+           "", "[]", "not json", R"({"request_type":"append_log"})",
+           R"({"request_type":"append_log","lines":[],"counters":{}})",
+           R"({"request_type":"append_log","lines":{},"counters":{},"dropped":0})",
+           R"({"request_type":"append_log","lines":["SECRET-LINE"],"counters":{},"dropped":0})",
+           R"({"request_type":"append_log","lines":[[1]],"counters":{},"dropped":0})",
+           R"({"request_type":"append_log","lines":[],"counters":[],"dropped":0})",
+           R"({"request_type":"append_log","lines":[],"counters":{"Bad":1},"dropped":0})",
+           R"({"request_type":"append_log","lines":[],"counters":{"a":-1},"dropped":0})",
+           R"({"request_type":"append_log","lines":[],"counters":{"a":1.5},"dropped":0})",
+           R"({"request_type":"append_log","lines":[],"counters":{"a":"1"},"dropped":0})",
+           R"({"request_type":"append_log","lines":[],"counters":{},"dropped":-1})",
+           R"({"request_type":"append_log","lines":[],"counters":{},"dropped":0,"extra":1})",
+           R"({"request_type":"append_log","lines":[],"lines":[],"counters":{},"dropped":0})",
+           R"({"request_type":"append_log","lines":[{"n":1e999}],"counters":{},"dropped":0})",
+           R"({"request_type":"append_log","lines":[{"a":{"b":{"c":{"d":{"e":1}}}}}],"counters":{},"dropped":0})",
+           many_lines, many_counters, wide_line}) {
+    absl::StatusOr<AppendLogRequest> r = DecodeAppendLogRequest(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad.substr(0, 120);
+    EXPECT_THAT(r.status().message(), Not(HasSubstr("SECRET-LINE")));
+  }
+  // Another request type is not ours to judge.
+  EXPECT_EQ(DecodeAppendLogRequest(*EncodeAppendAuditRequest({"x"})).status().code(),
+            absl::StatusCode::kUnimplemented);
+  // Over the relay's request limit.
+  std::string huge = R"({"request_type":"append_log","counters":{},"dropped":0,"lines":[{"a":")";
+  huge += std::string(kMaxRequestSize, 'a') + "\"}]}";
+  EXPECT_EQ(DecodeAppendLogRequest(huge).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RelayAppendLogTest, EncodingRefusesWhatTheRelayWouldRefuse) {
+  AppendLogRequest r;
+  r.lines.push_back("not an object");
+  EXPECT_EQ(EncodeAppendLogRequest(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r = AppendLogRequest{};
+  r.counters = {{"Bad Name", 1}};
+  EXPECT_EQ(EncodeAppendLogRequest(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r = AppendLogRequest{};
+  r.lines.push_back({{"a", std::string(kMaxRequestSize, 'a')}});
+  EXPECT_EQ(EncodeAppendLogRequest(r).status().code(), absl::StatusCode::kInvalidArgument);
+  // AppendLogLineSize is what a line adds to the text.
+  const nlohmann::json line = {{"event", "x"}, {"s", "$"}};
+  AppendLogRequest one, two;
+  one.lines = {line};
+  two.lines = {line, line};
+  EXPECT_EQ(EncodeAppendLogRequest(two)->size() - EncodeAppendLogRequest(one)->size(),
+            AppendLogLineSize(line));
+}
+
+TEST(RelayAppendLogTest, RepliesAreCountsOrTheRelaysError) {
+  absl::StatusOr<size_t> n = DecodeAppendLogReply(EncodeAppendLogReply(3));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 3u);
+  EXPECT_EQ(DecodeAppendLogReply(EncodeErrorReply(kErrorUnknownRequestType)).status().code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(DecodeAppendLogReply(R"({"result":{"appended":-1}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeAppendLogReply(R"({"result":{"appended":129}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeAppendLogReply("garbage").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "src/relay/relay_service.h"
 
+#include <sstream>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -153,6 +156,53 @@ TEST_F(RelayServiceTest, SigningPolicyIsServedOnlyWhenConfiguredAndWithoutUpstre
       call(RequestFrame(R"({"request_type":"get_signing_policy","payload":{}})"));
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(upstream_.credential_calls(), 0);
+}
+
+TEST_F(RelayServiceTest, EnclaveLogLinesAreWrittenAsTheRelaysOwnJsonLinesMarkedAsTheEnclaves) {
+  AppendLogRequest log;
+  log.lines.push_back({{"ts", "2026-12-06T18:00:00.000Z"},
+                       {"level", "warn"},
+                       {"event", "key_load_failed"},
+                       {"source", "relay"},  // cannot pass for the relay's own line
+                       {"reason", "invalid signing key"}});
+  log.lines.push_back({{"event", "second"}});
+  log.counters = {{"attested_replies_served", 5}, {"load_attempts", 2}};
+  log.dropped = 3;
+  SecretBytes reply =
+      service_.Handle(RequestFrame(*EncodeAppendLogRequest(log)), 1, "vsock://16:1");
+  std::string_view text = reply.RevealAsString();
+  ASSERT_TRUE(text.ends_with("$$$"));
+  absl::StatusOr<size_t> appended = DecodeAppendLogReply(text.substr(0, text.size() - 3));
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(*appended, 2u);
+  EXPECT_EQ(upstream_.credential_calls(), 0);
+  EXPECT_EQ(metrics_.requests("append_log", "ok"), 1u);
+  EXPECT_EQ(metrics_.enclave_counter("attested_replies_served"), 5u);
+  EXPECT_THAT(metrics_.RenderPrometheus(), HasSubstr("lockout_enclave_log_lines_dropped 3\n"));
+  EXPECT_THAT(metrics_.RenderPrometheus(), HasSubstr("lockout_relay_enclave_log_lines_total 2\n"));
+
+  // Each line is one JSON line of the relay's log: ts, level, event first, then "source".
+  std::vector<nlohmann::json> enclave_lines;
+  std::istringstream in(logs_.str());
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);  // every line of the log is JSON
+    if (j.value("source", "") == "enclave") enclave_lines.push_back(j);
+  }
+  ASSERT_EQ(enclave_lines.size(), 2u);
+  EXPECT_EQ(enclave_lines[0]["event"], "key_load_failed");
+  EXPECT_EQ(enclave_lines[0]["level"], "warn");
+  EXPECT_EQ(enclave_lines[0]["ts"], "2026-12-06T18:00:00.000Z");
+  EXPECT_EQ(enclave_lines[0]["reason"], "invalid signing key");
+  EXPECT_EQ(enclave_lines[1]["event"], "second");
+  EXPECT_THAT(logs_.str(), HasSubstr(R"({"ts":"2026-12-06T18:00:00.000Z","level":"warn","event":"key_load_failed","source":"enclave")"));
+
+  // A malformed report is a bad request and writes nothing.
+  SecretBytes bad = service_.Handle(
+      RequestFrame(R"({"request_type":"append_log","lines":[{"event":"x"}],"counters":{"BAD":1},"dropped":0})"),
+      2, "vsock://16:1");
+  EXPECT_EQ(metrics_.requests("append_log", "bad_request"), 0u);  // op unknown until decoded
+  EXPECT_EQ(metrics_.errors(kKindBadRequest), 1u);
+  EXPECT_EQ(metrics_.enclave_counter("BAD"), std::nullopt);
 }
 
 TEST_F(RelayServiceTest, CredentialFailureIsUpstreamUnavailable) {
