@@ -145,6 +145,16 @@ class HelpTest(unittest.TestCase):
             out = run("lockout", [*path, "--help"]).stdout
             self.assertIn("--json", out, path)
 
+    def test_json_is_accepted_where_output_is_always_json(self):
+        r = run("lockout", ["sign", "--enclave", "vsock://20:5010", "--message", "m", "--json"],
+                env_extra={"LOCKOUT_PARSE_ONLY": "1"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("lockout", ["attest", "--enclave", "unix:///nonexistent/enclave.sock", "--json",
+                            "--timeout", "2"])
+        self.assertEqual(r.returncode, 1, r.stderr)  # cannot connect: a failure, not usage
+        r = run("lockout", ["attest", "verify", "/nonexistent/doc.cbor", "--json"])
+        self.assertNotIn("unknown option", r.stderr)
+
     def test_describe_eif_has_one_file_argument(self):
         out = run("lockout", ["describe-eif", "--help"]).stdout
         self.assertNotIn("REQUIRED", out)
