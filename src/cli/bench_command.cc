@@ -33,8 +33,8 @@
 namespace lockout::cli {
 namespace {
 
-using cliutil::kExitOk;
 using cliutil::kExitFailed;
+using cliutil::kExitOk;
 using cliutil::kExitUsage;
 constexpr size_t kMaxPublicKeyFile = 64 * 1024;
 constexpr absl::Duration kPreflightTimeout = absl::Seconds(5);

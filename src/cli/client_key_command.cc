@@ -23,8 +23,8 @@
 namespace lockout::cli {
 namespace {
 
-using cliutil::kExitOk;
 using cliutil::kExitFailed;
+using cliutil::kExitOk;
 using cliutil::kExitUsage;
 
 struct CreateArgs {

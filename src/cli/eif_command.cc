@@ -203,8 +203,8 @@ void RegisterEifCommands(CLI::App& app, CommandContext& ctx) {
       "EifVersion, Measurements (PCR0, PCR1, PCR2 and, for signed images, PCR8), IsSigned,\n"
       "CheckCRC and SignatureCheck. Exits 1 with a one-line error if the file is not a valid EIF.");
   // One argument with two spellings: not ->required(), which --help would show on both.
-  describe->add_option("file,--eif-path", options->path,
-                       "The .eif file (as FILE or --eif-path FILE)")
+  describe
+      ->add_option("file,--eif-path", options->path, "The .eif file (as FILE or --eif-path FILE)")
       ->type_name("FILE");
   describe->footer("\nExample: lockout describe-eif lockout.eif");
   describe->add_flag("--allow-bad-crc", options->allow_bad_crc,

@@ -134,17 +134,17 @@ std::string UsageErrorMessage(const CLI::App& app, const CLI::ParseError& error,
       }
       const std::vector<std::string> commands = SubcommandNames(owner);
       if (!commands.empty()) {
-        return absl::StrCat(path, ": unknown command '", arg, "'", Suggest(arg, commands),
-                            " (see ", path, " --help)");
+        return absl::StrCat(path, ": unknown command '", arg, "'", Suggest(arg, commands), " (see ",
+                            path, " --help)");
       }
       return absl::StrCat(path, ": unexpected argument '", arg, "' (see ", path, " --help)");
     }
   }
   if (error.get_name() == "RequiredError" && !SubcommandNames(deepest).empty() &&
       deepest->get_subcommands().empty()) {
-    return absl::StrCat(CommandPath(deepest, program), ": a command is required: ",
-                        absl::StrJoin(SubcommandNames(deepest), ", "), " (see ",
-                        CommandPath(deepest, program), " --help)");
+    return absl::StrCat(CommandPath(deepest, program),
+                        ": a command is required: ", absl::StrJoin(SubcommandNames(deepest), ", "),
+                        " (see ", CommandPath(deepest, program), " --help)");
   }
   return absl::StrCat(CommandPath(deepest, program), ": ", Cli11Message(error), " (see ",
                       CommandPath(deepest, program), " --help)");
