@@ -21,6 +21,7 @@
 #include "src/attest/certificate.h"
 #include "src/attest/verifier.h"
 #include "src/cli/commands.h"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
@@ -32,9 +33,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr int kExitOk = 0;
-constexpr int kExitRejected = 1;
-constexpr int kExitUsage = 2;
+using cliutil::kExitOk;
+using cliutil::kExitUsage;
+constexpr int kExitRejected = cliutil::kExitFailed;
 constexpr size_t kMaxInputFile = 1 << 20;
 
 constexpr char kVerifyHelp[] =
@@ -60,6 +61,7 @@ struct VerifyArgs {
   std::string root_path;
   std::string at;
   std::vector<std::string> expect_pcr;
+  bool json = false;  // accepted for scripts: the output is always JSON
 };
 
 int UsageError(std::string_view message) {
@@ -215,6 +217,7 @@ void RegisterAttestCommands(CLI::App& app, CommandContext& ctx) {
       ->add_option("--expect-pcr", args->expect_pcr,
                    "Require PCR N to equal HEX (repeatable), e.g. --expect-pcr 0=f4d4...")
       ->allow_extra_args(false);
+  verify->add_flag("--json", args->json, "JSON output (the default: verify always prints JSON)");
   verify->footer(kVerifyFooter);
   verify->callback([&ctx, args] { ctx.exit_code = RunVerify(*args); });
 }

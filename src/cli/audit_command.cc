@@ -16,6 +16,7 @@
 #include "src/attest/certificate.h"
 #include "src/audit/audit_verifier.h"
 #include "src/cli/commands.h"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/operator/attest_client.h"
@@ -23,12 +24,12 @@
 namespace lockout::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitRejected = 1;
-constexpr int kExitUsage = 2;
+using cliutil::kExitOk;
+constexpr int kExitRejected = cliutil::kExitFailed;
+using cliutil::kExitUsage;
 
 constexpr char kFooter[] = R"(
-What is checked (docs/PROTOCOL.md §5 "Audit trail"):
+What is checked (docs/PROTOCOL.md, "Audit trail"):
   * every line is an audit record in its one encoding;
   * every chain (one per enclave boot) starts with a genesis whose attestation document is
     checked against --root-cert (default: the AWS Nitro root G1; a local-aws NSM has its own root,

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/clock.h"
 #include "src/common/file.h"
 #include "src/loadgen/client_key_authenticator.h"
@@ -32,9 +33,9 @@
 namespace lockout::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
+using cliutil::kExitFailed;
+using cliutil::kExitOk;
+using cliutil::kExitUsage;
 constexpr size_t kMaxPublicKeyFile = 64 * 1024;
 constexpr absl::Duration kPreflightTimeout = absl::Seconds(5);
 

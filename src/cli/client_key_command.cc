@@ -15,6 +15,7 @@
 #include "src/auth/client_key.h"
 #include "src/auth/request_auth.h"
 #include "src/cli/commands.h"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/encoding.h"
 #include "src/operator/client_key_file.h"
 #include "src/signpolicy/signing_policy.h"
@@ -22,9 +23,9 @@
 namespace lockout::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
+using cliutil::kExitFailed;
+using cliutil::kExitOk;
+using cliutil::kExitUsage;
 
 struct CreateArgs {
   std::string out;

@@ -29,6 +29,11 @@ struct DescribeEifOptions {
 };
 
 int RunDescribeEif(const DescribeEifOptions& options) {
+  if (options.path.empty()) {
+    std::cerr << "lockout describe-eif: give the image, FILE or --eif-path FILE (see lockout "
+                 "describe-eif --help)\n";
+    return 2;
+  }
   eif::EifReadOptions read;
   read.require_valid_crc = !options.allow_bad_crc;
   absl::StatusOr<eif::EifImage> image = eif::EifReader::Open(options.path, read);
@@ -87,12 +92,17 @@ int RunBuildEif(const BuildEifOptions& options) {
     std::cerr << "lockout: build-eif: " << message << "\n";
     return 1;
   };
+  // Flags that do not go together are usage errors (exit 2, docs/CLI.md).
+  const auto usage = [](absl::string_view message) {
+    std::cerr << "lockout: build-eif: " << message << "\n";
+    return 2;
+  };
   const bool build_eif = !options.output.empty() || !options.blobs.empty();
   if (build_eif && (options.output.empty() || options.blobs.empty())) {
-    return fail("--blobs DIR and --output FILE go together (or use --rootfs-dir DIR alone)");
+    return usage("--blobs DIR and --output FILE go together (or use --rootfs-dir DIR alone)");
   }
   if (!build_eif && options.rootfs_dir.empty()) {
-    return fail("nothing to write: give --blobs DIR --output FILE, --rootfs-dir DIR, or both");
+    return usage("nothing to write: give --blobs DIR --output FILE, --rootfs-dir DIR, or both");
   }
   if (build_eif && options.argv.empty()) {
     return fail(
@@ -192,7 +202,11 @@ void RegisterEifCommands(CLI::App& app, CommandContext& ctx) {
       "Measure an enclave image file (EIF): prints JSON like `nitro-cli describe-eif` with\n"
       "EifVersion, Measurements (PCR0, PCR1, PCR2 and, for signed images, PCR8), IsSigned,\n"
       "CheckCRC and SignatureCheck. Exits 1 with a one-line error if the file is not a valid EIF.");
-  describe->add_option("file,--eif-path", options->path, "Path of the .eif file")->required();
+  // One argument with two spellings: not ->required(), which --help would show on both.
+  describe
+      ->add_option("file,--eif-path", options->path, "The .eif file (as FILE or --eif-path FILE)")
+      ->type_name("FILE");
+  describe->footer("\nExample: lockout describe-eif lockout.eif");
   describe->add_flag("--allow-bad-crc", options->allow_bad_crc,
                      "Report a CRC mismatch as \"CheckCRC\": false instead of failing");
   describe->callback([&ctx, options] { ctx.exit_code = RunDescribeEif(*options); });

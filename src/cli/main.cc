@@ -1,17 +1,18 @@
 // `lockout`: the operator and developer CLI.
 
 #include <cstdio>
-#include <exception>
+#include <optional>
 
 #include "CLI/CLI.hpp"
 #include "src/cli/commands.h"
+#include "src/cliutil/cli_conventions.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "lockout: keep a signing key usable only inside one measured AWS Nitro Enclave.\n"
       "Run `lockout COMMAND --help` for what each command does."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "lockout 0.1.0");
+  lockout::cliutil::AddVersionFlag(app, "lockout");
   lockout::cli::CommandContext ctx;
   lockout::cli::RegisterAttestCommands(app, ctx);
   lockout::cli::RegisterAuditCommands(app, ctx);
@@ -23,12 +24,8 @@ int main(int argc, char** argv) {
   lockout::cli::RegisterNsmCommands(app, ctx);
   lockout::cli::RegisterOperatorCommands(app, ctx);
   lockout::cli::RegisterSigningPolicyCommands(app, ctx);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every other parse error is a usage error, exit 2 like the
-    // commands' own argument checks (CLI11's own codes, 100-120, would mean nothing to scripts).
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  // --help and --version exit 0; every parse error is a usage error, exit 2 with the closest
+  // command or flag (docs/CLI.md), like the commands' own argument checks.
+  if (std::optional<int> done = lockout::cliutil::Parse(app, argc, argv, "lockout")) return *done;
   return ctx.exit_code;
 }

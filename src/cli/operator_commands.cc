@@ -23,6 +23,7 @@
 #include "src/attest/certificate.h"
 #include "src/auth/request_auth.h"
 #include "src/cli/commands.h"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/secret_bytes.h"
@@ -48,11 +49,12 @@
 namespace lockout::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInconclusive = 3;
-constexpr int kExitBreakGlass = 4;
+// The exit-code table (docs/CLI.md).
+using cliutil::kExitBreakGlass;
+using cliutil::kExitFailed;
+using cliutil::kExitInconclusive;
+using cliutil::kExitOk;
+using cliutil::kExitUsage;
 constexpr size_t kMaxInputFile = 1 << 20;
 
 // The --help footer of every command that talks to AWS.
@@ -104,7 +106,8 @@ absl::StatusOr<ops::AwsSession> Session() {
   return s;
 }
 
-// --message TEXT, --bytes-b64 B64 or --message-file FILE (exactly one).
+// --message TEXT, --bytes-b64 B64 or --message-file FILE (exactly one); `--message -` and
+// `--message-file -` read the message from standard input.
 struct MessageArgs {
   std::string message;
   std::string bytes_b64;
@@ -114,10 +117,13 @@ struct MessageArgs {
 };
 
 void AddMessageOptions(CLI::App* cmd, MessageArgs& m) {
-  auto* text = cmd->add_option("--message", m.message, "The message, as text (UTF-8 bytes)");
+  auto* text = cmd->add_option("--message", m.message,
+                               "The message, as text (UTF-8 bytes); - reads it from standard "
+                               "input (to sign the one character -, use --bytes-b64 LQ==)");
   auto* b64 = cmd->add_option("--bytes-b64", m.bytes_b64, "The message, as standard base64");
-  auto* file =
-      cmd->add_option("--message-file", m.file, "The message: this file's bytes (<= 1 MiB)");
+  auto* file = cmd->add_option("--message-file", m.file,
+                               "The message: this file's bytes (<= 1 MiB); - for standard input")
+                   ->type_name("FILE");
   text->excludes(b64);
   file->excludes(text);
   file->excludes(b64);
@@ -130,10 +136,11 @@ absl::StatusOr<Bytes> MessageBytes(CLI::App* cmd, const MessageArgs& m) {
   if (int{text} + int{b64} + int{file} != 1)
     return absl::InvalidArgumentError(
         "give exactly one of --message, --bytes-b64 or --message-file");
-  if (file) {
-    absl::StatusOr<std::string> bytes = ReadFileString(m.file, kMaxInputFile);
+  if (file || (text && m.message == "-")) {
+    const char* flag = file ? "--message-file" : "--message";
+    absl::StatusOr<std::string> bytes = cliutil::ReadInput(file ? m.file : "-", kMaxInputFile);
     if (!bytes.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--message-file: ", bytes.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", bytes.status().message()));
     }
     return ToBytes(*bytes);
   }
@@ -305,7 +312,7 @@ int RunPolicyLint(const PolicyArgs& a) {
   if (ParseOnly()) return kExitOk;
   std::string text;
   if (!a.lint_file.empty()) {
-    absl::StatusOr<std::string> t = ReadFileString(a.lint_file, kMaxInputFile);
+    absl::StatusOr<std::string> t = cliutil::ReadInput(a.lint_file, kMaxInputFile);
     if (!t.ok()) {
       std::cerr << "lockout: cannot read FILE: " << t.status().message() << "\n";
       return kExitInconclusive;
@@ -421,6 +428,7 @@ struct DoctorArgs {
   std::string relay = "vsock://1:5011";
   std::string enclave = "vsock://20:5010";
   int min_validity_minutes = 10;
+  bool json = false;
 };
 
 int RunDoctor(const DoctorArgs& a) {
@@ -437,7 +445,7 @@ int RunDoctor(const DoctorArgs& a) {
   o.min_validity = absl::Minutes(a.min_validity_minutes);
   absl::StatusOr<ops::AwsSession> session = ops::AwsSessionFromEnvironment();
   ops::DoctorReport report = ops::RunDoctor(session, o);
-  std::cout << report.Text();
+  std::cout << (a.json ? report.ToJson().dump(2) + "\n" : report.Text());
   return report.ok() ? kExitOk : kExitFailed;
 }
 
@@ -451,6 +459,7 @@ struct SignArgs {
   std::string client_key;  // sign the request (v2, for an enclave with a signing policy)
   bool attest = false;     // ask for an attested reply
   std::string out;         // where the attested reply goes (default: stdout)
+  bool json = false;       // accepted everywhere a script parses output: sign always prints JSON
 };
 
 // `lockout sign --attest`: one sign request with "attest" (docs/PROTOCOL.md §2, "Attested
@@ -627,8 +636,8 @@ int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
   if (a.public_key.empty() || a.signature.empty()) {
     return Usage("verify needs --public-key and --signature (or --attested REPLY.json)");
   }
-  if (!a.expect_pcr.empty() || !a.roots.empty() || !a.nonce.empty() || a.json) {
-    return Usage("--expect-pcr, --root-cert, --nonce and --json go with --attested");
+  if (!a.expect_pcr.empty() || !a.roots.empty() || !a.nonce.empty()) {
+    return Usage("--expect-pcr, --root-cert and --nonce go with --attested");
   }
   absl::StatusOr<Bytes> sig = HexDecodeAllowPrefix(a.signature);
   if (!sig.ok() || sig->empty()) return Usage("--signature must be hex (0x allowed)");
@@ -642,10 +651,20 @@ int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
   absl::Status ok = ops::VerifySignature(pem, *message, *sig);
   if (absl::IsInvalidArgument(ok)) return Usage(absl::StrCat("--public-key: ", ok.message()));
   if (!ok.ok()) {
-    std::cout << "signature INVALID\n";
+    if (a.json) {
+      std::cout << nlohmann::ordered_json{{"ok", false}, {"failure", Std(ok.message())}}.dump()
+                << "\n";
+    } else {
+      std::cout << "signature INVALID\n";
+    }
     return Fail(Std(ok.message()));
   }
-  std::cout << "signature OK (" << *ops::PublicKeyType(pem) << ")\n";
+  const std::string key_type = *ops::PublicKeyType(pem);
+  if (a.json) {
+    std::cout << nlohmann::ordered_json{{"ok", true}, {"key_type", key_type}}.dump() << "\n";
+  } else {
+    std::cout << "signature OK (" << key_type << ")\n";
+  }
   return kExitOk;
 }
 
@@ -656,6 +675,7 @@ struct AttestClientArgs {
   std::vector<std::string> expect_pcr;
   std::vector<std::string> roots;
   double timeout_s = 10;
+  bool json = false;  // accepted for scripts: the output is always JSON
 };
 
 int RunAttestClient(const AttestClientArgs& a) {
@@ -709,7 +729,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto a = std::make_shared<PolicyArgs>();
     auto* cmd = app.add_subcommand(
         "policy",
-        "Write the KMS key policy that locks the key to one enclave image (ARCHITECTURE §6).\n"
+        "Write the KMS key policy that locks the key to one enclave image.\n"
         "  seed: the tutorial's end state (leaks the key through ReEncrypt and the admin's\n"
         "  CreateGrant/PutKeyPolicy); recommended (default): an admin role that cannot decrypt,\n"
         "  grant or rewrite the policy; explicit Denies of Decrypt without the right\n"
@@ -750,7 +770,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "break-glass principal may rewrite the policy; 3 the policy could not be read or\n"
         "parsed; 2 usage error.\n"
         "Example: lockout policy lint policy.json   |   lockout policy lint --kms-key ID");
-    lint->add_option("FILE", a->lint_file, "The policy document (JSON)");
+    lint->add_option("FILE", a->lint_file, "The policy document (JSON); - for standard input");
     lint->footer(kAwsConfigHelp);
     lint->add_option(
         "--kms-key", a->lint_kms_key,
@@ -788,7 +808,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "revoked, probe keys scheduled for deletion, the secret checked untouched.\n"
         "Exit: 0 every leak path tried is closed (the debug-mode Decrypt is tried only with\n"
         "--nsm; without it that line says `not tried` and is left out); 1 a leak path is OPEN;\n"
-        "3 inconclusive (none open, but one could not be tried); 2 usage error.");
+        "3 inconclusive (none open, but one could not be tried); 2 usage error.\n"
+        "Example: lockout check-lockout --kms-key alias/lockout --secret lockout/signing-key "
+        "--json");
     cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
@@ -815,7 +837,6 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Check a running setup end to end (credentials, secret, relay, enclave, PCR0 vs policy)\n"
         "and name the first broken link.");
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
-    cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key,
                     "Compare the enclave's PCR0 with this key's policy (key id, key ARN, "
                     "alias/NAME or alias ARN)");
@@ -824,6 +845,12 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--min-validity", a->min_validity_minutes,
                     "Minutes credentials must stay valid")
         ->capture_default_str();
+    cmd->add_flag("--json", a->json,
+                  "Print the checks as JSON: {ok, first_broken, checks: [{name, state, detail}]}");
+    cmd->footer(absl::StrCat(
+        "\nExit: 0 every link works; 1 a link is broken (named on the last line); 2 usage "
+        "error.\nExample: lockout doctor --secret lockout/signing-key --kms-key alias/lockout\n\n",
+        kAwsConfigHelp));
     cmd->callback([a, &ctx] { ctx.exit_code = RunDoctor(*a); });
   }
   // sign
@@ -851,6 +878,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                   "for `lockout verify --attested`");
     cmd->add_option("--out", a->out, "With --attest: write the attested reply to FILE")
         ->type_name("FILE");
+    cmd->add_flag("--json", a->json,
+                  "JSON output (the default: sign always prints one JSON object, "
+                  "{\"signature\": HEX}; v1 the seed's reply)");
     cmd->footer(
         "\nAn enclave started with --signing-policy serves only requests signed by a client its\n"
         "policy lists (docs/PROTOCOL.md, \"Authenticated requests\"): pass that client's key "
@@ -871,7 +901,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto* cmd = app.add_subcommand(
         "verify",
         "Verify a signature: ECDSA with SHA-256 (DER) for EC keys, Ed25519 raw.\n"
-        "Example: lockout verify --public-key key.pem --message 'Hello' --signature 0x3081...\n"
+        "Example: lockout verify --public-key key.pem --message 'Hello' "
+        "--signature \"$(cat sig.hex)\"\n"
+        "  (sig.hex: lockout sign --enclave vsock://20:5010 --message 'Hello' | jq -r .signature)\n"
         "Or an attested reply (lockout sign --attest) end to end:\n"
         "  lockout verify --attested reply.json --message 'Hello' --expect-pcr 0=HEX "
         "--expect-pcr 16=HEX");
@@ -894,7 +926,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--nonce", a->nonce,
                     "With --attested: also require the document's nonce to be this (hex), the "
                     "one you sent, rather than only the one the reply file's request names");
-    cmd->add_flag("--json", a->json, "With --attested: print every check as JSON");
+    cmd->add_flag("--json", a->json,
+                  "Print the verdict as JSON: {ok, key_type} or {ok, failure}; with --attested "
+                  "every check");
     cmd->footer(
         "\n--attested checks, and names the first that fails: message (the reply's request is\n"
         "for the message given), document (COSE signature and certificate chain to a trusted\n"
@@ -925,7 +959,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         ->add_option("--root,--root-cert", a->roots,
                      "Extra trusted root PEM (e.g. local-aws's NSM root); AWS root G1 always")
         ->allow_extra_args(false);
-    attest->add_option("--timeout", a->timeout_s, "Seconds");
+    attest->add_option("--timeout", a->timeout_s, "Seconds")->capture_default_str();
+    attest->add_flag("--json", a->json, "JSON output (the default: attest always prints JSON)");
     attest->footer(
         "\nClient mode: lockout attest --enclave URI [--expect-pcr N=HEX]... [--root PEM]\n"
         "sends a fresh random nonce, verifies the document, the nonce, the PCRs and that it binds\n"

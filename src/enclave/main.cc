@@ -8,9 +8,11 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/logger.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/enclave_app.h"
@@ -146,7 +148,8 @@ int main(int argc, char** argv) {
                "--signing-policy FILE) instead of a file in the image. Sealed the same way, so a "
                "relay serving any policy but the one the key policy pins gets the key refused");
   cli.add_flag("--audit", config.audit,
-               "Keep an audit trail (docs/PROTOCOL.md §5): one record per signature and refusal "
+               "Keep an audit trail (docs/PROTOCOL.md, \"Audit trail\"): one record per signature "
+               "and refusal "
                "(client, request digest, key, op, verdict), hash-chained, signed per batch by an "
                "audit key generated at boot (attested through the NSM) and sent to the relay "
                "(lockout-relay --audit-log FILE). Check the file with `lockout audit verify`");
@@ -165,10 +168,10 @@ int main(int argc, char** argv) {
                "and the health counters go to the relay every second, which writes the lines "
                "into its own log (\"source\":\"enclave\") and serves the counters with its "
                "metrics as lockout_enclave_<name>: a production enclave has no console");
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+  // --version names the commit (never a dirty marker or a date): see src/cliutil/CMakeLists.txt.
+  lockout::cliutil::AddVersionFlag(cli, "lockout-enclave");
+  if (std::optional<int> done = lockout::cliutil::Parse(cli, argc, argv, "lockout-enclave")) {
+    return *done;
   }
 
   lockout::LogLevel level;

@@ -240,4 +240,18 @@ std::string DoctorReport::Text() const {
   return out;
 }
 
+nlohmann::ordered_json DoctorReport::ToJson() const {
+  nlohmann::ordered_json out;
+  out["ok"] = ok();
+  out["first_broken"] = first_broken ? nlohmann::ordered_json(*first_broken) : nullptr;
+  out["checks"] = nlohmann::ordered_json::array();
+  for (const DoctorCheck& c : checks) {
+    const char* state = c.state == CheckState::kOk       ? "ok"
+                        : c.state == CheckState::kFailed ? "failed"
+                                                         : "skipped";
+    out["checks"].push_back({{"name", c.name}, {"state", state}, {"detail", c.detail}});
+  }
+  return out;
+}
+
 }  // namespace lockout::ops

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "src/net/endpoint.h"
 #include "src/operator/aws_session.h"
 
@@ -52,6 +53,9 @@ struct DoctorReport {
   bool ok() const { return !first_broken.has_value(); }
   // One line per check with ✓ / ✗ / · and the verdict line.
   std::string Text() const;
+  // {"ok": bool, "first_broken": NAME or null,
+  //  "checks": [{"name", "state": "ok" | "failed" | "skipped", "detail"}, ...]} (docs/CLI.md).
+  nlohmann::ordered_json ToJson() const;
 };
 
 // `session` may hold an error (then the AWS checks fail with it).

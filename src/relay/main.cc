@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "src/awsclient/aws_environment.h"
 #include "src/awsclient/imds_client.h"
+#include "src/cliutil/cli_conventions.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
 #include "src/common/logger.h"
@@ -80,7 +81,9 @@ std::string ServeMetricsHint() {
   return "--metrics takes tcp://HOST:PORT, e.g. tcp://127.0.0.1:9611";
 }
 
-absl::Status Run(const Flags& flags) {
+// `usage_error` is true when the status is about the flags themselves (exit 2, not 1).
+absl::Status Run(const Flags& flags, bool& usage_error) {
+  usage_error = true;
   LogLevel level;
   if (!ParseLogLevel(flags.log_level, &level)) {
     return absl::InvalidArgumentError("--log-level must be debug, info, warn or error");
@@ -115,6 +118,7 @@ absl::Status Run(const Flags& flags) {
     if (!parsed->is_tcp()) return absl::InvalidArgumentError(ServeMetricsHint());
     metrics_endpoint = *parsed;
   }
+  usage_error = false;
 
   const awsclient::AwsEnvironment env;
   ASSIGN_OR_RETURN(awsclient::EndpointConfig imds, env.ImdsEndpoint());
@@ -274,7 +278,7 @@ int main(int argc, char** argv) {
       "the standard variables (AWS_ENDPOINT_URL_SECRETS_MANAGER, "
       "AWS_EC2_METADATA_SERVICE_ENDPOINT,\n"
       "AWS_REGION, AWS_CA_BUNDLE). Stops cleanly on SIGTERM/SIGINT."};
-  app.set_version_flag("--version", "lockout-relay 0.1.0");
+  lockout::cliutil::AddVersionFlag(app, "lockout-relay");
   app.add_option("--listen", flags.listen,
                  "where the enclave connects: vsock://CID:PORT, tcp://HOST:PORT, unix:///PATH")
       ->capture_default_str();
@@ -332,15 +336,14 @@ int main(int argc, char** argv) {
                  "--audit) to this file as JSON lines, fdatasync'ed per batch before the enclave "
                  "is told it was written. Check it with `lockout audit verify FILE`: the relay "
                  "can drop or delay records, not alter or forge them undetected");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+  if (std::optional<int> done = lockout::cliutil::Parse(app, argc, argv, "lockout-relay")) {
+    return *done;
   }
-  absl::Status status = lockout::relay::Run(flags);
+  bool usage_error = false;
+  absl::Status status = lockout::relay::Run(flags, usage_error);
   if (!status.ok()) {
     std::fprintf(stderr, "lockout-relay: %s\n", std::string(status.message()).c_str());
-    return 1;
+    return usage_error ? lockout::cliutil::kExitUsage : lockout::cliutil::kExitFailed;
   }
-  return 0;
+  return lockout::cliutil::kExitOk;
 }

@@ -245,7 +245,7 @@ class BuildEifTest(harness.TempDirTestCase):
                 (["--output", out, "--", *ARGV], "--blobs DIR and --output FILE go together"),
                 (["--", *ARGV], "nothing to write")):
             r = self.build(*args, check=False)
-            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.returncode, 2, r.stderr)  # flags that do not go together
             self.assertIn(message, r.stderr.decode())
         # Usage errors are exit 2, like every command's.
         self.assertEqual(self.build("--bogus", "--", *ARGV, check=False).returncode, 2)

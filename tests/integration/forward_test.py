@@ -227,7 +227,7 @@ class ForwardTest(runtime_test.RuntimeTestCase):
             r = harness.run([self.relay_bin, "--listen", "tcp://127.0.0.1:0", "--allow-secret",
                              SECRET, "--region", "us-east-1", "--forward", spec], text=True,
                             env=self.la.process_env(relay=True))
-            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.returncode, 2, r.stderr)  # a bad flag: usage error
             self.assertIn(says, r.stderr)
             self.assertIn("tcp://0.0.0.0:5010=vsock://16:5010", r.stderr)  # the example
 
