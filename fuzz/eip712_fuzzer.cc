@@ -29,8 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   typed->domain_separator().end());
   preimage.insert(preimage.end(), typed->message_hash().begin(), typed->message_hash().end());
   Check(lockout::crypto::Keccak256(preimage) == typed->digest(), "digest formula");
-  auto reparsed = lockout::eth::TypedData::Parse(nlohmann::json::parse(text).dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  auto reparsed = lockout::eth::TypedData::Parse(
+      nlohmann::json::parse(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   Check(reparsed.ok() && reparsed->digest() == typed->digest(), "digest not stable under dump");
   return 0;
 }

@@ -108,8 +108,7 @@ class Eip712Encoder {
  public:
   explicit Eip712Encoder(const TypedData& data) : data_(data) {}
 
-  absl::StatusOr<Keccak256Digest> HashStruct(std::string_view type, const json& value,
-                                             int depth) {
+  absl::StatusOr<Keccak256Digest> HashStruct(std::string_view type, const json& value, int depth) {
     auto it = data_.types_.find(type);
     if (it == data_.types_.end()) return Error("struct type is not defined");
     if (depth > data_.limits_.max_depth) return Error("value nested too deeply");
@@ -143,7 +142,8 @@ class Eip712Encoder {
 
  private:
   absl::Status FieldError(std::string_view type, std::string_view field, std::string_view why) {
-    return Error(absl::StrCat("field '", Absl(field), "' of struct '", Absl(type), "' ", Absl(why)));
+    return Error(
+        absl::StrCat("field '", Absl(field), "' of struct '", Absl(type), "' ", Absl(why)));
   }
 
   absl::StatusOr<Word> EncodeValue(std::string_view field_type, const json& value,
@@ -220,14 +220,14 @@ class Eip712Encoder {
           return q->magnitude;
         }
         // intN: -2^(N-1) <= v <= 2^(N-1) - 1.
-        const bool in_range =
-            magnitude_bits <= bits - 1 ||
-            (q->negative && magnitude_bits == bits && q->magnitude == [&] {
-              Uint256 limit{};
-              limit[static_cast<size_t>(32 - bits / 8)] = 0x80;
-              return limit;
-            }());
-        if (!in_range) return FieldError(type, field, absl::StrCat("is out of range for int", bits));
+        const bool in_range = magnitude_bits <= bits - 1 ||
+                              (q->negative && magnitude_bits == bits && q->magnitude == [&] {
+                                Uint256 limit{};
+                                limit[static_cast<size_t>(32 - bits / 8)] = 0x80;
+                                return limit;
+                              }());
+        if (!in_range)
+          return FieldError(type, field, absl::StrCat("is out of range for int", bits));
         return q->negative ? Negate(q->magnitude) : q->magnitude;
       }
     }
@@ -289,8 +289,7 @@ absl::Status TypedData::ParseTypes(const json& types) {
       }
       size_t unused;
       if (AtomicKind(base, unused) == Atomic::kNone && types_.find(base) == types_.end()) {
-        return Error(absl::StrCat("field '", f.name, "' of type '", name,
-                                  "' has an unknown type"));
+        return Error(absl::StrCat("field '", f.name, "' of type '", name, "' has an unknown type"));
       }
     }
   }
@@ -352,7 +351,8 @@ absl::StatusOr<TypedData> TypedData::Create(const json& j, const Eip712Limits& l
       {"salt", "bytes32"}};
   for (const Field& f : domain_type->second) {
     bool standard = false;
-    for (const auto& [name, type] : kDomainFields) standard = standard || (f.name == name && f.type == type);
+    for (const auto& [name, type] : kDomainFields)
+      standard = standard || (f.name == name && f.type == type);
     if (!standard) {
       return Error(absl::StrCat("EIP712Domain field '", f.name,
                                 "' is not one of the EIP's (name, version, chainId, "

@@ -40,8 +40,8 @@ struct Eip712Limits {
   size_t max_fields_per_type = 64;
   size_t max_array_dimensions = 4;
   size_t max_array_length = 1024;
-  int max_depth = 16;            // structs and arrays nested in a value
-  size_t max_values = 1 << 16;   // values encoded in one hashStruct (all levels together)
+  int max_depth = 16;           // structs and arrays nested in a value
+  size_t max_values = 1 << 16;  // values encoded in one hashStruct (all levels together)
 };
 
 class TypedData final {

@@ -21,8 +21,7 @@ void AppendHeader(Bytes& out, size_t length, uint8_t short_base) {
 }
 
 absl::Status DecodeError(size_t offset, std::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("rlp: ", Absl(why), " at offset ", offset));
+  return absl::InvalidArgumentError(absl::StrCat("rlp: ", Absl(why), " at offset ", offset));
 }
 
 class Decoder {
@@ -114,8 +113,8 @@ Bytes RlpEncode(const RlpItem& item) {
 
 absl::StatusOr<RlpItem> RlpDecode(ByteView encoded, const RlpLimits& limits) {
   if (encoded.size() > limits.max_input_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("rlp: input of ", encoded.size(),
-                                                   " bytes exceeds ", limits.max_input_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rlp: input of ", encoded.size(), " bytes exceeds ", limits.max_input_bytes));
   }
   Decoder decoder(encoded, limits);
   size_t pos = 0;

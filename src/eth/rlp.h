@@ -28,7 +28,9 @@ struct RlpItem {
   Bytes bytes;                // when !is_list
   std::vector<RlpItem> list;  // when is_list
 
-  static RlpItem String(ByteView data) { return RlpItem{false, Bytes(data.begin(), data.end()), {}}; }
+  static RlpItem String(ByteView data) {
+    return RlpItem{false, Bytes(data.begin(), data.end()), {}};
+  }
   static RlpItem List(std::vector<RlpItem> items) { return RlpItem{true, {}, std::move(items)}; }
   bool operator==(const RlpItem&) const = default;
 };

@@ -25,8 +25,8 @@ absl::Status FieldError(std::string_view field, std::string_view why) {
 }
 
 constexpr std::string_view kKnownMembers[] = {
-    "from",  "to",    "gas",   "gasLimit", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas",
-    "value", "data",  "input", "nonce",    "chainId",  "type",         "accessList"};
+    "from",  "to",   "gas",   "gasLimit", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas",
+    "value", "data", "input", "nonce",    "chainId",  "type",         "accessList"};
 
 const json* Member(const json& object, std::string_view name) {
   auto it = object.find(std::string(name));
@@ -83,8 +83,7 @@ absl::StatusOr<std::vector<AccessListEntry>> ParseAccessList(const json& value,
   for (const json& entry : value) {
     if (!entry.is_object() || entry.size() != 2 || !entry.contains("address") ||
         !entry.contains("storageKeys")) {
-      return FieldError("accessList",
-                        "has an entry that is not {\"address\", \"storageKeys\"}");
+      return FieldError("accessList", "has an entry that is not {\"address\", \"storageKeys\"}");
     }
     AccessListEntry parsed;
     auto address = ParseAddressMember(entry["address"], "accessList.address");
@@ -131,20 +130,29 @@ std::vector<Bytes> BodyFields(const Transaction& tx) {
   std::vector<Bytes> f;
   switch (tx.type) {
     case TransactionType::kLegacy:
-      f = {RlpEncodeUint(tx.nonce), RlpEncodeUint(tx.gas_price), RlpEncodeUint(tx.gas_limit),
-           EncodeAddressOrEmpty(tx.to), RlpEncodeUint(tx.value), RlpEncodeString(tx.data)};
+      f = {RlpEncodeUint(tx.nonce),     RlpEncodeUint(tx.gas_price), RlpEncodeUint(tx.gas_limit),
+           EncodeAddressOrEmpty(tx.to), RlpEncodeUint(tx.value),     RlpEncodeString(tx.data)};
       break;
     case TransactionType::kAccessList:
-      f = {RlpEncodeUint(tx.chain_id.value_or(Uint256{})), RlpEncodeUint(tx.nonce),
-           RlpEncodeUint(tx.gas_price), RlpEncodeUint(tx.gas_limit),
-           EncodeAddressOrEmpty(tx.to), RlpEncodeUint(tx.value), RlpEncodeString(tx.data),
+      f = {RlpEncodeUint(tx.chain_id.value_or(Uint256{})),
+           RlpEncodeUint(tx.nonce),
+           RlpEncodeUint(tx.gas_price),
+           RlpEncodeUint(tx.gas_limit),
+           EncodeAddressOrEmpty(tx.to),
+           RlpEncodeUint(tx.value),
+           RlpEncodeString(tx.data),
            EncodeAccessList(tx.access_list)};
       break;
     case TransactionType::kDynamicFee:
-      f = {RlpEncodeUint(tx.chain_id.value_or(Uint256{})), RlpEncodeUint(tx.nonce),
-           RlpEncodeUint(tx.max_priority_fee_per_gas), RlpEncodeUint(tx.max_fee_per_gas),
-           RlpEncodeUint(tx.gas_limit), EncodeAddressOrEmpty(tx.to), RlpEncodeUint(tx.value),
-           RlpEncodeString(tx.data), EncodeAccessList(tx.access_list)};
+      f = {RlpEncodeUint(tx.chain_id.value_or(Uint256{})),
+           RlpEncodeUint(tx.nonce),
+           RlpEncodeUint(tx.max_priority_fee_per_gas),
+           RlpEncodeUint(tx.max_fee_per_gas),
+           RlpEncodeUint(tx.gas_limit),
+           EncodeAddressOrEmpty(tx.to),
+           RlpEncodeUint(tx.value),
+           RlpEncodeString(tx.data),
+           EncodeAccessList(tx.access_list)};
       break;
   }
   return f;
@@ -232,12 +240,13 @@ absl::StatusOr<Transaction> TransactionFromJson(const json& j, const Transaction
   }
 
   if (tx.type == TransactionType::kDynamicFee) {
-    if (gas_price != nullptr) return FieldError("gasPrice", "is not allowed in a type 2 transaction");
+    if (gas_price != nullptr)
+      return FieldError("gasPrice", "is not allowed in a type 2 transaction");
     if (max_fee == nullptr) return FieldError("maxFeePerGas", "is missing");
     if (max_priority == nullptr) return FieldError("maxPriorityFeePerGas", "is missing");
     ASSIGN_OR_RETURN(tx.max_fee_per_gas, ParseQuantity(*max_fee, "maxFeePerGas"));
     ASSIGN_OR_RETURN(tx.max_priority_fee_per_gas,
-                         ParseQuantity(*max_priority, "maxPriorityFeePerGas"));
+                     ParseQuantity(*max_priority, "maxPriorityFeePerGas"));
     if (tx.max_priority_fee_per_gas > tx.max_fee_per_gas) {
       return FieldError("maxPriorityFeePerGas", "is larger than maxFeePerGas");
     }
@@ -342,8 +351,8 @@ absl::StatusOr<SignedTransaction> DecodeSignedTransaction(ByteView raw,
     body = raw.subspan(1);
   }
   RlpLimits rlp_limits;
-  rlp_limits.max_input_bytes = limits.max_data_bytes + 64 * 1024 +
-                               limits.max_storage_keys * 33 + limits.max_access_list_entries * 24;
+  rlp_limits.max_input_bytes = limits.max_data_bytes + 64 * 1024 + limits.max_storage_keys * 33 +
+                               limits.max_access_list_entries * 24;
   rlp_limits.max_depth = 4;
   auto decoded = RlpDecode(body, rlp_limits);
   if (!decoded.ok()) return TxError(Std(decoded.status().message()));
@@ -362,8 +371,7 @@ absl::StatusOr<SignedTransaction> DecodeSignedTransaction(ByteView raw,
   }
   ASSIGN_OR_RETURN(tx.nonce, RlpItemToUint(f[i++], "nonce"));
   if (tx.type == TransactionType::kDynamicFee) {
-    ASSIGN_OR_RETURN(tx.max_priority_fee_per_gas,
-                         RlpItemToUint(f[i++], "maxPriorityFeePerGas"));
+    ASSIGN_OR_RETURN(tx.max_priority_fee_per_gas, RlpItemToUint(f[i++], "maxPriorityFeePerGas"));
     ASSIGN_OR_RETURN(tx.max_fee_per_gas, RlpItemToUint(f[i++], "maxFeePerGas"));
   } else {
     ASSIGN_OR_RETURN(tx.gas_price, RlpItemToUint(f[i++], "gasPrice"));

@@ -30,17 +30,16 @@ const json kDomain = json::parse(R"({"name": "Ether Mail", "version": "1", "chai
 
 // The EIP-712 specification's example (assets/eip-712/Example.js).
 json MailExample() {
-  return json{
-      {"types",
-       {{"EIP712Domain", kDomainType},
-        {"Person", json::parse(R"([{"name": "name", "type": "string"},
+  return json{{"types",
+               {{"EIP712Domain", kDomainType},
+                {"Person", json::parse(R"([{"name": "name", "type": "string"},
                                    {"name": "wallet", "type": "address"}])")},
-        {"Mail", json::parse(R"([{"name": "from", "type": "Person"},
+                {"Mail", json::parse(R"([{"name": "from", "type": "Person"},
                                  {"name": "to", "type": "Person"},
                                  {"name": "contents", "type": "string"}])")}}},
-      {"primaryType", "Mail"},
-      {"domain", kDomain},
-      {"message", json::parse(R"({
+              {"primaryType", "Mail"},
+              {"domain", kDomain},
+              {"message", json::parse(R"({
          "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
          "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
          "contents": "Hello, Bob!"})")}};
@@ -70,7 +69,8 @@ TEST(Eip712Test, MailExampleSignatureRecoversToTheKeyOfCow) {
       U("0x7299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b91562"), 1};
   auto signer = RecoverAddress(data->digest(), sig);
   ASSERT_TRUE(signer.ok()) << signer.status();
-  const std::string cow = testing::AddressOfPrivateKey(HexEncode(crypto::Keccak256(AsBytes("cow"))));
+  const std::string cow =
+      testing::AddressOfPrivateKey(HexEncode(crypto::Keccak256(AsBytes("cow"))));
   EXPECT_EQ(cow, "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826");
   EXPECT_EQ(ChecksumAddress(*signer), cow);
 }
@@ -78,19 +78,18 @@ TEST(Eip712Test, MailExampleSignatureRecoversToTheKeyOfCow) {
 // The nested-array variant (MetaMask eth-sig-util's V4 tests, reproduced by other libraries):
 // Person has address[] wallets, Mail has Person[] to, and an unused Group type.
 json ArrayExample() {
-  return json{
-      {"types",
-       {{"EIP712Domain", kDomainType},
-        {"Person", json::parse(R"([{"name": "name", "type": "string"},
+  return json{{"types",
+               {{"EIP712Domain", kDomainType},
+                {"Person", json::parse(R"([{"name": "name", "type": "string"},
                                    {"name": "wallets", "type": "address[]"}])")},
-        {"Mail", json::parse(R"([{"name": "from", "type": "Person"},
+                {"Mail", json::parse(R"([{"name": "from", "type": "Person"},
                                  {"name": "to", "type": "Person[]"},
                                  {"name": "contents", "type": "string"}])")},
-        {"Group", json::parse(R"([{"name": "name", "type": "string"},
+                {"Group", json::parse(R"([{"name": "name", "type": "string"},
                                   {"name": "members", "type": "Person[]"}])")}}},
-      {"primaryType", "Mail"},
-      {"domain", kDomain},
-      {"message", json::parse(R"({
+              {"primaryType", "Mail"},
+              {"domain", kDomain},
+              {"message", json::parse(R"({
          "from": {"name": "Cow", "wallets": ["0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826",
                                              "0xDeaDbeefdEAdbeefdEadbEEFdeadbeEFdEaDbeeF"]},
          "to": [{"name": "Bob", "wallets": ["0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB",
@@ -154,11 +153,12 @@ crypto::Keccak256Digest ExpectedHash(std::string_view encoded_type, std::string_
 }
 
 TEST(Eip712Test, AtomicEncodings) {
-  const json fields = json::parse(R"([{"name": "a", "type": "int8"}, {"name": "b", "type": "uint16"},
+  const json fields =
+      json::parse(R"([{"name": "a", "type": "int8"}, {"name": "b", "type": "uint16"},
       {"name": "c", "type": "bytes4"}, {"name": "d", "type": "bool"},
       {"name": "e", "type": "int256"}])");
-  auto data = TypedData::Create(Single(
-      fields, json::parse(R"({"a": -1, "b": "0x100", "c": "0xdeadbeef", "d": true,
+  auto data = TypedData::Create(
+      Single(fields, json::parse(R"({"a": -1, "b": "0x100", "c": "0xdeadbeef", "d": true,
                               "e": "-57896044618658097711785492504343953926634992332820282019728792003956564819968"})")));
   ASSERT_TRUE(data.ok()) << data.status();
   const std::string words = std::string(64, 'f') + std::string(60, '0') + "0100" + "deadbeef" +
@@ -171,8 +171,8 @@ TEST(Eip712Test, AtomicEncodings) {
 TEST(Eip712Test, FixedAndDynamicArraysOfAtomicDynamicAndStructTypes) {
   const json fields = json::parse(R"([{"name": "a", "type": "uint8[2]"},
       {"name": "b", "type": "string[]"}, {"name": "c", "type": "bytes[1][]"}])");
-  auto data = TypedData::Create(Single(
-      fields, json::parse(R"({"a": [1, 2], "b": ["x"], "c": [["0x01"], ["0x"]]})")));
+  auto data = TypedData::Create(
+      Single(fields, json::parse(R"({"a": [1, 2], "b": ["x"], "c": [["0x01"], ["0x"]]})")));
   ASSERT_TRUE(data.ok()) << data.status();
   Bytes a(64, 0);
   a[31] = 1;
@@ -221,18 +221,47 @@ TEST(Eip712Test, RefusesMalformedTypesAndValues) {
   std::vector<Case> cases = {
       {json::array(), "not a JSON object"},
       {json{{"types", json::object()}, {"primaryType", "T"}, {"domain", kDomain}}, "'message'"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["extra"] = 1; return d; }(), "unknown"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["types"].erase("EIP712Domain"); return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["extra"] = 1;
+         return d;
+       }(),
+       "unknown"},
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["types"].erase("EIP712Domain");
+         return d;
+       }(),
        "EIP712Domain is not defined"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["primaryType"] = "X"; return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["primaryType"] = "X";
+         return d;
+       }(),
        "primaryType"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["primaryType"] = "EIP712Domain"; return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["primaryType"] = "EIP712Domain";
+         return d;
+       }(),
        "may not be EIP712Domain"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["types"]["uint256"] = ok_fields; return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["types"]["uint256"] = ok_fields;
+         return d;
+       }(),
        "atomic"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["types"]["a b"] = ok_fields; return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["types"]["a b"] = ok_fields;
+         return d;
+       }(),
        "identifier"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["types"]["U"] = json::array(); return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["types"]["U"] = json::array();
+         return d;
+       }(),
        "non-empty"},
       {[&] {
          json d = Single(ok_fields, {{"v", 1}});
@@ -244,7 +273,8 @@ TEST(Eip712Test, RefusesMalformedTypesAndValues) {
               {{"v", 1}}),
        "twice"},
       {Single(json::parse(R"([{"name": "v w", "type": "uint8"}])"), {{"v w", 1}}), "identifier"},
-      {Single(json::parse(R"([{"name": "v", "type": "uint8", "x": 1}])"), {{"v", 1}}), "{name, type}"},
+      {Single(json::parse(R"([{"name": "v", "type": "uint8", "x": 1}])"), {{"v", 1}}),
+       "{name, type}"},
       {with_type("Unknown", json::object()), "unknown type"},
       {with_type("uint", 1), "unknown type"},
       {with_type("uint7", 1), "unknown type"},
@@ -273,7 +303,11 @@ TEST(Eip712Test, RefusesMalformedTypesAndValues) {
          return d;
        }(),
        "null"},
-      {[&] { json d = Single(ok_fields, {{"v", 1}}); d["domain"]["salt"] = "0x00"; return d; }(),
+      {[&] {
+         json d = Single(ok_fields, {{"v", 1}});
+         d["domain"]["salt"] = "0x00";
+         return d;
+       }(),
        "does not declare"},
   };
   for (const Case& c : cases) {
@@ -301,8 +335,9 @@ TEST(Eip712Test, BoundsWorkDepthAndTypeCounts) {
   EXPECT_FALSE(TypedData::Create(nested, Eip712Limits{.max_depth = 3}).ok());
   // A chain of 60 types each referring twice to the next: encodeType stays linear (each
   // dependency once), no blowup.
-  json chain = Single(json::parse(R"([{"name": "a", "type": "S0[]"}, {"name": "b", "type": "S0[]"}])"),
-                      {{"a", json::array()}, {"b", json::array()}});
+  json chain =
+      Single(json::parse(R"([{"name": "a", "type": "S0[]"}, {"name": "b", "type": "S0[]"}])"),
+             {{"a", json::array()}, {"b", json::array()}});
   for (int i = 0; i < 60; ++i) {
     const std::string next = i == 59 ? "uint8" : "S" + std::to_string(i + 1) + "[]";
     chain["types"]["S" + std::to_string(i)] =
@@ -312,6 +347,24 @@ TEST(Eip712Test, BoundsWorkDepthAndTypeCounts) {
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_LT(data->EncodeType("T")->size(), 60u * 40u);
   EXPECT_FALSE(TypedData::Create(chain, Eip712Limits{.max_types = 32}).ok());
+}
+
+// Error messages name validated type and field names, never values or rejected names.
+TEST(Eip712Test, ErrorsNeverQuoteValuesOrRejectedNames) {
+  const std::string canary = "CANARY7f3a";
+  const json fields = json::parse(R"([{"name": "v", "type": "string"}])");
+  std::vector<json> docs = {
+      Single(fields, {{"v", 5}, {canary, 1}}),
+      Single(json::array({{{"name", "v"}, {"type", canary}}}), {{"v", 1}}),
+      Single(json::array({{{"name", canary + " x"}, {"type", "bool"}}}), {{"v", 1}}),
+      Single(json::parse(R"([{"name": "v", "type": "address"}])"), {{"v", "0x" + canary}})};
+  docs.push_back(MailExample());
+  docs.back()["types"]["x-" + canary] = fields;
+  for (const json& doc : docs) {
+    auto data = TypedData::Create(doc);
+    ASSERT_FALSE(data.ok()) << doc.dump();
+    EXPECT_THAT(std::string(data.status().message()), ::testing::Not(HasSubstr(canary)));
+  }
 }
 
 }  // namespace

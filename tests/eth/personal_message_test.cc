@@ -14,10 +14,13 @@ TEST(PersonalMessageTest, HelloWorld) {
 
 TEST(PersonalMessageTest, PrefixCarriesTheDecimalByteLength) {
   const std::string message(123, 'x');
-  const std::string prefixed = "\x19" "Ethereum Signed Message:\n123" + message;
+  const std::string prefixed =
+      "\x19"
+      "Ethereum Signed Message:\n123" +
+      message;
   EXPECT_EQ(PersonalMessageHash(AsBytes(message)), crypto::Keccak256(AsBytes(prefixed)));
-  EXPECT_EQ(PersonalMessageHash({}),
-            crypto::Keccak256(AsBytes("\x19" "Ethereum Signed Message:\n0")));
+  EXPECT_EQ(PersonalMessageHash({}), crypto::Keccak256(AsBytes("\x19"
+                                                               "Ethereum Signed Message:\n0")));
 }
 
 }  // namespace

@@ -151,7 +151,9 @@ TEST(TransactionTest, ContractCreationHasAnEmptyTo) {
   EXPECT_FALSE(tx->to.has_value());
   ASSERT_TRUE(tx->from.has_value());
   EXPECT_EQ(HexEncode(tx->data), "6000");
-  EXPECT_EQ(HexEncode(SigningPayload(*tx)), "cd8001825208808082600001" "8080");
+  EXPECT_EQ(HexEncode(SigningPayload(*tx)),
+            "cd8001825208808082600001"
+            "8080");
 }
 
 TEST(TransactionTest, InfersTheTypeFromTheFeeFields) {
@@ -193,13 +195,15 @@ TEST(TransactionTest, RefusesBadJsonMissingFieldsWrongTypesAndOverflow) {
       {"{" + base + R"(, "gasPrice": "0x1", "type": "0x3"})", "'type'"},
       {"{" + base + R"(, "gasPrice": "0x1", "maxFeePerGas": "0x1"})", "type 2"},
       {"{" + base + R"(, "type": "0x2", "gasPrice": "0x1", "maxFeePerGas": "0x2",
-            "maxPriorityFeePerGas": "0x1"})", "gasPrice"},
+            "maxPriorityFeePerGas": "0x1"})",
+       "gasPrice"},
       {"{" + base + R"(, "maxFeePerGas": "0x2"})", "maxPriorityFeePerGas"},
       {"{" + base + R"(, "maxFeePerGas": "0x1", "maxPriorityFeePerGas": "0x2"})",
        "larger than maxFeePerGas"},
       {"{" + base + R"(, "type": "0x0", "gasPrice": "0x1",
             "accessList": [{"address": "0x0000000000000000000000000000000000000101",
-                            "storageKeys": []}]})", "legacy"},
+                            "storageKeys": []}]})",
+       "legacy"},
   };
   for (const auto& [json, expected] : cases) {
     auto tx = ParseTransactionJson(json);
@@ -215,17 +219,17 @@ TEST(TransactionTest, RefusesMalformedAccessLists) {
   const std::string addr = R"("0x0000000000000000000000000000000000000101")";
   const std::string key = "\"0x" + std::string(64, '0') + "\"";
   const std::vector<std::string> lists = {
-           std::string(R"({})"),
-           std::string(R"([5])"),
-           "[{\"address\": " + addr + "}]",
-           std::string("[{\"storageKeys\": []}]"),
-           "[{\"address\": " + addr + ", \"storageKeys\": [], \"extra\": 1}]",
-           std::string("[{\"address\": \"0x01\", \"storageKeys\": []}]"),
-           "[{\"address\": " + addr + ", \"storageKeys\": {}}]",
-           "[{\"address\": " + addr + ", \"storageKeys\": [\"0x01\"]}]",
-           "[{\"address\": " + addr + ", \"storageKeys\": [\"0x" + std::string(66, '0') + "\"]}]",
-           "[{\"address\": " + addr + ", \"storageKeys\": [5]}]",
-       };
+      std::string(R"({})"),
+      std::string(R"([5])"),
+      "[{\"address\": " + addr + "}]",
+      std::string("[{\"storageKeys\": []}]"),
+      "[{\"address\": " + addr + ", \"storageKeys\": [], \"extra\": 1}]",
+      std::string("[{\"address\": \"0x01\", \"storageKeys\": []}]"),
+      "[{\"address\": " + addr + ", \"storageKeys\": {}}]",
+      "[{\"address\": " + addr + ", \"storageKeys\": [\"0x01\"]}]",
+      "[{\"address\": " + addr + ", \"storageKeys\": [\"0x" + std::string(66, '0') + "\"]}]",
+      "[{\"address\": " + addr + ", \"storageKeys\": [5]}]",
+  };
   for (const std::string& list : lists) {
     EXPECT_FALSE(ParseTransactionJson(prefix + list + "}").ok()) << list;
   }
@@ -248,8 +252,7 @@ TEST(TransactionTest, EncodeRefusesMalformedSignatures) {
   EXPECT_FALSE(EncodeSignedTransaction(*tx, {Uint256{}, one, 0}).ok());
   EXPECT_FALSE(EncodeSignedTransaction(*tx, {one, Uint256{}, 0}).ok());
   // s = n - 1 is a valid signature value but a high s (EIP-2).
-  const Uint256 n_minus_1 =
-      U("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140");
+  const Uint256 n_minus_1 = U("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140");
   EXPECT_FALSE(EncodeSignedTransaction(*tx, {one, n_minus_1, 0}).ok());
   EXPECT_TRUE(EncodeSignedTransaction(*tx, {one, one, 1}).ok());
 }
@@ -280,6 +283,22 @@ TEST(TransactionTest, DecodeRefusesMalformedRawTransactions) {
   // A field count that is not 9: an empty list.
   EXPECT_FALSE(DecodeSignedTransaction(Hex("c0")).ok());
   EXPECT_FALSE(DecodeSignedTransaction(Hex("02c0")).ok());
+}
+
+// Error messages name fields, never the values or unknown member names a client sent.
+TEST(TransactionTest, ErrorsNeverQuoteTheInput) {
+  const std::string canary = "CANARY7f3a";
+  const std::vector<std::string> inputs = {
+      R"({"nonce": 1, "gas": 1, "chainId": 1, "gasPrice": 1, ")" + canary + R"(": 1})",
+      R"({"nonce": ")" + canary + R"(", "gas": 1, "chainId": 1, "gasPrice": 1})",
+      R"({"nonce": 1, "gas": 1, "chainId": 1, "gasPrice": 1, "to": "0x)" + canary + R"("})",
+      R"({"nonce": 1, "gas": 1, "chainId": 1, "gasPrice": 1, "data": "0x)" + canary + R"("})",
+  };
+  for (const std::string& input : inputs) {
+    auto tx = ParseTransactionJson(input);
+    ASSERT_FALSE(tx.ok()) << input;
+    EXPECT_THAT(std::string(tx.status().message()), ::testing::Not(HasSubstr(canary)));
+  }
 }
 
 }  // namespace
