@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/common/encoding.h"
+#include "src/eth/rlp.h"
 #include "tests/eth/eth_test_keys.h"
 
 namespace lockout::eth {
@@ -299,6 +300,44 @@ TEST(TransactionTest, ErrorsNeverQuoteTheInput) {
     ASSERT_FALSE(tx.ok()) << input;
     EXPECT_THAT(std::string(tx.status().message()), ::testing::Not(HasSubstr(canary)));
   }
+}
+
+TEST(TransactionTest, DecodeRefusesNonCanonicalIntegersAndOversizedFields) {
+  auto decoded = DecodeSignedTransaction(Hex(kEip155Signed));
+  ASSERT_TRUE(decoded.ok());
+  const RlpItem item = *RlpDecode(Hex(kEip155Signed));
+  // nonce 9 written as 00 09.
+  RlpItem padded = item;
+  padded.list[0] = RlpItem::String(Bytes{0x00, 0x09});
+  auto r = DecodeSignedTransaction(RlpEncode(padded));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("leading zero"));
+  // A 19-byte `to`.
+  RlpItem short_to = item;
+  short_to.list[3] = RlpItem::String(Bytes(19, 0x35));
+  EXPECT_FALSE(DecodeSignedTransaction(RlpEncode(short_to)).ok());
+  // A 33-byte value.
+  RlpItem big_value = item;
+  big_value.list[4] = RlpItem::String(Bytes(33, 0x01));
+  EXPECT_FALSE(DecodeSignedTransaction(RlpEncode(big_value)).ok());
+  // Pre-EIP-155 v = 27 decodes without a chain id and re-encodes to the same bytes.
+  RlpItem pre155 = item;
+  pre155.list[6] = RlpItem::String(Bytes{27});
+  auto old = DecodeSignedTransaction(RlpEncode(pre155));
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->tx.chain_id.has_value());
+  EXPECT_EQ(*EncodeSignedTransaction(old->tx, old->signature), RlpEncode(pre155));
+}
+
+TEST(TransactionTest, DataSizeIsBounded) {
+  const std::string json = R"({"nonce": 1, "gas": 1, "chainId": 1, "gasPrice": 1, "data": "0x)" +
+                           std::string(2 * 200, 'a') + R"("})";
+  EXPECT_TRUE(ParseTransactionJson(json).ok());
+  TransactionLimits small;
+  small.max_data_bytes = 100;
+  EXPECT_FALSE(ParseTransactionJson(json, small).ok());
+  small.max_json_bytes = 64;
+  EXPECT_FALSE(ParseTransactionJson(json, small).ok());
 }
 
 }  // namespace
