@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/common/encoding.h"
+#include "src/common/strings.h"
 #include "src/crypto/keccak.h"
 
 namespace lockout::eth {
@@ -36,6 +37,31 @@ std::string ChecksumAddress(const Address& address) {
     out.push_back((c >= 'a' && c <= 'f' && nibble >= 8) ? static_cast<char>(c - 'a' + 'A') : c);
   }
   return out;
+}
+
+absl::StatusOr<Address> ParseAddress(std::string_view text, std::string_view field) {
+  auto error = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("eth: field '", Absl(field), "' is not an address: ", Absl(why)));
+  };
+  if (text.size() != 42 || text[0] != '0' || text[1] != 'x') {
+    return error("expected 0x and 40 hex digits");
+  }
+  const std::string_view digits = text.substr(2);
+  auto decoded = HexDecode(digits);
+  if (!decoded.ok()) return error("non-hex character");
+  Address address;
+  std::memcpy(address.data(), decoded->data(), address.size());
+  bool has_lower = false;
+  bool has_upper = false;
+  for (char c : digits) {
+    has_lower = has_lower || (c >= 'a' && c <= 'f');
+    has_upper = has_upper || (c >= 'A' && c <= 'F');
+  }
+  if (has_lower && has_upper && ChecksumAddress(address).substr(2) != digits) {
+    return error("mixed-case digits that are not its EIP-55 checksum");
+  }
+  return address;
 }
 
 }  // namespace lockout::eth

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "src/common/bytes.h"
@@ -23,5 +24,10 @@ absl::StatusOr<Address> EthereumAddress(ByteView uncompressed_point);
 // "0x" + the address with the EIP-55 mixed-case checksum (hex letters upper-cased where the
 // corresponding nibble of keccak256(lower-case hex address) is >= 8).
 std::string ChecksumAddress(const Address& address);
+
+// Parses "0x" + 40 hex digits. All-lower-case and all-upper-case digits are accepted as they are;
+// mixed case must be the exact EIP-55 checksum (a mistyped address is refused, not used).
+// InvalidArgument naming `field` (never the text).
+absl::StatusOr<Address> ParseAddress(std::string_view text, std::string_view field);
 
 }  // namespace lockout::eth

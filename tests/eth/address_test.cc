@@ -71,5 +71,27 @@ TEST(ChecksumAddressTest, MatchesTheEip55Examples) {
   }
 }
 
+TEST(ParseAddressTest, AcceptsLowerUpperAndChecksummedForms) {
+  const char kChecksummed[] = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+  auto mixed = ParseAddress(kChecksummed, "to");
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ(ChecksumAddress(*mixed), kChecksummed);
+  EXPECT_EQ(*ParseAddress("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "to"), *mixed);
+  EXPECT_EQ(*ParseAddress("0x5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED", "to"), *mixed);
+}
+
+TEST(ParseAddressTest, RefusesBadChecksumsAndMalformedText) {
+  for (const char* bad : {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",  // one letter flipped
+                          "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed00", "0x5aaeb6053f",
+                          "0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+                          "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaeg", ""}) {
+    auto parsed = ParseAddress(bad, "to");
+    EXPECT_FALSE(parsed.ok()) << bad;
+    if (!parsed.ok()) {
+      EXPECT_THAT(std::string(parsed.status().message()), ::testing::HasSubstr("'to'"));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lockout::eth
