@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "src/crypto/ec_private_key.h"
 
 namespace lockout::crypto {
 namespace {
@@ -91,19 +92,7 @@ absl::StatusOr<SecretBytes> RsaPrivateKeyToPkcs8Der(const EVP_PKEY* key) {
   if (!EVP_PKEY_is_a(key, "RSA")) {
     return absl::InvalidArgumentError("RSA PKCS#8 export: not an RSA key");
   }
-  // PKCS8_PRIV_KEY_INFO wipes its private key octets when freed (ASN1 callback in OpenSSL).
-  Pkcs8Ptr info(EVP_PKEY2PKCS8(key));
-  if (info == nullptr) {
-    return OpenSslError("RSA PKCS#8 export: not a private key", absl::StatusCode::kInvalidArgument);
-  }
-  int len = i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr);
-  if (len <= 0) return OpenSslError("RSA PKCS#8 export: encoding failed");
-  SecretBytes der(static_cast<size_t>(len));
-  unsigned char* out = der.RevealMutable().data();
-  if (i2d_PKCS8_PRIV_KEY_INFO(info.get(), &out) != len) {
-    return OpenSslError("RSA PKCS#8 export: encoding failed");
-  }
-  return der;
+  return PrivateKeyToPkcs8Der(key);
 }
 
 absl::StatusOr<EvpPkeyPtr> RsaPrivateKeyFromPkcs8Der(ByteView der) {
