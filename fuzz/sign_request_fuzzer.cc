@@ -79,6 +79,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(j["message"].is_string() && j["message"].get<std::string>() == simple->message_b64);
     const nlohmann::json id = j.contains("id") ? j["id"] : nlohmann::json(nullptr);
     Check(id.dump() == simple->id_json);
+    if (j.contains("hash")) {
+      Check(j["hash"].is_string() && simple->options.hash.has_value() &&
+            lockout::signer::HashAlgorithmName(*simple->options.hash) ==
+                j["hash"].get<std::string>());
+    } else {
+      Check(!simple->options.hash.has_value());
+    }
+    if (j.contains("format")) {
+      Check(j["format"].is_string() && simple->options.format.has_value() &&
+            lockout::signer::SignatureFormatName(*simple->options.format) ==
+                j["format"].get<std::string>());
+    } else {
+      Check(!simple->options.format.has_value());
+    }
   }
   return 0;
 }

@@ -44,6 +44,7 @@
 #include "src/operator/measurement.h"
 #include "src/operator/policy_lint.h"
 #include "src/operator/signature_verify.h"
+#include "src/signer/signer.h"
 #include "src/signpolicy/signing_policy.h"
 
 namespace lockout::cli {
@@ -460,18 +461,44 @@ struct SignArgs {
   bool attest = false;     // ask for an attested reply
   std::string out;         // where the attested reply goes (default: stdout)
   bool json = false;       // accepted everywhere a script parses output: sign always prints JSON
+  std::string hash;        // "" = the enclave's default (sha256; ed25519 none)
+  std::string format;      // "" = the enclave's default (der; ed25519 raw)
 };
+
+// --hash and --format as SignOptions (CLI::IsMember has checked the names).
+signer::SignOptions SignOptionsOf(const std::string& hash, const std::string& format) {
+  signer::SignOptions options;
+  if (!hash.empty()) options.hash = *signer::ParseHashAlgorithm(hash);
+  if (!format.empty()) options.format = *signer::ParseSignatureFormat(format);
+  return options;
+}
+
+// --hash and --format for sign and verify, with the same names and defaults.
+void AddSignOptionFlags(CLI::App* cmd, std::string& hash, std::string& format) {
+  cmd->add_option("--hash", hash,
+                  "Digest signed: sha256, sha384, sha512, keccak256, or none (the message is the "
+                  "digest: 32 bytes for p256/secp256k1, 48 for p384, 64 for p521). Default: "
+                  "sha256 (ed25519: none, the only choice)")
+      ->check(CLI::IsMember({"sha256", "sha384", "sha512", "keccak256", "none"}));
+  cmd->add_option("--format", format,
+                  "Signature encoding: der, raw (r||s, as JOSE ES256/ES384/ES512), or "
+                  "recoverable (secp256k1: r||s||v, v the recovery id 0/1). Default: der "
+                  "(ed25519: raw, the only choice)")
+      ->check(CLI::IsMember({"der", "raw", "recoverable"}));
+}
 
 // `lockout sign --attest`: one sign request with "attest" (docs/PROTOCOL.md §2, "Attested
 // replies") and a fresh 32-byte nonce; the reply is saved as an attested-reply file for
 // `lockout verify --attested`. The request is signed here (not by the client) so that the file
 // holds it exactly as sent.
 int RunSignAttested(ops::EnclaveV2Client& client, const auth::ClientKey* client_key,
-                    const Bytes& message, const std::string& out_path) {
+                    const Bytes& message, const signer::SignOptions& options,
+                    const std::string& out_path) {
   const Bytes nonce = crypto::RandomBytes(32);
   nlohmann::json request = {{"op", "sign"},
                             {"message", Base64Encode(message)},
                             {"attest", {{"nonce", Base64Encode(nonce)}}}};
+  ops::AddSignOptions(options, request);
   if (client_key != nullptr) {
     absl::Status signed_request = auth::SignRequest(*client_key, absl::Now(), request);
     if (!signed_request.ok()) return Fail(absl::StrCat("sign: ", signed_request.message()));
@@ -521,6 +548,10 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
     return Usage("--attest needs v2; v1 (the seed's protocol) has no attested replies");
   }
   if (!a.out.empty() && !a.attest) return Usage("--out saves an attested reply: add --attest");
+  if ((!a.hash.empty() || !a.format.empty()) && a.protocol == "v1") {
+    return Usage("--hash and --format need v2; v1 (the seed's protocol) is always sha256, der");
+  }
+  const signer::SignOptions sign_options = SignOptionsOf(a.hash, a.format);
   if (ParseOnly()) return kExitOk;
   std::shared_ptr<const auth::ClientKey> client_key;
   if (!a.client_key.empty()) {
@@ -541,9 +572,9 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
       ops::EnclaveV2Client::Connect(*endpoint, timeout);
   if (!client.ok()) return Fail(absl::StrCat("sign: ", client.status().message()));
-  if (a.attest) return RunSignAttested(**client, client_key.get(), *message, a.out);
+  if (a.attest) return RunSignAttested(**client, client_key.get(), *message, sign_options, a.out);
   if (client_key != nullptr) (*client)->Authenticate(client_key);
-  absl::StatusOr<Bytes> sig = (*client)->Sign(*message);
+  absl::StatusOr<Bytes> sig = (*client)->Sign(*message, sign_options);
   if (!sig.ok()) {
     std::string hint;
     if (absl::StrContains(sig.status().message(), "unauthorized")) {
@@ -551,6 +582,12 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
                  ? "; the enclave has a signing policy: sign with --client-key FILE"
                  : "; the enclave's log names the rule (unknown client, op or key not allowed, "
                    "stale timestamp: check this host's clock, ...)";
+    }
+    if (absl::StrContains(sig.status().message(), "bad request") &&
+        (!a.hash.empty() || !a.format.empty())) {
+      hint =
+          "; check --hash/--format against the key type (ed25519: none/raw only; recoverable: "
+          "secp256k1 only; --hash none: a digest of the curve's size)";
     }
     return Fail(absl::StrCat("sign: ", sig.status().message(), hint));
   }
@@ -570,6 +607,8 @@ struct VerifyArgs {
   std::vector<std::string> roots;
   std::string nonce;
   bool json = false;
+  std::string hash;  // as for sign; "" = the default
+  std::string format;
 };
 
 int RunVerifyAttested(const VerifyArgs& a, const Bytes& message) {
@@ -595,9 +634,6 @@ int RunVerifyAttested(const VerifyArgs& a, const Bytes& message) {
   absl::StatusOr<std::string> text = ReadFileString(a.attested, kMaxInputFile);
   if (!text.ok()) return Usage(absl::StrCat("--attested: ", text.status().message()));
   if (ParseOnly()) return kExitOk;
-  options.check_signature = [](ByteView spki, ByteView msg, ByteView sig) {
-    return ops::VerifySignature(attest::SpkiDerToPem(spki), msg, sig);
-  };
   absl::StatusOr<attest::AttestedReply> reply = attest::ParseAttestedReply(*text);
   if (!reply.ok()) {
     if (a.json) {
@@ -607,6 +643,40 @@ int RunVerifyAttested(const VerifyArgs& a, const Bytes& message) {
     }
     return Fail(Std(reply.status().message()));
   }
+  // The signature is checked with the hash and format the request asked for (the file holds the
+  // request as sent; the enclave refused any it could not parse).
+  signer::SignOptions sign_options;
+  for (const char* member : {"hash", "format"}) {
+    auto it = reply->request.find(member);
+    if (it == reply->request.end()) continue;
+    if (!it->is_string())
+      return Fail(absl::StrCat("attested reply: request.", member, " is not a string"));
+    const std::string& name = it->get_ref<const std::string&>();
+    absl::Status parsed = absl::OkStatus();
+    if (std::string_view(member) == "hash") {
+      absl::StatusOr<signer::HashAlgorithm> h = signer::ParseHashAlgorithm(name);
+      if (h.ok())
+        sign_options.hash = *h;
+      else
+        parsed = h.status();
+    } else {
+      absl::StatusOr<signer::SignatureFormat> f = signer::ParseSignatureFormat(name);
+      if (f.ok())
+        sign_options.format = *f;
+      else
+        parsed = f.status();
+    }
+    if (!parsed.ok())
+      return Fail(absl::StrCat("attested reply: request.", member, ": ", parsed.message()));
+  }
+  if ((!a.hash.empty() || !a.format.empty()) &&
+      !(SignOptionsOf(a.hash, a.format) == sign_options)) {
+    return Usage(
+        "--hash/--format differ from the reply's request (with --attested they come from it)");
+  }
+  options.check_signature = [sign_options](ByteView spki, ByteView msg, ByteView sig) {
+    return ops::VerifySignature(attest::SpkiDerToPem(spki), msg, sig, sign_options);
+  };
   const attest::AttestedReplyResult result = attest::VerifyAttestedReply(*reply, message, options);
   if (a.json) {
     std::cout << result.ToJson().dump(2) << "\n";
@@ -648,8 +718,18 @@ int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
     if (!file.ok()) return Usage(absl::StrCat("--public-key: ", file.status().message()));
     pem = *std::move(file);
   }
-  absl::Status ok = ops::VerifySignature(pem, *message, *sig);
-  if (absl::IsInvalidArgument(ok)) return Usage(absl::StrCat("--public-key: ", ok.message()));
+  absl::StatusOr<std::string> key_type = ops::PublicKeyType(pem);
+  if (!key_type.ok()) return Usage(absl::StrCat("--public-key: ", key_type.status().message()));
+  const signer::SignOptions sign_options = SignOptionsOf(a.hash, a.format);
+  // Options the key type cannot have signed with, or a --hash none digest of the wrong size,
+  // are usage errors, not invalid signatures.
+  if (absl::Status usable =
+          signer::ResolveSignOptions(*signer::ParseKeyType(*key_type), sign_options).status();
+      !usable.ok()) {
+    return Usage(absl::StrCat("--hash/--format: ", usable.message()));
+  }
+  absl::Status ok = ops::VerifySignature(pem, *message, *sig, sign_options);
+  if (absl::IsInvalidArgument(ok)) return Usage(Std(ok.message()));
   if (!ok.ok()) {
     if (a.json) {
       std::cout << nlohmann::ordered_json{{"ok", false}, {"failure", Std(ok.message())}}.dump()
@@ -659,11 +739,17 @@ int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
     }
     return Fail(Std(ok.message()));
   }
-  const std::string key_type = *ops::PublicKeyType(pem);
+  const std::string hash = *key_type == "ed25519" ? "none" : (a.hash.empty() ? "sha256" : a.hash);
+  const std::string format = *key_type == "ed25519" ? "raw" : (a.format.empty() ? "der" : a.format);
   if (a.json) {
-    std::cout << nlohmann::ordered_json{{"ok", true}, {"key_type", key_type}}.dump() << "\n";
+    std::cout << nlohmann::ordered_json{
+                     {"ok", true}, {"key_type", *key_type}, {"hash", hash}, {"format", format}}
+                     .dump()
+              << "\n";
+  } else if (*key_type == "ed25519") {
+    std::cout << "signature OK (ed25519)\n";
   } else {
-    std::cout << "signature OK (" << key_type << ")\n";
+    std::cout << "signature OK (" << *key_type << ", " << hash << ", " << format << ")\n";
   }
   return kExitOk;
 }
@@ -881,6 +967,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_flag("--json", a->json,
                   "JSON output (the default: sign always prints one JSON object, "
                   "{\"signature\": HEX}; v1 the seed's reply)");
+    AddSignOptionFlags(cmd, a->hash, a->format);
     cmd->footer(
         "\nAn enclave started with --signing-policy serves only requests signed by a client its\n"
         "policy lists (docs/PROTOCOL.md, \"Authenticated requests\"): pass that client's key "
@@ -892,7 +979,12 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "  lockout sign --enclave vsock://20:5010 --message hello --attest --out reply.json\n"
         "  lockout verify --attested reply.json --message hello --expect-pcr 0=HEX "
         "--expect-pcr 16=HEX\n"
-        "Attested replies are rate-limited by the enclave (\"busy\" over the limit).");
+        "Attested replies are rate-limited by the enclave (\"busy\" over the limit).\n"
+        "\nHash and format (v2; docs/PROTOCOL.md \"Hash and signature format\"), e.g. a JOSE\n"
+        "ES256 signature, or an Ethereum one over a Keccak-256 digest you computed:\n"
+        "  lockout sign --enclave vsock://20:5010 --message hello --hash sha256 --format raw\n"
+        "  lockout sign --enclave vsock://20:5010 --bytes-b64 DIGEST_B64 --hash none "
+        "--format recoverable");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
   }
   // verify
@@ -900,7 +992,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto a = std::make_shared<VerifyArgs>();
     auto* cmd = app.add_subcommand(
         "verify",
-        "Verify a signature: ECDSA with SHA-256 (DER) for EC keys, Ed25519 raw.\n"
+        "Verify a signature: ECDSA for EC keys (by default SHA-256 and DER; --hash and --format\n"
+        "as given to `lockout sign`), Ed25519 raw.\n"
         "Example: lockout verify --public-key key.pem --message 'Hello' "
         "--signature \"$(cat sig.hex)\"\n"
         "  (sig.hex: lockout sign --enclave vsock://20:5010 --message 'Hello' | jq -r .signature)\n"
@@ -929,6 +1022,7 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_flag("--json", a->json,
                   "Print the verdict as JSON: {ok, key_type} or {ok, failure}; with --attested "
                   "every check");
+    AddSignOptionFlags(cmd, a->hash, a->format);
     cmd->footer(
         "\n--attested checks, and names the first that fails: message (the reply's request is\n"
         "for the message given), document (COSE signature and certificate chain to a trusted\n"
@@ -937,6 +1031,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "docs/PROTOCOL.md \"Attested replies\"), signature (valid over the message with the\n"
         "document's public_key). Without --expect-pcr the document proves a Nitro enclave, not\n"
         "which image: pass 0= (and 16= for a signing policy).\n"
+        "With --attested the hash and format are the reply's request's (--hash/--format, if\n"
+        "given, must agree). --format recoverable also checks that the key recovered from the\n"
+        "signature is --public-key.\n"
         "Exit status: 0 valid; 1 invalid (every check on stdout, the first failure on stderr);\n"
         "2 usage error (unreadable file, bad --expect-pcr).");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunVerify(cmd, *a); });

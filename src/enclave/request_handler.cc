@@ -90,6 +90,42 @@ std::optional<Bytes> DecodeB64Field(const nlohmann::json& obj, const char* name,
   return *std::move(bytes);
 }
 
+// The sign request's optional "hash" and "format" (docs/PROTOCOL.md §2): each absent, or a
+// string naming one of signer's hashes / formats. Anything else (null, another type, another
+// name) is refused rather than defaulted: a client that asked for something must get it.
+absl::StatusOr<signer::SignOptions> ParseSignOptions(const nlohmann::json& request) {
+  // The log says which member and its size, never the peer's text (as for an unknown op).
+  signer::SignOptions options;
+  if (auto it = request.find("hash"); it != request.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("field \"hash\" is not a string");
+    const std::string& name = it->get_ref<const std::string&>();
+    absl::StatusOr<signer::HashAlgorithm> hash = signer::ParseHashAlgorithm(name);
+    if (!hash.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field \"hash\": unknown hash of ", name.size(), " bytes"));
+    }
+    options.hash = *hash;
+  }
+  if (auto it = request.find("format"); it != request.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("field \"format\" is not a string");
+    const std::string& name = it->get_ref<const std::string&>();
+    absl::StatusOr<signer::SignatureFormat> format = signer::ParseSignatureFormat(name);
+    if (!format.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field \"format\": unknown format of ", name.size(), " bytes"));
+    }
+    options.format = *format;
+  }
+  return options;
+}
+
+// The generic reason for a failed signature: the signer refuses options the key cannot sign
+// with (or a hash-none message of the wrong size) as InvalidArgument, which is the client's
+// error; anything else is ours.
+std::string_view SignFailureReason(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ? kErrBadRequest : kErrInternal;
+}
+
 }  // namespace
 
 RequestHandler::RequestHandler(KeyManager& keys, nsm::NsmDevice* nsm, HandlerOptions options)
@@ -158,7 +194,7 @@ std::optional<SimpleSign> ParseSimpleSign(std::string_view p) {
     return true;
   };
 
-  std::optional<std::string_view> id, op, message;
+  std::optional<std::string_view> id, op, message, hash, format;
   skip_ws();
   if (!at('{')) return std::nullopt;
   ++i;
@@ -177,6 +213,10 @@ std::optional<SimpleSign> ParseSimpleSign(std::string_view p) {
       op = value;
     } else if (key == "message" && !message.has_value() && scan_string(&value)) {
       message = value;
+    } else if (key == "hash" && !hash.has_value() && scan_string(&value)) {
+      hash = value;
+    } else if (key == "format" && !format.has_value() && scan_string(&value)) {
+      format = value;
     } else {
       return std::nullopt;
     }
@@ -191,7 +231,19 @@ std::optional<SimpleSign> ParseSimpleSign(std::string_view p) {
   }
   skip_ws();
   if (i != p.size() || op != "sign" || !message.has_value()) return std::nullopt;
-  return SimpleSign{.id_json = id.value_or("null"), .message_b64 = *message};
+  SimpleSign simple{.id_json = id.value_or("null"), .message_b64 = *message, .options = {}};
+  // An unknown name is left to the general path, which refuses it.
+  if (hash.has_value()) {
+    absl::StatusOr<signer::HashAlgorithm> h = signer::ParseHashAlgorithm(*hash);
+    if (!h.ok()) return std::nullopt;
+    simple.options.hash = *h;
+  }
+  if (format.has_value()) {
+    absl::StatusOr<signer::SignatureFormat> f = signer::ParseSignatureFormat(*format);
+    if (!f.ok()) return std::nullopt;
+    simple.options.format = *f;
+  }
+  return simple;
 }
 
 bool RequestHandler::Handle(const net::Frame& frame, WorkerState& state, std::string& out) {
@@ -332,8 +384,8 @@ void RequestHandler::AppendFramingError(net::FrameKind kind, const absl::Status&
   }
 }
 
-std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
-                                           absl::Status* detail) {
+std::string_view RequestHandler::SignToHex(ByteView message, const signer::SignOptions& options,
+                                           WorkerState& state, absl::Status* detail) {
   std::array<uint8_t, signer::kMaxSignatureSize> sig;
   state.hex.clear();
   if (keys_.mode() == LoadMode::kPerRequest) {
@@ -343,10 +395,10 @@ std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
       *detail = signer.status();
       return kErrKeyNotLoaded;
     }
-    absl::StatusOr<Bytes> s = (*signer)->Sign(message);
+    absl::StatusOr<Bytes> s = (*signer)->Sign(message, options);
     if (!s.ok()) {
       *detail = s.status();
-      return kErrInternal;
+      return SignFailureReason(s.status());
     }
     AppendHex(*s, state.hex);
     return {};
@@ -365,10 +417,10 @@ std::string_view RequestHandler::SignToHex(ByteView message, WorkerState& state,
     state.context = *std::move(ctx);
     state.signer = *signer;
   }
-  absl::StatusOr<size_t> n = state.context->Sign(message, absl::MakeSpan(sig));
+  absl::StatusOr<size_t> n = state.context->Sign(message, options, absl::MakeSpan(sig));
   if (!n.ok()) {
     *detail = n.status();
-    return kErrInternal;
+    return SignFailureReason(n.status());
   }
   AppendHex(ByteView(sig.data(), *n), state.hex);
   return {};
@@ -392,7 +444,8 @@ bool RequestHandler::HandleV1(std::string_view payload, WorkerState& state, std:
     AppendV1Error(kErrBadRequest, out);
     return true;
   }
-  const std::string_view reason = SignToHex(*message, state, &detail);
+  // v1 is the seed's protocol: always the defaults (SHA-256, DER; PureEdDSA for ed25519).
+  const std::string_view reason = SignToHex(*message, signer::SignOptions{}, state, &detail);
   if (!reason.empty()) {
     LogRequestError("v1", "sign", reason, detail);
     Audit(payload, "", "sign", audit::kVerdictFailed, reason);
@@ -417,10 +470,11 @@ void RequestHandler::AppendV2Error(const nlohmann::json& id, std::string_view re
   AppendV2ErrorWithId(id.dump(), reason, out);
 }
 
-void RequestHandler::SignV2(std::string_view id_json, ByteView message, WorkerState& state,
+void RequestHandler::SignV2(std::string_view id_json, ByteView message,
+                            const signer::SignOptions& options, WorkerState& state,
                             std::string& out, std::string_view payload, std::string_view client) {
   absl::Status detail;
-  const std::string_view reason = SignToHex(message, state, &detail);
+  const std::string_view reason = SignToHex(message, options, state, &detail);
   if (!reason.empty()) {
     LogRequestError("v2", "sign", reason, detail);
     Audit(payload, client, "sign", audit::kVerdictFailed, reason);
@@ -467,7 +521,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       (may_block || !KeyAccessBlocks())) {
     if (std::optional<SimpleSign> simple = ParseSimpleSign(payload); simple.has_value()) {
       if (Base64DecodeTo(simple->message_b64, state.message).ok()) {
-        SignV2(simple->id_json, state.message, state, out, payload, "");
+        SignV2(simple->id_json, state.message, simple->options, state, out, payload, "");
         return true;
       }
       // Bad base64: the general path below says so, exactly as for any other request.
@@ -548,6 +602,12 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       AppendV2Error(id, kErrBadRequest, out);
       return true;
     }
+    absl::StatusOr<signer::SignOptions> options = ParseSignOptions(*request);
+    if (!options.ok()) {
+      LogRequestError("v2", op, kErrBadRequest, options.status());
+      AppendV2Error(id, kErrBadRequest, out);
+      return true;
+    }
     absl::StatusOr<std::optional<Bytes>> attest_nonce = attest::ParseAttestMember(*request);
     if (!attest_nonce.ok()) {
       LogRequestError("v2", op, kErrBadRequest, attest_nonce.status());
@@ -555,10 +615,10 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       return true;
     }
     if (attest_nonce->has_value()) {
-      SignAttested(id, *request, *message, **attest_nonce, out, payload, audit_client);
+      SignAttested(id, *request, *message, *options, **attest_nonce, out, payload, audit_client);
       return true;
     }
-    SignV2(id.dump(), *message, state, out, payload, audit_client);
+    SignV2(id.dump(), *message, *options, state, out, payload, audit_client);
     return true;
   }
 
@@ -661,8 +721,9 @@ const signer::Signer* RequestHandler::SignerForRequest(std::unique_ptr<signer::S
 }
 
 void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json& request,
-                                  ByteView message, ByteView nonce, std::string& out,
-                                  std::string_view payload, std::string_view audit_client) {
+                                  ByteView message, const signer::SignOptions& options,
+                                  ByteView nonce, std::string& out, std::string_view payload,
+                                  std::string_view audit_client) {
   // Nothing is signed unless the document can be made: NSM first, then the limiter.
   if (nsm_ == nullptr) {
     LogRequestError("v2", "sign", kErrAttestUnavailable,
@@ -688,11 +749,12 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
     AppendV2Error(id, kErrKeyNotLoaded, out);
     return;
   }
-  absl::StatusOr<Bytes> signature = signer->Sign(message);
+  absl::StatusOr<Bytes> signature = signer->Sign(message, options);
   if (!signature.ok()) {
-    LogRequestError("v2", "sign", kErrInternal, signature.status());
-    Audit(payload, audit_client, "sign", audit::kVerdictFailed, kErrInternal);
-    AppendV2Error(id, kErrInternal, out);
+    const std::string_view reason = SignFailureReason(signature.status());
+    LogRequestError("v2", "sign", reason, signature.status());
+    Audit(payload, audit_client, "sign", audit::kVerdictFailed, reason);
+    AppendV2Error(id, reason, out);
     return;
   }
   const crypto::Sha256Digest binding =

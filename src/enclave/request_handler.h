@@ -8,6 +8,10 @@
 //   The seed's server answers one request per connection and closes it; so do we.
 // v2 (a frame is a 4-byte big-endian length + JSON; pipelined, replies in request order):
 //   {"id": ID, "op": "sign", "message": "<base64>"}   -> {"id": ID, "ok": true, "signature": HEX}
+//      optional "hash" (sha256 sha384 sha512 keccak256 none) and "format" (der raw recoverable):
+//      signer::SignOptions; absent is the key type's default (sha256/der; ed25519 none/raw).
+//      A name not in these lists is "bad request"; so is a combination the key cannot sign
+//      (signer::ResolveSignOptions) or, for hash none, a message not of the digest's size.
 //   {"id": ID, "op": "public_key"}                    -> {"id": ID, "ok": true, "key_type": ..,
 //                                                         "public_key_pem": .., "spki_der": B64,
 //                                                         "public_key_raw": HEX}
@@ -142,14 +146,16 @@ struct HandlerOptions {
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —
-// one object whose keys are "id", "op" and "message", each at most once; strings of printable
-// ASCII without escapes; id an integer of at most 18 digits, null, or such a string of at most
-// 256 bytes. `id_json` is the id as it must be echoed (the literal, which is what the JSON library
-// would print for it). Anything else (nullopt) takes the general path, which gives the same
-// answer. Exposed for tests.
+// one object whose keys are "id", "op", "message" and optionally "hash" and "format", each at
+// most once; strings of printable ASCII without escapes; id an integer of at most 18 digits,
+// null, or such a string of at most 256 bytes; hash and format one of the names
+// signer::ParseHashAlgorithm / ParseSignatureFormat accept. `id_json` is the id as it must be
+// echoed (the literal, which is what the JSON library would print for it). Anything else
+// (nullopt) takes the general path, which gives the same answer. Exposed for tests.
 struct SimpleSign {
   std::string_view id_json;
   std::string_view message_b64;
+  signer::SignOptions options;
 };
 std::optional<SimpleSign> ParseSimpleSign(std::string_view payload);
 
@@ -215,14 +221,17 @@ class RequestHandler final {
   // The attested sign (src/attest/reply_binding.h) with the client's `nonce`.
   // `payload` and `client` ("" if none) are for the audit record.
   void SignAttested(const nlohmann::json& id, const nlohmann::json& request, ByteView message,
-                    ByteView nonce, std::string& out, std::string_view payload,
-                    std::string_view audit_client);
+                    const signer::SignOptions& options, ByteView nonce, std::string& out,
+                    std::string_view payload, std::string_view audit_client);
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
   // `payload` and `client` ("" if none) are for the audit record.
-  void SignV2(std::string_view id_json, ByteView message, WorkerState& state, std::string& out,
-              std::string_view payload, std::string_view client);
-  // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok).
-  std::string_view SignToHex(ByteView message, WorkerState& state, absl::Status* detail);
+  void SignV2(std::string_view id_json, ByteView message, const signer::SignOptions& options,
+              WorkerState& state, std::string& out, std::string_view payload,
+              std::string_view client);
+  // Signs into state.hex (lower-case hex). Returns the generic reason on failure ("" if ok):
+  // "bad request" for options the key cannot sign with (signer's InvalidArgument).
+  std::string_view SignToHex(ByteView message, const signer::SignOptions& options,
+                             WorkerState& state, absl::Status* detail);
   void AppendV2Error(const nlohmann::json& id, std::string_view reason, std::string& out);
   // Logs (and audits) a request the verifier refused (the caller answers it).
   void Refuse(std::string_view protocol, const auth::Decision& decision, std::string_view payload,

@@ -131,8 +131,15 @@ absl::StatusOr<Json> EnclaveV2Client::Call(Json request) {
   return reply;
 }
 
-absl::StatusOr<Bytes> EnclaveV2Client::Sign(ByteView message) {
-  absl::StatusOr<Json> reply = Call(Json{{"op", "sign"}, {"message", Base64Encode(message)}});
+void AddSignOptions(const signer::SignOptions& options, nlohmann::json& request) {
+  if (options.hash.has_value()) request["hash"] = signer::HashAlgorithmName(*options.hash);
+  if (options.format.has_value()) request["format"] = signer::SignatureFormatName(*options.format);
+}
+
+absl::StatusOr<Bytes> EnclaveV2Client::Sign(ByteView message, const signer::SignOptions& options) {
+  Json request{{"op", "sign"}, {"message", Base64Encode(message)}};
+  AddSignOptions(options, request);
+  absl::StatusOr<Json> reply = Call(std::move(request));
   if (!reply.ok()) return reply.status();
   absl::StatusOr<std::string> hex = ReplyString(*reply, "signature");
   if (!hex.ok()) return hex.status();

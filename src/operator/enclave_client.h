@@ -27,6 +27,7 @@
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
 #include "src/net/socket.h"
+#include "src/signer/signer.h"
 
 namespace lockout::ops {
 
@@ -60,8 +61,10 @@ class EnclaveV2Client final {
   // reply object with "ok": true.
   absl::StatusOr<nlohmann::json> Call(nlohmann::json request);
 
-  // op sign: the signature bytes (DER ECDSA or raw Ed25519).
-  absl::StatusOr<Bytes> Sign(ByteView message);
+  // op sign: the signature bytes (DER ECDSA or raw Ed25519 by default; `options` name the hash
+  // and format, sent only when set, so the default request is the plain one older enclaves
+  // know).
+  absl::StatusOr<Bytes> Sign(ByteView message, const signer::SignOptions& options = {});
   absl::StatusOr<EnclavePublicKey> PublicKey();
   // op attest with `nonce`: the attestation document bytes.
   absl::StatusOr<Bytes> Attest(ByteView nonce);
@@ -78,6 +81,9 @@ class EnclaveV2Client final {
   std::shared_ptr<const auth::ClientKey> client_key_;
   const Clock* clock_ = &Clock::Real();
 };
+
+// Adds "hash" and "format" to a sign request for the options that are set.
+void AddSignOptions(const signer::SignOptions& options, nlohmann::json& request);
 
 // String field `name` of `reply` (InvalidArgument naming it when missing or not a string).
 absl::StatusOr<std::string> ReplyString(const nlohmann::json& reply, std::string_view name);

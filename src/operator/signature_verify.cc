@@ -4,7 +4,14 @@
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
+#include "src/common/strings.h"
+#include "src/crypto/hash.h"
 #include "src/crypto/openssl_util.h"
+#include "src/signer/ecdsa_signature.h"
 
 namespace lockout::ops {
 namespace {
@@ -48,26 +55,124 @@ absl::StatusOr<std::string> PublicKeyType(std::string_view public_key_pem) {
   return TypeOf(key->get());
 }
 
-absl::Status VerifySignature(std::string_view public_key_pem, ByteView message,
-                             ByteView signature) {
+namespace {
+
+size_t ScalarWidth(signer::KeyType type) {
+  switch (type) {
+    case signer::KeyType::kP384:
+      return 48;
+    case signer::KeyType::kP521:
+      return 66;
+    default:
+      return 32;
+  }
+}
+
+// The EC public key as the uncompressed point 04‖X‖Y, whatever form the PEM carried.
+absl::StatusOr<Bytes> UncompressedPoint(EVP_PKEY* key, size_t width) {
+  Bytes out = {0x04};
+  for (const char* param : {OSSL_PKEY_PARAM_EC_PUB_X, OSSL_PKEY_PARAM_EC_PUB_Y}) {
+    BIGNUM* bn = nullptr;
+    if (EVP_PKEY_get_bn_param(key, param, &bn) != 1) {
+      return crypto::OpenSslError("reading the public point", absl::StatusCode::kInvalidArgument);
+    }
+    crypto::BignumPtr owned(bn);
+    const size_t at = out.size();
+    out.resize(at + width);
+    if (BN_bn2binpad(bn, out.data() + at, static_cast<int>(width)) < 0) {
+      return absl::InvalidArgumentError("public point coordinate too large");
+    }
+  }
+  return out;
+}
+
+absl::Status DoesNotVerify(std::string_view type, const signer::ResolvedSignOptions& o,
+                           std::string_view why = "") {
+  return absl::UnauthenticatedError(absl::StrCat(
+      "signature does not verify (", Absl(type), ": ECDSA with ",
+      Absl(signer::HashAlgorithmName(o.hash)), " over the message, ",
+      Absl(signer::SignatureFormatName(o.format)), ")", why.empty() ? "" : ": ", Absl(why)));
+}
+
+}  // namespace
+
+absl::Status VerifySignature(std::string_view public_key_pem, ByteView message, ByteView signature,
+                             const signer::SignOptions& options) {
   absl::StatusOr<crypto::EvpPkeyPtr> key = ReadPublicKey(public_key_pem);
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> type = TypeOf(key->get());
   if (!type.ok()) return type.status();
-  const bool ed25519 = *type == "ed25519";
-  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr || EVP_DigestVerifyInit(ctx.get(), nullptr, ed25519 ? nullptr : EVP_sha256(),
-                                             nullptr, key->get()) != 1) {
-    return crypto::OpenSslError("EVP_DigestVerifyInit");
+  ASSIGN_OR_RETURN(const signer::KeyType key_type, signer::ParseKeyType(*type));
+  ASSIGN_OR_RETURN(const signer::ResolvedSignOptions resolved,
+                   signer::ResolveSignOptions(key_type, options));
+  if (key_type == signer::KeyType::kEd25519) {
+    crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    if (ctx == nullptr ||
+        EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key->get()) != 1) {
+      return crypto::OpenSslError("EVP_DigestVerifyInit");
+    }
+    const int rc = EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
+                                    message.size());
+    ERR_clear_error();
+    if (rc != 1)
+      return absl::UnauthenticatedError("signature does not verify (Ed25519 over the message)");
+    return absl::OkStatus();
   }
-  const int rc = EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
-                                  message.size());
+
+  // The digest, as the signer computed it.
+  Bytes digest;
+  if (resolved.hash == signer::HashAlgorithm::kNone) {
+    const size_t size = signer::PrehashedDigestSize(key_type);
+    if (message.size() != size) {
+      return absl::InvalidArgumentError(absl::StrCat("hash none: the message must be the ", size,
+                                                     "-byte digest, not ", message.size(),
+                                                     " bytes"));
+    }
+    digest.assign(message.begin(), message.end());
+  } else {
+    ASSIGN_OR_RETURN(digest, signer::ComputeDigest(resolved.hash, message));
+  }
+
+  // The DER signature OpenSSL verifies.
+  const size_t width = ScalarWidth(key_type);
+  Bytes der;
+  switch (resolved.format) {
+    case signer::SignatureFormat::kDer:
+      der.assign(signature.begin(), signature.end());
+      break;
+    case signer::SignatureFormat::kRaw:
+    case signer::SignatureFormat::kRecoverable: {
+      const bool recoverable = resolved.format == signer::SignatureFormat::kRecoverable;
+      const size_t expected = 2 * width + (recoverable ? 1 : 0);
+      if (signature.size() != expected) {
+        return DoesNotVerify(
+            *type, resolved,
+            absl::StrCat("a signature of ", signature.size(), " bytes, expected ", expected));
+      }
+      if (recoverable) {
+        absl::StatusOr<Bytes> recovered = signer::RecoverSecp256k1PublicKey(digest, signature);
+        if (!recovered.ok())
+          return DoesNotVerify(*type, resolved, Std(recovered.status().message()));
+        ASSIGN_OR_RETURN(const Bytes point, UncompressedPoint(key->get(), width));
+        if (!crypto::ConstantTimeEquals(*recovered, point)) {
+          return DoesNotVerify(*type, resolved, "it recovers to another public key");
+        }
+      }
+      std::array<uint8_t, signer::kMaxEcdsaDerSize> buf{};
+      absl::StatusOr<size_t> n =
+          signer::EcdsaRawToDer(signature.subspan(0, 2 * width), absl::MakeSpan(buf));
+      if (!n.ok()) return DoesNotVerify(*type, resolved, Std(n.status().message()));
+      der.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+      break;
+    }
+  }
+  crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key->get(), nullptr));
+  if (ctx == nullptr || EVP_PKEY_verify_init(ctx.get()) != 1) {
+    return crypto::OpenSslError("EVP_PKEY_verify_init");
+  }
+  const int rc = EVP_PKEY_verify(ctx.get(), der.data(), der.size(), digest.data(), digest.size());
   ERR_clear_error();
-  if (rc != 1) {
-    return absl::UnauthenticatedError(
-        ed25519 ? "signature does not verify (Ed25519 over the message)"
-                : "signature does not verify (ECDSA with SHA-256 over the message, DER)");
-  }
+  if (rc != 1) return DoesNotVerify(*type, resolved);
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <secp256k1.h>
+#include <secp256k1_recovery.h>
 
 #include <array>
 #include <cstring>
@@ -15,8 +16,10 @@
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
+#include "src/crypto/keccak.h"
 #include "src/crypto/openssl_util.h"
 #include "src/crypto/rsa_key.h"
+#include "src/signer/ecdsa_signature.h"
 #include "src/signer/key_memory_lock.h"
 
 namespace lockout::signer {
@@ -28,7 +31,8 @@ using crypto::OpenSslError;
 constexpr std::string_view kPemHeader = "-----BEGIN PRIVATE KEY-----";
 constexpr std::string_view kPemFooter = "-----END PRIVATE KEY-----";
 constexpr size_t kSecp256k1ScalarSize = 32;
-constexpr size_t kSha256Size = 32;
+constexpr size_t kMaxDigestSize = 64;  // SHA-512
+constexpr size_t kRecoverableSize = 65;
 
 struct P8Deleter {
   void operator()(PKCS8_PRIV_KEY_INFO* p) const { PKCS8_PRIV_KEY_INFO_free(p); }
@@ -166,6 +170,24 @@ absl::StatusOr<SecretBytes> ExtractScalar(const EVP_PKEY* pkey) {
   return scalar;
 }
 
+// The group order n and floor(n/2), big-endian, `width` bytes each.
+absl::Status ReadOrder(const EVP_PKEY* pkey, size_t width,
+                       std::array<uint8_t, kMaxEcdsaScalarSize>& order,
+                       std::array<uint8_t, kMaxEcdsaScalarSize>& half_order) {
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_ORDER, &bn) != 1) {
+    return OpenSslError("cannot read the curve order");
+  }
+  crypto::BignumPtr n(bn);
+  crypto::BignumPtr half(BN_new());
+  if (half == nullptr || BN_rshift1(half.get(), n.get()) != 1 ||
+      BN_bn2binpad(n.get(), order.data(), static_cast<int>(width)) < 0 ||
+      BN_bn2binpad(half.get(), half_order.data(), static_cast<int>(width)) < 0) {
+    return OpenSslError("cannot encode the curve order");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string_view KeyTypeName(KeyType type) {
@@ -193,9 +215,166 @@ absl::StatusOr<KeyType> ParseKeyType(std::string_view name) {
       "unknown key type \"", Absl(name), "\" (expected p256, p384, p521, secp256k1 or ed25519)"));
 }
 
+std::string_view HashAlgorithmName(HashAlgorithm hash) {
+  switch (hash) {
+    case HashAlgorithm::kSha256:
+      return "sha256";
+    case HashAlgorithm::kSha384:
+      return "sha384";
+    case HashAlgorithm::kSha512:
+      return "sha512";
+    case HashAlgorithm::kKeccak256:
+      return "keccak256";
+    case HashAlgorithm::kNone:
+      return "none";
+  }
+  return "unknown";
+}
+
+namespace {
+// The name as it may be quoted in an error: short printable ASCII only.
+std::string Quotable(std::string_view name) {
+  if (name.size() > 32) return absl::StrCat("of ", name.size(), " bytes");
+  for (char c : name) {
+    if (c < 0x20 || c > 0x7e) return absl::StrCat("of ", name.size(), " bytes");
+  }
+  return absl::StrCat("\"", Absl(name), "\"");
+}
+}  // namespace
+
+absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(std::string_view name) {
+  for (HashAlgorithm h : {HashAlgorithm::kSha256, HashAlgorithm::kSha384, HashAlgorithm::kSha512,
+                          HashAlgorithm::kKeccak256, HashAlgorithm::kNone}) {
+    if (name == HashAlgorithmName(h)) return h;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown hash ", Quotable(name), " (expected sha256, sha384, sha512, keccak256 or none)"));
+}
+
+std::string_view SignatureFormatName(SignatureFormat format) {
+  switch (format) {
+    case SignatureFormat::kDer:
+      return "der";
+    case SignatureFormat::kRaw:
+      return "raw";
+    case SignatureFormat::kRecoverable:
+      return "recoverable";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<SignatureFormat> ParseSignatureFormat(std::string_view name) {
+  for (SignatureFormat f :
+       {SignatureFormat::kDer, SignatureFormat::kRaw, SignatureFormat::kRecoverable}) {
+    if (name == SignatureFormatName(f)) return f;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown signature format ", Quotable(name),
+                                                 " (expected der, raw or recoverable)"));
+}
+
+absl::StatusOr<ResolvedSignOptions> ResolveSignOptions(KeyType type, const SignOptions& options) {
+  if (type == KeyType::kEd25519) {
+    const HashAlgorithm hash = options.hash.value_or(HashAlgorithm::kNone);
+    const SignatureFormat format = options.format.value_or(SignatureFormat::kRaw);
+    if (hash != HashAlgorithm::kNone || format != SignatureFormat::kRaw) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ed25519 signs the message itself (PureEdDSA) as a 64-byte signature: hash must be "
+          "none and format raw, not hash ",
+          Absl(HashAlgorithmName(hash)), " format ", Absl(SignatureFormatName(format))));
+    }
+    return ResolvedSignOptions{hash, format};
+  }
+  const HashAlgorithm hash = options.hash.value_or(HashAlgorithm::kSha256);
+  const SignatureFormat format = options.format.value_or(SignatureFormat::kDer);
+  if (format == SignatureFormat::kRecoverable && type != KeyType::kSecp256k1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "format recoverable is for secp256k1 keys only, not ", Absl(KeyTypeName(type))));
+  }
+  return ResolvedSignOptions{hash, format};
+}
+
+size_t PrehashedDigestSize(KeyType type) {
+  switch (type) {
+    case KeyType::kP256:
+    case KeyType::kSecp256k1:
+      return 32;
+    case KeyType::kP384:
+      return 48;
+    case KeyType::kP521:
+      return 64;
+    case KeyType::kEd25519:
+      return 0;
+  }
+  return 0;
+}
+
+absl::StatusOr<Bytes> ComputeDigest(HashAlgorithm hash, ByteView message) {
+  const EVP_MD* md = nullptr;
+  switch (hash) {
+    case HashAlgorithm::kSha256:
+      md = EVP_sha256();
+      break;
+    case HashAlgorithm::kSha384:
+      md = EVP_sha384();
+      break;
+    case HashAlgorithm::kSha512:
+      md = EVP_sha512();
+      break;
+    case HashAlgorithm::kKeccak256: {
+      const crypto::Keccak256Digest d = crypto::Keccak256(message);
+      return Bytes(d.begin(), d.end());
+    }
+    case HashAlgorithm::kNone:
+      return absl::InvalidArgumentError("hash none has no digest: the message is the digest");
+  }
+  Bytes out(kMaxDigestSize);
+  unsigned int len = 0;
+  if (EVP_Digest(message.data(), message.size(), out.data(), &len, md, nullptr) != 1) {
+    return OpenSslError("digest failed");
+  }
+  out.resize(len);
+  return out;
+}
+
+absl::StatusOr<Bytes> RecoverSecp256k1PublicKey(ByteView digest, ByteView signature) {
+  if (signature.size() != kRecoverableSize) {
+    return absl::InvalidArgumentError(absl::StrCat("recoverable signature of ", signature.size(),
+                                                   " bytes, expected ", kRecoverableSize));
+  }
+  if (digest.size() < 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("digest of ", digest.size(), " bytes, need at least 32"));
+  }
+  const int recid = signature[64];
+  if (recid > 3) {
+    return absl::InvalidArgumentError(absl::StrCat("recovery id ", recid,
+                                                   " (expected 0 or 1; 27/28 and EIP-155 v are "
+                                                   "Ethereum encodings of it)"));
+  }
+  Secp256k1ContextPtr ctx(secp256k1_context_create(SECP256K1_CONTEXT_NONE));
+  if (ctx == nullptr) return absl::InternalError("secp256k1_context_create failed");
+  secp256k1_ecdsa_recoverable_signature sig;
+  secp256k1_pubkey pub;
+  if (secp256k1_ecdsa_recoverable_signature_parse_compact(ctx.get(), &sig, signature.data(),
+                                                          recid) != 1) {
+    return absl::InvalidArgumentError("recoverable signature: r or s out of range");
+  }
+  if (secp256k1_ecdsa_recover(ctx.get(), &pub, &sig, digest.data()) != 1) {
+    return absl::InvalidArgumentError("recoverable signature: no public key recovers from it");
+  }
+  Bytes out(65);
+  size_t len = out.size();
+  secp256k1_ec_pubkey_serialize(ctx.get(), out.data(), &len, &pub, SECP256K1_EC_UNCOMPRESSED);
+  return out;
+}
+
 struct Signer::Impl {
   EvpPkeyPtr pkey;
   SecretBytes secp256k1_scalar;  // secp256k1 only
+  // NIST curves: the group order n and floor(n/2), big-endian, FieldSize() bytes each: for
+  // low-s normalisation.
+  std::array<uint8_t, kMaxEcdsaScalarSize> order{};
+  std::array<uint8_t, kMaxEcdsaScalarSize> half_order{};
 };
 
 Signer::Signer(KeyType type, std::unique_ptr<Impl> impl) : type_(type), impl_(std::move(impl)) {}
@@ -239,6 +418,8 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPkcs8(const SecretBytes& pkc
   impl->pkey = *std::move(pkey);
   if (type == KeyType::kSecp256k1) {
     ASSIGN_OR_RETURN(impl->secp256k1_scalar, ExtractScalar(impl->pkey.get()));
+  } else if (type != KeyType::kEd25519) {
+    RETURN_IF_ERROR(ReadOrder(impl->pkey.get(), FieldSize(type), impl->order, impl->half_order));
   }
   std::unique_ptr<Signer> signer(new Signer(type, std::move(impl)));
   RETURN_IF_ERROR(signer->ComputePublicForms());
@@ -345,19 +526,47 @@ absl::Status Signer::ComputePublicForms() {
 // ---- SigningContext ----
 
 struct SigningContext::Impl {
-  EvpMdPtr sha256;
-  crypto::EvpMdCtxPtr md_ctx;      // SHA-256 for ECDSA; DigestSign for Ed25519
-  crypto::EvpPkeyCtxPtr pkey_ctx;  // OpenSSL ECDSA, sign-initialised once
-  Secp256k1ContextPtr secp;        // secp256k1, randomised
+  EvpMdPtr sha256, sha384, sha512;  // ECDSA keys only
+  crypto::EvpMdCtxPtr md_ctx;       // the SHA-2 digests for ECDSA; DigestSign for Ed25519
+  crypto::EvpPkeyCtxPtr pkey_ctx;   // OpenSSL ECDSA, sign-initialised once
+  Secp256k1ContextPtr secp;         // secp256k1, randomised
 
-  absl::Status Digest(ByteView message, uint8_t* out) {
-    unsigned int len = 0;
-    if (EVP_DigestInit_ex2(md_ctx.get(), sha256.get(), nullptr) != 1 ||
-        EVP_DigestUpdate(md_ctx.get(), message.data(), message.size()) != 1 ||
-        EVP_DigestFinal_ex(md_ctx.get(), out, &len) != 1 || len != kSha256Size) {
-      return OpenSslError("SHA-256 failed");
+  // The digest of `message` under `hash` into `out` (kMaxDigestSize bytes); its length.
+  // hash none: the message itself, which must be `prehashed_size` bytes.
+  absl::StatusOr<size_t> Digest(HashAlgorithm hash, ByteView message, size_t prehashed_size,
+                                uint8_t* out) {
+    const EVP_MD* md = nullptr;
+    switch (hash) {
+      case HashAlgorithm::kSha256:
+        md = sha256.get();
+        break;
+      case HashAlgorithm::kSha384:
+        md = sha384.get();
+        break;
+      case HashAlgorithm::kSha512:
+        md = sha512.get();
+        break;
+      case HashAlgorithm::kKeccak256: {
+        const crypto::Keccak256Digest d = crypto::Keccak256(message);
+        std::memcpy(out, d.data(), d.size());
+        return d.size();
+      }
+      case HashAlgorithm::kNone:
+        if (message.size() != prehashed_size) {
+          return absl::InvalidArgumentError(absl::StrCat("hash none: the message must be the ",
+                                                         prehashed_size, "-byte digest, not ",
+                                                         message.size(), " bytes"));
+        }
+        std::memcpy(out, message.data(), message.size());
+        return message.size();
     }
-    return absl::OkStatus();
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex2(md_ctx.get(), md, nullptr) != 1 ||
+        EVP_DigestUpdate(md_ctx.get(), message.data(), message.size()) != 1 ||
+        EVP_DigestFinal_ex(md_ctx.get(), out, &len) != 1) {
+      return OpenSslError("digest failed");
+    }
+    return len;
   }
 };
 
@@ -371,7 +580,11 @@ absl::StatusOr<std::unique_ptr<SigningContext>> Signer::NewContext() const {
   if (impl->md_ctx == nullptr) return OpenSslError("EVP_MD_CTX_new failed");
   if (type_ != KeyType::kEd25519) {
     impl->sha256.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-    if (impl->sha256 == nullptr) return OpenSslError("cannot fetch SHA-256");
+    impl->sha384.reset(EVP_MD_fetch(nullptr, "SHA384", nullptr));
+    impl->sha512.reset(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+    if (impl->sha256 == nullptr || impl->sha384 == nullptr || impl->sha512 == nullptr) {
+      return OpenSslError("cannot fetch SHA-2");
+    }
   }
   switch (type_) {
     case KeyType::kP256:
@@ -398,60 +611,96 @@ absl::StatusOr<std::unique_ptr<SigningContext>> Signer::NewContext() const {
   return std::unique_ptr<SigningContext>(new SigningContext(*this, std::move(impl)));
 }
 
-absl::StatusOr<Bytes> Signer::Sign(ByteView message) const {
+absl::StatusOr<Bytes> Signer::Sign(ByteView message, const SignOptions& options) const {
   ASSIGN_OR_RETURN(std::unique_ptr<SigningContext> ctx, NewContext());
   std::array<uint8_t, kMaxSignatureSize> sig{};
-  ASSIGN_OR_RETURN(size_t n, ctx->Sign(message, absl::MakeSpan(sig)));
+  ASSIGN_OR_RETURN(size_t n, ctx->Sign(message, options, absl::MakeSpan(sig)));
   return Bytes(sig.begin(), sig.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 absl::StatusOr<size_t> SigningContext::Sign(ByteView message, absl::Span<uint8_t> out) {
+  return Sign(message, SignOptions{}, out);
+}
+
+absl::StatusOr<size_t> SigningContext::Sign(ByteView message, const SignOptions& options,
+                                            absl::Span<uint8_t> out) {
   if (out.size() < kMaxSignatureSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("signature buffer of ", out.size(), " bytes, need ", kMaxSignatureSize));
   }
-  switch (signer_.key_type()) {
-    case KeyType::kP256:
-    case KeyType::kP384:
-    case KeyType::kP521: {
-      std::array<uint8_t, kSha256Size> digest;
-      RETURN_IF_ERROR(impl_->Digest(message, digest.data()));
-      size_t len = out.size();
-      if (EVP_PKEY_sign(impl_->pkey_ctx.get(), out.data(), &len, digest.data(), digest.size()) !=
-          1) {
-        return OpenSslError("ECDSA signing failed");
-      }
-      return len;
+  const KeyType type = signer_.key_type();
+  ASSIGN_OR_RETURN(const ResolvedSignOptions resolved, ResolveSignOptions(type, options));
+  if (type == KeyType::kEd25519) {
+    EVP_MD_CTX* ctx = impl_->md_ctx.get();
+    size_t len = out.size();
+    if (EVP_MD_CTX_reset(ctx) != 1 ||
+        EVP_DigestSignInit_ex(ctx, nullptr, nullptr, nullptr, nullptr, signer_.impl_->pkey.get(),
+                              nullptr) != 1 ||
+        EVP_DigestSign(ctx, out.data(), &len, message.data(), message.size()) != 1) {
+      return OpenSslError("Ed25519 signing failed");
     }
-    case KeyType::kSecp256k1: {
-      std::array<uint8_t, kSha256Size> digest;
-      RETURN_IF_ERROR(impl_->Digest(message, digest.data()));
-      secp256k1_ecdsa_signature sig;
-      // RFC 6979 nonces (the default nonce function); libsecp256k1 always produces low-s.
-      if (secp256k1_ecdsa_sign(impl_->secp.get(), &sig, digest.data(),
-                               signer_.impl_->secp256k1_scalar.Reveal().data(), nullptr,
-                               nullptr) != 1) {
+    return len;
+  }
+
+  std::array<uint8_t, kMaxDigestSize> digest;
+  ASSIGN_OR_RETURN(const size_t digest_len,
+                   impl_->Digest(resolved.hash, message, PrehashedDigestSize(type), digest.data()));
+  const size_t width = FieldSize(type);
+
+  if (type == KeyType::kSecp256k1) {
+    // libsecp256k1 signs a 32-byte digest. A longer one (SHA-384/512) is truncated to its
+    // leftmost 256 bits, as ECDSA does for a digest longer than the order (FIPS 186-5 §6.4.1,
+    // bits2int); its RFC 6979 nonce derivation (the default nonce function) reduces those 32
+    // bytes mod n, which is RFC 6979's bits2octets. libsecp256k1 always produces low-s.
+    const unsigned char* seckey = signer_.impl_->secp256k1_scalar.Reveal().data();
+    if (resolved.format == SignatureFormat::kRecoverable) {
+      secp256k1_ecdsa_recoverable_signature sig;
+      if (secp256k1_ecdsa_sign_recoverable(impl_->secp.get(), &sig, digest.data(), seckey, nullptr,
+                                           nullptr) != 1) {
         return absl::InternalError("secp256k1 signing failed");
       }
-      size_t len = out.size();
-      if (secp256k1_ecdsa_signature_serialize_der(impl_->secp.get(), out.data(), &len, &sig) != 1) {
-        return absl::InternalError("secp256k1 DER serialisation failed");
-      }
-      return len;
+      int recid = 0;
+      secp256k1_ecdsa_recoverable_signature_serialize_compact(impl_->secp.get(), out.data(), &recid,
+                                                              &sig);
+      out[64] = static_cast<uint8_t>(recid);
+      return kRecoverableSize;
     }
-    case KeyType::kEd25519: {
-      EVP_MD_CTX* ctx = impl_->md_ctx.get();
-      size_t len = out.size();
-      if (EVP_MD_CTX_reset(ctx) != 1 ||
-          EVP_DigestSignInit_ex(ctx, nullptr, nullptr, nullptr, nullptr, signer_.impl_->pkey.get(),
-                                nullptr) != 1 ||
-          EVP_DigestSign(ctx, out.data(), &len, message.data(), message.size()) != 1) {
-        return OpenSslError("Ed25519 signing failed");
-      }
-      return len;
+    secp256k1_ecdsa_signature sig;
+    if (secp256k1_ecdsa_sign(impl_->secp.get(), &sig, digest.data(), seckey, nullptr, nullptr) !=
+        1) {
+      return absl::InternalError("secp256k1 signing failed");
     }
+    if (resolved.format == SignatureFormat::kRaw) {
+      secp256k1_ecdsa_signature_serialize_compact(impl_->secp.get(), out.data(), &sig);
+      return 2 * width;
+    }
+    size_t len = out.size();
+    if (secp256k1_ecdsa_signature_serialize_der(impl_->secp.get(), out.data(), &len, &sig) != 1) {
+      return absl::InternalError("secp256k1 DER serialisation failed");
+    }
+    return len;
   }
-  return absl::InternalError("unknown key type");
+
+  // NIST curves through OpenSSL. OpenSSL truncates a digest longer than the order itself.
+  std::array<uint8_t, kMaxEcdsaDerSize> der;
+  size_t der_len = der.size();
+  if (EVP_PKEY_sign(impl_->pkey_ctx.get(), der.data(), &der_len, digest.data(), digest_len) != 1) {
+    return OpenSslError("ECDSA signing failed");
+  }
+  // OpenSSL does not normalise s: both s and n − s verify, so a third party could turn one valid
+  // signature into another. Make it low-s (s ≤ n/2), as libsecp256k1 does, so each signature we
+  // issue has one form.
+  std::array<uint8_t, 2 * kMaxEcdsaScalarSize> rs;
+  ASSIGN_OR_RETURN(const size_t rs_len,
+                   EcdsaDerToRaw(ByteView(der.data(), der_len), width, absl::MakeSpan(rs)));
+  NormalizeLowS(absl::MakeSpan(rs.data() + width, width),
+                ByteView(signer_.impl_->order.data(), width),
+                ByteView(signer_.impl_->half_order.data(), width));
+  if (resolved.format == SignatureFormat::kRaw) {
+    std::memcpy(out.data(), rs.data(), rs_len);
+    return rs_len;
+  }
+  return EcdsaRawToDer(ByteView(rs.data(), rs_len), out);
 }
 
 }  // namespace lockout::signer

@@ -134,6 +134,35 @@ TEST_F(AuthHandlerTest, EveryRefusalIsOneGenericErrorAndTheHandlerKeepsServing) 
   EXPECT_EQ(health["refusals"]["request_too_large"], 0);
 }
 
+TEST_F(AuthHandlerTest, HashAndFormatAreCoveredByTheRequestSignature) {
+  // They are members like any other: the canonical encoding covers them, so a forwarder can
+  // neither add, change nor remove one (docs/PROTOCOL.md §2, "Authenticated requests").
+  auto h = Handler();
+  nlohmann::json with = SignOp("tx f");
+  with["hash"] = "none";
+  with["format"] = "raw";
+  const nlohmann::json good = Signed(*gateway_, with);
+  std::vector<nlohmann::json> tampered;
+  nlohmann::json changed = good;
+  changed["format"] = "der";
+  tampered.push_back(changed);
+  nlohmann::json removed = good;
+  removed.erase("hash");
+  tampered.push_back(removed);
+  nlohmann::json added = Signed(*gateway_, SignOp("tx g"));
+  added["hash"] = "none";
+  tampered.push_back(added);
+  for (const nlohmann::json& request : tampered) {
+    logs_.str("");
+    EXPECT_EQ(Call(*h, request)["error"], "unauthorized") << request.dump();
+    EXPECT_NE(logs_.str().find("\"rule\":\"bad_signature\""), std::string::npos) << logs_.str();
+  }
+  const nlohmann::json reply = Call(*h, good);
+  ASSERT_EQ(reply["ok"], true) << reply.dump();
+  EXPECT_TRUE(testing::VerifySignature(spki_, /*ed25519=*/true, AsBytes("tx f"),
+                                       *HexDecode(reply["signature"].get<std::string>())));
+}
+
 TEST_F(AuthHandlerTest, ThePlainSignShapeTakesNoShortcutPastVerification) {
   auto h = Handler();
   WorkerState state;

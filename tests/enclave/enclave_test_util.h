@@ -60,6 +60,20 @@ inline bool VerifySignature(ByteView spki_der, bool ed25519, ByteView message, B
   return rc == 1;
 }
 
+// Verifies a DER ECDSA signature over a digest (any length; OpenSSL truncates one longer than the
+// order, as the signer does) with OpenSSL alone from the SPKI.
+inline bool VerifyDigestSignature(ByteView spki_der, ByteView digest, ByteView der) {
+  const unsigned char* p = spki_der.data();
+  crypto::EvpPkeyPtr pub(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (pub == nullptr) return false;
+  crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pub.get(), nullptr));
+  const bool ok =
+      ctx != nullptr && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+      EVP_PKEY_verify(ctx.get(), der.data(), der.size(), digest.data(), digest.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 // An NSM that answers DescribePCR and Attestation in-process. Documents are well-formed
 // (ParseAttestationDocument accepts them) but unsigned: the fake KMS below does not verify.
 class FakeNsmDevice final : public nsm::NsmDevice {

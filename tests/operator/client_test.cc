@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@
 #include "src/attest/builder.h"
 #include "src/attest/cert_authority.h"
 #include "src/common/encoding.h"
+#include "src/common/strings.h"
 #include "src/crypto/hash.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
@@ -142,6 +144,85 @@ TEST_P(ClientForEveryKeyType, V2SignAndPublicKeyOnOneConnection) {
   auto health = (*client)->Health();
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ((*health)["status"], "ok");
+}
+
+TEST_P(ClientForEveryKeyType, V2SignWithEveryHashAndFormatVerifiesWithTheSameOptions) {
+  const signer::KeyType type = GetParam();
+  Enclave e(type);
+  auto client = EnclaveV2Client::Connect(e.endpoint());
+  ASSERT_TRUE(client.ok()) << client.status();
+  int served = 0;
+  for (signer::HashAlgorithm hash :
+       {signer::HashAlgorithm::kSha256, signer::HashAlgorithm::kSha384,
+        signer::HashAlgorithm::kSha512, signer::HashAlgorithm::kKeccak256,
+        signer::HashAlgorithm::kNone}) {
+    for (signer::SignatureFormat format :
+         {signer::SignatureFormat::kDer, signer::SignatureFormat::kRaw,
+          signer::SignatureFormat::kRecoverable}) {
+      const signer::SignOptions options{.hash = hash, .format = format};
+      SCOPED_TRACE(absl::StrCat(Absl(signer::HashAlgorithmName(hash)), " ",
+                                Absl(signer::SignatureFormatName(format))));
+      const Bytes message =
+          hash == signer::HashAlgorithm::kNone && type != signer::KeyType::kEd25519
+              ? Bytes(signer::PrehashedDigestSize(type), 0x42)
+              : ToBytes("tx 9");
+      auto sig = (*client)->Sign(message, options);
+      if (!signer::ResolveSignOptions(type, options).ok()) {
+        ASSERT_FALSE(sig.ok());
+        EXPECT_THAT(std::string(sig.status().message()), HasSubstr("bad request"));
+        EXPECT_EQ(VerifySignature(e.pem, message, Bytes(64, 1), options).code(),
+                  absl::StatusCode::kInvalidArgument);
+        continue;
+      }
+      ASSERT_TRUE(sig.ok()) << sig.status();
+      ++served;
+      EXPECT_TRUE(VerifySignature(e.pem, message, *sig, options).ok());
+      Bytes other = message;
+      other[0] ^= 1;
+      EXPECT_EQ(VerifySignature(e.pem, other, *sig, options).code(),
+                absl::StatusCode::kUnauthenticated);
+      if (type == signer::KeyType::kEd25519) continue;
+      // The same bytes read with another format or hash do not verify.
+      const signer::SignOptions other_format{.hash = hash,
+                                             .format = format == signer::SignatureFormat::kDer
+                                                           ? signer::SignatureFormat::kRaw
+                                                           : signer::SignatureFormat::kDer};
+      EXPECT_FALSE(VerifySignature(e.pem, message, *sig, other_format).ok());
+      if (hash != signer::HashAlgorithm::kNone) {
+        const signer::SignOptions other_hash{.hash = hash == signer::HashAlgorithm::kSha256
+                                                         ? signer::HashAlgorithm::kKeccak256
+                                                         : signer::HashAlgorithm::kSha256,
+                                             .format = format};
+        EXPECT_FALSE(VerifySignature(e.pem, message, *sig, other_hash).ok());
+      }
+    }
+  }
+  EXPECT_EQ(served, type == signer::KeyType::kEd25519     ? 1
+                    : type == signer::KeyType::kSecp256k1 ? 15
+                                                          : 10);
+}
+
+TEST(VerifyTest, ARecoverableSignatureMustRecoverToThePublicKey) {
+  auto mine = signer::Signer::Generate(signer::KeyType::kSecp256k1);
+  auto theirs = signer::Signer::Generate(signer::KeyType::kSecp256k1);
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  const signer::SignOptions rec{.format = signer::SignatureFormat::kRecoverable};
+  auto sig = (*theirs)->Sign(AsBytes("m"), rec);
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(VerifySignature((*theirs)->public_key_pem(), AsBytes("m"), *sig, rec).ok());
+  absl::Status wrong = VerifySignature((*mine)->public_key_pem(), AsBytes("m"), *sig, rec);
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated);
+  Bytes bad_v = *sig;
+  bad_v[64] = 27;
+  EXPECT_EQ(VerifySignature((*theirs)->public_key_pem(), AsBytes("m"), bad_v, rec).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifySignature((*theirs)->public_key_pem(), AsBytes("m"), Bytes(64, 1), rec).code(),
+            absl::StatusCode::kUnauthenticated);
+  // hash none needs a digest of the key's size.
+  EXPECT_EQ(VerifySignature((*theirs)->public_key_pem(), Bytes(31, 1), *sig,
+                            {.hash = signer::HashAlgorithm::kNone})
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, ClientForEveryKeyType,
