@@ -157,12 +157,48 @@ def script(runnable):
     return "".join(parts)
 
 
+def run_blocks(runnable, env, cwd, timeout, stops):
+    """Runs the blocks in one bash; {"stdout", "stderr", "failed": None, or the Block that was
+    running when bash failed or timed out (False: before the first), "why"}.
+
+    Output goes to files, not pipes: the processes a block starts in the background keep its
+    stdout and stderr open, and bash's exit, not theirs, ends the run."""
+    out_path, err_path = os.path.join(cwd, ".tutorial.stdout"), os.path.join(cwd, ".tutorial.stderr")
+    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
+        # A new session, so that a failure or a timeout can stop whatever the blocks started.
+        proc = subprocess.Popen(["bash", "-c", script(runnable)], env=env, cwd=cwd,
+                                stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+                                start_new_session=True)
+    stops.append(lambda: os.killpg(proc.pid, 9))
+    why = None
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        why = f"did not finish in {timeout} s"
+    try:
+        os.killpg(proc.pid, 9)  # whatever a failed run left running; nothing after a good one
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    with open(out_path, errors="replace") as f:
+        out = f.read()
+    with open(err_path, errors="replace") as f:
+        err = f.read()
+    if why is None and (proc.returncode != 0 or "@@tutorial-done" not in err):
+        why = f"exit {proc.returncode}"
+    failed = None
+    if why is not None:
+        started = re.findall(r"^@@tutorial-block (\d+)$", err, re.M)
+        by_number = {b.number: b for b in runnable}
+        failed = by_number[int(started[-1])] if started else False
+    return {"stdout": out, "stderr": err, "failed": failed, "why": why}
+
+
 class TutorialTest(harness.TempDirTestCase):
     def setUp(self):
         super().setUp()
         with open(DOC, encoding="utf-8") as f:
             self.blocks = blocks(f.read())
-        self.by_number = {b.number: b for b in self.blocks}
 
     def test_every_block_is_marked_and_the_markers_are_explained(self):
         kinds = {k: [b for b in self.blocks if b.kind == k] for k in KINDS}
@@ -204,6 +240,16 @@ class TutorialTest(harness.TempDirTestCase):
         self.assertNotEqual(r.returncode, 0)
         with self.assertRaises(AssertionError):
             blocks("<!-- aws-only: x -->\n```json\n{}\n```\n")
+        # A failing block is named; so is the block that was running at the timeout.
+        bs = blocks("```sh\nX=1\n```\n```sh\nfalse | cat\necho never\n```\n```sh\nexit 0\n```\n")
+        r = run_blocks(bs, dict(os.environ), self.tmp, 30, self._stops)
+        self.assertEqual((r["failed"].number, r["why"]), (2, "exit 1"))
+        self.assertNotIn("never", r["stdout"])
+        r = run_blocks(blocks("```sh\ntrue\n```\n```sh\nsleep 30 &\nwait\n```\n"),
+                       dict(os.environ), self.tmp, 2, self._stops)
+        self.assertEqual((r["failed"].number, r["why"]), (2, "did not finish in 2 s"))
+        r = run_blocks(bs[:1], dict(os.environ), self.tmp, 30, self._stops)
+        self.assertIsNone(r["failed"])
 
     def test_the_tutorial_runs_against_local_aws(self):
         bin_dir = os.path.dirname(harness.binary("lockout"))
@@ -216,36 +262,30 @@ class TutorialTest(harness.TempDirTestCase):
         os.mkdir(home)
         work = os.path.join(self.tmp, "work")
         os.mkdir(work)
+        local = os.path.join(self.tmp, "local")  # the first local-only block's $LOCAL
+        os.mkdir(local)
         env.update({
             "PATH": bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin"),
             "HOME": home,  # no ~/.aws of the caller's
+            "LOCAL": local,
             "RELAY_PORT": str(harness.free_port()),
             "ENCLAVE_PORT": str(harness.free_port()),
-            "METRICS_PORT": str(harness.free_port()),
         })
-        proc = subprocess.Popen(["bash", "-c", script(runnable)], env=env, cwd=work,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        self._stops.append(lambda: os.killpg(proc.pid, 9))
-        timed_out = False
-        try:
-            out, err = proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, 9)
-            out, err = proc.communicate()
-        started = re.findall(r"^@@tutorial-block (\d+)$", err, re.M)
-        done = "@@tutorial-done" in err
-        if timed_out or proc.returncode != 0 or not done:
-            where = self.by_number[int(started[-1])].describe() if started else "before block 1"
-            why = f"did not finish in {TIMEOUT} s" if timed_out else f"exit {proc.returncode}"
-            self.fail(f"the tutorial failed ({why}) in {where}\nstdout (end):\n{out[-3000:]}\n"
-                      f"stderr (end):\n{err[-5000:]}" + self.logs(home, work))
-        self.assertEqual([int(n) for n in started], [b.number for b in runnable])
+        result = run_blocks(runnable, env, work, TIMEOUT, self._stops)
+        out, err = result["stdout"], result["stderr"]
+        if result["failed"] is not None:
+            b = result["failed"]
+            where = b.describe() if b else "before block 1"
+            self.fail(f"the tutorial failed ({result['why']}) in {where}\nstdout (end):\n"
+                      f"{out[-3000:]}\nstderr (end):\n{err[-5000:]}" + self.logs(local))
+        started = [int(n) for n in re.findall(r"^@@tutorial-block (\d+)$", err, re.M)]
+        self.assertEqual(started, [b.number for b in runnable])
         # What the tutorial says the reader sees.
-        self.assertIn("signature OK", out)
-        self.assertRegex(out, r"(?m)^(?!NOT ).*\blocked out\b")
-        self.assertNotIn("NOT locked out", out)
+        self.assertIn("signature OK (p521, sha256, der)", out)
+        self.assertIn("signature OK (p521, sha512, raw)", out)
+        self.assertRegex(out, r'"nonce_matches": true,\s*"key_bound": true')
+        self.assertRegex(out, r"(?m)^locked out: ")  # check-lockout, as the instance role
+        self.assertRegex(out, r"(?m)^all links work$")  # doctor
 
     @staticmethod
     def logs(*dirs):
