@@ -74,8 +74,9 @@ for b in $binaries; do
     fi
   done
   mkdir -p "$tree/bin"
-  cp "$bin_dir/$b" "$tree/bin/$b"
-  cmp -s "$stage/$b/lockout-enclave" "$tree/bin/$b" || die "build-eif changed $b"
+  mv "$stage/$b/lockout-enclave" "$tree/bin/$b"
+  cmp -s "$bin_dir/$b" "$tree/bin/$b" || die "$b changed while it was packed"
+  rm -rf "${stage:?}/$b"
 done
 interp=lib64/ld-linux-x86-64.so.2
 [ -f "$tree/$interp" ] || die "the binaries' loader is not /$interp (not x86-64 glibc?)"
