@@ -35,16 +35,26 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def make_bundle(out, tmpdir, umask=0o022):
-    """Runs scripts/dist.sh on this build's binaries; returns (path, the sha256 it printed)."""
+def start_bundle(out, tmpdir, umask=0o022):
+    """Starts scripts/dist.sh on this build's binaries; finish_bundle() waits for it."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": tmpdir}
-    proc = subprocess.run(
+    return subprocess.Popen(
         [DIST_SCRIPT, "--bin-dir", harness.BIN_DIR, "--out", out, "--gzip-level", "1"],
-        capture_output=True, text=True, timeout=240, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         preexec_fn=lambda: os.umask(umask))
+
+
+def finish_bundle(proc):
+    """(path, the sha256 it printed) of a start_bundle() run."""
+    try:
+        stdout, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
     if proc.returncode != 0:
-        raise AssertionError(f"dist.sh failed ({proc.returncode}): {proc.stderr}")
-    lines = proc.stdout.split()
+        raise AssertionError(f"dist.sh failed ({proc.returncode}): {stderr}")
+    lines = stdout.split()
     return lines[0], lines[1]
 
 
@@ -58,9 +68,14 @@ class DistTest(unittest.TestCase):
             harness.binary(b)
         cls.chroot = shutil.which("chroot") or "/usr/sbin/chroot"
         cls.work = tempfile.mkdtemp(prefix="lockout-dist-test-")
-        os.makedirs(os.path.join(cls.work, "stage-a"))
-        cls.tarball, cls.printed_sha = make_bundle(
-            os.path.join(cls.work, "a", "lockout.tar.gz"), os.path.join(cls.work, "stage-a"))
+        for stage in ("stage-a", "stage-b"):
+            os.makedirs(os.path.join(cls.work, stage))
+        cls.tarball, cls.printed_sha = finish_bundle(start_bundle(
+            os.path.join(cls.work, "a", "lockout.tar.gz"), os.path.join(cls.work, "stage-a")))
+        # The reproducibility check's second build (another staging directory and name, umask
+        # 077) runs while the other tests do; test_tarball_is_reproducible_and_fixed collects it.
+        cls.second = start_bundle(os.path.join(cls.work, "b", "other-name.tar.gz"),
+                                  os.path.join(cls.work, "stage-b"), umask=0o077)
         # Unpacked once, as root (owner 0 and modes kept), into an empty directory; the tests
         # only read it, and the demo writes only below its mounts.
         cls.root = os.path.join(cls.work, "root")
@@ -69,6 +84,9 @@ class DistTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        if cls.second.poll() is None:
+            cls.second.kill()
+        cls.second.communicate()
         # Never delete through a mount (it could be the host's /dev).
         left = [m for m in ("proc", "dev", "tmp") if os.path.ismount(os.path.join(cls.root, m))]
         if left:
@@ -90,11 +108,8 @@ class DistTest(unittest.TestCase):
 
     def test_tarball_is_reproducible_and_fixed(self):
         self.assertEqual(sha256_file(self.tarball), self.printed_sha)
-        # A second build from another staging directory, with another umask: the same bytes.
-        stage_b = os.path.join(self.work, "stage-b")
-        os.makedirs(stage_b)
-        _, sha_b = make_bundle(os.path.join(self.work, "b", "other-name.tar.gz"), stage_b,
-                               umask=0o077)
+        # The second build, from another staging directory with another umask: the same bytes.
+        _, sha_b = finish_bundle(self.second)
         self.assertEqual(sha_b, self.printed_sha)
         with tarfile.open(self.tarball) as tar:
             members = tar.getmembers()
