@@ -983,8 +983,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "\nHash and format (v2; docs/PROTOCOL.md \"Hash and signature format\"), e.g. a JOSE\n"
         "ES256 signature, or an Ethereum one over a Keccak-256 digest you computed:\n"
         "  lockout sign --enclave vsock://20:5010 --message hello --hash sha256 --format raw\n"
-        "  lockout sign --enclave vsock://20:5010 --bytes-b64 DIGEST_B64 --hash none "
-        "--format recoverable");
+        "  lockout sign --enclave vsock://20:5010 --hash none --format recoverable "
+        "--bytes-b64 2vWnea6XL5chlzA9e1dHRsfvg+rawPJ5GtI9uS5MjlM=\n"
+        "  (that digest: the EIP-155 example transaction's signing hash)");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
   }
   // verify
