@@ -94,7 +94,9 @@ def check_args(line):
     if args and not args[0].startswith("--"):
         # CLI11 answers --help before it rejects unknown arguments, so this only checks that the
         # subcommand exists: its own help must come back, not the top-level one.
-        r = run([*args, "--help"])
+        # --help before a "--" (after it, it would be the enclave's argv of build-eif).
+        end = args.index("--") if "--" in args else len(args)
+        r = run([*args[:end], "--help"])
         usage = [l for l in r.stdout.splitlines() if l.startswith("Usage:")]
         if r.returncode == 0 and not any(f" {args[0]}" in l for l in usage):
             r = subprocess.CompletedProcess(r.args, 1, r.stdout, f"no such subcommand: {args[0]}")
