@@ -856,7 +856,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                     "type the key must have (a raw hex key: secp256k1 unless given)")
         ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}));
     cmd->add_option("--import", a->import_file,
-                    "Import the private key in FILE (- for stdin) instead of generating one");
+                    "Import the private key in FILE (- for stdin) instead of generating one")
+        ->option_text("FILE");
     cmd->add_flag("--overwrite", a->overwrite, "Store a new version if the secret exists");
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     cmd->callback([a, &ctx] { ctx.exit_code = RunCreateKey(*a); });
