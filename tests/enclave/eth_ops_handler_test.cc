@@ -9,7 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "src/auth/client_key.h"
+#include "src/auth/request_auth.h"
 #include "src/auth/request_verifier.h"
+#include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/common/secret_bytes.h"
 #include "src/enclave/eth_ops.h"
@@ -20,6 +23,7 @@
 #include "src/eth/recover.h"
 #include "src/eth/transaction.h"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::enclave {
 namespace {
@@ -231,6 +235,58 @@ TEST_F(EthOpsTest, OtherKeyTypesAreRefused) {
                     {"transaction", Eip155Transaction()}}),
               kBad);
   }
+}
+
+// Under a signing policy the eth ops are verified like sign (every member but id and auth is
+// signed) and need the core permissions: "sign" for the signing ops, "public_key" for
+// eth_address; the client's "keys" apply.
+TEST_F(EthOpsTest, UnderAPolicyEthOpsNeedSignOrPublicKeyAndTheKey) {
+  FakeClock clock(absl::FromUnixMillis(1765000000000));
+  auto signer_client = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "signer");
+  auto reader = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "reader");
+  auto elsewhere = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "elsewhere");
+  auto policy = std::make_shared<signpolicy::SigningPolicy>();
+  auto entry = [](const auth::ClientKey& key, std::vector<std::string> ops,
+                  std::vector<std::string> keys) {
+    return signpolicy::AuthorizedClient{.name = key.name(),
+                                        .algorithm = key.algorithm(),
+                                        .public_key = ToString(key.public_key()),
+                                        .ops = std::move(ops),
+                                        .keys = std::move(keys)};
+  };
+  policy->clients.push_back(entry(*signer_client, {"sign"}, {"*"}));
+  policy->clients.push_back(entry(*reader, {"public_key"}, {"*"}));
+  policy->clients.push_back(entry(*elsewhere, {"public_key", "sign"}, {"another-key"}));
+  policy->max_request_bytes = 65536;
+  HandlerOptions options;
+  options.signing_policy = policy;
+  options.clock = &clock;
+  Use(Secp256k1Key(kKey4646), options);
+  auto signed_by = [&](const auth::ClientKey& key, json request) {
+    EXPECT_TRUE(auth::SignRequest(key, clock.Now(), request).ok());
+    return request;
+  };
+  const json unauthorized = {{"id", 1}, {"ok", false}, {"error", "unauthorized"}};
+  const json personal = {{"id", 1}, {"op", "eth_personal_sign"}, {"message", "aGk="}};
+  const json address = {{"id", 1}, {"op", "eth_address"}};
+
+  EXPECT_EQ(Call(signed_by(*signer_client, personal))["ok"], true);
+  EXPECT_EQ(Call(signed_by(*signer_client, {{"id", 1},
+                                             {"op", "eth_sign_transaction"},
+                                             {"transaction", Eip155Transaction()}}))["ok"],
+            true);
+  EXPECT_EQ(Call(signed_by(*signer_client, address)), unauthorized);
+  EXPECT_EQ(Call(signed_by(*reader, address))["address"], kAddress4646);
+  EXPECT_EQ(Call(signed_by(*reader, personal)), unauthorized);
+  EXPECT_EQ(Call(signed_by(*elsewhere, personal)), unauthorized);
+  EXPECT_EQ(Call(signed_by(*elsewhere, address)), unauthorized);
+  EXPECT_EQ(Call(personal), unauthorized);  // unauthenticated
+  // Every member is covered: a transaction changed after signing is refused.
+  json tampered = signed_by(*signer_client, {{"id", 1},
+                                             {"op", "eth_sign_transaction"},
+                                             {"transaction", Eip155Transaction()}});
+  tampered["transaction"]["value"] = "0x1";
+  EXPECT_EQ(Call(tampered), unauthorized);
 }
 
 TEST(EthOpsPolicyTest, EthOpsNeedTheCorePermissions) {
