@@ -56,8 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   State& s = Get();
   lockout::enclave::WorkerState state;
   std::string out;
-  s.handler->Handle(
-      lockout::net::Frame{.kind = lockout::net::FrameKind::kV2, .payload = payload}, state, out);
+  s.handler->Handle(lockout::net::Frame{.kind = lockout::net::FrameKind::kV2, .payload = payload},
+                    state, out);
   Check(out.size() >= 4);
   const nlohmann::json reply =
       nlohmann::json::parse(out.substr(4), nullptr, /*allow_exceptions=*/false);

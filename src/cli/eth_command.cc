@@ -62,8 +62,8 @@ struct EthArgs {
   std::string enclave;
   double timeout_s = 10;
   std::string client_key;
-  bool json = false;  // accepted: every eth command prints one JSON object
-  std::string file;   // sign-tx, sign-typed-data: the JSON; - for standard input
+  bool json = false;        // accepted: every eth command prints one JSON object
+  std::string file;         // sign-tx, sign-typed-data: the JSON; - for standard input
   std::string message;      // personal-sign
   std::string message_hex;  // personal-sign
   std::string message_file;
@@ -197,9 +197,9 @@ int RunEth(const EthArgs& a) {
     }
     case EthOp::kPersonalSign:
     case EthOp::kSignTypedData: {
-      absl::StatusOr<eth::RecoverableSignature> sig =
-          a.op == EthOp::kPersonalSign ? (*client)->EthPersonalSign(message)
-                                       : (*client)->EthSignTypedData(document);
+      absl::StatusOr<eth::RecoverableSignature> sig = a.op == EthOp::kPersonalSign
+                                                          ? (*client)->EthPersonalSign(message)
+                                                          : (*client)->EthSignTypedData(document);
       if (!sig.ok()) {
         error = sig.status();
         break;

@@ -569,16 +569,15 @@ absl::StatusOr<std::string> Demo::SignEthereumTransaction() {
   if (!locked_key) {
     const std::string ready_path = work_dir_ + "/enclave-secp256k1.json";
     ASSIGN_OR_RETURN(ephemeral,
-                     ChildProcess::Start({bin_dir_ + "/lockout-enclave", "--listen",
-                                          "tcp://127.0.0.1:0", "--ephemeral-key", "secp256k1",
-                                          "--nsm", "", "--ready-file", ready_path},
-                                         ChildEnv({}), work_dir_ + "/enclave-secp256k1.log"));
+                     ChildProcess::Start(
+                         {bin_dir_ + "/lockout-enclave", "--listen", "tcp://127.0.0.1:0",
+                          "--ephemeral-key", "secp256k1", "--nsm", "", "--ready-file", ready_path},
+                         ChildEnv({}), work_dir_ + "/enclave-secp256k1.log"));
     ASSIGN_OR_RETURN(
         nlohmann::json ready,
         WaitForJson(
             ready_path, *ephemeral, "the secp256k1 enclave",
-            [](const nlohmann::json& j) { return !StringOr(j, "listen").empty(); },
-            kStartTimeout));
+            [](const nlohmann::json& j) { return !StringOr(j, "listen").empty(); }, kStartTimeout));
     ASSIGN_OR_RETURN(endpoint, net::Endpoint::Parse(StringOr(ready, "listen")));
   }
   if (!endpoint.has_value()) return absl::FailedPreconditionError("no enclave");
@@ -619,12 +618,12 @@ absl::StatusOr<std::string> Demo::SignEthereumTransaction() {
                         "; sender recovered from the raw tx = ", sender_text,
                         " = the enclave's eth_address = create-key's address");
   }
-  return absl::StrCat("an ephemeral secp256k1 key in a second lockout-enclave (not KMS-locked: "
-                      "this demo's key is ", key_type_name_,
-                      "; --key-type secp256k1 uses the locked key) signed ", signed_tx.raw.size(),
-                      "-byte type-2 tx ", Short(HexEncode(ByteView(signed_tx.hash.data(), 32))),
-                      "; sender recovered from the raw tx = ", sender_text,
-                      " = the enclave's eth_address");
+  return absl::StrCat(
+      "an ephemeral secp256k1 key in a second lockout-enclave (not KMS-locked: "
+      "this demo's key is ",
+      key_type_name_, "; --key-type secp256k1 uses the locked key) signed ", signed_tx.raw.size(),
+      "-byte type-2 tx ", Short(HexEncode(ByteView(signed_tx.hash.data(), 32))),
+      "; sender recovered from the raw tx = ", sender_text, " = the enclave's eth_address");
 }
 
 absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> Demo::Client(const net::Endpoint& endpoint) {

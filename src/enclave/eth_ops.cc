@@ -81,10 +81,9 @@ bool IsEthSigningOp(std::string_view op) {
 EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
                      const signer::Signer& signer) {
   if (signer.key_type() != signer::KeyType::kSecp256k1) {
-    return Failure(kErrBadRequest,
-                   absl::InvalidArgumentError(absl::StrCat(
-                       Absl(op), " needs a secp256k1 key; this enclave's key is ",
-                       Absl(signer::KeyTypeName(signer.key_type())))));
+    return Failure(kErrBadRequest, absl::InvalidArgumentError(absl::StrCat(
+                                       Absl(op), " needs a secp256k1 key; this enclave's key is ",
+                                       Absl(signer::KeyTypeName(signer.key_type())))));
   }
   absl::StatusOr<eth::Address> address = eth::EthereumAddress(signer.public_key_raw());
   if (!address.ok()) return Failure(kErrInternal, address.status());
@@ -102,9 +101,8 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
     }
     absl::StatusOr<Bytes> bytes = Base64Decode(message->get_ref<const std::string&>());
     if (!bytes.ok()) {
-      return Failure(kErrBadRequest,
-                     absl::InvalidArgumentError(absl::StrCat(
-                         "field \"message\": ", bytes.status().message())));
+      return Failure(kErrBadRequest, absl::InvalidArgumentError(absl::StrCat(
+                                         "field \"message\": ", bytes.status().message())));
     }
     return SignMessageDigest(signer, *address, eth::PersonalMessageHash(*bytes));
   }
@@ -129,8 +127,8 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
     absl::StatusOr<eth::Transaction> tx = eth::TransactionFromJson(*json);
     if (!tx.ok()) return BadRequest(tx.status());
     if (tx->from.has_value() && *tx->from != *address) {
-      return Failure(kErrBadRequest, absl::InvalidArgumentError(
-                                         "transaction \"from\" is not this key's address"));
+      return Failure(kErrBadRequest,
+                     absl::InvalidArgumentError("transaction \"from\" is not this key's address"));
     }
     absl::StatusOr<eth::RecoverableSignature> sig = SignDigest(signer, eth::SigningHash(*tx));
     if (!sig.ok()) return Failure(kErrInternal, sig.status());

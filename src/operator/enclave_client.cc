@@ -243,7 +243,8 @@ absl::StatusOr<EthSignedTransaction> EnclaveV2Client::EthSignTransaction(
   }
   absl::StatusOr<eth::Address> sender = eth::RecoverSender(out.raw);
   if (!sender.ok()) {
-    return Malformed(absl::StrCat("\"raw\" is not a signed transaction: ", sender.status().message()));
+    return Malformed(
+        absl::StrCat("\"raw\" is not a signed transaction: ", sender.status().message()));
   }
   if (*sender != out.from) return Malformed("\"raw\" recovers to an address other than \"from\"");
   return out;

@@ -71,9 +71,12 @@ class EthOpsTest : public ::testing::Test {
   }
 
   static json Eip155Transaction() {
-    return json{{"nonce", "0x9"},          {"gasPrice", "0x4a817c800"},
-                {"gas", "0x5208"},         {"to", "0x3535353535353535353535353535353535353535"},
-                {"value", "0xde0b6b3a7640000"}, {"data", "0x"},
+    return json{{"nonce", "0x9"},
+                {"gasPrice", "0x4a817c800"},
+                {"gas", "0x5208"},
+                {"to", "0x3535353535353535353535353535353535353535"},
+                {"value", "0xde0b6b3a7640000"},
+                {"data", "0x"},
                 {"chainId", "0x1"}};
   }
 
@@ -127,8 +130,8 @@ TEST_F(EthOpsTest, Eip155ExampleIsSignedByteForByte) {
       "0xf86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a7640000"
       "8025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761a"
       "ecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83";
-  const json reply = Call({{"id", 7}, {"op", "eth_sign_transaction"},
-                           {"transaction", Eip155Transaction()}});
+  const json reply =
+      Call({{"id", 7}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}});
   ASSERT_EQ(reply["ok"], true) << reply;
   EXPECT_EQ(reply["raw"], raw);
   EXPECT_EQ(reply["from"], kAddress4646);
@@ -143,8 +146,8 @@ TEST_F(EthOpsTest, Eip155ExampleIsSignedByteForByte) {
 
 TEST_F(EthOpsTest, Eip1559TransactionRecoversToTheKey) {
   Use(Secp256k1Key(kKeyCow));
-  const json reply = Call({{"id", 1}, {"op", "eth_sign_transaction"},
-                           {"transaction", DynamicFeeTransaction()}});
+  const json reply =
+      Call({{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", DynamicFeeTransaction()}});
   ASSERT_EQ(reply["ok"], true) << reply;
   const Bytes raw = *HexDecodeAllowPrefix(reply["raw"].get<std::string>());
   ASSERT_FALSE(raw.empty());
@@ -172,8 +175,8 @@ TEST_F(EthOpsTest, MailExampleSignatureIsTheSpecifications) {
 TEST_F(EthOpsTest, PersonalSignRecoversToTheKeyWithWalletV) {
   Use(Secp256k1Key(kKey4646));
   for (const std::string& message : std::vector<std::string>{"", "hello", std::string(1000, 'x')}) {
-    const json reply = Call({{"id", 1}, {"op", "eth_personal_sign"},
-                             {"message", Base64Encode(AsBytes(message))}});
+    const json reply =
+        Call({{"id", 1}, {"op", "eth_personal_sign"}, {"message", Base64Encode(AsBytes(message))}});
     ASSERT_EQ(reply["ok"], true) << reply;
     const Bytes sig = *HexDecodeAllowPrefix(reply["signature"].get<std::string>());
     ASSERT_EQ(sig.size(), 65u);
@@ -231,9 +234,9 @@ TEST_F(EthOpsTest, OtherKeyTypesAreRefused) {
     EXPECT_EQ(Call({{"id", 1}, {"op", "eth_personal_sign"}, {"message", "aGk="}}), kBad);
     EXPECT_EQ(Call({{"id", 1}, {"op", "eth_sign_typed_data"}, {"typed_data", MailExample()}}),
               kBad);
-    EXPECT_EQ(Call({{"id", 1}, {"op", "eth_sign_transaction"},
-                    {"transaction", Eip155Transaction()}}),
-              kBad);
+    EXPECT_EQ(
+        Call({{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}}),
+        kBad);
   }
 }
 
@@ -272,8 +275,8 @@ TEST_F(EthOpsTest, UnderAPolicyEthOpsNeedSignOrPublicKeyAndTheKey) {
 
   EXPECT_EQ(Call(signed_by(*signer_client, personal))["ok"], true);
   EXPECT_EQ(Call(signed_by(*signer_client, {{"id", 1},
-                                             {"op", "eth_sign_transaction"},
-                                             {"transaction", Eip155Transaction()}}))["ok"],
+                                            {"op", "eth_sign_transaction"},
+                                            {"transaction", Eip155Transaction()}}))["ok"],
             true);
   EXPECT_EQ(Call(signed_by(*signer_client, address)), unauthorized);
   EXPECT_EQ(Call(signed_by(*reader, address))["address"], kAddress4646);
@@ -282,9 +285,9 @@ TEST_F(EthOpsTest, UnderAPolicyEthOpsNeedSignOrPublicKeyAndTheKey) {
   EXPECT_EQ(Call(signed_by(*elsewhere, address)), unauthorized);
   EXPECT_EQ(Call(personal), unauthorized);  // unauthenticated
   // Every member is covered: a transaction changed after signing is refused.
-  json tampered = signed_by(*signer_client, {{"id", 1},
-                                             {"op", "eth_sign_transaction"},
-                                             {"transaction", Eip155Transaction()}});
+  json tampered =
+      signed_by(*signer_client,
+                {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}});
   tampered["transaction"]["value"] = "0x1";
   EXPECT_EQ(Call(tampered), unauthorized);
 }

@@ -340,9 +340,9 @@ TEST(EnclaveClientTest, WalletSignaturesAreParsedStrictly) {
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->recovery_id, 0);
   EXPECT_EQ(ParseWalletSignature("0x" + r + s + "1c", "signature")->recovery_id, 1);
-  for (const std::string& bad : {r + s + "1b", "0x" + r + s + "00", "0x" + r + s + "01",
-                                "0x" + r + s + "1d", "0x" + r + s, "0x" + r + s + "1b00",
-                                "0x" + std::string(64, '0') + s + "1b", "0x" + r + s + "zz"}) {
+  for (const std::string& bad :
+       {r + s + "1b", "0x" + r + s + "00", "0x" + r + s + "01", "0x" + r + s + "1d", "0x" + r + s,
+        "0x" + r + s + "1b00", "0x" + std::string(64, '0') + s + "1b", "0x" + r + s + "zz"}) {
     EXPECT_FALSE(ParseWalletSignature(bad, "signature").ok()) << bad;
   }
 }
