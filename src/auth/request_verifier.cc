@@ -16,9 +16,19 @@ constexpr std::array<Rule, kRuleCount> kAllRules = {
     Rule::kReplayedNonce,   Rule::kReplayCacheFull};
 
 // Ops that use the key, and so are checked against the client's "keys".
-bool UsesKey(std::string_view op) { return op == "sign" || op == "public_key" || op == "attest"; }
+bool UsesKey(std::string_view op) {
+  return op == "sign" || op == "public_key" || op == "attest" || PermissionForOp(op) != op;
+}
 
 }  // namespace
+
+std::string_view PermissionForOp(std::string_view op) {
+  if (op == "eth_address") return "public_key";
+  if (op == "eth_sign_transaction" || op == "eth_personal_sign" || op == "eth_sign_typed_data") {
+    return "sign";
+  }
+  return op;
+}
 
 std::string_view RuleName(Rule rule) {
   switch (rule) {
@@ -125,7 +135,7 @@ Decision RequestVerifier::CheckV2(const nlohmann::json& request, size_t payload_
   // From here on the request is the client's own: its name is no longer a claim.
   auto op = request.find("op");
   if (op == request.end() || !op->is_string() ||
-      !client->policy->AllowsOp(op->get_ref<const std::string&>())) {
+      !client->policy->AllowsOp(PermissionForOp(op->get_ref<const std::string&>()))) {
     return Refuse(Rule::kOpNotAllowed, auth->client);
   }
   if (UsesKey(op->get_ref<const std::string&>())) {

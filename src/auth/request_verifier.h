@@ -12,7 +12,7 @@
 //   4. the client is in the policy                                   else unknown_client
 //   5. its timestamp is within the replay window of now              else stale_timestamp
 //   6. the signature verifies over the canonical encoding            else bad_signature
-//   7. the client may use the op                                     else op_not_allowed
+//   7. the client may use the op (PermissionForOp)                   else op_not_allowed
 //   8. ... and the key (sign, public_key, attest): the request's "key" member, or the enclave's
 //      own key name when it has none                                 else key_not_allowed
 //   9. the nonce was not accepted before (ReplayGuard)               else replayed_nonce
@@ -61,6 +61,12 @@ inline constexpr size_t kRuleCount = 10;
 
 // "request_too_large", "unauthenticated", "malformed_auth", "unknown_client", ...
 std::string_view RuleName(Rule rule);
+
+// The permission (a policy client's "ops" entry) a v2 op needs: the op itself, except for the
+// Ethereum ops (docs/PROTOCOL.md §2), which sign or reveal the key as the core ops do:
+// eth_address needs "public_key"; eth_sign_transaction, eth_personal_sign and
+// eth_sign_typed_data need "sign". They are also checked against the client's "keys".
+std::string_view PermissionForOp(std::string_view op);
 
 struct Decision {
   bool allowed = false;

@@ -21,6 +21,9 @@ void RegisterEifCommands(CLI::App& app, CommandContext& ctx);
 // `lockout nsm attest|describe-pcr|describe|random` (src/cli/nsm_command.cc)
 void RegisterNsmCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout eth address|sign-tx|personal-sign|sign-typed-data` (src/cli/eth_command.cc)
+void RegisterEthCommands(CLI::App& app, CommandContext& ctx);
+
 // `lockout demo [--serve]` (src/cli/demo_command.cc)
 void RegisterDemoCommands(CLI::App& app, CommandContext& ctx);
 

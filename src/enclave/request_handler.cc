@@ -11,6 +11,7 @@
 #include "src/common/logger.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
+#include "src/enclave/eth_ops.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_message.h"
 #include "src/signer/key_memory_lock.h"
@@ -21,7 +22,9 @@ namespace {
 constexpr size_t kMaxIdSize = 256;
 
 // The ops that use the key.
-bool UsesKey(std::string_view op) { return op == "sign" || op == "public_key" || op == "attest"; }
+bool UsesKey(std::string_view op) {
+  return op == "sign" || op == "public_key" || op == "attest" || IsEthOp(op);
+}
 constexpr char kHexDigits[] = "0123456789abcdef";
 
 void AppendHex(ByteView data, std::string& out) {
@@ -338,7 +341,9 @@ bool RequestHandler::Audit(std::string_view payload, std::string_view client, st
                            std::string_view verdict, std::string_view rule) {
   if (options_.audit == nullptr) return true;
   // The op as recorded: one of ours, never the peer's text.
-  if (op != "sign" && op != "public_key" && op != "attest" && op != "health") op = "other";
+  if (op != "sign" && op != "public_key" && op != "attest" && op != "health" && !IsEthOp(op)) {
+    op = "other";
+  }
   audit::RequestEvent event{.client = client,
                             .digest = crypto::Sha256(AsBytes(payload)),
                             .key = options_.key_name,
@@ -630,6 +635,11 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     return true;
   }
 
+  if (IsEthOp(op)) {
+    EthV2(id, op, *request, out, payload, audit_client);
+    return true;
+  }
+
   if (op != "public_key" && op != "attest") {
     LogRequestError(
         "v2", "unknown", kErrUnknownOp,
@@ -699,6 +709,38 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   V2Reply reply(out);
   out += body.dump();
   return true;
+}
+
+void RequestHandler::EthV2(const nlohmann::json& id, const std::string& op,
+                           const nlohmann::json& request, std::string& out,
+                           std::string_view payload, std::string_view audit_client) {
+  // As sign: a signing op's every answer is audited; eth_address, as public_key, is not.
+  const bool audited = IsEthSigningOp(op);
+  absl::Status detail;
+  std::unique_ptr<signer::Signer> per_request;
+  const signer::Signer* signer = SignerForRequest(per_request, &detail);
+  if (signer == nullptr) {
+    LogRequestError("v2", op, kErrKeyNotLoaded, detail);
+    if (audited) Audit(payload, audit_client, op, audit::kVerdictFailed, kErrKeyNotLoaded);
+    AppendV2Error(id, kErrKeyNotLoaded, out);
+    return;
+  }
+  EthOpResult result = RunEthOp(op, request, *signer);
+  if (!result.reason.empty()) {
+    LogRequestError("v2", op, result.reason, result.detail);
+    if (audited) Audit(payload, audit_client, op, audit::kVerdictFailed, result.reason);
+    AppendV2Error(id, result.reason, out);
+    return;
+  }
+  if (audited && !Audit(payload, audit_client, op, audit::kVerdictSigned, "")) {
+    AppendV2Error(id, kErrAuditUnavailable, out);  // the signature is withheld
+    return;
+  }
+  nlohmann::json body = {{"id", id}, {"ok", true}};
+  body.update(result.body);
+  V2Reply reply(out);
+  out += body.dump();
+  if (options_.log_requests) LogDebug("request", {{"protocol", "v2"}, {"op", op}});
 }
 
 const signer::Signer* RequestHandler::SignerForRequest(std::unique_ptr<signer::Signer>& per_request,

@@ -26,6 +26,8 @@
 //      client's, public_key = the signing key's SPKI, user_data = the binding of the request,
 //      the signature and the key. Blocks (the NSM call); rate-limited by a token bucket checked
 //      before anything is signed ("busy" when empty; HandlerOptions::attested_replies).
+//   {"id": ID, "op": "eth_address" | "eth_sign_transaction" | "eth_personal_sign" |
+//    "eth_sign_typed_data", ...}                    -> eth_ops.h (secp256k1 keys only)
 //   {"id": ID, "op": "health"}                        -> {"id": ID, "ok": true, "status": ..,
 //                                                         "reason": .., "load_mode": .., ...}
 //   errors                                            -> {"id": ID, "ok": false, "error": REASON}
@@ -218,6 +220,9 @@ class RequestHandler final {
   // `per_request`); null with `detail` set when there is none.
   const signer::Signer* SignerForRequest(std::unique_ptr<signer::Signer>& per_request,
                                          absl::Status* detail);
+  // The Ethereum ops (eth_ops.h) once the request is parsed, verified and its key checked.
+  void EthV2(const nlohmann::json& id, const std::string& op, const nlohmann::json& request,
+             std::string& out, std::string_view payload, std::string_view audit_client);
   // The attested sign (src/attest/reply_binding.h) with the client's `nonce`.
   // `payload` and `client` ("" if none) are for the audit record.
   void SignAttested(const nlohmann::json& id, const nlohmann::json& request, ByteView message,

@@ -1,5 +1,6 @@
 #include "src/operator/enclave_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,7 +8,9 @@
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
 #include "src/common/json.h"
+#include "src/common/status_macros.h"
 #include "src/common/strings.h"
+#include "src/eth/transaction.h"
 
 namespace lockout::ops {
 namespace {
@@ -181,5 +184,83 @@ absl::StatusOr<Bytes> EnclaveV2Client::Attest(ByteView nonce) {
 }
 
 absl::StatusOr<Json> EnclaveV2Client::Health() { return Call(Json{{"op", "health"}}); }
+
+absl::StatusOr<eth::RecoverableSignature> ParseWalletSignature(std::string_view hex,
+                                                               std::string_view field) {
+  absl::StatusOr<Bytes> bytes = HexDecodeAllowPrefix(hex);
+  if (!bytes.ok() || bytes->size() != 65 || !hex.starts_with("0x") ||
+      ((*bytes)[64] != 27 && (*bytes)[64] != 28)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", Absl(field), "\" is not 0x + 65 bytes r||s||v with v 27 or 28"));
+  }
+  eth::RecoverableSignature sig;
+  std::copy(bytes->begin(), bytes->begin() + 32, sig.r.begin());
+  std::copy(bytes->begin() + 32, bytes->begin() + 64, sig.s.begin());
+  sig.recovery_id = static_cast<uint8_t>((*bytes)[64] - 27);
+  RETURN_IF_ERROR(eth::CheckSignature(sig, /*require_low_s=*/false));
+  return sig;
+}
+
+namespace {
+
+absl::StatusOr<eth::Address> ReplyAddress(const Json& reply, std::string_view name) {
+  ASSIGN_OR_RETURN(std::string text, ReplyString(reply, name));
+  absl::StatusOr<eth::Address> address = eth::ParseAddress(text, name);
+  if (!address.ok()) return Malformed(Std(address.status().message()));
+  return address;
+}
+
+absl::StatusOr<eth::RecoverableSignature> ReplySignature(const Json& reply) {
+  ASSIGN_OR_RETURN(std::string hex, ReplyString(reply, "signature"));
+  absl::StatusOr<eth::RecoverableSignature> sig = ParseWalletSignature(hex, "signature");
+  if (!sig.ok()) return Malformed(Std(sig.status().message()));
+  return sig;
+}
+
+}  // namespace
+
+absl::StatusOr<eth::Address> EnclaveV2Client::EthAddress() {
+  ASSIGN_OR_RETURN(Json reply, Call(Json{{"op", "eth_address"}}));
+  return ReplyAddress(reply, "address");
+}
+
+absl::StatusOr<EthSignedTransaction> EnclaveV2Client::EthSignTransaction(
+    const nlohmann::json& transaction) {
+  ASSIGN_OR_RETURN(Json reply,
+                   Call(Json{{"op", "eth_sign_transaction"}, {"transaction", transaction}}));
+  ASSIGN_OR_RETURN(std::string raw_hex, ReplyString(reply, "raw"));
+  ASSIGN_OR_RETURN(std::string hash_hex, ReplyString(reply, "hash"));
+  EthSignedTransaction out;
+  ASSIGN_OR_RETURN(out.from, ReplyAddress(reply, "from"));
+  absl::StatusOr<Bytes> raw = HexDecodeAllowPrefix(raw_hex);
+  if (!raw.ok() || raw->empty() || !raw_hex.starts_with("0x")) {
+    return Malformed("\"raw\" is not 0x + hex");
+  }
+  out.raw = *std::move(raw);
+  out.hash = eth::TransactionHash(out.raw);
+  if (hash_hex != absl::StrCat("0x", HexEncode(ByteView(out.hash.data(), out.hash.size())))) {
+    return Malformed("\"hash\" is not Keccak-256 of \"raw\"");
+  }
+  absl::StatusOr<eth::Address> sender = eth::RecoverSender(out.raw);
+  if (!sender.ok()) {
+    return Malformed(
+        absl::StrCat("\"raw\" is not a signed transaction: ", sender.status().message()));
+  }
+  if (*sender != out.from) return Malformed("\"raw\" recovers to an address other than \"from\"");
+  return out;
+}
+
+absl::StatusOr<eth::RecoverableSignature> EnclaveV2Client::EthPersonalSign(ByteView message) {
+  ASSIGN_OR_RETURN(Json reply,
+                   Call(Json{{"op", "eth_personal_sign"}, {"message", Base64Encode(message)}}));
+  return ReplySignature(reply);
+}
+
+absl::StatusOr<eth::RecoverableSignature> EnclaveV2Client::EthSignTypedData(
+    const nlohmann::json& typed_data) {
+  ASSIGN_OR_RETURN(Json reply,
+                   Call(Json{{"op", "eth_sign_typed_data"}, {"typed_data", typed_data}}));
+  return ReplySignature(reply);
+}
 
 }  // namespace lockout::ops

@@ -23,6 +23,8 @@
 #include "src/auth/client_key.h"
 #include "src/common/bytes.h"
 #include "src/common/clock.h"
+#include "src/eth/address.h"
+#include "src/eth/recover.h"
 #include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
 #include "src/net/frame_decoder.h"
@@ -48,6 +50,20 @@ struct EnclavePublicKey {
   Bytes public_key_raw;
 };
 
+// eth_sign_transaction's reply, checked here: `raw` decodes as a signed transaction whose sender
+// (recovered with src/eth, not taken from the reply) is the reply's "from", and `hash` is
+// Keccak-256 of `raw`.
+struct EthSignedTransaction {
+  Bytes raw;
+  crypto::Keccak256Digest hash{};
+  eth::Address from{};
+};
+
+// A wallet-style signature ("0x" r‖s‖v, 65 bytes, v 27 or 28) as RecoverableSignature.
+// InvalidArgument naming `field` otherwise.
+absl::StatusOr<eth::RecoverableSignature> ParseWalletSignature(std::string_view hex,
+                                                               std::string_view field);
+
 class EnclaveV2Client final {
  public:
   static absl::StatusOr<std::unique_ptr<EnclaveV2Client>> Connect(
@@ -68,6 +84,15 @@ class EnclaveV2Client final {
   absl::StatusOr<EnclavePublicKey> PublicKey();
   // op attest with `nonce`: the attestation document bytes.
   absl::StatusOr<Bytes> Attest(ByteView nonce);
+  // The Ethereum ops (docs/PROTOCOL.md §2, "Ethereum ops"; secp256k1 keys only).
+  // eth_address: the key's address (the reply's EIP-55 checksum is checked).
+  absl::StatusOr<eth::Address> EthAddress();
+  // eth_sign_transaction with `transaction` (an eth_signTransaction object, sent as it is).
+  absl::StatusOr<EthSignedTransaction> EthSignTransaction(const nlohmann::json& transaction);
+  // eth_personal_sign / eth_sign_typed_data: the signature (v 27/28), well-formed; whom it
+  // recovers to is the caller's to check (it has the message).
+  absl::StatusOr<eth::RecoverableSignature> EthPersonalSign(ByteView message);
+  absl::StatusOr<eth::RecoverableSignature> EthSignTypedData(const nlohmann::json& typed_data);
   // op health: the reply object (status, reason, ...).
   absl::StatusOr<nlohmann::json> Health();
 

@@ -19,11 +19,12 @@ import harness
 # recommended, authenticated (the default): steps 1-4, the client key and signing policy, the seed
 # policy, start, the seed's unauthenticated request refused, the authorized client signs, its
 # replay refused, the probe key, the seed's leak, the recommended policy, the enclave reloads,
-# three principals, root's client refused by KMS, modified, debug, still signs.
-STEP_COUNT = 21
+# three principals, root's client refused by KMS, modified, debug, still signs, the EIP-1559
+# transaction (an ephemeral secp256k1 enclave's: the default key is p521).
+STEP_COUNT = 22
 # seed: steps 1-4, the seed policy, start, sign, the probe key, three principals, the leak,
-# modified, debug, still signs.
-SEED_STEP_COUNT = 15
+# modified, debug, still signs, the EIP-1559 transaction (the locked secp256k1 key's).
+SEED_STEP_COUNT = 16
 CLOSED_LEAK_PATHS = ("closed: decrypt, decrypt-debug, reencrypt, grant-decrypt, grant-reencrypt, "
                      "put-key-policy;")
 SEED_MESSAGE = b"Hello, sign this message!"
@@ -149,6 +150,10 @@ class DemoTest(harness.TempDirTestCase):
         self.assertIn("kms access denied", steps[19])
         self.assertIn("0" * 16, steps[19])
         self.assertIn("verified with OpenSSL", steps[20])
+        self.assertIn("an ephemeral secp256k1 key in a second lockout-enclave (not KMS-locked",
+                      steps[21])
+        self.assertRegex(steps[21], r"sender recovered from the raw tx = (0x[0-9a-fA-F]{40}) = "
+                                    r"the enclave's eth_address$")
         self.assertNotIn("PRIVATE", r.stdout + r.stderr)
         self.assert_nothing_left(within=0)
         self.assertEqual([e for e in os.listdir(self.tmp) if e.startswith("lockout-demo-")], [],
@@ -169,6 +174,10 @@ class DemoTest(harness.TempDirTestCase):
         self.assertIn("OPEN: grant-decrypt, grant-reencrypt, put-key-policy", steps[9])
         self.assertIn("OPEN: reencrypt", steps[10])
         self.assertIn("= the enclave's", steps[11])
+        address = steps[2].split("address ")[1][:42]
+        self.assertIn("the KMS-locked secp256k1 key signed", steps[15])
+        self.assertIn(f"sender recovered from the raw tx = {address} = the enclave's eth_address "
+                      "= create-key's address", steps[15])
         self.assertIn("the key is NOT locked out", r.stdout.splitlines()[-1])
         self.assertNotIn("recommended policy", "\n".join(steps))
         self.assert_nothing_left(within=0)

@@ -21,6 +21,10 @@
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
+#include "src/eth/address.h"
+#include "src/eth/personal_message.h"
+#include "src/eth/recover.h"
+#include "src/eth/transaction.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/nsm_message.h"
 #include "src/operator/attest_client.h"
@@ -291,6 +295,55 @@ TEST(AttestClientTest, ParsesPcrExpectationsStrictly) {
            "x=" + std::string(96, 'a'), "0=" + std::string(94, 'a'), "0=" + std::string(96, 'g'),
            "100=" + std::string(96, 'a')}) {
     EXPECT_FALSE(ParsePcrExpectation(bad).ok()) << bad;
+  }
+}
+
+// The Ethereum calls against a real server with a secp256k1 key: the address is the key's, the
+// signed transaction's sender (recovered by the client) is that address, message signatures
+// recover to it; a p256 enclave refuses them all.
+TEST(EnclaveClientTest, EthCallsAgainstASecp256k1Enclave) {
+  Enclave e(signer::KeyType::kSecp256k1);
+  auto client = EnclaveV2Client::Connect(e.endpoint());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto address = (*client)->EthAddress();
+  ASSERT_TRUE(address.ok()) << address.status();
+  auto key = (*client)->PublicKey();
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(*address, *eth::EthereumAddress(key->public_key_raw));
+  const nlohmann::json tx = {{"type", "0x2"},         {"chainId", "0x1"},
+                             {"nonce", "0x7"},        {"gas", "0x5208"},
+                             {"maxFeePerGas", "0x2"}, {"maxPriorityFeePerGas", "0x1"},
+                             {"to", nullptr},         {"data", "0x6000"}};
+  auto signed_tx = (*client)->EthSignTransaction(tx);
+  ASSERT_TRUE(signed_tx.ok()) << signed_tx.status();
+  EXPECT_EQ(signed_tx->from, *address);
+  EXPECT_EQ(*eth::RecoverSender(signed_tx->raw), *address);
+  auto sig = (*client)->EthPersonalSign(AsBytes("hello"));
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  EXPECT_EQ(*eth::RecoverAddress(eth::PersonalMessageHash(AsBytes("hello")), *sig), *address);
+  nlohmann::json other = tx;
+  other["from"] = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+  EXPECT_THAT(std::string((*client)->EthSignTransaction(other).status().message()),
+              HasSubstr("bad request"));
+
+  Enclave p256(signer::KeyType::kP256);
+  auto p256_client = EnclaveV2Client::Connect(p256.endpoint());
+  ASSERT_TRUE(p256_client.ok());
+  EXPECT_EQ((*p256_client)->EthAddress().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*p256_client)->EthPersonalSign(AsBytes("x")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(EnclaveClientTest, WalletSignaturesAreParsedStrictly) {
+  const std::string r(64, '1'), s(64, '2');
+  auto ok = ParseWalletSignature("0x" + r + s + "1b", "signature");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->recovery_id, 0);
+  EXPECT_EQ(ParseWalletSignature("0x" + r + s + "1c", "signature")->recovery_id, 1);
+  for (const std::string& bad :
+       {r + s + "1b", "0x" + r + s + "00", "0x" + r + s + "01", "0x" + r + s + "1d", "0x" + r + s,
+        "0x" + r + s + "1b00", "0x" + std::string(64, '0') + s + "1b", "0x" + r + s + "zz"}) {
+    EXPECT_FALSE(ParseWalletSignature(bad, "signature").ok()) << bad;
   }
 }
 

@@ -1,0 +1,310 @@
+// The enclave's Ethereum ops (src/enclave/eth_ops.h) through RequestHandler: published vectors
+// (EIP-155's example transaction, EIP-712's Mail example), senders recovered from what the
+// enclave returned, the signing policy's permissions, the audit op names, and refusals.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/auth/client_key.h"
+#include "src/auth/request_auth.h"
+#include "src/auth/request_verifier.h"
+#include "src/common/clock.h"
+#include "src/common/encoding.h"
+#include "src/common/secret_bytes.h"
+#include "src/enclave/eth_ops.h"
+#include "src/enclave/key_manager.h"
+#include "src/enclave/request_handler.h"
+#include "src/eth/address.h"
+#include "src/eth/personal_message.h"
+#include "src/eth/recover.h"
+#include "src/eth/transaction.h"
+#include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
+
+namespace lockout::enclave {
+namespace {
+
+using nlohmann::json;
+
+// EIP-155's example key and the private key keccak256("cow") of EIP-712's example.
+constexpr std::string_view kKey4646 =
+    "4646464646464646464646464646464646464646464646464646464646464646";
+constexpr std::string_view kAddress4646 = "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F";
+constexpr std::string_view kKeyCow =
+    "c85ef7d79691fe79573b1a7064c19c1a9819ebdbd1faaab1a8ec92344438aaf4";
+constexpr std::string_view kAddressCow = "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826";
+
+// An unencrypted PKCS#8 PrivateKeyInfo for a secp256k1 scalar (RFC 5915 ECPrivateKey without the
+// optional public key).
+std::unique_ptr<signer::Signer> Secp256k1Key(std::string_view scalar_hex) {
+  Bytes der = *HexDecode("303e020100301006072a8648ce3d020106052b8104000a042730250201010420");
+  const Bytes scalar = *HexDecode(scalar_hex);
+  der.insert(der.end(), scalar.begin(), scalar.end());
+  absl::StatusOr<std::unique_ptr<signer::Signer>> s =
+      signer::Signer::FromPkcs8(SecretBytes::CopyFrom(der), signer::KeyType::kSecp256k1);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+class EthOpsTest : public ::testing::Test {
+ protected:
+  void Use(std::unique_ptr<signer::Signer> s, HandlerOptions options = {}) {
+    ASSERT_NE(s, nullptr);
+    handler_.reset();
+    keys_ = KeyManager::WithSigner(std::move(s));
+    options.key_name = "ephemeral";
+    handler_ = std::make_unique<RequestHandler>(*keys_, nullptr, options);
+  }
+
+  json Call(const json& request) {
+    WorkerState state;
+    std::string out;
+    const std::string payload = request.dump();
+    EXPECT_FALSE(
+        handler_->Handle(net::Frame{.kind = net::FrameKind::kV2, .payload = payload}, state, out));
+    EXPECT_GE(out.size(), 4u);
+    return json::parse(out.substr(4));
+  }
+
+  static json Eip155Transaction() {
+    return json{{"nonce", "0x9"},
+                {"gasPrice", "0x4a817c800"},
+                {"gas", "0x5208"},
+                {"to", "0x3535353535353535353535353535353535353535"},
+                {"value", "0xde0b6b3a7640000"},
+                {"data", "0x"},
+                {"chainId", "0x1"}};
+  }
+
+  static json DynamicFeeTransaction() {
+    return json{{"type", "0x2"},
+                {"chainId", "0xaa36a7"},
+                {"nonce", "0x0"},
+                {"maxPriorityFeePerGas", "0x3b9aca00"},
+                {"maxFeePerGas", "0x77359400"},
+                {"gas", "0x5208"},
+                {"to", "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+                {"value", "0x2386f26fc10000"}};
+  }
+
+  static json MailExample() {
+    return json::parse(R"({
+      "types": {
+        "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                         {"name": "chainId", "type": "uint256"},
+                         {"name": "verifyingContract", "type": "address"}],
+        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
+        "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"},
+                 {"name": "contents", "type": "string"}]},
+      "primaryType": "Mail",
+      "domain": {"name": "Ether Mail", "version": "1", "chainId": 1,
+                 "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
+      "message": {"from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
+                  "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+                  "contents": "Hello, Bob!"}})");
+  }
+
+  static const json kBad;
+  std::unique_ptr<KeyManager> keys_;
+  std::unique_ptr<RequestHandler> handler_;
+};
+
+const json EthOpsTest::kBad = json{{"id", 1}, {"ok", false}, {"error", "bad request"}};
+
+TEST_F(EthOpsTest, AddressIsTheKeysEip55Address) {
+  Use(Secp256k1Key(kKey4646));
+  EXPECT_EQ(Call({{"id", 1}, {"op", "eth_address"}}),
+            (json{{"id", 1}, {"ok", true}, {"address", kAddress4646}}));
+  Use(Secp256k1Key(kKeyCow));
+  EXPECT_EQ(Call({{"id", "a"}, {"op", "eth_address"}, {"key", "ephemeral"}})["address"],
+            kAddressCow);
+}
+
+TEST_F(EthOpsTest, Eip155ExampleIsSignedByteForByte) {
+  Use(Secp256k1Key(kKey4646));
+  const std::string raw =
+      "0xf86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a7640000"
+      "8025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761a"
+      "ecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83";
+  const json reply =
+      Call({{"id", 7}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}});
+  ASSERT_EQ(reply["ok"], true) << reply;
+  EXPECT_EQ(reply["raw"], raw);
+  EXPECT_EQ(reply["from"], kAddress4646);
+  const Bytes raw_bytes = *HexDecodeAllowPrefix(raw);
+  const crypto::Keccak256Digest hash = eth::TransactionHash(raw_bytes);
+  EXPECT_EQ(reply["hash"], absl::StrCat("0x", HexEncode(ByteView(hash.data(), hash.size()))));
+  // "from" naming the key, in any accepted spelling, is fine.
+  json tx = Eip155Transaction();
+  tx["from"] = "0x9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f";
+  EXPECT_EQ(Call({{"id", 7}, {"op", "eth_sign_transaction"}, {"transaction", tx}})["raw"], raw);
+}
+
+TEST_F(EthOpsTest, Eip1559TransactionRecoversToTheKey) {
+  Use(Secp256k1Key(kKeyCow));
+  const json reply =
+      Call({{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", DynamicFeeTransaction()}});
+  ASSERT_EQ(reply["ok"], true) << reply;
+  const Bytes raw = *HexDecodeAllowPrefix(reply["raw"].get<std::string>());
+  ASSERT_FALSE(raw.empty());
+  EXPECT_EQ(raw[0], 0x02);
+  absl::StatusOr<eth::SignedTransaction> decoded = eth::DecodeSignedTransaction(raw);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->tx.type, eth::TransactionType::kDynamicFee);
+  absl::StatusOr<eth::Address> sender = eth::RecoverSender(raw);
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  EXPECT_EQ(eth::ChecksumAddress(*sender), kAddressCow);
+}
+
+TEST_F(EthOpsTest, MailExampleSignatureIsTheSpecifications) {
+  Use(Secp256k1Key(kKeyCow));
+  // EIP-712's Example.js: v 28, r and s as published.
+  EXPECT_EQ(Call({{"id", 1}, {"op", "eth_sign_typed_data"}, {"typed_data", MailExample()}}),
+            (json{{"id", 1},
+                  {"ok", true},
+                  {"signature",
+                   "0x4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d"
+                   "07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b91562"
+                   "1c"}}));
+}
+
+TEST_F(EthOpsTest, PersonalSignRecoversToTheKeyWithWalletV) {
+  Use(Secp256k1Key(kKey4646));
+  for (const std::string& message : std::vector<std::string>{"", "hello", std::string(1000, 'x')}) {
+    const json reply =
+        Call({{"id", 1}, {"op", "eth_personal_sign"}, {"message", Base64Encode(AsBytes(message))}});
+    ASSERT_EQ(reply["ok"], true) << reply;
+    const Bytes sig = *HexDecodeAllowPrefix(reply["signature"].get<std::string>());
+    ASSERT_EQ(sig.size(), 65u);
+    ASSERT_TRUE(sig[64] == 27 || sig[64] == 28);
+    eth::RecoverableSignature rs;
+    std::copy(sig.begin(), sig.begin() + 32, rs.r.begin());
+    std::copy(sig.begin() + 32, sig.begin() + 64, rs.s.begin());
+    rs.recovery_id = static_cast<uint8_t>(sig[64] - 27);
+    EXPECT_TRUE(eth::CheckSignature(rs, /*require_low_s=*/true).ok());
+    absl::StatusOr<eth::Address> who =
+        eth::RecoverAddress(eth::PersonalMessageHash(AsBytes(message)), rs);
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(eth::ChecksumAddress(*who), kAddress4646);
+  }
+}
+
+TEST_F(EthOpsTest, MalformedRequestsAreBadRequests) {
+  Use(Secp256k1Key(kKey4646));
+  json other_from = Eip155Transaction();
+  other_from["from"] = kAddressCow;
+  json unknown_member = Eip155Transaction();
+  unknown_member["colour"] = "red";
+  json no_nonce = Eip155Transaction();
+  no_nonce.erase("nonce");
+  json mail_missing_field = MailExample();
+  mail_missing_field["message"].erase("contents");
+  const std::vector<json> requests = {
+      {{"id", 1}, {"op", "eth_sign_transaction"}},
+      {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", "0xf86c"}},
+      {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction().dump()}},
+      {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", other_from}},
+      {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", unknown_member}},
+      {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", no_nonce}},
+      {{"id", 1}, {"op", "eth_personal_sign"}},
+      {{"id", 1}, {"op", "eth_personal_sign"}, {"message", 5}},
+      {{"id", 1}, {"op", "eth_personal_sign"}, {"message", "not base64!"}},
+      {{"id", 1}, {"op", "eth_sign_typed_data"}},
+      {{"id", 1}, {"op", "eth_sign_typed_data"}, {"typed_data", MailExample().dump()}},
+      {{"id", 1}, {"op", "eth_sign_typed_data"}, {"typed_data", mail_missing_field}},
+      {{"id", 1}, {"op", "eth_sign_typed_data"}, {"typed_data", json::object()}},
+  };
+  for (const json& r : requests) EXPECT_EQ(Call(r), kBad) << r;
+  EXPECT_EQ(Call({{"id", 1}, {"op", "eth_address"}, {"key", "other"}}),
+            (json{{"id", 1}, {"ok", false}, {"error", "unknown key"}}));
+  EXPECT_EQ(Call({{"id", 1}, {"op", "eth_addresses"}}),
+            (json{{"id", 1}, {"ok", false}, {"error", "unknown op"}}));
+}
+
+TEST_F(EthOpsTest, OtherKeyTypesAreRefused) {
+  for (signer::KeyType type : {signer::KeyType::kP256, signer::KeyType::kEd25519}) {
+    absl::StatusOr<std::unique_ptr<signer::Signer>> s = signer::Signer::Generate(type);
+    ASSERT_TRUE(s.ok());
+    Use(*std::move(s));
+    EXPECT_EQ(Call({{"id", 1}, {"op", "eth_address"}}), kBad);
+    EXPECT_EQ(Call({{"id", 1}, {"op", "eth_personal_sign"}, {"message", "aGk="}}), kBad);
+    EXPECT_EQ(Call({{"id", 1}, {"op", "eth_sign_typed_data"}, {"typed_data", MailExample()}}),
+              kBad);
+    EXPECT_EQ(
+        Call({{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}}),
+        kBad);
+  }
+}
+
+// Under a signing policy the eth ops are verified like sign (every member but id and auth is
+// signed) and need the core permissions: "sign" for the signing ops, "public_key" for
+// eth_address; the client's "keys" apply.
+TEST_F(EthOpsTest, UnderAPolicyEthOpsNeedSignOrPublicKeyAndTheKey) {
+  FakeClock clock(absl::FromUnixMillis(1765000000000));
+  auto signer_client = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "signer");
+  auto reader = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "reader");
+  auto elsewhere = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "elsewhere");
+  auto policy = std::make_shared<signpolicy::SigningPolicy>();
+  auto entry = [](const auth::ClientKey& key, std::vector<std::string> ops,
+                  std::vector<std::string> keys) {
+    return signpolicy::AuthorizedClient{.name = key.name(),
+                                        .algorithm = key.algorithm(),
+                                        .public_key = ToString(key.public_key()),
+                                        .ops = std::move(ops),
+                                        .keys = std::move(keys)};
+  };
+  policy->clients.push_back(entry(*signer_client, {"sign"}, {"*"}));
+  policy->clients.push_back(entry(*reader, {"public_key"}, {"*"}));
+  policy->clients.push_back(entry(*elsewhere, {"public_key", "sign"}, {"another-key"}));
+  policy->max_request_bytes = 65536;
+  HandlerOptions options;
+  options.signing_policy = policy;
+  options.clock = &clock;
+  Use(Secp256k1Key(kKey4646), options);
+  auto signed_by = [&](const auth::ClientKey& key, json request) {
+    EXPECT_TRUE(auth::SignRequest(key, clock.Now(), request).ok());
+    return request;
+  };
+  const json unauthorized = {{"id", 1}, {"ok", false}, {"error", "unauthorized"}};
+  const json personal = {{"id", 1}, {"op", "eth_personal_sign"}, {"message", "aGk="}};
+  const json address = {{"id", 1}, {"op", "eth_address"}};
+
+  EXPECT_EQ(Call(signed_by(*signer_client, personal))["ok"], true);
+  EXPECT_EQ(Call(signed_by(*signer_client, {{"id", 1},
+                                            {"op", "eth_sign_transaction"},
+                                            {"transaction", Eip155Transaction()}}))["ok"],
+            true);
+  EXPECT_EQ(Call(signed_by(*signer_client, address)), unauthorized);
+  EXPECT_EQ(Call(signed_by(*reader, address))["address"], kAddress4646);
+  EXPECT_EQ(Call(signed_by(*reader, personal)), unauthorized);
+  EXPECT_EQ(Call(signed_by(*elsewhere, personal)), unauthorized);
+  EXPECT_EQ(Call(signed_by(*elsewhere, address)), unauthorized);
+  EXPECT_EQ(Call(personal), unauthorized);  // unauthenticated
+  // Every member is covered: a transaction changed after signing is refused.
+  json tampered =
+      signed_by(*signer_client,
+                {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}});
+  tampered["transaction"]["value"] = "0x1";
+  EXPECT_EQ(Call(tampered), unauthorized);
+}
+
+TEST(EthOpsPolicyTest, EthOpsNeedTheCorePermissions) {
+  EXPECT_EQ(auth::PermissionForOp("eth_address"), "public_key");
+  EXPECT_EQ(auth::PermissionForOp("eth_sign_transaction"), "sign");
+  EXPECT_EQ(auth::PermissionForOp("eth_personal_sign"), "sign");
+  EXPECT_EQ(auth::PermissionForOp("eth_sign_typed_data"), "sign");
+  EXPECT_EQ(auth::PermissionForOp("sign"), "sign");
+  EXPECT_EQ(auth::PermissionForOp("health"), "health");
+  EXPECT_EQ(auth::PermissionForOp("eth_other"), "eth_other");
+  EXPECT_TRUE(IsEthOp("eth_address"));
+  EXPECT_FALSE(IsEthSigningOp("eth_address"));
+  EXPECT_TRUE(IsEthSigningOp("eth_sign_typed_data"));
+  EXPECT_FALSE(IsEthOp("sign"));
+}
+
+}  // namespace
+}  // namespace lockout::enclave
