@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "src/attest/attestation_document.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/awsclient/imds_client.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
@@ -39,7 +40,8 @@ DoctorCheck CheckCredentials(absl::StatusOr<AwsSession>& session, const DoctorOp
   absl::StatusOr<aws::AwsCredentials> creds = session->credentials->GetCredentials();
   if (!creds.ok()) {
     return Failed(name, absl::StrCat("cannot get credentials from ", session->credentials_source,
-                                     ": ", creds.status().message()));
+                                     ": ",
+                                     awsclient::ExplainAwsFailure(creds.status()).Text()));
   }
   if (session->temporary_credentials != nullptr) {
     std::optional<absl::Time> expiration = session->temporary_credentials->expiration();
@@ -54,6 +56,18 @@ DoctorCheck CheckCredentials(absl::StatusOr<AwsSession>& session, const DoctorOp
   return Ok(name, absl::StrCat(session->credentials_source, ", access key ", creds->access_key_id));
 }
 
+// The hint for a failed Secrets Manager call on `o.secret_name` (failure_hint.h).
+std::string SecretHint(const AwsSession& session, const DoctorOptions& o, const absl::Status& s,
+                       std::string_view action) {
+  const std::string what = absl::StrCat("the secret \"", o.secret_name, "\"");
+  return awsclient::ExplainAwsFailure(
+             s, {.action = action,
+                 .resource = what,
+                 .region = session.region,
+                 .if_missing = "pass the --secret that lockout create-key stored, or create one"})
+      .Text();
+}
+
 DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions& o) {
   const std::string name = "secret";
   if (!session.ok()) return Failed(name, "no AWS session (see credentials)");
@@ -63,9 +77,12 @@ DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions
     // is the KMS ciphertext, useless without the enclave; only its size is reported.
     absl::StatusOr<awsclient::SecretValue> v = session->secrets->GetSecretValue(o.secret_name);
     if (!v.ok()) {
-      return Failed(name,
-                    absl::StrCat("neither DescribeSecret nor GetSecretValue on \"", o.secret_name,
-                                 "\" works with these credentials: ", v.status().message()));
+      // DescribeSecret was denied; GetSecretValue's own error says why it failed (the secret
+      // may be missing, not only forbidden).
+      return Failed(name, absl::StrCat("DescribeSecret is denied to these credentials, and "
+                                       "GetSecretValue: ",
+                                       SecretHint(*session, o, v.status(),
+                                                  "secretsmanager:GetSecretValue")));
     }
     const size_t size = v->value.size();
     v->value.Clear();
@@ -74,8 +91,7 @@ DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions
                            " bytes, read with GetSecretValue: DescribeSecret is not allowed)"));
   }
   if (!d.ok()) {
-    return Failed(name,
-                  absl::StrCat("DescribeSecret \"", o.secret_name, "\": ", d.status().message()));
+    return Failed(name, SecretHint(*session, o, d.status(), "secretsmanager:DescribeSecret"));
   }
   if (d->deleted_date)
     return Failed(name, absl::StrCat("\"", o.secret_name, "\" is scheduled for deletion"));
@@ -199,7 +215,13 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
                                    : "")));
     } else if (!lint.ok()) {
       report.checks.push_back(
-          Failed("pcr0", absl::StrCat("cannot read the key policy: ", lint.status().message())));
+          Failed("pcr0", absl::StrCat("cannot read the key policy: ",
+                                  awsclient::ExplainAwsFailure(
+                                      lint.status(), {.action = "kms:GetKeyPolicy",
+                                                      .resource = key->Describe(),
+                                                      .region = session->region,
+                                                      .if_missing = ""})
+                                      .Text())));
     } else {
       auto it = lint->pinned.find("kms:RecipientAttestation:ImageSha384");
       if (it == lint->pinned.end()) {
