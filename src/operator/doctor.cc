@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/attest/attestation_document.h"
 #include "src/awsclient/failure_hint.h"
@@ -17,6 +18,11 @@
 
 namespace lockout::ops {
 namespace {
+
+constexpr absl::string_view kRelayUnreachableStep =
+    "is lockout-relay running and listening at --relay (systemctl status lockout-relay)?";
+constexpr absl::string_view kEnclaveUnreachableStep =
+    "is the enclave running (nitro-cli describe-enclaves) and is --enclave its CID:PORT?";
 
 DoctorCheck Ok(std::string name, std::string detail) {
   return {std::move(name), CheckState::kOk, std::move(detail)};
@@ -114,7 +120,10 @@ DoctorCheck CheckRelay(const DoctorOptions& o) {
   relay::RelayClient client(ro);
   absl::StatusOr<relay::GetSecretReply> reply = client.GetSecret(o.secret_name);
   if (!reply.ok()) {
-    return Failed(name, absl::StrCat(o.relay.ToString(), ": ", reply.status().message()));
+    const bool unreachable = absl::IsUnavailable(reply.status()) &&
+                             absl::StrContains(reply.status().message(), "connect to");
+    return Failed(name, absl::StrCat(o.relay.ToString(), ": ", reply.status().message(),
+                                     unreachable ? absl::StrCat("; ", kRelayUnreachableStep) : ""));
   }
   const size_t secret_size = reply->secret.size();
   reply->credentials.secret_access_key.Clear();
@@ -145,7 +154,8 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
   bool enclave_loaded = false;
   if (!client.ok()) {
     report.checks.push_back(
-        Failed("enclave", absl::StrCat(o.enclave.ToString(), ": ", client.status().message())));
+        Failed("enclave", absl::StrCat(o.enclave.ToString(), ": ", client.status().message(), "; ",
+                                       kEnclaveUnreachableStep)));
   } else {
     absl::StatusOr<nlohmann::json> health = (*client)->Health();
     if (!health.ok()) {

@@ -54,6 +54,15 @@ class HintsTest(RuntimeTestCase):
         self.assert_words(r.stderr + r.stdout, "could not reach AWS", "AWS_ENDPOINT_URL",
                           absent=("credentials that may call",))
 
+    def test_doctor_says_what_to_check_when_the_relay_or_enclave_is_not_there(self):
+        checks = self.doctor(self.la.env("instance"),
+                             relay=f"tcp://127.0.0.1:{harness.free_port()}",
+                             enclave=f"tcp://127.0.0.1:{harness.free_port()}")
+        self.assert_words(checks["relay"][1], "Connection refused",
+                          "is lockout-relay running and listening at --relay")
+        self.assert_words(checks["enclave"][1], "Connection refused",
+                          "is the enclave running (nitro-cli describe-enclaves)")
+
     # ------------------------------------------------------------------ region
 
     def test_a_wrong_region_says_set_aws_region(self):
@@ -149,7 +158,8 @@ class HintsTest(RuntimeTestCase):
         code = ""
         for path in ("src/awsclient/failure_hint.cc", "src/awsclient/failure_hint.h",
                      "src/relay/relay_protocol.h", "src/relay/relay_service.cc",
-                     "src/enclave/key_loader.cc", "src/awsclient/credential_chain.cc"):
+                     "src/enclave/key_loader.cc", "src/awsclient/credential_chain.cc",
+                     "src/operator/doctor.cc"):
             with open(os.path.join(harness.SOURCE_DIR, path)) as f:
                 code += f.read()
         for m in messages:
