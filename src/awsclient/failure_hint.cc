@@ -92,8 +92,7 @@ AwsFailureHint Credentials(const absl::Status& status, const AwsCallError* e) {
   if (e == nullptr) {
     // The credential chain's own error names every source it tried and ends with what to set.
     if (absl::StrContains(message, "AWS_ACCESS_KEY_ID")) {
-      return Make(AwsFailureCause::kCredentials,
-                  absl::StrCat("no usable AWS credentials (", message, ")"), "");
+      return Make(AwsFailureCause::kCredentials, std::string(message), "");
     }
     return Make(AwsFailureCause::kCredentials,
                 absl::StrCat("no usable AWS credentials (", message, ")"),

@@ -90,6 +90,17 @@ class HintsTest(RuntimeTestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assert_words(r.stderr, "no AWS credentials", "set AWS_ACCESS_KEY_ID", "AWS_PROFILE")
 
+    def test_no_instance_role_answering_names_imds_and_the_variables(self):
+        env = {k: v for k, v in self.la.env("instance").items()
+               if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+        env["AWS_EC2_METADATA_DISABLED"] = "false"
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{harness.free_port()}/"
+        creds = self.doctor(env)["credentials"]
+        self.assertEqual(creds[0], "✗")
+        self.assert_words(creds[1], "no AWS credentials", "instance role (IMDS at",
+                          "Connection refused", "set AWS_ACCESS_KEY_ID", "AWS_PROFILE",
+                          absent=("no usable AWS credentials (no AWS credentials",))
+
     def test_an_unknown_access_key_says_check_the_key(self):
         env = self.la.env("admin")
         env["AWS_ACCESS_KEY_ID"] = "AKIAIOSFODNN7EXAMPLE"
