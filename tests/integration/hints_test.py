@@ -157,6 +157,35 @@ class HintsTest(RuntimeTestCase):
         checks = self.doctor(self.la.env("instance"), relay=relay_uri, enclave=enclave)
         self.assert_words(checks["relay"][1], "secret not allowed", "--allow-secret NAME")
 
+    def start_relay_for(self, allow, env):
+        self._count += 1
+        name = f"relay-hints-{self._count}"
+        ready = os.path.join(self.tmp, f"{name}.json")
+        relay = harness.Process([self.relay_bin, "--listen", "tcp://127.0.0.1:0",
+                                 "--allow-secret", allow, "--ready-file", ready],
+                                self.tmp, name, env=env)
+        self._stops.append(relay.stop)
+        harness.wait_for_file(ready, relay.proc, what="relay ready file")
+        with open(ready) as f:
+            return relay, json.load(f)["listen"]
+
+    def test_the_relay_names_a_missing_secret_and_missing_credentials_in_its_log(self):
+        # The secret does not exist: the client is told to read the relay's log, which says so.
+        relay, uri = self.start_relay_for("lockout/missing", self.la.process_env(relay=True))
+        checks = self.doctor(self.la.env("instance"), secret="lockout/missing", relay=uri)
+        self.assert_words(checks["relay"][1], "secret unavailable",
+                          "the relay could not read it from Secrets Manager")
+        self.assert_words(relay.log(), 'the secret \\"lockout/missing\\" does not exist',
+                          "check the name")
+        # No instance role answers (IMDS down): the relay's log says where credentials come from.
+        env = self.la.process_env(relay=True)
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{harness.free_port()}"
+        relay, uri = self.start_relay_for(SECRET, env)
+        checks = self.doctor(self.la.env("instance"), relay=uri)
+        self.assert_words(checks["relay"][1], "upstream unavailable",
+                          "the relay cannot reach Secrets Manager or get credentials")
+        self.assert_words(relay.log(), "the relay gets the instance role's credentials from IMDS")
+
     # ------------------------------------------------------------------ the docs agree
 
     def test_the_docs_table_lists_the_codes_messages(self):
