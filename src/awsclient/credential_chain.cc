@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/awsclient/sts_client.h"
 #include "src/common/secret_bytes.h"
 #include "src/common/status_macros.h"
@@ -15,11 +16,6 @@
 namespace lockout::awsclient {
 namespace {
 
-constexpr char kWhatToSet[] =
-    "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
-    "credentials), or AWS_PROFILE to a profile with credentials (aws_access_key_id, role_arn + "
-    "source_profile, or credential_process) in ~/.aws/credentials or ~/.aws/config, or run on an "
-    "EC2 instance with an instance role";
 
 std::optional<std::string> SectionValue(const IniFile::Section* s, const char* key) {
   if (s == nullptr) return std::nullopt;
@@ -270,14 +266,14 @@ absl::StatusOr<ResolvedCredentials> AwsConfig::Credentials(
   if (ImdsDisabled()) {
     return absl::NotFoundError(
         absl::StrCat("no AWS credentials: ", tried,
-                     ", and the instance role (IMDS: disabled by AWS_EC2_METADATA_DISABLED=true). ",
-                     kWhatToSet));
+                     ", and the instance role (IMDS: disabled by AWS_EC2_METADATA_DISABLED=true); ",
+                     Absl(kSetCredentialsStep)));
   }
   ASSIGN_OR_RETURN(ResolvedCredentials imds, Imds(options));
   // IMDS is asked lazily (at the first call); if it fails, say what else was tried.
   imds.provider = std::make_shared<ExplainingCredentialsProvider>(
       imds.provider, absl::StrCat("no AWS credentials: ", tried, ", and the ", imds.source, ": "),
-      absl::StrCat(". ", kWhatToSet));
+      absl::StrCat("; ", Absl(kSetCredentialsStep)));
   return imds;
 }
 

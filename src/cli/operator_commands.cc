@@ -33,6 +33,7 @@
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/open_nsm_device.h"
 #include "src/operator/attest_client.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/operator/aws_session.h"
 #include "src/operator/check_lockout.h"
 #include "src/operator/client_key_file.h"
@@ -339,7 +340,12 @@ int RunPolicy(const PolicyArgs& a) {
           "the policy admin's credentials (",
           a.policy_admin_role, ")"));
     }
-    return Fail(absl::StrCat("PutKeyPolicy: ", put.message()));
+    return Fail(absl::StrCat("PutKeyPolicy: ",
+                             awsclient::ExplainAwsFailure(put, {.action = "kms:PutKeyPolicy",
+                                                                .resource = key->Describe(),
+                                                                .region = session->region,
+                                                                .if_missing = ""})
+                                 .Text()));
   }
   std::cerr << "Applied to " << key->Describe() << (bypass ? " (safety check bypassed)" : "")
             << ".\n";
@@ -369,7 +375,13 @@ int RunPolicyLint(const PolicyArgs& a) {
     }
     absl::StatusOr<std::string> t = session->kms->GetKeyPolicy(key->id());
     if (!t.ok()) {
-      std::cerr << "lockout: GetKeyPolicy: " << t.status().message() << "\n";
+      std::cerr << "lockout: GetKeyPolicy: "
+                << awsclient::ExplainAwsFailure(t.status(), {.action = "kms:GetKeyPolicy",
+                                                             .resource = key->Describe(),
+                                                             .region = session->region,
+                                                             .if_missing = ""})
+                       .Text()
+                << "\n";
       return kExitInconclusive;
     }
     text = *std::move(t);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/awsclient/aws_call_error.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/common/encoding.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
@@ -160,10 +161,15 @@ class Prober {
     absl::StatusOr<awsclient::SecretValue> secret = secrets_.GetSecretValue(o_.secret_name);
     if (!secret.ok()) {
       Learn(secret.status());
-      secret_problem_ = absl::StrCat("cannot read the secret \"", o_.secret_name, "\" (",
-                                     secret.status().message(),
-                                     "); run check-lockout with credentials that may call "
-                                     "secretsmanager:GetSecretValue, e.g. the instance role's");
+      const std::string what = absl::StrCat("the secret \"", o_.secret_name, "\"");
+      secret_problem_ = absl::StrCat(
+          "cannot read ", what, ": ",
+          awsclient::ExplainAwsFailure(
+              secret.status(), {.action = "secretsmanager:GetSecretValue",
+                                .resource = what,
+                                .region = secrets_.json_client().options().region,
+                                .if_missing = "pass the --secret that lockout create-key stored"})
+              .Text());
       return;
     }
     if (secret->kind != awsclient::SecretKind::kBinary) {

@@ -3,8 +3,10 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/attest/attestation_document.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/awsclient/imds_client.h"
 #include "src/common/clock.h"
 #include "src/common/encoding.h"
@@ -16,6 +18,11 @@
 
 namespace lockout::ops {
 namespace {
+
+constexpr absl::string_view kRelayUnreachableStep =
+    "is lockout-relay running and listening at --relay (systemctl status lockout-relay)?";
+constexpr absl::string_view kEnclaveUnreachableStep =
+    "is the enclave running (nitro-cli describe-enclaves) and is --enclave its CID:PORT?";
 
 DoctorCheck Ok(std::string name, std::string detail) {
   return {std::move(name), CheckState::kOk, std::move(detail)};
@@ -39,7 +46,8 @@ DoctorCheck CheckCredentials(absl::StatusOr<AwsSession>& session, const DoctorOp
   absl::StatusOr<aws::AwsCredentials> creds = session->credentials->GetCredentials();
   if (!creds.ok()) {
     return Failed(name, absl::StrCat("cannot get credentials from ", session->credentials_source,
-                                     ": ", creds.status().message()));
+                                     ": ",
+                                     awsclient::ExplainAwsFailure(creds.status()).Text()));
   }
   if (session->temporary_credentials != nullptr) {
     std::optional<absl::Time> expiration = session->temporary_credentials->expiration();
@@ -54,6 +62,18 @@ DoctorCheck CheckCredentials(absl::StatusOr<AwsSession>& session, const DoctorOp
   return Ok(name, absl::StrCat(session->credentials_source, ", access key ", creds->access_key_id));
 }
 
+// The hint for a failed Secrets Manager call on `o.secret_name` (failure_hint.h).
+std::string SecretHint(const AwsSession& session, const DoctorOptions& o, const absl::Status& s,
+                       std::string_view action) {
+  const std::string what = absl::StrCat("the secret \"", o.secret_name, "\"");
+  return awsclient::ExplainAwsFailure(
+             s, {.action = action,
+                 .resource = what,
+                 .region = session.region,
+                 .if_missing = "pass the --secret that lockout create-key stored, or create one"})
+      .Text();
+}
+
 DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions& o) {
   const std::string name = "secret";
   if (!session.ok()) return Failed(name, "no AWS session (see credentials)");
@@ -63,9 +83,12 @@ DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions
     // is the KMS ciphertext, useless without the enclave; only its size is reported.
     absl::StatusOr<awsclient::SecretValue> v = session->secrets->GetSecretValue(o.secret_name);
     if (!v.ok()) {
-      return Failed(name,
-                    absl::StrCat("neither DescribeSecret nor GetSecretValue on \"", o.secret_name,
-                                 "\" works with these credentials: ", v.status().message()));
+      // DescribeSecret was denied; GetSecretValue's own error says why it failed (the secret
+      // may be missing, not only forbidden).
+      return Failed(name, absl::StrCat("DescribeSecret is denied to these credentials, and "
+                                       "GetSecretValue: ",
+                                       SecretHint(*session, o, v.status(),
+                                                  "secretsmanager:GetSecretValue")));
     }
     const size_t size = v->value.size();
     v->value.Clear();
@@ -74,8 +97,7 @@ DoctorCheck CheckSecret(absl::StatusOr<AwsSession>& session, const DoctorOptions
                            " bytes, read with GetSecretValue: DescribeSecret is not allowed)"));
   }
   if (!d.ok()) {
-    return Failed(name,
-                  absl::StrCat("DescribeSecret \"", o.secret_name, "\": ", d.status().message()));
+    return Failed(name, SecretHint(*session, o, d.status(), "secretsmanager:DescribeSecret"));
   }
   if (d->deleted_date)
     return Failed(name, absl::StrCat("\"", o.secret_name, "\" is scheduled for deletion"));
@@ -98,7 +120,10 @@ DoctorCheck CheckRelay(const DoctorOptions& o) {
   relay::RelayClient client(ro);
   absl::StatusOr<relay::GetSecretReply> reply = client.GetSecret(o.secret_name);
   if (!reply.ok()) {
-    return Failed(name, absl::StrCat(o.relay.ToString(), ": ", reply.status().message()));
+    const bool unreachable = absl::IsUnavailable(reply.status()) &&
+                             absl::StrContains(reply.status().message(), "connect to");
+    return Failed(name, absl::StrCat(o.relay.ToString(), ": ", reply.status().message(),
+                                     unreachable ? absl::StrCat("; ", kRelayUnreachableStep) : ""));
   }
   const size_t secret_size = reply->secret.size();
   reply->credentials.secret_access_key.Clear();
@@ -129,7 +154,8 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
   bool enclave_loaded = false;
   if (!client.ok()) {
     report.checks.push_back(
-        Failed("enclave", absl::StrCat(o.enclave.ToString(), ": ", client.status().message())));
+        Failed("enclave", absl::StrCat(o.enclave.ToString(), ": ", client.status().message(), "; ",
+                                       kEnclaveUnreachableStep)));
   } else {
     absl::StatusOr<nlohmann::json> health = (*client)->Health();
     if (!health.ok()) {
@@ -199,7 +225,13 @@ DoctorReport RunDoctor(absl::StatusOr<AwsSession>& session, const DoctorOptions&
                                    : "")));
     } else if (!lint.ok()) {
       report.checks.push_back(
-          Failed("pcr0", absl::StrCat("cannot read the key policy: ", lint.status().message())));
+          Failed("pcr0", absl::StrCat("cannot read the key policy: ",
+                                  awsclient::ExplainAwsFailure(
+                                      lint.status(), {.action = "kms:GetKeyPolicy",
+                                                      .resource = key->Describe(),
+                                                      .region = session->region,
+                                                      .if_missing = ""})
+                                      .Text())));
     } else {
       auto it = lint->pinned.find("kms:RecipientAttestation:ImageSha384");
       if (it == lint->pinned.end()) {

@@ -3,9 +3,26 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/common/strings.h"
 
 namespace lockout::ops {
+namespace {
+
+// REGION of "arn:PARTITION:kms:REGION:..."; empty for other forms.
+std::string_view ArnRegion(std::string_view input) {
+  if (!input.starts_with("arn:")) return {};
+  size_t start = 0;
+  for (int i = 0; i < 3; ++i) {
+    start = input.find(':', start);
+    if (start == std::string_view::npos) return {};
+    ++start;
+  }
+  const size_t end = input.find(':', start);
+  return end == std::string_view::npos ? std::string_view() : input.substr(start, end - start);
+}
+
+}  // namespace
 
 absl::StatusOr<KmsKeyForm> KmsKeyFormOf(std::string_view input) {
   if (input.empty()) return absl::InvalidArgumentError("empty KMS key");
@@ -52,12 +69,24 @@ absl::StatusOr<KmsKeyRef> ResolveKmsKey(awsclient::KmsClient& kms, std::string_v
     return ref;
   }
   const absl::Status& s = metadata.status();
+  const std::string region = kms.json_client().options().region;
+  const std::string resource =
+      absl::StrCat("the KMS ", alias ? "alias " : "key ", Absl(input));
   if (absl::IsNotFound(s)) {
+    std::string if_missing = alias ? "aws kms list-aliases shows the aliases" : "";
+    // An ARN names its region: say so when requests go to another.
+    const std::string_view arn_region = ArnRegion(input);
+    if (!arn_region.empty() && arn_region != region) {
+      if_missing = absl::StrCat("the ARN is in ", Absl(arn_region), ": set AWS_REGION=",
+                                Absl(arn_region));
+    }
     return absl::NotFoundError(absl::StrCat(
-        Absl(what), " ", Absl(input), ": KMS has no such ", alias ? "alias" : "key",
-        " in this account and region (DescribeKey: ", s.message(),
-        "); check the name, AWS_REGION and that these credentials belong to the key's account",
-        alias ? " (aws kms list-aliases shows the aliases)" : ""));
+        Absl(what), " ", Absl(input), ": KMS has no such ", alias ? "alias" : "key", ": ",
+        awsclient::ExplainAwsFailure(s, {.action = "kms:DescribeKey",
+                                         .resource = resource,
+                                         .region = region,
+                                         .if_missing = if_missing})
+            .Text()));
   }
   if (absl::IsPermissionDenied(s) && !alias) {
     // The instance role typically may not DescribeKey; a key id or ARN works as given.
@@ -95,7 +124,12 @@ absl::StatusOr<KmsKeyRef> ResolveKmsKey(awsclient::KmsClient& kms, std::string_v
                      s.message(), "); pass the key ARN instead"));
   }
   return absl::Status(
-      s.code(), absl::StrCat(Absl(what), " ", Absl(input), ": DescribeKey failed: ", s.message()));
+      s.code(), absl::StrCat(Absl(what), " ", Absl(input), ": DescribeKey failed: ",
+                             awsclient::ExplainAwsFailure(s, {.action = "kms:DescribeKey",
+                                                              .resource = resource,
+                                                              .region = region,
+                                                              .if_missing = ""})
+                                 .Text()));
 }
 
 }  // namespace lockout::ops

@@ -100,7 +100,13 @@ absl::Status StatusForErrorMessage(std::string_view message,
   for (char c : message.substr(0, kMaxQuotedErrorMessage)) {
     quoted.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
   }
-  const std::string text = absl::StrCat("relay refused ", Absl(request), ": ", quoted);
+  std::string text = absl::StrCat("relay refused ", Absl(request), ": ", quoted);
+  for (const auto& [error, hint] :
+       {std::pair{kErrorNotAllowed, kHintNotAllowed},
+        std::pair{kErrorSecretUnavailable, kHintSecretUnavailable},
+        std::pair{kErrorUpstreamUnavailable, kHintUpstreamUnavailable}}) {
+    if (message == error) absl::StrAppend(&text, " (", Absl(hint), ")");
+  }
   if (message == kErrorBadRequest) return absl::InvalidArgumentError(text);
   if (message == kErrorUnknownRequestType) return absl::UnimplementedError(text);
   if (message == kErrorNotAllowed) return absl::PermissionDeniedError(text);

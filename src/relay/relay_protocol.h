@@ -105,6 +105,19 @@ inline constexpr std::string_view kErrorNoAuditLog = "no audit log";  // FailedP
 // append_audit: the relay could not write or sync its file (disk full, I/O error): retry later.
 inline constexpr std::string_view kErrorAuditWriteFailed = "audit write failed";  // Unavailable
 
+// What to do about an error, in the relay's log line and in the status RelayClient returns (so
+// the enclave's health "detail" and `lockout doctor` say it too).
+inline constexpr std::string_view kHintNotAllowed =
+    "the relay serves only the secret names given with --allow-secret: restart lockout-relay "
+    "with --allow-secret NAME";
+inline constexpr std::string_view kHintSecretUnavailable =
+    "the relay could not read it from Secrets Manager: its log line relay_request says why";
+inline constexpr std::string_view kHintUpstreamUnavailable =
+    "the relay cannot reach Secrets Manager or get credentials: its log says why";
+inline constexpr std::string_view kHintNoCredentials =
+    "the relay gets the instance role's credentials from IMDS: attach an IAM role to the "
+    "instance, and check AWS_EC2_METADATA_SERVICE_ENDPOINT if it is set";
+
 struct GetSecretRequest {
   std::string secret_name;
 };

@@ -6,7 +6,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/awsclient/failure_hint.h"
+#include "src/common/strings.h"
 #include "src/common/encoding.h"
 #include "src/common/logger.h"
 #include "src/relay/relay_protocol.h"
@@ -143,12 +146,14 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
     op = kGetSecretRequestType;
     log["secret_name"] = decoded->secret_name;
     if (!allowlist_.Allows(decoded->secret_name)) {
-      return Outcome{kKindDenied, kErrorNotAllowed, "secret name is not on the allowlist"};
+      return Outcome{kKindDenied, kErrorNotAllowed,
+                     absl::StrCat("secret name is not on the allowlist: ", Absl(kHintNotAllowed))};
     }
 
     absl::StatusOr<awsclient::RoleCredentials> credentials = upstream_->GetCredentials();
     if (!credentials.ok()) {
-      return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, credentials.status());
+      return Outcome{kKindUpstreamUnavailable, kErrorUpstreamUnavailable,
+                     absl::StrCat(credentials.status().message(), "; ", Absl(kHintNoCredentials))};
     }
     log["credentials_expire_in_s"] = absl::ToInt64Seconds(credentials->expiration - clock_->Now());
 
@@ -157,10 +162,17 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
     upstream_latency = clock_->Now() - upstream_start;
     metrics_->ObserveUpstreamLatency(kOpGetSecretValue, upstream_latency);
     if (!value.ok()) {
+      const std::string what = absl::StrCat("the secret \"", decoded->secret_name, "\"");
+      std::string detail =
+          awsclient::ExplainAwsFailure(value.status(), {.action = "secretsmanager:GetSecretValue",
+                                                        .resource = what,
+                                                        .region = "",
+                                                        .if_missing = ""})
+              .Text();
       if (IsPermanentSecretError(value.status())) {
-        return Fail(kKindSecretUnavailable, kErrorSecretUnavailable, value.status());
+        return Outcome{kKindSecretUnavailable, kErrorSecretUnavailable, std::move(detail)};
       }
-      return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, value.status());
+      return Outcome{kKindUpstreamUnavailable, kErrorUpstreamUnavailable, std::move(detail)};
     }
     log["version_id"] = value->version_id;
 

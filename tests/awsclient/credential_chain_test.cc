@@ -146,7 +146,7 @@ TEST_F(CredentialChainTest, NoCredentialsNamesEverySourceAndWhatToSet) {
               AllOf(HasSubstr("AWS_ACCESS_KEY_ID"), HasSubstr("profile \"default\""),
                     HasSubstr("has no credentials"), HasSubstr("AWS_SHARED_CREDENTIALS_FILE"),
                     HasSubstr("no such file"), HasSubstr("AWS_CONFIG_FILE"),
-                    HasSubstr("AWS_EC2_METADATA_DISABLED=true"), HasSubstr("Set AWS_ACCESS_KEY_ID"),
+                    HasSubstr("AWS_EC2_METADATA_DISABLED=true"), HasSubstr("; set AWS_ACCESS_KEY_ID"),
                     HasSubstr("AWS_PROFILE")));
 }
 
@@ -162,7 +162,7 @@ TEST_F(CredentialChainTest, ImdsIsTheLastSourceAndItsFailureSaysWhatElseWasTried
   EXPECT_THAT(c.status().ToString(),
               AllOf(HasSubstr("no AWS credentials: tried the environment"),
                     HasSubstr("profile \"default\""), HasSubstr("instance role (IMDS"),
-                    HasSubstr("Set AWS_ACCESS_KEY_ID")));
+                    HasSubstr("; set AWS_ACCESS_KEY_ID")));
   vars_["AWS_EC2_METADATA_DISABLED"] = "TRUE";  // case-insensitive, as in the SDKs
   EXPECT_FALSE(Make().Credentials(Fast()).ok());
 }

@@ -4,7 +4,11 @@
 
 #include "src/operator/check_lockout.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -12,6 +16,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/endpoint_config.h"
 #include "src/common/clock.h"
@@ -26,10 +31,28 @@
 namespace lockout::ops {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Json = nlohmann::ordered_json;
 
 constexpr char kSecret[] = "lockout/check-lockout-test";
+
+// A loopback port nothing listens on (bound, then closed).
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 struct Clients {
   std::unique_ptr<awsclient::KmsClient> kms;
@@ -93,7 +116,9 @@ class CheckLockoutTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  Clients Make(const std::string& name) {
+  // Clients as `name`; `region` and `endpoint` (both services) replace local-aws's when given.
+  Clients Make(const std::string& name, std::string region_override = "",
+               std::string endpoint_override = "") {
     const auto& p = ready_["principals"][name];
     aws::AwsCredentials c;
     c.access_key_id = p["access_key_id"].get<std::string>();
@@ -102,14 +127,21 @@ class CheckLockoutTest : public ::testing::Test {
       c.session_token = SecretBytes::CopyFrom(p["session_token"].get<std::string>());
     }
     auto provider = std::make_shared<awsclient::StaticCredentialsProvider>(std::move(c));
-    const std::string region = ready_["region"].get<std::string>();
+    const std::string region =
+        region_override.empty() ? ready_["region"].get<std::string>() : region_override;
+    const std::string kms_url = endpoint_override.empty()
+                                    ? ready_["kms_endpoint"].get<std::string>()
+                                    : endpoint_override;
+    const std::string sm_url = endpoint_override.empty()
+                                   ? ready_["secretsmanager_endpoint"].get<std::string>()
+                                   : endpoint_override;
+    awsclient::RetryPolicy once;  // the failures these make are not worth retrying
+    if (!endpoint_override.empty() || !region_override.empty()) once.max_attempts = 1;
     Clients out;
-    out.kms = *awsclient::KmsClient::Create(
-        *awsclient::EndpointConfig::FromUrl(ready_["kms_endpoint"].get<std::string>()), provider,
-        region);
-    out.secrets = *awsclient::SecretsClient::Create(
-        *awsclient::EndpointConfig::FromUrl(ready_["secretsmanager_endpoint"].get<std::string>()),
-        provider, region);
+    out.kms = *awsclient::KmsClient::Create(*awsclient::EndpointConfig::FromUrl(kms_url), provider,
+                                            region, once);
+    out.secrets = *awsclient::SecretsClient::Create(*awsclient::EndpointConfig::FromUrl(sm_url),
+                                                    provider, region, once);
     out.arn = p["arn"].get<std::string>();
     return out;
   }
@@ -283,6 +315,38 @@ TEST_F(CheckLockoutTest, WithoutTheSecretEveryPathThatNeedsItIsNotTried) {
   EXPECT_THAT(r.Find("decrypt")->detail, HasSubstr("cannot read the secret"));
   EXPECT_THAT(r.Find("decrypt-debug")->detail, HasSubstr("no NSM given"));
   EXPECT_THAT(r.Text(), HasSubstr("inconclusive"));
+  // The cause is the missing secret, and the next step says what to check; not a permission.
+  EXPECT_THAT(r.Find("decrypt")->detail,
+              AllOf(HasSubstr("the secret \"lockout/no-such-secret\" does not exist in "),
+                    HasSubstr("check the name, AWS_REGION"), HasSubstr("--secret"),
+                    Not(HasSubstr("may call")), Not(HasSubstr("permission"))));
+}
+
+// Hints (issue 15 item 5): each drives the situation against the real local-aws.
+TEST_F(CheckLockoutTest, AWrongRegionSaysSetAwsRegion) {
+  Clients c = Make("instance", "eu-west-3");
+  CheckLockoutOptions o;
+  o.kms_key_id = key_arn_;
+  o.secret_name = kSecret;
+  CheckLockoutReport r = CheckLockout(*c.kms, *c.secrets, o);
+  EXPECT_EQ(r.verdict(), LockoutVerdict::kInconclusive) << r.Text();
+  EXPECT_THAT(r.Find("decrypt")->detail,
+              AllOf(HasSubstr("the endpoint serves another region"), HasSubstr("set AWS_REGION"),
+                    HasSubstr("now eu-west-3"), Not(HasSubstr("may call"))));
+}
+
+TEST_F(CheckLockoutTest, NothingListeningSaysCheckTheEndpoint) {
+  const int port = FreePort();
+  const std::string nowhere = absl::StrCat("http://127.0.0.1:", port);
+  Clients c = Make("instance", "", nowhere);
+  CheckLockoutOptions o;
+  o.kms_key_id = key_arn_;
+  o.secret_name = kSecret;
+  CheckLockoutReport r = CheckLockout(*c.kms, *c.secrets, o);
+  EXPECT_EQ(r.verdict(), LockoutVerdict::kInconclusive) << r.Text();
+  EXPECT_THAT(r.Find("decrypt")->detail,
+              AllOf(HasSubstr("could not reach AWS"), HasSubstr(absl::StrCat("127.0.0.1:", port)),
+                    HasSubstr("AWS_ENDPOINT_URL"), Not(HasSubstr("may call"))));
 }
 
 }  // namespace

@@ -306,6 +306,19 @@ TEST(RelayReplyTest, ErrorRepliesMapToStatusCodes) {
   }
 }
 
+TEST(RelayReplyTest, RefusalsSayWhatToDo) {
+  const std::vector<std::pair<std::string_view, std::string_view>> cases = {
+      {kErrorNotAllowed, "restart lockout-relay with --allow-secret NAME"},
+      {kErrorSecretUnavailable, "its log line relay_request says why"},
+      {kErrorUpstreamUnavailable, "its log says why"},
+  };
+  for (const auto& [message, hint] : cases) {
+    const std::string frame = EncodeErrorReplyFrame(message);
+    absl::StatusOr<GetSecretReply> reply = DecodeReply(frame.substr(0, frame.size() - 3));
+    EXPECT_THAT(reply.status().message(), HasSubstr(std::string(hint))) << message;
+  }
+}
+
 TEST(RelayReplyTest, ErrorReplyIsTheSeedsShape) {
   EXPECT_EQ(nlohmann::json::parse(EncodeErrorReply(kErrorNotAllowed)),
             nlohmann::json::parse(R"({"error": "secret not allowed"})"));
