@@ -107,7 +107,9 @@ absl::StatusOr<Bytes> AttestSigningKey(nsm::NsmDevice& nsm, const signer::Signer
 absl::Status KeyGenerator::MixNsmEntropy() {
   // OpenSSL's DRBG is seeded from the kernel (getrandom), which in an enclave is fed by the NSM
   // driver's hwrng; mixing the NSM's own bytes in directly does not depend on that plumbing.
-  // RAND_add only adds: it can never make the generator weaker than it was.
+  // RAND_add only adds: it can never make the generator weaker than it was. It reseeds OpenSSL's
+  // primary DRBG; the private DRBG that key generation draws from is chained to it and reseeds
+  // on its next use once its parent has been reseeded (OpenSSL's reseed propagation).
   nsm::NsmClient client(nsm_);
   size_t mixed = 0;
   for (int calls = 0; mixed < kNsmEntropyBytes; ++calls) {
