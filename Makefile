@@ -1,7 +1,8 @@
 # lockout — the two commands:
 #   make demo   set everything up and run the complete local lock-out demo
 #   make test   set everything up and run the whole test suite (ASan+UBSan, ctest)
-# Other targets: make build (release binaries in build/bin), make fuzz SECONDS=300, make format.
+# Other targets: make build (release binaries in build/bin), make dist (portable tarball in dist/,
+# docs/DIST.md), make fuzz SECONDS=300, make format.
 
 PRESET ?= asan
 SECONDS ?= 60
@@ -14,7 +15,7 @@ DEPS := cmake ninja-build g++ clang libclang-rt-14-dev pkg-config ccache openssl
         libboost-system-dev libabsl-dev libcli11-dev libspdlog-dev libgtest-dev libgmock-dev \
         libbenchmark-dev clang-format clang-tidy
 
-.PHONY: deps configure test build demo fuzz format clean
+.PHONY: deps configure test build dist demo fuzz format clean
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -36,6 +37,9 @@ build: deps
 	cmake --build --preset release -j $(JOBS)
 	@echo "binaries: $$(ls build/bin | tr '\n' ' ')"
 
+dist: build
+	@scripts/dist.sh
+
 demo: build
 	@scripts/demo.sh
 
@@ -46,4 +50,4 @@ format:
 	find src tests fuzz bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf build
+	rm -rf build dist

@@ -6,6 +6,7 @@
 //   * a parsed policy holds 1..kMaxClients clients sorted by unique name, each with a key of its
 //     algorithm's size and sorted, unique, known ops and keys ("*" alone or not at all);
 //   * Find() finds every client and nothing else;
+//   * a key pin holds a 32-byte SHA-256 or a 20-byte address;
 //   * the canonical encoding parses back to a policy with the same canonical encoding (so the
 //     digest sealed into PCR16 is a function of what the policy means, not how it is written).
 
@@ -54,6 +55,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   Check(policy->Find("") == nullptr, "Find found an empty name");
+  if (policy->key.has_value()) {
+    Check(policy->key->value.size() ==
+              (policy->key->kind == sp::KeyPinKind::kEthAddress ? 20u : 32u),
+          "key pin of the wrong size");
+  }
   const std::string canonical = sp::CanonicalEncoding(*policy);
   absl::StatusOr<sp::SigningPolicy> again = sp::ParseSigningPolicy(canonical);
   Check(again.ok(), "the canonical encoding does not parse");

@@ -31,11 +31,15 @@ int Fail(std::string_view message) {
 }  // namespace
 
 void AddInEnclaveOptions(CLI::App* cmd, InEnclaveArgs& a) {
-  cmd->add_flag("--in-enclave", a.enabled,
+  CLI::Option* in_enclave = cmd->add_flag("--in-enclave", a.enabled,
                 "Have a running enclave generate the key (it never leaves the enclave): it "
                 "KMS-encrypts it under --kms-key (a key ARN), stores it through its relay "
                 "(write-once) and answers with the public key in an attestation document, "
                 "checked here. The enclave must run with --secret NAME (not yet existing).");
+  // An imported key is by definition not born in the enclave.
+  if (CLI::Option* import = cmd->get_option_no_throw("--import"); import != nullptr) {
+    in_enclave->excludes(import);
+  }
   cmd->add_option("--enclave", a.enclave, "--in-enclave: the enclave (vsock://CID:PORT, tcp://, unix://)");
   cmd->add_option("--root-cert", a.roots,
                   "--in-enclave: a trusted root (PEM) for the attestation document besides the AWS "
@@ -51,8 +55,9 @@ void AddInEnclaveOptions(CLI::App* cmd, InEnclaveArgs& a) {
 
 int RunCreateKeyInEnclave(const InEnclaveArgs& a, const std::string& kms_key,
                           const std::string& secret, const std::string& type) {
-  absl::StatusOr<signer::KeyType> key_type =
-      signer::ParseKeyType(a.key_type.empty() ? type : a.key_type);
+  std::string type_name = a.key_type.empty() ? type : a.key_type;
+  if (type_name.empty()) type_name = "p521";  // create-key's default
+  absl::StatusOr<signer::KeyType> key_type = signer::ParseKeyType(type_name);
   if (!key_type.ok()) return Usage(absl::StrCat("--key-type: ", key_type.status().message()));
   if (a.enclave.empty()) return Usage("--in-enclave needs --enclave URI (e.g. vsock://20:5010)");
   absl::StatusOr<net::Endpoint> endpoint = net::Endpoint::Parse(a.enclave);

@@ -38,6 +38,7 @@
 #include "src/operator/check_lockout.h"
 #include "src/operator/client_key_file.h"
 #include "src/operator/create_key.h"
+#include "src/operator/key_import.h"
 #include "src/operator/doctor.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/key_policy.h"
@@ -166,38 +167,77 @@ absl::StatusOr<net::Endpoint> EnclaveEndpoint(const std::string& uri) {
 struct CreateKeyArgs {
   std::string kms_key;
   std::string secret;
-  std::string type = "p521";
+  std::string type;  // empty: p521 when generating; the key's own (raw hex: secp256k1) on import
+  std::string import_file;
   bool overwrite = false;
   bool json = false;
 };
 
 int RunCreateKey(const CreateKeyArgs& a) {
-  absl::StatusOr<signer::KeyType> type = signer::ParseKeyType(a.type);
-  if (!type.ok()) return Usage(absl::StrCat("--type: ", type.status().message()));
+  std::optional<signer::KeyType> type;
+  if (!a.type.empty()) {
+    absl::StatusOr<signer::KeyType> parsed = signer::ParseKeyType(a.type);
+    if (!parsed.ok()) return Usage(absl::StrCat("--type: ", parsed.status().message()));
+    type = *parsed;
+  }
+  const bool importing = !a.import_file.empty();
+  if (importing) {
+    absl::Status argument = ops::CheckImportArgument(a.import_file);
+    if (!argument.ok()) return Usage(Std(argument.message()));
+  }
   if (ParseOnly()) return kExitOk;
+
+  // The imported key is read and checked before any AWS call: a file that is not a key costs
+  // nothing. It lives only in SecretBytes (wiped here) and then in the Signer.
+  std::unique_ptr<signer::Signer> imported;
+  std::string format;
+  if (importing) {
+    absl::StatusOr<SecretBytes> input = ops::ReadPrivateKeyInput(a.import_file);
+    if (!input.ok()) return Fail(absl::StrCat("create-key: ", input.status().message()));
+    absl::StatusOr<ops::ImportedKey> parsed = ops::ParseImportedKey(*input, type, type);
+    input->Clear();
+    if (!parsed.ok()) return Fail(absl::StrCat("create-key: ", parsed.status().message()));
+    imported = std::move(parsed->key);
+    format = parsed->format;
+  }
+
   absl::StatusOr<ops::AwsSession> session = Session();
   if (!session.ok()) return Usage(Std(session.status().message()));
   ops::CreateKeyOptions options;
   options.kms_key_id = a.kms_key;
   options.secret_name = a.secret;
-  options.key_type = *type;
+  options.key_type = type.value_or(signer::KeyType::kP521);
   options.overwrite = a.overwrite;
   absl::StatusOr<ops::CreateKeyResult> r =
-      ops::CreateSigningKey(*session->kms, *session->secrets, options);
+      importing ? ops::CreateSigningKeyFrom(*session->kms, *session->secrets, options,
+                                            std::move(imported), /*imported=*/true)
+                : ops::CreateSigningKey(*session->kms, *session->secrets, options);
   if (!r.ok()) return Fail(absl::StrCat("create-key: ", r.status().message()));
   if (a.json) {
     std::cout << r->ToJson().dump(2) << "\n";
-    return kExitOk;
+  } else {
+    std::cout << r->public_key_pem;
+    if (r->ethereum_address) std::cout << "address: " << *r->ethereum_address << "\n";
+    std::cout << "key type: " << signer::KeyTypeName(r->key_type) << "\n"
+              << "kms key: " << r->kms_key_arn << "\n"
+              << "secret: " << r->secret_arn << " (version " << r->secret_version_id << ", "
+              << r->ciphertext_size << " bytes of ciphertext)\n"
+              << "signing-policy pin: \"key\": " << r->policy_pin << "\n";
   }
-  std::cout << r->public_key_pem;
-  if (r->ethereum_address) std::cout << "address: " << *r->ethereum_address << "\n";
-  std::cout << "key type: " << signer::KeyTypeName(r->key_type) << "\n"
-            << "kms key: " << r->kms_key_arn << "\n"
-            << "secret: " << r->secret_arn << " (version " << r->secret_version_id << ", "
-            << r->ciphertext_size << " bytes of ciphertext)\n";
-  std::cerr << "The private key was generated here, encrypted by KMS with the context "
-               "{\"lockout:secret\": \""
-            << a.secret << "\"}, stored as SecretBinary and wiped from memory.\n";
+  if (importing) {
+    std::cerr << "The private key was read from "
+              << (a.import_file == "-" ? std::string("stdin") : a.import_file) << " (" << format
+              << "), encrypted by KMS with the context {\"lockout:secret\": \"" << a.secret
+              << "\"}, stored as SecretBinary and wiped from this process's memory.\n"
+              << "WARNING: " << ops::kImportWarning << "\n";
+  } else {
+    std::cerr << "The private key was generated here, encrypted by KMS with the context "
+                 "{\"lockout:secret\": \""
+              << a.secret << "\"}, stored as SecretBinary and wiped from memory.\n";
+  }
+  std::cerr << "Pin it: add the signing-policy pin line above to the signing policy, so that the "
+               "enclave refuses any other key stored under this secret (docs/WALLET.md, \"Import "
+               "and pinning\").\n";
   return kExitOk;
 }
 
@@ -798,15 +838,27 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto a = std::make_shared<CreateKeyArgs>();
     auto* cmd = app.add_subcommand(
         "create-key",
-        "Generate a signing key, KMS-encrypt its PKCS#8 form and store it as a SecretBinary.\n"
-        "Prints the public key (PEM; secp256k1 also the address). The private key is wiped.\n"
-        "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key");
+        "Generate a signing key (or import one: --import), KMS-encrypt its PKCS#8 form and store\n"
+        "it as a SecretBinary. Prints the public key (PEM; secp256k1 also the address) and the\n"
+        "signing policy's \"key\" pin for it. The private key is wiped.\n"
+        "--import FILE (- for stdin) takes an existing key: PEM PKCS#8 (PRIVATE KEY), DER PKCS#8,\n"
+        "PEM SEC1 (EC PRIVATE KEY; P-256, P-384, P-521, secp256k1) or 64 hex digits (a raw\n"
+        "secp256k1 key, or --type p256/ed25519). Never put the key itself on the command line.\n"
+        "WARNING: an imported key existed outside the enclave before: the lock-out covers it\n"
+        "only from now on. Destroy every other copy, and pin it in the signing policy.\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/eth --import - < key.hex");
     cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
-    cmd->add_option("--type", a->type, "p521 (default, the seed's), p256, p384, secp256k1, ed25519")
+    cmd->add_option("--type", a->type,
+                    "p521 (default, the seed's), p256, p384, secp256k1, ed25519; with --import: the "
+                    "type the key must have (a raw hex key: secp256k1 unless given)")
         ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}));
+    cmd->add_option("--import", a->import_file,
+                    "Import the private key in FILE (- for stdin) instead of generating one")
+        ->option_text("FILE");
     cmd->add_flag("--overwrite", a->overwrite, "Store a new version if the secret exists");
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     auto e = std::make_shared<InEnclaveArgs>();
@@ -989,8 +1041,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "\nHash and format (v2; docs/PROTOCOL.md \"Hash and signature format\"), e.g. a JOSE\n"
         "ES256 signature, or an Ethereum one over a Keccak-256 digest you computed:\n"
         "  lockout sign --enclave vsock://20:5010 --message hello --hash sha256 --format raw\n"
-        "  lockout sign --enclave vsock://20:5010 --bytes-b64 DIGEST_B64 --hash none "
-        "--format recoverable");
+        "  lockout sign --enclave vsock://20:5010 --hash none --format recoverable "
+        "--bytes-b64 2vWnea6XL5chlzA9e1dHRsfvg+rawPJ5GtI9uS5MjlM=\n"
+        "  (that digest: the EIP-155 example transaction's signing hash)");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
   }
   // verify

@@ -44,13 +44,21 @@ int RunHash(const SigningPolicyArgs& a) {
         {"file", a.file},     {"policy_digest", digest},
         {"pcr16", pcr16},     {"condition_key", "kms:RecipientAttestation:PCR16"},
         {"clients", clients}, {"allow_unauthenticated_v1", policy->allow_unauthenticated_v1}};
+    out["key_pin"] = policy->key.has_value()
+                         ? nlohmann::ordered_json::parse(signpolicy::KeyPinJson(*policy->key))
+                         : nlohmann::ordered_json(nullptr);
     std::cout << out.dump(2) << "\n";
     return 0;
   }
   std::cout << "policy digest  " << digest << "\n"
             << "expected PCR16 " << pcr16 << "\n"
             << policy->clients.size() << " client(s)"
-            << (policy->allow_unauthenticated_v1 ? "; unauthenticated v1 ALLOWED" : "") << "\n";
+            << (policy->allow_unauthenticated_v1 ? "; unauthenticated v1 ALLOWED" : "") << "\n"
+            << (policy->key.has_value()
+                    ? "signing key pinned: " + signpolicy::DescribeKeyPin(*policy->key)
+                    : std::string("signing key NOT pinned (add the \"key\" line `lockout "
+                                  "create-key` printed)"))
+            << "\n";
   return 0;
 }
 
@@ -74,7 +82,7 @@ void RegisterSigningPolicyCommands(CLI::App& app, CommandContext& ctx) {
       "client added by root on the parent) is refused the key.\n"
       "Example: lockout signing-policy hash signing-policy.json --json");
   hash->add_option("FILE", a->file, "The signing policy (JSON)")->required();
-  hash->add_flag("--json", a->json, "Print JSON (file, policy_digest, pcr16, clients)");
+  hash->add_flag("--json", a->json, "Print JSON (file, policy_digest, pcr16, clients, key_pin)");
   hash->callback([a, &ctx] { ctx.exit_code = RunHash(*a); });
 }
 

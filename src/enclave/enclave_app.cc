@@ -307,6 +307,11 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
         },
         KeyManagerOptions{.mode = config.load_mode});
   } else if (config.ephemeral_key.has_value()) {
+    if (impl->signing_policy != nullptr && impl->signing_policy->key.has_value()) {
+      return absl::InvalidArgumentError(
+          "the signing policy pins a key (\"key\"), which a fresh --ephemeral-key cannot match: "
+          "remove the pin, or load the pinned key (--secret)");
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<signer::Signer> signer,
                      signer::Signer::Generate(*config.ephemeral_key));
     impl->keys = KeyManager::WithSigner(std::move(signer));
@@ -334,7 +339,10 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
         *impl->relay, *impl->nsm, *impl->kms, impl->credentials,
         KeyLoaderOptions{.secret_name = config.secret_name,
                          .key_type = config.key_type,
-                         .use_encryption_context = config.use_encryption_context});
+                         .use_encryption_context = config.use_encryption_context,
+                         .key_pin = impl->signing_policy != nullptr
+                                        ? impl->signing_policy->key
+                                        : std::nullopt});
     KeyLoader* loader = impl->loader.get();
     impl->keys = std::make_unique<KeyManager>([loader](LoadFailure* f) { return loader->Load(f); },
                                               KeyManagerOptions{.mode = config.load_mode});

@@ -165,6 +165,22 @@ absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* fai
     Fail(failure, s, "invalid signing key", RetryClass::kFatal);
     return s;
   }
+
+  // 5. The policy's pin, before the key can reach a signing context. Fatal: the ciphertext in the
+  // store is not the operator's key, and retrying fetches the same one (a replaced ciphertext is
+  // an operator's or an attacker's act; the enclave must be restarted once it is put right).
+  if (options_.key_pin.has_value()) {
+    absl::Status pinned = signpolicy::CheckKeyPin(*options_.key_pin, **signer);
+    if (!pinned.ok()) {
+      signer->reset();
+      LogError("key_pin_mismatch",
+               {{"secret", options_.secret_name},
+                {"error", std::string(pinned.message())},
+                {"consequence", "the key is dropped unused; the enclave will not sign"}});
+      Fail(failure, pinned, kKeyPinMismatchReason, RetryClass::kFatal);
+      return pinned;
+    }
+  }
   return signer;
 }
 

@@ -8,6 +8,9 @@
 //   KMS Decrypt{CiphertextBlob, EncryptionContext {"lockout:secret": NAME},
 //               Recipient {document, RSAES_OAEP_SHA_256}}   (SigV4 with the relay's credentials)
 //   CiphertextForRecipient ──► DecryptKmsEnvelope ──► PKCS#8 (SecretBytes, mlocked) ──► Signer
+//   ──► the sealed signing policy's key pin, if any (signpolicy::CheckKeyPin): a key that does not
+//       match is dropped before it is ever used (a ciphertext of another key under the same KMS
+//       key, swapped into the secret store, cannot make the enclave sign with it)
 //
 // Every failure is classified (LoadFailure): a detailed status for the local log, a short reason
 // that may be shown to peers (health), and how the retry loop should treat it. KMS AccessDenied
@@ -34,11 +37,15 @@
 #include "src/nsm/nsm_device.h"
 #include "src/relay/relay_client.h"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::enclave {
 
 // The encryption-context key `lockout create-key` binds the ciphertext to the secret with.
 inline constexpr std::string_view kEncryptionContextSecretKey = "lockout:secret";
+
+// LoadFailure::reason (and health's) when the decrypted key is not the one the policy pins.
+inline constexpr std::string_view kKeyPinMismatchReason = "key does not match the policy's pin";
 
 // How the retry loop treats a failed attempt.
 enum class RetryClass {
@@ -60,6 +67,9 @@ struct KeyLoaderOptions {
   // Send EncryptionContext {"lockout:secret": secret_name} (what `lockout create-key` writes).
   // False for ciphertexts made by the seed's create_key.py, which used no context.
   bool use_encryption_context = true;
+  // The sealed signing policy's "key" pin: a decrypted key that does not match is a fatal load
+  // failure (kKeyPinMismatchReason; the detail names both fingerprints, which are public).
+  std::optional<signpolicy::KeyPin> key_pin{};
 };
 
 class KeyLoader final {

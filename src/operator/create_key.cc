@@ -7,6 +7,7 @@
 #include "src/common/encoding.h"
 #include "src/common/strings.h"
 #include "src/eth/address.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::ops {
 namespace {
@@ -32,26 +33,43 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
                                                  const CreateKeyOptions& options) {
   if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
   if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
-
   absl::StatusOr<std::unique_ptr<signer::Signer>> signer =
       signer::Signer::Generate(options.key_type);
   if (!signer.ok()) return Step("generating the key", signer.status());
+  return CreateSigningKeyFrom(kms, secrets, options, *std::move(signer), /*imported=*/false);
+}
+
+absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
+                                                     awsclient::SecretsClient& secrets,
+                                                     const CreateKeyOptions& options,
+                                                     std::unique_ptr<signer::Signer> signer,
+                                                     bool imported) {
+  if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
+  if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
+  if (signer == nullptr) return absl::InvalidArgumentError("no key");
   CreateKeyResult result;
-  result.key_type = options.key_type;
-  result.public_key_pem = (*signer)->public_key_pem();
-  result.public_key_der = (*signer)->public_key_der();
-  result.public_key_raw = (*signer)->public_key_raw();
-  if (options.key_type == signer::KeyType::kSecp256k1) {
+  result.key_type = signer->key_type();
+  result.imported = imported;
+  result.public_key_pem = signer->public_key_pem();
+  result.public_key_der = signer->public_key_der();
+  result.public_key_raw = signer->public_key_raw();
+  if (result.key_type == signer::KeyType::kSecp256k1) {
     absl::StatusOr<std::string> address = AddressOfSecp256k1Key(result.public_key_raw);
     if (!address.ok()) return Step("deriving the address", address.status());
     result.ethereum_address = *address;
   }
+  absl::StatusOr<signpolicy::KeyPin> pin = signpolicy::PinOfKey(
+      *signer, result.key_type == signer::KeyType::kSecp256k1
+                   ? signpolicy::KeyPinKind::kEthAddress
+                   : signpolicy::KeyPinKind::kPublicKeySha256);
+  if (!pin.ok()) return Step("computing the policy pin", pin.status());
+  result.policy_pin = signpolicy::KeyPinJson(*pin);
 
   awsclient::EncryptResult encrypted;
   {
     // The plaintext lives only in this scope, in SecretBytes (wiped on destruction).
-    absl::StatusOr<SecretBytes> pkcs8 = (*signer)->ExportPkcs8();
-    signer->reset();
+    absl::StatusOr<SecretBytes> pkcs8 = signer->ExportPkcs8();
+    signer.reset();
     if (!pkcs8.ok()) return Step("exporting PKCS#8", pkcs8.status());
     absl::StatusOr<awsclient::EncryptResult> r =
         kms.Encrypt(options.kms_key_id, *pkcs8, SecretEncryptionContext(options.secret_name));
@@ -65,8 +83,9 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
   const SecretBytes value = SecretBytes::CopyFrom(ByteView(encrypted.ciphertext_blob));
   awsclient::CreateSecretOptions create;
   create.description = "lockout signing key (" +
-                       std::string(signer::KeyTypeName(options.key_type)) +
-                       "), PKCS#8 encrypted under " + result.kms_key_arn;
+                       std::string(signer::KeyTypeName(result.key_type)) +
+                       (imported ? ", imported" : "") + "), PKCS#8 encrypted under " +
+                       result.kms_key_arn;
   absl::StatusOr<awsclient::SecretVersionRef> stored =
       secrets.CreateSecret(options.secret_name, value, awsclient::SecretKind::kBinary, create);
   if (!stored.ok() && options.overwrite &&
@@ -92,6 +111,8 @@ nlohmann::ordered_json CreateKeyResult::ToJson() const {
   out["public_key_pem"] = public_key_pem;
   out["public_key_raw"] = HexEncode(public_key_raw);
   if (ethereum_address) out["address"] = *ethereum_address;
+  if (!policy_pin.empty()) out["policy_pin"] = nlohmann::ordered_json::parse(policy_pin);
+  out["imported"] = imported;
   out["kms_key_arn"] = kms_key_arn;
   out["secret_arn"] = secret_arn;
   out["secret_version_id"] = secret_version_id;

@@ -12,6 +12,8 @@
 //      version via PutSecretValue if the secret exists);
 //   5. wipe the plaintext (SecretBytes) and drop the key; return the public key.
 // The plaintext never leaves this process and is never logged or printed.
+// CreateSigningKeyFrom does steps 2-5 for a key the caller made or imported (key_import.h):
+// an imported key is stored exactly as a generated one.
 // Errors: the AWS call's (AccessDenied, NotFound for the KMS key, ResourceExists for an existing
 // secret without `overwrite`), with the step in the message. Thread-safety: reentrant.
 
@@ -45,6 +47,10 @@ struct CreateKeyResult {
   Bytes public_key_der;                         // SubjectPublicKeyInfo
   Bytes public_key_raw;                         // 04||X||Y or the 32-byte Ed25519 key
   std::optional<std::string> ethereum_address;  // secp256k1 only, EIP-55 checksummed
+  // The signing policy's "key" member that pins this key (eth_address for secp256k1, otherwise
+  // public_key_sha256), canonical JSON: {"eth_address":"0x..."}.
+  std::string policy_pin;
+  bool imported = false;
   std::string kms_key_arn;
   std::string secret_arn;
   std::string secret_version_id;
@@ -55,6 +61,14 @@ struct CreateKeyResult {
 absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
                                                  awsclient::SecretsClient& secrets,
                                                  const CreateKeyOptions& options);
+
+// Steps 2-5 for `key` (options.key_type is ignored: the key's own type is stored). `imported`
+// only changes the secret's description. `key` is destroyed before this returns.
+absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
+                                                     awsclient::SecretsClient& secrets,
+                                                     const CreateKeyOptions& options,
+                                                     std::unique_ptr<signer::Signer> key,
+                                                     bool imported);
 
 // The checksummed address of a secp256k1 public key given as 04||X||Y.
 absl::StatusOr<std::string> AddressOfSecp256k1Key(ByteView uncompressed_point);

@@ -18,6 +18,8 @@
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
+#include "src/eth/address.h"
+#include "src/signer/signer.h"
 
 namespace lockout::signpolicy {
 namespace {
@@ -31,8 +33,10 @@ using json = nlohmann::json;
 
 constexpr std::string_view kTopFields[] = {
     "version",           "clients",    "replay_window_seconds",
-    "max_request_bytes", "max_nonces", "allow_unauthenticated_v1"};
+    "max_request_bytes", "max_nonces", "allow_unauthenticated_v1", "key"};
 constexpr std::string_view kClientFields[] = {"name", "algorithm", "public_key", "ops", "keys"};
+constexpr std::string_view kKeyPinFields[] = {"public_key_sha256", "eth_address"};
+constexpr size_t kSha256Bytes = 32;
 
 constexpr size_t kEd25519KeyBytes = 32;
 constexpr size_t kP256UncompressedBytes = 65;
@@ -238,7 +242,102 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
   return client;
 }
 
+// "key": exactly one of the two pin forms. The address goes through eth::ParseAddress, the one
+// parser of addresses (it refuses mixed case that is not the EIP-55 checksum: a mistyped pin would
+// otherwise lock the enclave out of its own key, or worse, pin a key nobody holds).
+absl::StatusOr<KeyPin> ParseKeyPin(const json& v) {
+  if (!v.is_object()) return WrongType("key", "an object", v);
+  RETURN_IF_ERROR(OnlyKnownMembers(v, kKeyPinFields, "key"));
+  if (v.size() != 1) {
+    return Bad("key", "must hold exactly one of \"public_key_sha256\" or \"eth_address\"");
+  }
+  KeyPin pin;
+  if (v.contains("public_key_sha256")) {
+    constexpr std::string_view kField = "key.public_key_sha256";
+    ASSIGN_OR_RETURN(std::string hex, String(v["public_key_sha256"], kField));
+    absl::StatusOr<Bytes> raw = HexDecode(hex);
+    if (!raw.ok()) return Bad(kField, absl::StrCat("not hex: ", raw.status().message()));
+    if (raw->size() != kSha256Bytes) {
+      return Bad(kField, absl::StrCat("a SHA-256 is 32 bytes (64 hex digits), not ", raw->size()));
+    }
+    pin.kind = KeyPinKind::kPublicKeySha256;
+    pin.value = *std::move(raw);
+    return pin;
+  }
+  constexpr std::string_view kField = "key.eth_address";
+  ASSIGN_OR_RETURN(std::string text, String(v["eth_address"], kField));
+  absl::StatusOr<eth::Address> address = eth::ParseAddress(text, kField);
+  if (!address.ok()) {
+    const std::string_view message = Std(address.status().message());
+    constexpr std::string_view kWhy = "is not an address: ";
+    const size_t at = message.find(kWhy);
+    return Bad(kField, at == std::string_view::npos ? std::string("is not an address")
+                                                    : std::string(message.substr(at)));
+  }
+  pin.kind = KeyPinKind::kEthAddress;
+  pin.value.assign(address->begin(), address->end());
+  return pin;
+}
+
+std::string_view KeyPinFieldName(KeyPinKind kind) {
+  return kind == KeyPinKind::kEthAddress ? "eth_address" : "public_key_sha256";
+}
+
+// The pin value as written in the canonical encoding: lower-case hex, the address with "0x".
+std::string KeyPinValueText(const KeyPin& pin) {
+  return pin.kind == KeyPinKind::kEthAddress ? "0x" + HexEncode(pin.value) : HexEncode(pin.value);
+}
+
 }  // namespace
+
+std::string KeyPinJson(const KeyPin& pin) {
+  return absl::StrCat("{\"", Absl(KeyPinFieldName(pin.kind)), "\":\"", KeyPinValueText(pin),
+                      "\"}");
+}
+
+std::string DescribeKeyPin(const KeyPin& pin) {
+  if (pin.kind == KeyPinKind::kEthAddress && pin.value.size() == std::tuple_size_v<eth::Address>) {
+    eth::Address address;
+    std::copy(pin.value.begin(), pin.value.end(), address.begin());
+    return absl::StrCat("eth_address ", eth::ChecksumAddress(address));
+  }
+  return absl::StrCat(Absl(KeyPinFieldName(pin.kind)), " ", KeyPinValueText(pin));
+}
+
+absl::StatusOr<KeyPin> PinOfKey(const signer::Signer& key, KeyPinKind kind) {
+  KeyPin pin;
+  pin.kind = kind;
+  if (kind == KeyPinKind::kPublicKeySha256) {
+    const crypto::Sha256Digest digest = crypto::Sha256(key.public_key_der());
+    pin.value.assign(digest.begin(), digest.end());
+    return pin;
+  }
+  if (key.key_type() != signer::KeyType::kSecp256k1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an eth_address pin needs a secp256k1 key, not ",
+                     Absl(signer::KeyTypeName(key.key_type()))));
+  }
+  ASSIGN_OR_RETURN(eth::Address address, eth::EthereumAddress(key.public_key_raw()));
+  pin.value.assign(address.begin(), address.end());
+  return pin;
+}
+
+absl::Status CheckKeyPin(const KeyPin& pin, const signer::Signer& key) {
+  // Compare like with like: an address pin against a secp256k1 key's address; anything else by
+  // the SPKI fingerprint (which also names the key in the message when the types differ).
+  const bool by_address =
+      pin.kind == KeyPinKind::kEthAddress && key.key_type() == signer::KeyType::kSecp256k1;
+  ASSIGN_OR_RETURN(KeyPin actual,
+                   PinOfKey(key, by_address ? KeyPinKind::kEthAddress
+                                            : KeyPinKind::kPublicKeySha256));
+  if (actual == pin) return absl::OkStatus();
+  std::string what = DescribeKeyPin(actual);
+  if (pin.kind == KeyPinKind::kEthAddress && !by_address) {
+    what = absl::StrCat("a ", Absl(signer::KeyTypeName(key.key_type())), " key with ", what);
+  }
+  return absl::FailedPreconditionError(absl::StrCat("key does not match the policy's pin: the policy pins ",
+                                                    DescribeKeyPin(pin), ", the key has ", what));
+}
 
 bool IsValidClientName(std::string_view name) {
   return !name.empty() && name.size() <= kMaxClientNameChars &&
@@ -319,6 +418,10 @@ absl::StatusOr<SigningPolicy> ParseSigningPolicy(std::string_view text) {
     if (!v.is_boolean()) return WrongType("allow_unauthenticated_v1", "true or false", v);
     policy.allow_unauthenticated_v1 = v.get<bool>();
   }
+  if (doc.contains("key")) {
+    ASSIGN_OR_RETURN(KeyPin pin, ParseKeyPin(doc["key"]));
+    policy.key = std::move(pin);
+  }
   return policy;
 }
 
@@ -359,7 +462,9 @@ std::string CanonicalEncoding(const SigningPolicy& policy) {
   absl::StrAppend(
       &out, "],\"replay_window_seconds\":", absl::ToInt64Seconds(policy.replay_window),
       ",\"max_request_bytes\":", policy.max_request_bytes, ",\"max_nonces\":", policy.max_nonces,
-      ",\"allow_unauthenticated_v1\":", policy.allow_unauthenticated_v1 ? "true" : "false", "}");
+      ",\"allow_unauthenticated_v1\":", policy.allow_unauthenticated_v1 ? "true" : "false");
+  if (policy.key.has_value()) absl::StrAppend(&out, ",\"key\":", KeyPinJson(*policy.key));
+  out += "}";
   return out;
 }
 

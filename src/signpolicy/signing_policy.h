@@ -23,6 +23,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "src/common/bytes.h"
+
+namespace lockout::signer {
+class Signer;
+}
 
 namespace lockout::signpolicy {
 
@@ -66,6 +71,37 @@ struct AuthorizedClient {
   bool AllowsKey(std::string_view key) const;
 };
 
+// The policy's optional pin of the enclave's signing key ("key" in the file): the enclave refuses a
+// decrypted key whose public key does not match, so a ciphertext swapped in the secret store (of
+// another key encrypted under the same KMS key) cannot make it sign with someone else's key.
+//   {"public_key_sha256": HEX}  SHA-256 of the key's DER SubjectPublicKeyInfo (any key type; what
+//                               `openssl pkey -pubin -outform DER | sha256sum` prints)
+//   {"eth_address": "0x..."}    the Ethereum address of a secp256k1 key (EIP-55 mixed case is
+//                               checked; all-lower or all-upper case accepted)
+enum class KeyPinKind { kPublicKeySha256, kEthAddress };
+
+struct KeyPin {
+  KeyPinKind kind = KeyPinKind::kPublicKeySha256;
+  Bytes value;  // 32 bytes (SHA-256) or 20 bytes (address)
+
+  bool operator==(const KeyPin&) const = default;
+};
+
+// The pin's canonical JSON object, e.g. {"eth_address":"0x52908400098527886e0f7030069857d2e4169ee7"}
+// (lower-case hex): what CanonicalEncoding writes and `lockout create-key` prints to paste.
+std::string KeyPinJson(const KeyPin& pin);
+// "eth_address 0x5290...Ee7" (EIP-55) or "public_key_sha256 ab12...": for messages (public data).
+std::string DescribeKeyPin(const KeyPin& pin);
+
+// The pin of `kind` for `key`. Errors: InvalidArgument for kEthAddress and a key that is not
+// secp256k1.
+absl::StatusOr<KeyPin> PinOfKey(const signer::Signer& key, KeyPinKind kind);
+
+// OK if `key` matches `pin`. Otherwise FailedPrecondition "key does not match the policy's pin:
+// the policy pins <pin>, the key is <same kind of fingerprint of key>" (public data only; a key of
+// another type than secp256k1 against an address pin is named by type and public_key_sha256).
+absl::Status CheckKeyPin(const KeyPin& pin, const signer::Signer& key);
+
 struct SigningPolicy {
   std::vector<AuthorizedClient> clients;  // sorted by name, names unique, at least one
   // |now - timestamp| must be <= window; nonces remembered that long. 1 s .. 1 h.
@@ -76,6 +112,8 @@ struct SigningPolicy {
   size_t max_nonces = size_t{1} << 20;
   // The seed's v1 protocol (and unauthenticated v2) allowed.
   bool allow_unauthenticated_v1 = false;
+  // The pinned signing key, if any ("key"). Sealed with the rest (CanonicalEncoding).
+  std::optional<KeyPin> key;
 
   // The client named `name`, or null. The pointer is valid while this policy lives unchanged.
   const AuthorizedClient* Find(std::string_view name) const;
@@ -85,7 +123,8 @@ struct SigningPolicy {
 // one JSON object of at most kMaxPolicyBytes with "version": 1, no member twice in any object, no
 // member this version does not know, every value of its type and within its bounds. Lists need
 // not be sorted in the file but must not repeat an entry. Public keys are hex (either case) and
-// checked: Ed25519 32 bytes, P-256 65 bytes uncompressed and on the curve.
+// checked: Ed25519 32 bytes, P-256 65 bytes uncompressed and on the curve. "key", if present, is an
+// object with exactly one of "public_key_sha256" (64 hex digits) or "eth_address" (0x + 40 hex).
 // Errors: InvalidArgument "signing policy: <field>: <what>", naming the field (e.g.
 // "clients[1].public_key"), sizes and offsets; never a key or any of the text.
 absl::StatusOr<SigningPolicy> ParseSigningPolicy(std::string_view json);
@@ -97,7 +136,8 @@ absl::StatusOr<SigningPolicy> ReadSigningPolicyFile(const std::string& path);
 // The canonical encoding (docs/PROTOCOL.md, "Canonical encoding"): compact JSON, members in a fixed
 // order, every field present (defaults written out), lists sorted, keys in lower-case hex. It is
 // itself a valid policy file that parses back to the same policy, and two files that mean the same
-// policy have the same encoding.
+// policy have the same encoding. "key" is written last, and only when the policy pins a key (so a
+// policy without a pin keeps the encoding, digest and PCR16 it had before pins existed).
 std::string CanonicalEncoding(const SigningPolicy& policy);
 
 // SHA-384(CanonicalEncoding(policy)): what the enclave extends PCR16 with.

@@ -247,7 +247,8 @@ class StdinAndJsonTest(unittest.TestCase):
     def test_verify_json(self):
         r = self.verify(["--message", "-"], self.message, ["--json"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(json.loads(r.stdout), {"ok": True, "key_type": "p256"})
+        self.assertEqual(json.loads(r.stdout),
+                         {"ok": True, "key_type": "p256", "hash": "sha256", "format": "der"})
         r = self.verify(["--message", "-"], b"another message", ["--json"])
         self.assertEqual(r.returncode, 1, r.stderr)
         out = json.loads(r.stdout)

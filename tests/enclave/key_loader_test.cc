@@ -8,7 +8,9 @@
 #include "src/awsclient/endpoint_config.h"
 #include "src/awsclient/kms_client.h"
 #include "src/common/file.h"
+#include "src/common/encoding.h"
 #include "src/common/logger.h"
+#include "src/crypto/hash.h"
 #include "src/enclave/enclave_app.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
@@ -237,6 +239,61 @@ TEST_F(KeyLoaderTest, AKeyOfTheWrongTypeIsFatal) {
   EXPECT_FALSE(loader->Load(&failure).ok());
   EXPECT_EQ(failure.reason, "invalid signing key");
   EXPECT_EQ(failure.retry, RetryClass::kFatal);
+}
+
+TEST_F(KeyLoaderTest, AKeyMatchingThePoliciesPinLoads) {
+  StartKms();
+  MakeRelay();
+  auto policy = signpolicy::ParseSigningPolicy(absl::StrCat(
+      R"({"version": 1, "clients": [{"name": "gw", "algorithm": "ed25519", "public_key": ")",
+      std::string(64, '1'), R"(", "ops": ["sign"], "keys": ["*"]}], "key": {"public_key_sha256": ")",
+      HexEncode(crypto::Sha256(expected_spki_)), R"("}})"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto loader = MakeLoader({.key_pin = policy->key});
+  LoadFailure failure;
+  auto signer = loader->Load(&failure);
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  EXPECT_EQ((*signer)->public_key_der(), expected_spki_);
+}
+
+// What a swapped ciphertext looks like from inside: the same secret name and KMS key decrypt to
+// another key (KMS sees nothing wrong: both were encrypted under the key with the same context).
+TEST_F(KeyLoaderTest, ASwappedKeyIsRefusedByThePinFatallyAndNeverSigns) {
+  auto pinned = signer::Signer::Generate(signer::KeyType::kP521);
+  ASSERT_TRUE(pinned.ok());
+  auto pin = signpolicy::PinOfKey(**pinned, signpolicy::KeyPinKind::kPublicKeySha256);
+  ASSERT_TRUE(pin.ok());
+  auto actual = signpolicy::PinOfKey(
+      **signer::Signer::FromPkcs8(SecretBytes::CopyFrom(ByteView(plaintext_))),
+      signpolicy::KeyPinKind::kPublicKeySha256);
+  ASSERT_TRUE(actual.ok());
+  LogCapture log;
+  StartKms();  // serves plaintext_, a key other than `pinned`
+  MakeRelay();
+  auto loader = MakeLoader({.key_pin = *pin});
+  LoadFailure failure;
+  auto r = loader->Load(&failure);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(failure.reason, kKeyPinMismatchReason);
+  EXPECT_EQ(failure.retry, RetryClass::kFatal);
+  const std::string message(r.status().message());
+  EXPECT_NE(message.find(signpolicy::DescribeKeyPin(*pin)), std::string::npos) << message;
+  EXPECT_NE(message.find(signpolicy::DescribeKeyPin(*actual)), std::string::npos) << message;
+  EXPECT_NE(log.text().find("key_pin_mismatch"), std::string::npos);
+
+  // Through the key manager: health says why, and no request gets a signer.
+  KeyManager keys([&](LoadFailure* f) { return loader->Load(f); }, {.mode = LoadMode::kBoot});
+  keys.Start();
+  EXPECT_FALSE(keys.WaitUntilLoaded(absl::Seconds(10)));
+  const KeyHealth health = keys.Health();
+  EXPECT_EQ(health.state, "failed");
+  EXPECT_EQ(health.reason, kKeyPinMismatchReason);
+  EXPECT_NE(health.detail.find(signpolicy::DescribeKeyPin(*pin)), std::string::npos);
+  EXPECT_EQ(keys.signer(), nullptr);
+  auto acquired = keys.AcquireSigner();
+  ASSERT_FALSE(acquired.ok());
+  EXPECT_NE(std::string(acquired.status().message()).find(kKeyPinMismatchReason),
+            std::string::npos);
 }
 
 TEST_F(KeyLoaderTest, APlaintextThatIsNotAKeyIsFatalAndNotLogged) {

@@ -26,7 +26,15 @@ SAMPLE = {
     "POLICY_ADMIN_ARN": "arn:aws:iam::123456789012:role/KeyPolicyBreakGlass",
     "PCR0": "d425a8dddca64416b9bd2b1a352978198ee2cf2adfea7b899c3b91b441988ce40c867ed6f6234b8de88ec254d40c4bca",
     "SIGNATURE": "0x3081870241",
+    "ENCLAVE": "vsock://20:5010",
+    "RELAY": "vsock://1:5011",
+    "BG_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ac",
+    "LOCAL": "/tmp/local",
+    # --root must name a readable certificate: any will do for parsing.
+    "LOCKOUT_NSM_ROOT_CERT": os.path.join(SOURCE_DIR, "tests", "testdata", "eif", "signing-cert.pem"),
 }
+# A command line ends at the first shell operator (a pipe, a redirection, `||`, a comment).
+SHELL_OPERATORS = ("|", "||", "&&", "&", ";", "#")
 OPERATOR_COMMANDS = {"create-key", "policy", "check-lockout", "doctor", "sign", "verify", "attest"}
 
 
@@ -77,12 +85,18 @@ def run(args):
 
 def check_args(line):
     args = shlex.split(substitute(line))[1:]
+    for i, a in enumerate(args):
+        if a in SHELL_OPERATORS or a.startswith((">", "2>")):
+            args = args[:i]
+            break
     if args and args[0] in OPERATOR_COMMANDS and not (args[0] == "attest" and "verify" in args):
         return args, run(args)
     if args and not args[0].startswith("--"):
         # CLI11 answers --help before it rejects unknown arguments, so this only checks that the
         # subcommand exists: its own help must come back, not the top-level one.
-        r = run([*args, "--help"])
+        # --help before a "--" (after it, it would be the enclave's argv of build-eif).
+        end = args.index("--") if "--" in args else len(args)
+        r = run([*args[:end], "--help"])
         usage = [l for l in r.stdout.splitlines() if l.startswith("Usage:")]
         if r.returncode == 0 and not any(f" {args[0]}" in l for l in usage):
             r = subprocess.CompletedProcess(r.args, 1, r.stdout, f"no such subcommand: {args[0]}")

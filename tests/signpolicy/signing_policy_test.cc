@@ -8,7 +8,9 @@
 #include "gtest/gtest.h"
 #include "src/common/bytes.h"
 #include "src/common/encoding.h"
+#include "src/crypto/ec_private_key.h"
 #include "src/crypto/hash.h"
+#include "src/signer/signer.h"
 
 namespace lockout::signpolicy {
 namespace {
@@ -146,6 +148,9 @@ TEST(SigningPolicyTest, EveryMeaningfulChangeChangesPcr16) {
       Policy(Client("gw"), R"(, "max_request_bytes": 65537)"),
       Policy(Client("gw"), R"(, "max_nonces": 5)"),
       Policy(Client("gw"), R"(, "allow_unauthenticated_v1": true)"),
+      Policy(Client("gw"), R"(, "key": {"eth_address": "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"})"),
+      Policy(Client("gw"), absl::StrCat(R"(, "key": {"public_key_sha256": ")",
+                                        std::string(64, '0'), "\"}")),
   };
   absl::StatusOr<SigningPolicy> p = ParseSigningPolicy(base);
   ASSERT_TRUE(p.ok()) << p.status();
@@ -280,6 +285,40 @@ std::vector<BadCase> BadCases() {
        "allow_unauthenticated_v1: must be true or false, not a string"},
       {"V1Null", Policy(ok, R"(, "allow_unauthenticated_v1": null)"),
        "allow_unauthenticated_v1: must be true or false, not null"},
+      {"PinNotObject", Policy(ok, R"(, "key": "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf")"),
+       "key: must be an object, not a string"},
+      {"PinNull", Policy(ok, R"(, "key": null)"), "key: must be an object, not null"},
+      {"PinEmpty", Policy(ok, R"(, "key": {})"), "key: must hold exactly one of"},
+      {"PinBoth",
+       Policy(ok, absl::StrCat(R"(, "key": {"eth_address": "0x)", std::string(40, 'a'),
+                               R"(", "public_key_sha256": ")", std::string(64, 'a'), "\"}")),
+       "key: must hold exactly one of"},
+      {"PinUnknownMember", Policy(ok, R"(, "key": {"fingerprint": "ab"})"),
+       "key: unknown field \"fingerprint\""},
+      {"PinDuplicateMember",
+       Policy(ok, absl::StrCat(R"(, "key": {"eth_address": "0x)", std::string(40, 'a'),
+                               R"(", "eth_address": "0x)", std::string(40, 'b'), "\"}")),
+       "duplicate member name"},
+      {"PinShortSha", Policy(ok, absl::StrCat(R"(, "key": {"public_key_sha256": ")",
+                                              std::string(62, 'a'), "\"}")),
+       "key.public_key_sha256: a SHA-256 is 32 bytes (64 hex digits), not 31"},
+      {"PinShaNotHex", Policy(ok, absl::StrCat(R"(, "key": {"public_key_sha256": ")",
+                                               std::string(63, 'a'), "g\"}")),
+       "key.public_key_sha256: not hex"},
+      {"PinShaNumber", Policy(ok, R"(, "key": {"public_key_sha256": 5})"),
+       "key.public_key_sha256: must be a string, not a number"},
+      {"PinAddressNoPrefix",
+       Policy(ok, absl::StrCat(R"(, "key": {"eth_address": ")", std::string(40, 'a'), "\"}")),
+       "key.eth_address: is not an address: expected 0x and 40 hex digits"},
+      {"PinAddressShort",
+       Policy(ok, absl::StrCat(R"(, "key": {"eth_address": "0x)", std::string(38, 'a'), "\"}")),
+       "key.eth_address: is not an address"},
+      {"PinAddressBadChecksum",
+       Policy(ok, R"(, "key": {"eth_address": "0x7E5F4552091A69125d5DfCb7b8C2659029395BdF"})"),
+       "key.eth_address: is not an address: mixed-case digits that are not its EIP-55"},
+      {"PinAddressNotHex",
+       Policy(ok, absl::StrCat(R"(, "key": {"eth_address": "0x)", std::string(39, 'a'), "z\"}")),
+       "key.eth_address: is not an address: non-hex"},
   };
 }
 
@@ -325,6 +364,92 @@ TEST(SigningPolicyTest, AcceptsTheLimits) {
   EXPECT_FALSE(ParseSigningPolicy(Policy(Client("gw", "", "ed25519", kEd, R"(["sign"])",
                                                 absl::StrCat("[\"", std::string(513, 'k'), "\"]"))))
                    .ok());
+}
+
+// Private keys 1 and 2 on secp256k1 and their well-known addresses (the generator G and 2G).
+constexpr char kAddressOfKey1[] = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+constexpr char kAddressOfKey2[] = "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF";
+
+std::unique_ptr<signer::Signer> SmallKey(std::string_view group, uint8_t scalar) {
+  SecretBytes raw(32);
+  raw.RevealMutable()[31] = scalar;
+  absl::StatusOr<SecretBytes> pkcs8 = crypto::EcPrivateKeyToPkcs8(group, raw);
+  EXPECT_TRUE(pkcs8.ok()) << pkcs8.status();
+  absl::StatusOr<std::unique_ptr<signer::Signer>> key = signer::Signer::FromPkcs8(*pkcs8);
+  EXPECT_TRUE(key.ok()) << key.status();
+  return *std::move(key);
+}
+
+TEST(KeyPinTest, AnAddressPinIsSealedInTheCanonicalEncodingInLowerCase) {
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(
+      Policy(Client("gw"), absl::StrCat(R"(, "key": {"eth_address": ")", kAddressOfKey1, "\"}")));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_TRUE(policy->key.has_value());
+  EXPECT_EQ(policy->key->kind, KeyPinKind::kEthAddress);
+  EXPECT_EQ(HexEncode(policy->key->value), "7e5f4552091a69125d5dfcb7b8c2659029395bdf");
+  const std::string canonical = CanonicalEncoding(*policy);
+  EXPECT_NE(canonical.find(R"("allow_unauthenticated_v1":false,"key":{"eth_address":)"
+                           R"("0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"}})"),
+            std::string::npos)
+      << canonical;
+  absl::StatusOr<SigningPolicy> again = ParseSigningPolicy(canonical);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->key, policy->key);
+  EXPECT_EQ(CanonicalEncoding(*again), canonical);
+  // Upper-case digits mean the same address: same encoding, same PCR16.
+  absl::StatusOr<SigningPolicy> upper = ParseSigningPolicy(Policy(
+      Client("gw"), R"(, "key": {"eth_address": "0x7E5F4552091A69125D5DFCB7B8C2659029395BDF"})"));
+  ASSERT_TRUE(upper.ok()) << upper.status();
+  EXPECT_EQ(ExpectedPcr16(*upper), ExpectedPcr16(*policy));
+  EXPECT_EQ(DescribeKeyPin(*policy->key), absl::StrCat("eth_address ", kAddressOfKey1));
+}
+
+TEST(KeyPinTest, APublicKeySha256PinRoundTripsAndChangesThePcr) {
+  const std::string hex = "AB" + std::string(62, '0');
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(
+      Policy(Client("gw"), absl::StrCat(R"(, "key": {"public_key_sha256": ")", hex, "\"}")));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(KeyPinJson(*policy->key), R"({"public_key_sha256":"ab)" + std::string(62, '0') + "\"}");
+  absl::StatusOr<SigningPolicy> unpinned = ParseSigningPolicy(Policy(Client("gw")));
+  ASSERT_TRUE(unpinned.ok());
+  EXPECT_FALSE(unpinned->key.has_value());
+  EXPECT_NE(ExpectedPcr16(*policy), ExpectedPcr16(*unpinned));
+  EXPECT_EQ(CanonicalEncoding(*unpinned).find("\"key\""), std::string::npos);
+}
+
+TEST(KeyPinTest, TheMatchingKeyPassesAndAnotherIsRefusedNamingBoth) {
+  std::unique_ptr<signer::Signer> key1 = SmallKey("secp256k1", 1);
+  std::unique_ptr<signer::Signer> key2 = SmallKey("secp256k1", 2);
+  ASSERT_TRUE(key1 && key2);
+  absl::StatusOr<KeyPin> pin = PinOfKey(*key1, KeyPinKind::kEthAddress);
+  ASSERT_TRUE(pin.ok()) << pin.status();
+  EXPECT_EQ(DescribeKeyPin(*pin), absl::StrCat("eth_address ", kAddressOfKey1));
+  EXPECT_TRUE(CheckKeyPin(*pin, *key1).ok());
+  const absl::Status refused = CheckKeyPin(*pin, *key2);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(),
+            absl::StrCat("key does not match the policy's pin: the policy pins eth_address ",
+                         kAddressOfKey1, ", the key has eth_address ", kAddressOfKey2));
+
+  absl::StatusOr<KeyPin> sha = PinOfKey(*key1, KeyPinKind::kPublicKeySha256);
+  ASSERT_TRUE(sha.ok());
+  EXPECT_EQ(sha->value.size(), 32u);
+  EXPECT_TRUE(CheckKeyPin(*sha, *key1).ok());
+  EXPECT_FALSE(CheckKeyPin(*sha, *key2).ok());
+}
+
+TEST(KeyPinTest, AnAddressPinRefusesAKeyOfAnotherType) {
+  std::unique_ptr<signer::Signer> key1 = SmallKey("secp256k1", 1);
+  std::unique_ptr<signer::Signer> p256 = SmallKey("P-256", 1);
+  ASSERT_TRUE(key1 && p256);
+  absl::StatusOr<KeyPin> pin = PinOfKey(*key1, KeyPinKind::kEthAddress);
+  ASSERT_TRUE(pin.ok());
+  const absl::Status refused = CheckKeyPin(*pin, *p256);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("the key has a p256 key with public_key_sha256 "),
+            std::string::npos)
+      << refused.message();
+  EXPECT_FALSE(PinOfKey(*p256, KeyPinKind::kEthAddress).ok());
 }
 
 }  // namespace
