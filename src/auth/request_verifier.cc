@@ -17,7 +17,8 @@ constexpr std::array<Rule, kRuleCount> kAllRules = {
 
 // Ops that use the key, and so are checked against the client's "keys".
 bool UsesKey(std::string_view op) {
-  return op == "sign" || op == "public_key" || op == "attest" || PermissionForOp(op) != op;
+  return op == "sign" || op == "public_key" || op == "attest" || op == "generate_key" ||
+         PermissionForOp(op) != op;
 }
 
 }  // namespace

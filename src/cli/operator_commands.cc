@@ -23,6 +23,7 @@
 #include "src/attest/certificate.h"
 #include "src/auth/request_auth.h"
 #include "src/cli/commands.h"
+#include "src/cli/create_key_in_enclave.h"
 #include "src/cliutil/cli_conventions.h"
 #include "src/common/encoding.h"
 #include "src/common/file.h"
@@ -872,7 +873,12 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         ->option_text("FILE");
     cmd->add_flag("--overwrite", a->overwrite, "Store a new version if the secret exists");
     cmd->add_flag("--json", a->json, "Print the result as JSON");
-    cmd->callback([a, &ctx] { ctx.exit_code = RunCreateKey(*a); });
+    auto e = std::make_shared<InEnclaveArgs>();
+    AddInEnclaveOptions(cmd, *e);
+    cmd->callback([a, e, &ctx] {
+      ctx.exit_code = e->enabled ? RunCreateKeyInEnclave(*e, a->kms_key, a->secret, a->type)
+                                 : RunCreateKey(*a);
+    });
   }
   // policy, policy lint
   {

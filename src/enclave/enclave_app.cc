@@ -18,6 +18,7 @@
 #include "src/common/logger.h"
 #include "src/common/status_macros.h"
 #include "src/common/strings.h"
+#include "src/enclave/key_generation.h"
 #include "src/enclave/key_loader.h"
 #include "src/enclave/log_forwarder.h"
 #include "src/enclave/policy_seal.h"
@@ -158,6 +159,9 @@ struct EnclaveApp::Impl {
   std::unique_ptr<awsclient::KmsClient> kms;
   std::unique_ptr<KeyLoader> loader;
   std::unique_ptr<KeyManager> keys;
+  // generate_key (key_generation.h): with a relay and KMS, i.e. not for an ephemeral key.
+  std::unique_ptr<RelayKmsBackend> keygen_backend;
+  std::unique_ptr<KeyGenerator> keygen;
   std::shared_ptr<const signpolicy::SigningPolicy> signing_policy;  // null: none
   std::string pcr16_hex;  // PCR16 once the policy is sealed; empty otherwise
   std::unique_ptr<relay::RelayClient> audit_relay;
@@ -342,6 +346,10 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
     KeyLoader* loader = impl->loader.get();
     impl->keys = std::make_unique<KeyManager>([loader](LoadFailure* f) { return loader->Load(f); },
                                               KeyManagerOptions{.mode = config.load_mode});
+    impl->keygen_backend =
+        std::make_unique<RelayKmsBackend>(*impl->relay, *impl->kms, impl->credentials);
+    impl->keygen = std::make_unique<KeyGenerator>(config.secret_name, *impl->keygen_backend,
+                                                  *impl->nsm, *impl->keys);
   }
 
   if (config.audit) {
@@ -350,6 +358,7 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
 
   HandlerOptions handler_options;
   handler_options.audit = impl->audit.get();
+  handler_options.key_generator = impl->keygen.get();
   handler_options.signing_policy = impl->signing_policy;
   handler_options.pcr16_hex = impl->pcr16_hex;
   handler_options.attested_replies = {.rate_per_second = config.attested_replies_per_second,

@@ -79,6 +79,7 @@ void KeyManager::LoaderThread() {
 
     absl::MutexLock lock(&mu_);
     ++attempts_;
+    if (signer() != nullptr) return;  // a key was installed meanwhile (Install): it wins
     if (loaded.ok()) {
       LogInfo("key_loaded", {{"key_type", signer::KeyTypeName((*loaded)->key_type())},
                              {"attempts", attempts_},
@@ -117,7 +118,10 @@ void KeyManager::LoaderThread() {
     }
     cv_.SignalAll();  // waiters re-check (a kFirstRequest waiter may want the new reason)
     const absl::Time until = absl::Now() + delay;
-    while (!stopping_ && absl::Now() < until) cv_.WaitWithDeadline(&mu_, until);
+    while (!stopping_ && signer() == nullptr && absl::Now() < until) {
+      cv_.WaitWithDeadline(&mu_, until);
+    }
+    if (signer() != nullptr) return;
   }
 }
 
@@ -146,6 +150,23 @@ absl::StatusOr<std::unique_ptr<signer::Signer>> KeyManager::LoadForRequest() {
   reason_ = loaded.ok() ? std::string() : failure.reason;
   detail_ = loaded.ok() ? std::string() : std::string(loaded.status().message());
   return loaded;
+}
+
+absl::Status KeyManager::Install(std::unique_ptr<signer::Signer> key) {
+  if (key == nullptr) return absl::InvalidArgumentError("no key to install");
+  absl::MutexLock lock(&mu_);
+  if (options_.mode == LoadMode::kPerRequest) {
+    return absl::FailedPreconditionError("per-request mode keeps no key");
+  }
+  if (signer() != nullptr) return absl::FailedPreconditionError("a key is loaded already");
+  if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
+  signer_.store(key.get(), std::memory_order_release);
+  owned_ = std::move(key);
+  reason_.clear();
+  detail_.clear();
+  cv_.SignalAll();
+  LogInfo("key_installed", {{"key_type", signer::KeyTypeName(owned_->key_type())}});
+  return absl::OkStatus();
 }
 
 KeyHealth KeyManager::Health() const {

@@ -91,6 +91,12 @@ class KeyManager final {
 
   KeyHealth Health() const;
 
+  // Installs a key made in the enclave (key_generation.h) when none is loaded: the background
+  // loader (still retrying, e.g. "secret unavailable") stops and discards whatever it loads
+  // later. FailedPrecondition if a key is loaded already, loading failed fatally, or the mode is
+  // kPerRequest (which keeps no key).
+  absl::Status Install(std::unique_ptr<signer::Signer> key);
+
   // Blocks until the key is loaded or loading failed fatally, at most `timeout`; true if loaded.
   bool WaitUntilLoaded(absl::Duration timeout);
 

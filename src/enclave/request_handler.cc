@@ -12,6 +12,7 @@
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
 #include "src/enclave/eth_ops.h"
+#include "src/enclave/key_generation.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_message.h"
 #include "src/signer/key_memory_lock.h"
@@ -292,6 +293,7 @@ bool RequestHandler::KeyAccessBlocks() const {
 }
 
 bool RequestHandler::WouldBlock(std::string_view op, const nlohmann::json& request) const {
+  if (op == kGenerateKeyOp) return true;  // NSM, KMS and the relay
   if (!UsesKey(op)) return false;
   if (KeyAccessBlocks()) return true;
   if (nsm_ == nullptr) return false;
@@ -341,7 +343,8 @@ bool RequestHandler::Audit(std::string_view payload, std::string_view client, st
                            std::string_view verdict, std::string_view rule) {
   if (options_.audit == nullptr) return true;
   // The op as recorded: one of ours, never the peer's text.
-  if (op != "sign" && op != "public_key" && op != "attest" && op != "health" && !IsEthOp(op)) {
+  if (op != "sign" && op != "public_key" && op != "attest" && op != "health" && !IsEthOp(op) &&
+      op != kGenerateKeyOp) {
     op = "other";
   }
   audit::RequestEvent event{.client = client,
@@ -627,6 +630,14 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     return true;
   }
 
+  if (op == kGenerateKeyOp) {
+    GenerateKeyReply generated = HandleGenerateKeyOp(options_.key_generator, id, *request);
+    Audit(payload, audit_client, op, generated.verdict, generated.rule);
+    V2Reply reply(out);
+    out += generated.body.dump();
+    return true;
+  }
+
   if (op == "health") {
     nlohmann::json body = {{"id", id}, {"ok", true}};
     body.update(Health());
@@ -692,11 +703,9 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
     return true;
   }
   const crypto::Sha256Digest spki_hash = crypto::Sha256(signer->public_key_der());
-  nsm::NsmClient client(*nsm_);
   std::optional<ByteView> nonce_view;
   if (nonce.has_value()) nonce_view = ByteView(*nonce);
-  absl::StatusOr<Bytes> document = client.Attestation(
-      ByteView(spki_hash.data(), spki_hash.size()), nonce_view, ByteView(signer->public_key_der()));
+  absl::StatusOr<Bytes> document = AttestSigningKey(*nsm_, *signer, nonce_view);
   if (!document.ok()) {
     LogRequestError("v2", op, kErrAttestUnavailable, document.status());
     AppendV2Error(id, kErrAttestUnavailable, out);

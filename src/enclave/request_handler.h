@@ -74,6 +74,8 @@
 
 namespace lockout::enclave {
 
+class KeyGenerator;  // key_generation.h
+
 // Generic reasons sent to peers.
 inline constexpr std::string_view kErrBadRequest = "bad request";
 inline constexpr std::string_view kErrUnknownOp = "unknown op";
@@ -145,6 +147,8 @@ struct HandlerOptions {
   // request payload, key, op, verdict, rule). If the sink is required() and a signature's record
   // was not kept, the signature is withheld: the reply is "audit unavailable".
   audit::AuditSink* audit = nullptr;
+  // generate_key (key_generation.h; not owned, must outlive the handler); null: "unknown op".
+  KeyGenerator* key_generator = nullptr;
 };
 
 // A v2 sign request scanned without building a JSON DOM: only the plain shape clients send —

@@ -54,6 +54,7 @@ struct Flags {
   double forward_idle_timeout_s = 300;
   double forward_connect_timeout_s = 5;
   std::string audit_log;
+  bool allow_overwrite = false;
 };
 
 // A failure main() reports in one line, with what to do next.
@@ -152,6 +153,8 @@ absl::Status Run(const Flags& flags, bool& usage_error) {
              {"expected_pcr16", HexEncode(ByteView(pcr16.data(), pcr16.size()))}});
     service.ServeSigningPolicy(*std::move(text));
   }
+
+  service.AllowOverwrite(flags.allow_overwrite);
 
   std::unique_ptr<AuditWriter> audit_writer;
   if (!flags.audit_log.empty()) {
@@ -286,6 +289,9 @@ int main(int argc, char** argv) {
                  "a secret name (or ARN) the enclave may fetch, exactly as it asks; repeatable")
       ->required()
       ->take_all();
+  app.add_flag("--allow-overwrite", flags.allow_overwrite,
+               "put_secret (a key generated in the enclave) may replace an allowlisted secret that "
+               "exists (PutSecretValue); without it a secret is written once (CreateSecret)");
   app.add_option("--region", flags.region,
                  "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then IMDS)");
   app.add_option(

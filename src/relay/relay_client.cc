@@ -120,4 +120,20 @@ absl::StatusOr<size_t> RelayClient::AppendLog(const AppendLogRequest& request) c
   return DecodeAppendLogReply(buf.RevealAsString().substr(0, payload_size));
 }
 
+absl::StatusOr<GetCredentialsReply> RelayClient::GetCredentials() const {
+  SecretBytes buf(options_.max_reply_size + net::kV1Terminator.size());
+  ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, EncodeGetCredentialsRequest(), buf));
+  return DecodeGetCredentialsReply(buf.RevealAsString().substr(0, payload_size));
+}
+
+absl::StatusOr<std::string> RelayClient::PutSecret(std::string_view secret_name,
+                                                   ByteView secret) const {
+  ASSIGN_OR_RETURN(std::string request,
+                   EncodePutSecretRequest(PutSecretRequest{
+                       std::string(secret_name), Bytes(secret.begin(), secret.end())}));
+  SecretBytes buf(std::min(options_.max_reply_size, size_t{4096}) + net::kV1Terminator.size());
+  ASSIGN_OR_RETURN(size_t payload_size, Exchange(options_, request, buf));
+  return DecodePutSecretReply(buf.RevealAsString().substr(0, payload_size));
+}
+
 }  // namespace lockout::relay

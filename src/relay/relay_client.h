@@ -64,6 +64,13 @@ class RelayClient final {
   // wrote. Errors as for GetSecret (an old relay answers Unimplemented: "unknown request_type").
   absl::StatusOr<size_t> AppendLog(const AppendLogRequest& request) const;
 
+  // get_credentials: the instance role's credentials alone (no secret). Errors as for GetSecret.
+  absl::StatusOr<GetCredentialsReply> GetCredentials() const;
+  // put_secret: stores `secret` (a KMS ciphertext) under `secret_name`; returns the VersionId.
+  // AlreadyExists ("secret exists") when the secret exists and the relay does not allow
+  // overwriting; PermissionDenied when the name is not on its allowlist; else as for GetSecret.
+  absl::StatusOr<std::string> PutSecret(std::string_view secret_name, ByteView secret) const;
+
   const RelayClientOptions& options() const { return options_; }
 
  private:

@@ -65,6 +65,7 @@ inline constexpr std::string_view kKindWrite = "write";  // reply could not be w
 // Upstream operations (lockout_relay_upstream_latency_seconds{operation}).
 inline constexpr std::string_view kOpImdsCredentials = "imds_credentials";
 inline constexpr std::string_view kOpGetSecretValue = "get_secret_value";
+inline constexpr std::string_view kOpPutSecret = "put_secret";  // CreateSecret / PutSecretValue
 
 class RelayMetrics final {
  public:

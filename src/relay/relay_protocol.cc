@@ -69,11 +69,16 @@ class FrameWriter {
   size_t pos_ = 0;
 };
 
+// With `with_secret` false, the get_credentials reply (no "secret" member).
 void WriteReplyJson(FrameWriter& w, const GetSecretReplyParts& parts, std::string_view secret_b64,
-                    std::string_view expiration) {
-  w.Raw(R"({"result":{"secret":)");
-  w.String(AsBytes(secret_b64));
-  w.Raw(R"(,"credentials":{"access_key_id":)");
+                    std::string_view expiration, bool with_secret = true) {
+  if (with_secret) {
+    w.Raw(R"({"result":{"secret":)");
+    w.String(AsBytes(secret_b64));
+    w.Raw(R"(,"credentials":{"access_key_id":)");
+  } else {
+    w.Raw(R"({"result":{"credentials":{"access_key_id":)");
+  }
   w.String(AsBytes(parts.access_key_id));
   w.Raw(R"(,"secret_access_key":)");
   w.String(parts.secret_access_key->Reveal());
@@ -114,6 +119,7 @@ absl::Status StatusForErrorMessage(std::string_view message,
     return absl::FailedPreconditionError(text);
   }
   if (message == kErrorNoAuditLog) return absl::FailedPreconditionError(text);
+  if (message == kErrorSecretExists) return absl::AlreadyExistsError(text);
   if (message == kErrorUpstreamUnavailable || message == kErrorBusy ||
       message == kErrorAuditWriteFailed) {
     return absl::UnavailableError(text);
@@ -195,8 +201,10 @@ absl::StatusOr<GetSecretRequest> DecodeRequest(std::string_view json_text) {
   return request;
 }
 
-absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts& parts,
-                                                      net::FrameKind kind) {
+namespace {
+
+absl::StatusOr<SecretBytes> EncodeCredentialsReplyFrame(const GetSecretReplyParts& parts,
+                                                        net::FrameKind kind, bool with_secret) {
   if (parts.secret_access_key == nullptr || parts.session_token == nullptr) {
     return absl::InvalidArgumentError("reply credentials missing");
   }
@@ -208,12 +216,12 @@ absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts&
       !IsPrintableAscii(parts.session_token->Reveal())) {
     return absl::InvalidArgumentError("reply credentials are not printable ASCII");
   }
-  const std::string secret_b64 = Base64Encode(parts.secret);
+  const std::string secret_b64 = with_secret ? Base64Encode(parts.secret) : std::string();
   const std::string expiration =
       parts.expiration.has_value() ? FormatRfc3339(*parts.expiration) : std::string();
 
   FrameWriter counter;
-  WriteReplyJson(counter, parts, secret_b64, expiration);
+  WriteReplyJson(counter, parts, secret_b64, expiration, with_secret);
   const size_t json_size = counter.size();
   if (json_size > kMaxReplySize) {
     return absl::ResourceExhaustedError(
@@ -224,7 +232,7 @@ absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts&
   SecretBytes frame(frame_size);
   FrameWriter writer(frame.RevealMutable());
   if (!v1) writer.Raw(V2Prefix(json_size));
-  WriteReplyJson(writer, parts, secret_b64, expiration);
+  WriteReplyJson(writer, parts, secret_b64, expiration, with_secret);
   if (v1) writer.Raw(net::kV1Terminator);
   if (writer.size() != frame_size) return absl::InternalError("reply size changed while writing");
   // A v1 frame ends at the first "$$$" (frame_decoder.h): none may occur inside the JSON.
@@ -232,6 +240,18 @@ absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts&
     return absl::InvalidArgumentError("reply contains the v1 terminator");
   }
   return frame;
+}
+
+}  // namespace
+
+absl::StatusOr<SecretBytes> EncodeGetSecretReplyFrame(const GetSecretReplyParts& parts,
+                                                      net::FrameKind kind) {
+  return EncodeCredentialsReplyFrame(parts, kind, /*with_secret=*/true);
+}
+
+absl::StatusOr<SecretBytes> EncodeGetCredentialsReplyFrame(const GetSecretReplyParts& parts,
+                                                           net::FrameKind kind) {
+  return EncodeCredentialsReplyFrame(parts, kind, /*with_secret=*/false);
 }
 
 std::string EncodeErrorReply(std::string_view message) {
@@ -243,6 +263,39 @@ std::string EncodeErrorReplyFrame(std::string_view message, net::FrameKind kind)
   if (kind == net::FrameKind::kV1) return absl::StrCat(text, Absl(net::kV1Terminator));
   return absl::StrCat(V2Prefix(text.size()), text);
 }
+
+namespace {
+
+// result.credentials of a get_secret or get_credentials reply, copied from the document's secret
+// arena into SecretBytes.
+absl::StatusOr<GetCredentialsReply> DecodeCredentialsMember(const SecretJson& result) {
+  const SecretJson* credentials = result.Find("credentials");
+  if (credentials == nullptr || !credentials->is_object()) {
+    return Malformed("result.credentials missing or not an object");
+  }
+  constexpr std::string_view kWhere = "result.credentials";
+  ASSIGN_OR_RETURN(std::string_view access_key_id,
+                   RequiredString(*credentials, "access_key_id", kWhere));
+  ASSIGN_OR_RETURN(std::string_view secret_access_key,
+                   RequiredString(*credentials, "secret_access_key", kWhere));
+  ASSIGN_OR_RETURN(std::string_view token, RequiredString(*credentials, "token", kWhere));
+  if (access_key_id.empty() || secret_access_key.empty()) {
+    return Malformed("result.credentials has an empty key");
+  }
+  GetCredentialsReply reply;
+  if (const SecretJson* expiration = credentials->Find("expiration"); expiration != nullptr) {
+    if (!expiration->is_string()) return Malformed("result.credentials.expiration not a string");
+    absl::StatusOr<absl::Time> t = ParseRfc3339(expiration->RevealString());
+    if (!t.ok()) return Malformed("result.credentials.expiration is not an RFC 3339 time");
+    reply.expiration = *t;
+  }
+  reply.credentials.access_key_id = std::string(access_key_id);
+  reply.credentials.secret_access_key = SecretBytes::CopyFrom(secret_access_key);
+  reply.credentials.session_token = SecretBytes::CopyFrom(token);
+  return reply;
+}
+
+}  // namespace
 
 absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text) {
   // SecretJson, not nlohmann: the reply carries the secret key and session token, and nlohmann's
@@ -269,31 +322,31 @@ absl::StatusOr<GetSecretReply> DecodeReply(std::string_view json_text) {
     return Malformed(
         absl::StrCat("result.secret is not base64: ", std::string(secret.status().message())));
   }
-  const SecretJson* credentials = result->Find("credentials");
-  if (credentials == nullptr || !credentials->is_object()) {
-    return Malformed("result.credentials missing or not an object");
-  }
-  constexpr std::string_view kWhere = "result.credentials";
-  ASSIGN_OR_RETURN(std::string_view access_key_id,
-                   RequiredString(*credentials, "access_key_id", kWhere));
-  ASSIGN_OR_RETURN(std::string_view secret_access_key,
-                   RequiredString(*credentials, "secret_access_key", kWhere));
-  ASSIGN_OR_RETURN(std::string_view token, RequiredString(*credentials, "token", kWhere));
-  if (access_key_id.empty() || secret_access_key.empty()) {
-    return Malformed("result.credentials has an empty key");
-  }
+  ASSIGN_OR_RETURN(GetCredentialsReply credentials, DecodeCredentialsMember(*result));
   GetSecretReply reply;
-  if (const SecretJson* expiration = credentials->Find("expiration"); expiration != nullptr) {
-    if (!expiration->is_string()) return Malformed("result.credentials.expiration not a string");
-    absl::StatusOr<absl::Time> t = ParseRfc3339(expiration->RevealString());
-    if (!t.ok()) return Malformed("result.credentials.expiration is not an RFC 3339 time");
-    reply.expiration = *t;
-  }
   reply.secret = *std::move(secret);
-  reply.credentials.access_key_id = std::string(access_key_id);
-  reply.credentials.secret_access_key = SecretBytes::CopyFrom(secret_access_key);
-  reply.credentials.session_token = SecretBytes::CopyFrom(token);
+  reply.credentials = std::move(credentials.credentials);
+  reply.expiration = credentials.expiration;
   return reply;
+}
+
+absl::StatusOr<GetCredentialsReply> DecodeGetCredentialsReply(std::string_view json_text) {
+  // SecretJson for the same reason as DecodeReply.
+  absl::StatusOr<SecretJson> parsed = SecretJson::Parse(json_text, kMaxReplySize);
+  if (!parsed.ok()) {
+    return Malformed(absl::StrCat("not JSON: ", std::string(parsed.status().message())));
+  }
+  const SecretJson& j = *parsed;
+  if (!j.is_object()) return Malformed("not a JSON object");
+  if (const SecretJson* error = j.Find("error"); error != nullptr) {
+    if (!error->is_string()) return Malformed("error is not a string");
+    return StatusForErrorMessage(error->RevealString(), kGetCredentialsRequestType);
+  }
+  const SecretJson* result = j.Find("result");
+  if (result == nullptr || !result->is_object()) {
+    return Malformed("neither result nor error is an object/string");
+  }
+  return DecodeCredentialsMember(*result);
 }
 
 std::string EncodeGetSigningPolicyRequest() {
@@ -604,6 +657,97 @@ std::string EncodeAppendLogReply(size_t appended) { return EncodeAppendedReply(a
 
 absl::StatusOr<size_t> DecodeAppendLogReply(std::string_view json_text) {
   return DecodeAppendedReply(json_text, kAppendLogRequestType, kMaxLogLines);
+}
+
+// ---- get_credentials ----
+
+std::string EncodeGetCredentialsRequest() {
+  return json{{"request_type", std::string(kGetCredentialsRequestType)}}.dump();
+}
+
+absl::Status DecodeGetCredentialsRequest(std::string_view json_text) {
+  ASSIGN_OR_RETURN(json j, CheckRequestType(ParseJsonStrict(json_text, kMaxRequestSize),
+                                            kGetCredentialsRequestType));
+  if (j.size() != 1) {
+    return absl::InvalidArgumentError("get_credentials takes no member but request_type");
+  }
+  return absl::OkStatus();
+}
+
+// ---- put_secret ----
+
+namespace {
+
+absl::Status CheckPutSecretSize(size_t size) {
+  if (size == 0 || size > kMaxPutSecretSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secret must be 1..", kMaxPutSecretSize, " bytes, got ", size));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodePutSecretRequest(const PutSecretRequest& request) {
+  RETURN_IF_ERROR(ValidateSecretName(request.secret_name));
+  RETURN_IF_ERROR(CheckPutSecretSize(request.secret.size()));
+  const json j = {{"request_type", std::string(kPutSecretRequestType)},
+                  {"secret_name", request.secret_name},
+                  {"secret", Base64Encode(request.secret)}};
+  return AsciiJson(j);  // a name may hold '$': never the v1 terminator in the frame
+}
+
+absl::StatusOr<PutSecretRequest> DecodePutSecretRequest(std::string_view json_text) {
+  ASSIGN_OR_RETURN(json j, CheckRequestType(ParseJsonStrict(json_text, kMaxRequestSize, 2),
+                                            kPutSecretRequestType));
+  for (const auto& [key, value] : j.items()) {
+    if (key != "request_type" && key != "secret_name" && key != "secret") {
+      return absl::InvalidArgumentError(
+          "put_secret takes no member but request_type, secret_name and secret");
+    }
+  }
+  auto name = j.find("secret_name");
+  if (name == j.end() || !name->is_string()) {
+    return absl::InvalidArgumentError("secret_name missing or not a string");
+  }
+  auto secret = j.find("secret");
+  if (secret == j.end() || !secret->is_string()) {
+    return absl::InvalidArgumentError("secret missing or not a string");
+  }
+  PutSecretRequest out;
+  out.secret_name = name->get<std::string>();
+  RETURN_IF_ERROR(ValidateSecretName(out.secret_name));
+  const std::string& b64 = secret->get_ref<const std::string&>();
+  if (b64.size() > (kMaxPutSecretSize + 2) / 3 * 4) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secret of ", b64.size(), " base64 characters is over the limit"));
+  }
+  absl::StatusOr<Bytes> bytes = Base64Decode(b64);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secret is not base64: ", std::string(bytes.status().message())));
+  }
+  RETURN_IF_ERROR(CheckPutSecretSize(bytes->size()));
+  out.secret = *std::move(bytes);
+  return out;
+}
+
+std::string EncodePutSecretReply(std::string_view version_id) {
+  return json{{"result", {{"version_id", std::string(version_id)}}}}.dump();
+}
+
+absl::StatusOr<std::string> DecodePutSecretReply(std::string_view json_text) {
+  ASSIGN_OR_RETURN(const json result, ReplyResult(json_text, kPutSecretRequestType));
+  auto version = result.find("version_id");
+  if (version == result.end() || !version->is_string()) {
+    return Malformed("result.version_id missing or not a string");
+  }
+  const std::string& id = version->get_ref<const std::string&>();
+  if (id.empty() || id.size() > kMaxVersionIdSize || !IsPrintableAscii(AsBytes(id))) {
+    return Malformed(absl::StrCat("result.version_id must be 1..", kMaxVersionIdSize,
+                                  " printable ASCII characters"));
+  }
+  return id;
 }
 
 }  // namespace lockout::relay

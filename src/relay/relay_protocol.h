@@ -104,6 +104,8 @@ inline constexpr std::string_view kErrorNoSigningPolicy =
 inline constexpr std::string_view kErrorNoAuditLog = "no audit log";  // FailedPrecondition
 // append_audit: the relay could not write or sync its file (disk full, I/O error): retry later.
 inline constexpr std::string_view kErrorAuditWriteFailed = "audit write failed";  // Unavailable
+// put_secret: the secret exists and the relay was started without --allow-overwrite.
+inline constexpr std::string_view kErrorSecretExists = "secret exists";  // AlreadyExists
 
 // What to do about an error, in the relay's log line and in the status RelayClient returns (so
 // the enclave's health "detail" and `lockout doctor` say it too).
@@ -245,5 +247,68 @@ std::string EncodeAppendLogReply(size_t appended);
 // Decodes an append_log reply (untrusted): the number of lines the relay wrote, or the relay's
 // error as DecodeReply maps it; InvalidArgument for anything else.
 absl::StatusOr<size_t> DecodeAppendLogReply(std::string_view json_text);
+
+// ---- get_credentials (lockout's addition, docs/PROTOCOL.md §3) ----
+// The instance role's credentials alone, for an enclave that has no secret yet (it generates its
+// key and calls kms:Encrypt with them, src/enclave/key_generation.h).
+//   request  {"request_type": "get_credentials"}$$$
+//   reply    {"result": {"credentials": {"access_key_id": "...", "secret_access_key": "...",
+//                                        "token": "...", "expiration": "<RFC 3339>"}}}$$$
+// The reply is built and decoded in secret memory exactly as get_secret's.
+inline constexpr std::string_view kGetCredentialsRequestType = "get_credentials";
+
+struct GetCredentialsReply {
+  aws::AwsCredentials credentials;
+  std::optional<absl::Time> expiration;
+};
+
+// The request's JSON text.
+std::string EncodeGetCredentialsRequest();
+// Decodes a request's JSON text (untrusted) as get_credentials: OK for exactly
+// {"request_type": "get_credentials"}; Unimplemented when request_type is another string;
+// InvalidArgument otherwise (not a JSON object, request_type missing, any other member, a member
+// twice).
+absl::Status DecodeGetCredentialsRequest(std::string_view json_text);
+// The success reply as one frame of `kind`, in secret memory. `parts.secret` is ignored.
+// Errors as EncodeGetSecretReplyFrame.
+absl::StatusOr<SecretBytes> EncodeGetCredentialsReplyFrame(
+    const GetSecretReplyParts& parts, net::FrameKind kind = net::FrameKind::kV1);
+// Decodes a get_credentials reply (untrusted), with DecodeReply's rules for the credentials (no
+// "secret" member is read); the relay's error reply as DecodeReply maps it.
+absl::StatusOr<GetCredentialsReply> DecodeGetCredentialsReply(std::string_view json_text);
+
+// ---- put_secret (lockout's addition, docs/PROTOCOL.md §3) ----
+// Stores a ciphertext the enclave made (an in-enclave key, KMS-encrypted) as the SecretBinary of
+// an allowlisted secret: Secrets Manager CreateSecret, so a secret that exists is refused
+// ("secret exists") unless the relay runs with --allow-overwrite (then PutSecretValue).
+//   request  {"request_type": "put_secret", "secret_name": "NAME", "secret": "<base64>"}$$$
+//   reply    {"result": {"version_id": "<Secrets Manager VersionId>"}}$$$
+// The value is a KMS ciphertext (never a plaintext key): 1..kMaxPutSecretSize bytes.
+inline constexpr std::string_view kPutSecretRequestType = "put_secret";
+// Its base64 (44 KiB) keeps the request within kMaxRequestSize.
+inline constexpr size_t kMaxPutSecretSize = 32 << 10;
+// A Secrets Manager VersionId is 32..64 characters.
+inline constexpr size_t kMaxVersionIdSize = 64;
+
+struct PutSecretRequest {
+  std::string secret_name;
+  Bytes secret;
+};
+
+// The request's JSON text ('$' sent as \u0024). InvalidArgument for an invalid name or a value
+// of 0 or over kMaxPutSecretSize bytes.
+absl::StatusOr<std::string> EncodePutSecretRequest(const PutSecretRequest& request);
+// Decodes a request's JSON text (untrusted, at most kMaxRequestSize bytes) as put_secret.
+// Unimplemented when request_type is another string; InvalidArgument otherwise (not a JSON
+// object, a member other than request_type, secret_name and secret, a member twice, a name
+// ValidateSecretName refuses, secret not strict base64 or of 0 or over kMaxPutSecretSize bytes).
+// Messages name fields, never values.
+absl::StatusOr<PutSecretRequest> DecodePutSecretRequest(std::string_view json_text);
+// The success reply's JSON text.
+std::string EncodePutSecretReply(std::string_view version_id);
+// Decodes a put_secret reply (untrusted): the VersionId (1..kMaxVersionIdSize printable ASCII),
+// or the relay's error as DecodeReply maps it (kErrorSecretExists: AlreadyExists;
+// kErrorNotAllowed: PermissionDenied); InvalidArgument for anything else.
+absl::StatusOr<std::string> DecodePutSecretReply(std::string_view json_text);
 
 }  // namespace lockout::relay

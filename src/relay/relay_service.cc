@@ -139,6 +139,58 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
         log["policy_bytes"] = signing_policy_->size();
         return Outcome{"ok", "", ""};
       }
+      if (absl::Status creds = DecodeGetCredentialsRequest(request.payload);
+          creds.code() != absl::StatusCode::kUnimplemented) {
+        if (!creds.ok()) return Fail(kKindBadRequest, kErrorBadRequest, creds);
+        op = kGetCredentialsRequestType;
+        absl::StatusOr<awsclient::RoleCredentials> credentials = upstream_->GetCredentials();
+        if (!credentials.ok()) {
+          return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, credentials.status());
+        }
+        log["credentials_expire_in_s"] =
+            absl::ToInt64Seconds(credentials->expiration - clock_->Now());
+        absl::StatusOr<SecretBytes> frame = EncodeGetCredentialsReplyFrame(
+            GetSecretReplyParts{.secret = {},
+                                .access_key_id = credentials->access_key_id,
+                                .secret_access_key = &credentials->secret_access_key,
+                                .session_token = &credentials->session_token,
+                                .expiration = credentials->expiration},
+            request.kind);
+        if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
+        reply = *std::move(frame);
+        return Outcome{"ok", "", ""};
+      }
+      absl::StatusOr<PutSecretRequest> put = DecodePutSecretRequest(request.payload);
+      if (put.status().code() != absl::StatusCode::kUnimplemented) {
+        if (!put.ok()) return Fail(kKindBadRequest, kErrorBadRequest, put.status());
+        op = kPutSecretRequestType;
+        log["secret_name"] = put->secret_name;
+        log["secret_bytes"] = put->secret.size();
+        if (!allowlist_.Allows(put->secret_name)) {
+          return Outcome{kKindDenied, kErrorNotAllowed, "secret name is not on the allowlist"};
+        }
+        const absl::Time upstream_start = clock_->Now();
+        absl::StatusOr<std::string> version =
+            upstream_->PutSecret(put->secret_name, SecretBytes::CopyFrom(put->secret),
+                                 allow_overwrite_);
+        upstream_latency = clock_->Now() - upstream_start;
+        metrics_->ObserveUpstreamLatency(kOpPutSecret, upstream_latency);
+        if (!version.ok()) {
+          if (absl::IsAlreadyExists(version.status())) {
+            return Fail(kKindDenied, kErrorSecretExists, version.status());
+          }
+          if (IsPermanentSecretError(version.status())) {
+            return Fail(kKindSecretUnavailable, kErrorSecretUnavailable, version.status());
+          }
+          return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, version.status());
+        }
+        log["version_id"] = *version;
+        absl::StatusOr<std::string> frame =
+            net::EncodeFrame(request.kind, EncodePutSecretReply(*version), kMaxReplySize + 8);
+        if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
+        reply = SecretBytes::CopyFrom(*frame);
+        return Outcome{"ok", "", ""};
+      }
       op = "unknown";
       return Fail(kKindUnknownRequestType, kErrorUnknownRequestType, decoded.status());
     }

@@ -28,6 +28,14 @@
 // For get_signing_policy: the policy text given to ServeSigningPolicy (lockout-relay
 // --signing-policy FILE), or "no signing policy" (denied) without one. No upstream call.
 //
+// For get_credentials: the role credentials alone, built in secret memory as for get_secret
+// ("upstream unavailable" when they cannot be had).
+//
+// For put_secret: the name must be on the allowlist ("secret not allowed"); the value is stored
+// as SecretBinary with CreateSecret, so a secret that exists is refused ("secret exists",
+// denied) unless AllowOverwrite (lockout-relay --allow-overwrite; then PutSecretValue). Other
+// Secrets Manager failures map as for get_secret.
+//
 // A SecretString value is accepted when it is strict base64 (a ciphertext stored as text) and
 // forwarded as those bytes; a SecretBinary is forwarded as is.
 //
@@ -79,6 +87,10 @@ class RelayService final {
   // Call before Handle.
   void WriteAuditTo(AuditWriter* writer) { audit_writer_ = writer; }
 
+  // put_secret may replace an existing secret (lockout-relay --allow-overwrite). Call before
+  // Handle.
+  void AllowOverwrite(bool allow) { allow_overwrite_ = allow; }
+
  private:
   static void WriteEnclaveLine(nlohmann::json line);
 
@@ -88,6 +100,7 @@ class RelayService final {
   const Clock* clock_;
   std::optional<std::string> signing_policy_;
   AuditWriter* audit_writer_ = nullptr;
+  bool allow_overwrite_ = false;
 };
 
 }  // namespace lockout::relay

@@ -55,4 +55,17 @@ absl::StatusOr<awsclient::SecretValue> AwsRelayUpstream::GetSecretValue(
   return secrets_->GetSecretValue(secret_id);
 }
 
+absl::StatusOr<std::string> AwsRelayUpstream::PutSecret(std::string_view name,
+                                                        const SecretBytes& value, bool overwrite) {
+  // CreateSecret first: it is what makes the store write-once (AWS refuses a name that exists
+  // with ResourceExistsException, whatever its value).
+  absl::StatusOr<awsclient::SecretVersionRef> stored =
+      secrets_->CreateSecret(name, value, awsclient::SecretKind::kBinary);
+  if (!stored.ok() && absl::IsAlreadyExists(stored.status()) && overwrite) {
+    stored = secrets_->PutSecretValue(name, value, awsclient::SecretKind::kBinary);
+  }
+  if (!stored.ok()) return stored.status();
+  return stored->version_id;
+}
+
 }  // namespace lockout::relay

@@ -41,6 +41,11 @@ class RelayUpstream {
   // The current value of `secret_id`. Errors carry an awsclient::AwsCallError for service errors
   // (NotFound for ResourceNotFoundException, PermissionDenied for AccessDeniedException, ...).
   virtual absl::StatusOr<awsclient::SecretValue> GetSecretValue(std::string_view secret_id) = 0;
+  // Stores `value` as the SecretBinary of `name` (put_secret): CreateSecret; if the secret exists
+  // and `overwrite`, a new current version (PutSecretValue). Returns the new VersionId. Errors:
+  // AlreadyExists (ResourceExistsException) when it exists and !overwrite; as GetSecretValue's.
+  virtual absl::StatusOr<std::string> PutSecret(std::string_view name, const SecretBytes& value,
+                                                bool overwrite) = 0;
 };
 
 struct AwsRelayUpstreamOptions {
@@ -68,6 +73,8 @@ class AwsRelayUpstream final : public RelayUpstream {
 
   absl::StatusOr<awsclient::RoleCredentials> GetCredentials() override;
   absl::StatusOr<awsclient::SecretValue> GetSecretValue(std::string_view secret_id) override;
+  absl::StatusOr<std::string> PutSecret(std::string_view name, const SecretBytes& value,
+                                        bool overwrite) override;
 
   CredentialCache& credentials() { return *cache_; }
 

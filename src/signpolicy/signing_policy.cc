@@ -218,7 +218,7 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
                        v["ops"], absl::StrCat(where, ".ops"), kKnownOps.size(),
                        [](const std::string& op, const std::string& at) -> absl::Status {
                          if (std::find(kKnownOps.begin(), kKnownOps.end(), op) == kKnownOps.end()) {
-                           return Bad(at, "unknown op (known: attest, health, public_key, sign)");
+                           return Bad(at, "unknown op (known: attest, generate_key, health, public_key, sign)");
                          }
                          return absl::OkStatus();
                        }));

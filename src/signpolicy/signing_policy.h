@@ -37,8 +37,10 @@ enum class ClientKeyAlgorithm { kEd25519, kEcdsaP256 };
 std::string_view AlgorithmName(ClientKeyAlgorithm algorithm);
 
 // The v2 ops a client may be allowed; ParseSigningPolicy refuses any other.
-inline constexpr std::array<std::string_view, 4> kKnownOps = {"attest", "health", "public_key",
-                                                              "sign"};
+// generate_key: make the key in the enclave (lockout create-key --in-enclave); the Ethereum ops
+// need "sign" (or "public_key" for eth_address) — auth::PermissionForOp.
+inline constexpr std::array<std::string_view, 5> kKnownOps = {"attest", "generate_key", "health",
+                                                              "public_key", "sign"};
 // The "keys" entry that allows every key.
 inline constexpr std::string_view kAnyKey = "*";
 

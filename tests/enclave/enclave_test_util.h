@@ -116,6 +116,10 @@ class FakeNsmDevice final : public nsm::NsmDevice {
       return nsm::EncodeResponse(
           nsm::AttestationResponse{.document = attest::EncodeCoseSign1(cose)});
     }
+    if (std::holds_alternative<nsm::GetRandomRequest>(*request)) {
+      ++random_calls;
+      return nsm::EncodeResponse(nsm::GetRandomResponse{.random = Bytes(random_size, 0x42)});
+    }
     return nsm::EncodeResponse(nsm::ErrorResponse{.code = nsm::ErrorCode::kInvalidOperation});
   }
 
@@ -131,6 +135,9 @@ class FakeNsmDevice final : public nsm::NsmDevice {
   std::atomic<int> attest_delay_ms{0};
   std::atomic<int> attesting{0};
   std::atomic<int> max_attesting{0};
+  // GetRandom: how many calls, and how many bytes each answers.
+  std::atomic<int> random_calls{0};
+  size_t random_size = 64;
   absl::Mutex mu;
   std::optional<nsm::AttestationRequest> last_attestation ABSL_GUARDED_BY(mu);
 };

@@ -59,6 +59,29 @@ class FakeUpstream final : public RelayUpstream {
     return v;
   }
 
+  absl::StatusOr<std::string> PutSecret(std::string_view name, const SecretBytes& value,
+                                        bool overwrite) override {
+    absl::MutexLock lock(&mu_);
+    ++put_calls_;
+    if (!secret_status_.ok()) return secret_status_;
+    auto it = secrets_.find(std::string(name));
+    if (it != secrets_.end() && !overwrite) {
+      return absl::AlreadyExistsError("ResourceExistsException");
+    }
+    secrets_[std::string(name)] = {awsclient::SecretKind::kBinary,
+                                   std::string(value.RevealAsString())};
+    return std::string("v") + std::to_string(put_calls_);
+  }
+  int put_calls() const {
+    absl::MutexLock lock(&mu_);
+    return put_calls_;
+  }
+  std::string StoredSecret(const std::string& name) const {
+    absl::MutexLock lock(&mu_);
+    auto it = secrets_.find(name);
+    return it == secrets_.end() ? std::string() : it->second.second;
+  }
+
   void SetSecret(const std::string& name, awsclient::SecretKind kind, const std::string& value) {
     absl::MutexLock lock(&mu_);
     secrets_[name] = {kind, value};
@@ -102,6 +125,7 @@ class FakeUpstream final : public RelayUpstream {
   absl::Status secret_status_;
   int credential_calls_ = 0;
   int secret_calls_ = 0;
+  int put_calls_ = 0;
   mutable absl::Mutex gate_mu_;
   bool held_ ABSL_GUARDED_BY(gate_mu_) = false;
   int waiting_ ABSL_GUARDED_BY(gate_mu_) = 0;

@@ -628,5 +628,133 @@ TEST(RelayAppendLogTest, RepliesAreCountsOrTheRelaysError) {
   EXPECT_EQ(DecodeAppendLogReply("garbage").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// ---- get_credentials ----
+
+TEST(RelayGetCredentialsTest, RequestIsStrict) {
+  EXPECT_EQ(EncodeGetCredentialsRequest(), R"({"request_type":"get_credentials"})");
+  EXPECT_TRUE(DecodeGetCredentialsRequest(EncodeGetCredentialsRequest()).ok());
+  EXPECT_EQ(DecodeGetCredentialsRequest(R"({"request_type":"get_secret"})").code(),
+            absl::StatusCode::kUnimplemented);
+  for (std::string_view bad :
+       {std::string_view("{"), std::string_view("[]"), std::string_view("{}"),
+        std::string_view(R"({"request_type":7})"),
+        std::string_view(R"({"request_type":"get_credentials","payload":{}})"),
+        std::string_view(
+            R"({"request_type":"get_credentials","request_type":"get_credentials"})")}) {
+    EXPECT_EQ(DecodeGetCredentialsRequest(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(DecodeRequest(EncodeGetCredentialsRequest()).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
+TEST(RelayGetCredentialsTest, ReplyRoundTripsWithoutASecretMember) {
+  ReplyFixture f;
+  absl::StatusOr<SecretBytes> frame = EncodeGetCredentialsReplyFrame(f.Parts());
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  const std::string json = V1Payload(*frame);
+  EXPECT_THAT(json, Not(HasSubstr("\"secret\"")));
+  absl::StatusOr<GetCredentialsReply> reply = DecodeGetCredentialsReply(json);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->credentials.access_key_id, "ASIAEXAMPLE");
+  EXPECT_EQ(reply->credentials.secret_access_key.RevealAsString(), kCanaryKey);
+  EXPECT_EQ(reply->credentials.session_token.RevealAsString(), kCanaryToken);
+  EXPECT_EQ(reply->expiration, absl::FromUnixSeconds(1700000000));
+  // A get_secret reply is a get_credentials reply with one member more; not the other way round.
+  EXPECT_FALSE(DecodeReply(json).ok());
+}
+
+TEST(RelayGetCredentialsTest, MalformedRepliesAndErrors) {
+  EXPECT_EQ(DecodeGetCredentialsReply(EncodeErrorReply(kErrorUpstreamUnavailable)).status().code(),
+            absl::StatusCode::kUnavailable);
+  for (std::string_view bad :
+       {std::string_view("{"), std::string_view("[]"), std::string_view(R"({"result":1})"),
+        std::string_view(R"({"result":{}})"),
+        std::string_view(R"({"result":{"credentials":{"access_key_id":"A"}}})"),
+        std::string_view(
+            R"({"result":{"credentials":{"access_key_id":"","secret_access_key":"s","token":""}}})"),
+        std::string_view(
+            R"({"result":{"credentials":{"access_key_id":"A","secret_access_key":"s","token":"","token":""}}})"),
+        std::string_view(R"({"error":5})")}) {
+    absl::StatusOr<GetCredentialsReply> r = DecodeGetCredentialsReply(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  const std::string json = [] {
+    ReplyFixture f;
+    return V1Payload(*EncodeGetCredentialsReplyFrame(f.Parts()));
+  }();
+  for (size_t n = 0; n < json.size(); ++n) {
+    absl::StatusOr<GetCredentialsReply> r = DecodeGetCredentialsReply(json.substr(0, n));
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("CANARY")));
+  }
+}
+
+// ---- put_secret ----
+
+TEST(RelayPutSecretTest, RequestRoundTripsAndEscapesDollars) {
+  const PutSecretRequest request{"lockout/$$$key", ToBytes("ciphertext\x01\xff")};
+  absl::StatusOr<std::string> text = EncodePutSecretRequest(request);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->find("$"), std::string::npos);
+  absl::StatusOr<PutSecretRequest> back = DecodePutSecretRequest(*text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->secret_name, request.secret_name);
+  EXPECT_EQ(back->secret, request.secret);
+  EXPECT_EQ(DecodeRequest(*text).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(DecodePutSecretRequest(EncodeGetCredentialsRequest()).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
+TEST(RelayPutSecretTest, MalformedRequestsAreRefusedWithoutQuotingThem) {
+  const std::string big = Base64Encode(Bytes(kMaxPutSecretSize + 1, 7));
+  for (const std::string& bad : std::vector<std::string>{
+           "{", "[]", "{}", R"({"request_type":"put_secret"})",
+           R"({"request_type":"put_secret","secret_name":"n"})",
+           R"({"request_type":"put_secret","secret":"AA=="})",
+           R"({"request_type":"put_secret","secret_name":7,"secret":"AA=="})",
+           R"({"request_type":"put_secret","secret_name":"n","secret":7})",
+           R"({"request_type":"put_secret","secret_name":"","secret":"AA=="})",
+           R"({"request_type":"put_secret","secret_name":"a b","secret":"AA=="})",
+           R"({"request_type":"put_secret","secret_name":"n","secret":""})",
+           R"({"request_type":"put_secret","secret_name":"n","secret":"AA"})",
+           R"({"request_type":"put_secret","secret_name":"n","secret":"A A="})",
+           R"({"request_type":"put_secret","secret_name":"n","secret":"AA==","x":1})",
+           R"({"request_type":"put_secret","secret_name":"n","secret_name":"m","secret":"AA=="})",
+           R"({"request_type":"put_secret","secret_name":"n","secret":")" + big + R"("})"}) {
+    absl::StatusOr<PutSecretRequest> r = DecodePutSecretRequest(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad.substr(0, 100);
+    EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("AA==")));
+  }
+  EXPECT_FALSE(EncodePutSecretRequest({"n", {}}).ok());
+  EXPECT_FALSE(EncodePutSecretRequest({"n", Bytes(kMaxPutSecretSize + 1, 1)}).ok());
+  EXPECT_FALSE(EncodePutSecretRequest({"a b", Bytes(4, 1)}).ok());
+  EXPECT_TRUE(EncodePutSecretRequest({"n", Bytes(kMaxPutSecretSize, 1)}).ok());
+  // The largest request fits the relay's request limit.
+  EXPECT_LE(EncodePutSecretRequest({std::string(kMaxSecretNameSize, 'n'),
+                                    Bytes(kMaxPutSecretSize, 1)})
+                ->size(),
+            kMaxRequestSize);
+}
+
+TEST(RelayPutSecretTest, RepliesAreVersionIdsOrTheRelaysError) {
+  absl::StatusOr<std::string> v = DecodePutSecretReply(EncodePutSecretReply("EXAMPLE1-90ab"));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, "EXAMPLE1-90ab");
+  EXPECT_EQ(DecodePutSecretReply(EncodeErrorReply(kErrorSecretExists)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(DecodePutSecretReply(EncodeErrorReply(kErrorNotAllowed)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  for (std::string_view bad :
+       {std::string_view("{"), std::string_view(R"({"result":{}})"),
+        std::string_view(R"({"result":{"version_id":""}})"),
+        std::string_view(R"({"result":{"version_id":7}})"),
+        std::string_view(R"({"result":{"version_id":"a\u0001"}})"),
+        std::string_view(R"({"result":{"version_id":"a","version_id":"b"}})")}) {
+    EXPECT_EQ(DecodePutSecretReply(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(DecodePutSecretReply(EncodePutSecretReply(std::string(kMaxVersionIdSize + 1, 'v')))
+                   .ok());
+}
+
 }  // namespace
 }  // namespace lockout::relay

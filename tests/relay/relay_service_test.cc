@@ -121,10 +121,10 @@ TEST_F(RelayServiceTest, MalformedRequestsGetBadRequest) {
 
 TEST_F(RelayServiceTest, UnknownRequestTypeIsAnsweredAsSuch) {
   absl::StatusOr<GetSecretReply> reply =
-      Call(RequestFrame(R"({"request_type":"get_credentials","payload":{}})"));
+      Call(RequestFrame(R"({"request_type":"get_everything","payload":{}})"));
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(metrics_.requests("unknown", "unknown_request_type"), 1u);
-  EXPECT_THAT(logs_.str(), Not(HasSubstr("get_credentials")));
+  EXPECT_THAT(logs_.str(), Not(HasSubstr("get_everything")));
 }
 
 TEST_F(RelayServiceTest, SigningPolicyIsServedOnlyWhenConfiguredAndWithoutUpstreamCalls) {
@@ -252,6 +252,84 @@ TEST_F(RelayServiceTest, ConnectionErrorsAreCountedAndAnsweredGenerically) {
   EXPECT_EQ(reply.RevealAsString(), R"({"error":"bad request"}$$$)");
   EXPECT_EQ(metrics_.errors(kKindFraming), 1u);
   EXPECT_EQ(metrics_.requests("invalid", "framing"), 1u);
+}
+
+// ---- get_credentials and put_secret ----
+
+std::string V1Text(const SecretBytes& reply) {
+  std::string_view text = reply.RevealAsString();
+  EXPECT_TRUE(text.ends_with("$$$"));
+  return std::string(text.substr(0, text.size() - 3));
+}
+
+TEST_F(RelayServiceTest, GetCredentialsGivesTheRoleCredentialsAlone) {
+  SecretBytes reply = service_.Handle(RequestFrame(EncodeGetCredentialsRequest()), 1, "peer");
+  absl::StatusOr<GetCredentialsReply> decoded = DecodeGetCredentialsReply(V1Text(reply));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->credentials.secret_access_key.RevealAsString(), testing::kCanarySecretKey);
+  EXPECT_EQ(upstream_.secret_calls(), 0);
+  EXPECT_EQ(metrics_.requests("get_credentials", "ok"), 1u);
+  nlohmann::json line = nlohmann::json::parse(logs_.str());
+  EXPECT_EQ(line["op"], "get_credentials");
+  EXPECT_EQ(line["status"], "ok");
+
+  upstream_.FailCredentials(absl::UnavailableError("imds down"));
+  SecretBytes failed = service_.Handle(RequestFrame(EncodeGetCredentialsRequest()), 2, "peer");
+  EXPECT_EQ(DecodeGetCredentialsReply(V1Text(failed)).status().code(),
+            absl::StatusCode::kUnavailable);
+  SecretBytes bad = service_.Handle(
+      RequestFrame(R"({"request_type":"get_credentials","extra":1})"), 3, "peer");
+  EXPECT_EQ(DecodeGetCredentialsReply(V1Text(bad)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+absl::StatusOr<std::string> PutCall(RelayService& service, const std::string& name,
+                                    std::string_view value) {
+  absl::StatusOr<std::string> text = EncodePutSecretRequest({name, ToBytes(value)});
+  if (!text.ok()) return text.status();
+  SecretBytes reply = service.Handle(RequestFrame(*text), 1, "peer");
+  return DecodePutSecretReply(V1Text(reply));
+}
+
+TEST_F(RelayServiceTest, PutSecretCreatesOnceAndRefusesAnExistingSecret) {
+  absl::StatusOr<std::string> created = PutCall(service_, "other/allowed", "new-ciphertext");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(upstream_.StoredSecret("other/allowed"), "new-ciphertext");
+  EXPECT_EQ(metrics_.requests("put_secret", "ok"), 1u);
+  EXPECT_EQ(metrics_.upstream_calls(kOpPutSecret), 1u);
+
+  // Write-once: neither the secret just made nor the one that existed is replaced.
+  EXPECT_EQ(PutCall(service_, "other/allowed", "second").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(PutCall(service_, kAllowedSecret, "second").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(upstream_.StoredSecret("other/allowed"), "new-ciphertext");
+  EXPECT_EQ(upstream_.StoredSecret(kAllowedSecret), kCanaryCiphertext);
+  EXPECT_EQ(metrics_.requests("put_secret", "denied"), 2u);
+  EXPECT_THAT(logs_.str(), Not(HasSubstr(Base64Encode(AsBytes("second")))));
+}
+
+TEST_F(RelayServiceTest, PutSecretOverwritesOnlyWhenAllowed) {
+  service_.AllowOverwrite(true);
+  absl::StatusOr<std::string> v = PutCall(service_, kAllowedSecret, "replacement");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(upstream_.StoredSecret(kAllowedSecret), "replacement");
+}
+
+TEST_F(RelayServiceTest, PutSecretNeedsAnAllowlistedNameAndAWorkingUpstream) {
+  EXPECT_EQ(PutCall(service_, "someone/elses/key", "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(upstream_.put_calls(), 0);
+  upstream_.FailSecrets(absl::PermissionDeniedError("AccessDeniedException"));
+  EXPECT_EQ(PutCall(service_, "other/allowed", "x").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  upstream_.FailSecrets(absl::UnavailableError("throttled"));
+  EXPECT_EQ(PutCall(service_, "other/allowed", "x").status().code(),
+            absl::StatusCode::kUnavailable);
+  SecretBytes bad = service_.Handle(
+      RequestFrame(R"({"request_type":"put_secret","secret_name":"other/allowed","secret":"!"})"),
+      1, "peer");
+  EXPECT_EQ(DecodePutSecretReply(V1Text(bad)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
