@@ -86,4 +86,12 @@ crypto::Sha256Digest ReplyBinding(const RequestDigest& request, ByteView signatu
   return crypto::Sha256(AsBytes(input));
 }
 
+crypto::Sha256Digest GenerateKeyBinding(std::string_view secret_name,
+                                        std::string_view kms_key_arn) {
+  std::string input(kGenerateKeyBindingTag);
+  AppendStr(AsBytes(secret_name), input);
+  AppendStr(AsBytes(kms_key_arn), input);
+  return crypto::Sha256(AsBytes(input));
+}
+
 }  // namespace lockout::attest

@@ -65,4 +65,15 @@ absl::StatusOr<RequestDigest> AttestedRequestDigest(const nlohmann::json& reques
 crypto::Sha256Digest ReplyBinding(const RequestDigest& request, ByteView signature,
                                   ByteView spki_der);
 
+// A key born in the enclave (generate_key, docs/PROTOCOL.md §2): its document is the attest op's
+// (public_key = SPKI, user_data = SHA-256(SPKI)) with the nonce
+//
+//   SHA-256( "lockout-generate-key-v1" || STR(secret name) || STR(KMS key ARN) )
+//
+// so the client that asked sees where the key was stored: a request altered on its way (root on
+// the parent naming its own KMS key, without a signing policy to stop it) gives another nonce.
+inline constexpr std::string_view kGenerateKeyBindingTag = "lockout-generate-key-v1";
+crypto::Sha256Digest GenerateKeyBinding(std::string_view secret_name,
+                                        std::string_view kms_key_arn);
+
 }  // namespace lockout::attest

@@ -213,7 +213,14 @@ int RunCreateKey(const CreateKeyArgs& a) {
       importing ? ops::CreateSigningKeyFrom(*session->kms, *session->secrets, options,
                                             std::move(imported), /*imported=*/true)
                 : ops::CreateSigningKey(*session->kms, *session->secrets, options);
-  if (!r.ok()) return Fail(absl::StrCat("create-key: ", r.status().message()));
+  if (!r.ok()) {
+    // Connection, region, credentials, permission, missing key: the cause and the next step.
+    return Fail(absl::StrCat(
+        "create-key: ",
+        awsclient::ExplainAwsFailure(r.status(), {.resource = absl::StrCat("the KMS key ", a.kms_key),
+                                                  .region = session->region})
+            .Text()));
+  }
   if (a.json) {
     std::cout << r->ToJson().dump(2) << "\n";
   } else {

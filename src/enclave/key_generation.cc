@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "src/attest/reply_binding.h"
 #include "src/audit/audit_record.h"
 #include "src/common/encoding.h"
 #include "src/common/logger.h"
@@ -179,7 +180,12 @@ absl::StatusOr<GeneratedKey> KeyGenerator::Generate(const GenerateKeyRequest& re
                    .version_id = *std::move(version),
                    .kms_key_arn = request.kms_key_arn,
                    .document = {}};
-  absl::StatusOr<Bytes> document = AttestSigningKey(nsm_, *installed, std::nullopt);
+  // The nonce names where the key went (reply_binding.h): the client checks it against its own
+  // request, so an altered kms_key or secret_name cannot pass unseen.
+  const crypto::Sha256Digest binding =
+      attest::GenerateKeyBinding(request.secret_name, request.kms_key_arn);
+  absl::StatusOr<Bytes> document =
+      AttestSigningKey(nsm_, *installed, ByteView(binding.data(), binding.size()));
   if (!document.ok()) {
     return absl::UnavailableError(
         absl::StrCat("attestation: ", document.status().message(), " (the key is stored)"));

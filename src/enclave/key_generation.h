@@ -105,7 +105,7 @@ struct GeneratedKey {
   const signer::Signer* signer = nullptr;  // installed in the KeyManager (owned by it)
   std::string version_id;                  // of the stored secret
   std::string kms_key_arn;                 // the key KMS encrypted under (== the request's)
-  Bytes document;                          // AttestSigningKey(signer, no nonce)
+  Bytes document;  // AttestSigningKey(signer, nonce = attest::GenerateKeyBinding(secret, ARN))
 };
 
 class KeyGenerator final {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/attest/reply_binding.h"
 #include "src/attest/verifier.h"
 #include "src/common/encoding.h"
 #include "src/common/status_macros.h"
@@ -99,7 +100,14 @@ absl::StatusOr<EnclaveKeyGenerationResult> GenerateKeyInEnclave(
   RETURN_IF_ERROR(Check(doc.user_data.has_value() &&
                             *doc.user_data == Bytes(spki_hash.begin(), spki_hash.end()),
                         "the document's user_data is not SHA-256 of the returned key"));
-  // 3. public_key_raw is the key inside the SPKI: the BIT STRING's content ends the DER (the
+  // 3. It names the secret and KMS key this client asked for (not only the reply's word for it):
+  // a request altered on the way gives another nonce.
+  const crypto::Sha256Digest binding =
+      attest::GenerateKeyBinding(options.secret_name, options.kms_key_arn);
+  RETURN_IF_ERROR(Check(doc.nonce.has_value() && *doc.nonce == Bytes(binding.begin(), binding.end()),
+                        "the document's nonce does not name the secret and KMS key asked for: "
+                        "the request was altered on its way to the enclave"));
+  // 4. public_key_raw is the key inside the SPKI: the BIT STRING's content ends the DER (the
   // uncompressed point 04||X||Y, or the 32-byte Ed25519 key), and the PEM is the same key.
   RETURN_IF_ERROR(Check(!r.public_key_raw.empty() && r.spki_der.size() > r.public_key_raw.size() &&
                             std::equal(r.public_key_raw.rbegin(), r.public_key_raw.rend(),

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "src/attest/reply_binding.h"
 #include "src/auth/client_key.h"
 #include "src/auth/request_auth.h"
 #include "src/common/encoding.h"
@@ -126,13 +127,15 @@ TEST_F(KeyGenerationTest, GeneratesEncryptsStoresInstallsAndAttests) {
   // Installed: the manager serves it, and its loader gave up looking.
   EXPECT_EQ(keys->signer(), key->signer);
   EXPECT_EQ(keys->Health().state, "ok");
-  // The attest op's document: public_key = SPKI, user_data = SHA-256(SPKI), no nonce.
+  // The attest op's document: public_key = SPKI, user_data = SHA-256(SPKI); the nonce names the
+  // secret and the KMS key the key was stored under.
   std::optional<nsm::AttestationRequest> a = nsm_.LastAttestation();
   ASSERT_TRUE(a.has_value());
   const crypto::Sha256Digest h = crypto::Sha256(key->signer->public_key_der());
   EXPECT_EQ(a->public_key, std::optional<Bytes>(key->signer->public_key_der()));
   EXPECT_EQ(a->user_data, std::optional<Bytes>(Bytes(h.begin(), h.end())));
-  EXPECT_FALSE(a->nonce.has_value());
+  const crypto::Sha256Digest binding = attest::GenerateKeyBinding(kSecret, kKeyArn);
+  EXPECT_EQ(a->nonce, std::optional<Bytes>(Bytes(binding.begin(), binding.end())));
   EXPECT_FALSE(key->document.empty());
 }
 

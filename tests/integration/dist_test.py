@@ -22,7 +22,7 @@ import harness
 
 DIST_SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "dist.sh")
 BINARIES = ("lockout", "lockout-relay", "lockout-enclave")
-DEMO_STEPS = 21  # demo_test.STEP_COUNT: the recommended, authenticated demo
+DEMO_STEPS = 22  # demo_test.STEP_COUNT: the recommended, authenticated demo
 TOP_LEVEL = {"README.txt", "SHA256SUMS", "bin", "deploy", "dev", "docs", "etc", "host", "lib",
              "lib64", "proc", "tmp"}
 

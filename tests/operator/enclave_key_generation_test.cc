@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/attest/reply_binding.h"
 #include "src/attest/attestation_document.h"
 #include "src/attest/builder.h"
 #include "src/attest/cert_authority.h"
@@ -69,7 +70,7 @@ class TestNsm final : public nsm::NsmDevice {
     doc.cabundle = {root_der};
     doc.public_key = public_key.has_value() ? public_key : a->public_key;
     doc.user_data = user_data.has_value() ? user_data : a->user_data;
-    doc.nonce = a->nonce;
+    doc.nonce = nonce.has_value() ? nonce : a->nonce;
     absl::StatusOr<Bytes> built = attest::BuildAttestationDocument(doc, leaf_.key.get());
     if (!built.ok()) return built.status();
     return nsm::EncodeResponse(nsm::AttestationResponse{.document = *std::move(built)});
@@ -78,6 +79,7 @@ class TestNsm final : public nsm::NsmDevice {
   Bytes root_der;
   std::optional<Bytes> public_key;  // tamper: attest this key instead
   std::optional<Bytes> user_data;   // tamper: this user_data instead
+  std::optional<Bytes> nonce;       // tamper: this nonce instead
 
  private:
   attest::CertifiedKey leaf_;
@@ -194,6 +196,18 @@ TEST(EnclaveKeyGenerationTest, ADocumentWithOtherUserDataIsRefused) {
   absl::StatusOr<EnclaveKeyGenerationResult> r = e.Generate(signer::KeyType::kP256);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("user_data"));
+}
+
+TEST(EnclaveKeyGenerationTest, AKeyStoredUnderAnotherKmsKeyThanAskedIsRefused) {
+  // What root on the parent gets by rewriting kms_key in the request (and back in the reply)
+  // without a signing policy: the enclave's document names the KMS key it really used.
+  Enclave e;
+  const crypto::Sha256Digest elsewhere =
+      attest::GenerateKeyBinding(kSecret, "arn:aws:kms:us-east-1:999999999999:key/attacker");
+  e.nsm.nonce = Bytes(elsewhere.begin(), elsewhere.end());
+  absl::StatusOr<EnclaveKeyGenerationResult> r = e.Generate(signer::KeyType::kP256);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("altered"));
 }
 
 }  // namespace
