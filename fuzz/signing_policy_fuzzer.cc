@@ -65,5 +65,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(again.ok(), "the canonical encoding does not parse");
   Check(sp::CanonicalEncoding(*again) == canonical, "the canonical encoding is not a fixpoint");
   Check(sp::PolicyDigest(*again) == sp::PolicyDigest(*policy), "digest differs after round trip");
+  Check(again->wallet == policy->wallet, "wallet rules differ after round trip");
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "src/enclave/eth_ops.h"
 
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <utility>
 
@@ -11,6 +13,7 @@
 #include "src/eth/personal_message.h"
 #include "src/eth/recover.h"
 #include "src/eth/transaction.h"
+#include "src/eth/uint256.h"
 
 namespace lockout::enclave {
 namespace {
@@ -19,7 +22,81 @@ constexpr std::string_view kErrBadRequest = "bad request";
 constexpr std::string_view kErrInternal = "internal error";
 
 EthOpResult Failure(std::string_view reason, absl::Status detail) {
-  return EthOpResult{.reason = reason, .detail = std::move(detail), .body = {}};
+  return EthOpResult{.reason = reason, .rule = {}, .detail = std::move(detail), .body = {}};
+}
+
+// A refusal by wallet rule `rule`; `what` (for the log) names the rule's subject, never values.
+EthOpResult WalletRefusal(std::string_view rule, std::string_view what) {
+  return EthOpResult{.reason = kErrWalletRefused,
+                     .rule = rule,
+                     .detail = absl::PermissionDeniedError(
+                         absl::StrCat("wallet rule ", Absl(rule), ": ", Absl(what))),
+                     .body = {}};
+}
+
+// The first wallet rule `tx` breaks, or nullopt if it keeps them all.
+std::optional<EthOpResult> CheckTransactionRules(const signpolicy::WalletRules& wallet,
+                                                 const eth::Transaction& tx) {
+  if (wallet.chain_ids.has_value()) {
+    bool allowed = false;
+    if (tx.chain_id.has_value()) {
+      for (uint64_t id : *wallet.chain_ids) {
+        if (eth::Uint256FromUint64(id) == *tx.chain_id) allowed = true;
+      }
+    }
+    if (!allowed) {
+      return WalletRefusal(signpolicy::kWalletRuleChainId, "chainId is not an allowed chain");
+    }
+  }
+  if (wallet.recipients.has_value()) {
+    if (!tx.to.has_value()) {
+      return WalletRefusal(signpolicy::kWalletRuleRecipient,
+                           "a contract creation (no \"to\") with a recipient allowlist");
+    }
+    if (!std::binary_search(wallet.recipients->begin(), wallet.recipients->end(), *tx.to)) {
+      return WalletRefusal(signpolicy::kWalletRuleRecipient, "\"to\" is not an allowed recipient");
+    }
+  }
+  if (wallet.max_value_wei.has_value() && tx.value > *wallet.max_value_wei) {
+    return WalletRefusal(signpolicy::kWalletRuleMaxValue, "\"value\" exceeds max_value_wei");
+  }
+  if (wallet.methods.has_value() && !tx.data.empty()) {
+    std::array<uint8_t, 4> selector{};
+    const bool has_selector = tx.data.size() >= selector.size();
+    if (has_selector) std::copy(tx.data.begin(), tx.data.begin() + 4, selector.begin());
+    if (!has_selector ||
+        !std::binary_search(wallet.methods->begin(), wallet.methods->end(), selector)) {
+      return WalletRefusal(signpolicy::kWalletRuleMethod,
+                           absl::StrCat("data (", tx.data.size(),
+                                        " bytes) does not start with an allowed selector"));
+    }
+  }
+  return std::nullopt;
+}
+
+// True if the typed data's domain (a JSON object TypedData::Create accepted) has every member
+// `rule` sets, equal to it.
+bool DomainMatches(const signpolicy::Eip712DomainRule& rule, const nlohmann::json& domain) {
+  auto text_equals = [&domain](const char* name, const std::optional<std::string>& want) {
+    if (!want.has_value()) return true;
+    auto it = domain.find(name);
+    return it != domain.end() && it->is_string() && it->get_ref<const std::string&>() == *want;
+  };
+  if (!text_equals("name", rule.name) || !text_equals("version", rule.version)) return false;
+  if (rule.chain_id.has_value()) {
+    auto it = domain.find("chainId");
+    if (it == domain.end()) return false;
+    absl::StatusOr<eth::Uint256> id = eth::ParseQuantity(*it, "domain.chainId");
+    if (!id.ok() || *id != eth::Uint256FromUint64(*rule.chain_id)) return false;
+  }
+  if (rule.verifying_contract.has_value()) {
+    auto it = domain.find("verifyingContract");
+    if (it == domain.end() || !it->is_string()) return false;
+    absl::StatusOr<eth::Address> address =
+        eth::ParseAddress(it->get_ref<const std::string&>(), "domain.verifyingContract");
+    if (!address.ok() || *address != *rule.verifying_contract) return false;
+  }
+  return true;
 }
 
 EthOpResult BadRequest(const absl::Status& detail) {
@@ -62,7 +139,7 @@ EthOpResult SignMessageDigest(const signer::Signer& signer, const eth::Address& 
   if (!recovered.ok() || *recovered != address) {
     return Failure(kErrInternal, absl::InternalError("signature does not recover to the key"));
   }
-  return EthOpResult{.reason = {}, .detail = {}, .body = {{"signature", WalletSignature(*sig)}}};
+  return EthOpResult{.reason = {}, .rule = {}, .detail = {}, .body = {{"signature", WalletSignature(*sig)}}};
 }
 
 const nlohmann::json* Member(const nlohmann::json& request, const char* name) {
@@ -79,7 +156,7 @@ bool IsEthSigningOp(std::string_view op) {
 }
 
 EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
-                     const signer::Signer& signer) {
+                     const signer::Signer& signer, const signpolicy::WalletRules* wallet) {
   if (signer.key_type() != signer::KeyType::kSecp256k1) {
     return Failure(kErrBadRequest, absl::InvalidArgumentError(absl::StrCat(
                                        Absl(op), " needs a secp256k1 key; this enclave's key is ",
@@ -90,7 +167,7 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
 
   if (op == "eth_address") {
     return EthOpResult{
-        .reason = {}, .detail = {}, .body = {{"address", eth::ChecksumAddress(*address)}}};
+        .reason = {}, .rule = {}, .detail = {}, .body = {{"address", eth::ChecksumAddress(*address)}}};
   }
 
   if (op == "eth_personal_sign") {
@@ -104,6 +181,10 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
       return Failure(kErrBadRequest, absl::InvalidArgumentError(absl::StrCat(
                                          "field \"message\": ", bytes.status().message())));
     }
+    if (wallet != nullptr && !wallet->allow_personal_sign) {
+      return WalletRefusal(signpolicy::kWalletRulePersonalSign,
+                           "eth_personal_sign is not allowed");
+    }
     return SignMessageDigest(signer, *address, eth::PersonalMessageHash(*bytes));
   }
 
@@ -115,6 +196,20 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
     }
     absl::StatusOr<eth::TypedData> data = eth::TypedData::Create(*typed);
     if (!data.ok()) return BadRequest(data.status());
+    if (wallet != nullptr && wallet->eip712_domains.has_value()) {
+      // Create accepted the document, so "domain" is an object of valid members.
+      const nlohmann::json* domain = Member(*typed, "domain");
+      const bool allowed =
+          domain != nullptr && domain->is_object() &&
+          std::any_of(wallet->eip712_domains->begin(), wallet->eip712_domains->end(),
+                      [domain](const signpolicy::Eip712DomainRule& rule) {
+                        return DomainMatches(rule, *domain);
+                      });
+      if (!allowed) {
+        return WalletRefusal(signpolicy::kWalletRuleEip712Domain,
+                             "the typed data's domain matches no allowed domain");
+      }
+    }
     return SignMessageDigest(signer, *address, data->digest());
   }
 
@@ -130,6 +225,11 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
       return Failure(kErrBadRequest,
                      absl::InvalidArgumentError("transaction \"from\" is not this key's address"));
     }
+    if (wallet != nullptr) {
+      if (std::optional<EthOpResult> refused = CheckTransactionRules(*wallet, *tx)) {
+        return *std::move(refused);
+      }
+    }
     absl::StatusOr<eth::RecoverableSignature> sig = SignDigest(signer, eth::SigningHash(*tx));
     if (!sig.ok()) return Failure(kErrInternal, sig.status());
     absl::StatusOr<Bytes> raw = eth::EncodeSignedTransaction(*tx, *sig);
@@ -142,6 +242,7 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
     }
     const crypto::Keccak256Digest hash = eth::TransactionHash(*raw);
     return EthOpResult{.reason = {},
+                       .rule = {},
                        .detail = {},
                        .body = {{"raw", Hex0x(*raw)},
                                 {"hash", Hex0x(ByteView(hash.data(), hash.size()))},

@@ -12,6 +12,11 @@
 // transaction's optional "from" must be the key's address. Each signed transaction is decoded
 // again and its sender recovered before it is released (a mismatch is "internal error").
 //
+// Wallet rules (the signing policy's "wallet", docs/WALLET.md "Wallet rules"): when given, a
+// request is checked against them after it is parsed and before anything is signed; a request a
+// rule refuses gets kErrWalletRefused, and EthOpResult::rule names the rule
+// (signpolicy::kWalletRule*) for the log and the audit record.
+//
 // This file holds the op logic alone; RequestHandler (request_handler.cc) does what every op gets:
 // framing, the signing policy, the key check, the audit record and the replies.
 // Thread-safety: pure functions over an immutable Signer.
@@ -22,6 +27,7 @@
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
 #include "src/signer/signer.h"
+#include "src/signpolicy/signing_policy.h"
 
 namespace lockout::enclave {
 
@@ -30,18 +36,25 @@ bool IsEthOp(std::string_view op);
 // True for the ops above that sign (all but eth_address): audited as sign is. The signing
 // policy permission each needs is src/auth's PermissionForOp.
 bool IsEthSigningOp(std::string_view op);
+// The reply's error for a request the wallet rules refuse (the rule is in the log and the audit).
+inline constexpr std::string_view kErrWalletRefused = "refused by wallet rules";
+
 struct EthOpResult {
-  // "" on success; else the generic reason for the peer ("bad request", "internal error") and
-  // `detail` for the log (names members and sizes, never values).
+  // "" on success; else the generic reason for the peer ("bad request", "internal error",
+  // kErrWalletRefused) and `detail` for the log (names members and sizes, never values).
   std::string_view reason;
+  // With kErrWalletRefused: the wallet rule that refused (signpolicy::kWalletRule*); else "".
+  std::string_view rule;
   absl::Status detail;
   // On success: the reply members (without id and ok).
   nlohmann::json body;
 };
 
 // Runs eth op `op` (IsEthOp) of `request` (a JSON object) with `signer`. A key other than
-// secp256k1 is "bad request" (detail names the key type).
+// secp256k1 is "bad request" (detail names the key type). `wallet`: the policy's wallet rules, or
+// null (no restriction).
 EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
-                     const signer::Signer& signer);
+                     const signer::Signer& signer,
+                     const signpolicy::WalletRules* wallet = nullptr);
 
 }  // namespace lockout::enclave

@@ -734,7 +734,18 @@ void RequestHandler::EthV2(const nlohmann::json& id, const std::string& op,
     AppendV2Error(id, kErrKeyNotLoaded, out);
     return;
   }
-  EthOpResult result = RunEthOp(op, request, *signer);
+  const signpolicy::WalletRules* wallet =
+      options_.signing_policy != nullptr && options_.signing_policy->wallet.has_value()
+          ? &*options_.signing_policy->wallet
+          : nullptr;
+  EthOpResult result = RunEthOp(op, request, *signer, wallet);
+  if (!result.rule.empty()) {  // refused by a wallet rule: named in the log and the audit record
+    LogWarn("request_refused", {{"protocol", "v2"}, {"rule", result.rule},
+                                {"client", audit_client}, {"op", op}});
+    Audit(payload, audit_client, op, audit::kVerdictRefused, result.rule);
+    AppendV2Error(id, result.reason, out);
+    return;
+  }
   if (!result.reason.empty()) {
     LogRequestError("v2", op, result.reason, result.detail);
     if (audited) Audit(payload, audit_client, op, audit::kVerdictFailed, result.reason);

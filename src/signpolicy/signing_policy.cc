@@ -19,6 +19,7 @@
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
 #include "src/eth/address.h"
+#include "src/eth/uint256.h"
 #include "src/signer/signer.h"
 
 namespace lockout::signpolicy {
@@ -33,7 +34,11 @@ using json = nlohmann::json;
 
 constexpr std::string_view kTopFields[] = {
     "version",           "clients",    "replay_window_seconds",
-    "max_request_bytes", "max_nonces", "allow_unauthenticated_v1", "key"};
+    "max_request_bytes", "max_nonces", "allow_unauthenticated_v1", "key", "wallet"};
+constexpr std::string_view kWalletFields[] = {"chain_ids",      "recipients",
+                                              "max_value_wei",  "methods",
+                                              "eip712_domains", "allow_personal_sign"};
+constexpr std::string_view kDomainFields[] = {"name", "version", "chainId", "verifyingContract"};
 constexpr std::string_view kClientFields[] = {"name", "algorithm", "public_key", "ops", "keys"};
 constexpr std::string_view kKeyPinFields[] = {"public_key_sha256", "eth_address"};
 constexpr size_t kSha256Bytes = 32;
@@ -279,6 +284,189 @@ absl::StatusOr<KeyPin> ParseKeyPin(const json& v) {
   return pin;
 }
 
+using AddressBytes = std::array<uint8_t, 20>;
+using SelectorBytes = std::array<uint8_t, 4>;
+
+// An address through eth::ParseAddress (EIP-55 checked), the message without the text.
+absl::StatusOr<std::array<uint8_t, 20>> WalletAddress(const json& v, std::string_view field) {
+  ASSIGN_OR_RETURN(std::string text, String(v, field));
+  absl::StatusOr<eth::Address> address = eth::ParseAddress(text, field);
+  if (!address.ok()) {
+    const std::string_view message = Std(address.status().message());
+    constexpr std::string_view kWhy = "is not an address: ";
+    const size_t at = message.find(kWhy);
+    return Bad(field, at == std::string_view::npos ? std::string("is not an address")
+                                                   : std::string(message.substr(at)));
+  }
+  return *address;
+}
+
+// A non-empty array of at most `max_entries` values, each parsed by `parse`; sorted, unique.
+template <typename T, typename Parse>
+absl::StatusOr<std::vector<T>> SortedUniqueList(const json& v, std::string_view field,
+                                                size_t max_entries, Parse parse) {
+  if (!v.is_array()) return WrongType(field, "an array", v);
+  if (v.empty()) return Bad(field, "must not be empty");
+  if (v.size() > max_entries) {
+    return Bad(field, absl::StrCat(v.size(), " entries exceeds the limit of ", max_entries));
+  }
+  std::vector<T> out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    ASSIGN_OR_RETURN(T entry, parse(v[i], absl::StrCat(Absl(field), "[", i, "]")));
+    out.push_back(std::move(entry));
+  }
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) {
+    return Bad(field, "lists an entry twice");
+  }
+  return out;
+}
+
+bool IsDomainTextChar(char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; }
+
+absl::StatusOr<std::string> DomainText(const json& v, std::string_view field) {
+  ASSIGN_OR_RETURN(std::string text, String(v, field));
+  if (text.empty() || text.size() > kMaxWalletDomainTextChars ||
+      !std::all_of(text.begin(), text.end(), IsDomainTextChar)) {
+    return Bad(field, "must be 1 to 128 printable ASCII characters without '\"' and '\\'");
+  }
+  return text;
+}
+
+std::string DomainRuleJson(const Eip712DomainRule& rule) {
+  std::string out = "{";
+  auto sep = [&out] { return out.size() == 1 ? "" : ","; };
+  if (rule.name.has_value()) absl::StrAppend(&out, sep(), "\"name\":\"", *rule.name, "\"");
+  if (rule.version.has_value()) {
+    absl::StrAppend(&out, sep(), "\"version\":\"", *rule.version, "\"");
+  }
+  if (rule.chain_id.has_value()) absl::StrAppend(&out, sep(), "\"chainId\":", *rule.chain_id);
+  if (rule.verifying_contract.has_value()) {
+    absl::StrAppend(&out, sep(), "\"verifyingContract\":\"0x",
+                    HexEncode(ByteView(rule.verifying_contract->data(), 20)), "\"");
+  }
+  out += "}";
+  return out;
+}
+
+absl::StatusOr<Eip712DomainRule> ParseDomainRule(const json& v, const std::string& where) {
+  if (!v.is_object()) return WrongType(where, "an object", v);
+  RETURN_IF_ERROR(OnlyKnownMembers(v, kDomainFields, where));
+  if (v.empty()) {
+    return Bad(where, "must set at least one of name, version, chainId, verifyingContract");
+  }
+  Eip712DomainRule rule;
+  if (v.contains("name")) {
+    ASSIGN_OR_RETURN(rule.name, DomainText(v["name"], absl::StrCat(where, ".name")));
+  }
+  if (v.contains("version")) {
+    ASSIGN_OR_RETURN(rule.version, DomainText(v["version"], absl::StrCat(where, ".version")));
+  }
+  if (v.contains("chainId")) {
+    ASSIGN_OR_RETURN(rule.chain_id, BoundedInteger(v["chainId"], absl::StrCat(where, ".chainId"),
+                                                   1, UINT64_MAX));
+  }
+  if (v.contains("verifyingContract")) {
+    ASSIGN_OR_RETURN(rule.verifying_contract,
+                     WalletAddress(v["verifyingContract"],
+                                   absl::StrCat(where, ".verifyingContract")));
+  }
+  return rule;
+}
+
+// "wallet": every member optional, but the section must restrict something (an empty section would
+// seal a different PCR16 than no section while meaning the same).
+absl::StatusOr<WalletRules> ParseWallet(const json& v) {
+  if (!v.is_object()) return WrongType("wallet", "an object", v);
+  RETURN_IF_ERROR(OnlyKnownMembers(v, kWalletFields, "wallet"));
+  WalletRules wallet;
+  if (v.contains("chain_ids")) {
+    ASSIGN_OR_RETURN(wallet.chain_ids,
+                     SortedUniqueList<uint64_t>(
+                         v["chain_ids"], "wallet.chain_ids", kMaxWalletChainIds,
+                         [](const json& e, const std::string& at) {
+                           return BoundedInteger(e, at, 1, UINT64_MAX);
+                         }));
+  }
+  if (v.contains("recipients")) {
+    ASSIGN_OR_RETURN(wallet.recipients,
+                     SortedUniqueList<AddressBytes>(
+                         v["recipients"], "wallet.recipients", kMaxWalletRecipients,
+                         [](const json& e, const std::string& at) { return WalletAddress(e, at); }));
+  }
+  if (v.contains("max_value_wei")) {
+    constexpr std::string_view kField = "wallet.max_value_wei";
+    ASSIGN_OR_RETURN(std::string text, String(v["max_value_wei"], kField));
+    // Decimal only (no "0x", no sign, no leading zero): ParseQuantity then checks the range.
+    if (text.empty() || !std::all_of(text.begin(), text.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; })) {
+      return Bad(kField, "must be a string of decimal digits");
+    }
+    absl::StatusOr<eth::Uint256> value = eth::ParseQuantity(json(text), kField);
+    if (!value.ok()) {
+      return Bad(kField, "must be a decimal integer 0..2^256-1 without leading zeros");
+    }
+    wallet.max_value_wei = *value;
+    wallet.max_value_wei_decimal = text;
+  }
+  if (v.contains("methods")) {
+    ASSIGN_OR_RETURN(
+        wallet.methods,
+        SortedUniqueList<SelectorBytes>(
+            v["methods"], "wallet.methods", kMaxWalletMethods,
+            [](const json& e, const std::string& at) -> absl::StatusOr<std::array<uint8_t, 4>> {
+              ASSIGN_OR_RETURN(std::string text, String(e, at));
+              if (text.size() != 10 || text[0] != '0' || text[1] != 'x') {
+                return Bad(at, "a selector is \"0x\" + 8 hex digits");
+              }
+              absl::StatusOr<Bytes> raw = HexDecode(std::string_view(text).substr(2));
+              if (!raw.ok() || raw->size() != 4) {
+                return Bad(at, "a selector is \"0x\" + 8 hex digits");
+              }
+              std::array<uint8_t, 4> selector;
+              std::copy(raw->begin(), raw->end(), selector.begin());
+              return selector;
+            }));
+  }
+  if (v.contains("eip712_domains")) {
+    const json& domains = v["eip712_domains"];
+    constexpr std::string_view kField = "wallet.eip712_domains";
+    if (!domains.is_array()) return WrongType(kField, "an array", domains);
+    if (domains.empty()) return Bad(kField, "must not be empty");
+    if (domains.size() > kMaxWalletDomains) {
+      return Bad(kField, absl::StrCat(domains.size(), " entries exceeds the limit of ",
+                                      kMaxWalletDomains));
+    }
+    std::vector<std::pair<std::string, Eip712DomainRule>> keyed;
+    for (size_t i = 0; i < domains.size(); ++i) {
+      ASSIGN_OR_RETURN(Eip712DomainRule rule,
+                       ParseDomainRule(domains[i], absl::StrCat(Absl(kField), "[", i, "]")));
+      keyed.emplace_back(DomainRuleJson(rule), std::move(rule));
+    }
+    std::sort(keyed.begin(), keyed.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Eip712DomainRule> rules;
+    for (size_t i = 0; i < keyed.size(); ++i) {
+      if (i > 0 && keyed[i].first == keyed[i - 1].first) {
+        return Bad(kField, "lists an entry twice");
+      }
+      rules.push_back(std::move(keyed[i].second));
+    }
+    wallet.eip712_domains = std::move(rules);
+  }
+  if (v.contains("allow_personal_sign")) {
+    const json& b = v["allow_personal_sign"];
+    if (!b.is_boolean()) return WrongType("wallet.allow_personal_sign", "true or false", b);
+    wallet.allow_personal_sign = b.get<bool>();
+  }
+  if (!wallet.chain_ids && !wallet.recipients && !wallet.max_value_wei && !wallet.methods &&
+      !wallet.eip712_domains && wallet.allow_personal_sign) {
+    return Bad("wallet", "restricts nothing (set a rule, or leave \"wallet\" out)");
+  }
+  return wallet;
+}
+
 std::string_view KeyPinFieldName(KeyPinKind kind) {
   return kind == KeyPinKind::kEthAddress ? "eth_address" : "public_key_sha256";
 }
@@ -289,6 +477,48 @@ std::string KeyPinValueText(const KeyPin& pin) {
 }
 
 }  // namespace
+
+std::string WalletRulesJson(const WalletRules& wallet) {
+  std::string out = "{";
+  if (wallet.chain_ids.has_value()) {
+    out += "\"chain_ids\":[";
+    for (size_t i = 0; i < wallet.chain_ids->size(); ++i) {
+      absl::StrAppend(&out, i == 0 ? "" : ",", (*wallet.chain_ids)[i]);
+    }
+    out += "],";
+  }
+  if (wallet.recipients.has_value()) {
+    out += "\"recipients\":[";
+    for (size_t i = 0; i < wallet.recipients->size(); ++i) {
+      const auto& a = (*wallet.recipients)[i];
+      absl::StrAppend(&out, i == 0 ? "" : ",", "\"0x", HexEncode(ByteView(a.data(), a.size())),
+                      "\"");
+    }
+    out += "],";
+  }
+  if (wallet.max_value_wei.has_value()) {
+    absl::StrAppend(&out, "\"max_value_wei\":\"", wallet.max_value_wei_decimal, "\",");
+  }
+  if (wallet.methods.has_value()) {
+    out += "\"methods\":[";
+    for (size_t i = 0; i < wallet.methods->size(); ++i) {
+      const auto& m = (*wallet.methods)[i];
+      absl::StrAppend(&out, i == 0 ? "" : ",", "\"0x", HexEncode(ByteView(m.data(), m.size())),
+                      "\"");
+    }
+    out += "],";
+  }
+  if (wallet.eip712_domains.has_value()) {
+    out += "\"eip712_domains\":[";
+    for (size_t i = 0; i < wallet.eip712_domains->size(); ++i) {
+      absl::StrAppend(&out, i == 0 ? "" : ",", DomainRuleJson((*wallet.eip712_domains)[i]));
+    }
+    out += "],";
+  }
+  absl::StrAppend(&out, "\"allow_personal_sign\":",
+                  wallet.allow_personal_sign ? "true" : "false", "}");
+  return out;
+}
 
 std::string KeyPinJson(const KeyPin& pin) {
   return absl::StrCat("{\"", Absl(KeyPinFieldName(pin.kind)), "\":\"", KeyPinValueText(pin),
@@ -422,6 +652,10 @@ absl::StatusOr<SigningPolicy> ParseSigningPolicy(std::string_view text) {
     ASSIGN_OR_RETURN(KeyPin pin, ParseKeyPin(doc["key"]));
     policy.key = std::move(pin);
   }
+  if (doc.contains("wallet")) {
+    ASSIGN_OR_RETURN(WalletRules wallet, ParseWallet(doc["wallet"]));
+    policy.wallet = std::move(wallet);
+  }
   return policy;
 }
 
@@ -464,6 +698,9 @@ std::string CanonicalEncoding(const SigningPolicy& policy) {
       ",\"max_request_bytes\":", policy.max_request_bytes, ",\"max_nonces\":", policy.max_nonces,
       ",\"allow_unauthenticated_v1\":", policy.allow_unauthenticated_v1 ? "true" : "false");
   if (policy.key.has_value()) absl::StrAppend(&out, ",\"key\":", KeyPinJson(*policy.key));
+  if (policy.wallet.has_value()) {
+    absl::StrAppend(&out, ",\"wallet\":", WalletRulesJson(*policy.wallet));
+  }
   out += "}";
   return out;
 }

@@ -104,6 +104,57 @@ absl::StatusOr<KeyPin> PinOfKey(const signer::Signer& key, KeyPinKind kind);
 // another type than secp256k1 against an address pin is named by type and public_key_sha256).
 absl::Status CheckKeyPin(const KeyPin& pin, const signer::Signer& key);
 
+// The policy's optional wallet rules ("wallet" in the file): what the enclave's Ethereum signing
+// ops may sign (docs/WALLET.md, "Wallet rules"). Each member is optional; absent, that kind of
+// request is not restricted. The enclave checks them after parsing a request and before signing
+// (src/enclave/eth_ops.cc); a refusal names the rule (WalletRuleName) in its log and audit record.
+inline constexpr size_t kMaxWalletChainIds = 64;
+inline constexpr size_t kMaxWalletRecipients = 1024;
+inline constexpr size_t kMaxWalletMethods = 256;
+inline constexpr size_t kMaxWalletDomains = 64;
+inline constexpr size_t kMaxWalletDomainTextChars = 128;  // an EIP-712 domain name or version
+
+// An allowed EIP-712 domain: the members set must all be present in a request's domain and equal
+// (a subset match: members not set here may be anything or absent). At least one is set.
+struct Eip712DomainRule {
+  std::optional<std::string> name;     // printable ASCII without '"' and '\\', 1..128 chars
+  std::optional<std::string> version;  // as name
+  std::optional<uint64_t> chain_id;
+  std::optional<std::array<uint8_t, 20>> verifying_contract;
+
+  bool operator==(const Eip712DomainRule&) const = default;
+};
+
+struct WalletRules {
+  // Transactions: chainId one of these (sorted, unique, 1..2^64-1).
+  std::optional<std::vector<uint64_t>> chain_ids;
+  // Transactions: `to` one of these (sorted, unique); a contract creation (no `to`) is refused.
+  std::optional<std::vector<std::array<uint8_t, 20>>> recipients;
+  // Transactions: value <= this (wei, 256-bit big-endian); `max_value_wei_decimal` is the
+  // canonical decimal text of the same number.
+  std::optional<std::array<uint8_t, 32>> max_value_wei;
+  std::string max_value_wei_decimal;
+  // Transactions: data empty or starting with one of these 4-byte selectors (sorted, unique).
+  std::optional<std::vector<std::array<uint8_t, 4>>> methods;
+  // Typed data: the domain matches one of these (sorted by canonical text, unique).
+  std::optional<std::vector<Eip712DomainRule>> eip712_domains;
+  // eth_personal_sign allowed (the default, written out in the canonical encoding).
+  bool allow_personal_sign = true;
+
+  bool operator==(const WalletRules&) const = default;
+};
+
+// The rules' names, as the enclave logs and audits a refusal.
+inline constexpr std::string_view kWalletRuleChainId = "wallet_chain_id";
+inline constexpr std::string_view kWalletRuleRecipient = "wallet_recipient";
+inline constexpr std::string_view kWalletRuleMaxValue = "wallet_max_value";
+inline constexpr std::string_view kWalletRuleMethod = "wallet_method";
+inline constexpr std::string_view kWalletRuleEip712Domain = "wallet_eip712_domain";
+inline constexpr std::string_view kWalletRulePersonalSign = "wallet_personal_sign";
+
+// The wallet section's canonical JSON object (see CanonicalEncoding).
+std::string WalletRulesJson(const WalletRules& wallet);
+
 struct SigningPolicy {
   std::vector<AuthorizedClient> clients;  // sorted by name, names unique, at least one
   // |now - timestamp| must be <= window; nonces remembered that long. 1 s .. 1 h.
@@ -116,6 +167,8 @@ struct SigningPolicy {
   bool allow_unauthenticated_v1 = false;
   // The pinned signing key, if any ("key"). Sealed with the rest (CanonicalEncoding).
   std::optional<KeyPin> key;
+  // The wallet rules, if any ("wallet"). Sealed with the rest (CanonicalEncoding).
+  std::optional<WalletRules> wallet;
 
   // The client named `name`, or null. The pointer is valid while this policy lives unchanged.
   const AuthorizedClient* Find(std::string_view name) const;
@@ -139,7 +192,8 @@ absl::StatusOr<SigningPolicy> ReadSigningPolicyFile(const std::string& path);
 // order, every field present (defaults written out), lists sorted, keys in lower-case hex. It is
 // itself a valid policy file that parses back to the same policy, and two files that mean the same
 // policy have the same encoding. "key" is written last, and only when the policy pins a key (so a
-// policy without a pin keeps the encoding, digest and PCR16 it had before pins existed).
+// policy without a pin keeps the encoding, digest and PCR16 it had before pins existed); "wallet"
+// after it, likewise only when present.
 std::string CanonicalEncoding(const SigningPolicy& policy);
 
 // SHA-384(CanonicalEncoding(policy)): what the enclave extends PCR16 with.

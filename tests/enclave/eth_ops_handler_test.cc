@@ -3,12 +3,15 @@
 // enclave returned, the signing policy's permissions, the audit op names, and refusals.
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "src/audit/audit_chain.h"
+#include "src/audit/audit_sink.h"
 #include "src/auth/client_key.h"
 #include "src/auth/request_auth.h"
 #include "src/auth/request_verifier.h"
@@ -290,6 +293,164 @@ TEST_F(EthOpsTest, UnderAPolicyEthOpsNeedSignOrPublicKeyAndTheKey) {
                 {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", Eip155Transaction()}});
   tampered["transaction"]["value"] = "0x1";
   EXPECT_EQ(Call(tampered), unauthorized);
+}
+
+// Wallet rules (the policy's "wallet"): each rule allows what it names and refuses the rest with
+// "refused by wallet rules" naming the rule; checked before anything is signed.
+signpolicy::WalletRules Wallet(const std::string& wallet_json) {
+  const std::string text = absl::StrCat(
+      R"({"version": 1, "clients": [{"name": "gw", "algorithm": "ed25519", "public_key": )"
+      R"("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "ops": ["sign"], )"
+      R"("keys": ["*"]}], "wallet": )",
+      wallet_json, "}");
+  absl::StatusOr<signpolicy::SigningPolicy> policy = signpolicy::ParseSigningPolicy(text);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy->wallet : signpolicy::WalletRules{};
+}
+
+class WalletRulesTest : public EthOpsTest {
+ protected:
+  void SetUp() override { key_ = Secp256k1Key(kKey4646); }
+  // "" if signed, else the refusing rule (any other failure fails the test).
+  std::string Rule(const std::string& wallet_json, std::string_view op, const json& request) {
+    const signpolicy::WalletRules wallet = Wallet(wallet_json);
+    EthOpResult result = RunEthOp(op, request, *key_, &wallet);
+    if (result.reason.empty()) {
+      EXPECT_TRUE(result.rule.empty());
+      return "";
+    }
+    EXPECT_EQ(result.reason, kErrWalletRefused) << result.detail;
+    EXPECT_FALSE(result.rule.empty());
+    return std::string(result.rule);
+  }
+  std::string TxRule(const std::string& wallet_json, const json& tx) {
+    return Rule(wallet_json, "eth_sign_transaction", {{"transaction", tx}});
+  }
+  std::unique_ptr<signer::Signer> key_;
+};
+
+TEST_F(WalletRulesTest, ChainIds) {
+  EXPECT_EQ(TxRule(R"({"chain_ids": [1, 137]})", Eip155Transaction()), "");
+  EXPECT_EQ(TxRule(R"({"chain_ids": [11155111]})", DynamicFeeTransaction()), "");
+  EXPECT_EQ(TxRule(R"({"chain_ids": [5]})", Eip155Transaction()), "wallet_chain_id");
+  EXPECT_EQ(TxRule(R"({"chain_ids": [1]})", DynamicFeeTransaction()), "wallet_chain_id");
+}
+
+TEST_F(WalletRulesTest, RecipientsAndContractCreation) {
+  const std::string allow35 = R"({"recipients": ["0x3535353535353535353535353535353535353535"]})";
+  EXPECT_EQ(TxRule(allow35, Eip155Transaction()), "");
+  EXPECT_EQ(TxRule(allow35, DynamicFeeTransaction()), "wallet_recipient");
+  json creation = Eip155Transaction();
+  creation.erase("to");
+  creation["data"] = "0x6000";
+  EXPECT_EQ(TxRule(allow35, creation), "wallet_recipient");
+  EXPECT_EQ(TxRule(R"({"chain_ids": [1]})", creation), "");  // no recipients: no restriction
+}
+
+TEST_F(WalletRulesTest, MaxValue) {
+  // The EIP-155 example sends exactly 1 ether.
+  EXPECT_EQ(TxRule(R"({"max_value_wei": "1000000000000000000"})", Eip155Transaction()), "");
+  EXPECT_EQ(TxRule(R"({"max_value_wei": "999999999999999999"})", Eip155Transaction()),
+            "wallet_max_value");
+  EXPECT_EQ(TxRule(R"({"max_value_wei": "0"})", Eip155Transaction()), "wallet_max_value");
+  json zero = Eip155Transaction();
+  zero["value"] = "0x0";
+  EXPECT_EQ(TxRule(R"({"max_value_wei": "0"})", zero), "");
+}
+
+TEST_F(WalletRulesTest, Methods) {
+  const std::string transfers = R"({"methods": ["0xa9059cbb"]})";
+  json tx = Eip155Transaction();
+  EXPECT_EQ(TxRule(transfers, tx), "");  // empty data: a plain transfer
+  tx["data"] = "0xa9059cbb" + std::string(128, '0');
+  EXPECT_EQ(TxRule(transfers, tx), "");
+  tx["data"] = "0x095ea7b3" + std::string(128, '0');
+  EXPECT_EQ(TxRule(transfers, tx), "wallet_method");
+  tx["data"] = "0xa905";
+  EXPECT_EQ(TxRule(transfers, tx), "wallet_method");
+}
+
+TEST_F(WalletRulesTest, Eip712Domains) {
+  const json request = {{"typed_data", MailExample()}};
+  auto rule = [&](const std::string& domains) {
+    return Rule(absl::StrCat(R"({"eip712_domains": )", domains, "}"), "eth_sign_typed_data",
+                request);
+  };
+  EXPECT_EQ(rule(R"([{"name": "Ether Mail"}])"), "");
+  EXPECT_EQ(rule(R"([{"name": "Permit2"}, {"chainId": 1, "verifyingContract": )"
+                 R"("0xcccccccccccccccccccccccccccccccccccccccc", "version": "1"}])"),
+            "");
+  EXPECT_EQ(rule(R"([{"name": "Permit2"}])"), "wallet_eip712_domain");
+  EXPECT_EQ(rule(R"([{"name": "Ether Mail", "version": "2"}])"), "wallet_eip712_domain");
+  EXPECT_EQ(rule(R"([{"chainId": 5}])"), "wallet_eip712_domain");
+  EXPECT_EQ(rule(R"([{"verifyingContract": "0x3535353535353535353535353535353535353535"}])"),
+            "wallet_eip712_domain");
+  // Transaction rules do not apply to typed data.
+  EXPECT_EQ(Rule(R"({"chain_ids": [5]})", "eth_sign_typed_data", request), "");
+}
+
+TEST_F(WalletRulesTest, PersonalSign) {
+  const json request = {{"message", "aGk="}};
+  EXPECT_EQ(Rule(R"({"chain_ids": [1]})", "eth_personal_sign", request), "");
+  EXPECT_EQ(Rule(R"({"chain_ids": [1], "allow_personal_sign": true})", "eth_personal_sign",
+                 request),
+            "");
+  EXPECT_EQ(Rule(R"({"allow_personal_sign": false})", "eth_personal_sign", request),
+            "wallet_personal_sign");
+}
+
+// Through the handler: the reply is the generic refusal, and the audit trail records the refusal
+// with the rule's name (and a signature it allowed as signed).
+TEST_F(EthOpsTest, AWalletRefusalIsAnsweredGenericallyAndAuditedWithTheRule) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  audit::AuditSinkOptions sink_options;
+  sink_options.flush_interval = absl::Milliseconds(5);
+  std::unique_ptr<audit::AuditSink> sink = audit::AuditSink::Start(
+      sink_options, *audit::AuditChain::Create(nullptr, Clock::Real()),
+      [&](const std::vector<std::string>& batch) {
+        std::lock_guard<std::mutex> lock(mu);
+        lines.insert(lines.end(), batch.begin(), batch.end());
+        return absl::OkStatus();
+      });
+  FakeClock clock(absl::FromUnixMillis(1765000000000));
+  auto client = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "gw");
+  auto policy = std::make_shared<signpolicy::SigningPolicy>();
+  policy->clients.push_back(signpolicy::AuthorizedClient{.name = client->name(),
+                                                         .algorithm = client->algorithm(),
+                                                         .public_key = ToString(client->public_key()),
+                                                         .ops = {"sign"},
+                                                         .keys = {"*"}});
+  policy->wallet = Wallet(R"({"chain_ids": [1], "max_value_wei": "1"})");
+  HandlerOptions options;
+  options.signing_policy = policy;
+  options.clock = &clock;
+  options.audit = sink.get();
+  Use(Secp256k1Key(kKey4646), options);
+  auto signed_request = [&](const json& tx) {
+    json request = {{"id", 1}, {"op", "eth_sign_transaction"}, {"transaction", tx}};
+    EXPECT_TRUE(auth::SignRequest(*client, clock.Now(), request).ok());
+    return request;
+  };
+  EXPECT_EQ(Call(signed_request(Eip155Transaction())),
+            (json{{"id", 1}, {"ok", false}, {"error", "refused by wallet rules"}}));
+  json small = Eip155Transaction();
+  small["value"] = "0x1";
+  EXPECT_EQ(Call(signed_request(small))["ok"], true);
+  sink->Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  int refused = 0, signed_count = 0;
+  for (const std::string& line : lines) {
+    if (line.find("eth_sign_transaction") == std::string::npos) continue;
+    if (line.find("refused") != std::string::npos) {
+      ++refused;
+      EXPECT_NE(line.find("wallet_max_value"), std::string::npos) << line;
+    } else if (line.find("signed") != std::string::npos) {
+      ++signed_count;
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(signed_count, 1);
 }
 
 TEST(EthOpsPolicyTest, EthOpsNeedTheCorePermissions) {

@@ -239,8 +239,8 @@ std::vector<BadCase> BadCases() {
        "clients[0].ops: must not be empty"},
       {"TooManyOps",
        Policy(Client("gw", "", "ed25519", kEd,
-                     R"(["sign", "attest", "health", "public_key", "sign"])")),
-       "5 entries exceeds the limit of 4"},
+                     R"(["sign", "attest", "health", "public_key", "generate_key", "sign"])")),
+       "6 entries exceeds the limit of 5"},
       {"OpNotString", Policy(Client("gw", "", "ed25519", kEd, "[1]")),
        "clients[0].ops[0]: must be a string"},
       {"OpsNotArray", Policy(Client("gw", "", "ed25519", kEd, "\"sign\"")),
@@ -450,6 +450,172 @@ TEST(KeyPinTest, AnAddressPinRefusesAKeyOfAnotherType) {
             std::string::npos)
       << refused.message();
   EXPECT_FALSE(PinOfKey(*p256, KeyPinKind::kEthAddress).ok());
+}
+
+// Wallet rules ("wallet"): parsed strictly, sealed only when present.
+constexpr char kWalletFull[] = R"(, "wallet": {
+  "chain_ids": [137, 1],
+  "recipients": ["0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF",
+                 "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"],
+  "max_value_wei": "1000000000000000000",
+  "methods": ["0xA9059CBB", "0x095ea7b3"],
+  "eip712_domains": [{"name": "Ether Mail", "version": "1", "chainId": 1,
+                      "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
+                     {"name": "Permit2"}],
+  "allow_personal_sign": false})";
+constexpr char kWalletCanonical[] =
+    R"(,"wallet":{"chain_ids":[1,137],"recipients":["0x2b5ad5c4795c026514f8317c7a215e218dccd6cf",)"
+    R"("0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"],"max_value_wei":"1000000000000000000",)"
+    R"("methods":["0x095ea7b3","0xa9059cbb"],"eip712_domains":[{"name":"Ether Mail","version":"1",)"
+    R"("chainId":1,"verifyingContract":"0xcccccccccccccccccccccccccccccccccccccccc"},)"
+    R"({"name":"Permit2"}],"allow_personal_sign":false}})";
+
+TEST(WalletRulesTest, AFullSectionParsesAndIsSealedCanonicallyAfterEverythingElse) {
+  absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(Policy(Client("gw"), kWalletFull));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_TRUE(policy->wallet.has_value());
+  const WalletRules& w = *policy->wallet;
+  EXPECT_EQ(*w.chain_ids, (std::vector<uint64_t>{1, 137}));
+  ASSERT_EQ(w.recipients->size(), 2u);
+  EXPECT_EQ(w.max_value_wei_decimal, "1000000000000000000");
+  EXPECT_EQ(HexEncode(ByteView(w.max_value_wei->data(), 32)),
+            std::string(48, '0') + "0de0b6b3a7640000");
+  ASSERT_EQ(w.methods->size(), 2u);
+  EXPECT_EQ((*w.methods)[0], (std::array<uint8_t, 4>{0x09, 0x5e, 0xa7, 0xb3}));
+  ASSERT_EQ(w.eip712_domains->size(), 2u);
+  EXPECT_EQ(*(*w.eip712_domains)[1].name, "Permit2");
+  EXPECT_FALSE(w.allow_personal_sign);
+  const std::string canonical = CanonicalEncoding(*policy);
+  EXPECT_NE(canonical.find(absl::StrCat(R"("allow_unauthenticated_v1":false)", kWalletCanonical)),
+            std::string::npos)
+      << canonical;
+  absl::StatusOr<SigningPolicy> again = ParseSigningPolicy(canonical);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->wallet, policy->wallet);
+  EXPECT_EQ(CanonicalEncoding(*again), canonical);
+}
+
+TEST(WalletRulesTest, APolicyWithoutWalletKeepsItsPcr16AndEachRuleChangesIt) {
+  // The documented example's numbers are unchanged (ParsesTheDocumentedExample... checks them);
+  // here: adding any rule changes PCR16, and the default allow_personal_sign is written out.
+  const std::string base = Policy(Client("gw"));
+  absl::StatusOr<SigningPolicy> plain = ParseSigningPolicy(base);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(CanonicalEncoding(*plain).find("wallet"), std::string::npos);
+  const std::vector<std::string> variants = {
+      R"(, "wallet": {"chain_ids": [1]})",
+      R"(, "wallet": {"chain_ids": [2]})",
+      R"(, "wallet": {"recipients": ["0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"]})",
+      R"(, "wallet": {"max_value_wei": "0"})",
+      R"(, "wallet": {"max_value_wei": "1"})",
+      R"(, "wallet": {"methods": ["0xa9059cbb"]})",
+      R"(, "wallet": {"eip712_domains": [{"chainId": 1}]})",
+      R"(, "wallet": {"allow_personal_sign": false})",
+  };
+  std::vector<std::array<uint8_t, 48>> seen = {ExpectedPcr16(*plain)};
+  for (const std::string& v : variants) {
+    absl::StatusOr<SigningPolicy> p = ParseSigningPolicy(Policy(Client("gw"), v));
+    ASSERT_TRUE(p.ok()) << v << ": " << p.status();
+    for (const auto& pcr : seen) EXPECT_NE(ExpectedPcr16(*p), pcr) << v;
+    seen.push_back(ExpectedPcr16(*p));
+  }
+  absl::StatusOr<SigningPolicy> explicit_true = ParseSigningPolicy(
+      Policy(Client("gw"), R"(, "wallet": {"chain_ids": [1], "allow_personal_sign": true})"));
+  absl::StatusOr<SigningPolicy> implicit_true =
+      ParseSigningPolicy(Policy(Client("gw"), variants[0]));
+  ASSERT_TRUE(explicit_true.ok() && implicit_true.ok());
+  EXPECT_EQ(CanonicalEncoding(*explicit_true), CanonicalEncoding(*implicit_true));
+  EXPECT_NE(CanonicalEncoding(*implicit_true).find(
+                R"("wallet":{"chain_ids":[1],"allow_personal_sign":true}})"),
+            std::string::npos);
+}
+
+TEST(WalletRulesTest, MalformedSectionsAreRefusedNamingTheField) {
+  const std::string ok = Client("gw");
+  const std::string a40(40, 'a');
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"(, "wallet": [])", "wallet: must be an object"},
+      {R"(, "wallet": {})", "wallet: restricts nothing"},
+      {R"(, "wallet": {"allow_personal_sign": true})", "wallet: restricts nothing"},
+      {R"(, "wallet": {"chains": [1]})", "wallet: unknown field \"chains\""},
+      {R"(, "wallet": {"chain_ids": []})", "wallet.chain_ids: must not be empty"},
+      {R"(, "wallet": {"chain_ids": [0]})", "wallet.chain_ids[0]: must be between 1"},
+      {R"(, "wallet": {"chain_ids": [-1]})", "wallet.chain_ids[0]: must be between"},
+      {R"(, "wallet": {"chain_ids": ["1"]})", "wallet.chain_ids[0]: must be an integer"},
+      {R"(, "wallet": {"chain_ids": [1.5]})", "wallet.chain_ids[0]: must be an integer"},
+      {R"(, "wallet": {"chain_ids": [1, 1]})", "wallet.chain_ids: lists an entry twice"},
+      {R"(, "wallet": {"chain_ids": 1})", "wallet.chain_ids: must be an array"},
+      {R"(, "wallet": {"recipients": ["0x7E5F4552091A69125d5DfCb7b8C2659029395BdF"]})",
+       "wallet.recipients[0]: is not an address: mixed-case"},
+      {absl::StrCat(R"(, "wallet": {"recipients": [")", a40, "\"]}"),
+       "wallet.recipients[0]: is not an address"},
+      {absl::StrCat(R"(, "wallet": {"recipients": ["0x)", a40, R"(", "0x)", a40, "\"]}"),
+       "wallet.recipients: lists an entry twice"},
+      {R"(, "wallet": {"max_value_wei": 5})", "wallet.max_value_wei: must be a string"},
+      {R"(, "wallet": {"max_value_wei": "0x10"})", "wallet.max_value_wei: must be a string of"},
+      {R"(, "wallet": {"max_value_wei": "-1"})", "wallet.max_value_wei: must be a string of"},
+      {R"(, "wallet": {"max_value_wei": ""})", "wallet.max_value_wei: must be a string of"},
+      {R"(, "wallet": {"max_value_wei": "01"})", "wallet.max_value_wei: must be a decimal"},
+      {absl::StrCat(R"(, "wallet": {"max_value_wei": ")", std::string(78, '9'), "\"}"),
+       "wallet.max_value_wei: must be a decimal"},
+      {R"(, "wallet": {"methods": ["a9059cbb"]})", "wallet.methods[0]: a selector is"},
+      {R"(, "wallet": {"methods": ["0xa9059cb"]})", "wallet.methods[0]: a selector is"},
+      {R"(, "wallet": {"methods": ["0xa9059cbbcc"]})", "wallet.methods[0]: a selector is"},
+      {R"(, "wallet": {"methods": ["0xa9059cbg"]})", "wallet.methods[0]: a selector is"},
+      {R"(, "wallet": {"methods": ["0xa9059cbb", "0xA9059CBB"]})",
+       "wallet.methods: lists an entry twice"},
+      {R"(, "wallet": {"eip712_domains": [{}]})", "wallet.eip712_domains[0]: must set"},
+      {R"(, "wallet": {"eip712_domains": [{"salt": "0x00"}]})",
+       "wallet.eip712_domains[0]: unknown field \"salt\""},
+      {R"(, "wallet": {"eip712_domains": [{"name": ""}]})",
+       "wallet.eip712_domains[0].name: must be 1 to 128"},
+      {R"(, "wallet": {"eip712_domains": [{"name": "a\"b"}]})",
+       "wallet.eip712_domains[0].name: must be 1 to 128"},
+      {R"(, "wallet": {"eip712_domains": [{"version": "\n"}]})",
+       "wallet.eip712_domains[0].version: must be 1 to 128"},
+      {R"(, "wallet": {"eip712_domains": [{"chainId": "1"}]})",
+       "wallet.eip712_domains[0].chainId: must be an integer"},
+      {R"(, "wallet": {"eip712_domains": [{"verifyingContract": "0x12"}]})",
+       "wallet.eip712_domains[0].verifyingContract: is not an address"},
+      {R"(, "wallet": {"eip712_domains": [{"chainId": 1}, {"chainId": 1}]})",
+       "wallet.eip712_domains: lists an entry twice"},
+      {R"(, "wallet": {"eip712_domains": []})", "wallet.eip712_domains: must not be empty"},
+      {R"(, "wallet": {"allow_personal_sign": 0})", "wallet.allow_personal_sign: must be true"},
+      {R"(, "wallet": {"chain_ids": [1], "chain_ids": [2]})", "duplicate member name"},
+  };
+  for (const auto& [extra, error] : cases) {
+    absl::StatusOr<SigningPolicy> policy = ParseSigningPolicy(Policy(ok, extra));
+    ASSERT_FALSE(policy.ok()) << extra << " was accepted";
+    EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+    const std::string message(policy.status().message());
+    EXPECT_NE(message.find(error), std::string::npos) << extra << ": " << message;
+    EXPECT_EQ(message.find(a40), std::string::npos) << message;
+  }
+}
+
+TEST(WalletRulesTest, ListLimitsAreEnforced) {
+  std::string ids;
+  for (size_t i = 1; i <= kMaxWalletChainIds + 1; ++i) absl::StrAppend(&ids, i == 1 ? "" : ",", i);
+  absl::StatusOr<SigningPolicy> over =
+      ParseSigningPolicy(Policy(Client("gw"), absl::StrCat(R"(, "wallet": {"chain_ids": [)", ids,
+                                                           "]}")));
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.status().message().find("exceeds the limit of 64"), absl::string_view::npos);
+  ids = ids.substr(0, ids.rfind(','));
+  EXPECT_TRUE(ParseSigningPolicy(
+                  Policy(Client("gw"), absl::StrCat(R"(, "wallet": {"chain_ids": [)", ids, "]}")))
+                  .ok());
+  // The largest value and chain id.
+  absl::StatusOr<SigningPolicy> big = ParseSigningPolicy(Policy(
+      Client("gw"),
+      R"(, "wallet": {"chain_ids": [18446744073709551615], "max_value_wei": )"
+      R"("115792089237316195423570985008687907853269984665640564039457584007913129639935"})"));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(*big->wallet->max_value_wei, (std::array<uint8_t, 32>{} = [] {
+              std::array<uint8_t, 32> a;
+              a.fill(0xff);
+              return a;
+            }()));
 }
 
 }  // namespace
