@@ -217,8 +217,10 @@ int RunCreateKey(const CreateKeyArgs& a) {
     // Connection, region, credentials, permission, missing key: the cause and the next step.
     return Fail(absl::StrCat(
         "create-key: ",
-        awsclient::ExplainAwsFailure(r.status(), {.resource = absl::StrCat("the KMS key ", a.kms_key),
-                                                  .region = session->region})
+        awsclient::ExplainAwsFailure(r.status(), {.action = "",
+                                                  .resource = absl::StrCat("the KMS key ", a.kms_key),
+                                                  .region = session->region,
+                                                  .if_missing = ""})
             .Text()));
   }
   if (a.json) {
