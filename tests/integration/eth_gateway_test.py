@@ -200,6 +200,52 @@ class EthGatewayTest(harness.TempDirTestCase):
         self.assertEqual(self.result("eth_accounts", []), [self.address])
 
 
+class EthGatewayClientKeyTest(harness.TempDirTestCase):
+    """An enclave with a signing policy: the gateway signs its requests with its client key and
+    gets exactly what the policy grants that client."""
+
+    def start(self, ops):
+        lockout = harness.binary("lockout")
+        key = os.path.join(self.tmp, "gateway.key")
+        r = harness.run([lockout, "client-key", "create", "--out", key, "--name", "gateway",
+                         "--json"], text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        entry = json.loads(r.stdout)
+        entry["ops"] = ops
+        entry["keys"] = ["*"]
+        policy = os.path.join(self.tmp, "signing-policy.json")
+        with open(policy, "w") as f:
+            json.dump({"version": 1, "clients": [entry], "replay_window_seconds": 60,
+                       "max_request_bytes": 65536, "allow_unauthenticated_v1": False}, f)
+        la = self.local_aws()
+        _, enclave = self.ephemeral_enclave("--signing-policy", policy, key_type="secp256k1",
+                                            nsm="unix://" + la.ready["nsm_socket"])
+        return lockout, key, enclave
+
+    def test_the_client_key_is_what_the_enclave_authorizes(self):
+        lockout, key, enclave = self.start(["public_key"])  # may not sign
+        # Without the client key the enclave does not even say its address.
+        r = harness.run([lockout, "gateway", "--eth-rpc", "tcp://127.0.0.1:0", "--enclave",
+                         enclave], text=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--client-key", r.stderr)
+        port = harness.free_port()
+        gw = harness.Process([lockout, "gateway", "--eth-rpc", f"tcp://127.0.0.1:{port}",
+                              "--enclave", enclave, "--client-key", key], self.tmp, "gateway")
+        self._stops.append(gw.stop)
+        harness.wait_until(lambda: '"eth_rpc"' in gw.log() or gw.proc.poll() is not None,
+                           "the gateway's ready line", detail=gw.log)
+        self.assertIsNone(gw.proc.poll(), gw.log())
+        address = json.loads(gw.log().splitlines()[0])["address"]
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "personal_sign",
+                           "params": ["0x68", address]}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            reply = json.loads(r.read())
+        self.assertEqual(reply["error"]["code"], -32000, reply)
+        self.assertIn("unauthorized", reply["error"]["message"])
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
