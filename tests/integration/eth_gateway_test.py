@@ -173,6 +173,15 @@ class EthGatewayTest(harness.TempDirTestCase):
         self.assertEqual(mine["raw"], signed["raw"])
         self.assertEqual(mine["from"], self.address)  # recovered from raw by src/eth
 
+    def test_usage_errors(self):
+        for args in (["--eth-rpc", "vsock://3:8545"], ["--eth-rpc", "unix:///tmp/x.sock"],
+                     ["--eth-rpc", "tcp://127.0.0.1:0", "--client-key", "/nonexistent.key"],
+                     ["--eth-rpc", "tcp://127.0.0.1:0", "--threads", "0"]):
+            r = harness.run([self.lockout, "gateway", "--enclave", self.enclave, *args],
+                            text=True)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertTrue(r.stderr.startswith("lockout gateway: "), r.stderr)
+
     def test_refusals(self):
         other = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
         for method, params in [("personal_sign", ["0x68", other]),
