@@ -24,6 +24,9 @@ void RegisterNsmCommands(CLI::App& app, CommandContext& ctx);
 // `lockout eth address|sign-tx|personal-sign|sign-typed-data` (src/cli/eth_command.cc)
 void RegisterEthCommands(CLI::App& app, CommandContext& ctx);
 
+// `lockout gateway --eth-rpc tcp://HOST:PORT --enclave URI` (src/cli/gateway_command.cc)
+void RegisterGatewayCommands(CLI::App& app, CommandContext& ctx);
+
 // `lockout demo [--serve]` (src/cli/demo_command.cc)
 void RegisterDemoCommands(CLI::App& app, CommandContext& ctx);
 

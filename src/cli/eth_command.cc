@@ -28,6 +28,7 @@
 #include "src/eth/personal_message.h"
 #include "src/eth/recover.h"
 #include "src/eth/transaction.h"
+#include "src/gateway/eth_gateway.h"
 #include "src/net/endpoint.h"
 #include "src/operator/client_key_file.h"
 #include "src/operator/enclave_client.h"
@@ -70,13 +71,6 @@ struct EthArgs {
 };
 
 std::string Hex0x(ByteView data) { return absl::StrCat("0x", HexEncode(data)); }
-
-std::string WalletSignatureHex(const eth::RecoverableSignature& sig) {
-  Bytes bytes(sig.r.begin(), sig.r.end());
-  bytes.insert(bytes.end(), sig.s.begin(), sig.s.end());
-  bytes.push_back(static_cast<uint8_t>(27 + sig.recovery_id));
-  return Hex0x(bytes);
-}
 
 // The hint after an enclave error.
 std::string Hint(absl::string_view error, bool have_client_key) {
@@ -209,7 +203,7 @@ int RunEth(const EthArgs& a) {
         return Fail(absl::StrCat("the enclave's signature recovers to no key: ",
                                  signer.status().message()));
       }
-      out["signature"] = WalletSignatureHex(*sig);
+      out["signature"] = gateway::WalletSignatureHex(*sig);
       out["signer"] = *signer;
       break;
     }

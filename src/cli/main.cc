@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   lockout::cli::RegisterDemoCommands(app, ctx);
   lockout::cli::RegisterEifCommands(app, ctx);
   lockout::cli::RegisterEthCommands(app, ctx);
+  lockout::cli::RegisterGatewayCommands(app, ctx);
   lockout::cli::RegisterLocalAwsCommands(app, ctx);
   lockout::cli::RegisterNsmCommands(app, ctx);
   lockout::cli::RegisterOperatorCommands(app, ctx);
