@@ -42,8 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(lockout::enclave::IsKmsKeyArn(r->kms_key_arn), "a non-ARN kms_key was accepted");
   Check(lockout::fuzz::StringField(*j, "kms_key") == r->kms_key_arn, "kms_key differs");
   Check(lockout::fuzz::StringField(*j, "secret_name") == r->secret_name, "secret_name differs");
-  Check(lockout::fuzz::StringField(*j, "key_type") ==
-            lockout::signer::KeyTypeName(r->key_type),
+  Check(lockout::fuzz::StringField(*j, "key_type") == lockout::signer::KeyTypeName(r->key_type),
         "key_type differs");
   return 0;
 }

@@ -31,8 +31,7 @@ class RefusingBackend : public gw::EthBackend {
   absl::StatusOr<lockout::eth::RecoverableSignature> PersonalSign(lockout::ByteView) override {
     return absl::FailedPreconditionError("enclave: unauthorized");
   }
-  absl::StatusOr<lockout::eth::RecoverableSignature> SignTypedData(
-      const nlohmann::json&) override {
+  absl::StatusOr<lockout::eth::RecoverableSignature> SignTypedData(const nlohmann::json&) override {
     return absl::FailedPreconditionError("enclave: unauthorized");
   }
 };

@@ -65,9 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!reply.ok()) {
     lockout::fuzz::CheckErrorMessage(reply.status(), 300);
   } else {
-    Check(!reply->credentials.access_key_id.empty() &&
-              !reply->credentials.secret_access_key.empty(),
-          "empty credentials were accepted");
+    Check(
+        !reply->credentials.access_key_id.empty() && !reply->credentials.secret_access_key.empty(),
+        "empty credentials were accepted");
   }
   return 0;
 }

@@ -56,9 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Check(policy->Find("") == nullptr, "Find found an empty name");
   if (policy->key.has_value()) {
-    Check(policy->key->value.size() ==
-              (policy->key->kind == sp::KeyPinKind::kEthAddress ? 20u : 32u),
-          "key pin of the wrong size");
+    Check(
+        policy->key->value.size() == (policy->key->kind == sp::KeyPinKind::kEthAddress ? 20u : 32u),
+        "key pin of the wrong size");
   }
   const std::string canonical = sp::CanonicalEncoding(*policy);
   absl::StatusOr<sp::SigningPolicy> again = sp::ParseSigningPolicy(canonical);

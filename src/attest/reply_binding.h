@@ -73,7 +73,6 @@ crypto::Sha256Digest ReplyBinding(const RequestDigest& request, ByteView signatu
 // so the client that asked sees where the key was stored: a request altered on its way (root on
 // the parent naming its own KMS key, without a signing policy to stop it) gives another nonce.
 inline constexpr std::string_view kGenerateKeyBindingTag = "lockout-generate-key-v1";
-crypto::Sha256Digest GenerateKeyBinding(std::string_view secret_name,
-                                        std::string_view kms_key_arn);
+crypto::Sha256Digest GenerateKeyBinding(std::string_view secret_name, std::string_view kms_key_arn);
 
 }  // namespace lockout::attest

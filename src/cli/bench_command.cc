@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "src/cli/client_key_option.h"
 #include "src/cli/commands.h"
 #include "src/cliutil/cli_conventions.h"
 #include "src/common/clock.h"
@@ -26,7 +27,6 @@
 #include "src/loadgen/request_authenticator.h"
 #include "src/net/blocking_stream.h"
 #include "src/net/endpoint.h"
-#include "src/operator/client_key_file.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/signature_verify.h"
 
@@ -152,11 +152,9 @@ int RunBench(const BenchArgs& a) {
     if (o.protocol != loadgen::Protocol::kV2) {
       return Usage("--client-key signs v2 requests; v1 (the seed's protocol) has no place for it");
     }
-    std::string warning;
     absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
-        ops::LoadClientKeyFile(a.client_key_file, &warning);
-    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
-    if (!warning.empty()) std::cerr << "lockout: warning: " << warning << "\n";
+        LoadClientKeyOption(a.client_key_file, "lockout");
+    if (!key.ok()) return Usage(std::string(key.status().message()));
     client_key = *std::move(key);
   }
 

@@ -6,11 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "src/attest/aws_nitro_root.h"
 #include "src/attest/certificate.h"
+#include "src/cli/client_key_option.h"
 #include "src/cliutil/cli_conventions.h"
 #include "src/common/strings.h"
 #include "src/enclave/key_generation.h"
 #include "src/net/endpoint.h"
-#include "src/operator/client_key_file.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/enclave_key_generation.h"
 #include "src/signer/signer.h"
@@ -18,29 +18,25 @@
 namespace lockout::cli {
 namespace {
 
-int Usage(std::string_view message) {
-  std::cerr << "lockout: " << message << "\n";
-  return cliutil::kExitUsage;
-}
+int Usage(std::string_view message) { return cliutil::ReportUsageError("lockout", message); }
 
-int Fail(std::string_view message) {
-  std::cerr << "lockout: " << message << "\n";
-  return cliutil::kExitFailed;
-}
+int Fail(std::string_view message) { return cliutil::ReportFailure("lockout", message); }
 
 }  // namespace
 
 void AddInEnclaveOptions(CLI::App* cmd, InEnclaveArgs& a) {
-  CLI::Option* in_enclave = cmd->add_flag("--in-enclave", a.enabled,
-                "Have a running enclave generate the key (it never leaves the enclave): it "
-                "KMS-encrypts it under --kms-key (a key ARN), stores it through its relay "
-                "(write-once) and answers with the public key in an attestation document, "
-                "checked here. The enclave must run with --secret NAME (not yet existing).");
+  CLI::Option* in_enclave =
+      cmd->add_flag("--in-enclave", a.enabled,
+                    "Have a running enclave generate the key (it never leaves the enclave): it "
+                    "KMS-encrypts it under --kms-key (a key ARN), stores it through its relay "
+                    "(write-once) and answers with the public key in an attestation document, "
+                    "checked here. The enclave must run with --secret NAME (not yet existing).");
   // An imported key is by definition not born in the enclave.
   if (CLI::Option* import = cmd->get_option_no_throw("--import"); import != nullptr) {
     in_enclave->excludes(import);
   }
-  cmd->add_option("--enclave", a.enclave, "--in-enclave: the enclave (vsock://CID:PORT, tcp://, unix://)");
+  cmd->add_option("--enclave", a.enclave,
+                  "--in-enclave: the enclave (vsock://CID:PORT, tcp://, unix://)");
   cmd->add_option("--root-cert", a.roots,
                   "--in-enclave: a trusted root (PEM) for the attestation document besides the AWS "
                   "Nitro root G1; default also $LOCKOUT_NSM_ROOT_CERT (lockout local-aws env)");
@@ -73,8 +69,8 @@ int RunCreateKeyInEnclave(const InEnclaveArgs& a, const std::string& kms_key,
   options.key_type = *key_type;
   options.trusted_roots.push_back(attest::AwsNitroRootG1Der());
   std::vector<std::string> roots = a.roots;
-  if (const char* local = std::getenv("LOCKOUT_NSM_ROOT_CERT"); roots.empty() && local != nullptr &&
-                                                                  *local != '\0') {
+  if (const char* local = std::getenv("LOCKOUT_NSM_ROOT_CERT");
+      roots.empty() && local != nullptr && *local != '\0') {
     roots.emplace_back(local);
   }
   for (const std::string& path : roots) {
@@ -82,21 +78,16 @@ int RunCreateKeyInEnclave(const InEnclaveArgs& a, const std::string& kms_key,
     if (!certs.ok()) return Usage(absl::StrCat("--root-cert: ", certs.status().message()));
     options.trusted_roots.insert(options.trusted_roots.end(), certs->begin(), certs->end());
   }
-  std::shared_ptr<const auth::ClientKey> client_key;
-  if (!a.client_key.empty()) {
-    std::string warning;
-    absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
-        ops::LoadClientKeyFile(a.client_key, &warning);
-    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
-    if (!warning.empty()) std::cerr << "lockout: warning: " << warning << "\n";
-    client_key = *std::move(key);
-  }
-  const char* parse_only = std::getenv("LOCKOUT_PARSE_ONLY");
-  if (parse_only != nullptr && std::string_view(parse_only) == "1") return cliutil::kExitOk;
+  absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
+      LoadClientKeyOption(a.client_key, "lockout");
+  if (!key.ok()) return Usage(std::string(key.status().message()));
+  const std::shared_ptr<const auth::ClientKey> client_key = *std::move(key);
+  if (cliutil::ParseOnly()) return cliutil::kExitOk;
 
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
       ops::EnclaveV2Client::Connect(*endpoint, absl::Seconds(a.timeout_s));
-  if (!client.ok()) return Fail(absl::StrCat("create-key --in-enclave: ", client.status().message()));
+  if (!client.ok())
+    return Fail(absl::StrCat("create-key --in-enclave: ", client.status().message()));
   if (client_key != nullptr) (*client)->Authenticate(client_key);
   absl::StatusOr<ops::EnclaveKeyGenerationResult> r = ops::GenerateKeyInEnclave(**client, options);
   if (!r.ok()) return Fail(absl::StrCat("create-key --in-enclave: ", r.status().message()));

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/cli/client_key_option.h"
 #include "src/cli/commands.h"
 #include "src/cliutil/cli_conventions.h"
 #include "src/common/encoding.h"
@@ -30,7 +31,6 @@
 #include "src/eth/transaction.h"
 #include "src/gateway/eth_gateway.h"
 #include "src/net/endpoint.h"
-#include "src/operator/client_key_file.h"
 #include "src/operator/enclave_client.h"
 
 namespace lockout::cli {
@@ -41,20 +41,11 @@ using cliutil::kExitOk;
 using cliutil::kExitUsage;
 constexpr size_t kMaxInputFile = 1 << 20;
 
-int Usage(std::string_view message) {
-  std::cerr << "lockout eth: " << message << "\n";
-  return kExitUsage;
-}
+int Usage(std::string_view message) { return cliutil::ReportUsageError("lockout eth", message); }
 
-int Fail(std::string_view message) {
-  std::cerr << "lockout eth: " << message << "\n";
-  return kExitFailed;
-}
+int Fail(std::string_view message) { return cliutil::ReportFailure("lockout eth", message); }
 
-bool ParseOnly() {
-  const char* v = std::getenv("LOCKOUT_PARSE_ONLY");
-  return v != nullptr && std::string_view(v) == "1";
-}
+using cliutil::ParseOnly;
 
 enum class EthOp { kAddress, kSignTx, kPersonalSign, kSignTypedData };
 
@@ -150,15 +141,10 @@ int RunEth(const EthArgs& a) {
     message = *std::move(m);
     digest = eth::PersonalMessageHash(message);
   }
-  std::shared_ptr<const auth::ClientKey> client_key;
-  if (!a.client_key.empty()) {
-    std::string warning;
-    absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
-        ops::LoadClientKeyFile(a.client_key, &warning);
-    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
-    if (!warning.empty()) std::cerr << "lockout eth: warning: " << warning << "\n";
-    client_key = *std::move(key);
-  }
+  absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
+      LoadClientKeyOption(a.client_key, "lockout eth");
+  if (!key.ok()) return Usage(std::string(key.status().message()));
+  const std::shared_ptr<const auth::ClientKey> client_key = *std::move(key);
   if (ParseOnly()) return kExitOk;
 
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =

@@ -20,16 +20,16 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/cli/client_key_option.h"
 #include "src/cli/commands.h"
 #include "src/cliutil/cli_conventions.h"
 #include "src/common/logger.h"
 #include "src/common/strings.h"
-#include "src/gateway/eth_gateway.h"
 #include "src/gateway/enclave_eth_backend.h"
+#include "src/gateway/eth_gateway.h"
 #include "src/gateway/json_rpc.h"
 #include "src/http/http_server.h"
 #include "src/net/endpoint.h"
-#include "src/operator/client_key_file.h"
 
 namespace lockout::cli {
 namespace {
@@ -43,14 +43,10 @@ struct GatewayArgs {
 };
 
 int Usage(std::string_view message) {
-  std::cerr << "lockout gateway: " << message << "\n";
-  return cliutil::kExitUsage;
+  return cliutil::ReportUsageError("lockout gateway", message);
 }
 
-int Fail(std::string_view message) {
-  std::cerr << "lockout gateway: " << message << "\n";
-  return cliutil::kExitFailed;
-}
+int Fail(std::string_view message) { return cliutil::ReportFailure("lockout gateway", message); }
 
 int RunGateway(const GatewayArgs& a) {
   absl::StatusOr<net::Endpoint> listen = net::Endpoint::Parse(a.eth_rpc);
@@ -61,15 +57,10 @@ int RunGateway(const GatewayArgs& a) {
   if (!enclave.ok()) return Usage(absl::StrCat("--enclave: ", enclave.status().message()));
   if (a.timeout_s <= 0) return Usage("--timeout must be positive");
   if (a.threads < 1 || a.threads > 64) return Usage("--threads must be 1..64");
-  std::shared_ptr<const auth::ClientKey> client_key;
-  if (!a.client_key.empty()) {
-    std::string warning;
-    absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
-        ops::LoadClientKeyFile(a.client_key, &warning);
-    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
-    if (!warning.empty()) std::cerr << "lockout gateway: warning: " << warning << "\n";
-    client_key = *std::move(key);
-  }
+  absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
+      LoadClientKeyOption(a.client_key, "lockout gateway");
+  if (!key.ok()) return Usage(std::string(key.status().message()));
+  const std::shared_ptr<const auth::ClientKey> client_key = *std::move(key);
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -111,9 +102,9 @@ int RunGateway(const GatewayArgs& a) {
   });
   if (!started.ok()) return Fail(absl::StrCat("--eth-rpc: ", started.message()));
 
-  const std::string host =
-      listen->host().find(':') != std::string::npos ? absl::StrCat("[", listen->host(), "]")
-                                                    : listen->host();
+  const std::string host = listen->host().find(':') != std::string::npos
+                               ? absl::StrCat("[", listen->host(), "]")
+                               : listen->host();
   nlohmann::ordered_json ready;
   ready["eth_rpc"] = absl::StrCat("http://", host, ":", server.port());
   ready["address"] = eth::ChecksumAddress(*address);

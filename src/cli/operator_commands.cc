@@ -22,6 +22,8 @@
 #include "src/attest/aws_nitro_root.h"
 #include "src/attest/certificate.h"
 #include "src/auth/request_auth.h"
+#include "src/awsclient/failure_hint.h"
+#include "src/cli/client_key_option.h"
 #include "src/cli/commands.h"
 #include "src/cli/create_key_in_enclave.h"
 #include "src/cliutil/cli_conventions.h"
@@ -34,14 +36,12 @@
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/open_nsm_device.h"
 #include "src/operator/attest_client.h"
-#include "src/awsclient/failure_hint.h"
 #include "src/operator/aws_session.h"
 #include "src/operator/check_lockout.h"
-#include "src/operator/client_key_file.h"
 #include "src/operator/create_key.h"
-#include "src/operator/key_import.h"
 #include "src/operator/doctor.h"
 #include "src/operator/enclave_client.h"
+#include "src/operator/key_import.h"
 #include "src/operator/key_policy.h"
 #include "src/operator/kms_key_ref.h"
 #include "src/operator/measurement.h"
@@ -73,20 +73,11 @@ constexpr char kAwsConfigHelp[] =
     "AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL. Against local-aws: "
     "eval \"$(lockout local-aws env --ready-file FILE --as admin)\".";
 
-bool ParseOnly() {
-  const char* v = std::getenv("LOCKOUT_PARSE_ONLY");
-  return v != nullptr && std::string_view(v) == "1";
-}
+using cliutil::ParseOnly;
 
-int Usage(std::string_view message) {
-  std::cerr << "lockout: " << message << "\n";
-  return kExitUsage;
-}
+int Usage(std::string_view message) { return cliutil::ReportUsageError("lockout", message); }
 
-int Fail(std::string_view message) {
-  std::cerr << "lockout: " << message << "\n";
-  return kExitFailed;
-}
+int Fail(std::string_view message) { return cliutil::ReportFailure("lockout", message); }
 
 // The PCR16 a signing policy file gives (lower-case hex), for --signing-policy FILE.
 absl::StatusOr<std::string> ExpectedPcr16Hex(const std::string& path) {
@@ -215,13 +206,13 @@ int RunCreateKey(const CreateKeyArgs& a) {
                 : ops::CreateSigningKey(*session->kms, *session->secrets, options);
   if (!r.ok()) {
     // Connection, region, credentials, permission, missing key: the cause and the next step.
-    return Fail(absl::StrCat(
-        "create-key: ",
-        awsclient::ExplainAwsFailure(r.status(), {.action = "",
-                                                  .resource = absl::StrCat("the KMS key ", a.kms_key),
-                                                  .region = session->region,
-                                                  .if_missing = ""})
-            .Text()));
+    return Fail(absl::StrCat("create-key: ",
+                             awsclient::ExplainAwsFailure(
+                                 r.status(), {.action = "",
+                                              .resource = absl::StrCat("the KMS key ", a.kms_key),
+                                              .region = session->region,
+                                              .if_missing = ""})
+                                 .Text()));
   }
   if (a.json) {
     std::cout << r->ToJson().dump(2) << "\n";
@@ -615,15 +606,10 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   }
   const signer::SignOptions sign_options = SignOptionsOf(a.hash, a.format);
   if (ParseOnly()) return kExitOk;
-  std::shared_ptr<const auth::ClientKey> client_key;
-  if (!a.client_key.empty()) {
-    std::string warning;
-    absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
-        ops::LoadClientKeyFile(a.client_key, &warning);
-    if (!key.ok()) return Usage(absl::StrCat("--client-key: ", key.status().message()));
-    if (!warning.empty()) std::cerr << "lockout: warning: " << warning << "\n";
-    client_key = *std::move(key);
-  }
+  absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
+      LoadClientKeyOption(a.client_key, "lockout");
+  if (!key.ok()) return Usage(std::string(key.status().message()));
+  const std::shared_ptr<const auth::ClientKey> client_key = *std::move(key);
   const absl::Duration timeout = absl::Seconds(a.timeout_s);
   if (a.protocol == "v1") {
     absl::StatusOr<std::string> reply = ops::SignV1(*endpoint, *message, timeout);
@@ -804,8 +790,10 @@ int RunVerify(CLI::App* cmd, const VerifyArgs& a) {
   const std::string hash = *key_type == "ed25519" ? "none" : (a.hash.empty() ? "sha256" : a.hash);
   const std::string format = *key_type == "ed25519" ? "raw" : (a.format.empty() ? "der" : a.format);
   if (a.json) {
-    std::cout << nlohmann::ordered_json{
-                     {"ok", true}, {"key_type", *key_type}, {"hash", hash}, {"format", format}}
+    std::cout << nlohmann::ordered_json{{"ok", true},
+                                        {"key_type", *key_type},
+                                        {"hash", hash},
+                                        {"format", format}}
                      .dump()
               << "\n";
   } else if (*key_type == "ed25519") {
@@ -868,14 +856,16 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "WARNING: an imported key existed outside the enclave before: the lock-out covers it\n"
         "only from now on. Destroy every other copy, and pin it in the signing policy.\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key\n"
-        "Example: lockout create-key --kms-key alias/lockout --secret lockout/eth --import - < key.hex");
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/eth --import - < "
+        "key.hex");
     cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
     cmd->add_option("--secret", a->secret, "Secrets Manager secret name")->required();
-    cmd->add_option("--type", a->type,
-                    "p521 (default, the seed's), p256, p384, secp256k1, ed25519; with --import: the "
-                    "type the key must have (a raw hex key: secp256k1 unless given)")
+    cmd->add_option(
+           "--type", a->type,
+           "p521 (default, the seed's), p256, p384, secp256k1, ed25519; with --import: the "
+           "type the key must have (a raw hex key: secp256k1 unless given)")
         ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}));
     cmd->add_option("--import", a->import_file,
                     "Import the private key in FILE (- for stdin) instead of generating one")
@@ -885,8 +875,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto e = std::make_shared<InEnclaveArgs>();
     AddInEnclaveOptions(cmd, *e);
     cmd->callback([a, e, &ctx] {
-      ctx.exit_code = e->enabled ? RunCreateKeyInEnclave(*e, a->kms_key, a->secret, a->type)
-                                 : RunCreateKey(*a);
+      ctx.exit_code =
+          e->enabled ? RunCreateKeyInEnclave(*e, a->kms_key, a->secret, a->type) : RunCreateKey(*a);
     });
   }
   // policy, policy lint

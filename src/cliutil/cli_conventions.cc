@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/status/status.h"
@@ -160,6 +161,21 @@ std::optional<int> Parse(CLI::App& app, int argc, char** argv, std::string_view 
     return kExitUsage;
   }
   return std::nullopt;
+}
+
+int ReportUsageError(std::string_view program, std::string_view message) {
+  std::cerr << program << ": " << message << "\n";
+  return kExitUsage;
+}
+
+int ReportFailure(std::string_view program, std::string_view message) {
+  std::cerr << program << ": " << message << "\n";
+  return kExitFailed;
+}
+
+bool ParseOnly() {
+  const char* v = std::getenv("LOCKOUT_PARSE_ONLY");
+  return v != nullptr && std::string_view(v) == "1";
 }
 
 absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes) {

@@ -52,6 +52,15 @@ size_t EditDistance(std::string_view a, std::string_view b);
 std::optional<std::string> ClosestMatch(std::string_view word,
                                         const std::vector<std::string>& candidates);
 
+// Prints "PROGRAM: message" as one line on stderr and returns kExitUsage (nothing was done) or
+// kExitFailed (the operation failed): the one way every command reports and exits.
+int ReportUsageError(std::string_view program, std::string_view message);
+int ReportFailure(std::string_view program, std::string_view message);
+
+// LOCKOUT_PARSE_ONLY=1: an operator command parses and validates its arguments, then exits 0
+// without touching AWS or an enclave (tests check the documented command lines this way).
+bool ParseOnly();
+
 // The contents of `path`, or of standard input when `path` is "-"; at most `max_bytes`
 // (a longer input is an error, not truncated).
 absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes);
