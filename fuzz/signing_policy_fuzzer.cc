@@ -6,6 +6,8 @@
 //   * a parsed policy holds 1..kMaxClients clients sorted by unique name, each with a key of its
 //     algorithm's size and sorted, unique, known ops and keys ("*" alone or not at all);
 //   * Find() finds every client and nothing else;
+//   * "paths", when present, is 1..kMaxPathsPerClient sorted unique canonical patterns, each the
+//     ToString() of its parsed pattern (and matching the path it names when it has no wildcard);
 //   * a key pin holds a 32-byte SHA-256 or a 20-byte address;
 //   * the canonical encoding parses back to a policy with the same canonical encoding (so the
 //     digest sealed into PCR16 is a function of what the policy means, not how it is written).
@@ -50,6 +52,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckSortedUnique(c.ops, "ops not sorted, unique, non-empty");
     CheckSortedUnique(c.keys, "keys not sorted, unique, non-empty");
     for (const std::string& op : c.ops) Check(c.AllowsOp(op), "AllowsOp misses an op");
+    if (c.paths.has_value()) {
+      CheckSortedUnique(*c.paths, "paths not sorted, unique, non-empty");
+      Check(c.paths->size() <= sp::kMaxPathsPerClient, "too many paths");
+      Check(c.path_patterns.size() == c.paths->size(), "paths and patterns differ in number");
+      for (size_t j = 0; j < c.paths->size(); ++j) {
+        Check(c.path_patterns[j].ToString() == (*c.paths)[j], "a path is not canonical");
+        absl::StatusOr<lockout::hd::DerivationPath> literal =
+            lockout::hd::DerivationPath::Parse((*c.paths)[j]);
+        if (literal.ok()) Check(c.AllowsPath(*literal), "a literal path does not match itself");
+      }
+    } else {
+      Check(c.path_patterns.empty(), "patterns without paths");
+      Check(c.AllowsPath(lockout::hd::DerivationPath()), "no paths must allow every path");
+    }
     if (c.keys.size() > 1) {
       for (const std::string& k : c.keys) Check(k != sp::kAnyKey, "\"*\" beside other keys");
     }

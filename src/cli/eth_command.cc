@@ -30,6 +30,7 @@
 #include "src/eth/recover.h"
 #include "src/eth/transaction.h"
 #include "src/gateway/eth_gateway.h"
+#include "src/hd/derivation_path.h"
 #include "src/net/endpoint.h"
 #include "src/operator/enclave_client.h"
 
@@ -59,6 +60,7 @@ struct EthArgs {
   std::string message;      // personal-sign
   std::string message_hex;  // personal-sign
   std::string message_file;
+  std::string path;  // an HD seed's derivation path ("": none)
 };
 
 std::string Hex0x(ByteView data) { return absl::StrCat("0x", HexEncode(data)); }
@@ -145,14 +147,20 @@ int RunEth(const EthArgs& a) {
       LoadClientKeyOption(a.client_key, "lockout eth");
   if (!key.ok()) return Usage(std::string(key.status().message()));
   const std::shared_ptr<const auth::ClientKey> client_key = *std::move(key);
+  if (!a.path.empty()) {
+    absl::StatusOr<hd::DerivationPath> path = hd::DerivationPath::Parse(a.path);
+    if (!path.ok()) return Usage(absl::StrCat("--path: ", path.status().message()));
+  }
   if (ParseOnly()) return kExitOk;
 
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
       ops::EnclaveV2Client::Connect(*endpoint, absl::Seconds(a.timeout_s));
   if (!client.ok()) return Fail(Std(client.status().message()));
   if (client_key != nullptr) (*client)->Authenticate(client_key);
+  (*client)->UsePath(a.path);
 
   nlohmann::ordered_json out;
+  if (!a.path.empty()) out["path"] = a.path;
   absl::Status error;
   switch (a.op) {
     case EthOp::kAddress: {
@@ -217,6 +225,10 @@ CLI::App* AddEthCommand(CLI::App* eth, CommandContext& ctx, EthOp op, const char
                   "permission (eth address: \"public_key\")")
       ->type_name("FILE");
   cmd->add_flag("--json", a->json, "JSON output (the default: one JSON object on stdout)");
+  cmd->add_option("--path", a->path,
+                  "Derivation path of the enclave's HD seed (create-key --hd), e.g. "
+                  "m/44'/60'/0'/0/0: required with an HD seed secret, an error with a single key")
+      ->option_text("PATH");
   if (op == EthOp::kSignTx || op == EthOp::kSignTypedData) {
     cmd->add_option("file", a->file, "The JSON file; - for standard input (<= 1 MiB)")
         ->type_name("FILE")
@@ -244,7 +256,9 @@ void RegisterEthCommands(CLI::App& app, CommandContext& ctx) {
   eth->require_subcommand(1);
   AddEthCommand(eth, ctx, EthOp::kAddress, "address",
                 "Print the key's EIP-55 address: {\"address\": \"0x..\"}\n"
-                "Example: lockout eth address --enclave vsock://20:5010");
+                "Example: lockout eth address --enclave vsock://20:5010\n"
+                "Example: lockout eth address --enclave vsock://20:5010 --path "
+                "\"m/44'/60'/0'/0/0\"");
   AddEthCommand(eth, ctx, EthOp::kSignTx, "sign-tx",
                 "Sign a transaction given as eth_signTransaction JSON (legacy with EIP-155, "
                 "EIP-2930 or EIP-1559; \"from\", if given, must be the key's address). Prints "

@@ -32,6 +32,8 @@
 #include "src/common/secret_bytes.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
+#include "src/hd/derivation_path.h"
+#include "src/hd/seed_secret.h"
 #include "src/net/endpoint.h"
 #include "src/nsm/nsm_device.h"
 #include "src/nsm/open_nsm_device.h"
@@ -41,6 +43,7 @@
 #include "src/operator/create_key.h"
 #include "src/operator/doctor.h"
 #include "src/operator/enclave_client.h"
+#include "src/operator/hd_import.h"
 #include "src/operator/key_import.h"
 #include "src/operator/key_policy.h"
 #include "src/operator/kms_key_ref.h"
@@ -161,11 +164,99 @@ struct CreateKeyArgs {
   std::string secret;
   std::string type;  // empty: p521 when generating; the key's own (raw hex: secp256k1) on import
   std::string import_file;
+  bool hd = false;              // an HD seed secret, generated
+  std::string import_mnemonic;  // an HD seed secret from a BIP-39 mnemonic in FILE
+  std::string import_seed;      // an HD seed secret from a hex seed in FILE
   bool overwrite = false;
   bool json = false;
 };
 
+void PrintCreateKeyResult(const ops::CreateKeyResult& r, bool json) {
+  if (json) {
+    std::cout << r.ToJson().dump(2) << "\n";
+    return;
+  }
+  std::cout << r.public_key_pem;
+  if (r.ethereum_address) std::cout << "address: " << *r.ethereum_address << "\n";
+  if (r.hd) {
+    std::cout << "hd seed: yes (the public key, address and pin are the master key m's)\n";
+    if (r.xpub) std::cout << "xpub (m): " << *r.xpub << "\n";
+  }
+  std::cout << "key type: " << signer::KeyTypeName(r.key_type) << "\n"
+            << "kms key: " << r.kms_key_arn << "\n"
+            << "secret: " << r.secret_arn << " (version " << r.secret_version_id << ", "
+            << r.ciphertext_size << " bytes of ciphertext)\n"
+            << "signing-policy pin: \"key\": " << r.policy_pin << "\n";
+}
+
+int FailAws(const absl::Status& status, const CreateKeyArgs& a, const ops::AwsSession& session) {
+  // Connection, region, credentials, permission, missing key: the cause and the next step.
+  return Fail(absl::StrCat(
+      "create-key: ",
+      awsclient::ExplainAwsFailure(status, {.action = "",
+                                            .resource = absl::StrCat("the KMS key ", a.kms_key),
+                                            .region = session.region,
+                                            .if_missing = ""})
+          .Text()));
+}
+
+// create-key --hd / --import-mnemonic / --import-seed: an HD seed secret (docs/WALLET.md).
+int RunCreateHdKey(const CreateKeyArgs& a) {
+  const std::string type_name = a.type.empty() ? std::string("secp256k1") : a.type;
+  absl::StatusOr<hd::Curve> curve = hd::CurveForKeyTypeName(type_name);
+  if (!curve.ok()) return Usage(absl::StrCat("--type: ", curve.status().message()));
+  const std::string& file = !a.import_mnemonic.empty() ? a.import_mnemonic : a.import_seed;
+  if (!file.empty()) {
+    absl::Status argument = ops::CheckImportArgument(file);
+    if (!argument.ok() || file.find(' ') != std::string::npos) {
+      return Usage(
+          "--import-mnemonic/--import-seed take a FILE (or - for stdin), never the secret itself");
+    }
+  }
+  if (ParseOnly()) return kExitOk;
+  SecretBytes seed;
+  if (!file.empty()) {
+    absl::StatusOr<SecretBytes> input = ops::ReadPrivateKeyInput(file);
+    if (!input.ok()) return Fail(absl::StrCat("create-key: ", input.status().message()));
+    absl::StatusOr<SecretBytes> parsed = !a.import_mnemonic.empty()
+                                             ? ops::SeedFromMnemonicInput(*input)
+                                             : ops::SeedFromHexInput(*input);
+    input->Clear();
+    if (!parsed.ok()) return Fail(absl::StrCat("create-key: ", parsed.status().message()));
+    seed = *std::move(parsed);
+  }
+  absl::StatusOr<ops::AwsSession> session = Session();
+  if (!session.ok()) return Usage(Std(session.status().message()));
+  ops::CreateKeyOptions options;
+  options.kms_key_id = a.kms_key;
+  options.secret_name = a.secret;
+  options.overwrite = a.overwrite;
+  absl::StatusOr<ops::CreateKeyResult> r =
+      file.empty() ? ops::CreateHdKey(*session->kms, *session->secrets, options, *curve)
+                   : ops::CreateHdKeyFrom(*session->kms, *session->secrets, options, *curve, seed,
+                                          /*imported=*/true);
+  seed.Clear();
+  if (!r.ok()) return FailAws(r.status(), a, *session);
+  PrintCreateKeyResult(*r, a.json);
+  if (file.empty()) {
+    std::cerr << "A 64-byte HD seed was generated here, encrypted by KMS with the context "
+                 "{\"lockout:secret\": \""
+              << a.secret
+              << "\"}, stored as SecretBinary and wiped from memory. It has no mnemonic: no "
+                 "copy exists outside KMS ciphertext.\n";
+  } else {
+    std::cerr << "The seed was read from " << (file == "-" ? std::string("stdin") : file)
+              << ", encrypted by KMS and stored as SecretBinary.\nWARNING: " << ops::kImportWarning
+              << "\n";
+  }
+  std::cerr << "Requests must name a derivation path (lockout sign --path m/44'/60'/0'/0/0); "
+               "limit the paths per client with \"paths\" in the signing policy "
+               "(docs/WALLET.md, \"HD keys\").\n";
+  return kExitOk;
+}
+
 int RunCreateKey(const CreateKeyArgs& a) {
+  if (a.hd || !a.import_mnemonic.empty() || !a.import_seed.empty()) return RunCreateHdKey(a);
   std::optional<signer::KeyType> type;
   if (!a.type.empty()) {
     absl::StatusOr<signer::KeyType> parsed = signer::ParseKeyType(a.type);
@@ -204,27 +295,8 @@ int RunCreateKey(const CreateKeyArgs& a) {
       importing ? ops::CreateSigningKeyFrom(*session->kms, *session->secrets, options,
                                             std::move(imported), /*imported=*/true)
                 : ops::CreateSigningKey(*session->kms, *session->secrets, options);
-  if (!r.ok()) {
-    // Connection, region, credentials, permission, missing key: the cause and the next step.
-    return Fail(absl::StrCat("create-key: ",
-                             awsclient::ExplainAwsFailure(
-                                 r.status(), {.action = "",
-                                              .resource = absl::StrCat("the KMS key ", a.kms_key),
-                                              .region = session->region,
-                                              .if_missing = ""})
-                                 .Text()));
-  }
-  if (a.json) {
-    std::cout << r->ToJson().dump(2) << "\n";
-  } else {
-    std::cout << r->public_key_pem;
-    if (r->ethereum_address) std::cout << "address: " << *r->ethereum_address << "\n";
-    std::cout << "key type: " << signer::KeyTypeName(r->key_type) << "\n"
-              << "kms key: " << r->kms_key_arn << "\n"
-              << "secret: " << r->secret_arn << " (version " << r->secret_version_id << ", "
-              << r->ciphertext_size << " bytes of ciphertext)\n"
-              << "signing-policy pin: \"key\": " << r->policy_pin << "\n";
-  }
+  if (!r.ok()) return FailAws(r.status(), a, *session);
+  PrintCreateKeyResult(*r, a.json);
   if (importing) {
     std::cerr << "The private key was read from "
               << (a.import_file == "-" ? std::string("stdin") : a.import_file) << " (" << format
@@ -516,6 +588,7 @@ struct SignArgs {
   bool json = false;       // accepted everywhere a script parses output: sign always prints JSON
   std::string hash;        // "" = the enclave's default (sha256; ed25519 none)
   std::string format;      // "" = the enclave's default (der; ed25519 raw)
+  std::string path;        // "" = none; an HD seed's derivation path
 };
 
 // --hash and --format as SignOptions (CLI::IsMember has checked the names).
@@ -546,12 +619,13 @@ void AddSignOptionFlags(CLI::App* cmd, std::string& hash, std::string& format) {
 // holds it exactly as sent.
 int RunSignAttested(ops::EnclaveV2Client& client, const auth::ClientKey* client_key,
                     const Bytes& message, const signer::SignOptions& options,
-                    const std::string& out_path) {
+                    const std::string& path, const std::string& out_path) {
   const Bytes nonce = crypto::RandomBytes(32);
   nlohmann::json request = {{"op", "sign"},
                             {"message", Base64Encode(message)},
                             {"attest", {{"nonce", Base64Encode(nonce)}}}};
   ops::AddSignOptions(options, request);
+  if (!path.empty()) request["path"] = path;
   if (client_key != nullptr) {
     absl::Status signed_request = auth::SignRequest(*client_key, absl::Now(), request);
     if (!signed_request.ok()) return Fail(absl::StrCat("sign: ", signed_request.message()));
@@ -605,6 +679,11 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
     return Usage("--hash and --format need v2; v1 (the seed's protocol) is always sha256, der");
   }
   const signer::SignOptions sign_options = SignOptionsOf(a.hash, a.format);
+  if (!a.path.empty()) {
+    if (a.protocol == "v1") return Usage("--path needs v2; v1 (the seed's protocol) has no path");
+    absl::StatusOr<hd::DerivationPath> path = hd::DerivationPath::Parse(a.path);
+    if (!path.ok()) return Usage(absl::StrCat("--path: ", path.status().message()));
+  }
   if (ParseOnly()) return kExitOk;
   absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
       LoadClientKeyOption(a.client_key, "lockout");
@@ -620,8 +699,11 @@ int RunSign(CLI::App* cmd, const SignArgs& a) {
   absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> client =
       ops::EnclaveV2Client::Connect(*endpoint, timeout);
   if (!client.ok()) return Fail(absl::StrCat("sign: ", client.status().message()));
-  if (a.attest) return RunSignAttested(**client, client_key.get(), *message, sign_options, a.out);
+  if (a.attest) {
+    return RunSignAttested(**client, client_key.get(), *message, sign_options, a.path, a.out);
+  }
   if (client_key != nullptr) (*client)->Authenticate(client_key);
+  (*client)->UsePath(a.path);
   absl::StatusOr<Bytes> sig = (*client)->Sign(*message, sign_options);
   if (!sig.ok()) {
     std::string hint;
@@ -856,8 +938,15 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "WARNING: an imported key existed outside the enclave before: the lock-out covers it\n"
         "only from now on. Destroy every other copy, and pin it in the signing policy.\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key\n"
+        "HD keys: --hd stores a fresh 64-byte BIP-32/SLIP-10 seed instead (--type secp256k1\n"
+        "(default), p256 or ed25519); --import-mnemonic FILE a BIP-39 mnemonic's seed (empty\n"
+        "passphrase), --import-seed FILE a hex seed. Requests then name a derivation path.\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/eth --import - < "
-        "key.hex");
+        "key.hex\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/wallet --hd\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/wallet "
+        "--import-mnemonic - < words.txt");
     cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
@@ -870,10 +959,22 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--import", a->import_file,
                     "Import the private key in FILE (- for stdin) instead of generating one")
         ->option_text("FILE");
+    auto* hd_flag = cmd->add_flag(
+        "--hd", a->hd, "Generate an HD seed secret (BIP-32 / SLIP-10) instead of a single key");
+    auto* mnemonic = cmd->add_option("--import-mnemonic", a->import_mnemonic,
+                                     "Store the seed of the BIP-39 mnemonic in FILE (- for stdin)")
+                         ->option_text("FILE");
+    auto* seed_hex = cmd->add_option("--import-seed", a->import_seed,
+                                     "Store the hex seed (16..64 bytes) in FILE (- for stdin)")
+                         ->option_text("FILE");
+    hd_flag->excludes(mnemonic)->excludes(seed_hex);
+    mnemonic->excludes(seed_hex);
+    cmd->get_option("--import")->excludes(hd_flag)->excludes(mnemonic)->excludes(seed_hex);
     cmd->add_flag("--overwrite", a->overwrite, "Store a new version if the secret exists");
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     auto e = std::make_shared<InEnclaveArgs>();
     AddInEnclaveOptions(cmd, *e);
+    for (CLI::Option* o : {hd_flag, mnemonic, seed_hex}) o->excludes("--in-enclave");
     cmd->callback([a, e, &ctx] {
       ctx.exit_code =
           e->enabled ? RunCreateKeyInEnclave(*e, a->kms_key, a->secret, a->type) : RunCreateKey(*a);
@@ -1037,6 +1138,10 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
                   "JSON output (the default: sign always prints one JSON object, "
                   "{\"signature\": HEX}; v1 the seed's reply)");
     AddSignOptionFlags(cmd, a->hash, a->format);
+    cmd->add_option("--path", a->path,
+                    "Derivation path of the enclave's HD seed, e.g. m/44'/60'/0'/0/0 (required "
+                    "with an HD seed secret; an error with a single key)")
+        ->option_text("PATH");
     cmd->footer(
         "\nAn enclave started with --signing-policy serves only requests signed by a client its\n"
         "policy lists (docs/PROTOCOL.md, \"Authenticated requests\"): pass that client's key "
@@ -1054,7 +1159,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "  lockout sign --enclave vsock://20:5010 --message hello --hash sha256 --format raw\n"
         "  lockout sign --enclave vsock://20:5010 --hash none --format recoverable "
         "--bytes-b64 2vWnea6XL5chlzA9e1dHRsfvg+rawPJ5GtI9uS5MjlM=\n"
-        "  (that digest: the EIP-155 example transaction's signing hash)");
+        "  (that digest: the EIP-155 example transaction's signing hash)\n"
+        "\nHD seed secret (create-key --hd; docs/WALLET.md \"HD keys\"): name the child key:\n"
+        "  lockout sign --enclave vsock://20:5010 --message hello --path \"m/44'/60'/0'/0/0\"");
     cmd->callback([a, cmd, &ctx] { ctx.exit_code = RunSign(cmd, *a); });
   }
   // verify

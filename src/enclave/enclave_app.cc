@@ -180,9 +180,10 @@ struct EnclaveApp::Impl {
   // The log and counters go to the relay from here on (log_forwarder.h), so that what happens
   // next — sealing, key loading — reaches an operator who cannot see this enclave's console.
   void StartLogForwarding(const net::Endpoint& relay_endpoint) {
-    log_relay = std::make_unique<relay::RelayClient>(relay::RelayClientOptions{
-        .endpoint = relay_endpoint, .connect_timeout = absl::Seconds(2),
-        .timeout = absl::Seconds(5)});
+    log_relay = std::make_unique<relay::RelayClient>(
+        relay::RelayClientOptions{.endpoint = relay_endpoint,
+                                  .connect_timeout = absl::Seconds(2),
+                                  .timeout = absl::Seconds(5)});
     const relay::RelayClient* client = log_relay.get();
     LogForwarderOptions options;
     options.interval = config.log_forward_interval;
@@ -205,9 +206,10 @@ struct EnclaveApp::Impl {
                         {"status", health.state},
                         {"auth", signing_policy == nullptr ? "none" : "policy"}};
     if (!pcr16_hex.empty()) j["pcr16"] = pcr16_hex;
-    if (const signer::Signer* s = keys->signer(); s != nullptr) {
+    if (const signer::Signer* s = keys->primary(); s != nullptr) {
       j["key_type"] = signer::KeyTypeName(s->key_type());
-      j["public_key_pem"] = s->public_key_pem();
+      j["public_key_pem"] = s->public_key_pem();  // an HD seed's: the master m's
+      if (keys->hd() != nullptr) j["hd"] = true;
     }
     const std::string text = j.dump(2) + "\n";
     absl::Status st = WriteFileAtomic(config.ready_file, AsBytes(text), 0644);
@@ -297,7 +299,7 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
     // Never a KMS call: the only load "attempt" reports why, fatally (no retry).
     const absl::Status failure = *seal_failure;
     impl->keys = std::make_unique<KeyManager>(
-        [failure](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
+        [failure](LoadFailure* f) -> absl::StatusOr<LoadedKey> {
           if (f != nullptr) {
             *f = LoadFailure{.status = failure,
                              .reason = "signing policy not sealed",
@@ -337,15 +339,15 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
     LogInfo("kms_endpoint", {{"endpoint", kms_endpoint.ToString()}, {"region", region}});
     impl->loader = std::make_unique<KeyLoader>(
         *impl->relay, *impl->nsm, *impl->kms, impl->credentials,
-        KeyLoaderOptions{.secret_name = config.secret_name,
-                         .key_type = config.key_type,
-                         .use_encryption_context = config.use_encryption_context,
-                         .key_pin = impl->signing_policy != nullptr
-                                        ? impl->signing_policy->key
-                                        : std::nullopt});
+        KeyLoaderOptions{
+            .secret_name = config.secret_name,
+            .key_type = config.key_type,
+            .use_encryption_context = config.use_encryption_context,
+            .key_pin = impl->signing_policy != nullptr ? impl->signing_policy->key : std::nullopt});
     KeyLoader* loader = impl->loader.get();
-    impl->keys = std::make_unique<KeyManager>([loader](LoadFailure* f) { return loader->Load(f); },
-                                              KeyManagerOptions{.mode = config.load_mode});
+    impl->keys =
+        std::make_unique<KeyManager>([loader](LoadFailure* f) { return loader->LoadKey(f); },
+                                     KeyManagerOptions{.mode = config.load_mode});
     impl->keygen_backend =
         std::make_unique<RelayKmsBackend>(*impl->relay, *impl->kms, impl->credentials);
     impl->keygen = std::make_unique<KeyGenerator>(config.secret_name, *impl->keygen_backend,
@@ -382,7 +384,7 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   impl->keys->Start();
   impl->WriteReadyFile();
 
-  if (!config.ready_file.empty() && impl->keys->signer() == nullptr &&
+  if (!config.ready_file.empty() && !impl->keys->loaded() &&
       impl->keys->mode() != LoadMode::kPerRequest) {
     Impl* raw = impl.get();
     impl->ready_thread = std::thread([raw] {

@@ -129,7 +129,7 @@ absl::StatusOr<GeneratedKey> KeyGenerator::Generate(const GenerateKeyRequest& re
   if (request.secret_name != secret_name_) {
     return absl::InvalidArgumentError("secret_name is not the secret this enclave serves");
   }
-  if (keys_.signer() != nullptr) {
+  if (keys_.loaded()) {
     return absl::FailedPreconditionError("a key is loaded already");
   }
   if (keys_.mode() == LoadMode::kPerRequest) {
@@ -155,9 +155,9 @@ absl::StatusOr<GeneratedKey> KeyGenerator::Generate(const GenerateKeyRequest& re
   // KMS names the key it used. Anything but the key the (authenticated) request named means the
   // ciphertext is not under the key whose policy pins this enclave: store nothing.
   if (encrypted->key_id != request.kms_key_arn) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("kms encrypt: the reply's KeyId (", encrypted->key_id.size(),
-                     " bytes) is not the requested key ARN"));
+    return absl::FailedPreconditionError(absl::StrCat("kms encrypt: the reply's KeyId (",
+                                                      encrypted->key_id.size(),
+                                                      " bytes) is not the requested key ARN"));
   }
   if (encrypted->ciphertext_blob.empty()) {
     return absl::InternalError("kms encrypt: empty CiphertextBlob");

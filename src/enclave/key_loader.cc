@@ -10,6 +10,7 @@
 #include "src/common/strings.h"
 #include "src/crypto/cms_envelope.h"
 #include "src/crypto/rsa_key.h"
+#include "src/hd/seed_secret.h"
 #include "src/nsm/nsm_client.h"
 #include "src/signer/key_memory_lock.h"
 
@@ -82,6 +83,18 @@ void KeyLoader::ReportAccessDenied(const absl::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* failure) {
+  absl::StatusOr<LoadedKey> loaded = LoadKey(failure);
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->signer == nullptr) {
+    absl::Status s = absl::FailedPreconditionError(
+        "signing key: the secret is an HD seed, where a single key was expected");
+    Fail(failure, s, "invalid signing key", RetryClass::kFatal);
+    return s;
+  }
+  return std::move(loaded->signer);
+}
+
+absl::StatusOr<LoadedKey> KeyLoader::LoadKey(LoadFailure* failure) {
   // 1. Ciphertext and credentials from the relay.
   absl::StatusOr<relay::GetSecretReply> reply = relay_.GetSecret(options_.secret_name);
   if (!reply.ok()) {
@@ -157,11 +170,35 @@ absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* fai
     return s;
   }
   signer::KeyMemoryLock::Process().Record("pkcs8", pkcs8->Lock());
-  absl::StatusOr<std::unique_ptr<signer::Signer>> signer =
-      signer::Signer::FromPkcs8(*pkcs8, options_.key_type);
-  pkcs8->Clear();
-  if (!signer.ok()) {
-    absl::Status s = Annotate("signing key", signer.status());
+  LoadedKey key;
+  if (hd::LooksLikeSeedSecret(pkcs8->Reveal())) {
+    // An HD seed (hd/seed_secret.h): the keyring derives a signer per path.
+    absl::StatusOr<hd::SeedSecret> seed = hd::ParseSeedSecret(*pkcs8);
+    pkcs8->Clear();
+    absl::StatusOr<std::unique_ptr<HdKeyring>> ring =
+        seed.ok() ? HdKeyring::FromSeed(seed->curve, std::move(seed->seed), options_.hd_cache_size)
+                  : absl::StatusOr<std::unique_ptr<HdKeyring>>(seed.status());
+    if (!ring.ok()) {
+      absl::Status s = Annotate("HD seed", ring.status());
+      Fail(failure, s, "invalid signing key", RetryClass::kFatal);
+      return s;
+    }
+    key.hd = *std::move(ring);
+  } else {
+    absl::StatusOr<std::unique_ptr<signer::Signer>> signer = signer::Signer::FromPkcs8(*pkcs8);
+    pkcs8->Clear();
+    if (!signer.ok()) {
+      absl::Status s = Annotate("signing key", signer.status());
+      Fail(failure, s, "invalid signing key", RetryClass::kFatal);
+      return s;
+    }
+    key.signer = *std::move(signer);
+  }
+  if (options_.key_type.has_value() && key.primary()->key_type() != *options_.key_type) {
+    absl::Status s = absl::InvalidArgumentError(absl::StrCat(
+        "signing key: private key is ", Absl(signer::KeyTypeName(key.primary()->key_type())),
+        key.hd ? " (an HD seed)" : "", ", expected ",
+        Absl(signer::KeyTypeName(*options_.key_type))));
     Fail(failure, s, "invalid signing key", RetryClass::kFatal);
     return s;
   }
@@ -170,9 +207,10 @@ absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* fai
   // store is not the operator's key, and retrying fetches the same one (a replaced ciphertext is
   // an operator's or an attacker's act; the enclave must be restarted once it is put right).
   if (options_.key_pin.has_value()) {
-    absl::Status pinned = signpolicy::CheckKeyPin(*options_.key_pin, **signer);
+    // An HD seed's pin names its master key m.
+    absl::Status pinned = signpolicy::CheckKeyPin(*options_.key_pin, *key.primary());
     if (!pinned.ok()) {
-      signer->reset();
+      key = LoadedKey();
       LogError("key_pin_mismatch",
                {{"secret", options_.secret_name},
                 {"error", std::string(pinned.message())},
@@ -181,7 +219,7 @@ absl::StatusOr<std::unique_ptr<signer::Signer>> KeyLoader::Load(LoadFailure* fai
       return pinned;
     }
   }
-  return signer;
+  return key;
 }
 
 }  // namespace lockout::enclave

@@ -8,6 +8,7 @@
 //   KMS Decrypt{CiphertextBlob, EncryptionContext {"lockout:secret": NAME},
 //               Recipient {document, RSAES_OAEP_SHA_256}}   (SigV4 with the relay's credentials)
 //   CiphertextForRecipient ──► DecryptKmsEnvelope ──► PKCS#8 (SecretBytes, mlocked) ──► Signer
+//       or an HD seed secret (hd/seed_secret.h: "lockout-hd-seed" v1) ──► HdKeyring (LoadKey only)
 //   ──► the sealed signing policy's key pin, if any (signpolicy::CheckKeyPin): a key that does not
 //       match is dropped before it is ever used (a ciphertext of another key under the same KMS
 //       key, swapped into the secret store, cannot make the enclave sign with it)
@@ -34,6 +35,7 @@
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/kms_client.h"
 #include "src/crypto/openssl_util.h"
+#include "src/enclave/hd_keyring.h"
 #include "src/nsm/nsm_device.h"
 #include "src/relay/relay_client.h"
 #include "src/signer/signer.h"
@@ -60,9 +62,24 @@ struct LoadFailure {
   RetryClass retry = RetryClass::kTransient;
 };
 
+// What one load yields: a single signing key (`signer`) or an HD seed's keyring (`hd`); exactly
+// one is set. Implicitly made from either (a LoadFunction may return a Signer).
+struct LoadedKey {
+  LoadedKey() = default;
+  LoadedKey(std::unique_ptr<signer::Signer> s) : signer(std::move(s)) {}  // NOLINT: implicit
+  LoadedKey(std::unique_ptr<HdKeyring> h) : hd(std::move(h)) {}           // NOLINT: implicit
+  std::unique_ptr<signer::Signer> signer;
+  std::unique_ptr<HdKeyring> hd;
+
+  // The signer of a single key, or of an HD seed's master m (pins, health, logs).
+  const signer::Signer* primary() const {
+    return signer ? signer.get() : hd ? &hd->master() : nullptr;
+  }
+};
+
 struct KeyLoaderOptions {
   std::string secret_name{};
-  // When set, the decrypted key must be of this type.
+  // When set, the decrypted key (an HD seed: its curve's key type) must be of this type.
   std::optional<signer::KeyType> key_type{};
   // Send EncryptionContext {"lockout:secret": secret_name} (what `lockout create-key` writes).
   // False for ciphertexts made by the seed's create_key.py, which used no context.
@@ -70,6 +87,8 @@ struct KeyLoaderOptions {
   // The sealed signing policy's "key" pin: a decrypted key that does not match is a fatal load
   // failure (kKeyPinMismatchReason; the detail names both fingerprints, which are public).
   std::optional<signpolicy::KeyPin> key_pin{};
+  // An HD seed's bound on cached derived signers (HdKeyring).
+  size_t hd_cache_size = kDefaultHdCacheSize;
 };
 
 class KeyLoader final {
@@ -85,6 +104,9 @@ class KeyLoader final {
   KeyLoader& operator=(const KeyLoader&) = delete;
 
   // One attempt. On failure returns the detailed status and fills `failure` (if not null).
+  // A secret holding an HD seed gives a keyring (its pin is checked against the master m).
+  absl::StatusOr<LoadedKey> LoadKey(LoadFailure* failure);
+  // LoadKey() for a single key: an HD seed secret is a fatal "invalid signing key" failure.
   absl::StatusOr<std::unique_ptr<signer::Signer>> Load(LoadFailure* failure);
 
   const KeyLoaderOptions& options() const { return options_; }

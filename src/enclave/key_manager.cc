@@ -25,17 +25,42 @@ std::string_view LoadModeName(LoadMode mode) {
 KeyManager::KeyManager(LoadFunction load, KeyManagerOptions options)
     : load_(std::move(load)), options_(options) {}
 
-std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<signer::Signer> signer) {
-  auto manager = std::make_unique<KeyManager>(
-      [](LoadFailure* f) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
+namespace {
+
+std::unique_ptr<KeyManager> WithoutLoader() {
+  return std::make_unique<KeyManager>(
+      [](LoadFailure* f) -> absl::StatusOr<LoadedKey> {
         absl::Status s = absl::FailedPreconditionError("no loader");
         if (f != nullptr) *f = LoadFailure{s, "no loader", RetryClass::kFatal};
         return s;
       },
       KeyManagerOptions{});
+}
+
+}  // namespace
+
+void KeyManager::KeepLocked(LoadedKey key) {
+  if (key.hd != nullptr) {
+    hd_.store(key.hd.get(), std::memory_order_release);
+    owned_hd_ = std::move(key.hd);
+  } else {
+    signer_.store(key.signer.get(), std::memory_order_release);
+    owned_ = std::move(key.signer);
+  }
+}
+
+std::unique_ptr<KeyManager> KeyManager::WithSigner(std::unique_ptr<signer::Signer> signer) {
+  std::unique_ptr<KeyManager> manager = WithoutLoader();
   absl::MutexLock lock(&manager->mu_);
-  manager->signer_.store(signer.get(), std::memory_order_release);
-  manager->owned_ = std::move(signer);
+  manager->KeepLocked(LoadedKey(std::move(signer)));
+  manager->started_ = true;
+  return manager;
+}
+
+std::unique_ptr<KeyManager> KeyManager::WithHd(std::unique_ptr<HdKeyring> hd) {
+  std::unique_ptr<KeyManager> manager = WithoutLoader();
+  absl::MutexLock lock(&manager->mu_);
+  manager->KeepLocked(LoadedKey(std::move(hd)));
   manager->started_ = true;
   return manager;
 }
@@ -74,18 +99,18 @@ void KeyManager::LoaderThread() {
     }
     const absl::Time start = absl::Now();
     LoadFailure failure;
-    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = load_(&failure);
+    absl::StatusOr<LoadedKey> loaded = load_(&failure);
     const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
 
     absl::MutexLock lock(&mu_);
     ++attempts_;
-    if (signer() != nullptr) return;  // a key was installed meanwhile (Install): it wins
+    if (this->loaded()) return;  // a key was installed meanwhile (Install): it wins
     if (loaded.ok()) {
-      LogInfo("key_loaded", {{"key_type", signer::KeyTypeName((*loaded)->key_type())},
+      LogInfo("key_loaded", {{"key_type", signer::KeyTypeName(loaded->primary()->key_type())},
+                             {"hd", loaded->hd != nullptr},
                              {"attempts", attempts_},
                              {"latency_ms", ms}});
-      signer_.store(loaded->get(), std::memory_order_release);
-      owned_ = *std::move(loaded);
+      KeepLocked(*std::move(loaded));
       reason_.clear();
       detail_.clear();
       cv_.SignalAll();
@@ -118,33 +143,42 @@ void KeyManager::LoaderThread() {
     }
     cv_.SignalAll();  // waiters re-check (a kFirstRequest waiter may want the new reason)
     const absl::Time until = absl::Now() + delay;
-    while (!stopping_ && signer() == nullptr && absl::Now() < until) {
+    while (!stopping_ && !this->loaded() && absl::Now() < until) {
       cv_.WaitWithDeadline(&mu_, until);
     }
-    if (signer() != nullptr) return;
+    if (this->loaded()) return;
   }
 }
 
 absl::StatusOr<const signer::Signer*> KeyManager::AcquireSigner() {
-  if (const signer::Signer* s = signer(); s != nullptr) return s;
+  absl::StatusOr<KeyRef> key = AcquireKey();
+  if (!key.ok()) return key.status();
+  if (key->signer == nullptr) return absl::FailedPreconditionError(kHdNeedsPath);
+  return key->signer;
+}
+
+absl::StatusOr<KeyRef> KeyManager::AcquireKey() {
+  if (const signer::Signer* s = signer(); s != nullptr) return KeyRef{.signer = s, .hd = nullptr};
+  if (const HdKeyring* h = hd(); h != nullptr) return KeyRef{.signer = nullptr, .hd = h};
   absl::MutexLock lock(&mu_);
   if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   if (options_.mode == LoadMode::kFirstRequest) {
     StartLocked();
     const absl::Time deadline = absl::Now() + options_.load_wait;
-    while (signer() == nullptr && !failed_ && !stopping_ && absl::Now() < deadline) {
+    while (!loaded() && !failed_ && !stopping_ && absl::Now() < deadline) {
       cv_.WaitWithDeadline(&mu_, deadline);
     }
-    if (const signer::Signer* s = signer(); s != nullptr) return s;
+    if (const signer::Signer* s = signer(); s != nullptr) return KeyRef{.signer = s, .hd = nullptr};
+    if (const HdKeyring* h = hd(); h != nullptr) return KeyRef{.signer = nullptr, .hd = h};
     if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   }
   return absl::UnavailableError("key not loaded: " +
                                 (reason_.empty() ? std::string("loading") : reason_));
 }
 
-absl::StatusOr<std::unique_ptr<signer::Signer>> KeyManager::LoadForRequest() {
+absl::StatusOr<LoadedKey> KeyManager::LoadForRequest() {
   LoadFailure failure;
-  absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = load_(&failure);
+  absl::StatusOr<LoadedKey> loaded = load_(&failure);
   absl::MutexLock lock(&mu_);
   ++attempts_;
   reason_ = loaded.ok() ? std::string() : failure.reason;
@@ -158,7 +192,7 @@ absl::Status KeyManager::Install(std::unique_ptr<signer::Signer> key) {
   if (options_.mode == LoadMode::kPerRequest) {
     return absl::FailedPreconditionError("per-request mode keeps no key");
   }
-  if (signer() != nullptr) return absl::FailedPreconditionError("a key is loaded already");
+  if (loaded()) return absl::FailedPreconditionError("a key is loaded already");
   if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
   signer_.store(key.get(), std::memory_order_release);
   owned_ = std::move(key);
@@ -175,7 +209,7 @@ KeyHealth KeyManager::Health() const {
   h.attempts = attempts_;
   h.reason = reason_;
   h.detail = detail_;
-  if (signer() != nullptr) {
+  if (loaded()) {
     h.state = "ok";
   } else if (failed_) {
     h.state = "failed";
@@ -192,10 +226,10 @@ KeyHealth KeyManager::Health() const {
 bool KeyManager::WaitUntilLoaded(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
-  while (signer() == nullptr && !failed_ && absl::Now() < deadline) {
+  while (!loaded() && !failed_ && absl::Now() < deadline) {
     cv_.WaitWithDeadline(&mu_, deadline);
   }
-  return signer() != nullptr;
+  return loaded();
 }
 
 }  // namespace lockout::enclave

@@ -12,6 +12,9 @@
 //   kPerRequest    the seed's design, for comparison: every request runs one full load (relay,
 //                  attestation, KMS Decrypt) and the key is dropped after use.
 //
+// The secret may be an HD seed (hd_keyring.h): then hd() is set instead of signer(), and every
+// request that signs names a derivation path (request_handler.h).
+//
 // The signing path is lock-free: signer() is one atomic load. The loaded Signer lives as long as
 // the manager. The mutex only guards the loading state (health, waiters).
 // Thread-safety: all methods are thread-safe.
@@ -33,11 +36,20 @@ namespace lockout::enclave {
 
 enum class LoadMode { kBoot, kFirstRequest, kPerRequest };
 
+// AcquireSigner's error message when the loaded key is an HD seed.
+inline constexpr std::string_view kHdNeedsPath = "the key is an HD seed: the request needs a path";
+
 // "boot", "first-request", "per-request".
 std::string_view LoadModeName(LoadMode mode);
 
-// One load attempt (KeyLoader::Load, or a fake in tests).
-using LoadFunction = std::function<absl::StatusOr<std::unique_ptr<signer::Signer>>(LoadFailure*)>;
+// One load attempt (KeyLoader::LoadKey, or a fake in tests): a single key or an HD keyring.
+using LoadFunction = std::function<absl::StatusOr<LoadedKey>(LoadFailure*)>;
+
+// What a request signs with once the key is loaded: exactly one of the two is set.
+struct KeyRef {
+  const signer::Signer* signer = nullptr;  // a single key
+  const HdKeyring* hd = nullptr;           // an HD seed: a signer per derivation path
+};
 
 struct KeyManagerOptions {
   LoadMode mode = LoadMode::kBoot;
@@ -67,6 +79,8 @@ class KeyManager final {
   KeyManager(LoadFunction load, KeyManagerOptions options);
   // A manager that already holds `signer` (tests, benchmarks, a key generated in-enclave).
   static std::unique_ptr<KeyManager> WithSigner(std::unique_ptr<signer::Signer> signer);
+  // A manager that already holds an HD keyring (tests).
+  static std::unique_ptr<KeyManager> WithHd(std::unique_ptr<HdKeyring> hd);
   ~KeyManager();  // Stops.
   KeyManager(const KeyManager&) = delete;
   KeyManager& operator=(const KeyManager&) = delete;
@@ -78,16 +92,27 @@ class KeyManager final {
 
   LoadMode mode() const { return options_.mode; }
 
-  // The loaded key, or null. Lock-free.
+  // The loaded single key, or null (also when the secret is an HD seed). Lock-free.
   const signer::Signer* signer() const { return signer_.load(std::memory_order_acquire); }
+  // The loaded HD keyring, or null. Lock-free.
+  const HdKeyring* hd() const { return hd_.load(std::memory_order_acquire); }
+  // A key (single or HD) is loaded.
+  bool loaded() const { return signer() != nullptr || hd() != nullptr; }
+  // The single key's signer or the HD master's, or null: what health and logs describe.
+  const signer::Signer* primary() const {
+    if (const HdKeyring* h = hd(); h != nullptr) return &h->master();
+    return signer();
+  }
 
   // For a request that needs the key (kBoot, kFirstRequest). Unavailable("key not loaded: ...")
   // if it is not loaded (kBoot) or not loaded within load_wait (kFirstRequest);
   // FailedPrecondition if loading failed fatally.
+  absl::StatusOr<KeyRef> AcquireKey();
+  // AcquireKey() for a single key: FailedPrecondition (kHdNeedsPath) when the key is an HD seed.
   absl::StatusOr<const signer::Signer*> AcquireSigner();
 
   // kPerRequest: one full load for one request; the caller owns (and drops) the key.
-  absl::StatusOr<std::unique_ptr<signer::Signer>> LoadForRequest();
+  absl::StatusOr<LoadedKey> LoadForRequest();
 
   KeyHealth Health() const;
 
@@ -102,15 +127,18 @@ class KeyManager final {
 
  private:
   void StartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void KeepLocked(LoadedKey key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoaderThread();
 
   const LoadFunction load_;
   const KeyManagerOptions options_;
   std::atomic<const signer::Signer*> signer_{nullptr};
+  std::atomic<const HdKeyring*> hd_{nullptr};
 
   mutable absl::Mutex mu_;
   absl::CondVar cv_;
   std::unique_ptr<signer::Signer> owned_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<HdKeyring> owned_hd_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,6 +13,7 @@
 #include "src/crypto/hash.h"
 #include "src/enclave/eth_ops.h"
 #include "src/enclave/key_generation.h"
+#include "src/hd/extended_key.h"
 #include "src/nsm/nsm_client.h"
 #include "src/nsm/nsm_message.h"
 #include "src/signer/key_memory_lock.h"
@@ -285,7 +286,7 @@ bool RequestHandler::KeyAccessBlocks() const {
     case LoadMode::kPerRequest:
       return true;
     case LoadMode::kFirstRequest:
-      return keys_.signer() == nullptr && keys_.Health().state != "failed";
+      return !keys_.loaded() && keys_.Health().state != "failed";
     case LoadMode::kBoot:
       return false;
   }
@@ -398,12 +399,16 @@ std::string_view RequestHandler::SignToHex(ByteView message, const signer::SignO
   state.hex.clear();
   if (keys_.mode() == LoadMode::kPerRequest) {
     // The seed's design: a full attested load for this one signature.
-    absl::StatusOr<std::unique_ptr<signer::Signer>> signer = keys_.LoadForRequest();
+    absl::StatusOr<LoadedKey> signer = keys_.LoadForRequest();
     if (!signer.ok()) {
       *detail = signer.status();
       return kErrKeyNotLoaded;
     }
-    absl::StatusOr<Bytes> s = (*signer)->Sign(message, options);
+    if (signer->signer == nullptr) {
+      *detail = absl::InvalidArgumentError(kHdNeedsPath);
+      return kErrPathRequired;
+    }
+    absl::StatusOr<Bytes> s = signer->signer->Sign(message, options);
     if (!s.ok()) {
       *detail = s.status();
       return SignFailureReason(s.status());
@@ -414,7 +419,7 @@ std::string_view RequestHandler::SignToHex(ByteView message, const signer::SignO
   absl::StatusOr<const signer::Signer*> signer = keys_.AcquireSigner();
   if (!signer.ok()) {
     *detail = signer.status();
-    return kErrKeyNotLoaded;
+    return keys_.hd() != nullptr ? kErrPathRequired : kErrKeyNotLoaded;
   }
   if (state.signer != *signer || state.context == nullptr) {
     absl::StatusOr<std::unique_ptr<signer::SigningContext>> ctx = (*signer)->NewContext();
@@ -513,8 +518,14 @@ nlohmann::json RequestHandler::Health() const {
       {"burst", attest_limiter_.options().burst},
       {"served", attested_served_.load(std::memory_order_relaxed)},
       {"rate_limited", attested_rate_limited_.load(std::memory_order_relaxed)}};
-  if (const signer::Signer* s = keys_.signer(); s != nullptr)
+  if (const signer::Signer* s = keys_.primary(); s != nullptr)
     body["key_type"] = signer::KeyTypeName(s->key_type());
+  if (const HdKeyring* hd = keys_.hd(); hd != nullptr) {
+    body["hd"] = {{"curve", hd::CurveName(hd->curve())},
+                  {"cached_signers", hd->cached()},
+                  {"max_cached_signers", hd->max_cached()},
+                  {"derivations", hd->derivations()}};
+  }
   if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
   body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
   if (!options_.pcr16_hex.empty()) body["pcr16"] = options_.pcr16_hex;
@@ -602,6 +613,16 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       return true;
     }
   }
+  std::optional<hd::DerivationPath> path;
+  if (UsesKey(op)) {
+    absl::StatusOr<std::optional<hd::DerivationPath>> parsed = ParsePathMember(*request);
+    if (!parsed.ok()) {
+      LogRequestError("v2", op, kErrBadRequest, parsed.status());
+      AppendV2Error(id, kErrBadRequest, out);
+      return true;
+    }
+    path = *std::move(parsed);
+  }
 
   if (op == "sign") {
     std::optional<Bytes> message = DecodeB64Field(*request, "message", &detail);
@@ -623,7 +644,12 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
       return true;
     }
     if (attest_nonce->has_value()) {
-      SignAttested(id, *request, *message, *options, **attest_nonce, out, payload, audit_client);
+      SignAttested(id, *request, *message, *options, **attest_nonce, path, out, payload,
+                   audit_client);
+      return true;
+    }
+    if (path.has_value()) {
+      SignPathV2(id, *message, *options, *path, out, payload, audit_client);
       return true;
     }
     SignV2(id.dump(), *message, *options, state, out, payload, audit_client);
@@ -647,7 +673,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
 
   if (IsEthOp(op)) {
-    EthV2(id, op, *request, out, payload, audit_client);
+    EthV2(id, op, *request, path, out, payload, audit_client);
     return true;
   }
 
@@ -660,13 +686,12 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
   }
 
   // Both need the key (its public half).
-  std::unique_ptr<signer::Signer> per_request;
-  const signer::Signer* signer = SignerForRequest(per_request, &detail);
-  if (signer == nullptr) {
-    LogRequestError("v2", op, kErrKeyNotLoaded, detail);
-    AppendV2Error(id, kErrKeyNotLoaded, out);
+  RequestSigner key;
+  if (std::string_view reason = ResolveSigner(path, audit_client, key, &detail); !reason.empty()) {
+    ResolveFailed(id, op, reason, key, detail, /*audited=*/false, payload, audit_client, out);
     return true;
   }
+  const signer::Signer* signer = key.signer;
 
   if (op == "public_key") {
     std::string raw;
@@ -677,6 +702,7 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
                            {"public_key_pem", signer->public_key_pem()},
                            {"spki_der", Base64Encode(signer->public_key_der())},
                            {"public_key_raw", raw}};
+    if (path.has_value()) body["path"] = path->ToString();
     V2Reply reply(out);
     out += body.dump();
     return true;
@@ -721,27 +747,26 @@ bool RequestHandler::HandleV2(std::string_view payload, WorkerState& state, std:
 }
 
 void RequestHandler::EthV2(const nlohmann::json& id, const std::string& op,
-                           const nlohmann::json& request, std::string& out,
+                           const nlohmann::json& request,
+                           const std::optional<hd::DerivationPath>& path, std::string& out,
                            std::string_view payload, std::string_view audit_client) {
   // As sign: a signing op's every answer is audited; eth_address, as public_key, is not.
   const bool audited = IsEthSigningOp(op);
   absl::Status detail;
-  std::unique_ptr<signer::Signer> per_request;
-  const signer::Signer* signer = SignerForRequest(per_request, &detail);
-  if (signer == nullptr) {
-    LogRequestError("v2", op, kErrKeyNotLoaded, detail);
-    if (audited) Audit(payload, audit_client, op, audit::kVerdictFailed, kErrKeyNotLoaded);
-    AppendV2Error(id, kErrKeyNotLoaded, out);
+  RequestSigner key;
+  if (std::string_view reason = ResolveSigner(path, audit_client, key, &detail); !reason.empty()) {
+    ResolveFailed(id, op, reason, key, detail, audited, payload, audit_client, out);
     return;
   }
+  const signer::Signer* signer = key.signer;
   const signpolicy::WalletRules* wallet =
       options_.signing_policy != nullptr && options_.signing_policy->wallet.has_value()
           ? &*options_.signing_policy->wallet
           : nullptr;
   EthOpResult result = RunEthOp(op, request, *signer, wallet);
   if (!result.rule.empty()) {  // refused by a wallet rule: named in the log and the audit record
-    LogWarn("request_refused", {{"protocol", "v2"}, {"rule", result.rule},
-                                {"client", audit_client}, {"op", op}});
+    LogWarn("request_refused",
+            {{"protocol", "v2"}, {"rule", result.rule}, {"client", audit_client}, {"op", op}});
     Audit(payload, audit_client, op, audit::kVerdictRefused, result.rule);
     AppendV2Error(id, result.reason, out);
     return;
@@ -758,33 +783,133 @@ void RequestHandler::EthV2(const nlohmann::json& id, const std::string& op,
   }
   nlohmann::json body = {{"id", id}, {"ok", true}};
   body.update(result.body);
+  if (path.has_value()) body["path"] = path->ToString();
   V2Reply reply(out);
   out += body.dump();
   if (options_.log_requests) LogDebug("request", {{"protocol", "v2"}, {"op", op}});
 }
 
-const signer::Signer* RequestHandler::SignerForRequest(std::unique_ptr<signer::Signer>& per_request,
-                                                       absl::Status* detail) {
+absl::StatusOr<std::optional<hd::DerivationPath>> ParsePathMember(const nlohmann::json& request) {
+  auto it = request.find("path");
+  if (it == request.end()) return std::nullopt;
+  if (!it->is_string()) return absl::InvalidArgumentError("field \"path\" is not a string");
+  absl::StatusOr<hd::DerivationPath> path =
+      hd::DerivationPath::Parse(it->get_ref<const std::string&>());
+  if (!path.ok()) return path.status();
+  return std::optional<hd::DerivationPath>(*std::move(path));
+}
+
+std::string_view RequestHandler::ResolveSigner(const std::optional<hd::DerivationPath>& path,
+                                               std::string_view client, RequestSigner& out,
+                                               absl::Status* detail) {
+  KeyRef ref;
   if (keys_.mode() == LoadMode::kPerRequest) {
-    absl::StatusOr<std::unique_ptr<signer::Signer>> loaded = keys_.LoadForRequest();
+    absl::StatusOr<LoadedKey> loaded = keys_.LoadForRequest();
     if (!loaded.ok()) {
       *detail = loaded.status();
-      return nullptr;
+      return kErrKeyNotLoaded;
     }
-    per_request = *std::move(loaded);
-    return per_request.get();
+    out.per_request = *std::move(loaded);
+    ref = KeyRef{.signer = out.per_request.signer.get(), .hd = out.per_request.hd.get()};
+  } else {
+    absl::StatusOr<KeyRef> acquired = keys_.AcquireKey();
+    if (!acquired.ok()) {
+      *detail = acquired.status();
+      return kErrKeyNotLoaded;
+    }
+    ref = *acquired;
   }
-  absl::StatusOr<const signer::Signer*> acquired = keys_.AcquireSigner();
-  if (!acquired.ok()) {
-    *detail = acquired.status();
-    return nullptr;
+  if (ref.hd == nullptr) {
+    if (path.has_value()) {
+      *detail =
+          absl::InvalidArgumentError("the request names a path, but the key is not an HD seed");
+      return kErrPathNeedsHd;
+    }
+    out.signer = ref.signer;
+    return {};
   }
-  return *acquired;
+  if (!path.has_value()) {
+    *detail = absl::InvalidArgumentError(kHdNeedsPath);
+    return kErrPathRequired;
+  }
+  if (options_.signing_policy != nullptr) {
+    // Under a policy a path is the verified client's choice, within its "paths".
+    const signpolicy::AuthorizedClient* authorized =
+        client.empty() ? nullptr : options_.signing_policy->Find(client);
+    if (authorized == nullptr || !authorized->AllowsPath(*path)) {
+      out.rule = signpolicy::kRuleHdPath;
+      *detail = absl::PermissionDeniedError(
+          authorized == nullptr
+              ? std::string("an unauthenticated request names a path")
+              : absl::StrCat("path ", path->ToString(), " matches none of the client's paths"));
+      return kErrPathNotAllowed;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const signer::Signer>> derived = ref.hd->SignerFor(*path);
+  if (!derived.ok()) {
+    *detail = derived.status();
+    return derived.status().code() == absl::StatusCode::kInvalidArgument ? kErrBadRequest
+                                                                         : kErrInternal;
+  }
+  out.derived = *std::move(derived);
+  out.signer = out.derived.get();
+  return {};
+}
+
+void RequestHandler::ResolveFailed(const nlohmann::json& id, std::string_view op,
+                                   std::string_view reason, const RequestSigner& key,
+                                   const absl::Status& detail, bool audited,
+                                   std::string_view payload, std::string_view audit_client,
+                                   std::string& out) {
+  if (!key.rule.empty()) {  // refused by the policy's paths: named in the log and the audit
+    LogWarn("request_refused", {{"protocol", "v2"},
+                                {"rule", key.rule},
+                                {"client", audit_client},
+                                {"op", op},
+                                {"error", std::string(detail.message())}});
+    Audit(payload, audit_client, op, audit::kVerdictRefused, key.rule);
+  } else {
+    LogRequestError("v2", op, reason, detail);
+    if (audited) Audit(payload, audit_client, op, audit::kVerdictFailed, reason);
+  }
+  AppendV2Error(id, reason, out);
+}
+
+void RequestHandler::SignPathV2(const nlohmann::json& id, ByteView message,
+                                const signer::SignOptions& options, const hd::DerivationPath& path,
+                                std::string& out, std::string_view payload,
+                                std::string_view audit_client) {
+  absl::Status detail;
+  RequestSigner key;
+  if (std::string_view reason = ResolveSigner(path, audit_client, key, &detail); !reason.empty()) {
+    ResolveFailed(id, "sign", reason, key, detail, /*audited=*/true, payload, audit_client, out);
+    return;
+  }
+  absl::StatusOr<Bytes> signature = key.signer->Sign(message, options);
+  if (!signature.ok()) {
+    const std::string_view reason = SignFailureReason(signature.status());
+    LogRequestError("v2", "sign", reason, signature.status());
+    Audit(payload, audit_client, "sign", audit::kVerdictFailed, reason);
+    AppendV2Error(id, reason, out);
+    return;
+  }
+  if (!Audit(payload, audit_client, "sign", audit::kVerdictSigned, "")) {
+    AppendV2Error(id, kErrAuditUnavailable, out);  // the signature is withheld
+    return;
+  }
+  std::string hex;
+  AppendHex(*signature, hex);
+  V2Reply reply(out);
+  absl::StrAppend(&out, "{\"id\":", id.dump(), ",\"ok\":true,\"signature\":\"", hex, "\"}");
+  if (options_.log_requests) {
+    LogDebug("request", {{"protocol", "v2"}, {"op", "sign"}, {"path", path.ToString()}});
+  }
 }
 
 void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json& request,
                                   ByteView message, const signer::SignOptions& options,
-                                  ByteView nonce, std::string& out, std::string_view payload,
+                                  ByteView nonce, const std::optional<hd::DerivationPath>& path,
+                                  std::string& out, std::string_view payload,
                                   std::string_view audit_client) {
   // Nothing is signed unless the document can be made: NSM first, then the limiter.
   if (nsm_ == nullptr) {
@@ -804,13 +929,13 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
     return;
   }
   absl::Status detail;
-  std::unique_ptr<signer::Signer> per_request;
-  const signer::Signer* signer = SignerForRequest(per_request, &detail);
-  if (signer == nullptr) {
-    LogRequestError("v2", "sign", kErrKeyNotLoaded, detail);
-    AppendV2Error(id, kErrKeyNotLoaded, out);
+  RequestSigner key;
+  if (std::string_view reason = ResolveSigner(path, audit_client, key, &detail); !reason.empty()) {
+    // Audited when the policy refused (a key that is not loaded is not audited here, as before).
+    ResolveFailed(id, "sign", reason, key, detail, /*audited=*/false, payload, audit_client, out);
     return;
   }
+  const signer::Signer* signer = key.signer;
   absl::StatusOr<Bytes> signature = signer->Sign(message, options);
   if (!signature.ok()) {
     const std::string_view reason = SignFailureReason(signature.status());

@@ -36,6 +36,14 @@
 //   health also reports max_workers_one_connection (SigningStats below).
 //   ID is any JSON string (at most 256 bytes), number or null, echoed verbatim; absent -> null.
 //
+// HD keys (docs/WALLET.md "HD keys"): sign (plain and attested), public_key, attest and the eth
+// ops take an optional "path", a derivation path such as "m/44'/60'/0'/0/0" (hd::DerivationPath,
+// strict). With an HD seed secret the path is required ("path required" without one) and the
+// request is served by the child key at that path (public_key also echoes "path"); with a single
+// key a path is "path needs an hd key". Under a signing policy the verified client's "paths"
+// must match it (an unauthenticated request may name no path): otherwise "path not allowed", the
+// rule (hd_path) in the log and the audit record. An attested reply binds the child's SPKI.
+//
 // Errors: the peer gets one short generic reason ("bad request", "unknown op", "key not loaded",
 // "internal error", ...); the specific cause goes to the local log (JSON lines, never message
 // bytes, keys, documents or nonces).
@@ -67,6 +75,7 @@
 #include "src/common/clock.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/rate_limiter.h"
+#include "src/hd/derivation_path.h"
 #include "src/net/frame_decoder.h"
 #include "src/nsm/nsm_device.h"
 #include "src/signer/signer.h"
@@ -94,6 +103,10 @@ inline constexpr std::string_view kErrUnknownKey = "unknown key";
 // --audit-required: the request's audit record could not be kept (the enclave's audit buffer is
 // full: the relay is slow or down), so its signature is withheld. Retry later.
 inline constexpr std::string_view kErrAuditUnavailable = "audit unavailable";
+// HD keys (see above).
+inline constexpr std::string_view kErrPathRequired = "path required";
+inline constexpr std::string_view kErrPathNeedsHd = "path needs an hd key";
+inline constexpr std::string_view kErrPathNotAllowed = "path not allowed";
 
 // Per-thread state: the signing context for the current key, reused across requests.
 struct WorkerState {
@@ -165,6 +178,10 @@ struct SimpleSign {
 };
 std::optional<SimpleSign> ParseSimpleSign(std::string_view payload);
 
+// A request's "path" member: nullopt when absent; a derivation path when it is a string that
+// hd::DerivationPath::Parse accepts. Errors: InvalidArgument (not a string, or not a path).
+absl::StatusOr<std::optional<hd::DerivationPath>> ParsePathMember(const nlohmann::json& request);
+
 class RequestHandler final {
  public:
   // `keys` must outlive the handler; `nsm` may be null (then attest answers
@@ -220,17 +237,35 @@ class RequestHandler final {
                                std::string& out);
   // Counts and answers ("busy") an attested sign over the limiter's rate.
   void AnswerRateLimited(const nlohmann::json& id, std::string& out);
-  // The key for a request: the loaded signer, or one loaded for this request alone (kept in
-  // `per_request`); null with `detail` set when there is none.
-  const signer::Signer* SignerForRequest(std::unique_ptr<signer::Signer>& per_request,
-                                         absl::Status* detail);
+  // The key a request uses, held for the request's duration.
+  struct RequestSigner {
+    const signer::Signer* signer = nullptr;
+    LoadedKey per_request;                          // kPerRequest: loaded for this request alone
+    std::shared_ptr<const signer::Signer> derived;  // an HD child
+    std::string_view rule;                          // set when the signing policy refused
+  };
+  // The key for a request with `path` (if any) of the verified `client` ("" if none): the loaded
+  // signer, an HD child, or one loaded for this request alone. Returns "" and sets out.signer, or
+  // the generic reason with `detail` (and out.rule for a policy refusal) set.
+  std::string_view ResolveSigner(const std::optional<hd::DerivationPath>& path,
+                                 std::string_view client, RequestSigner& out, absl::Status* detail);
+  // Logs and audits a refused or failed ResolveSigner (audited: every answer of a signing op).
+  void ResolveFailed(const nlohmann::json& id, std::string_view op, std::string_view reason,
+                     const RequestSigner& key, const absl::Status& detail, bool audited,
+                     std::string_view payload, std::string_view audit_client, std::string& out);
+  // The v2 sign op with a derivation path (HD keys), not attested.
+  void SignPathV2(const nlohmann::json& id, ByteView message, const signer::SignOptions& options,
+                  const hd::DerivationPath& path, std::string& out, std::string_view payload,
+                  std::string_view audit_client);
   // The Ethereum ops (eth_ops.h) once the request is parsed, verified and its key checked.
   void EthV2(const nlohmann::json& id, const std::string& op, const nlohmann::json& request,
-             std::string& out, std::string_view payload, std::string_view audit_client);
+             const std::optional<hd::DerivationPath>& path, std::string& out,
+             std::string_view payload, std::string_view audit_client);
   // The attested sign (src/attest/reply_binding.h) with the client's `nonce`.
   // `payload` and `client` ("" if none) are for the audit record.
   void SignAttested(const nlohmann::json& id, const nlohmann::json& request, ByteView message,
-                    const signer::SignOptions& options, ByteView nonce, std::string& out,
+                    const signer::SignOptions& options, ByteView nonce,
+                    const std::optional<hd::DerivationPath>& path, std::string& out,
                     std::string_view payload, std::string_view audit_client);
   // The v2 sign op once the request is parsed; `id_json` is the id to echo, serialised.
   // `payload` and `client` ("" if none) are for the audit record.

@@ -3,10 +3,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "openssl/rand.h"
 #include "src/awsclient/aws_call_error.h"
 #include "src/common/encoding.h"
+#include "src/common/status_macros.h"
 #include "src/common/strings.h"
+#include "src/enclave/hd_keyring.h"
 #include "src/eth/address.h"
+#include "src/hd/bip39.h"
+#include "src/hd/seed_secret.h"
 #include "src/signpolicy/signing_policy.h"
 
 namespace lockout::ops {
@@ -39,40 +44,37 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
   return CreateSigningKeyFrom(kms, secrets, options, *std::move(signer), /*imported=*/false);
 }
 
-absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
-                                                     awsclient::SecretsClient& secrets,
-                                                     const CreateKeyOptions& options,
-                                                     std::unique_ptr<signer::Signer> signer,
-                                                     bool imported) {
-  if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
-  if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
-  if (signer == nullptr) return absl::InvalidArgumentError("no key");
-  CreateKeyResult result;
-  result.key_type = signer->key_type();
+namespace {
+
+// The public half of `signer` (the key, or an HD seed's master m) into `result`.
+absl::Status FillPublic(const signer::Signer& signer, CreateKeyResult& result) {
+  result.key_type = signer.key_type();
   result.imported = imported;
-  result.public_key_pem = signer->public_key_pem();
-  result.public_key_der = signer->public_key_der();
-  result.public_key_raw = signer->public_key_raw();
+  result.public_key_pem = signer.public_key_pem();
+  result.public_key_der = signer.public_key_der();
+  result.public_key_raw = signer.public_key_raw();
   if (result.key_type == signer::KeyType::kSecp256k1) {
     absl::StatusOr<std::string> address = AddressOfSecp256k1Key(result.public_key_raw);
     if (!address.ok()) return Step("deriving the address", address.status());
     result.ethereum_address = *address;
   }
-  absl::StatusOr<signpolicy::KeyPin> pin = signpolicy::PinOfKey(
-      *signer, result.key_type == signer::KeyType::kSecp256k1
-                   ? signpolicy::KeyPinKind::kEthAddress
-                   : signpolicy::KeyPinKind::kPublicKeySha256);
+  absl::StatusOr<signpolicy::KeyPin> pin =
+      signpolicy::PinOfKey(signer, result.key_type == signer::KeyType::kSecp256k1
+                                       ? signpolicy::KeyPinKind::kEthAddress
+                                       : signpolicy::KeyPinKind::kPublicKeySha256);
   if (!pin.ok()) return Step("computing the policy pin", pin.status());
   result.policy_pin = signpolicy::KeyPinJson(*pin);
+  return absl::OkStatus();
+}
 
+// Steps 3-4 for `plaintext` (a PKCS#8 key or an HD seed secret): KMS Encrypt, store.
+absl::Status EncryptAndStore(awsclient::KmsClient& kms, awsclient::SecretsClient& secrets,
+                             const CreateKeyOptions& options, const SecretBytes& plaintext,
+                             std::string_view form, CreateKeyResult& result) {
   awsclient::EncryptResult encrypted;
   {
-    // The plaintext lives only in this scope, in SecretBytes (wiped on destruction).
-    absl::StatusOr<SecretBytes> pkcs8 = signer->ExportPkcs8();
-    signer.reset();
-    if (!pkcs8.ok()) return Step("exporting PKCS#8", pkcs8.status());
     absl::StatusOr<awsclient::EncryptResult> r =
-        kms.Encrypt(options.kms_key_id, *pkcs8, SecretEncryptionContext(options.secret_name));
+        kms.Encrypt(options.kms_key_id, plaintext, SecretEncryptionContext(options.secret_name));
     if (!r.ok()) return Step("KMS Encrypt", r.status());
     encrypted = *std::move(r);
   }
@@ -82,10 +84,10 @@ absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
   // The ciphertext is not secret, but the secrets client takes SecretBytes for every value.
   const SecretBytes value = SecretBytes::CopyFrom(ByteView(encrypted.ciphertext_blob));
   awsclient::CreateSecretOptions create;
-  create.description = "lockout signing key (" +
-                       std::string(signer::KeyTypeName(result.key_type)) +
-                       (imported ? ", imported" : "") + "), PKCS#8 encrypted under " +
-                       result.kms_key_arn;
+  create.description =
+      absl::StrCat("lockout signing key (", Absl(signer::KeyTypeName(result.key_type)),
+                   result.hd ? ", HD seed" : "", result.imported ? ", imported" : "", "), ",
+                   Absl(form), " encrypted under ", result.kms_key_arn);
   absl::StatusOr<awsclient::SecretVersionRef> stored =
       secrets.CreateSecret(options.secret_name, value, awsclient::SecretKind::kBinary, create);
   if (!stored.ok() && options.overwrite &&
@@ -102,7 +104,66 @@ absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
   }
   result.secret_arn = stored->arn;
   result.secret_version_id = stored->version_id;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
+                                                     awsclient::SecretsClient& secrets,
+                                                     const CreateKeyOptions& options,
+                                                     std::unique_ptr<signer::Signer> signer,
+                                                     bool imported) {
+  if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
+  if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
+  if (signer == nullptr) return absl::InvalidArgumentError("no key");
+  CreateKeyResult result;
+  result.imported = imported;
+  RETURN_IF_ERROR(FillPublic(*signer, result));
+  // The plaintext lives only in this scope, in SecretBytes (wiped on destruction).
+  absl::StatusOr<SecretBytes> pkcs8 = signer->ExportPkcs8();
+  signer.reset();
+  if (!pkcs8.ok()) return Step("exporting PKCS#8", pkcs8.status());
+  RETURN_IF_ERROR(EncryptAndStore(kms, secrets, options, *pkcs8, "PKCS#8", result));
   return result;
+}
+
+absl::StatusOr<CreateKeyResult> CreateHdKeyFrom(awsclient::KmsClient& kms,
+                                                awsclient::SecretsClient& secrets,
+                                                const CreateKeyOptions& options, hd::Curve curve,
+                                                const SecretBytes& seed, bool imported) {
+  if (options.kms_key_id.empty()) return absl::InvalidArgumentError("--kms-key is required");
+  if (options.secret_name.empty()) return absl::InvalidArgumentError("--secret is required");
+  CreateKeyResult result;
+  result.imported = imported;
+  result.hd = true;
+  {
+    absl::StatusOr<std::unique_ptr<signer::Signer>> master =
+        enclave::DeriveSigner(curve, seed, hd::DerivationPath());
+    if (!master.ok()) return Step("deriving the master key", master.status());
+    RETURN_IF_ERROR(FillPublic(**master, result));
+  }
+  if (curve == hd::Curve::kSecp256k1) {
+    absl::StatusOr<hd::ExtendedPrivateKey> m = hd::ExtendedPrivateKey::FromSeed(curve, seed);
+    if (!m.ok()) return Step("deriving the master key", m.status());
+    absl::StatusOr<std::string> xpub = m->Public().ToXpub();
+    if (!xpub.ok()) return Step("serializing the xpub", xpub.status());
+    result.xpub = *xpub;
+  }
+  absl::StatusOr<SecretBytes> plaintext = hd::EncodeSeedSecret(curve, seed);
+  if (!plaintext.ok()) return plaintext.status();
+  RETURN_IF_ERROR(EncryptAndStore(kms, secrets, options, *plaintext, "lockout-hd-seed v1", result));
+  return result;
+}
+
+absl::StatusOr<CreateKeyResult> CreateHdKey(awsclient::KmsClient& kms,
+                                            awsclient::SecretsClient& secrets,
+                                            const CreateKeyOptions& options, hd::Curve curve) {
+  SecretBytes seed(hd::kBip39SeedSize);
+  if (RAND_bytes(seed.RevealMutable().data(), static_cast<int>(seed.size())) != 1) {
+    return absl::InternalError("generating the seed: RAND_bytes failed");
+  }
+  return CreateHdKeyFrom(kms, secrets, options, curve, seed, /*imported=*/false);
 }
 
 nlohmann::ordered_json CreateKeyResult::ToJson() const {
@@ -112,6 +173,10 @@ nlohmann::ordered_json CreateKeyResult::ToJson() const {
   out["public_key_raw"] = HexEncode(public_key_raw);
   if (ethereum_address) out["address"] = *ethereum_address;
   if (!policy_pin.empty()) out["policy_pin"] = nlohmann::ordered_json::parse(policy_pin);
+  if (hd) {
+    out["hd"] = true;  // the public key, address and pin above are the master key m's
+    if (xpub) out["xpub"] = *xpub;
+  }
   out["imported"] = imported;
   out["kms_key_arn"] = kms_key_arn;
   out["secret_arn"] = secret_arn;

@@ -25,6 +25,7 @@
 #include "nlohmann/json.hpp"
 #include "src/awsclient/kms_client.h"
 #include "src/awsclient/secrets_client.h"
+#include "src/hd/extended_key.h"
 #include "src/signer/signer.h"
 
 namespace lockout::ops {
@@ -51,6 +52,10 @@ struct CreateKeyResult {
   // public_key_sha256), canonical JSON: {"eth_address":"0x..."}.
   std::string policy_pin;
   bool imported = false;
+  // An HD seed secret (CreateHdKey): the public key, address and pin above are the master m's;
+  // xpub is m's extended public key (secp256k1 only).
+  bool hd = false;
+  std::optional<std::string> xpub;
   std::string kms_key_arn;
   std::string secret_arn;
   std::string secret_version_id;
@@ -69,6 +74,19 @@ absl::StatusOr<CreateKeyResult> CreateSigningKeyFrom(awsclient::KmsClient& kms,
                                                      const CreateKeyOptions& options,
                                                      std::unique_ptr<signer::Signer> key,
                                                      bool imported);
+
+// An HD seed secret (hd/seed_secret.h, docs/WALLET.md "HD keys"): CreateHdKey generates a
+// 64-byte seed (RAND_bytes; never shown: like a generated key it exists only as ciphertext);
+// CreateHdKeyFrom stores `seed` (an imported BIP-39 seed or raw seed; the caller wipes it).
+// The result describes the master key m. Errors: as CreateSigningKey; InvalidArgument for a seed
+// outside 16..64 bytes.
+absl::StatusOr<CreateKeyResult> CreateHdKey(awsclient::KmsClient& kms,
+                                            awsclient::SecretsClient& secrets,
+                                            const CreateKeyOptions& options, hd::Curve curve);
+absl::StatusOr<CreateKeyResult> CreateHdKeyFrom(awsclient::KmsClient& kms,
+                                                awsclient::SecretsClient& secrets,
+                                                const CreateKeyOptions& options, hd::Curve curve,
+                                                const SecretBytes& seed, bool imported);
 
 // The checksummed address of a secp256k1 public key given as 04||X||Y.
 absl::StatusOr<std::string> AddressOfSecp256k1Key(ByteView uncompressed_point);

@@ -106,6 +106,10 @@ void EnclaveV2Client::Authenticate(std::shared_ptr<const auth::ClientKey> key, c
 absl::StatusOr<Json> EnclaveV2Client::Call(Json request) {
   const int64_t id = next_id_++;
   request["id"] = id;
+  if (!path_.empty() && request.value("op", "") != "health" && !request.contains("path") &&
+      !request.contains("auth")) {
+    request["path"] = path_;  // before the request is signed: the signature covers it
+  }
   if (client_key_ != nullptr) {
     absl::Status signed_request = auth::SignRequest(*client_key_, clock_->Now(), request);
     if (!signed_request.ok()) return signed_request;

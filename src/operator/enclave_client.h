@@ -72,6 +72,9 @@ class EnclaveV2Client final {
   // From now on every request carries "auth", signed with `key` at `clock`'s time (for an
   // enclave with a signing policy). `clock` must outlive the client.
   void Authenticate(std::shared_ptr<const auth::ClientKey> key, const Clock& clock = Clock::Real());
+  // From now on every request that uses the key (all but health) carries "path": `path`, a
+  // derivation path of the enclave's HD seed (docs/WALLET.md "HD keys"). Empty: none.
+  void UsePath(std::string path) { path_ = std::move(path); }
 
   // Sends `request` (an object; "id" is set here, and "auth" when authenticating) and returns the
   // reply object with "ok": true.
@@ -104,6 +107,7 @@ class EnclaveV2Client final {
   absl::Duration timeout_;
   int64_t next_id_ = 1;
   std::shared_ptr<const auth::ClientKey> client_key_;
+  std::string path_;
   const Clock* clock_ = &Clock::Real();
 };
 

@@ -32,14 +32,21 @@ using json = nlohmann::json;
 // error rather than ignored (an ignored field an operator believed in is a silent hole), and the
 // canonical encoding below writes back exactly the fields read.
 
-constexpr std::string_view kTopFields[] = {
-    "version",           "clients",    "replay_window_seconds",
-    "max_request_bytes", "max_nonces", "allow_unauthenticated_v1", "key", "wallet"};
-constexpr std::string_view kWalletFields[] = {"chain_ids",      "recipients",
-                                              "max_value_wei",  "methods",
-                                              "eip712_domains", "allow_personal_sign"};
+constexpr std::string_view kTopFields[] = {"version",
+                                           "clients",
+                                           "replay_window_seconds",
+                                           "max_request_bytes",
+                                           "max_nonces",
+                                           "allow_unauthenticated_v1",
+                                           "key",
+                                           "wallet"};
+constexpr std::string_view kWalletFields[] = {"chain_ids", "recipients",     "max_value_wei",
+                                              "methods",   "eip712_domains", "allow_personal_sign"};
 constexpr std::string_view kDomainFields[] = {"name", "version", "chainId", "verifyingContract"};
 constexpr std::string_view kClientFields[] = {"name", "algorithm", "public_key", "ops", "keys"};
+// kClientFields are required; "paths" is optional.
+constexpr std::string_view kClientKnownFields[] = {"name", "algorithm", "public_key",
+                                                   "ops",  "keys",      "paths"};
 constexpr std::string_view kKeyPinFields[] = {"public_key_sha256", "eth_address"};
 constexpr size_t kSha256Bytes = 32;
 
@@ -195,7 +202,7 @@ absl::StatusOr<std::string> PublicKey(const json& v, ClientKeyAlgorithm algorith
 absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
   const std::string where = absl::StrCat("clients[", index, "]");
   if (!v.is_object()) return WrongType(where, "an object", v);
-  RETURN_IF_ERROR(OnlyKnownMembers(v, kClientFields, where));
+  RETURN_IF_ERROR(OnlyKnownMembers(v, kClientKnownFields, where));
   for (std::string_view required : kClientFields) {
     if (!v.contains(std::string(required))) {
       return Bad(absl::StrCat(where, ".", Absl(required)), "is required");
@@ -218,15 +225,16 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
   }
   ASSIGN_OR_RETURN(client.public_key, PublicKey(v["public_key"], client.algorithm,
                                                 absl::StrCat(where, ".public_key")));
-  ASSIGN_OR_RETURN(client.ops,
-                   SortedUniqueStrings(
-                       v["ops"], absl::StrCat(where, ".ops"), kKnownOps.size(),
-                       [](const std::string& op, const std::string& at) -> absl::Status {
-                         if (std::find(kKnownOps.begin(), kKnownOps.end(), op) == kKnownOps.end()) {
-                           return Bad(at, "unknown op (known: attest, generate_key, health, public_key, sign)");
-                         }
-                         return absl::OkStatus();
-                       }));
+  ASSIGN_OR_RETURN(
+      client.ops,
+      SortedUniqueStrings(
+          v["ops"], absl::StrCat(where, ".ops"), kKnownOps.size(),
+          [](const std::string& op, const std::string& at) -> absl::Status {
+            if (std::find(kKnownOps.begin(), kKnownOps.end(), op) == kKnownOps.end()) {
+              return Bad(at, "unknown op (known: attest, generate_key, health, public_key, sign)");
+            }
+            return absl::OkStatus();
+          }));
   ASSIGN_OR_RETURN(
       client.keys,
       SortedUniqueStrings(v["keys"], absl::StrCat(where, ".keys"), kMaxKeysPerClient,
@@ -243,6 +251,36 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
   if (client.keys.size() > 1 &&
       std::find(client.keys.begin(), client.keys.end(), kAnyKey) != client.keys.end()) {
     return Bad(absl::StrCat(where, ".keys"), "\"*\" must be the only entry");
+  }
+  if (auto it = v.find("paths"); it != v.end()) {
+    const std::string field = absl::StrCat(where, ".paths");
+    if (!it->is_array()) return WrongType(field, "an array of strings", *it);
+    if (it->empty()) return Bad(field, "must not be empty (omit it to allow every path)");
+    if (it->size() > kMaxPathsPerClient) {
+      return Bad(field,
+                 absl::StrCat(it->size(), " entries exceeds the limit of ", kMaxPathsPerClient));
+    }
+    std::vector<std::pair<std::string, hd::PathPattern>> parsed;
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string at = absl::StrCat(field, "[", i, "]");
+      ASSIGN_OR_RETURN(std::string text, String((*it)[i], at));
+      if (text.size() > kMaxPathPatternChars) {
+        return Bad(at, absl::StrCat("longer than ", kMaxPathPatternChars, " characters"));
+      }
+      absl::StatusOr<hd::PathPattern> pattern = hd::PathPattern::Parse(text);
+      if (!pattern.ok()) return Bad(at, pattern.status().message());
+      parsed.emplace_back(pattern->ToString(), *std::move(pattern));
+    }
+    std::sort(parsed.begin(), parsed.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 1; i < parsed.size(); ++i) {
+      if (parsed[i].first == parsed[i - 1].first) return Bad(field, "lists a path twice");
+    }
+    client.paths.emplace();
+    for (auto& [text, pattern] : parsed) {
+      client.paths->push_back(std::move(text));
+      client.path_patterns.push_back(std::move(pattern));
+    }
   }
   return client;
 }
@@ -364,13 +402,13 @@ absl::StatusOr<Eip712DomainRule> ParseDomainRule(const json& v, const std::strin
     ASSIGN_OR_RETURN(rule.version, DomainText(v["version"], absl::StrCat(where, ".version")));
   }
   if (v.contains("chainId")) {
-    ASSIGN_OR_RETURN(rule.chain_id, BoundedInteger(v["chainId"], absl::StrCat(where, ".chainId"),
-                                                   1, UINT64_MAX));
+    ASSIGN_OR_RETURN(rule.chain_id,
+                     BoundedInteger(v["chainId"], absl::StrCat(where, ".chainId"), 1, UINT64_MAX));
   }
   if (v.contains("verifyingContract")) {
-    ASSIGN_OR_RETURN(rule.verifying_contract,
-                     WalletAddress(v["verifyingContract"],
-                                   absl::StrCat(where, ".verifyingContract")));
+    ASSIGN_OR_RETURN(
+        rule.verifying_contract,
+        WalletAddress(v["verifyingContract"], absl::StrCat(where, ".verifyingContract")));
   }
   return rule;
 }
@@ -382,25 +420,25 @@ absl::StatusOr<WalletRules> ParseWallet(const json& v) {
   RETURN_IF_ERROR(OnlyKnownMembers(v, kWalletFields, "wallet"));
   WalletRules wallet;
   if (v.contains("chain_ids")) {
-    ASSIGN_OR_RETURN(wallet.chain_ids,
-                     SortedUniqueList<uint64_t>(
-                         v["chain_ids"], "wallet.chain_ids", kMaxWalletChainIds,
-                         [](const json& e, const std::string& at) {
-                           return BoundedInteger(e, at, 1, UINT64_MAX);
-                         }));
+    ASSIGN_OR_RETURN(wallet.chain_ids, SortedUniqueList<uint64_t>(
+                                           v["chain_ids"], "wallet.chain_ids", kMaxWalletChainIds,
+                                           [](const json& e, const std::string& at) {
+                                             return BoundedInteger(e, at, 1, UINT64_MAX);
+                                           }));
   }
   if (v.contains("recipients")) {
-    ASSIGN_OR_RETURN(wallet.recipients,
-                     SortedUniqueList<AddressBytes>(
-                         v["recipients"], "wallet.recipients", kMaxWalletRecipients,
-                         [](const json& e, const std::string& at) { return WalletAddress(e, at); }));
+    ASSIGN_OR_RETURN(
+        wallet.recipients,
+        SortedUniqueList<AddressBytes>(
+            v["recipients"], "wallet.recipients", kMaxWalletRecipients,
+            [](const json& e, const std::string& at) { return WalletAddress(e, at); }));
   }
   if (v.contains("max_value_wei")) {
     constexpr std::string_view kField = "wallet.max_value_wei";
     ASSIGN_OR_RETURN(std::string text, String(v["max_value_wei"], kField));
     // Decimal only (no "0x", no sign, no leading zero): ParseQuantity then checks the range.
-    if (text.empty() || !std::all_of(text.begin(), text.end(),
-                                     [](char c) { return c >= '0' && c <= '9'; })) {
+    if (text.empty() ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       return Bad(kField, "must be a string of decimal digits");
     }
     absl::StatusOr<eth::Uint256> value = eth::ParseQuantity(json(text), kField);
@@ -435,8 +473,8 @@ absl::StatusOr<WalletRules> ParseWallet(const json& v) {
     if (!domains.is_array()) return WrongType(kField, "an array", domains);
     if (domains.empty()) return Bad(kField, "must not be empty");
     if (domains.size() > kMaxWalletDomains) {
-      return Bad(kField, absl::StrCat(domains.size(), " entries exceeds the limit of ",
-                                      kMaxWalletDomains));
+      return Bad(kField,
+                 absl::StrCat(domains.size(), " entries exceeds the limit of ", kMaxWalletDomains));
     }
     std::vector<std::pair<std::string, Eip712DomainRule>> keyed;
     for (size_t i = 0; i < domains.size(); ++i) {
@@ -515,14 +553,13 @@ std::string WalletRulesJson(const WalletRules& wallet) {
     }
     out += "],";
   }
-  absl::StrAppend(&out, "\"allow_personal_sign\":",
-                  wallet.allow_personal_sign ? "true" : "false", "}");
+  absl::StrAppend(&out, "\"allow_personal_sign\":", wallet.allow_personal_sign ? "true" : "false",
+                  "}");
   return out;
 }
 
 std::string KeyPinJson(const KeyPin& pin) {
-  return absl::StrCat("{\"", Absl(KeyPinFieldName(pin.kind)), "\":\"", KeyPinValueText(pin),
-                      "\"}");
+  return absl::StrCat("{\"", Absl(KeyPinFieldName(pin.kind)), "\":\"", KeyPinValueText(pin), "\"}");
 }
 
 std::string DescribeKeyPin(const KeyPin& pin) {
@@ -543,9 +580,8 @@ absl::StatusOr<KeyPin> PinOfKey(const signer::Signer& key, KeyPinKind kind) {
     return pin;
   }
   if (key.key_type() != signer::KeyType::kSecp256k1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("an eth_address pin needs a secp256k1 key, not ",
-                     Absl(signer::KeyTypeName(key.key_type()))));
+    return absl::InvalidArgumentError(absl::StrCat("an eth_address pin needs a secp256k1 key, not ",
+                                                   Absl(signer::KeyTypeName(key.key_type()))));
   }
   ASSIGN_OR_RETURN(eth::Address address, eth::EthereumAddress(key.public_key_raw()));
   pin.value.assign(address.begin(), address.end());
@@ -557,16 +593,16 @@ absl::Status CheckKeyPin(const KeyPin& pin, const signer::Signer& key) {
   // the SPKI fingerprint (which also names the key in the message when the types differ).
   const bool by_address =
       pin.kind == KeyPinKind::kEthAddress && key.key_type() == signer::KeyType::kSecp256k1;
-  ASSIGN_OR_RETURN(KeyPin actual,
-                   PinOfKey(key, by_address ? KeyPinKind::kEthAddress
-                                            : KeyPinKind::kPublicKeySha256));
+  ASSIGN_OR_RETURN(KeyPin actual, PinOfKey(key, by_address ? KeyPinKind::kEthAddress
+                                                           : KeyPinKind::kPublicKeySha256));
   if (actual == pin) return absl::OkStatus();
   std::string what = DescribeKeyPin(actual);
   if (pin.kind == KeyPinKind::kEthAddress && !by_address) {
     what = absl::StrCat("a ", Absl(signer::KeyTypeName(key.key_type())), " key with ", what);
   }
-  return absl::FailedPreconditionError(absl::StrCat("key does not match the policy's pin: the policy pins ",
-                                                    DescribeKeyPin(pin), ", the key has ", what));
+  return absl::FailedPreconditionError(
+      absl::StrCat("key does not match the policy's pin: the policy pins ", DescribeKeyPin(pin),
+                   ", the key has ", what));
 }
 
 bool IsValidClientName(std::string_view name) {
@@ -580,6 +616,12 @@ std::string_view AlgorithmName(ClientKeyAlgorithm algorithm) {
 
 bool AuthorizedClient::AllowsOp(std::string_view op) const {
   return std::binary_search(ops.begin(), ops.end(), op);
+}
+
+bool AuthorizedClient::AllowsPath(const hd::DerivationPath& path) const {
+  if (!paths.has_value()) return true;
+  return std::any_of(path_patterns.begin(), path_patterns.end(),
+                     [&path](const hd::PathPattern& p) { return p.Matches(path); });
 }
 
 bool AuthorizedClient::AllowsKey(std::string_view key) const {
@@ -691,7 +733,10 @@ std::string CanonicalEncoding(const SigningPolicy& policy) {
     absl::StrAppend(&out, i == 0 ? "" : ",", "{\"name\":\"", c.name, "\",\"algorithm\":\"",
                     Absl(AlgorithmName(c.algorithm)), "\",\"public_key\":\"",
                     HexEncode(AsBytes(c.public_key)), "\",\"ops\":", string_list(c.ops),
-                    ",\"keys\":", string_list(c.keys), "}");
+                    ",\"keys\":", string_list(c.keys));
+    // "paths" only when set, so a policy without them keeps its encoding (and PCR16).
+    if (c.paths.has_value()) absl::StrAppend(&out, ",\"paths\":", string_list(*c.paths));
+    out += "}";
   }
   absl::StrAppend(
       &out, "],\"replay_window_seconds\":", absl::ToInt64Seconds(policy.replay_window),

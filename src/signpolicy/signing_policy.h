@@ -24,6 +24,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/common/bytes.h"
+#include "src/hd/derivation_path.h"
+#include "src/hd/path_pattern.h"
 
 namespace lockout::signer {
 class Signer;
@@ -48,6 +50,8 @@ inline constexpr std::string_view kAnyKey = "*";
 inline constexpr size_t kMaxPolicyBytes = 256 * 1024;
 inline constexpr size_t kMaxClients = 256;
 inline constexpr size_t kMaxKeysPerClient = 64;
+inline constexpr size_t kMaxPathsPerClient = 64;
+inline constexpr size_t kMaxPathPatternChars = 256;
 inline constexpr size_t kMaxClientNameChars = 64;
 inline constexpr size_t kMaxKeyNameChars = 512;
 inline constexpr int64_t kMaxReplayWindowSeconds = 3600;
@@ -66,11 +70,18 @@ struct AuthorizedClient {
   std::string public_key;
   std::vector<std::string> ops;   // allowed v2 ops (kKnownOps); sorted, unique, non-empty
   std::vector<std::string> keys;  // allowed key (secret) names, or the single entry "*"; sorted
+  // The HD derivation paths the client may use ("paths", optional; hd/path_pattern.h patterns
+  // such as "m/44'/60'/0'/0/*"), canonical text sorted and unique, 1..kMaxPathsPerClient of
+  // them; nullopt: any path. `path_patterns` holds them parsed, in the same order.
+  std::optional<std::vector<std::string>> paths = std::nullopt;
+  std::vector<hd::PathPattern> path_patterns = {};
 
   // True if `op` is in ops.
   bool AllowsOp(std::string_view op) const;
   // True if keys is {"*"} or holds `key`.
   bool AllowsKey(std::string_view key) const;
+  // True if paths is absent or one of its patterns matches `path`.
+  bool AllowsPath(const hd::DerivationPath& path) const;
 };
 
 // The policy's optional pin of the enclave's signing key ("key" in the file): the enclave refuses a
@@ -89,8 +100,9 @@ struct KeyPin {
   bool operator==(const KeyPin&) const = default;
 };
 
-// The pin's canonical JSON object, e.g. {"eth_address":"0x52908400098527886e0f7030069857d2e4169ee7"}
-// (lower-case hex): what CanonicalEncoding writes and `lockout create-key` prints to paste.
+// The pin's canonical JSON object, e.g.
+// {"eth_address":"0x52908400098527886e0f7030069857d2e4169ee7"} (lower-case hex): what
+// CanonicalEncoding writes and `lockout create-key` prints to paste.
 std::string KeyPinJson(const KeyPin& pin);
 // "eth_address 0x5290...Ee7" (EIP-55) or "public_key_sha256 ab12...": for messages (public data).
 std::string DescribeKeyPin(const KeyPin& pin);
@@ -151,6 +163,9 @@ inline constexpr std::string_view kWalletRuleMaxValue = "wallet_max_value";
 inline constexpr std::string_view kWalletRuleMethod = "wallet_method";
 inline constexpr std::string_view kWalletRuleEip712Domain = "wallet_eip712_domain";
 inline constexpr std::string_view kWalletRulePersonalSign = "wallet_personal_sign";
+// A request's derivation path ("path") refused: the client's "paths" do not match it, or the
+// request is unauthenticated (only an authenticated client may name a path under a policy).
+inline constexpr std::string_view kRuleHdPath = "hd_path";
 
 // The wallet section's canonical JSON object (see CanonicalEncoding).
 std::string WalletRulesJson(const WalletRules& wallet);

@@ -148,9 +148,10 @@ TEST(SigningPolicyTest, EveryMeaningfulChangeChangesPcr16) {
       Policy(Client("gw"), R"(, "max_request_bytes": 65537)"),
       Policy(Client("gw"), R"(, "max_nonces": 5)"),
       Policy(Client("gw"), R"(, "allow_unauthenticated_v1": true)"),
-      Policy(Client("gw"), R"(, "key": {"eth_address": "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"})"),
-      Policy(Client("gw"), absl::StrCat(R"(, "key": {"public_key_sha256": ")",
-                                        std::string(64, '0'), "\"}")),
+      Policy(Client("gw"),
+             R"(, "key": {"eth_address": "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"})"),
+      Policy(Client("gw"),
+             absl::StrCat(R"(, "key": {"public_key_sha256": ")", std::string(64, '0'), "\"}")),
   };
   absl::StatusOr<SigningPolicy> p = ParseSigningPolicy(base);
   ASSERT_TRUE(p.ok()) << p.status();
@@ -299,11 +300,12 @@ std::vector<BadCase> BadCases() {
        Policy(ok, absl::StrCat(R"(, "key": {"eth_address": "0x)", std::string(40, 'a'),
                                R"(", "eth_address": "0x)", std::string(40, 'b'), "\"}")),
        "duplicate member name"},
-      {"PinShortSha", Policy(ok, absl::StrCat(R"(, "key": {"public_key_sha256": ")",
-                                              std::string(62, 'a'), "\"}")),
+      {"PinShortSha",
+       Policy(ok, absl::StrCat(R"(, "key": {"public_key_sha256": ")", std::string(62, 'a'), "\"}")),
        "key.public_key_sha256: a SHA-256 is 32 bytes (64 hex digits), not 31"},
-      {"PinShaNotHex", Policy(ok, absl::StrCat(R"(, "key": {"public_key_sha256": ")",
-                                               std::string(63, 'a'), "g\"}")),
+      {"PinShaNotHex",
+       Policy(ok,
+              absl::StrCat(R"(, "key": {"public_key_sha256": ")", std::string(63, 'a'), "g\"}")),
        "key.public_key_sha256: not hex"},
       {"PinShaNumber", Policy(ok, R"(, "key": {"public_key_sha256": 5})"),
        "key.public_key_sha256: must be a string, not a number"},
@@ -525,8 +527,8 @@ TEST(WalletRulesTest, APolicyWithoutWalletKeepsItsPcr16AndEachRuleChangesIt) {
       ParseSigningPolicy(Policy(Client("gw"), variants[0]));
   ASSERT_TRUE(explicit_true.ok() && implicit_true.ok());
   EXPECT_EQ(CanonicalEncoding(*explicit_true), CanonicalEncoding(*implicit_true));
-  EXPECT_NE(CanonicalEncoding(*implicit_true).find(
-                R"("wallet":{"chain_ids":[1],"allow_personal_sign":true}})"),
+  EXPECT_NE(CanonicalEncoding(*implicit_true)
+                .find(R"("wallet":{"chain_ids":[1],"allow_personal_sign":true}})"),
             std::string::npos);
 }
 
@@ -596,9 +598,8 @@ TEST(WalletRulesTest, MalformedSectionsAreRefusedNamingTheField) {
 TEST(WalletRulesTest, ListLimitsAreEnforced) {
   std::string ids;
   for (size_t i = 1; i <= kMaxWalletChainIds + 1; ++i) absl::StrAppend(&ids, i == 1 ? "" : ",", i);
-  absl::StatusOr<SigningPolicy> over =
-      ParseSigningPolicy(Policy(Client("gw"), absl::StrCat(R"(, "wallet": {"chain_ids": [)", ids,
-                                                           "]}")));
+  absl::StatusOr<SigningPolicy> over = ParseSigningPolicy(
+      Policy(Client("gw"), absl::StrCat(R"(, "wallet": {"chain_ids": [)", ids, "]}")));
   ASSERT_FALSE(over.ok());
   EXPECT_NE(over.status().message().find("exceeds the limit of 64"), absl::string_view::npos);
   ids = ids.substr(0, ids.rfind(','));
@@ -612,10 +613,71 @@ TEST(WalletRulesTest, ListLimitsAreEnforced) {
       R"("115792089237316195423570985008687907853269984665640564039457584007913129639935"})"));
   ASSERT_TRUE(big.ok()) << big.status();
   EXPECT_EQ(*big->wallet->max_value_wei, (std::array<uint8_t, 32>{} = [] {
-              std::array<uint8_t, 32> a;
-              a.fill(0xff);
-              return a;
-            }()));
+    std::array<uint8_t, 32> a;
+    a.fill(0xff);
+    return a;
+  }()));
+}
+
+}  // namespace
+}  // namespace lockout::signpolicy
+
+namespace lockout::signpolicy {
+namespace {
+
+// HD keys: a client's optional "paths" (docs/WALLET.md "HD keys").
+TEST(SigningPolicyPathsTest, PathsParseToCanonicalSortedPatternsAndMatch) {
+  absl::StatusOr<SigningPolicy> p = ParseSigningPolicy(
+      Policy(Client("gw", R"(, "paths": ["m/44h/60h/0h/0/*", "m/0'", "m/*'/1"])")));
+  ASSERT_TRUE(p.ok()) << p.status();
+  const AuthorizedClient& c = p->clients[0];
+  ASSERT_TRUE(c.paths.has_value());
+  EXPECT_EQ(*c.paths, (std::vector<std::string>{"m/*'/1", "m/0'", "m/44'/60'/0'/0/*"}));
+  EXPECT_TRUE(c.AllowsPath(*hd::DerivationPath::Parse("m/44'/60'/0'/0/17")));
+  EXPECT_TRUE(c.AllowsPath(*hd::DerivationPath::Parse("m/0'")));
+  EXPECT_TRUE(c.AllowsPath(*hd::DerivationPath::Parse("m/3'/1")));
+  EXPECT_FALSE(c.AllowsPath(*hd::DerivationPath::Parse("m/0")));
+  EXPECT_FALSE(c.AllowsPath(*hd::DerivationPath::Parse("m/44'/60'/1'/0/0")));
+  EXPECT_FALSE(c.AllowsPath(hd::DerivationPath()));
+  // Canonical: written out, and it parses back to itself.
+  const std::string canonical = CanonicalEncoding(*p);
+  EXPECT_NE(canonical.find(R"("paths":["m/*'/1","m/0'","m/44'/60'/0'/0/*"])"), std::string::npos)
+      << canonical;
+  absl::StatusOr<SigningPolicy> again = ParseSigningPolicy(canonical);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(CanonicalEncoding(*again), canonical);
+}
+
+TEST(SigningPolicyPathsTest, NoPathsAllowsEveryPathAndKeepsTheOldEncoding) {
+  absl::StatusOr<SigningPolicy> p = ParseSigningPolicy(Policy(Client("gw")));
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->clients[0].paths.has_value());
+  EXPECT_TRUE(p->clients[0].AllowsPath(*hd::DerivationPath::Parse("m/1/2/3")));
+  EXPECT_EQ(CanonicalEncoding(*p).find("paths"), std::string::npos);
+  // Adding paths changes what is sealed.
+  absl::StatusOr<SigningPolicy> q =
+      ParseSigningPolicy(Policy(Client("gw", R"(, "paths": ["m/0"])")));
+  ASSERT_TRUE(q.ok());
+  EXPECT_NE(ExpectedPcr16(*p), ExpectedPcr16(*q));
+}
+
+TEST(SigningPolicyPathsTest, MalformedPathsAreRefusedNamingTheField) {
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxPathsPerClient; ++i)
+    absl::StrAppend(&many, i ? "," : "", "\"m/", i, "\"");
+  many += "]";
+  for (const std::string& paths :
+       {std::string(R"([])"), std::string(R"("m/0")"), std::string(R"([1])"),
+        std::string(R"(["m/0'", "m/0h"])"), std::string(R"(["m/**"])"), std::string(R"(["m/01"])"),
+        std::string(R"(["44'/60'"])"), std::string(R"([null])"), std::string(R"(["m/0", "m/0"])"),
+        absl::StrCat("[\"m", std::string(300, '0'), "\"]"), many}) {
+    absl::StatusOr<SigningPolicy> p =
+        ParseSigningPolicy(Policy(Client("gw", absl::StrCat(R"(, "paths": )", paths))));
+    ASSERT_FALSE(p.ok()) << paths;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(p.status().message()).find("clients[0].paths"), std::string::npos)
+        << p.status();
+  }
 }
 
 }  // namespace

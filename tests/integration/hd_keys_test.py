@@ -1,0 +1,219 @@
+"""Issue 14 item 5, HD keys end to end, with real processes.
+
+`lockout local-aws`, a KMS key locked to the built lockout-enclave's PCR0 and to the PCR16 of a
+signing policy whose client "gw" may use the paths m/0', m/0'/* and m/44'/60'/0'/0/*, then
+lockout-relay (with --audit-log) and lockout-enclave (--audit) on loopback TCP:
+
+* `lockout create-key --import-seed -` stores BIP-32 test vector 1's seed as an HD seed secret;
+  its printed xpub is the vector's master xpub; the enclave loads it ("hd" in its ready file);
+* `lockout sign --path` with two paths gives two signatures, each verified here (Python
+  `cryptography`) against the public key of the vector's published xpub for that path;
+* a path outside gw's "paths" is refused ("path not allowed"), with rule hd_path in the relay's
+  audit log; a request without a path is "path required";
+* the seed of the BIP-39 test mnemonic ("abandon ×11 about", `create-key --import-mnemonic -`):
+  `lockout eth address --path m/44'/60'/0'/0/0` is the published address, which is also derived
+  here independently (PBKDF2-HMAC-SHA512, BIP-32 with hmac and `cryptography`, Keccak-256);
+* a single-key secret: a request naming a path is "path needs an hd key".
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+import harness
+import lockout_client as lc
+import runtime_test
+from wallet_flows_test import checksum_address, keccak256
+
+SECRET = runtime_test.SECRET
+SEED1 = "000102030405060708090a0b0c0d0e0f"
+# BIP-32 test vector 1: published extended public keys.
+XPUB_M = ("xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsef"
+          "D265TMg7usUDFdp6W1EGMcet8")
+XPUBS = {
+    "m/0'": "xpub68Gmy5EdvgibQVfPdqkBBCHxA5htiqg55crXYuXoQRKfDBFA1WEjWgP6LHhwBZeNK1VTsfTFUHCdrfp1bgw"
+            "Q9xv5ski8PX9rL2dZXvgGDnw",
+    "m/0'/1": "xpub6ASuArnXKPbfEwhqN6e3mwBcDTgzisQN1wXN9BJcM47sSikHjJf3UFHKkNAWbWMiGj7Wf5uMash7SyYq5"
+              "27Hqck2AxYysAA7xmALppuCkwQ",
+}
+MNEMONIC = ("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
+            "abandon about")
+# m/44'/60'/0'/0/0 of that mnemonic (empty passphrase), as every wallet shows it.
+MNEMONIC_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+ETH_PATH = "m/44'/60'/0'/0/0"
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def xpub_public_key(xpub):
+    """The 33-byte compressed key of an xpub (Base58Check decoded here)."""
+    n = 0
+    for ch in xpub:
+        n = n * 58 + B58.index(ch)
+    raw = n.to_bytes(82, "big")
+    assert hashlib.sha256(hashlib.sha256(raw[:78]).digest()).digest()[:4] == raw[78:]
+    return raw[45:78]
+
+
+def bip32_private(seed, path):
+    """BIP-32 private derivation on secp256k1, independently of lockout."""
+    i = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
+    k, c = int.from_bytes(i[:32], "big"), i[32:]
+    for part in path.split("/")[1:]:
+        hardened = part.endswith("'")
+        index = int(part.rstrip("'")) + (0x80000000 if hardened else 0)
+        if hardened:
+            data = b"\x00" + k.to_bytes(32, "big")
+        else:
+            data = ec.derive_private_key(k, ec.SECP256K1()).public_key().public_bytes(
+                Encoding.X962, PublicFormat.CompressedPoint)
+        i = hmac.new(c, data + index.to_bytes(4, "big"), hashlib.sha512).digest()
+        k, c = (int.from_bytes(i[:32], "big") + k) % N, i[32:]
+    return k
+
+
+class HdKeysTest(runtime_test.RuntimeTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.gw_file = os.path.join(self.tmp, "gw.key")
+        r = harness.run([self.lockout, "client-key", "create", "--out", self.gw_file, "--name",
+                         "gw", "--json"], text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.gw = lc.ClientKey.load(self.gw_file)
+        entry = self.gw.policy_entry(ops=("sign", "public_key", "health"))
+        entry["paths"] = ["m/0'", "m/0'/*", "m/44'/60'/0'/0/*"]
+        self.policy = os.path.join(self.tmp, "policy.json")
+        with open(self.policy, "w") as f:
+            json.dump({"version": 1, "allow_unauthenticated_v1": True, "clients": [entry]}, f)
+
+    def store(self, flag, secret_text, *extra):
+        r = subprocess.run([self.lockout, "create-key", "--kms-key", self.key_arn, "--secret",
+                            SECRET, flag, "-", "--json", "--overwrite", *extra],
+                           input=secret_text + "\n", env=self.la.env("instance"),
+                           capture_output=True, text=True, timeout=60)
+        self.outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def start_stack(self):
+        n = len(self._stops)
+        ready = os.path.join(self.tmp, f"relay-{n}.json")
+        self.audit_log = os.path.join(self.tmp, f"audit-{n}.jsonl")  # one chain per relay
+        relay = harness.Process([self.relay_bin, "--listen", "tcp://127.0.0.1:0",
+                                 "--allow-secret", SECRET, "--audit-log", self.audit_log,
+                                 "--ready-file", ready], self.tmp, f"relay-{n}",
+                                env=self.la.process_env(relay=True))
+        self._stops.append(relay.stop)
+        harness.wait_for_file(ready, relay.proc, what="relay ready file")
+        with open(ready) as f:
+            relay_uri = json.load(f)["listen"]
+        enclave, uri = self.start_enclave(relay_uri, "--signing-policy", self.policy, "--audit")
+        self.wait_loaded(uri)
+        return relay, enclave, uri
+
+    def lockout_cli(self, *args):
+        r = subprocess.run([self.lockout, *args], capture_output=True, text=True, timeout=60)
+        self.outputs.append(r.stdout + r.stderr)
+        return r
+
+    def call(self, uri, request):
+        return harness.v2_call(uri, self.gw.sign_request(request))
+
+    def test_hd_seed_secret_paths_policy_audit_and_errors(self):
+        stored = self.store("--import-seed", SEED1)
+        self.assertEqual((stored["hd"], stored["key_type"], stored["xpub"], stored["imported"]),
+                         (True, "secp256k1", XPUB_M, True), stored)
+        self.lock_to("--enclave-binary", self.enclave_bin, "--signing-policy", self.policy)
+        relay, enclave, uri = self.start_stack()
+        self.assertEqual(self.health(uri)["hd"]["curve"], "secp256k1")
+
+        # Two paths, two keys; each signature verifies against the vector's xpub for its path.
+        for path, xpub in XPUBS.items():
+            r = self.lockout_cli("sign", "--enclave", uri, "--client-key", self.gw_file,
+                                 "--path", path, "--message", "hello hd")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            sig = bytes.fromhex(json.loads(r.stdout)["signature"])
+            key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(),
+                                                              xpub_public_key(xpub))
+            key.verify(sig, b"hello hd", ec.ECDSA(hashes.SHA256()))  # raises if wrong
+            pk = self.call(uri, {"id": 1, "op": "public_key", "path": path})
+            self.assertEqual(pk["path"], path, pk)
+            self.assertEqual(bytes.fromhex(pk["public_key_raw"]),
+                             key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+
+        # Outside the policy: refused, named in the log and the audit trail.
+        r = self.lockout_cli("sign", "--enclave", uri, "--client-key", self.gw_file, "--path",
+                             "m/1'", "--message", "not allowed")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("path not allowed", r.stderr)
+        reply = self.call(uri, {"id": 2, "op": "sign", "message": lc.b64(b"x"),
+                                "path": "m/0'/1/2"})
+        self.assertEqual(reply["error"], "path not allowed", reply)
+        reply = self.call(uri, {"id": 3, "op": "sign", "message": lc.b64(b"x")})
+        self.assertEqual(reply["error"], "path required", reply)
+        self.assertEqual(harness.v1_sign(uri, b"v1 has no path")["success"], "False")
+        self.assertIn('"hd_path"', enclave.log())
+
+        def refusals():
+            if not os.path.exists(self.audit_log):
+                return None
+            with open(self.audit_log) as f:
+                lines = [json.loads(line) for line in f if '"hd_path"' in line]
+            return lines if len(lines) >= 2 else None
+        records = harness.wait_until(refusals, "the hd_path refusals in the audit log", 30,
+                                     self.all_logs)
+        self.assertTrue(all("refused" in json.dumps(rec) for rec in records), records)
+        enclave.stop()
+        relay.stop()
+
+        # The BIP-39 test mnemonic: the published Ethereum address, derived here too.
+        self.store("--import-mnemonic", MNEMONIC)
+        relay, enclave, uri = self.start_stack()
+        r = self.lockout_cli("eth", "address", "--enclave", uri, "--client-key", self.gw_file,
+                             "--path", ETH_PATH)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["address"], MNEMONIC_ADDRESS)
+        seed = hashlib.pbkdf2_hmac("sha512", MNEMONIC.encode(), b"mnemonic", 2048)
+        k = bip32_private(seed, ETH_PATH)
+        point = ec.derive_private_key(k, ec.SECP256K1()).public_key().public_bytes(
+            Encoding.X962, PublicFormat.UncompressedPoint)
+        self.assertEqual(checksum_address(keccak256(point[1:])[-20:]), MNEMONIC_ADDRESS)
+        r = self.lockout_cli("eth", "personal-sign", "--enclave", uri, "--client-key",
+                             self.gw_file, "--path", "m/44'/60'/0'/0/3", "--message", "hi")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        k3 = bip32_private(seed, "m/44'/60'/0'/0/3")
+        point3 = ec.derive_private_key(k3, ec.SECP256K1()).public_key().public_bytes(
+            Encoding.X962, PublicFormat.UncompressedPoint)
+        self.assertEqual(json.loads(r.stdout)["signer"],
+                         checksum_address(keccak256(point3[1:])[-20:]))
+        enclave.stop()
+        relay.stop()
+
+        # A single key: a path is an error, no path signs.
+        r = self.cli("instance", "create-key", "--kms-key", self.key_arn, "--secret", SECRET,
+                     "--type", "secp256k1", "--overwrite", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        relay, enclave, uri = self.start_stack()
+        reply = self.call(uri, {"id": 4, "op": "sign", "message": lc.b64(b"x"), "path": "m/0'"})
+        self.assertEqual(reply["error"], "path needs an hd key", reply)
+        reply = self.call(uri, {"id": 5, "op": "sign", "message": lc.b64(b"x")})
+        self.assertTrue(reply["ok"], reply)
+        self.assertIsNone(enclave.proc.poll())
+
+        # No seed or mnemonic reached any log or output.
+        for text in self.outputs + [self.all_logs()]:
+            self.assertNotIn(SEED1, text)
+            self.assertNotIn("abandon about", text)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
