@@ -208,7 +208,7 @@ int RunCreateHdKey(const CreateKeyArgs& a) {
   const std::string& file = !a.import_mnemonic.empty() ? a.import_mnemonic : a.import_seed;
   if (!file.empty()) {
     absl::Status argument = ops::CheckImportArgument(file);
-    if (!argument.ok() || file.find(' ') != std::string::npos) {
+    if (!argument.ok() || std::count(file.begin(), file.end(), ' ') >= 11) {
       return Usage(
           "--import-mnemonic/--import-seed take a FILE (or - for stdin), never the secret itself");
     }

@@ -99,31 +99,31 @@ void KeyManager::LoaderThread() {
     }
     const absl::Time start = absl::Now();
     LoadFailure failure;
-    absl::StatusOr<LoadedKey> loaded = load_(&failure);
+    absl::StatusOr<LoadedKey> result = load_(&failure);
     const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
 
     absl::MutexLock lock(&mu_);
     ++attempts_;
-    if (this->loaded()) return;  // a key was installed meanwhile (Install): it wins
-    if (loaded.ok()) {
-      LogInfo("key_loaded", {{"key_type", signer::KeyTypeName(loaded->primary()->key_type())},
-                             {"hd", loaded->hd != nullptr},
+    if (loaded()) return;  // a key was installed meanwhile (Install): it wins
+    if (result.ok()) {
+      LogInfo("key_loaded", {{"key_type", signer::KeyTypeName(result->primary()->key_type())},
+                             {"hd", result->hd != nullptr},
                              {"attempts", attempts_},
                              {"latency_ms", ms}});
-      KeepLocked(*std::move(loaded));
+      KeepLocked(*std::move(result));
       reason_.clear();
       detail_.clear();
       cv_.SignalAll();
       return;
     }
     reason_ = failure.reason.empty() ? std::string("load failed") : failure.reason;
-    detail_ = std::string(loaded.status().message());
+    detail_ = std::string(result.status().message());
     // Each distinct reason is logged once at warn (with the detailed status); repeats at debug,
     // so a relay that is down for an hour does not flood the log.
     const bool first = reported.insert(reason_).second;
     Logger::Default().Log(first ? LogLevel::kWarn : LogLevel::kDebug, "key_load_failed",
                           {{"reason", reason_},
-                           {"error", std::string(loaded.status().message())},
+                           {"error", std::string(result.status().message())},
                            {"attempt", attempts_},
                            {"latency_ms", ms}});
     if (failure.retry == RetryClass::kFatal) {
@@ -143,17 +143,17 @@ void KeyManager::LoaderThread() {
     }
     cv_.SignalAll();  // waiters re-check (a kFirstRequest waiter may want the new reason)
     const absl::Time until = absl::Now() + delay;
-    while (!stopping_ && !this->loaded() && absl::Now() < until) {
+    while (!stopping_ && !loaded() && absl::Now() < until) {
       cv_.WaitWithDeadline(&mu_, until);
     }
-    if (this->loaded()) return;
+    if (loaded()) return;
   }
 }
 
 absl::StatusOr<const signer::Signer*> KeyManager::AcquireSigner() {
   absl::StatusOr<KeyRef> key = AcquireKey();
   if (!key.ok()) return key.status();
-  if (key->signer == nullptr) return absl::FailedPreconditionError(kHdNeedsPath);
+  if (key->signer == nullptr) return absl::FailedPreconditionError(std::string(kHdNeedsPath));
   return key->signer;
 }
 
@@ -178,12 +178,12 @@ absl::StatusOr<KeyRef> KeyManager::AcquireKey() {
 
 absl::StatusOr<LoadedKey> KeyManager::LoadForRequest() {
   LoadFailure failure;
-  absl::StatusOr<LoadedKey> loaded = load_(&failure);
+  absl::StatusOr<LoadedKey> result = load_(&failure);
   absl::MutexLock lock(&mu_);
   ++attempts_;
-  reason_ = loaded.ok() ? std::string() : failure.reason;
-  detail_ = loaded.ok() ? std::string() : std::string(loaded.status().message());
-  return loaded;
+  reason_ = result.ok() ? std::string() : failure.reason;
+  detail_ = result.ok() ? std::string() : std::string(result.status().message());
+  return result;
 }
 
 absl::Status KeyManager::Install(std::unique_ptr<signer::Signer> key) {

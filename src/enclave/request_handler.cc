@@ -405,7 +405,7 @@ std::string_view RequestHandler::SignToHex(ByteView message, const signer::SignO
       return kErrKeyNotLoaded;
     }
     if (signer->signer == nullptr) {
-      *detail = absl::InvalidArgumentError(kHdNeedsPath);
+      *detail = absl::InvalidArgumentError(std::string(kHdNeedsPath));
       return kErrPathRequired;
     }
     absl::StatusOr<Bytes> s = signer->signer->Sign(message, options);
@@ -520,11 +520,11 @@ nlohmann::json RequestHandler::Health() const {
       {"rate_limited", attested_rate_limited_.load(std::memory_order_relaxed)}};
   if (const signer::Signer* s = keys_.primary(); s != nullptr)
     body["key_type"] = signer::KeyTypeName(s->key_type());
-  if (const HdKeyring* hd = keys_.hd(); hd != nullptr) {
-    body["hd"] = {{"curve", hd::CurveName(hd->curve())},
-                  {"cached_signers", hd->cached()},
-                  {"max_cached_signers", hd->max_cached()},
-                  {"derivations", hd->derivations()}};
+  if (const HdKeyring* ring = keys_.hd(); ring != nullptr) {
+    body["hd"] = {{"curve", hd::CurveName(ring->curve())},
+                  {"cached_signers", ring->cached()},
+                  {"max_cached_signers", ring->max_cached()},
+                  {"derivations", ring->derivations()}};
   }
   if (!pcr0_hex_.empty()) body["pcr0"] = pcr0_hex_;
   body["auth"] = options_.signing_policy == nullptr ? "none" : "policy";
@@ -829,7 +829,7 @@ std::string_view RequestHandler::ResolveSigner(const std::optional<hd::Derivatio
     return {};
   }
   if (!path.has_value()) {
-    *detail = absl::InvalidArgumentError(kHdNeedsPath);
+    *detail = absl::InvalidArgumentError(std::string(kHdNeedsPath));
     return kErrPathRequired;
   }
   if (options_.signing_policy != nullptr) {

@@ -268,7 +268,7 @@ absl::StatusOr<AuthorizedClient> ParseClient(const json& v, size_t index) {
         return Bad(at, absl::StrCat("longer than ", kMaxPathPatternChars, " characters"));
       }
       absl::StatusOr<hd::PathPattern> pattern = hd::PathPattern::Parse(text);
-      if (!pattern.ok()) return Bad(at, pattern.status().message());
+      if (!pattern.ok()) return Bad(at, std::string(pattern.status().message()));
       parsed.emplace_back(pattern->ToString(), *std::move(pattern));
     }
     std::sort(parsed.begin(), parsed.end(),

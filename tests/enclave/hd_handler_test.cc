@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/audit/audit_chain.h"
@@ -262,7 +263,7 @@ TEST(HdKeyManagerTest, ALoadedSeedIsServedAndHealthSaysHd) {
   ASSERT_NE(ref->hd, nullptr);
   EXPECT_EQ(ref->signer, nullptr);
   EXPECT_TRUE(keys.loaded());
-  EXPECT_EQ(keys.AcquireSigner().status().message(), kHdNeedsPath);
+  EXPECT_EQ(std::string(keys.AcquireSigner().status().message()), std::string(kHdNeedsPath));
   EXPECT_EQ(keys.primary()->key_type(), signer::KeyType::kP256);
   EXPECT_EQ(keys.Health().state, "ok");
   // SLIP-10 vector 1 for nist256p1, m/0H:

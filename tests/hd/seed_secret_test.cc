@@ -51,12 +51,12 @@ TEST(SeedSecretTest, MalformedSecretsAreRefused) {
   b = good;
   b[15] = 2;
   EXPECT_FALSE(parse(b).ok());  // version
-  for (uint8_t curve : {0, 4, 255}) {
+  for (uint8_t curve : {uint8_t{0}, uint8_t{4}, uint8_t{255}}) {
     b = good;
     b[16] = curve;
     EXPECT_FALSE(parse(b).ok()) << int{curve};
   }
-  for (uint8_t n : {0, 15, 33, 65}) {
+  for (uint8_t n : {uint8_t{0}, uint8_t{15}, uint8_t{33}, uint8_t{65}}) {
     b = good;
     b[17] = n;
     EXPECT_FALSE(parse(b).ok()) << int{n};
