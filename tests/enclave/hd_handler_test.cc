@@ -21,6 +21,7 @@
 #include "src/enclave/key_loader.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
+#include "src/hd/bip39.h"
 #include "src/hd/extended_key.h"
 #include "src/hd/seed_secret.h"
 #include "src/signer/signer.h"
@@ -272,7 +273,7 @@ TEST(HdKeyManagerTest, ALoadedSeedIsServedAndHealthSaysHd) {
       ref->hd->SignerFor(*hd::DerivationPath::Parse("m/0'"));
   ASSERT_TRUE(child.ok());
   EXPECT_EQ(HexEncode(Compress((*child)->public_key_raw())),
-            "039b6df4bece7b6c81e2adfeea4bcf5c8c8a6e40ea7ffa3cf6e8494c61a1fc82cc");
+            "0384610f5ecffe8fda089363a41f56a5c7ffc1d81b59a612d0d649b2d22355590c");
 }
 
 TEST(HdKeyringTest, DerivationErrorsAndTheMasterKey) {
