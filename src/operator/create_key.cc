@@ -47,21 +47,20 @@ absl::StatusOr<CreateKeyResult> CreateSigningKey(awsclient::KmsClient& kms,
 namespace {
 
 // The public half of `signer` (the key, or an HD seed's master m) into `result`.
-absl::Status FillPublic(const signer::Signer& signer, CreateKeyResult& result) {
-  result.key_type = signer.key_type();
-  result.imported = imported;
-  result.public_key_pem = signer.public_key_pem();
-  result.public_key_der = signer.public_key_der();
-  result.public_key_raw = signer.public_key_raw();
+absl::Status FillPublic(const signer::Signer& key, CreateKeyResult& result) {
+  result.key_type = key.key_type();
+  result.public_key_pem = key.public_key_pem();
+  result.public_key_der = key.public_key_der();
+  result.public_key_raw = key.public_key_raw();
   if (result.key_type == signer::KeyType::kSecp256k1) {
     absl::StatusOr<std::string> address = AddressOfSecp256k1Key(result.public_key_raw);
     if (!address.ok()) return Step("deriving the address", address.status());
     result.ethereum_address = *address;
   }
   absl::StatusOr<signpolicy::KeyPin> pin =
-      signpolicy::PinOfKey(signer, result.key_type == signer::KeyType::kSecp256k1
-                                       ? signpolicy::KeyPinKind::kEthAddress
-                                       : signpolicy::KeyPinKind::kPublicKeySha256);
+      signpolicy::PinOfKey(key, result.key_type == signer::KeyType::kSecp256k1
+                                    ? signpolicy::KeyPinKind::kEthAddress
+                                    : signpolicy::KeyPinKind::kPublicKeySha256);
   if (!pin.ok()) return Step("computing the policy pin", pin.status());
   result.policy_pin = signpolicy::KeyPinJson(*pin);
   return absl::OkStatus();
