@@ -954,7 +954,8 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_option(
            "--type", a->type,
            "p521 (default, the seed's), p256, p384, secp256k1, ed25519; with --import: the "
-           "type the key must have (a raw hex key: secp256k1 unless given)")
+           "type the key must have (a raw hex key: secp256k1 unless given); with --hd, "
+           "--import-mnemonic or --import-seed: secp256k1 (default), p256 or ed25519")
         ->check(CLI::IsMember({"p256", "p384", "p521", "secp256k1", "ed25519"}));
     cmd->add_option("--import", a->import_file,
                     "Import the private key in FILE (- for stdin) instead of generating one")
