@@ -7,13 +7,14 @@
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/endpoint_config.h"
 #include "src/awsclient/kms_client.h"
-#include "src/common/file.h"
 #include "src/common/encoding.h"
+#include "src/common/file.h"
 #include "src/common/logger.h"
 #include "src/crypto/hash.h"
 #include "src/enclave/enclave_app.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
+#include "src/hd/seed_secret.h"
 #include "tests/enclave/enclave_test_util.h"
 
 namespace lockout::enclave {
@@ -246,7 +247,8 @@ TEST_F(KeyLoaderTest, AKeyMatchingThePoliciesPinLoads) {
   MakeRelay();
   auto policy = signpolicy::ParseSigningPolicy(absl::StrCat(
       R"({"version": 1, "clients": [{"name": "gw", "algorithm": "ed25519", "public_key": ")",
-      std::string(64, '1'), R"(", "ops": ["sign"], "keys": ["*"]}], "key": {"public_key_sha256": ")",
+      std::string(64, '1'),
+      R"(", "ops": ["sign"], "keys": ["*"]}], "key": {"public_key_sha256": ")",
       HexEncode(crypto::Sha256(expected_spki_)), R"("}})"));
   ASSERT_TRUE(policy.ok()) << policy.status();
   auto loader = MakeLoader({.key_pin = policy->key});
@@ -263,9 +265,9 @@ TEST_F(KeyLoaderTest, ASwappedKeyIsRefusedByThePinFatallyAndNeverSigns) {
   ASSERT_TRUE(pinned.ok());
   auto pin = signpolicy::PinOfKey(**pinned, signpolicy::KeyPinKind::kPublicKeySha256);
   ASSERT_TRUE(pin.ok());
-  auto actual = signpolicy::PinOfKey(
-      **signer::Signer::FromPkcs8(SecretBytes::CopyFrom(ByteView(plaintext_))),
-      signpolicy::KeyPinKind::kPublicKeySha256);
+  auto actual =
+      signpolicy::PinOfKey(**signer::Signer::FromPkcs8(SecretBytes::CopyFrom(ByteView(plaintext_))),
+                           signpolicy::KeyPinKind::kPublicKeySha256);
   ASSERT_TRUE(actual.ok());
   LogCapture log;
   StartKms();  // serves plaintext_, a key other than `pinned`
@@ -407,6 +409,71 @@ TEST(EnclaveAppTest, LoadingWithoutASecretNameOrNsmIsAUsageError) {
   EXPECT_EQ(EnclaveApp::Start(config).status().code(), absl::StatusCode::kInvalidArgument);
   config.secret_name = "x";
   EXPECT_EQ(EnclaveApp::Start(config).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// HD keys: a "lockout-hd-seed" plaintext loads as a keyring (LoadKey), its pin names the master
+// m, Load() (single key only) refuses it, and a malformed one is fatal.
+class SeedKeyLoaderTest : public KeyLoaderTest {
+ protected:
+  void UseSeed(hd::Curve curve, size_t size = 16) {
+    SecretBytes seed(size);
+    for (size_t i = 0; i < size; ++i) seed.RevealMutable()[i] = static_cast<uint8_t>(i);
+    const SecretBytes encoded = *hd::EncodeSeedSecret(curve, seed);
+    plaintext_ = Bytes(encoded.Reveal().begin(), encoded.Reveal().end());
+  }
+};
+
+TEST_F(SeedKeyLoaderTest, ASeedSecretLoadsAsAKeyringPinnedByItsMaster) {
+  UseSeed(hd::Curve::kSecp256k1);  // BIP-32 test vector 1
+  StartKms();
+  MakeRelay();
+  // The pin of m: vector 1's master public key, as an address pin would name it.
+  const std::unique_ptr<signer::Signer> m =
+      *DeriveSigner(hd::Curve::kSecp256k1,
+                    SecretBytes::CopyFrom(ByteView(plaintext_).subspan(hd::kSeedSecretHeaderSize)),
+                    hd::DerivationPath());
+  auto loader =
+      MakeLoader({.key_type = signer::KeyType::kSecp256k1,
+                  .key_pin = *signpolicy::PinOfKey(*m, signpolicy::KeyPinKind::kEthAddress)});
+  LoadFailure failure;
+  absl::StatusOr<LoadedKey> loaded = loader->LoadKey(&failure);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_NE(loaded->hd, nullptr);
+  EXPECT_EQ(loaded->signer, nullptr);
+  EXPECT_EQ(loaded->hd->master().public_key_der(), m->public_key_der());
+  // Load() is for a single key.
+  EXPECT_FALSE(loader->Load(&failure).ok());
+  EXPECT_EQ(failure.reason, "invalid signing key");
+  EXPECT_EQ(failure.retry, RetryClass::kFatal);
+}
+
+TEST_F(SeedKeyLoaderTest, ASeedOfAnotherCurveThanExpectedOrAMalformedOneIsFatal) {
+  UseSeed(hd::Curve::kEd25519);
+  StartKms();
+  MakeRelay();
+  LoadFailure failure;
+  EXPECT_FALSE(MakeLoader({.key_type = signer::KeyType::kSecp256k1})->LoadKey(&failure).ok());
+  EXPECT_EQ(failure.retry, RetryClass::kFatal);
+  EXPECT_NE(std::string(failure.status.message()).find("HD seed"), std::string::npos)
+      << failure.status;
+  kms_.reset();
+  plaintext_[15] = 9;  // version 9
+  StartKms();
+  EXPECT_FALSE(MakeLoader()->LoadKey(&failure).ok());
+  EXPECT_EQ(failure.reason, "invalid signing key");
+  EXPECT_EQ(failure.retry, RetryClass::kFatal);
+}
+
+TEST_F(SeedKeyLoaderTest, APinOfAnotherKeyRefusesTheSeed) {
+  UseSeed(hd::Curve::kNist256p1, 64);
+  StartKms();
+  MakeRelay();
+  auto other = *signer::Signer::Generate(signer::KeyType::kP256);
+  LoadFailure failure;
+  auto loader = MakeLoader(
+      {.key_pin = *signpolicy::PinOfKey(*other, signpolicy::KeyPinKind::kPublicKeySha256)});
+  EXPECT_FALSE(loader->LoadKey(&failure).ok());
+  EXPECT_EQ(failure.reason, kKeyPinMismatchReason);
 }
 
 }  // namespace
