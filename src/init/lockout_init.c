@@ -270,6 +270,11 @@ int main(void) {
   size_t env_count = 0, argc = 0;
   char** env = read_lines("/env", &env_count);
   char** argv = read_lines("/cmd", &argc);
+  size_t kept = 0;  // an empty line is no variable
+  for (size_t i = 0; i < env_count; i++) {
+    if (env[i][0] != '\0') env[kept++] = env[i];
+  }
+  env[kept] = NULL;
   if (argc == 0) {
     static char* sh[] = {"sh", NULL};
     argv = sh;
