@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -95,12 +96,26 @@ absl::StatusOr<std::vector<std::string>> ReadArguments(pid_t pid) {
 }  // namespace
 
 absl::Status RecheckGuest(pid_t pid, uint64_t start_time) {
+  const std::string exe_link = absl::StrCat("/proc/", pid, "/exe");
+  struct stat exe {};
+  if (::stat(exe_link.c_str(), &exe) != 0) return ErrnoStatus("cannot stat", exe_link);
   ASSIGN_OR_RETURN(measure::ProcessImage image, measure::ReadProcessImage(pid));
   if (image.start_time != start_time) {
     return absl::FailedPreconditionError(
         absl::StrCat("pid ", pid, " is no longer the QEMU that was measured"));
   }
-  return measure::CheckTracer(image.tracer_pid);
+  // QEMU's own code must be QEMU's and the system's (no LD_PRELOAD into the emulator, which
+  // could rewrite guest memory); its anonymous executable memory is TCG's translated guest code.
+  std::vector<measure::Mapping> files;
+  for (measure::Mapping& m : image.mappings) {
+    if (!m.path.empty()) files.push_back(std::move(m));
+  }
+  image.mappings = std::move(files);
+  const measure::FileId executable{.dev_major = major(exe.st_dev),
+                                   .dev_minor = minor(exe.st_dev),
+                                   .inode = exe.st_ino};
+  return measure::CheckProcessImage(
+      image, executable, [pid](const std::string& path) { return measure::StatInRootOf(pid, path); });
 }
 
 absl::StatusOr<GuestMeasurement> MeasureGuest(pid_t pid, const std::string& nsm_socket) {

@@ -14,9 +14,10 @@
 //     fd 3 (a valid EIF), 4 (exactly its kernel) and 5 (exactly its ramdisks), and the -append
 //     text is exactly its cmdline: -kernel and -initrd name fds 4 and 5, so these are the bytes
 //     QEMU loaded;
-//   - is not traced, and is the same process (start time) before and after all this.
-// The executable-mapping rules of measure/process_image.h do not apply: QEMU's TCG writes the
-// guest's translated code into anonymous executable memory by design.
+//   - passes measure/process_image.h's rules (no LD_* variables, every executable file mapping
+//     is QEMU itself or a root-owned system library, not traced) except for anonymous memory:
+//     QEMU's TCG writes the guest's translated code into anonymous executable memory by design;
+//   - is the same process (start time) before and after all this.
 //
 // Thread-safe (no shared state). Reads at most kMaxGuestEifSize of each memfd.
 
@@ -47,7 +48,8 @@ struct GuestMeasurement {
 // PermissionDenied from /proc, InvalidArgument / DataLoss for an invalid EIF.
 absl::StatusOr<GuestMeasurement> MeasureGuest(pid_t pid, const std::string& nsm_socket);
 
-// The per-request re-check: `pid` is still the process measured (start time) and not traced.
+// The per-request re-check: `pid` is still the process measured (start time) and passes the
+// process rules above.
 absl::Status RecheckGuest(pid_t pid, uint64_t start_time);
 
 }  // namespace lockout::qemu
