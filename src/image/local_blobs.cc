@@ -17,6 +17,7 @@
 #include "src/common/bytes.h"
 #include "src/common/file.h"
 #include "src/common/status_macros.h"
+#include "src/common/strings.h"
 #include "src/image/cpio_writer.h"
 
 namespace lockout::image {
@@ -46,8 +47,8 @@ absl::StatusOr<std::vector<std::string>> ModuleDepends(const Bytes& ko, const st
     if (end == std::string_view::npos) break;
     const std::string_view list = text.substr(at + kKey.size(), end - at - kKey.size());
     std::vector<std::string> out;
-    for (std::string_view d : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-      out.push_back(ModuleName(d));
+    for (absl::string_view d : absl::StrSplit(Absl(list), ',', absl::SkipEmpty())) {
+      out.push_back(ModuleName(std::string_view(d.data(), d.size())));
     }
     return out;
   }
@@ -64,13 +65,13 @@ absl::StatusOr<std::string> OnlyEntry(const fs::path& dir, std::string_view pref
   }
   if (ec) return absl::NotFoundError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
   if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat("no ", what, " (", prefix, "*) in ", dir.string(),
+    return absl::NotFoundError(absl::StrCat("no ", Absl(what), " (", Absl(prefix), "*) in ", dir.string(),
                                             "; unpack a linux-image-*-amd64 package there "
                                             "(scripts/fetch-kernel.sh)"));
   }
   if (found.size() > 1) {
     return absl::FailedPreconditionError(
-        absl::StrCat("more than one ", what, " in ", dir.string(), ": unpack one kernel only"));
+        absl::StrCat("more than one ", Absl(what), " in ", dir.string(), ": unpack one kernel only"));
   }
   return found.front();
 }
@@ -135,7 +136,7 @@ absl::StatusOr<LocalBlobs> WriteLocalBlobs(const LocalBlobsSpec& spec) {
   const std::string dir = spec.output_dir + "/";
   RETURN_IF_ERROR(WriteFileAtomic(dir + "bzImage", kernel, 0644));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "bzImage.config", config, 0644));
-  RETURN_IF_ERROR(WriteFileAtomic(dir + "cmdline", AsBytes(absl::StrCat(kLocalCmdline, "\n")), 0644));
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "cmdline", AsBytes(absl::StrCat(Absl(kLocalCmdline), "\n")), 0644));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "init", init, 0755));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "nsm.ko", std::move(bundle).Finish(), 0644));
   return out;

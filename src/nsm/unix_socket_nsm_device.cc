@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> UnixSocketNsmDevice::Create
   absl::StatusOr<net::Endpoint> endpoint = net::Endpoint::Parse(uri);
   if (!endpoint.ok() || !endpoint->is_tcp() || endpoint->port() == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("nsm: ", uri, " is not a tcp://HOST:PORT endpoint with a port"));
+        absl::StrCat("nsm: ", Absl(uri), " is not a tcp://HOST:PORT endpoint with a port"));
   }
   return std::unique_ptr<UnixSocketNsmDevice>(
       new UnixSocketNsmDevice(*std::move(endpoint), options));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/bytes.h"
 #include "src/common/status_macros.h"
+#include "src/common/strings.h"
 #include "src/common/unique_fd.h"
 #include "src/eif/eif_boot.h"
 #include "src/measure/process_image.h"
@@ -25,7 +26,7 @@ constexpr int kRequiredSeals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
 
 absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
   const int e = errno;
-  const std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(e));
+  const std::string msg = absl::StrCat(Absl(what), " ", path, ": ", std::strerror(e));
   if (e == ENOENT || e == ESRCH) return absl::NotFoundError(msg);
   if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
   return absl::UnavailableError(msg);

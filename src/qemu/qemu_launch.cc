@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "src/common/status_macros.h"
+#include "src/common/strings.h"
 
 namespace lockout::qemu {
 namespace {
@@ -48,11 +49,11 @@ absl::StatusOr<T> ParseDecimal(std::string_view text, T min, T max, std::string_
   T value{};
   if (text.empty() || text.size() > 10 || (text.size() > 1 && text[0] == '0') ||
       !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": not a decimal number"));
+    return absl::InvalidArgumentError(absl::StrCat(Absl(what), ": not a decimal number"));
   }
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " must be ", min, "..", max));
+    return absl::InvalidArgumentError(absl::StrCat(Absl(what), " must be ", min, "..", max));
   }
   return value;
 }
@@ -100,11 +101,11 @@ std::vector<std::string> QemuArguments(const QemuLaunch& l) {
   std::string netdev(kNetdevPrefix);
   if (!l.nsm_socket.empty()) {
     a.push_back("-chardev");
-    a.push_back(absl::StrCat(kChardevPrefix, EscapeOptValue(l.nsm_socket), kChardevSuffix));
+    a.push_back(absl::StrCat(Absl(kChardevPrefix), EscapeOptValue(l.nsm_socket), Absl(kChardevSuffix)));
     netdev += kGuestfwd;
   }
   for (const PortForward& f : l.forwards) {
-    absl::StrAppend(&netdev, kHostfwdPrefix, f.host_port, "-:", f.guest_port);
+    absl::StrAppend(&netdev, Absl(kHostfwdPrefix), f.host_port, "-:", f.guest_port);
   }
   a.push_back("-netdev");
   a.push_back(std::move(netdev));
@@ -180,7 +181,7 @@ absl::StatusOr<PortForward> ParsePortForward(std::string_view text) {
   const size_t colon = text.find(':');
   if (colon == std::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("port forward '", text, "': expected HOSTPORT:GUESTPORT"));
+        absl::StrCat("port forward '", Absl(text), "': expected HOSTPORT:GUESTPORT"));
   }
   PortForward f;
   ASSIGN_OR_RETURN(f.host_port,

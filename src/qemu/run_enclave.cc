@@ -15,8 +15,10 @@
 #include "src/common/bytes.h"
 #include "src/common/file.h"
 #include "src/common/status_macros.h"
+#include "src/common/strings.h"
 #include "src/common/unique_fd.h"
 #include "src/eif/eif_boot.h"
+#include "src/qemu/guest_measure.h"
 #include "src/image/enclave_image.h"
 
 namespace lockout::qemu {
@@ -25,7 +27,7 @@ namespace {
 constexpr int kSeals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL;
 
 absl::Status Errno(std::string_view what) {
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+  return absl::InternalError(absl::StrCat(Absl(what), ": ", std::strerror(errno)));
 }
 
 absl::StatusOr<UniqueFd> SealedMemfd(const char* name, ByteView data) {
