@@ -95,7 +95,7 @@ TEST(QemuLaunchTest, RefusesEveryOtherCommandLine) {
     }
   }
   size_t refused = 0;
-  for (const auto& a : bad) refused += ParseQemuArguments(a).ok() ? 0 : 1;
+  for (const auto& a : bad) refused += ParseQemuArguments(a).ok() ? size_t{0} : size_t{1};
   EXPECT_GE(refused, bad.size() - 2);  // only "-append <cmdline>x" stays a valid launch
 }
 
