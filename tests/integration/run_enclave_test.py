@@ -93,10 +93,9 @@ class RunEnclaveTest(harness.TempDirTestCase):
         kms = self.la.ready["kms_endpoint"].replace("127.0.0.1", "10.0.2.2")
         self.assertIn("10.0.2.2", kms)
         r = self.cli(None, "build-eif", "--blobs", blobs, "--output", output, "--enclave-binary",
-                     enclave, "--json", "--env", f"AWS_REGION={self.la.ready['region']}",
-                     "--env", f"AWS_ENDPOINT_URL_KMS={kms}", "--env",
-                     "ASAN_OPTIONS=detect_leaks=0", "--",
+                     enclave, "--env", "ASAN_OPTIONS=detect_leaks=0", "--json", "--",
                      "/lockout-enclave", "--listen", f"tcp://0.0.0.0:{GUEST_PORT}",
+                     "--region", self.la.ready["region"], "--kms-endpoint", kms,
                      "--relay", f"tcp://10.0.2.2:{relay_port}", "--nsm", "tcp://10.0.2.100:9000",
                      "--secret", SECRET, "--threads", "1")
         return json.loads(r.stdout)["Measurements"]
