@@ -194,8 +194,39 @@ class RunEnclaveTest(harness.TempDirTestCase):
                            + self.la.process.log()[-3000:])
         self.assertNotIn("key_loaded", bad_vm.log())
         bad_vm.stop()
+        # Both guests' documents verified; KMS allowed the image the policy pins and denied the
+        # changed one; the NSM gave each QEMU its own EIF's PCR0.
+        events = [json.loads(line) for line in self.la.process.log().splitlines()
+                  if line.startswith("{")]
+        decrypts = [e for e in events if e.get("event") == "kms_authorization"
+                    and e.get("action") == "kms:Decrypt"]
+        self.assertEqual([(e["outcome"], e["attestation"]) for e in decrypts],
+                         [("allow", "verified"), ("explicit_deny", "verified")])
+        self.assertEqual([e["pcr0"] for e in events
+                          if e.get("event") == "nsm_connection" and e.get("guest")],
+                         [pcr0, bad_pcrs["PCR0"]])
         print(f"\nrun-enclave: signed {signed_after:.1f} s after boot began; "
               f"test {time.monotonic() - started:.1f} s")
+
+    def test_a_qemu_not_started_by_run_enclave_gets_no_pcrs(self):
+        """A QEMU on the NSM socket with one option run-enclave never writes (a gdb stub, which
+        could rewrite guest memory) is refused before it is answered anything."""
+        sock = self.la.ready["nsm_socket"]
+        qemu = harness.Process([QEMU, "-S", "-gdb", "tcp:127.0.0.1:0", "-nodefaults",
+                                "-no-user-config", "-display", "none", "-accel", "tcg",
+                                "-chardev", f"socket,id=nsm,path={sock},reconnect=1", "-netdev",
+                                "user,id=net0,guestfwd=tcp:10.0.2.100:9000-chardev:nsm"],
+                               self.tmp, "qemu-by-hand")
+        self._stops.append(qemu.stop)
+        harness.wait_until(lambda: '"nsm_connection_refused"' in self.la.process.log(),
+                           "the NSM refusing the hand-started QEMU", timeout=60,
+                           detail=lambda: qemu.log() + self.la.process.log()[-3000:])
+        refused = [json.loads(line) for line in self.la.process.log().splitlines()
+                   if '"nsm_connection_refused"' in line]
+        self.assertTrue(refused[0]["guest"])
+        self.assertEqual(refused[0]["pid"], qemu.proc.pid)
+        self.assertIn("not started by lockout run-enclave", refused[0]["error"])
+        self.assertNotIn('"event":"nsm_connection",', self.la.process.log())
 
 
 if __name__ == "__main__":
