@@ -63,15 +63,17 @@ absl::StatusOr<std::string> OnlyEntry(const fs::path& dir, std::string_view pref
     const std::string name = e.path().filename().string();
     if (name.starts_with(prefix)) found.push_back(name);
   }
-  if (ec) return absl::NotFoundError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+  if (ec)
+    return absl::NotFoundError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
   if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat("no ", Absl(what), " (", Absl(prefix), "*) in ", dir.string(),
+    return absl::NotFoundError(absl::StrCat("no ", Absl(what), " (", Absl(prefix), "*) in ",
+                                            dir.string(),
                                             "; unpack a linux-image-*-amd64 package there "
                                             "(scripts/fetch-kernel.sh)"));
   }
   if (found.size() > 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("more than one ", Absl(what), " in ", dir.string(), ": unpack one kernel only"));
+    return absl::FailedPreconditionError(absl::StrCat("more than one ", Absl(what), " in ",
+                                                      dir.string(), ": unpack one kernel only"));
   }
   return found.front();
 }
@@ -107,8 +109,8 @@ absl::StatusOr<LocalBlobs> WriteLocalBlobs(const LocalBlobsSpec& spec) {
   std::set<std::string> done;
   std::set<std::string> visiting;
   CpioWriter bundle;
-  std::function<absl::Status(const std::string&, size_t)> add =
-      [&](const std::string& name, size_t depth) -> absl::Status {
+  std::function<absl::Status(const std::string&, size_t)> add = [&](const std::string& name,
+                                                                    size_t depth) -> absl::Status {
     if (done.contains(name)) return absl::OkStatus();
     if (depth > kMaxDepth || visiting.contains(name)) {
       return absl::FailedPreconditionError(absl::StrCat("module dependency cycle at ", name));
@@ -136,7 +138,8 @@ absl::StatusOr<LocalBlobs> WriteLocalBlobs(const LocalBlobsSpec& spec) {
   const std::string dir = spec.output_dir + "/";
   RETURN_IF_ERROR(WriteFileAtomic(dir + "bzImage", kernel, 0644));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "bzImage.config", config, 0644));
-  RETURN_IF_ERROR(WriteFileAtomic(dir + "cmdline", AsBytes(absl::StrCat(Absl(kLocalCmdline), "\n")), 0644));
+  RETURN_IF_ERROR(
+      WriteFileAtomic(dir + "cmdline", AsBytes(absl::StrCat(Absl(kLocalCmdline), "\n")), 0644));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "init", init, 0755));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "nsm.ko", std::move(bundle).Finish(), 0644));
   return out;

@@ -5,8 +5,9 @@
 //   bzImage         Debian's kernel (boot/vmlinuz-* of an unpacked linux-image-*-amd64 package)
 //   bzImage.config  its config (for the metadata's kernel version)
 //   cmdline         kLocalCmdline
-//   init            lockout-init (src/init), the project's init written from the AWS init's contract
-//   nsm.ko          a newc cpio archive of the kernel modules the guest's NIC needs (virtio_net,
+//   init            lockout-init (src/init), the project's init written from the AWS init's
+//   contract nsm.ko          a newc cpio archive of the kernel modules the guest's NIC needs
+//   (virtio_net,
 //                   virtio_pci and what they depend on, from each module's "depends="), in load
 //                   order; lockout-init loads them in place of the Nitro NSM driver
 // Everything lands in the bootstrap ramdisk, so the image stays self-contained and PCR1/PCR0

@@ -71,7 +71,8 @@ static char* read_file(const char* path, size_t* size) {
   }
   struct stat st;
   if (fstat(fd, &st) != 0) die("stat %s: %s", path, strerror(errno));
-  if (st.st_size < 0 || (unsigned long long)st.st_size > MAX_FILE_BYTES) die("%s is too large", path);
+  if (st.st_size < 0 || (unsigned long long)st.st_size > MAX_FILE_BYTES)
+    die("%s is too large", path);
   char* buf = malloc((size_t)st.st_size + 1);
   if (buf == NULL) die("out of memory reading %s", path);
   size_t got = 0;
@@ -98,7 +99,7 @@ static unsigned long hex8(const char* p) {
   unsigned long v = 0;
   for (int i = 0; i < 8; i++) {
     char c = p[i];
-    int d = (c >= '0' && c <= '9') ? c - '0'
+    int d = (c >= '0' && c <= '9')   ? c - '0'
             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
             : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                      : -1;
@@ -218,8 +219,8 @@ static void configure_network(void) {
   say("eth0 10.0.2.15/24, default route via 10.0.2.2");
 }
 
-static void mount_or_die(const char* src, const char* target, const char* type,
-                         unsigned long flags, const char* data) {
+static void mount_or_die(const char* src, const char* target, const char* type, unsigned long flags,
+                         const char* data) {
   mkdir(target, 0755);
   if (mount(src, target, type, flags, data) != 0) {
     die("mount %s on %s: %s", type ? type : src, target, strerror(errno));

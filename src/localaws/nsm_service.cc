@@ -32,8 +32,8 @@
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
 #include "src/localaws/nsm_service_pcrs.h"
-#include "src/measure/process_image.h"
 #include "src/measure/local_pcr0.h"
+#include "src/measure/process_image.h"
 #include "src/net/connection_server.h"
 #include "src/net/endpoint.h"
 #include "src/net/socket.h"
@@ -162,8 +162,8 @@ absl::StatusOr<bool> RunsGuestEmulator(pid_t pid, const std::vector<std::string>
   if (std::find(emulators.begin(), emulators.end(), exe) == emulators.end()) return false;
   struct stat st {};
   if (::stat(link.c_str(), &st) != 0 || st.st_uid != 0 || (st.st_mode & 022) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("nsm: pid ", pid, " runs ", exe, ", which is not owned and writable only by root"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "nsm: pid ", pid, " runs ", exe, ", which is not owned and writable only by root"));
   }
   return true;
 }
@@ -247,7 +247,8 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
   absl::StatusOr<bool> guest = false;
   if (!options.debug_mode) guest = RunsGuestEmulator(pid, options.guest_emulators);
   if (!guest.ok()) {
-    LogWarn("nsm_connection_refused", {{"pid", pid}, {"error", std::string(guest.status().message())}});
+    LogWarn("nsm_connection_refused",
+            {{"pid", pid}, {"error", std::string(guest.status().message())}});
     s.measured = guest.status();
   } else if (*guest) {
     s.guest = true;

@@ -73,8 +73,7 @@ absl::Status UnixSocketNsmDevice::ConnectLocked(absl::Time deadline) {
   absl::StatusOr<net::BlockingStream> stream =
       net::BlockingStream::Connect(endpoint_, deadline, *options_.clock);
   if (!stream.ok()) {
-    if (absl::IsDeadlineExceeded(stream.status()))
-      return WithPath(stream.status(), where());
+    if (absl::IsDeadlineExceeded(stream.status())) return WithPath(stream.status(), where());
     return absl::UnavailableError(absl::StrCat("nsm: cannot connect to NSM service at ", where(),
                                                ": ", stream.status().message()));
   }

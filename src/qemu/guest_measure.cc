@@ -15,8 +15,8 @@
 #include "src/common/strings.h"
 #include "src/common/unique_fd.h"
 #include "src/eif/eif_boot.h"
-#include "src/measure/process_image.h"
 #include "src/measure/proc_text.h"
+#include "src/measure/process_image.h"
 
 namespace lockout::qemu {
 namespace {
@@ -112,11 +112,11 @@ absl::Status RecheckGuest(pid_t pid, uint64_t start_time) {
     if (!m.path.empty()) files.push_back(std::move(m));
   }
   image.mappings = std::move(files);
-  const measure::FileId executable{.dev_major = major(exe.st_dev),
-                                   .dev_minor = minor(exe.st_dev),
-                                   .inode = exe.st_ino};
-  return measure::CheckProcessImage(
-      image, executable, [pid](const std::string& path) { return measure::StatInRootOf(pid, path); });
+  const measure::FileId executable{
+      .dev_major = major(exe.st_dev), .dev_minor = minor(exe.st_dev), .inode = exe.st_ino};
+  return measure::CheckProcessImage(image, executable, [pid](const std::string& path) {
+    return measure::StatInRootOf(pid, path);
+  });
 }
 
 absl::StatusOr<GuestMeasurement> MeasureGuest(pid_t pid, const std::string& nsm_socket) {

@@ -36,8 +36,8 @@ namespace lockout::qemu {
 inline constexpr uint64_t kMaxGuestEifSize = uint64_t{1} << 30;
 
 struct GuestMeasurement {
-  uint64_t start_time = 0;        // /proc/PID/stat: the process, with its pid
-  eif::Measurements pcrs;         // PCR0/1/2 (PCR8 of a signed EIF)
+  uint64_t start_time = 0;            // /proc/PID/stat: the process, with its pid
+  eif::Measurements pcrs;             // PCR0/1/2 (PCR8 of a signed EIF)
   crypto::Sha384Digest eif_sha384{};  // of the whole EIF file, for logs and identity
   QemuLaunch launch;
 };

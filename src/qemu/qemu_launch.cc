@@ -91,17 +91,34 @@ absl::Status ValidateLaunch(const QemuLaunch& l) {
 }
 
 std::vector<std::string> QemuArguments(const QemuLaunch& l) {
-  std::vector<std::string> a = {"-nodefaults", "-no-user-config", "-display", "none",
-                                "-no-reboot",  "-accel",          "tcg",      "-machine",
-                                "q35",         "-cpu",            "max",      "-m",
-                                absl::StrCat(l.memory_mib),       "-smp",     absl::StrCat(l.cpu_count),
-                                "-serial",     "stdio",           "-kernel",  absl::StrCat("/proc/self/fd/", kKernelFd),
-                                "-initrd",     absl::StrCat("/proc/self/fd/", kInitrdFd),
-                                "-append",     l.cmdline};
+  std::vector<std::string> a = {"-nodefaults",
+                                "-no-user-config",
+                                "-display",
+                                "none",
+                                "-no-reboot",
+                                "-accel",
+                                "tcg",
+                                "-machine",
+                                "q35",
+                                "-cpu",
+                                "max",
+                                "-m",
+                                absl::StrCat(l.memory_mib),
+                                "-smp",
+                                absl::StrCat(l.cpu_count),
+                                "-serial",
+                                "stdio",
+                                "-kernel",
+                                absl::StrCat("/proc/self/fd/", kKernelFd),
+                                "-initrd",
+                                absl::StrCat("/proc/self/fd/", kInitrdFd),
+                                "-append",
+                                l.cmdline};
   std::string netdev(kNetdevPrefix);
   if (!l.nsm_socket.empty()) {
     a.push_back("-chardev");
-    a.push_back(absl::StrCat(Absl(kChardevPrefix), EscapeOptValue(l.nsm_socket), Absl(kChardevSuffix)));
+    a.push_back(
+        absl::StrCat(Absl(kChardevPrefix), EscapeOptValue(l.nsm_socket), Absl(kChardevSuffix)));
     netdev += kGuestfwd;
   }
   for (const PortForward& f : l.forwards) {

@@ -18,8 +18,8 @@
 #include "src/common/strings.h"
 #include "src/common/unique_fd.h"
 #include "src/eif/eif_boot.h"
-#include "src/qemu/guest_measure.h"
 #include "src/image/enclave_image.h"
+#include "src/qemu/guest_measure.h"
 
 namespace lockout::qemu {
 namespace {
@@ -72,9 +72,9 @@ absl::StatusOr<int> RunEnclave(const RunEnclaveOptions& options,
   launch.forwards = options.forwards;
   RETURN_IF_ERROR(ValidateLaunch(launch));
   if (::access(options.qemu.c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(options.qemu, " is not an executable (",
-                     std::strerror(errno), "); install qemu-system-x86 (make deps)"));
+    return absl::FailedPreconditionError(absl::StrCat(options.qemu, " is not an executable (",
+                                                      std::strerror(errno),
+                                                      "); install qemu-system-x86 (make deps)"));
   }
 
   ASSIGN_OR_RETURN(UniqueFd eif_fd, SealedMemfd("lockout-eif", eif));

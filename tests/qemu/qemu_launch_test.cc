@@ -121,8 +121,8 @@ TEST(QemuLaunchTest, PortForwards) {
   absl::StatusOr<PortForward> f = ParsePortForward("15010:5010");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(*f, (PortForward{15010, 5010}));
-  for (const char* bad : {"", "5010", ":5010", "5010:", "0:1", "1:0", "65536:1", "01:2", "a:b",
-                          "1:2:3", "-1:2"}) {
+  for (const char* bad :
+       {"", "5010", ":5010", "5010:", "0:1", "1:0", "65536:1", "01:2", "a:b", "1:2:3", "-1:2"}) {
     EXPECT_FALSE(ParsePortForward(bad).ok()) << bad;
   }
 }
