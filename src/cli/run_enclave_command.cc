@@ -154,8 +154,8 @@ void RegisterRunEnclaveCommands(CLI::App& app, CommandContext& ctx) {
   run->add_option("--cpu-count", a->cpu_count, "Guest CPUs")->capture_default_str();
   run->add_option("--forward", a->forwards,
                   "HOSTPORT:GUESTPORT: 127.0.0.1:HOSTPORT reaches the guest's port; repeatable")
-      ->expected(1)
-      ->allow_extra_args(false);
+      ->allow_extra_args(false);  // one value per flag, repeatable (CLI11 2.1's expected(1)
+                                  // would mean "at most once")
   run->add_option("--nsm-socket", a->nsm_socket,
                   "The local NSM service's socket (default: LOCKOUT_NSM_SOCKET)");
   run->add_flag("--no-nsm", a->no_nsm, "Boot without an NSM for the guest");

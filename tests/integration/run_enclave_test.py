@@ -93,17 +93,18 @@ class RunEnclaveTest(harness.TempDirTestCase):
         kms = self.la.ready["kms_endpoint"].replace("127.0.0.1", "10.0.2.2")
         self.assertIn("10.0.2.2", kms)
         r = self.cli(None, "build-eif", "--blobs", blobs, "--output", output, "--enclave-binary",
-                     enclave, "--env", "ASAN_OPTIONS=detect_leaks=0", "--json", "--",
+                     enclave, "--env", "ASAN_OPTIONS=detect_leaks=0", "--env",
+                     "TZ=UTC", "--json", "--",
                      "/lockout-enclave", "--listen", f"tcp://0.0.0.0:{GUEST_PORT}",
                      "--region", self.la.ready["region"], "--kms-endpoint", kms,
                      "--relay", f"tcp://10.0.2.2:{relay_port}", "--nsm", "tcp://10.0.2.100:9000",
                      "--secret", SECRET, "--threads", "1")
         return json.loads(r.stdout)["Measurements"]
 
-    def boot(self, eif, host_port, name):
+    def boot(self, eif, host_port, name, *extra):
         p = harness.Process([self.lockout, "run-enclave", "--eif", eif, "--forward",
                              f"{host_port}:{GUEST_PORT}", "--nsm-socket",
-                             self.la.ready["nsm_socket"]], self.tmp, name)
+                             self.la.ready["nsm_socket"], *extra], self.tmp, name)
         self._stops.append(p.stop)
         return p
 
@@ -187,7 +188,8 @@ class RunEnclaveTest(harness.TempDirTestCase):
         self.assertNotEqual(bad_pcrs["PCR0"], pcr0)
         self.assertNotEqual(bad_pcrs["PCR2"], described["PCR2"])
         self.assertEqual(bad_pcrs["PCR1"], described["PCR1"])
-        bad_vm = self.boot(bad, harness.free_port(), "run-enclave-changed")
+        bad_vm = self.boot(bad, harness.free_port(), "run-enclave-changed", "--forward",
+                           f"{harness.free_port()}:22")
         harness.wait_until(lambda: "AccessDenied" in bad_vm.log(),
                            "the changed image's enclave reporting AccessDenied", timeout=150,
                            detail=lambda: bad_vm.log()[-6000:] + "\n--- local-aws\n"
