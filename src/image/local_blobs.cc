@@ -63,8 +63,12 @@ absl::StatusOr<std::string> OnlyEntry(const fs::path& dir, std::string_view pref
     const std::string name = e.path().filename().string();
     if (name.starts_with(prefix)) found.push_back(name);
   }
-  if (ec)
-    return absl::NotFoundError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+  if (ec) {
+    return absl::NotFoundError(absl::StrCat("no ", Absl(what), ": cannot list ", dir.string(), " (",
+                                            ec.message(),
+                                            "); unpack a linux-image-*-amd64 package there "
+                                            "(scripts/fetch-kernel.sh)"));
+  }
   if (found.empty()) {
     return absl::NotFoundError(absl::StrCat("no ", Absl(what), " (", Absl(prefix), "*) in ",
                                             dir.string(),
