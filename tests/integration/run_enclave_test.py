@@ -230,6 +230,30 @@ class RunEnclaveTest(harness.TempDirTestCase):
         self.assertIn("not started by lockout run-enclave", refused[0]["error"])
         self.assertNotIn('"event":"nsm_connection",', self.la.process.log())
 
+    def test_usage_and_input_errors(self):
+        run = lambda *a: subprocess.run([self.lockout, "run-enclave", *a], capture_output=True,
+                                        text=True, timeout=60)
+        r = run("--no-nsm")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--eif FILE", r.stderr)
+        r = run("--eif", os.path.join(self.tmp, "x.eif"), "--no-nsm", "--forward", "5010")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("HOSTPORT:GUESTPORT", r.stderr)
+        r = run("--eif", os.path.join(self.tmp, "missing.eif"), "--no-nsm")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("missing.eif", r.stderr)
+        garbage = os.path.join(self.tmp, "garbage.eif")
+        with open(garbage, "wb") as f:
+            f.write(b"not an eif" * 100)
+        r = run("--eif", garbage, "--no-nsm")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("garbage.eif", r.stderr)
+        env = {k: v for k, v in os.environ.items() if k != "LOCKOUT_NSM_SOCKET"}
+        r = subprocess.run([self.lockout, "run-enclave", "--eif", garbage], capture_output=True,
+                           text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--nsm-socket", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
