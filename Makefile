@@ -13,9 +13,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS := cmake ninja-build g++ clang libclang-rt-14-dev pkg-config ccache openssl \
         libssl-dev libcbor-dev libsecp256k1-dev nlohmann-json3-dev libboost-dev \
         libboost-system-dev libabsl-dev libcli11-dev libspdlog-dev libgtest-dev libgmock-dev \
-        libbenchmark-dev clang-format clang-tidy
+        libbenchmark-dev clang-format clang-tidy qemu-system-x86
 
-.PHONY: deps configure test build dist demo fuzz format clean
+.PHONY: deps kernel configure test build dist demo fuzz format clean
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -25,10 +25,14 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Debian's kernel, unpacked (not installed) for images booted by `lockout run-enclave`.
+kernel: deps
+	scripts/fetch-kernel.sh build/kernel
+
 configure: deps
 	cmake --preset $(PRESET)
 
-test: configure
+test: configure kernel
 	cmake --build --preset $(PRESET) -j $(JOBS)
 	ctest --preset $(PRESET) -j $(JOBS)
 

@@ -20,6 +20,8 @@ void RegisterAttestCommands(CLI::App& app, CommandContext& ctx);
 void RegisterEifCommands(CLI::App& app, CommandContext& ctx);
 // `lockout nsm attest|describe-pcr|describe|random` (src/cli/nsm_command.cc)
 void RegisterNsmCommands(CLI::App& app, CommandContext& ctx);
+// `lockout run-enclave`, `lockout local-blobs` (src/cli/run_enclave_command.cc).
+void RegisterRunEnclaveCommands(CLI::App& app, CommandContext& ctx);
 
 // `lockout eth address|sign-tx|personal-sign|sign-typed-data` (src/cli/eth_command.cc)
 void RegisterEthCommands(CLI::App& app, CommandContext& ctx);

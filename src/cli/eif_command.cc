@@ -189,8 +189,8 @@ void RegisterEifCommands(CLI::App& app, CommandContext& ctx) {
   build
       ->add_option("--env", build_options->env,
                    "NAME=VALUE for the enclave's environment (/env); repeat for more")
-      ->expected(1)
-      ->allow_extra_args(false);
+      ->allow_extra_args(false);  // one value per flag, repeatable (CLI11 2.1's expected(1)
+                                  // would mean "at most once")
   build->add_flag("--json", build_options->json, "Print only the describe-eif JSON");
   build->add_option("argv", build_options->argv,
                     "The enclave's command line after --: argv[0] (/lockout-enclave) first");

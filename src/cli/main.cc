@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   lockout::cli::RegisterLocalAwsCommands(app, ctx);
   lockout::cli::RegisterNsmCommands(app, ctx);
   lockout::cli::RegisterOperatorCommands(app, ctx);
+  lockout::cli::RegisterRunEnclaveCommands(app, ctx);
   lockout::cli::RegisterSigningPolicyCommands(app, ctx);
   // --help and --version exit 0; every parse error is a usage error, exit 2 with the closest
   // command or flag (docs/CLI.md), like the commands' own argument checks.

@@ -32,14 +32,15 @@
 #include "src/localaws/nsm_service_ca.h"
 #include "src/localaws/nsm_service_measure.h"
 #include "src/localaws/nsm_service_pcrs.h"
-#include "src/measure/process_image.h"
 #include "src/measure/local_pcr0.h"
+#include "src/measure/process_image.h"
 #include "src/net/connection_server.h"
 #include "src/net/endpoint.h"
 #include "src/net/socket.h"
 #include "src/net/unix_credentials.h"
 #include "src/nsm/nsm_message.h"
 #include "src/nsm/nsm_socket_framing.h"
+#include "src/qemu/guest_measure.h"
 namespace lockout::localaws {
 namespace {
 
@@ -143,7 +144,29 @@ struct Session {
   // connecting process could not be vouched for, and every request is refused with this reason.
   absl::Status measured = absl::OkStatus();
   ExecutableMeasurement measurement;
+  // A QEMU that `lockout run-enclave` started (qemu/guest_measure.h): its PCRs are its EIF's and
+  // each request re-checks the QEMU process (start time, not traced), not executable mappings.
+  bool guest = false;
 };
+
+// Whether `pid` runs one of `emulators` (compared with the resolved /proc/PID/exe, so the path
+// must be the binary's real path), owned by root and writable by nobody else. Errors only when
+// the process cannot be inspected.
+absl::StatusOr<bool> RunsGuestEmulator(pid_t pid, const std::vector<std::string>& emulators) {
+  if (emulators.empty()) return false;
+  const std::string link = absl::StrCat("/proc/", pid, "/exe");
+  char buf[4096];
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
+  if (n < 0) return false;  // the ordinary measurement reports why
+  const std::string exe(buf, static_cast<size_t>(n));
+  if (std::find(emulators.begin(), emulators.end(), exe) == emulators.end()) return false;
+  struct stat st {};
+  if (::stat(link.c_str(), &st) != 0 || st.st_uid != 0 || (st.st_mode & 022) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "nsm: pid ", pid, " runs ", exe, ", which is not owned and writable only by root"));
+  }
+  return true;
+}
 
 nsm::NsmResponse Error(nsm::ErrorCode code) { return nsm::ErrorResponse{code}; }
 
@@ -218,8 +241,36 @@ absl::StatusOr<std::shared_ptr<const Leaf>> NsmService::Impl::CurrentLeaf() {
 absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
   Session s;
   Sha384Digest image = kZeroPcr;  // debug mode: image PCRs read as zero
+  std::array<Sha384Digest, 3> boot_pcrs{};
+  std::optional<Sha384Digest> pcr8;
   std::optional<ProcessIdentity> identity;
-  if (!options.debug_mode) {
+  absl::StatusOr<bool> guest = false;
+  if (!options.debug_mode) guest = RunsGuestEmulator(pid, options.guest_emulators);
+  if (!guest.ok()) {
+    LogWarn("nsm_connection_refused",
+            {{"pid", pid}, {"error", std::string(guest.status().message())}});
+    s.measured = guest.status();
+  } else if (*guest) {
+    s.guest = true;
+    absl::StatusOr<qemu::GuestMeasurement> m = qemu::MeasureGuest(pid, options.socket_path);
+    if (!m.ok()) {
+      LogWarn("nsm_connection_refused",
+              {{"pid", pid}, {"guest", true}, {"error", std::string(m.status().message())}});
+      s.measured = m.status();
+    } else {
+      boot_pcrs = {m->pcrs.pcr0, m->pcrs.pcr1, m->pcrs.pcr2};
+      pcr8 = m->pcrs.pcr8;
+      s.measurement.path = "qemu guest";
+      s.measurement.sha384 = m->eif_sha384;
+      s.measurement.start_time = m->start_time;
+      identity = ProcessIdentity{pid, m->start_time, m->eif_sha384};
+      LogInfo("nsm_connection", {{"pid", pid},
+                                 {"guest", true},
+                                 {"eif_sha384", HexEncode(m->eif_sha384)},
+                                 {"pcr0", HexEncode(m->pcrs.pcr0)},
+                                 {"module_id", module_id}});
+    }
+  } else if (!options.debug_mode) {
     absl::StatusOr<ExecutableMeasurement> m = measurer.Measure(pid);
     if (!m.ok()) {
       // Answered (InvalidOperation) rather than dropped, so the client sees why.
@@ -229,6 +280,7 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
     } else {
       s.measurement = *std::move(m);
       image = measure::LocalPcr0(s.measurement.sha384);
+      boot_pcrs = {image, image, image};
       identity = ProcessIdentity{pid, s.measurement.start_time, s.measurement.sha384};
       LogInfo("nsm_connection", {{"pid", pid},
                                  {"exe", s.measurement.path},
@@ -243,7 +295,10 @@ absl::StatusOr<Session> NsmService::Impl::NewSession(pid_t pid) {
   }
   auto boot = [&](PcrBank& bank) {
     absl::MutexLock lock(&bank.mu);
-    bank.pcrs[0] = bank.pcrs[1] = bank.pcrs[2] = image;
+    bank.pcrs[0] = boot_pcrs[0];
+    bank.pcrs[1] = boot_pcrs[1];
+    bank.pcrs[2] = boot_pcrs[2];
+    if (pcr8) bank.pcrs[8] = *pcr8;
     bank.pcrs[3] = pcr3;
     bank.pcrs[4] = pcr4;
     for (uint16_t i = 0; i < kFirstUserPcr; ++i) bank.locked.set(i);
@@ -275,6 +330,7 @@ absl::Status NsmService::Impl::CheckRequester(const Session& s, pid_t pid,
                        " which connected and was measured (an inherited or passed connection)"));
     }
   }
+  if (s.guest) return qemu::RecheckGuest(pid, s.measurement.start_time);
   ASSIGN_OR_RETURN(ExecutableMeasurement now, measurer.Measure(pid));
   if (now.start_time != s.measurement.start_time) {
     return absl::FailedPreconditionError(

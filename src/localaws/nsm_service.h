@@ -22,6 +22,13 @@
 // and PCR4 keep their values — what real debug-mode documents show
 // (shared/vectors/attestation/index.json: evervault debug documents).
 //
+// Guests (docs/RUN-ENCLAVE.md). A connection from a QEMU that `lockout run-enclave` started (a
+// configured emulator binary, options.guest_emulators) is the guest's NSM stream: it gets the
+// PCR0/1/2 (and PCR8) of the EIF that QEMU booted, computed from the EIF itself, under the rules
+// of qemu/guest_measure.h (run-enclave's exact arguments, sealed memfds holding the EIF and the
+// very kernel and ramdisks QEMU loaded, not traced); any other process running such a binary is
+// refused. Per request: sent by that pid, same start time, still not traced.
+//
 // Vouching (not in debug mode). The executable's PCR0 is only given to a process that runs
 // nothing but that executable and root-owned system libraries (measure/process_image.h: no LD_*
 // loader variables, no preloaded, substituted or patched code, not traced). Every request is
@@ -89,6 +96,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -113,6 +121,10 @@ struct NsmServiceOptions {
   int worker_threads = 2;
   // How often deadlines are checked.
   absl::Duration sweep_interval = absl::Milliseconds(250);
+  // Guests: a connecting process running one of these (its resolved executable path) is taken
+  // for a QEMU that `lockout run-enclave` started, and gets its EIF's PCRs if it passes
+  // qemu/guest_measure.h's rules (refused otherwise). Empty: no guests.
+  std::vector<std::string> guest_emulators = {"/usr/bin/qemu-system-x86_64"};
 };
 
 class NsmConnection;

@@ -16,6 +16,11 @@ namespace lockout::nsm {
 
 absl::StatusOr<std::unique_ptr<NsmDevice>> OpenNsmDevice(std::string_view spec) {
   std::optional<std::string> socket_path;
+  if (spec.starts_with(kTcpDeviceScheme)) {
+    absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> d = UnixSocketNsmDevice::CreateTcp(spec);
+    if (!d.ok()) return d.status();
+    return std::unique_ptr<NsmDevice>(std::move(*d));
+  }
   if (spec.starts_with(kUnixDeviceScheme)) {
     socket_path = std::string(spec.substr(kUnixDeviceScheme.size()));
     if (socket_path->empty() || socket_path->front() != '/') {

@@ -5,6 +5,7 @@
 //
 //   unix:///abs/path   the local NSM service's socket (UnixSocketNsmDevice; connects on first call)
 //   /abs/path          a Unix socket if the path is one, else a device node (/dev/nsm)
+//   tcp://HOST:PORT    the same framing on TCP (the guest of `lockout run-enclave`)
 //
 // DefaultNsmSpec(): what to open when no --nsm is given ($LOCKOUT_NSM_SOCKET, else /dev/nsm).
 //
@@ -22,6 +23,8 @@
 namespace lockout::nsm {
 
 inline constexpr std::string_view kUnixDeviceScheme = "unix://";
+// tcp://HOST:PORT: the local NSM service's framing on a TCP stream (the guest of run-enclave).
+inline constexpr std::string_view kTcpDeviceScheme = "tcp://";
 
 absl::StatusOr<std::unique_ptr<NsmDevice>> OpenNsmDevice(std::string_view spec);
 

@@ -50,7 +50,22 @@ absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> UnixSocketNsmDevice::Create
       new UnixSocketNsmDevice(*std::move(endpoint), options));
 }
 
+absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> UnixSocketNsmDevice::CreateTcp(
+    std::string_view uri, UnixSocketNsmDeviceOptions options) {
+  absl::StatusOr<net::Endpoint> endpoint = net::Endpoint::Parse(uri);
+  if (!endpoint.ok() || !endpoint->is_tcp() || endpoint->port() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nsm: ", Absl(uri), " is not a tcp://HOST:PORT endpoint with a port"));
+  }
+  return std::unique_ptr<UnixSocketNsmDevice>(
+      new UnixSocketNsmDevice(*std::move(endpoint), options));
+}
+
 UnixSocketNsmDevice::~UnixSocketNsmDevice() = default;
+
+const std::string& UnixSocketNsmDevice::where() const {
+  return endpoint_.is_unix() ? endpoint_.path() : where_;
+}
 
 absl::Status UnixSocketNsmDevice::ConnectLocked(absl::Time deadline) {
   // A unix connect never waits: a service with a full accept backlog fails the call (EAGAIN)
@@ -58,10 +73,9 @@ absl::Status UnixSocketNsmDevice::ConnectLocked(absl::Time deadline) {
   absl::StatusOr<net::BlockingStream> stream =
       net::BlockingStream::Connect(endpoint_, deadline, *options_.clock);
   if (!stream.ok()) {
-    if (absl::IsDeadlineExceeded(stream.status()))
-      return WithPath(stream.status(), endpoint_.path());
-    return absl::UnavailableError(absl::StrCat("nsm: cannot connect to NSM service at ",
-                                               endpoint_.path(), ": ", stream.status().message()));
+    if (absl::IsDeadlineExceeded(stream.status())) return WithPath(stream.status(), where());
+    return absl::UnavailableError(absl::StrCat("nsm: cannot connect to NSM service at ", where(),
+                                               ": ", stream.status().message()));
   }
   stream_.emplace(*std::move(stream));
   return absl::OkStatus();
@@ -75,7 +89,7 @@ absl::StatusOr<Bytes> UnixSocketNsmDevice::Call(ByteView request_cbor) {
   absl::MutexLock lock(&mu_);
   // One deadline for the whole call.
   const absl::Time deadline = options_.clock->Now() + options_.timeout;
-  const std::string& path = endpoint_.path();
+  const std::string& path = where();
   // A service that closed an idle connection (or restarted) must not cost a failed call: check
   // before sending, when nothing has been delivered yet, so reconnecting cannot duplicate a
   // request. Between calls the service has nothing to say: readable data, end of stream or an

@@ -47,6 +47,12 @@ class UnixSocketNsmDevice final : public NsmDevice {
   static absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> Create(
       std::string_view socket_path, UnixSocketNsmDeviceOptions options = {});
 
+  // The same protocol on a TCP stream: "tcp://HOST:PORT" (the guest of `lockout run-enclave`
+  // reaches the local NSM service at tcp://10.0.2.100:9000, docs/RUN-ENCLAVE.md). The service
+  // answers only the QEMU carrying that stream; a reconnect is a new stream through QEMU.
+  static absl::StatusOr<std::unique_ptr<UnixSocketNsmDevice>> CreateTcp(
+      std::string_view uri, UnixSocketNsmDeviceOptions options = {});
+
   ~UnixSocketNsmDevice() override;
   UnixSocketNsmDevice(const UnixSocketNsmDevice&) = delete;
   UnixSocketNsmDevice& operator=(const UnixSocketNsmDevice&) = delete;
@@ -59,11 +65,15 @@ class UnixSocketNsmDevice final : public NsmDevice {
 
  private:
   UnixSocketNsmDevice(net::Endpoint endpoint, UnixSocketNsmDeviceOptions options)
-      : endpoint_(std::move(endpoint)), options_(options) {}
+      : endpoint_(std::move(endpoint)), where_(endpoint_.ToString()), options_(options) {}
+
+  // For messages: the socket path, or the tcp:// URI.
+  const std::string& where() const;
 
   absl::Status ConnectLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const net::Endpoint endpoint_;  // unix://<absolute path>
+  const net::Endpoint endpoint_;  // unix://<absolute path> or tcp://HOST:PORT
+  const std::string where_;
   const UnixSocketNsmDeviceOptions options_;
   absl::Mutex mu_;
   std::optional<net::BlockingStream> stream_ ABSL_GUARDED_BY(mu_);
