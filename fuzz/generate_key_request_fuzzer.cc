@@ -6,7 +6,10 @@
 //   * a failure is InvalidArgument with a bounded printable message that does not quote the
 //     kms_key or secret_name given (checked for values holding a '#', which no message has);
 //   * a success names a valid secret (relay::ValidateSecretName) and a KMS key ARN (IsKmsKeyArn)
-//     equal to the request's members, and a key type whose name is the request's key_type.
+//     equal to the request's members, and a key type whose name is the request's key_type;
+//   * "hd" is honoured exactly: a success has hd set iff the member is the boolean true, and
+//     then a key type with an HD scheme (secp256k1, p256, ed25519); a non-boolean "hd" never
+//     parses.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +19,7 @@
 #include "fuzz/fuzz_checks.h"
 #include "src/common/json.h"
 #include "src/enclave/key_generation.h"
+#include "src/hd/seed_secret.h"
 #include "src/relay/relay_protocol.h"
 
 using lockout::fuzz::Check;
@@ -26,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!j.ok() || !j->is_object()) return 0;
   absl::StatusOr<lockout::enclave::GenerateKeyRequest> r =
       lockout::enclave::ParseGenerateKeyRequest(*j);
+  const auto hd = j->find("hd");
+  const bool hd_present = hd != j->end();
   if (!r.ok()) {
     lockout::fuzz::CheckErrorMessage(r.status(), 200);
     Check(r.status().code() == absl::StatusCode::kInvalidArgument, "unexpected error code");
@@ -44,5 +50,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(lockout::fuzz::StringField(*j, "secret_name") == r->secret_name, "secret_name differs");
   Check(lockout::fuzz::StringField(*j, "key_type") == lockout::signer::KeyTypeName(r->key_type),
         "key_type differs");
+  Check(!hd_present || hd->is_boolean(), "a non-boolean hd was accepted");
+  Check(r->hd == (hd_present && hd->get<bool>()), "hd differs");
+  if (r->hd) {
+    Check(lockout::hd::CurveForKeyTypeName(lockout::signer::KeyTypeName(r->key_type)).ok(),
+          "hd accepted for a key type without an HD scheme");
+  }
   return 0;
 }

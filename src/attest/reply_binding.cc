@@ -94,4 +94,11 @@ crypto::Sha256Digest GenerateKeyBinding(std::string_view secret_name,
   return crypto::Sha256(AsBytes(input));
 }
 
+crypto::Sha256Digest GenerateHdBinding(ByteView master_spki_der, std::string_view xpub) {
+  std::string input(kGenerateHdBindingTag);
+  AppendStr(master_spki_der, input);
+  AppendStr(AsBytes(xpub), input);
+  return crypto::Sha256(AsBytes(input));
+}
+
 }  // namespace lockout::attest

@@ -75,4 +75,14 @@ crypto::Sha256Digest ReplyBinding(const RequestDigest& request, ByteView signatu
 inline constexpr std::string_view kGenerateKeyBindingTag = "lockout-generate-key-v1";
 crypto::Sha256Digest GenerateKeyBinding(std::string_view secret_name, std::string_view kms_key_arn);
 
+// An HD seed born in the enclave (generate_key with "hd": true): the document's public_key is the
+// master key m's SPKI and its nonce GenerateKeyBinding above; its user_data is
+//
+//   SHA-256( "lockout-generate-hd-v1" || STR(SPKI of m) || STR(xpub of m, empty but secp256k1) )
+//
+// so the xpub the client derives child keys from is attested (its chain code included), and a
+// single key's document (user_data = SHA-256(SPKI)) cannot pass for a seed's or back.
+inline constexpr std::string_view kGenerateHdBindingTag = "lockout-generate-hd-v1";
+crypto::Sha256Digest GenerateHdBinding(ByteView master_spki_der, std::string_view xpub);
+
 }  // namespace lockout::attest

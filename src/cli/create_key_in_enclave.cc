@@ -10,6 +10,7 @@
 #include "src/cliutil/cli_conventions.h"
 #include "src/common/strings.h"
 #include "src/enclave/key_generation.h"
+#include "src/hd/seed_secret.h"
 #include "src/net/endpoint.h"
 #include "src/operator/enclave_client.h"
 #include "src/operator/enclave_key_generation.h"
@@ -30,7 +31,9 @@ void AddInEnclaveOptions(CLI::App* cmd, InEnclaveArgs& a) {
                     "Have a running enclave generate the key (it never leaves the enclave): it "
                     "KMS-encrypts it under --kms-key (a key ARN), stores it through its relay "
                     "(write-once) and answers with the public key in an attestation document, "
-                    "checked here. The enclave must run with --secret NAME (not yet existing).");
+                    "checked here. The enclave must run with --secret NAME (not yet existing). "
+                    "With --hd the enclave makes an HD seed instead (the document binds the "
+                    "master key and xpub).");
   // An imported key is by definition not born in the enclave.
   if (CLI::Option* import = cmd->get_option_no_throw("--import"); import != nullptr) {
     in_enclave->excludes(import);
@@ -50,11 +53,16 @@ void AddInEnclaveOptions(CLI::App* cmd, InEnclaveArgs& a) {
 }
 
 int RunCreateKeyInEnclave(const InEnclaveArgs& a, const std::string& kms_key,
-                          const std::string& secret, const std::string& type) {
+                          const std::string& secret, const std::string& type, bool hd, bool json) {
   std::string type_name = a.key_type.empty() ? type : a.key_type;
-  if (type_name.empty()) type_name = "p521";  // create-key's default
+  if (type_name.empty()) type_name = hd ? "secp256k1" : "p521";  // create-key's defaults
   absl::StatusOr<signer::KeyType> key_type = signer::ParseKeyType(type_name);
   if (!key_type.ok()) return Usage(absl::StrCat("--key-type: ", key_type.status().message()));
+  if (hd && !hd::CurveForKeyTypeName(type_name).ok()) {
+    return Usage(
+        "--hd --in-enclave: HD seeds exist for secp256k1 (BIP-32), p256 and ed25519 "
+        "(SLIP-10) only");
+  }
   if (a.enclave.empty()) return Usage("--in-enclave needs --enclave URI (e.g. vsock://20:5010)");
   absl::StatusOr<net::Endpoint> endpoint = net::Endpoint::Parse(a.enclave);
   if (!endpoint.ok()) return Usage(absl::StrCat("--enclave: ", endpoint.status().message()));
@@ -67,6 +75,7 @@ int RunCreateKeyInEnclave(const InEnclaveArgs& a, const std::string& kms_key,
   options.kms_key_arn = kms_key;
   options.secret_name = secret;
   options.key_type = *key_type;
+  options.hd = hd;
   options.trusted_roots.push_back(attest::AwsNitroRootG1Der());
   std::vector<std::string> roots = a.roots;
   if (const char* local = std::getenv("LOCKOUT_NSM_ROOT_CERT");
@@ -91,11 +100,36 @@ int RunCreateKeyInEnclave(const InEnclaveArgs& a, const std::string& kms_key,
   if (client_key != nullptr) (*client)->Authenticate(client_key);
   absl::StatusOr<ops::EnclaveKeyGenerationResult> r = ops::GenerateKeyInEnclave(**client, options);
   if (!r.ok()) return Fail(absl::StrCat("create-key --in-enclave: ", r.status().message()));
-  std::cout << r->ToJson().dump(2) << "\n";
-  std::cerr << "The enclave generated the key, KMS encrypted it with the context "
-               "{\"lockout:secret\": \""
-            << secret << "\"} and stored it (version " << r->version_id
-            << "); the attestation document binds the public key above.\n";
+  if (json || !hd) {
+    std::cout << r->ToJson().dump(2) << "\n";
+  } else {
+    // What create-key --hd prints (operator_commands.cc), from the attested reply.
+    std::cout << r->public_key_pem;
+    if (r->ethereum_address) std::cout << "address: " << *r->ethereum_address << "\n";
+    std::cout << "hd seed: yes (the public key, address and pin are the master key m's)\n";
+    if (r->xpub) std::cout << "xpub (m): " << *r->xpub << "\n";
+    std::cout << "key type: " << signer::KeyTypeName(r->key_type) << "\n"
+              << "kms key: " << r->kms_key_arn << "\n"
+              << "secret: " << r->secret_name << " (version " << r->version_id << ")\n"
+              << "signing-policy pin: \"key\": " << r->policy_pin << "\n"
+              << "attestation: verified (module " << r->module_id << ")\n";
+  }
+  if (hd) {
+    std::cerr << "The enclave generated a 64-byte HD seed (NSM entropy mixed in), KMS encrypted "
+                 "it with the context {\"lockout:secret\": \""
+              << secret << "\"} and stored it (version " << r->version_id
+              << "); it has no mnemonic and never left the enclave. The attestation document "
+                 "binds the master public key"
+              << (r->xpub ? " and xpub" : "")
+              << " above. Requests must name a derivation path (lockout sign --path "
+                 "m/44'/60'/0'/0/0); limit the paths per client with \"paths\" in the signing "
+                 "policy (docs/WALLET.md, \"HD keys\").\n";
+  } else {
+    std::cerr << "The enclave generated the key, KMS encrypted it with the context "
+                 "{\"lockout:secret\": \""
+              << secret << "\"} and stored it (version " << r->version_id
+              << "); the attestation document binds the public key above.\n";
+  }
   return cliutil::kExitOk;
 }
 

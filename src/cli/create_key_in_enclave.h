@@ -25,7 +25,8 @@ struct InEnclaveArgs {
 void AddInEnclaveOptions(CLI::App* cmd, InEnclaveArgs& args);
 
 // Runs create-key --in-enclave; the process exit code (0 ok, 1 failed, 2 usage).
+// `hd`: create-key --hd (an HD seed; secp256k1 unless --key-type/--type say p256 or ed25519).
 int RunCreateKeyInEnclave(const InEnclaveArgs& args, const std::string& kms_key,
-                          const std::string& secret, const std::string& type);
+                          const std::string& secret, const std::string& type, bool hd, bool json);
 
 }  // namespace lockout::cli

@@ -945,6 +945,10 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/eth --import - < "
         "key.hex\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/wallet --hd\n"
+        "--in-enclave: a running enclave generates the key (or with --hd the seed) itself.\n"
+        "Example: lockout create-key --in-enclave --hd --enclave vsock://20:5010 --kms-key "
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab --secret "
+        "lockout/wallet --key-type secp256k1\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/wallet "
         "--import-mnemonic - < words.txt");
     cmd->footer(kAwsConfigHelp);
@@ -975,10 +979,12 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     auto e = std::make_shared<InEnclaveArgs>();
     AddInEnclaveOptions(cmd, *e);
-    for (CLI::Option* o : {hd_flag, mnemonic, seed_hex}) o->excludes("--in-enclave");
+    // Imported seeds are by definition not born in the enclave.
+    for (CLI::Option* o : {mnemonic, seed_hex}) o->excludes("--in-enclave");
     cmd->callback([a, e, &ctx] {
       ctx.exit_code =
-          e->enabled ? RunCreateKeyInEnclave(*e, a->kms_key, a->secret, a->type) : RunCreateKey(*a);
+          e->enabled ? RunCreateKeyInEnclave(*e, a->kms_key, a->secret, a->type, a->hd, a->json)
+                     : RunCreateKey(*a);
     });
   }
   // policy, policy lint

@@ -6,6 +6,15 @@
 
 namespace lockout::enclave {
 
+absl::StatusOr<std::optional<std::string>> MasterXpub(hd::Curve curve, const SecretBytes& seed) {
+  if (curve != hd::Curve::kSecp256k1) return std::optional<std::string>();
+  absl::StatusOr<hd::ExtendedPrivateKey> m = hd::ExtendedPrivateKey::FromSeed(curve, seed);
+  if (!m.ok()) return m.status();
+  absl::StatusOr<std::string> xpub = m->Public().ToXpub();
+  if (!xpub.ok()) return xpub.status();
+  return std::optional<std::string>(*std::move(xpub));
+}
+
 absl::StatusOr<std::unique_ptr<signer::Signer>> DeriveSigner(hd::Curve curve,
                                                              const SecretBytes& seed,
                                                              const hd::DerivationPath& path) {

@@ -18,6 +18,8 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -79,5 +81,9 @@ class HdKeyring final {
 absl::StatusOr<std::unique_ptr<signer::Signer>> DeriveSigner(hd::Curve curve,
                                                              const SecretBytes& seed,
                                                              const hd::DerivationPath& path);
+
+// The master key m's xpub (BIP-32 serialization) for a secp256k1 seed; nullopt for the SLIP-10
+// curves (no standard serialization here). Errors: those of hd::ExtendedPrivateKey::FromSeed.
+absl::StatusOr<std::optional<std::string>> MasterXpub(hd::Curve curve, const SecretBytes& seed);
 
 }  // namespace lockout::enclave

@@ -14,6 +14,8 @@
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
 #include "src/enclave/key_loader.h"
+#include "src/hd/bip39.h"
+#include "src/hd/seed_secret.h"
 #include "src/nsm/nsm_client.h"
 #include "src/relay/relay_protocol.h"
 #include "src/signer/key_memory_lock.h"
@@ -80,6 +82,14 @@ absl::StatusOr<GenerateKeyRequest> ParseGenerateKeyRequest(const nlohmann::json&
     return absl::InvalidArgumentError(
         "field \"kms_key\" is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)");
   }
+  if (auto it = request.find("hd"); it != request.end()) {
+    if (!it->is_boolean()) return absl::InvalidArgumentError("field \"hd\" is not a boolean");
+    out.hd = it->get<bool>();
+  }
+  if (out.hd && !hd::CurveForKeyTypeName(signer::KeyTypeName(out.key_type)).ok()) {
+    return absl::InvalidArgumentError(
+        "field \"key_type\": HD seeds exist for secp256k1, p256 and ed25519 only");
+  }
   return out;
 }
 
@@ -103,6 +113,47 @@ absl::StatusOr<Bytes> AttestSigningKey(nsm::NsmDevice& nsm, const signer::Signer
   nsm::NsmClient client(nsm);
   return client.Attestation(ByteView(spki_hash.data(), spki_hash.size()), nonce,
                             ByteView(signer.public_key_der()));
+}
+
+struct KeyGenerator::Made {
+  SecretBytes plaintext;                   // PKCS#8, or the seed secret
+  std::unique_ptr<signer::Signer> signer;  // a key
+  std::unique_ptr<HdKeyring> hd;           // or an HD seed's keyring
+  std::optional<std::string> xpub;
+};
+
+absl::StatusOr<KeyGenerator::Made> KeyGenerator::Make(const GenerateKeyRequest& request) {
+  Made made;
+  if (!request.hd) {
+    absl::StatusOr<std::unique_ptr<signer::Signer>> generated =
+        signer::Signer::Generate(request.key_type);
+    if (!generated.ok()) return Annotate("generate", generated.status());
+    made.signer = *std::move(generated);
+    absl::StatusOr<SecretBytes> pkcs8 = made.signer->ExportPkcs8();
+    if (!pkcs8.ok()) return Annotate("export", pkcs8.status());
+    made.plaintext = *std::move(pkcs8);
+  } else {
+    ASSIGN_OR_RETURN(hd::Curve curve,
+                     hd::CurveForKeyTypeName(signer::KeyTypeName(request.key_type)));
+    SecretBytes seed(hd::kBip39SeedSize);
+    signer::KeyMemoryLock::Process().Record("hd seed", seed.Lock());
+    if (RAND_bytes(seed.RevealMutable().data(), static_cast<int>(seed.size())) != 1) {
+      return absl::InternalError("generate: RAND_bytes failed");
+    }
+    // m is derived before anything is stored: a seed that gives no valid master is never kept.
+    absl::StatusOr<std::optional<std::string>> xpub = MasterXpub(curve, seed);
+    if (!xpub.ok()) return Annotate("generate", xpub.status());
+    made.xpub = *std::move(xpub);
+    absl::StatusOr<SecretBytes> plaintext = hd::EncodeSeedSecret(curve, seed);
+    if (!plaintext.ok()) return Annotate("generate", plaintext.status());
+    made.plaintext = *std::move(plaintext);
+    absl::StatusOr<std::unique_ptr<HdKeyring>> ring = HdKeyring::FromSeed(curve, std::move(seed));
+    if (!ring.ok()) return Annotate("generate", ring.status());
+    made.hd = *std::move(ring);
+  }
+  signer::KeyMemoryLock::Process().Record(request.hd ? "hd seed secret" : "pkcs8",
+                                          made.plaintext.Lock());
+  return made;
 }
 
 absl::Status KeyGenerator::MixNsmEntropy() {
@@ -137,20 +188,14 @@ absl::StatusOr<GeneratedKey> KeyGenerator::Generate(const GenerateKeyRequest& re
   }
 
   if (absl::Status mixed = MixNsmEntropy(); !mixed.ok()) return Annotate("nsm", mixed);
-  absl::StatusOr<std::unique_ptr<signer::Signer>> generated =
-      signer::Signer::Generate(request.key_type);
-  if (!generated.ok()) return Annotate("generate", generated.status());
-  std::unique_ptr<signer::Signer> signer = *std::move(generated);
-  absl::StatusOr<SecretBytes> pkcs8 = signer->ExportPkcs8();
-  if (!pkcs8.ok()) return Annotate("export", pkcs8.status());
-  signer::KeyMemoryLock::Process().Record("pkcs8", pkcs8->Lock());
+  ASSIGN_OR_RETURN(Made made, Make(request));
 
   // The context the loader decrypts with (key_loader.h): the ciphertext is bound to its name.
   const awsclient::EncryptionContext context = {
       {std::string(kEncryptionContextSecretKey), secret_name_}};
   absl::StatusOr<awsclient::EncryptResult> encrypted =
-      backend_.Encrypt(request.kms_key_arn, *pkcs8, context);
-  pkcs8->Clear();
+      backend_.Encrypt(request.kms_key_arn, made.plaintext, context);
+  made.plaintext.Clear();
   if (!encrypted.ok()) return Annotate("kms encrypt", encrypted.status());
   // KMS names the key it used. Anything but the key the (authenticated) request named means the
   // ciphertext is not under the key whose policy pins this enclave: store nothing.
@@ -167,25 +212,37 @@ absl::StatusOr<GeneratedKey> KeyGenerator::Generate(const GenerateKeyRequest& re
       backend_.Store(secret_name_, ByteView(encrypted->ciphertext_blob));
   if (!version.ok()) return Annotate("relay put_secret", version.status());
 
-  const signer::Signer* installed = signer.get();
-  if (absl::Status done = keys_.Install(std::move(signer)); !done.ok()) {
-    return Annotate("install", done);
-  }
+  const signer::Signer* installed = made.hd != nullptr ? &made.hd->master() : made.signer.get();
+  absl::Status done = made.hd != nullptr ? keys_.Install(std::move(made.hd))
+                                         : keys_.Install(std::move(made.signer));
+  if (!done.ok()) return Annotate("install", done);
   LogInfo("key_generated", {{"key_type", signer::KeyTypeName(request.key_type)},
+                            {"hd", request.hd},
                             {"secret", secret_name_},
                             {"version_id", *version},
                             {"kms_key", request.kms_key_arn}});
 
   GeneratedKey out{.signer = installed,
+                   .hd = request.hd,
+                   .xpub = made.xpub,
                    .version_id = *std::move(version),
                    .kms_key_arn = request.kms_key_arn,
                    .document = {}};
   // The nonce names where the key went (reply_binding.h): the client checks it against its own
-  // request, so an altered kms_key or secret_name cannot pass unseen.
+  // request, so an altered kms_key or secret_name cannot pass unseen. An HD seed's user_data
+  // binds the xpub too (its chain code is what children are derived with).
   const crypto::Sha256Digest binding =
       attest::GenerateKeyBinding(request.secret_name, request.kms_key_arn);
-  absl::StatusOr<Bytes> document =
-      AttestSigningKey(nsm_, *installed, ByteView(binding.data(), binding.size()));
+  absl::StatusOr<Bytes> document;
+  if (request.hd) {
+    const crypto::Sha256Digest user_data =
+        attest::GenerateHdBinding(installed->public_key_der(), made.xpub.value_or(""));
+    document = nsm::NsmClient(nsm_).Attestation(ByteView(user_data.data(), user_data.size()),
+                                                ByteView(binding.data(), binding.size()),
+                                                ByteView(installed->public_key_der()));
+  } else {
+    document = AttestSigningKey(nsm_, *installed, ByteView(binding.data(), binding.size()));
+  }
   if (!document.ok()) {
     return absl::UnavailableError(
         absl::StrCat("attestation: ", document.status().message(), " (the key is stored)"));
@@ -251,6 +308,10 @@ GenerateKeyReply HandleGenerateKeyOp(KeyGenerator* generator, const nlohmann::js
                          {"kms_key", key->kms_key_arn},
                          {"document", Base64Encode(key->document)},
                          {"spki_sha256", HexEncode(ByteView(spki_hash.data(), spki_hash.size()))}};
+  if (key->hd) {
+    body["hd"] = true;
+    if (key->xpub) body["xpub"] = *key->xpub;
+  }
   return GenerateKeyReply{.body = std::move(body), .verdict = audit::kVerdictSigned, .rule = ""};
 }
 

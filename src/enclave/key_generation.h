@@ -22,9 +22,17 @@
 // the parent can send its own generate_key; what it gets is a key it cannot read, stored under the
 // one --secret name, and only while no key is loaded (docs/SECURITY.md).
 //
+// An HD seed instead (the request's "hd": true; docs/WALLET.md "HD keys"): after the same
+// entropy mixing, RAND_bytes gives a 64-byte seed; its master key m is derived (HdKeyring) before
+// anything is stored, the seed secret (hd/seed_secret.h, "lockout-hd-seed" v1) is encrypted and
+// stored exactly as a PKCS#8 key would be, and the keyring is installed. The document's
+// public_key is m's SPKI, its nonce the same GenerateKeyBinding, and its user_data
+// attest::GenerateHdBinding(SPKI, xpub): the client checks the xpub it derives children from.
+//
 // Thread-safety: Generate() may be called concurrently; calls are serialised (one at a time).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +43,7 @@
 #include "src/awsclient/kms_client.h"
 #include "src/common/bytes.h"
 #include "src/common/secret_bytes.h"
+#include "src/enclave/hd_keyring.h"
 #include "src/enclave/key_manager.h"
 #include "src/nsm/nsm_device.h"
 #include "src/relay/relay_client.h"
@@ -52,12 +61,15 @@ struct GenerateKeyRequest {
   signer::KeyType key_type = signer::KeyType::kP256;
   std::string secret_name;
   std::string kms_key_arn;  // arn:<partition>:kms:<region>:<account>:key/<id>
+  bool hd = false;          // an HD seed of key_type's curve instead of a key
 };
 
-// The members of a v2 generate_key request ({"key_type", "secret_name", "kms_key"}; id, op,
-// key and auth are the handler's). InvalidArgument naming the member, never its value: a member
-// missing or not a string, an unknown key type, a name ValidateSecretName refuses, a kms_key that
-// is not a KMS key ARN (an alias or bare id is refused: the reply's KeyId is compared with it).
+// The members of a v2 generate_key request ({"key_type", "secret_name", "kms_key"}, optional
+// "hd"; id, op, key and auth are the handler's). InvalidArgument naming the member, never its
+// value: a member missing or not a string, an unknown key type, a name ValidateSecretName
+// refuses, a kms_key that is not a KMS key ARN (an alias or bare id is refused: the reply's KeyId
+// is compared with it), an "hd" that is not a boolean, "hd": true with a key type that has no HD
+// scheme (p384, p521).
 absl::StatusOr<GenerateKeyRequest> ParseGenerateKeyRequest(const nlohmann::json& request);
 
 // True for "arn:<partition>:kms:<region>:<12 digits>:key/<id>" (printable ASCII, no spaces).
@@ -102,10 +114,15 @@ absl::StatusOr<Bytes> AttestSigningKey(nsm::NsmDevice& nsm, const signer::Signer
                                        std::optional<ByteView> nonce);
 
 struct GeneratedKey {
-  const signer::Signer* signer = nullptr;  // installed in the KeyManager (owned by it)
-  std::string version_id;                  // of the stored secret
-  std::string kms_key_arn;                 // the key KMS encrypted under (== the request's)
-  Bytes document;  // AttestSigningKey(signer, nonce = attest::GenerateKeyBinding(secret, ARN))
+  // Installed in the KeyManager (owned by it): the key, or for an HD seed its master m's signer.
+  const signer::Signer* signer = nullptr;
+  bool hd = false;
+  std::optional<std::string> xpub;  // HD secp256k1: m's xpub
+  std::string version_id;           // of the stored secret
+  std::string kms_key_arn;          // the key KMS encrypted under (== the request's)
+  // AttestSigningKey(signer, nonce = attest::GenerateKeyBinding(secret, ARN)); HD: user_data is
+  // attest::GenerateHdBinding(m's SPKI, xpub or "") instead.
+  Bytes document;
 };
 
 class KeyGenerator final {
@@ -129,6 +146,9 @@ class KeyGenerator final {
 
  private:
   absl::Status MixNsmEntropy();
+  // The plaintext to store and what to install: a key's PKCS#8, or an HD seed secret.
+  struct Made;
+  absl::StatusOr<Made> Make(const GenerateKeyRequest& request);
 
   const std::string secret_name_;
   KeyGenerationBackend& backend_;
@@ -138,10 +158,12 @@ class KeyGenerator final {
 };
 
 // The v2 op for the request handler (request_handler.h), after its signing-policy check:
-//   {"id": ID, "op": "generate_key", "key_type": T, "secret_name": NAME, "kms_key": ARN}
+//   {"id": ID, "op": "generate_key", "key_type": T, "secret_name": NAME, "kms_key": ARN
+//    [, "hd": true]}
 //   -> {"id": ID, "ok": true, "key_type": T, "public_key_pem": .., "spki_der": B64,
 //       "public_key_raw": HEX, "secret_name": NAME, "version_id": V, "kms_key": ARN,
-//       "document": B64, "spki_sha256": HEX}
+//       "document": B64, "spki_sha256": HEX [, "hd": true [, "xpub": XPUB]]}
+// (HD: the public key is the master m's; "xpub" for secp256k1.)
 // Errors: "bad request" (members, or a name that is not --secret), "key loaded" (a key is loaded
 // already), "secret exists" (write-once), "kms refused the request" (KMS refused Encrypt, or
 // encrypted under another key), "attestation unavailable" (the key is stored and installed; ask

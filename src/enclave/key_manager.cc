@@ -188,18 +188,28 @@ absl::StatusOr<LoadedKey> KeyManager::LoadForRequest() {
 
 absl::Status KeyManager::Install(std::unique_ptr<signer::Signer> key) {
   if (key == nullptr) return absl::InvalidArgumentError("no key to install");
+  return InstallKey(LoadedKey(std::move(key)));
+}
+
+absl::Status KeyManager::Install(std::unique_ptr<HdKeyring> hd) {
+  if (hd == nullptr) return absl::InvalidArgumentError("no key to install");
+  return InstallKey(LoadedKey(std::move(hd)));
+}
+
+absl::Status KeyManager::InstallKey(LoadedKey key) {
   absl::MutexLock lock(&mu_);
   if (options_.mode == LoadMode::kPerRequest) {
     return absl::FailedPreconditionError("per-request mode keeps no key");
   }
   if (loaded()) return absl::FailedPreconditionError("a key is loaded already");
   if (failed_) return absl::FailedPreconditionError("key loading failed: " + reason_);
-  signer_.store(key.get(), std::memory_order_release);
-  owned_ = std::move(key);
+  const signer::KeyType type = key.primary()->key_type();
+  const bool is_hd = key.hd != nullptr;
+  KeepLocked(std::move(key));
   reason_.clear();
   detail_.clear();
   cv_.SignalAll();
-  LogInfo("key_installed", {{"key_type", signer::KeyTypeName(owned_->key_type())}});
+  LogInfo("key_installed", {{"key_type", signer::KeyTypeName(type)}, {"hd", is_hd}});
   return absl::OkStatus();
 }
 

@@ -121,6 +121,8 @@ class KeyManager final {
   // later. FailedPrecondition if a key is loaded already, loading failed fatally, or the mode is
   // kPerRequest (which keeps no key).
   absl::Status Install(std::unique_ptr<signer::Signer> key);
+  // The same for an HD seed generated in the enclave (its keyring).
+  absl::Status Install(std::unique_ptr<HdKeyring> hd);
 
   // Blocks until the key is loaded or loading failed fatally, at most `timeout`; true if loaded.
   bool WaitUntilLoaded(absl::Duration timeout);
@@ -128,6 +130,7 @@ class KeyManager final {
  private:
   void StartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void KeepLocked(LoadedKey key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InstallKey(LoadedKey key);
   void LoaderThread();
 
   const LoadFunction load_;

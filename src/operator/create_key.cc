@@ -142,13 +142,9 @@ absl::StatusOr<CreateKeyResult> CreateHdKeyFrom(awsclient::KmsClient& kms,
     if (!master.ok()) return Step("deriving the master key", master.status());
     RETURN_IF_ERROR(FillPublic(**master, result));
   }
-  if (curve == hd::Curve::kSecp256k1) {
-    absl::StatusOr<hd::ExtendedPrivateKey> m = hd::ExtendedPrivateKey::FromSeed(curve, seed);
-    if (!m.ok()) return Step("deriving the master key", m.status());
-    absl::StatusOr<std::string> xpub = m->Public().ToXpub();
-    if (!xpub.ok()) return Step("serializing the xpub", xpub.status());
-    result.xpub = *xpub;
-  }
+  absl::StatusOr<std::optional<std::string>> xpub = enclave::MasterXpub(curve, seed);
+  if (!xpub.ok()) return Step("serializing the xpub", xpub.status());
+  result.xpub = *std::move(xpub);
   absl::StatusOr<SecretBytes> plaintext = hd::EncodeSeedSecret(curve, seed);
   if (!plaintext.ok()) return plaintext.status();
   RETURN_IF_ERROR(EncryptAndStore(kms, secrets, options, *plaintext, "lockout-hd-seed v1", result));

@@ -13,7 +13,12 @@
 //   3. public_key_raw is the key inside that SPKI, and key_type, secret_name and kms_key are the
 //      ones asked for.
 // The secp256k1 address is derived here from the attested key (src/eth/address.h), not taken
-// from the enclave. Thread-safety: uses the client from the calling thread.
+// from the enclave.
+// With `hd` the enclave makes an HD seed instead (docs/WALLET.md "HD keys"); the returned key is
+// the master m's, and check 2 becomes user_data = attest::GenerateHdBinding(SPKI, xpub or ""):
+// for secp256k1 the xpub must be present, of depth 0 and hold the same key (children are then
+// derived from an attested chain code); for p256 and ed25519 there is no xpub. Thread-safety: uses
+// the client from the calling thread.
 
 #include <cstdint>
 #include <map>
@@ -34,7 +39,8 @@ struct EnclaveKeyGenerationOptions {
   std::string kms_key_arn;  // a key ARN: the enclave compares KMS's KeyId with it
   std::string secret_name;  // the enclave's --secret
   signer::KeyType key_type = signer::KeyType::kP521;
-  std::vector<Bytes> trusted_roots;  // DER; at least one
+  bool hd = false;                       // an HD seed (secp256k1, p256 or ed25519) instead of a key
+  std::vector<Bytes> trusted_roots;      // DER; at least one
   absl::Time at = absl::InfinitePast();  // InfinitePast: now
 };
 
@@ -44,6 +50,11 @@ struct EnclaveKeyGenerationResult {
   Bytes spki_der;
   Bytes public_key_raw;
   std::optional<std::string> ethereum_address;  // secp256k1: EIP-55
+  // The signing policy's "key" pin (as create-key prints it): eth_address for secp256k1,
+  // otherwise public_key_sha256. For an HD seed, m's.
+  std::string policy_pin;
+  bool hd = false;
+  std::optional<std::string> xpub;  // HD secp256k1: m's
   std::string secret_name;
   std::string version_id;
   std::string kms_key_arn;

@@ -21,6 +21,9 @@
 #include "src/crypto/hash.h"
 #include "src/enclave/key_loader.h"
 #include "src/enclave/request_handler.h"
+#include "src/hd/derivation_path.h"
+#include "src/hd/extended_key.h"
+#include "src/hd/seed_secret.h"
 #include "tests/enclave/enclave_test_util.h"
 
 namespace lockout::enclave {
@@ -201,13 +204,106 @@ TEST_F(KeyGenerationTest, KmsAndNsmFailuresStopBeforeAnythingIsStored) {
 }
 
 TEST_F(KeyGenerationTest, PerRequestModeAndAFailedLoaderRefuse) {
-  KeyManager per_request([](LoadFailure*) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
-    return absl::UnavailableError("x");
-  }, KeyManagerOptions{.mode = LoadMode::kPerRequest});
+  KeyManager per_request(
+      [](LoadFailure*) -> absl::StatusOr<std::unique_ptr<signer::Signer>> {
+        return absl::UnavailableError("x");
+      },
+      KeyManagerOptions{.mode = LoadMode::kPerRequest});
   KeyGenerator generator(kSecret, backend_, nsm_, per_request);
   EXPECT_EQ(generator.Generate(Request()).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(per_request.Install(*signer::Signer::Generate(signer::KeyType::kP256)).code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// "hd": true: a 64-byte seed, stored as the seed secret format the loader reads, installed as a
+// keyring; the document binds m's SPKI and xpub.
+TEST_F(KeyGenerationTest, GeneratesAnHdSeedStoresItAsASeedSecretAndAttestsTheXpub) {
+  std::unique_ptr<KeyManager> keys = LoadingManager();
+  KeyGenerator generator(kSecret, backend_, nsm_, *keys);
+  GenerateKeyRequest request = Request(signer::KeyType::kSecp256k1);
+  request.hd = true;
+  absl::StatusOr<GeneratedKey> key = generator.Generate(request);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_GE(nsm_.random_calls.load(), 4);
+  EXPECT_TRUE(key->hd);
+
+  // The plaintext KMS saw is a seed secret: secp256k1, 64 bytes of seed.
+  ASSERT_TRUE(backend_.plaintext_seen.has_value());
+  absl::StatusOr<hd::SeedSecret> seed = hd::ParseSeedSecret(*backend_.plaintext_seen);
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  EXPECT_EQ(seed->curve, hd::Curve::kSecp256k1);
+  EXPECT_EQ(seed->seed.size(), 64u);
+  EXPECT_EQ(backend_.context_seen,
+            (awsclient::EncryptionContext{{std::string(kEncryptionContextSecretKey), kSecret}}));
+  EXPECT_EQ(backend_.stored, ToBytes("CIPHERTEXT"));
+
+  // Installed as a keyring whose master is the seed's m; the xpub is m's.
+  ASSERT_NE(keys->hd(), nullptr);
+  EXPECT_EQ(keys->signer(), nullptr);
+  EXPECT_EQ(key->signer, &keys->hd()->master());
+  absl::StatusOr<hd::ExtendedPrivateKey> m =
+      hd::ExtendedPrivateKey::FromSeed(hd::Curve::kSecp256k1, seed->seed);
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(key->xpub.has_value());
+  EXPECT_EQ(*key->xpub, *m->Public().ToXpub());
+  // A child the keyring derives is the seed's child (what a restarted enclave would sign with).
+  const hd::DerivationPath path = *hd::DerivationPath::Parse("m/44'/60'/0'/0/7");
+  absl::StatusOr<std::shared_ptr<const signer::Signer>> child = keys->hd()->SignerFor(path);
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ((*child)->public_key_der(),
+            (*DeriveSigner(hd::Curve::kSecp256k1, seed->seed, path))->public_key_der());
+
+  // The document: public_key = m's SPKI, user_data = GenerateHdBinding(SPKI, xpub), the nonce
+  // as for a key.
+  std::optional<nsm::AttestationRequest> a = nsm_.LastAttestation();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->public_key, std::optional<Bytes>(key->signer->public_key_der()));
+  const crypto::Sha256Digest u =
+      attest::GenerateHdBinding(key->signer->public_key_der(), *key->xpub);
+  EXPECT_EQ(a->user_data, std::optional<Bytes>(Bytes(u.begin(), u.end())));
+  const crypto::Sha256Digest single = crypto::Sha256(key->signer->public_key_der());
+  EXPECT_NE(a->user_data, std::optional<Bytes>(Bytes(single.begin(), single.end())));
+  const crypto::Sha256Digest binding = attest::GenerateKeyBinding(kSecret, kKeyArn);
+  EXPECT_EQ(a->nonce, std::optional<Bytes>(Bytes(binding.begin(), binding.end())));
+
+  // The seed never reaches the log (TearDown checks the whole plaintext too).
+  EXPECT_THAT(logs_.str(), Not(HasSubstr(HexEncode(seed->seed.Reveal()))));
+  EXPECT_THAT(logs_.str(), HasSubstr("key_generated"));
+}
+
+TEST_F(KeyGenerationTest, HdSeedsForTheSlip10CurvesHaveNoXpub) {
+  for (signer::KeyType type : {signer::KeyType::kP256, signer::KeyType::kEd25519}) {
+    FakeBackend backend;
+    std::unique_ptr<KeyManager> keys = LoadingManager();
+    KeyGenerator generator(kSecret, backend, nsm_, *keys);
+    GenerateKeyRequest request = Request(type);
+    request.hd = true;
+    absl::StatusOr<GeneratedKey> key = generator.Generate(request);
+    ASSERT_TRUE(key.ok()) << key.status();
+    EXPECT_FALSE(key->xpub.has_value());
+    ASSERT_NE(keys->hd(), nullptr);
+    EXPECT_EQ(keys->hd()->key_type(), type);
+    absl::StatusOr<hd::SeedSecret> seed = hd::ParseSeedSecret(*backend.plaintext_seen);
+    ASSERT_TRUE(seed.ok());
+    EXPECT_EQ(hd::KeyTypeNameOfCurve(seed->curve), signer::KeyTypeName(type));
+    const crypto::Sha256Digest u = attest::GenerateHdBinding(key->signer->public_key_der(), "");
+    EXPECT_EQ(nsm_.LastAttestation()->user_data, std::optional<Bytes>(Bytes(u.begin(), u.end())));
+  }
+}
+
+TEST_F(KeyGenerationTest, AnHdSeedIsNotInstalledWhenTheSecretExists) {
+  std::unique_ptr<KeyManager> keys = LoadingManager();
+  KeyGenerator generator(kSecret, backend_, nsm_, *keys);
+  backend_.stored = ToBytes("exists");
+  GenerateKeyRequest request = Request();
+  request.hd = true;
+  EXPECT_EQ(generator.Generate(request).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(keys->loaded());
+  backend_.reply_key_id = "arn:aws:kms:us-east-1:111122223333:key/other";
+  backend_.stored.reset();
+  EXPECT_EQ(generator.Generate(request).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(backend_.stored.has_value());
+  EXPECT_FALSE(keys->loaded());
 }
 
 TEST(GenerateKeyRequestTest, ParsesTheMembersStrictly) {
@@ -238,8 +334,7 @@ TEST(GenerateKeyRequestTest, ParsesTheMembersStrictly) {
     absl::StatusOr<GenerateKeyRequest> parsed = ParseGenerateKeyRequest(bad);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad.dump();
     if (value.is_string() && !value.get<std::string>().empty()) {
-      EXPECT_THAT(std::string(parsed.status().message()),
-                  Not(HasSubstr(value.get<std::string>())));
+      EXPECT_THAT(std::string(parsed.status().message()), Not(HasSubstr(value.get<std::string>())));
     }
   }
   for (const char* member : {"key_type", "secret_name", "kms_key"}) {
@@ -248,6 +343,44 @@ TEST(GenerateKeyRequestTest, ParsesTheMembersStrictly) {
     EXPECT_FALSE(ParseGenerateKeyRequest(bad).ok()) << member;
   }
   EXPECT_TRUE(IsKmsKeyArn("arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-1234"));
+  EXPECT_FALSE(r->hd);
+}
+
+TEST(GenerateKeyRequestTest, HdIsAnOptionalBooleanForTheHdCurves) {
+  nlohmann::json good = {{"op", "generate_key"},
+                         {"key_type", "secp256k1"},
+                         {"secret_name", kSecret},
+                         {"kms_key", kKeyArn},
+                         {"hd", true}};
+  for (const char* type : {"secp256k1", "p256", "ed25519"}) {
+    good["key_type"] = type;
+    absl::StatusOr<GenerateKeyRequest> r = ParseGenerateKeyRequest(good);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->hd);
+  }
+  good["hd"] = false;
+  good["key_type"] = "p521";
+  ASSERT_TRUE(ParseGenerateKeyRequest(good).ok());
+  EXPECT_FALSE(ParseGenerateKeyRequest(good)->hd);
+  // No HD scheme for p384 / p521; "hd" must be a JSON boolean.
+  for (const char* type : {"p384", "p521"}) {
+    nlohmann::json bad = good;
+    bad["hd"] = true;
+    bad["key_type"] = type;
+    absl::StatusOr<GenerateKeyRequest> r = ParseGenerateKeyRequest(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << type;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("key_type"));
+  }
+  for (const nlohmann::json& value :
+       {nlohmann::json("true"), nlohmann::json(1), nlohmann::json(nullptr),
+        nlohmann::json::array({true}), nlohmann::json::object()}) {
+    nlohmann::json bad = good;
+    bad["key_type"] = "secp256k1";
+    bad["hd"] = value;
+    absl::StatusOr<GenerateKeyRequest> r = ParseGenerateKeyRequest(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad.dump();
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"hd\""));
+  }
 }
 
 // ---- the v2 op through the request handler ----
@@ -298,13 +431,68 @@ TEST_F(GenerateKeyOpTest, RepliesWithThePublicKeyAndItsDocumentThenSignsWithIt) 
   EXPECT_EQ(reply["spki_sha256"], HexEncode(ByteView(h.data(), h.size())));
   EXPECT_TRUE(Base64Decode(reply["document"].get<std::string>()).ok());
 
-  nlohmann::json signed_reply = Call(
-      handler, {{"id", 10}, {"op", "sign"}, {"message", Base64Encode(AsBytes("hello"))}});
+  nlohmann::json signed_reply =
+      Call(handler, {{"id", 10}, {"op", "sign"}, {"message", Base64Encode(AsBytes("hello"))}});
   EXPECT_EQ(signed_reply["ok"], true);
   // Write-once, and never while a key is loaded.
   nlohmann::json again = Call(handler, Op());
   EXPECT_EQ(again["ok"], false);
   EXPECT_EQ(again["error"], "key loaded");
+}
+
+TEST_F(GenerateKeyOpTest, AnHdSeedRepliesWithTheMasterKeyAndXpubThenSignsWithAPath) {
+  std::unique_ptr<KeyManager> keys = LoadingManager();
+  KeyGenerator generator(kSecret, backend_, nsm_, *keys);
+  HandlerOptions o;
+  o.key_name = kSecret;
+  o.key_generator = &generator;
+  RequestHandler handler(*keys, &nsm_, o);
+
+  nlohmann::json op = Op();
+  op["key_type"] = "secp256k1";
+  op["hd"] = true;
+  nlohmann::json reply = Call(handler, op);
+  ASSERT_EQ(reply["ok"], true) << reply.dump();
+  EXPECT_EQ(reply["hd"], true);
+  EXPECT_EQ(reply["key_type"], "secp256k1");
+  ASSERT_NE(keys->hd(), nullptr);
+  EXPECT_EQ(*Base64Decode(reply["spki_der"].get<std::string>()),
+            keys->hd()->master().public_key_der());
+  absl::StatusOr<hd::ExtendedPublicKey> xpub =
+      hd::ExtendedPublicKey::ParseXpub(reply["xpub"].get<std::string>());
+  ASSERT_TRUE(xpub.ok()) << xpub.status();
+  EXPECT_EQ(xpub->depth(), 0);
+
+  // Signing needs a path now; the key at the path is the xpub's child (public derivation).
+  nlohmann::json no_path =
+      Call(handler, {{"id", 10}, {"op", "sign"}, {"message", Base64Encode(AsBytes("hello"))}});
+  EXPECT_EQ(no_path["ok"], false);
+  nlohmann::json pk = Call(handler, {{"id", 11}, {"op", "public_key"}, {"path", "m/0/1"}});
+  ASSERT_EQ(pk["ok"], true) << pk.dump();
+  absl::StatusOr<hd::ExtendedPublicKey> child = xpub->Derive(*hd::DerivationPath::Parse("m/0/1"));
+  ASSERT_TRUE(child.ok()) << child.status();
+  const Bytes raw = *HexDecode(pk["public_key_raw"].get<std::string>());
+  ASSERT_EQ(raw.size(), 65u);
+  Bytes compressed = {static_cast<uint8_t>(0x02 | (raw[64] & 1))};
+  compressed.insert(compressed.end(), raw.begin() + 1, raw.begin() + 33);
+  EXPECT_EQ(compressed, child->public_key());
+  nlohmann::json signed_reply = Call(
+      handler,
+      {{"id", 12}, {"op", "sign"}, {"path", "m/0/1"}, {"message", Base64Encode(AsBytes("hello"))}});
+  EXPECT_EQ(signed_reply["ok"], true) << signed_reply.dump();
+  EXPECT_EQ(Call(handler, op)["error"], "key loaded");
+
+  // An HD request for a curve without an HD scheme, or a non-boolean hd: bad request.
+  std::unique_ptr<KeyManager> other = LoadingManager();
+  KeyGenerator other_generator(kSecret, backend_, nsm_, *other);
+  o.key_generator = &other_generator;
+  RequestHandler other_handler(*other, &nsm_, o);
+  op["key_type"] = "p521";
+  EXPECT_EQ(Call(other_handler, op)["error"], "bad request");
+  op["key_type"] = "secp256k1";
+  op["hd"] = "yes";
+  EXPECT_EQ(Call(other_handler, op)["error"], "bad request");
+  EXPECT_FALSE(other->loaded());
 }
 
 TEST_F(GenerateKeyOpTest, BadMembersAndNoGeneratorAreRefused) {
@@ -361,8 +549,7 @@ TEST_F(GenerateKeyOpTest, UnderASigningPolicyOnlyAClientAllowedTheOpGenerates) {
   nlohmann::json by_gateway = Op();
   ASSERT_TRUE(auth::SignRequest(*signer_client, absl::Now(), by_gateway).ok());
   out.clear();
-  handler.Handle(net::Frame{.kind = net::FrameKind::kV2, .payload = by_gateway.dump()}, state,
-                 out);
+  handler.Handle(net::Frame{.kind = net::FrameKind::kV2, .payload = by_gateway.dump()}, state, out);
   EXPECT_EQ(nlohmann::json::parse(out.substr(4))["error"], "unauthorized");
   EXPECT_EQ(backend_.encrypt_calls, 0);
   EXPECT_EQ(nsm_.random_calls.load(), 0);

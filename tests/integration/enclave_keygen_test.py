@@ -12,22 +12,109 @@ lockout-enclave, lockout-relay and lockout-enclave on loopback TCP, the enclave 
   has the same public key;
 * a second generate_key is refused (a key is loaded), and the relay refuses to overwrite the
   secret (write-once);
-* no process log carries the private key's PKCS#8 or the stored ciphertext's plaintext.
+* no process log carries the private key's PKCS#8 or the stored ciphertext's plaintext;
+* `create-key --in-enclave --hd`: the enclave generates a 64-byte HD seed and answers with the
+  master key, address, xpub and pin, attested; a restarted enclave loads the seed and signs with
+  a path; each signature verifies against the child key derived here from the attested xpub
+  (hd_derive.py, public derivation), and the stored seed (opened here with the emulator's key
+  material, as only this test can) is the xpub's and appears in no log or output.
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
+import re
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import harness
+from hd_derive import bip32_public_child, xpub_fields
 from runtime_test import SECRET, RuntimeTestCase
 
 
 class EnclaveKeygenTest(RuntimeTestCase):
-    def create_in_enclave(self, uri, key_type="secp256k1"):
+    def create_in_enclave(self, uri, key_type="secp256k1", *extra):
         return self.cli("admin", "create-key", "--in-enclave", "--enclave", uri, "--kms-key",
                         self.key_arn, "--secret", SECRET, "--key-type", key_type, "--root-cert",
-                        self.la.ready["nsm_root_cert"])
+                        self.la.ready["nsm_root_cert"], *extra)
+
+    def open_with_emulator_material(self, blob, context):
+        """The plaintext of a local KMS blob (src/localaws/kms_ciphertext.h), from the key
+        material local-aws keeps in its state directory: what no one but this test can do."""
+        key_id = blob[1:37].decode()
+        with open(os.path.join(self.la.state_dir, "kms", "keys", f"{key_id}.json")) as f:
+            material = base64.b64decode(json.load(f)["KeyMaterial"])
+        aad = b"lockout-kms-blob" + blob[:37]
+        for k, v in sorted(context.items()):
+            aad += len(k).to_bytes(4, "big") + k.encode() + len(v).to_bytes(4, "big") + v.encode()
+        return AESGCM(material).decrypt(blob[37:49], blob[49:], aad)
+
+    def test_hd_seed_born_in_the_enclave_signs_by_path_after_a_restart(self):
+        self.lock_to("--enclave-binary", self.enclave_bin)
+        _, relay_info = self.start_relay()
+        relay_uri = relay_info["listen"]
+        enclave, uri = self.start_enclave(relay_uri)
+
+        r = self.create_in_enclave(uri, "secp256k1", "--hd")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.all_logs())
+        out = dict(re.findall(r"^([a-z -]+(?: \(m\))?): (.*)$", r.stdout, re.M))
+        self.assertEqual(out["hd seed"].split(" ")[0], "yes", r.stdout)
+        self.assertEqual(out["key type"], "secp256k1", r.stdout)
+        self.assertEqual(out["kms key"], self.key_arn, r.stdout)
+        self.assertTrue(out["attestation"].startswith("verified"), r.stdout)
+        xpub, address = out["xpub (m)"], out["address"]
+        self.assertEqual(out["signing-policy pin"],
+                         f'"key": {{"eth_address":"{address.lower()}"}}', r.stdout)
+        self.assertIn("never left the enclave", r.stderr)
+        depth, _, master_key = xpub_fields(xpub)
+        self.assertEqual(depth, 0)
+        self.assertEqual(self.health(uri)["status"], "ok")
+
+        # The stored secret is a KMS ciphertext of a "lockout-hd-seed" v1 secp256k1 seed whose
+        # BIP-32 master is the attested xpub's.
+        sm = self.la.boto3_client("secretsmanager", "admin")
+        stored = sm.get_secret_value(SecretId=SECRET)["SecretBinary"]
+        plain = self.open_with_emulator_material(stored, {"lockout:secret": SECRET})
+        self.assertEqual((plain[:15], plain[15], plain[16], plain[17], len(plain)),
+                         (b"lockout-hd-seed", 1, 1, 64, 18 + 64))
+        seed = plain[18:]
+        i = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
+        _, master_chain, _ = xpub_fields(xpub)
+        self.assertEqual(i[32:], master_chain)
+        self.assertEqual(ec.derive_private_key(int.from_bytes(i[:32], "big"), ec.SECP256K1())
+                         .public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint),
+                         master_key)
+
+        # A restarted enclave loads the seed (KMS Decrypt to the attested enclave) and signs with
+        # paths; every signature verifies against the child derived from the attested xpub.
+        enclave.stop()
+        enclave2, uri2 = self.start_enclave(relay_uri)
+        self.wait_loaded(uri2)
+        self.assertEqual(self.health(uri2)["hd"]["curve"], "secp256k1")
+        for path in ("m/0/7", "m/44/60/0/0/1"):
+            signed = self.cli("admin", "sign", "--enclave", uri2, "--path", path, "--message",
+                              "born in the enclave")
+            self.assertEqual(signed.returncode, 0, signed.stdout + signed.stderr)
+            sig = bytes.fromhex(json.loads(signed.stdout)["signature"])
+            child = ec.EllipticCurvePublicKey.from_encoded_point(
+                ec.SECP256K1(), bip32_public_child(xpub, path))
+            child.verify(sig, b"born in the enclave", ec.ECDSA(hashes.SHA256()))  # raises
+        no_path = harness.v2_call(uri2, {"id": 1, "op": "sign",
+                                         "message": base64.b64encode(b"x").decode()})
+        self.assertEqual(no_path["error"], "path required", no_path)
+        enclave2.stop()
+
+        # The seed in no form in any process log or client output.
+        texts = self.outputs + [self.all_logs()]
+        for canary in (seed.hex(), seed.hex().upper(), base64.b64encode(seed).decode()[:40],
+                       base64.b64encode(plain).decode()[:40], plain[:18].hex(), "xprv"):
+            for text in texts:
+                self.assertNotIn(canary, text)
 
     def test_key_born_in_the_enclave_signs_survives_a_restart_and_is_written_once(self):
         self.lock_to("--enclave-binary", self.enclave_bin)

@@ -16,9 +16,7 @@ lockout-relay (with --audit-log) and lockout-enclave (--audit) on loopback TCP:
 * a single-key secret: a request naming a path is "path needs an hd key".
 """
 
-import base64
 import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import harness
+from hd_derive import bip32_private, bip32_public_child, xpub_public_key
 import lockout_client as lc
 import runtime_test
 from wallet_flows_test import checksum_address, keccak256
@@ -48,35 +47,6 @@ MNEMONIC = ("abandon abandon abandon abandon abandon abandon abandon abandon aba
 # m/44'/60'/0'/0/0 of that mnemonic (empty passphrase), as every wallet shows it.
 MNEMONIC_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
 ETH_PATH = "m/44'/60'/0'/0/0"
-N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def xpub_public_key(xpub):
-    """The 33-byte compressed key of an xpub (Base58Check decoded here)."""
-    n = 0
-    for ch in xpub:
-        n = n * 58 + B58.index(ch)
-    raw = n.to_bytes(82, "big")
-    assert hashlib.sha256(hashlib.sha256(raw[:78]).digest()).digest()[:4] == raw[78:]
-    return raw[45:78]
-
-
-def bip32_private(seed, path):
-    """BIP-32 private derivation on secp256k1, independently of lockout."""
-    i = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
-    k, c = int.from_bytes(i[:32], "big"), i[32:]
-    for part in path.split("/")[1:]:
-        hardened = part.endswith("'")
-        index = int(part.rstrip("'")) + (0x80000000 if hardened else 0)
-        if hardened:
-            data = b"\x00" + k.to_bytes(32, "big")
-        else:
-            data = ec.derive_private_key(k, ec.SECP256K1()).public_key().public_bytes(
-                Encoding.X962, PublicFormat.CompressedPoint)
-        i = hmac.new(c, data + index.to_bytes(4, "big"), hashlib.sha512).digest()
-        k, c = (int.from_bytes(i[:32], "big") + k) % N, i[32:]
-    return k
 
 
 class HdKeysTest(runtime_test.RuntimeTestCase):
@@ -144,6 +114,9 @@ class HdKeysTest(runtime_test.RuntimeTestCase):
             key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(),
                                                               xpub_public_key(xpub))
             key.verify(sig, b"hello hd", ec.ECDSA(hashes.SHA256()))  # raises if wrong
+            if path == "m/0'/1":  # public derivation (hd_derive) agrees with the vector
+                self.assertEqual(bip32_public_child(XPUBS["m/0'"], "m/1"),
+                                 key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
             pk = self.call(uri, {"id": 1, "op": "public_key", "path": path})
             self.assertEqual(pk["path"], path, pk)
             self.assertEqual(bytes.fromhex(pk["public_key_raw"]),

@@ -9,18 +9,23 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/attest/reply_binding.h"
 #include "src/attest/attestation_document.h"
+#include "src/attest/aws_nitro_root.h"
 #include "src/attest/builder.h"
 #include "src/attest/cert_authority.h"
-#include "src/attest/aws_nitro_root.h"
-#include "src/eth/address.h"
+#include "src/attest/reply_binding.h"
+#include "src/enclave/hd_keyring.h"
 #include "src/enclave/key_generation.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/request_handler.h"
 #include "src/enclave/server.h"
+#include "src/eth/address.h"
+#include "src/hd/derivation_path.h"
+#include "src/hd/extended_key.h"
 #include "src/nsm/nsm_message.h"
 
 namespace lockout::ops {
@@ -122,7 +127,8 @@ struct Enclave {
   }
 
   absl::StatusOr<EnclaveKeyGenerationResult> Generate(signer::KeyType type,
-                                                      bool trust_test_root = true) {
+                                                      bool trust_test_root = true,
+                                                      bool hd = false) {
     auto client = EnclaveV2Client::Connect(server->local_endpoint());
     if (!client.ok()) return client.status();
     EnclaveKeyGenerationOptions options{.kms_key_arn = kKeyArn,
@@ -130,6 +136,7 @@ struct Enclave {
                                         .key_type = type,
                                         .trusted_roots = {attest::AwsNitroRootG1Der()}};
     if (trust_test_root) options.trusted_roots.push_back(nsm.root_der);
+    options.hd = hd;
     return GenerateKeyInEnclave(**client, options);
   }
 
@@ -172,6 +179,64 @@ TEST(EnclaveKeyGenerationTest, EveryKeyTypeIsBound) {
     ASSERT_TRUE(r.ok()) << signer::KeyTypeName(type) << ": " << r.status();
     EXPECT_FALSE(r->ethereum_address.has_value());
   }
+}
+
+TEST(EnclaveKeyGenerationTest, AnHdSeedIsAcceptedWithItsAttestedXpubAndPin) {
+  Enclave e;
+  absl::StatusOr<EnclaveKeyGenerationResult> r =
+      e.Generate(signer::KeyType::kSecp256k1, true, /*hd=*/true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const enclave::HdKeyring* ring = e.keys->hd();
+  ASSERT_NE(ring, nullptr);
+  EXPECT_EQ(r->spki_der, ring->master().public_key_der());
+  EXPECT_TRUE(r->hd);
+  ASSERT_TRUE(r->xpub.has_value());
+  ASSERT_TRUE(r->ethereum_address.has_value());
+  EXPECT_EQ(r->policy_pin, absl::StrCat("{\"eth_address\":\"",
+                                        absl::AsciiStrToLower(*r->ethereum_address), "\"}"));
+  // The xpub's children are the keys the enclave signs with.
+  const hd::DerivationPath path = *hd::DerivationPath::Parse("m/0/5");
+  absl::StatusOr<hd::ExtendedPublicKey> child =
+      (*hd::ExtendedPublicKey::ParseXpub(*r->xpub)).Derive(path);
+  ASSERT_TRUE(child.ok());
+  const Bytes raw = (*ring->SignerFor(path))->public_key_raw();
+  EXPECT_EQ(Bytes(child->public_key().begin() + 1, child->public_key().end()),
+            Bytes(raw.begin() + 1, raw.begin() + 33));
+  nlohmann::ordered_json j = r->ToJson();
+  EXPECT_EQ(j["hd"], true);
+  EXPECT_EQ(j["xpub"], *r->xpub);
+  EXPECT_EQ(j["policy_pin"]["eth_address"], absl::AsciiStrToLower(*r->ethereum_address));
+}
+
+TEST(EnclaveKeyGenerationTest, HdSeedsOfTheSlip10CurvesArePinnedBySpkiHash) {
+  for (signer::KeyType type : {signer::KeyType::kP256, signer::KeyType::kEd25519}) {
+    Enclave e;
+    absl::StatusOr<EnclaveKeyGenerationResult> r = e.Generate(type, true, /*hd=*/true);
+    ASSERT_TRUE(r.ok()) << signer::KeyTypeName(type) << ": " << r.status();
+    EXPECT_FALSE(r->xpub.has_value());
+    EXPECT_FALSE(r->ethereum_address.has_value());
+    EXPECT_THAT(r->policy_pin, HasSubstr("public_key_sha256"));
+    ASSERT_NE(e.keys->hd(), nullptr);
+  }
+}
+
+TEST(EnclaveKeyGenerationTest, AnHdDocumentMustBindTheXpub) {
+  // The single key's user_data (or any other) does not pass for a seed's.
+  Enclave e;
+  e.nsm.user_data = Bytes(32, 0);
+  absl::StatusOr<EnclaveKeyGenerationResult> r =
+      e.Generate(signer::KeyType::kSecp256k1, true, /*hd=*/true);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("xpub"));
+}
+
+TEST(EnclaveKeyGenerationTest, AnHdRequestForACurveWithoutHdIsRefusedByTheEnclave) {
+  Enclave e;
+  absl::StatusOr<EnclaveKeyGenerationResult> r =
+      e.Generate(signer::KeyType::kP521, true, /*hd=*/true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("bad request"));
+  EXPECT_FALSE(e.keys->loaded());
 }
 
 TEST(EnclaveKeyGenerationTest, ADocumentFromAnUntrustedRootIsRefused) {
