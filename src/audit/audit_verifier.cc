@@ -120,7 +120,7 @@ void AuditLogVerifier::CheckAttestation(const AuditRecord& genesis, ChainReport&
 }
 
 void AuditLogVerifier::StartChain(const AuditRecord& genesis) {
-  chain_.emplace();
+  chain_ = Chain{};  // not emplace(): clang 14 sees Chain as not default-constructible
   Chain& c = *chain_;
   c.report.first_line = line_;
   c.report.first_seq = genesis.seq;
@@ -178,7 +178,7 @@ void AuditLogVerifier::AddLine(std::string_view line) {
     return;
   }
   if (!chain_.has_value()) {
-    chain_.emplace();
+    chain_ = Chain{};  // not emplace(): clang 14 sees Chain as not default-constructible
     chain_->report.first_line = line_;
     chain_->report.first_seq = r.seq;
     Error(r.seq,

@@ -59,7 +59,13 @@ std::string_view RuleName(Rule rule) {
 
 RequestVerifier::RequestVerifier(std::shared_ptr<const signpolicy::SigningPolicy> policy,
                                  const Clock& clock)
-    : policy_(std::move(policy)), replay_(policy_->replay_window, policy_->max_nonces, clock) {}
+    : policy_(std::move(policy)),
+      // Each client's share of the replay cache: max_nonces / N (at least 1), so that the shares
+      // add up to at most max_nonces and one client's flood cannot refuse another's requests.
+      replay_(
+          policy_->replay_window, policy_->max_nonces, clock,
+          std::max<size_t>(policy_->max_nonces / std::max<size_t>(policy_->clients.size(), 1), 1)) {
+}
 
 absl::StatusOr<std::unique_ptr<RequestVerifier>> RequestVerifier::Create(
     std::shared_ptr<const signpolicy::SigningPolicy> policy, const Clock& clock) {

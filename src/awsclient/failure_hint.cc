@@ -26,9 +26,14 @@ std::string_view Between(std::string_view message, std::string_view start, std::
   return to == std::string_view::npos ? rest : rest.substr(0, to);
 }
 
-std::string RegionWords(std::string_view region) {
-  return region.empty() ? std::string("the region (AWS_REGION)")
-                        : absl::StrCat("AWS_REGION (now ", Absl(region), ")");
+std::string_view Or(std::string_view setting, std::string_view standard) {
+  return setting.empty() ? standard : setting;
+}
+
+std::string RegionWords(const AwsCallContext& c) {
+  const std::string_view setting = Or(c.region_setting, "AWS_REGION");
+  return c.region.empty() ? absl::StrCat("the region (", Absl(setting), ")")
+                          : absl::StrCat(Absl(setting), " (now ", Absl(c.region), ")");
 }
 
 AwsFailureHint Make(AwsFailureCause cause, std::string what, std::string next_step) {
@@ -36,22 +41,23 @@ AwsFailureHint Make(AwsFailureCause cause, std::string what, std::string next_st
 }
 
 AwsFailureHint Connection(const absl::Status& status, const AwsCallContext& c) {
-  return Make(AwsFailureCause::kConnection,
-              absl::StrCat("could not reach AWS (", status.message(), ")"),
-              absl::StrCat("check the endpoint: AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL if "
-                           "set, else the service's endpoint in ",
-                           RegionWords(c.region),
-                           "; then DNS, the proxy, the network path and the CA bundle "
-                           "(AWS_CA_BUNDLE)"));
+  return Make(
+      AwsFailureCause::kConnection, absl::StrCat("could not reach AWS (", status.message(), ")"),
+      absl::StrCat("check the endpoint: ",
+                   Absl(Or(c.endpoint_setting, "AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL")),
+                   " if set, else the service's endpoint in ", RegionWords(c),
+                   "; then DNS, the proxy, the network path and the CA bundle (",
+                   Absl(Or(c.ca_bundle_setting, "AWS_CA_BUNDLE")), ")"));
 }
 
 AwsFailureHint Region(const absl::Status& status, const AwsCallContext& c) {
   return Make(AwsFailureCause::kRegion,
               absl::StrCat("the endpoint serves another region than the request was signed for (",
                            status.message(), ")"),
-              absl::StrCat("set AWS_REGION to the region that holds the key and the secret, or "
-                           "point AWS_ENDPOINT_URL at that region's endpoint; the request used ",
-                           RegionWords(c.region)));
+              absl::StrCat("set ", Absl(Or(c.region_setting, "AWS_REGION")),
+                           " to the region that holds the key and the secret, or point ",
+                           Absl(Or(c.endpoint_setting, "AWS_ENDPOINT_URL")),
+                           " at that region's endpoint; the request used ", RegionWords(c)));
 }
 
 AwsFailureHint Permission(const absl::Status& status, const AwsCallError& e,
@@ -75,7 +81,7 @@ AwsFailureHint Permission(const absl::Status& status, const AwsCallError& e,
 
 AwsFailureHint NotFound(const absl::Status& status, const AwsCallContext& c) {
   const std::string what = c.resource.empty() ? "the resource" : std::string(c.resource);
-  std::string next = absl::StrCat("check the name, ", RegionWords(c.region),
+  std::string next = absl::StrCat("check the name, ", RegionWords(c),
                                   " and that these credentials belong to the account that "
                                   "holds it");
   if (!c.if_missing.empty()) absl::StrAppend(&next, "; ", Absl(c.if_missing));

@@ -6,7 +6,8 @@
 //
 //   absl::StatusOr<SecretValue> v = secrets.GetSecretValue(name);
 //   if (!v.ok()) {
-//     AwsFailureHint hint = ExplainAwsFailure(v.status(), {.action = "secretsmanager:GetSecretValue",
+//     AwsFailureHint hint = ExplainAwsFailure(v.status(), {.action =
+//     "secretsmanager:GetSecretValue",
 //                                                          .resource = "the secret \"x\"",
 //                                                          .region = region});
 //     std::cerr << hint.Text();  // "<cause> (<the call's error>); <next step>"
@@ -56,6 +57,13 @@ struct AwsCallContext {
   std::string_view region;    // the region the request was signed for: "us-east-1"
   // Added to the not-found next step: "lockout create-key stores a new one".
   std::string_view if_missing;
+  // Where this program takes its endpoint, region and CA bundle from, when not from the standard
+  // variables (AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL, AWS_REGION, AWS_CA_BUNDLE), which
+  // the words name when these are empty. lockout-enclave: "--kms-endpoint (else
+  // AWS_ENDPOINT_URL_KMS) and --kms-via", "--region", "--ca-bundle".
+  std::string_view endpoint_setting = {};
+  std::string_view region_setting = {};
+  std::string_view ca_bundle_setting = {};
 };
 
 struct AwsFailureHint {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/awsclient/aws_call_error.h"
+#include "src/awsclient/failure_hint.h"
 #include "src/common/encoding.h"
 #include "src/common/logger.h"
 #include "src/common/status_macros.h"
@@ -32,6 +33,22 @@ bool IsTransientCode(absl::StatusCode code) {
 
 absl::Status Annotate(std::string_view stage, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(Absl(stage), ": ", status.message()));
+}
+
+// `annotated` (Annotate("kms", kms_status)) with the classified hint for kms:Decrypt
+// (awsclient/failure_hint.h), in lockout-enclave's terms: its endpoint, region and CA bundle are
+// flags, not the AWS_* variables the shared words name.
+absl::Status KmsHint(const absl::Status& kms_status, const absl::Status& annotated) {
+  const awsclient::AwsFailureHint hint = awsclient::ExplainAwsFailure(
+      kms_status, {.action = "kms:Decrypt",
+                   .resource = "the key's ciphertext",
+                   .region = "",
+                   .if_missing = "",
+                   .endpoint_setting = "--kms-endpoint (or AWS_ENDPOINT_URL_KMS)",
+                   .region_setting = "--region",
+                   .ca_bundle_setting = "--ca-bundle"});
+  if (hint.next_step.empty()) return annotated;
+  return absl::Status(annotated.code(), absl::StrCat(annotated.message(), "; ", hint.next_step));
 }
 
 }  // namespace
@@ -149,9 +166,9 @@ absl::StatusOr<LoadedKey> KeyLoader::LoadKey(LoadFailure* failure) {
       ReportAccessDenied(decrypted.status());
       Fail(failure, s, "kms access denied", RetryClass::kSlow);
     } else if (IsTransientCode(decrypted.status().code())) {
-      Fail(failure, s, "kms unavailable", RetryClass::kTransient);
+      Fail(failure, KmsHint(decrypted.status(), s), "kms unavailable", RetryClass::kTransient);
     } else {
-      Fail(failure, s, "kms refused the request", RetryClass::kSlow);
+      Fail(failure, KmsHint(decrypted.status(), s), "kms refused the request", RetryClass::kSlow);
     }
     return s;
   }

@@ -159,6 +159,13 @@ absl::StatusOr<std::optional<Frame>> FrameDecoder::Next() {
   return std::optional<Frame>(std::move(out));
 }
 
+std::string_view FrameDecoder::PartialPayload() const {
+  const std::string_view frame = std::string_view(buf_).substr(head_);
+  if (state_ == State::kV1) return frame;
+  if (state_ == State::kV2 && frame.size() >= kV2HeaderSize) return frame.substr(kV2HeaderSize);
+  return {};
+}
+
 absl::Status FrameDecoder::Finish() {
   Advance();
   if (!error_.ok()) return error_;

@@ -104,6 +104,13 @@ class FrameDecoder final {
   void Trim() {
     if (head_ == buf_.size()) Compact();
   }
+  // The head frame's payload bytes received so far (empty when no frame has started, or before a
+  // v2 length prefix is complete), and the size a v2 prefix declares (nullopt for v1 or before the
+  // prefix is in). For a caller that holds some frames to a smaller limit by their first bytes
+  // (lockout-relay: only append_audit may be large). A view into the buffer, valid until the next
+  // Feed or Next.
+  std::string_view PartialPayload() const;
+  std::optional<size_t> DeclaredPayloadSize() const { return v2_payload_size_; }
   // Total bytes fed so far.
   uint64_t bytes_fed() const { return base_offset_ + buf_.size(); }
 

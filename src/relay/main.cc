@@ -55,6 +55,8 @@ struct Flags {
   double forward_connect_timeout_s = 5;
   std::string audit_log;
   bool allow_overwrite = false;
+  double enclave_log_lines_per_second = EnclaveLogLimits{}.lines_per_second;
+  double enclave_log_bytes_per_second = EnclaveLogLimits{}.bytes_per_second;
 };
 
 // A failure main() reports in one line, with what to do next.
@@ -94,6 +96,12 @@ absl::Status Run(const Flags& flags, bool& usage_error) {
     return absl::InvalidArgumentError("--max-connections must be >= 1");
   if (!(flags.read_timeout_s > 0) || !(flags.refresh_margin_s >= 0)) {
     return absl::InvalidArgumentError("--read-timeout must be > 0, --refresh-margin >= 0");
+  }
+  if (!(flags.enclave_log_lines_per_second > 0) || !(flags.enclave_log_bytes_per_second > 0) ||
+      flags.enclave_log_lines_per_second > 1e6 || flags.enclave_log_bytes_per_second > 1e9) {
+    return absl::InvalidArgumentError(
+        "--enclave-log-lines-per-second must be in (0, 1e6], --enclave-log-bytes-per-second in "
+        "(0, 1e9]");
   }
 
   ASSIGN_OR_RETURN(SecretAllowlist allowlist, SecretAllowlist::Create(flags.allow_secrets));
@@ -155,6 +163,9 @@ absl::Status Run(const Flags& flags, bool& usage_error) {
   }
 
   service.AllowOverwrite(flags.allow_overwrite);
+  service.LimitEnclaveLog({.lines_per_second = flags.enclave_log_lines_per_second,
+                           .bytes_per_second = flags.enclave_log_bytes_per_second,
+                           .burst_seconds = EnclaveLogLimits{}.burst_seconds});
 
   std::unique_ptr<AuditWriter> audit_writer;
   if (!flags.audit_log.empty()) {
@@ -205,9 +216,10 @@ absl::Status Run(const Flags& flags, bool& usage_error) {
   server_options.listen = *listen;
   server_options.read_timeout = absl::Seconds(flags.read_timeout_s);
   server_options.max_connections = flags.max_connections;
-  // An append_audit batch may be up to 1 MiB; other requests are still held to their own limit
-  // by their decoders.
-  if (audit_writer != nullptr) server_options.max_request_size = kMaxAuditRequestSize + 8;
+  // An append_audit batch may be up to 1 MiB (the enclave sends at most 256 KiB of lines, and
+  // JSON escaping can double that); every other op stays within kMaxRequestSize, checked as the
+  // frame arrives, and the small ops within kMaxSmallRequestSize (RelayService).
+  if (audit_writer != nullptr) server_options.max_audit_request_size = kMaxAuditRequestSize;
   RelayServer server(&service, &metrics, server_options);
   absl::Status started = server.Start();
   if (!started.ok()) return WithHint(started, "is --listen free, and does this host have vsock?");
@@ -342,6 +354,17 @@ int main(int argc, char** argv) {
                  "--audit) to this file as JSON lines, fdatasync'ed per batch before the enclave "
                  "is told it was written. Check it with `lockout audit verify FILE`: the relay "
                  "can drop or delay records, not alter or forge them undetected");
+  app.add_option("--enclave-log-lines-per-second", flags.enclave_log_lines_per_second,
+                 "write at most this many of the enclave's log lines (append_log) per second "
+                 "into this log, with a burst of 5 s' worth; lines over it are not written but "
+                 "counted (lockout_relay_enclave_log_lines_dropped_total) and summarized in one "
+                 "warning (enclave_log_rate_limited) per 10 s. Anyone who reaches --listen can "
+                 "send append_log: this bounds how fast they can grow the relay's log")
+      ->capture_default_str();
+  app.add_option("--enclave-log-bytes-per-second", flags.enclave_log_bytes_per_second,
+                 "the same limit in bytes of the enclave's log lines per second (burst 5 s' "
+                 "worth, at least 64 KiB)")
+      ->capture_default_str();
   if (std::optional<int> done = lockout::cliutil::Parse(app, argc, argv, "lockout-relay")) {
     return *done;
   }

@@ -106,15 +106,21 @@ void RelayMetrics::ConnectionClosed() {
   --connections_active_;
 }
 
-void RelayMetrics::RecordEnclaveReport(size_t lines,
+void RelayMetrics::RecordEnclaveReport(size_t lines, size_t lines_dropped,
                                        std::vector<std::pair<std::string, uint64_t>> counters,
                                        uint64_t dropped) {
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   enclave_log_lines_ += lines;
+  enclave_log_lines_rate_limited_ += lines_dropped;
   enclave_report_time_ = now;
   enclave_dropped_ = dropped;
   enclave_counters_ = std::move(counters);
+}
+
+uint64_t RelayMetrics::enclave_log_lines_dropped() const {
+  absl::MutexLock lock(&mu_);
+  return enclave_log_lines_rate_limited_;
 }
 
 std::optional<uint64_t> RelayMetrics::enclave_counter(std::string_view name) const {
@@ -177,6 +183,11 @@ std::string RelayMetrics::RenderPrometheus() const {
   Header(out, "lockout_relay_enclave_log_lines_total", "counter",
          "Enclave log lines written (append_log).");
   absl::StrAppend(&out, "lockout_relay_enclave_log_lines_total ", enclave_log_lines_, "\n");
+  Header(out, "lockout_relay_enclave_log_lines_dropped_total", "counter",
+         "Enclave log lines not written: over the relay's rate limit (--enclave-log-lines-per-"
+         "second, --enclave-log-bytes-per-second).");
+  absl::StrAppend(&out, "lockout_relay_enclave_log_lines_dropped_total ",
+                  enclave_log_lines_rate_limited_, "\n");
   if (enclave_report_time_.has_value()) {
     Header(out, "lockout_relay_enclave_report_age_seconds", "gauge",
            "Seconds since the enclave last sent its log and counters.");

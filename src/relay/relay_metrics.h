@@ -18,6 +18,8 @@
 //   lockout_relay_connections_total                      counter
 //   lockout_relay_enclave_log_lines_total                counter: enclave log lines written
 //                                                        (append_log)
+//   lockout_relay_enclave_log_lines_dropped_total        counter: enclave log lines not written,
+//                                                        over the relay's rate limit
 //   lockout_relay_enclave_report_age_seconds             gauge: seconds since the enclave's last
 //                                                        append_log (absent before the first)
 //   lockout_enclave_log_lines_dropped                    untyped: lines the enclave could not keep
@@ -81,9 +83,11 @@ class RelayMetrics final {
   void SetCredentialsMemoryLocked(bool locked);
   void ConnectionOpened();
   void ConnectionClosed();
-  // An append_log from the enclave: `lines` written, its counters (replacing the previous
+  // An append_log from the enclave: `lines` written, `lines_dropped` not (over the relay's rate
+  // limit), its counters (replacing the previous
   // report's: an enclave that restarted starts again from zero) and its dropped-line count.
-  void RecordEnclaveReport(size_t lines, std::vector<std::pair<std::string, uint64_t>> counters,
+  void RecordEnclaveReport(size_t lines, size_t lines_dropped,
+                           std::vector<std::pair<std::string, uint64_t>> counters,
                            uint64_t dropped);
 
   // The exposition text.
@@ -96,6 +100,7 @@ class RelayMetrics final {
   int64_t connections_active() const;
   std::optional<bool> credentials_memory_locked() const;
   std::optional<uint64_t> enclave_counter(std::string_view name) const;
+  uint64_t enclave_log_lines_dropped() const;
 
   // Histogram bucket upper bounds, seconds.
   static const std::vector<double>& LatencyBuckets();
@@ -117,6 +122,7 @@ class RelayMetrics final {
   int64_t connections_active_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t connections_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t enclave_log_lines_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t enclave_log_lines_rate_limited_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Time> enclave_report_time_ ABSL_GUARDED_BY(mu_);
   uint64_t enclave_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::pair<std::string, uint64_t>> enclave_counters_ ABSL_GUARDED_BY(mu_);

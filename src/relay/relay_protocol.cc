@@ -120,6 +120,7 @@ absl::Status StatusForErrorMessage(std::string_view message,
   }
   if (message == kErrorNoAuditLog) return absl::FailedPreconditionError(text);
   if (message == kErrorSecretExists) return absl::AlreadyExistsError(text);
+  if (message == kErrorRequestTooLarge) return absl::ResourceExhaustedError(text);
   if (message == kErrorUpstreamUnavailable || message == kErrorBusy ||
       message == kErrorAuditWriteFailed) {
     return absl::UnavailableError(text);
@@ -430,6 +431,21 @@ absl::Status CheckAuditLine(const std::string& line, size_t index) {
 
 }  // namespace
 
+size_t MaxRequestSizeFor(std::string_view request_type) {
+  if (request_type == kGetSecretRequestType || request_type == kGetCredentialsRequestType ||
+      request_type == kGetSigningPolicyRequestType) {
+    return kMaxSmallRequestSize;
+  }
+  if (request_type == kAppendAuditRequestType) return kMaxAuditRequestSize;
+  return kMaxRequestSize;
+}
+
+AuditPrefix MatchAuditPrefix(std::string_view payload_start) {
+  const size_t n = std::min(payload_start.size(), kAppendAuditPrefix.size());
+  if (payload_start.substr(0, n) != kAppendAuditPrefix.substr(0, n)) return AuditPrefix::kNo;
+  return n == kAppendAuditPrefix.size() ? AuditPrefix::kYes : AuditPrefix::kMaybe;
+}
+
 absl::StatusOr<std::string> EncodeAppendAuditRequest(const std::vector<std::string>& lines) {
   if (lines.empty() || lines.size() > kMaxAuditLines) {
     return absl::InvalidArgumentError(
@@ -558,8 +574,8 @@ bool AllNumbersFinite(const json& j) {
 
 absl::Status CheckLogLine(const json& line, size_t index) {
   if (!line.is_object() || line.size() > kMaxLogLineMembers) {
-    return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] is not an object of at most ",
-                                                   kMaxLogLineMembers, " members"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lines[", index, "] is not an object of at most ", kMaxLogLineMembers, " members"));
   }
   if (!AllNumbersFinite(line)) {
     return absl::InvalidArgumentError(absl::StrCat("lines[", index, "] has a number out of range"));

@@ -78,8 +78,24 @@ inline constexpr size_t kMaxLogLines = 128;
 inline constexpr size_t kMaxLogLineMembers = 32;
 inline constexpr size_t kMaxLogCounters = 64;
 
-// Largest request frame payload the relay reads (a secret name is at most 2048 characters).
+// Largest request frame payload the relay reads for put_secret and append_log (the ops that carry
+// data: a put_secret's 32 KiB value is 44 KiB in base64).
 inline constexpr size_t kMaxRequestSize = 64 << 10;
+// Largest request payload for the ops that carry only a name or nothing: get_secret (a secret
+// name is at most 2048 characters, 4 KiB JSON-escaped), get_credentials, get_signing_policy.
+inline constexpr size_t kMaxSmallRequestSize = 8 << 10;
+// The only request that may be larger than kMaxRequestSize is append_audit (up to
+// kMaxAuditRequestSize, with --audit-log), and only when its payload starts with exactly these
+// bytes, as EncodeAppendAuditRequest writes it. The relay checks them as the frame arrives, so a
+// peer cannot make it buffer more than kMaxRequestSize for any other op.
+inline constexpr std::string_view kAppendAuditPrefix = R"({"request_type":"append_audit",)";
+// The largest payload the relay accepts for `request_type`, one of the k*RequestType above
+// (kMaxRequestSize for any other).
+size_t MaxRequestSizeFor(std::string_view request_type);
+// What the first bytes of a request payload say about it: kNo if they rule out append_audit,
+// kMaybe while they are a prefix of kAppendAuditPrefix, kYes once they start with it.
+enum class AuditPrefix { kNo, kMaybe, kYes };
+AuditPrefix MatchAuditPrefix(std::string_view payload_start);
 // Largest reply frame payload a client accepts: a SecretBinary is at most 64 KiB (88 KiB in
 // base64), credentials and JSON add a few KiB.
 inline constexpr size_t kMaxReplySize = 256 << 10;
@@ -106,6 +122,8 @@ inline constexpr std::string_view kErrorNoAuditLog = "no audit log";  // FailedP
 inline constexpr std::string_view kErrorAuditWriteFailed = "audit write failed";  // Unavailable
 // put_secret: the secret exists and the relay was started without --allow-overwrite.
 inline constexpr std::string_view kErrorSecretExists = "secret exists";  // AlreadyExists
+// A request over its op's limit (MaxRequestSizeFor), or a frame over the relay's.
+inline constexpr std::string_view kErrorRequestTooLarge = "request too large";  // ResourceExhausted
 
 // What to do about an error, in the relay's log line and in the status RelayClient returns (so
 // the enclave's health "detail" and `lockout doctor` say it too).

@@ -8,7 +8,9 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -58,6 +60,9 @@ std::string PeerName(int fd) {
 absl::Status ValidateOptions(const RelayServerOptions& o) {
   if (o.max_request_size < 1 || o.max_request_size > net::kMaxFrameSizeCap) {
     return absl::InvalidArgumentError("relay: max_request_size out of range");
+  }
+  if (o.max_audit_request_size > net::kMaxFrameSizeCap) {
+    return absl::InvalidArgumentError("relay: max_audit_request_size out of range");
   }
   if (o.read_timeout <= absl::ZeroDuration() || o.write_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("relay: timeouts must be positive");
@@ -162,10 +167,18 @@ class RelayConnection final : public net::Connection {
     state_ = State::kReading;
     absl::StatusOr<std::optional<net::Frame>> frame = decoder_.Next();
     if (!frame.ok()) {
-      Fail(kKindFraming, std::string(frame.status().message()));
+      Fail(kKindFraming, std::string(frame.status().message()),
+           absl::IsResourceExhausted(frame.status()) ? kErrorRequestTooLarge : kErrorBadRequest);
       return;
     }
     if (!frame->has_value()) {
+      if (std::optional<std::string> over = OverTheLimitSoFar(); over.has_value()) {
+        // Answered in the frame's kind (a v2 frame is known by its length prefix).
+        Fail(
+            kKindFraming, *over, kErrorRequestTooLarge,
+            decoder_.DeclaredPayloadSize().has_value() ? net::FrameKind::kV2 : net::FrameKind::kV1);
+        return;
+      }
       decoder_.Trim();
       UpdateMemory();
       if (peer_eof_) {
@@ -180,7 +193,34 @@ class RelayConnection final : public net::Connection {
       Read();
       return;
     }
+    const std::string& payload = (*frame)->payload;
+    if (payload.size() > owner_->options_.max_request_size &&
+        MatchAuditPrefix(payload) != AuditPrefix::kYes) {
+      Fail(kKindFraming, OverTheLimit(payload.size()), kErrorRequestTooLarge, (*frame)->kind);
+      return;
+    }
     Dispatch(**std::move(frame));
+  }
+
+  // Only append_audit may exceed max_request_size (up to max_audit_request_size, the decoder's
+  // limit): a frame over it must start with kAppendAuditPrefix. Checked as the frame arrives, so
+  // no other op makes the connection buffer more than max_request_size (plus one read chunk).
+  std::optional<std::string> OverTheLimitSoFar() const {
+    if (!decoder_.InFrame()) return std::nullopt;
+    const std::string_view got = decoder_.PartialPayload();
+    // A v1 frame's last two bytes so far may be "$$" of its terminator.
+    const size_t size =
+        decoder_.DeclaredPayloadSize().value_or(got.size() - std::min<size_t>(got.size(), 2));
+    if (size <= owner_->options_.max_request_size) return std::nullopt;
+    if (MatchAuditPrefix(got) != AuditPrefix::kNo) return std::nullopt;
+    return OverTheLimit(size);
+  }
+
+  std::string OverTheLimit(size_t size) const {
+    return absl::StrCat(
+        "a request of at least ", size, " bytes is over the ", owner_->options_.max_request_size,
+        "-byte limit",
+        owner_->options_.max_audit_request_size > 0 ? " (only append_audit may be larger)" : "");
   }
 
   void Read() {
@@ -279,11 +319,14 @@ class RelayConnection final : public net::Connection {
     ProcessNext();
   }
 
-  // A failure below the protocol: {"error": "bad request"}, then drain and close.
-  void Fail(std::string_view kind, std::string_view detail) {
+  // A failure below the protocol: {"error": "bad request"} (or "request too large"), then drain
+  // and close.
+  void Fail(std::string_view kind, std::string_view detail,
+            std::string_view message = kErrorBadRequest,
+            net::FrameKind frame_kind = net::FrameKind::kV1) {
     LogWarn("relay_connection_error",
             {{"peer", peer_}, {"kind", kind}, {"detail", std::string(detail)}});
-    Write(owner_->service_->ConnectionError(kind, kErrorBadRequest), State::kErrorReply);
+    Write(owner_->service_->ConnectionError(kind, message, frame_kind), State::kErrorReply);
   }
 
   // Stops writing, then reads and discards what the peer still sends (bounded in time and
@@ -362,8 +405,8 @@ absl::Status RelayServer::Start() {
       *std::move(listener),
       [this](net::StreamSocket socket) -> std::shared_ptr<net::Connection> {
         // Options were validated: the decoder cannot fail to be made.
-        absl::StatusOr<net::FrameDecoder> decoder =
-            net::FrameDecoder::Create(options_.max_request_size);
+        absl::StatusOr<net::FrameDecoder> decoder = net::FrameDecoder::Create(
+            std::max(options_.max_request_size, options_.max_audit_request_size));
         if (!decoder.ok()) return nullptr;
         return std::make_shared<RelayConnection>(std::move(socket), this, *std::move(decoder));
       },

@@ -19,16 +19,17 @@
 // "relay_accept_failed" at most once per 10 s (net/accept_backoff.h) instead of spinning.
 //
 // Per connection: frames are read with net::FrameDecoder (v1 "$$$" or v2 length-prefixed, at
-// most max_request_size bytes each) and answered in order by RelayService, so both the seed's
-// one-request-per-connection client and a client sending several requests work. Failures below
-// the protocol get {"error": "bad request"} and the connection is closed: garbage or an
-// oversized frame (at once), a peer that closed its write side mid-frame, a frame not complete
-// within read_timeout. A connection idle between frames for read_timeout is closed silently (the
-// timer restarts only with a reply, so bytes trickled without completing a frame do not keep a
-// connection). A reply not written within write_timeout closes the connection.
-// Before closing after an error the server stops writing and drains (at most 500 ms and 1 MiB)
-// what the peer still sends, so the peer reads the error reply instead of a connection reset.
-// Deadlines are checked every sweep_interval against `clock` (tests advance a FakeClock).
+// most max_request_size bytes each, or max_audit_request_size for an append_audit: see
+// RelayServerOptions; an oversized frame gets {"error": "request too large"}) and answered in order
+// by RelayService, so both the seed's one-request-per-connection client and a client sending
+// several requests work. Failures below the protocol get {"error": "bad request"} and the
+// connection is closed: garbage or an oversized frame (at once), a peer that closed its write side
+// mid-frame, a frame not complete within read_timeout. A connection idle between frames for
+// read_timeout is closed silently (the timer restarts only with a reply, so bytes trickled without
+// completing a frame do not keep a connection). A reply not written within write_timeout closes the
+// connection. Before closing after an error the server stops writing and drains (at most 500 ms and
+// 1 MiB) what the peer still sends, so the peer reads the error reply instead of a connection
+// reset. Deadlines are checked every sweep_interval against `clock` (tests advance a FakeClock).
 //
 // Thread-safety: Start/Stop from one thread. Stop is idempotent and also run by the destructor.
 
@@ -51,7 +52,12 @@ namespace lockout::relay {
 
 struct RelayServerOptions {
   net::Endpoint listen = net::Endpoint::Vsock(net::kVsockCidAny, 5011);
+  // The largest request payload, for every op but append_audit.
   size_t max_request_size = kMaxRequestSize;
+  // The largest append_audit payload (lockout-relay --audit-log: kMaxAuditRequestSize); 0: held
+  // to max_request_size too. A frame over max_request_size must start with kAppendAuditPrefix,
+  // which is checked as its bytes arrive.
+  size_t max_audit_request_size = 0;
   // Deadline for one frame (and for idling between frames), counted from the previous reply.
   absl::Duration read_timeout = absl::Seconds(10);
   absl::Duration write_timeout = absl::Seconds(10);

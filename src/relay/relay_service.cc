@@ -1,5 +1,7 @@
 #include "src/relay/relay_service.h"
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -9,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/awsclient/failure_hint.h"
-#include "src/common/strings.h"
 #include "src/common/encoding.h"
 #include "src/common/logger.h"
+#include "src/common/strings.h"
 #include "src/relay/relay_protocol.h"
 
 namespace lockout::relay {
@@ -62,7 +64,67 @@ void RelayService::WriteEnclaveLine(nlohmann::json line) {
 
 RelayService::RelayService(RelayUpstream* upstream, SecretAllowlist allowlist,
                            RelayMetrics* metrics, const Clock* clock)
-    : upstream_(upstream), allowlist_(std::move(allowlist)), metrics_(metrics), clock_(clock) {}
+    : upstream_(upstream), allowlist_(std::move(allowlist)), metrics_(metrics), clock_(clock) {
+  LimitEnclaveLog(EnclaveLogLimits{});
+}
+
+void RelayService::LimitEnclaveLog(EnclaveLogLimits limits) {
+  limits.lines_per_second = std::max(limits.lines_per_second, 0.001);
+  limits.bytes_per_second = std::max(limits.bytes_per_second, 0.001);
+  limits.burst_seconds = std::clamp(limits.burst_seconds, 0.0, 3600.0);
+  // The bursts hold at least one full request, and are representable (rates are capped by the
+  // burst's uint32_t: 2^32 lines or bytes is far beyond anything a log needs).
+  constexpr double kMaxBurst = 4e9;
+  const auto burst = [&](double rate, size_t one_request) {
+    return static_cast<uint32_t>(
+        std::clamp(rate * limits.burst_seconds, static_cast<double>(one_request), kMaxBurst));
+  };
+  absl::MutexLock lock(&log_mu_);
+  log_limits_ = limits;
+  log_lines_ = std::make_unique<TokenBucket>(
+      TokenBucketOptions{.rate_per_second = limits.lines_per_second,
+                         .burst = burst(limits.lines_per_second, kMaxLogLines)},
+      *clock_);
+  log_bytes_ = std::make_unique<TokenBucket>(
+      TokenBucketOptions{.rate_per_second = limits.bytes_per_second,
+                         .burst = burst(limits.bytes_per_second, kMaxRequestSize)},
+      *clock_);
+}
+
+std::vector<bool> RelayService::AdmitEnclaveLines(const std::vector<nlohmann::json>& lines) {
+  std::vector<bool> admitted(lines.size(), false);
+  uint64_t dropped = 0;
+  std::optional<nlohmann::json> warning;
+  {
+    absl::MutexLock lock(&log_mu_);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const double bytes = static_cast<double>(AppendLogLineSize(lines[i]));
+      if (log_lines_->Available(1) && log_bytes_->TryAcquire(bytes)) {
+        log_lines_->TryAcquire(1);
+        admitted[i] = true;
+      } else {
+        ++dropped;
+      }
+    }
+    log_unreported_drops_ += dropped;
+    const absl::Time now = clock_->Now();
+    if (log_unreported_drops_ > 0 &&
+        (!log_last_warning_.has_value() || now - *log_last_warning_ >= absl::Seconds(10))) {
+      warning = nlohmann::json{{"dropped", log_unreported_drops_},
+                               {"lines_per_second", log_limits_.lines_per_second},
+                               {"bytes_per_second", log_limits_.bytes_per_second},
+                               {"detail",
+                                "enclave log lines over the relay's rate limit were not written "
+                                "(lockout_relay_enclave_log_lines_dropped_total); a flood of "
+                                "append_log, or raise --enclave-log-lines-per-second / "
+                                "--enclave-log-bytes-per-second"}};
+      log_unreported_drops_ = 0;
+      log_last_warning_ = now;
+    }
+  }
+  if (warning.has_value()) LogWarn("enclave_log_rate_limited", *warning);
+  return admitted;
+}
 
 SecretBytes RelayService::ConnectionError(std::string_view kind, std::string_view message,
                                           net::FrameKind frame_kind) {
@@ -82,7 +144,25 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
   std::optional<SecretBytes> reply;
   absl::Duration upstream_latency;
 
+  // A request over its op's limit (MaxRequestSizeFor): refused before anything else is done.
+  const auto too_large = [&](std::string_view request_type) -> std::optional<Outcome> {
+    const size_t limit = MaxRequestSizeFor(request_type);
+    if (request.payload.size() <= limit) return std::nullopt;
+    return Outcome{kKindBadRequest, kErrorRequestTooLarge,
+                   absl::StrCat(Absl(request_type), " request of ", request.payload.size(),
+                                " bytes is over its ", limit, "-byte limit")};
+  };
+
   const Outcome outcome = [&]() -> Outcome {
+    // Only append_audit may be larger than kMaxRequestSize (RelayServer checks this as the frame
+    // arrives; this is the same rule for any other caller).
+    if (request.payload.size() > kMaxRequestSize &&
+        MatchAuditPrefix(request.payload) != AuditPrefix::kYes) {
+      return Outcome{
+          kKindBadRequest, kErrorRequestTooLarge,
+          absl::StrCat("a request of ", request.payload.size(), " bytes is over the ",
+                       kMaxRequestSize, "-byte limit (only append_audit may be larger)")};
+    }
     // append_audit first: its frames may be larger than DecodeRequest reads.
     absl::StatusOr<std::vector<std::string>> audit_lines =
         DecodeAppendAuditRequest(request.payload);
@@ -111,11 +191,18 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
       if (!enclave_log.ok()) return Fail(kKindBadRequest, kErrorBadRequest, enclave_log.status());
       op = kAppendLogRequestType;
       log["lines"] = enclave_log->lines.size();
-      for (nlohmann::json& line : enclave_log->lines) WriteEnclaveLine(std::move(line));
-      metrics_->RecordEnclaveReport(enclave_log->lines.size(), std::move(enclave_log->counters),
-                                    enclave_log->dropped);
-      absl::StatusOr<std::string> frame = net::EncodeFrame(
-          request.kind, EncodeAppendLogReply(enclave_log->lines.size()), kMaxReplySize + 8);
+      const std::vector<bool> admitted = AdmitEnclaveLines(enclave_log->lines);
+      size_t written = 0;
+      for (size_t i = 0; i < enclave_log->lines.size(); ++i) {
+        if (!admitted[i]) continue;
+        WriteEnclaveLine(std::move(enclave_log->lines[i]));
+        ++written;
+      }
+      log["lines_dropped"] = enclave_log->lines.size() - written;
+      metrics_->RecordEnclaveReport(written, enclave_log->lines.size() - written,
+                                    std::move(enclave_log->counters), enclave_log->dropped);
+      absl::StatusOr<std::string> frame =
+          net::EncodeFrame(request.kind, EncodeAppendLogReply(written), kMaxReplySize + 8);
       if (!frame.ok()) return Fail(kKindInternal, kErrorInternal, frame.status());
       reply = SecretBytes::CopyFrom(*frame);
       return Outcome{"ok", "", ""};
@@ -126,6 +213,7 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
           policy.code() != absl::StatusCode::kUnimplemented) {
         if (!policy.ok()) return Fail(kKindBadRequest, kErrorBadRequest, policy);
         op = kGetSigningPolicyRequestType;
+        if (auto over = too_large(op)) return *over;
         if (!signing_policy_.has_value()) {
           return Outcome{kKindDenied, kErrorNoSigningPolicy,
                          "get_signing_policy: the relay was started without --signing-policy"};
@@ -143,6 +231,7 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
           creds.code() != absl::StatusCode::kUnimplemented) {
         if (!creds.ok()) return Fail(kKindBadRequest, kErrorBadRequest, creds);
         op = kGetCredentialsRequestType;
+        if (auto over = too_large(op)) return *over;
         absl::StatusOr<awsclient::RoleCredentials> credentials = upstream_->GetCredentials();
         if (!credentials.ok()) {
           return Fail(kKindUpstreamUnavailable, kErrorUpstreamUnavailable, credentials.status());
@@ -170,9 +259,8 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
           return Outcome{kKindDenied, kErrorNotAllowed, "secret name is not on the allowlist"};
         }
         const absl::Time upstream_start = clock_->Now();
-        absl::StatusOr<std::string> version =
-            upstream_->PutSecret(put->secret_name, SecretBytes::CopyFrom(put->secret),
-                                 allow_overwrite_);
+        absl::StatusOr<std::string> version = upstream_->PutSecret(
+            put->secret_name, SecretBytes::CopyFrom(put->secret), allow_overwrite_);
         upstream_latency = clock_->Now() - upstream_start;
         metrics_->ObserveUpstreamLatency(kOpPutSecret, upstream_latency);
         if (!version.ok()) {
@@ -196,6 +284,7 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
     }
     if (!decoded.ok()) return Fail(kKindBadRequest, kErrorBadRequest, decoded.status());
     op = kGetSecretRequestType;
+    if (auto over = too_large(op)) return *over;
     log["secret_name"] = decoded->secret_name;
     if (!allowlist_.Allows(decoded->secret_name)) {
       return Outcome{kKindDenied, kErrorNotAllowed,

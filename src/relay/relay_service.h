@@ -23,7 +23,12 @@
 //
 // For append_log: the enclave's log lines are written to the relay's log (JSON lines, each with
 // "source":"enclave", whatever the level filter) and its counters go to the metrics
-// (lockout_enclave_<name>); the request itself is logged at debug level.
+// (lockout_enclave_<name>); the request itself is logged at debug level. Whoever reaches the
+// relay's port can send append_log, so the lines written are rate limited (EnclaveLogLimits: a
+// token bucket of lines and one of bytes, as AppendLogLineSize counts them): a line over either
+// is not written but counted (lockout_relay_enclave_log_lines_dropped_total), and one warning
+// "enclave_log_rate_limited" with the count since the last one is logged at most every 10 s.
+// The reply's "appended" is the number of lines written.
 //
 // For get_signing_policy: the policy text given to ServeSigningPolicy (lockout-relay
 // --signing-policy FILE), or "no signing policy" (denied) without one. No upstream call.
@@ -46,13 +51,18 @@
 // Thread-safety: Handle is thread-safe if the upstream is.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "nlohmann/json.hpp"
 #include "src/common/clock.h"
 #include "src/common/secret_bytes.h"
+#include "src/common/token_bucket.h"
 #include "src/net/frame_decoder.h"
 #include "src/relay/audit_writer.h"
 #include "src/relay/relay_metrics.h"
@@ -60,6 +70,15 @@
 #include "src/relay/secret_allowlist.h"
 
 namespace lockout::relay {
+
+// The rate of enclave log lines (append_log) the relay writes into its own log. Each bucket
+// holds `burst_seconds` of its rate, and at least one full append_log request (kMaxLogLines
+// lines, kMaxRequestSize bytes), so a quiet enclave's whole batch always gets through.
+struct EnclaveLogLimits {
+  double lines_per_second = 200;        // lockout-relay --enclave-log-lines-per-second
+  double bytes_per_second = 128 << 10;  // lockout-relay --enclave-log-bytes-per-second
+  double burst_seconds = 5;
+};
 
 class RelayService final {
  public:
@@ -91,8 +110,14 @@ class RelayService final {
   // Handle.
   void AllowOverwrite(bool allow) { allow_overwrite_ = allow; }
 
+  // Replaces the default EnclaveLogLimits (lockout-relay --enclave-log-*-per-second; rates must
+  // be > 0: lower ones are raised to the smallest usable). Call before Handle.
+  void LimitEnclaveLog(EnclaveLogLimits limits);
+
  private:
   static void WriteEnclaveLine(nlohmann::json line);
+  // Which of `lines` fit the rate limit now (takes their tokens); counts and warns about the rest.
+  std::vector<bool> AdmitEnclaveLines(const std::vector<nlohmann::json>& lines);
 
   RelayUpstream* upstream_;
   SecretAllowlist allowlist_;
@@ -101,6 +126,13 @@ class RelayService final {
   std::optional<std::string> signing_policy_;
   AuditWriter* audit_writer_ = nullptr;
   bool allow_overwrite_ = false;
+
+  absl::Mutex log_mu_;  // the two buckets are taken together
+  EnclaveLogLimits log_limits_ ABSL_GUARDED_BY(log_mu_);
+  std::unique_ptr<TokenBucket> log_lines_ ABSL_GUARDED_BY(log_mu_);
+  std::unique_ptr<TokenBucket> log_bytes_ ABSL_GUARDED_BY(log_mu_);
+  uint64_t log_unreported_drops_ ABSL_GUARDED_BY(log_mu_) = 0;
+  std::optional<absl::Time> log_last_warning_ ABSL_GUARDED_BY(log_mu_);
 };
 
 }  // namespace lockout::relay

@@ -87,6 +87,46 @@ TEST_F(ReplayGuardTest, WhenFullItRefusesInsteadOfForgettingAndRecoversAsNoncesE
   EXPECT_EQ(g.size(), 1u);
 }
 
+TEST_F(ReplayGuardTest, AClientThatFloodsFillsOnlyItsOwnShare) {
+  ReplayGuard g(absl::Seconds(10), 6, clock_, /*max_nonces_per_client=*/3);
+  EXPECT_EQ(g.max_nonces_per_client(), 3u);
+  int full = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (g.Admit("flooder", Nonce(i), kStartMs) == Verdict::kFull) ++full;
+  }
+  EXPECT_EQ(full, 997);
+  EXPECT_EQ(g.size_for("flooder"), 3u);
+  // Others keep their shares: neither evicted nor refused.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(g.Check("b", Nonce(i), kStartMs), Verdict::kAccepted);
+    EXPECT_EQ(g.Admit("b", Nonce(i), kStartMs), Verdict::kAccepted);
+  }
+  EXPECT_EQ(g.Admit("b", Nonce(3), kStartMs), Verdict::kFull);  // b's own share is full now
+  EXPECT_EQ(g.Admit("c", Nonce(0), kStartMs), Verdict::kFull);  // and the cache as a whole
+  // Nothing was forgotten to make room.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(g.Admit("flooder", Nonce(i), kStartMs), Verdict::kReplayed);
+    EXPECT_EQ(g.Admit("b", Nonce(i), kStartMs), Verdict::kReplayed);
+  }
+  // Shares are given back as nonces expire, and a client with none holds no entry.
+  clock_.Advance(absl::Milliseconds(10001));
+  EXPECT_EQ(g.Admit("flooder", Nonce(5000), kStartMs + 10001), Verdict::kAccepted);
+  EXPECT_EQ(g.size(), 1u);  // (expiry runs on the next Admit or Check)
+  EXPECT_EQ(g.size_for("flooder"), 1u);
+  EXPECT_EQ(g.size_for("b"), 0u);
+}
+
+TEST_F(ReplayGuardTest, PerClientQuotaDefaultsToAndIsCappedByTheGlobalBound) {
+  EXPECT_EQ(ReplayGuard(absl::Seconds(1), 5, clock_).max_nonces_per_client(), 5u);
+  EXPECT_EQ(ReplayGuard(absl::Seconds(1), 5, clock_, 50).max_nonces_per_client(), 5u);
+  // The client names are length-prefixed: "ab"+nonce and "a"+"b"+nonce are different clients.
+  ReplayGuard g(absl::Seconds(10), 10, clock_, 1);
+  EXPECT_EQ(g.Admit("ab", Nonce(1), kStartMs), Verdict::kAccepted);
+  EXPECT_EQ(g.Admit("a", Nonce(1), kStartMs), Verdict::kAccepted);
+  EXPECT_EQ(g.size_for("ab"), 1u);
+  EXPECT_EQ(g.size_for("a"), 1u);
+}
+
 TEST_F(ReplayGuardTest, ExpiresByTimestampNotByArrivalOrder) {
   ReplayGuard g(absl::Seconds(10), 100, clock_);
   ASSERT_EQ(g.Admit("a", Nonce(1), kStartMs + 9000), Verdict::kAccepted);  // expires late

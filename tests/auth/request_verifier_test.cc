@@ -182,16 +182,41 @@ TEST_F(RequestVerifierTest, AllowUnauthenticatedLetsRequestsWithoutAuthThroughBu
   EXPECT_EQ(Check(*v, tampered).rule, Rule::kBadSignature);  // auth present: it must verify
 }
 
-TEST_F(RequestVerifierTest, AFullReplayCacheRefusesNewRequests) {
+TEST_F(RequestVerifierTest, AFullReplayCacheShareRefusesNewRequestsOfThatClientOnly) {
   auto policy = std::make_shared<signpolicy::SigningPolicy>(*policy_);
-  policy->max_nonces = 2;
+  policy->max_nonces = 4;  // two clients: 2 each
   policy_ = policy;
   auto v = Verifier();
+  nlohmann::json reader_op = SignOp();
+  reader_op["key"] = "lockout/other";
+  // The gateway floods: it fills its own share and is refused...
   EXPECT_TRUE(Check(*v, Signed(*gateway_, SignOp())).allowed);
   EXPECT_TRUE(Check(*v, Signed(*gateway_, SignOp())).allowed);
-  EXPECT_EQ(Check(*v, Signed(*gateway_, SignOp())).rule, Rule::kReplayCacheFull);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Check(*v, Signed(*gateway_, SignOp())).rule, Rule::kReplayCacheFull);
+  }
+  // ... while the reader still has its share (checked, then admitted).
+  const nlohmann::json r1 = Signed(*reader_, reader_op);
+  EXPECT_TRUE(Check(*v, r1, RequestVerifier::Mode::kCheckOnly).allowed);
+  EXPECT_TRUE(Check(*v, r1).allowed);
+  EXPECT_TRUE(Check(*v, Signed(*reader_, reader_op)).allowed);
+  EXPECT_EQ(Check(*v, Signed(*reader_, reader_op)).rule, Rule::kReplayCacheFull);
+  EXPECT_EQ(v->remembered_nonces(), 4u);
+  EXPECT_EQ(v->RefusalsJson()["replay_cache_full"], 11);
+  // Shares free up as the window passes.
   clock_.Advance(absl::Seconds(31));
   EXPECT_TRUE(Check(*v, Signed(*gateway_, SignOp())).allowed);
+  EXPECT_TRUE(Check(*v, Signed(*reader_, reader_op)).allowed);
+}
+
+TEST_F(RequestVerifierTest, ASingleClientPolicyGivesThatClientTheWholeCache) {
+  auto policy = std::make_shared<signpolicy::SigningPolicy>(*policy_);
+  policy->clients.pop_back();
+  policy->max_nonces = 3;
+  policy_ = policy;
+  auto v = Verifier();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Check(*v, Signed(*gateway_, SignOp())).allowed) << i;
+  EXPECT_EQ(Check(*v, Signed(*gateway_, SignOp())).rule, Rule::kReplayCacheFull);
 }
 
 TEST_F(RequestVerifierTest, CreateRefusesAPolicyWithAnUnusableKey) {

@@ -30,9 +30,33 @@ TEST(ExplainAwsFailureTest, ConnectionRefusedNamesTheEndpointVariables) {
       kSecret);
   EXPECT_EQ(h.cause, AwsFailureCause::kConnection);
   EXPECT_EQ(AwsFailureCauseName(h.cause), "connection");
-  EXPECT_THAT(h.Text(), AllOf(HasSubstr("could not reach AWS"), HasSubstr("Connection refused"),
-                              HasSubstr("AWS_ENDPOINT_URL"), HasSubstr("AWS_REGION (now eu-west-1)"),
-                              Not(HasSubstr("GetSecretValue, e.g."))));
+  EXPECT_THAT(h.Text(),
+              AllOf(HasSubstr("could not reach AWS"), HasSubstr("Connection refused"),
+                    HasSubstr("AWS_ENDPOINT_URL"), HasSubstr("AWS_REGION (now eu-west-1)"),
+                    Not(HasSubstr("GetSecretValue, e.g."))));
+}
+
+TEST(ExplainAwsFailureTest, AProgramWithItsOwnSettingsIsToldThoseNotTheVariables) {
+  // lockout-enclave takes its KMS endpoint, region and CA bundle from flags.
+  const AwsCallContext enclave = {.action = "kms:Decrypt",
+                                  .resource = "",
+                                  .region = "",
+                                  .if_missing = "",
+                                  .endpoint_setting = "--kms-endpoint (or AWS_ENDPOINT_URL_KMS)",
+                                  .region_setting = "--region",
+                                  .ca_bundle_setting = "--ca-bundle"};
+  AwsFailureHint h =
+      ExplainAwsFailure(absl::UnavailableError("kms.Decrypt: Connection refused"), enclave);
+  EXPECT_EQ(h.cause, AwsFailureCause::kConnection);
+  EXPECT_THAT(h.next_step, AllOf(HasSubstr("--kms-endpoint (or AWS_ENDPOINT_URL_KMS) if set"),
+                                 HasSubstr("the region (--region)"), HasSubstr("(--ca-bundle)"),
+                                 Not(HasSubstr("AWS_ENDPOINT_URL_<SERVICE>")),
+                                 Not(HasSubstr("AWS_CA_BUNDLE")), Not(HasSubstr("AWS_REGION"))));
+  h = ExplainAwsFailure(Aws("InvalidSignatureException", "scoped to a valid region, not 'x'"),
+                        enclave);
+  EXPECT_EQ(h.cause, AwsFailureCause::kRegion);
+  EXPECT_THAT(h.next_step, AllOf(HasSubstr("set --region to"), HasSubstr("point --kms-endpoint"),
+                                 Not(HasSubstr("AWS_REGION"))));
 }
 
 TEST(ExplainAwsFailureTest, TimeoutsAndTlsAreConnectionProblems) {
@@ -49,10 +73,10 @@ TEST(ExplainAwsFailureTest, TimeoutsAndTlsAreConnectionProblems) {
 }
 
 TEST(ExplainAwsFailureTest, WrongRegionSaysSetAwsRegion) {
-  AwsFailureHint h = ExplainAwsFailure(
-      Aws("InvalidSignatureException", "Credential should be scoped to a valid region, not "
-                                       "'eu-west-1'."),
-      kSecret);
+  AwsFailureHint h = ExplainAwsFailure(Aws("InvalidSignatureException",
+                                           "Credential should be scoped to a valid region, not "
+                                           "'eu-west-1'."),
+                                       kSecret);
   EXPECT_EQ(h.cause, AwsFailureCause::kRegion);
   EXPECT_THAT(h.Text(), AllOf(HasSubstr("another region"), HasSubstr("set AWS_REGION"),
                               HasSubstr("now eu-west-1")));
@@ -61,16 +85,17 @@ TEST(ExplainAwsFailureTest, WrongRegionSaysSetAwsRegion) {
 TEST(ExplainAwsFailureTest, NoCredentialsNamesWhatToSet) {
   AwsFailureHint h = ExplainAwsFailure(absl::NotFoundError("no credentials: lost"));
   EXPECT_EQ(h.cause, AwsFailureCause::kCredentials);
-  EXPECT_THAT(h.Text(), AllOf(HasSubstr("AWS_ACCESS_KEY_ID"), HasSubstr("AWS_PROFILE"),
-                              HasSubstr("~/.aws/credentials"),
-                              HasSubstr("AWS_EC2_METADATA_DISABLED")));
+  EXPECT_THAT(h.Text(),
+              AllOf(HasSubstr("AWS_ACCESS_KEY_ID"), HasSubstr("AWS_PROFILE"),
+                    HasSubstr("~/.aws/credentials"), HasSubstr("AWS_EC2_METADATA_DISABLED")));
 }
 
 TEST(ExplainAwsFailureTest, BadExpiredAndSkewedCredentials) {
   EXPECT_THAT(ExplainAwsFailure(Aws("UnrecognizedClientException", "invalid token")).Text(),
               AllOf(HasSubstr("does not recognise"), HasSubstr("AWS_ACCESS_KEY_ID")));
-  EXPECT_THAT(ExplainAwsFailure(Aws("InvalidSignatureException", "The request signature we "
-                                                                 "calculated does not match"))
+  EXPECT_THAT(ExplainAwsFailure(Aws("InvalidSignatureException",
+                                    "The request signature we "
+                                    "calculated does not match"))
                   .Text(),
               HasSubstr("AWS_SECRET_ACCESS_KEY"));
   EXPECT_THAT(ExplainAwsFailure(Aws("ExpiredTokenException", "expired")).Text(),
@@ -93,7 +118,8 @@ TEST(ExplainAwsFailureTest, AccessDeniedNamesPrincipalActionAndResource) {
   EXPECT_THAT(h.what, HasSubstr("arn:aws:iam::1:user/bob may not call "
                                 "secretsmanager:GetSecretValue on "
                                 "arn:aws:secretsmanager:eu-west-1:1:secret:x"));
-  EXPECT_THAT(h.next_step, HasSubstr("allow secretsmanager:GetSecretValue to arn:aws:iam::1:user/bob"));
+  EXPECT_THAT(h.next_step,
+              HasSubstr("allow secretsmanager:GetSecretValue to arn:aws:iam::1:user/bob"));
   // A denial that names nobody falls back to the caller's context.
   AwsFailureHint bare = ExplainAwsFailure(Aws("AccessDeniedException", "denied"), kSecret);
   EXPECT_THAT(bare.what, HasSubstr("these credentials may not call secretsmanager:GetSecretValue "

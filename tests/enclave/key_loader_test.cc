@@ -3,6 +3,7 @@
 #include <sstream>
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/awsclient/credentials_provider.h"
 #include "src/awsclient/endpoint_config.h"
@@ -152,6 +153,24 @@ TEST_F(KeyLoaderTest, TheSeedsPemPlaintextWithoutEncryptionContextLoads) {
   auto loaded = loader->Load(nullptr);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((*loaded)->public_key_der(), (*signer)->public_key_der());
+}
+
+TEST_F(KeyLoaderTest, KmsUnreachableSaysWhichFlagsToCheck) {
+  StartKms();
+  MakeRelay();
+  auto loader = MakeLoader();
+  kms_.reset();  // nothing listens on its port now
+  LoadFailure failure;
+  EXPECT_FALSE(loader->Load(&failure).ok());
+  EXPECT_EQ(failure.reason, "kms unavailable");
+  const std::string detail(failure.status.message());
+  EXPECT_THAT(detail, ::testing::StartsWith("kms: "));
+  // The enclave's own flags, not the variables the CLI's words name.
+  EXPECT_THAT(detail,
+              ::testing::HasSubstr("check the endpoint: --kms-endpoint (or AWS_ENDPOINT_URL_KMS)"));
+  EXPECT_THAT(detail, ::testing::HasSubstr("--ca-bundle"));
+  EXPECT_THAT(detail, ::testing::Not(::testing::HasSubstr("AWS_ENDPOINT_URL_<SERVICE>")));
+  EXPECT_THAT(detail, ::testing::Not(::testing::HasSubstr("AWS_CA_BUNDLE")));
 }
 
 TEST_F(KeyLoaderTest, AWrongEncryptionContextIsRefusedByKms) {

@@ -259,7 +259,7 @@ class RuntimeBadInputTest(RuntimeTestCase):
         with harness.connect(relay) as s:  # oversized v2 prefix
             s.sendall(struct.pack(">I", 0x00FFFFFF))
             s.shutdown(socket.SHUT_WR)
-            self.assertEqual(harness.read_until(s, b"$$$"), b'{"error":"bad request"}$$$')
+            self.assertEqual(harness.read_until(s, b"$$$"), b'{"error":"request too large"}$$$')
         with harness.connect(relay) as s:  # truncated: the peer gives up mid-request
             s.sendall(get_secret(SECRET)[:30])
             s.shutdown(socket.SHUT_WR)

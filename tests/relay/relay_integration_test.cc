@@ -332,7 +332,7 @@ TEST_F(RelayIntegrationTest, BadRequestsGetErrorsAndTheRelayKeepsServing) {
   EXPECT_EQ(SeedExchange(listen_, R"({"request_type": "get_secret", "payl)", /*half_close=*/true),
             R"({"error":"bad request"}$$$)");
   EXPECT_EQ(SeedExchange(listen_, "{\"x\":\"" + std::string(100 << 10, 'x') + "\"}$$$"),
-            R"({"error":"bad request"}$$$)");
+            R"({"error":"request too large"}$$$)");
   EXPECT_EQ(SeedExchange(listen_, R"({"request_type": "sign", "payload": {}}$$$)"),
             R"({"error":"unknown request_type"}$$$)");
   EXPECT_EQ(SeedExchange(listen_, "\x16\x03\x01\x02\x00"), R"({"error":"bad request"}$$$)");

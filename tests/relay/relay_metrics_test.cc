@@ -110,7 +110,7 @@ TEST(RelayMetricsTest, TheEnclavesReportIsServedAsItsLatestCounters) {
   RelayMetrics m(&clock);
   EXPECT_THAT(m.RenderPrometheus(), HasSubstr("lockout_relay_enclave_log_lines_total 0\n"));
   EXPECT_THAT(m.RenderPrometheus(), Not(HasSubstr("lockout_relay_enclave_report_age_seconds")));
-  m.RecordEnclaveReport(4, {{"load_attempts", 2}, {"log_lines_dropped", 99}}, 1);
+  m.RecordEnclaveReport(4, 0, {{"load_attempts", 2}, {"log_lines_dropped", 99}}, 1);
   clock.Advance(absl::Seconds(3));
   std::string text = m.RenderPrometheus();
   EXPECT_THAT(text, HasSubstr("lockout_relay_enclave_log_lines_total 4\n"));
@@ -121,7 +121,7 @@ TEST(RelayMetricsTest, TheEnclavesReportIsServedAsItsLatestCounters) {
   EXPECT_THAT(text, HasSubstr("lockout_enclave_log_lines_dropped 1\n"));
   EXPECT_THAT(text, Not(HasSubstr("lockout_enclave_log_lines_dropped 99")));
   // A new report replaces the counters (an enclave that restarted starts from zero).
-  m.RecordEnclaveReport(1, {{"attested_replies_served", 1}}, 0);
+  m.RecordEnclaveReport(1, 0, {{"attested_replies_served", 1}}, 0);
   text = m.RenderPrometheus();
   EXPECT_THAT(text, HasSubstr("lockout_relay_enclave_log_lines_total 5\n"));
   EXPECT_THAT(text, Not(HasSubstr("lockout_enclave_load_attempts")));

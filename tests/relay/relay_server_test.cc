@@ -147,15 +147,65 @@ TEST_F(RelayServerTest, GarbageGetsBadRequestAndTheServerKeepsServing) {
   ExpectStillServing();
 }
 
-TEST_F(RelayServerTest, OversizedRequestGetsBadRequestAndTheServerKeepsServing) {
+TEST_F(RelayServerTest, OversizedRequestGetsRequestTooLargeAndTheServerKeepsServing) {
   const std::string huge = "{\"pad\":\"" + std::string(kMaxRequestSize + 10, 'a');
-  EXPECT_EQ(Exchange(huge, false), R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(Exchange(huge, false), R"({"error":"request too large"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindFraming), 1u);
   ExpectStillServing();
 }
 
 TEST_F(RelayServerTest, OversizedV2LengthPrefixIsRefusedBeforeThePayload) {
   const std::string prefix("\x00\x10\x00\x00", 4);  // claims 1 MiB
-  EXPECT_EQ(Exchange(prefix, false), R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(Exchange(prefix, false), R"({"error":"request too large"}$$$)");
+  ExpectStillServing();
+}
+
+// lockout-relay --audit-log: frames of up to 1 MiB are read, but only for append_audit.
+class AuditSizedRelayServerTest : public RelayServerTest {
+ protected:
+  void SetUp() override {
+    RelayServerOptions options;
+    options.read_timeout = absl::Seconds(5);
+    options.max_audit_request_size = kMaxAuditRequestSize;
+    StartServer(options);
+  }
+};
+
+TEST_F(AuditSizedRelayServerTest, AGetSecretOverTheRequestLimitIsRefusedAsItArrives) {
+  const std::string big = R"({"request_type":"get_secret","payload":{"secret_name":")" +
+                          std::string(kAllowedSecret) + R"("})" +
+                          std::string(kMaxRequestSize * 2, ' ') + "}";
+  // Only a little over the limit is sent, and the connection is not half-closed: the reply
+  // comes because the relay refused the frame as it arrived, not at its end.
+  const std::string v1 = big.substr(0, kMaxRequestSize + 8192);
+  EXPECT_EQ(Exchange(v1, false), R"({"error":"request too large"}$$$)");
+  std::string v2(4, '\0');
+  v2[1] = static_cast<char>((big.size() >> 16) & 0xFF);
+  v2[2] = static_cast<char>((big.size() >> 8) & 0xFF);
+  v2[3] = static_cast<char>(big.size() & 0xFF);
+  v2 += big.substr(0, 100);  // the declared size and the first bytes are enough
+  const std::string reply = Exchange(v2, false);
+  ASSERT_GE(reply.size(), 4u);
+  EXPECT_EQ(reply.substr(4), R"({"error":"request too large"})");
+  EXPECT_EQ(metrics_.errors(kKindFraming), 2u);
+  EXPECT_THAT(logs_.str(), HasSubstr("only append_audit may be larger"));
+  ExpectStillServing();
+}
+
+TEST_F(AuditSizedRelayServerTest, AnAppendAuditFrameMayBeLargerThanTheRequestLimit) {
+  // The service has no audit log ("no audit log"), but the frame
+  // itself passed the frame limit.
+  std::vector<std::string> lines(100, std::string(1000, 'x'));
+  absl::StatusOr<std::string> audit = EncodeAppendAuditRequest(lines);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_GT(audit->size(), kMaxRequestSize);
+  const std::string reply = Exchange(*audit + "$$$", true);
+  EXPECT_EQ(reply, R"({"error":"no audit log"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindFraming), 0u);
+  // A frame that only pretends to be one in a member after the first is refused.
+  std::string disguised = R"({"pad":")" + std::string(kMaxRequestSize, 'a') +
+                          R"(","request_type":"append_audit","lines":["x"]}$$$)";
+  EXPECT_EQ(Exchange(disguised, false), R"({"error":"request too large"}$$$)");
   ExpectStillServing();
 }
 

@@ -1,8 +1,10 @@
 #include "src/relay/relay_service.h"
 
 #include <sstream>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -194,15 +196,80 @@ TEST_F(RelayServiceTest, EnclaveLogLinesAreWrittenAsTheRelaysOwnJsonLinesMarkedA
   EXPECT_EQ(enclave_lines[0]["ts"], "2026-12-06T18:00:00.000Z");
   EXPECT_EQ(enclave_lines[0]["reason"], "invalid signing key");
   EXPECT_EQ(enclave_lines[1]["event"], "second");
-  EXPECT_THAT(logs_.str(), HasSubstr(R"({"ts":"2026-12-06T18:00:00.000Z","level":"warn","event":"key_load_failed","source":"enclave")"));
+  EXPECT_THAT(
+      logs_.str(),
+      HasSubstr(
+          R"({"ts":"2026-12-06T18:00:00.000Z","level":"warn","event":"key_load_failed","source":"enclave")"));
 
   // A malformed report is a bad request and writes nothing.
   SecretBytes bad = service_.Handle(
-      RequestFrame(R"({"request_type":"append_log","lines":[{"event":"x"}],"counters":{"BAD":1},"dropped":0})"),
+      RequestFrame(
+          R"({"request_type":"append_log","lines":[{"event":"x"}],"counters":{"BAD":1},"dropped":0})"),
       2, "vsock://16:1");
   EXPECT_EQ(metrics_.requests("append_log", "bad_request"), 0u);  // op unknown until decoded
   EXPECT_EQ(metrics_.errors(kKindBadRequest), 1u);
   EXPECT_EQ(metrics_.enclave_counter("BAD"), std::nullopt);
+}
+
+// Counts the relay's log lines that are the enclave's, and its rate-limit warnings.
+std::pair<size_t, size_t> EnclaveLinesAndWarnings(const std::string& log_text) {
+  size_t lines = 0;
+  size_t warnings = 0;
+  std::istringstream in(log_text);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.value("source", "") == "enclave") ++lines;
+    if (j.value("event", "") == "enclave_log_rate_limited") ++warnings;
+  }
+  return {lines, warnings};
+}
+
+TEST_F(RelayServiceTest, EnclaveLogLinesAreRateLimitedInLinesAndBytes) {
+  // 10 lines/s with a burst of 5 s' worth, raised to one full request (kMaxLogLines = 128).
+  service_.LimitEnclaveLog({.lines_per_second = 10, .bytes_per_second = 1e6, .burst_seconds = 5});
+  AppendLogRequest log;
+  for (size_t i = 0; i < kMaxLogLines; ++i) log.lines.push_back({{"event", "flood"}, {"i", i}});
+  const std::string frame = *EncodeAppendLogRequest(log);
+  auto appended = [&](uint64_t id) {
+    SecretBytes reply = service_.Handle(RequestFrame(frame), id, "tcp://127.0.0.1:1");
+    std::string_view text = reply.RevealAsString();
+    return *DecodeAppendLogReply(text.substr(0, text.size() - 3));
+  };
+  EXPECT_EQ(appended(1), kMaxLogLines);  // the burst takes one whole request
+  EXPECT_EQ(appended(2), 0u);            // then nothing until it refills
+  EXPECT_EQ(appended(3), 0u);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(appended(4), 20u);  // 10 lines/s
+  auto [lines, warnings] = EnclaveLinesAndWarnings(logs_.str());
+  EXPECT_EQ(lines, kMaxLogLines + 20);
+  EXPECT_EQ(warnings, 1u);  // one warning per 10 s, however many requests were cut
+  EXPECT_EQ(metrics_.enclave_log_lines_dropped(), 3 * kMaxLogLines - 20);
+  EXPECT_THAT(metrics_.RenderPrometheus(),
+              HasSubstr(absl::StrCat("lockout_relay_enclave_log_lines_dropped_total ",
+                                     3 * kMaxLogLines - 20, "\n")));
+  EXPECT_THAT(
+      metrics_.RenderPrometheus(),
+      HasSubstr(absl::StrCat("lockout_relay_enclave_log_lines_total ", kMaxLogLines + 20, "\n")));
+  EXPECT_EQ(metrics_.requests("append_log", "ok"), 4u);  // dropping lines is not an error
+  clock_.Advance(absl::Seconds(60));
+  EXPECT_EQ(appended(5), kMaxLogLines);  // refilled to the burst, not beyond
+  EXPECT_EQ(appended(6), 0u);
+  EXPECT_EQ(EnclaveLinesAndWarnings(logs_.str()).second, 2u);  // the next 10 s's warning
+
+  // Bytes: a line budget of one request's bytes per 5 s admits lines until the bytes run out.
+  service_.LimitEnclaveLog({.lines_per_second = 1e5, .bytes_per_second = 10, .burst_seconds = 5});
+  AppendLogRequest big;
+  const std::string filler(8000, 'x');
+  for (int i = 0; i < 6; ++i) big.lines.push_back({{"event", "big"}, {"filler", filler}});
+  const std::string big_frame = *EncodeAppendLogRequest(big);
+  auto appended_big = [&](uint64_t id) {
+    SecretBytes reply = service_.Handle(RequestFrame(big_frame), id, "tcp://127.0.0.1:1");
+    std::string_view text = reply.RevealAsString();
+    return *DecodeAppendLogReply(text.substr(0, text.size() - 3));
+  };
+  EXPECT_EQ(appended_big(7), 6u);  // ~48 KiB of the 64 KiB burst
+  EXPECT_EQ(appended_big(8), 2u);  // the last ~16 KiB
+  EXPECT_EQ(appended_big(9), 0u);
 }
 
 TEST_F(RelayServiceTest, CredentialFailureIsUpstreamUnavailable) {
@@ -277,8 +344,8 @@ TEST_F(RelayServiceTest, GetCredentialsGivesTheRoleCredentialsAlone) {
   SecretBytes failed = service_.Handle(RequestFrame(EncodeGetCredentialsRequest()), 2, "peer");
   EXPECT_EQ(DecodeGetCredentialsReply(V1Text(failed)).status().code(),
             absl::StatusCode::kUnavailable);
-  SecretBytes bad = service_.Handle(
-      RequestFrame(R"({"request_type":"get_credentials","extra":1})"), 3, "peer");
+  SecretBytes bad =
+      service_.Handle(RequestFrame(R"({"request_type":"get_credentials","extra":1})"), 3, "peer");
   EXPECT_EQ(DecodeGetCredentialsReply(V1Text(bad)).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

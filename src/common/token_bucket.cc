@@ -1,8 +1,8 @@
-#include "src/enclave/rate_limiter.h"
+#include "src/common/token_bucket.h"
 
 #include <algorithm>
 
-namespace lockout::enclave {
+namespace lockout {
 
 TokenBucket::TokenBucket(TokenBucketOptions options, const Clock& clock)
     : options_(options), clock_(clock) {
@@ -20,18 +20,18 @@ void TokenBucket::RefillLocked() {
   last_ = now;
 }
 
-bool TokenBucket::TryAcquire() {
+bool TokenBucket::TryAcquire(double cost) {
   absl::MutexLock lock(&mu_);
   RefillLocked();
-  if (tokens_ < 1.0) return false;
-  tokens_ -= 1.0;
+  if (!(tokens_ >= cost)) return false;
+  tokens_ -= cost;
   return true;
 }
 
-bool TokenBucket::Available() {
+bool TokenBucket::Available(double cost) {
   absl::MutexLock lock(&mu_);
   RefillLocked();
-  return tokens_ >= 1.0;
+  return tokens_ >= cost;
 }
 
-}  // namespace lockout::enclave
+}  // namespace lockout
