@@ -875,6 +875,20 @@ void RequestHandler::ResolveFailed(const nlohmann::json& id, std::string_view op
   AppendV2Error(id, reason, out);
 }
 
+std::optional<Bytes> RequestHandler::SignOrAnswer(const signer::Signer& signer,
+                                                  const nlohmann::json& id, ByteView message,
+                                                  const signer::SignOptions& options,
+                                                  std::string& out, std::string_view payload,
+                                                  std::string_view audit_client) {
+  absl::StatusOr<Bytes> signature = signer.Sign(message, options);
+  if (signature.ok()) return *std::move(signature);
+  const std::string_view reason = SignFailureReason(signature.status());
+  LogRequestError("v2", "sign", reason, signature.status());
+  Audit(payload, audit_client, "sign", audit::kVerdictFailed, reason);
+  AppendV2Error(id, reason, out);
+  return std::nullopt;
+}
+
 void RequestHandler::SignPathV2(const nlohmann::json& id, ByteView message,
                                 const signer::SignOptions& options, const hd::DerivationPath& path,
                                 std::string& out, std::string_view payload,
@@ -885,14 +899,9 @@ void RequestHandler::SignPathV2(const nlohmann::json& id, ByteView message,
     ResolveFailed(id, "sign", reason, key, detail, /*audited=*/true, payload, audit_client, out);
     return;
   }
-  absl::StatusOr<Bytes> signature = key.signer->Sign(message, options);
-  if (!signature.ok()) {
-    const std::string_view reason = SignFailureReason(signature.status());
-    LogRequestError("v2", "sign", reason, signature.status());
-    Audit(payload, audit_client, "sign", audit::kVerdictFailed, reason);
-    AppendV2Error(id, reason, out);
-    return;
-  }
+  std::optional<Bytes> signature =
+      SignOrAnswer(*key.signer, id, message, options, out, payload, audit_client);
+  if (!signature.has_value()) return;
   if (!Audit(payload, audit_client, "sign", audit::kVerdictSigned, "")) {
     AppendV2Error(id, kErrAuditUnavailable, out);  // the signature is withheld
     return;
@@ -936,14 +945,9 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
     return;
   }
   const signer::Signer* signer = key.signer;
-  absl::StatusOr<Bytes> signature = signer->Sign(message, options);
-  if (!signature.ok()) {
-    const std::string_view reason = SignFailureReason(signature.status());
-    LogRequestError("v2", "sign", reason, signature.status());
-    Audit(payload, audit_client, "sign", audit::kVerdictFailed, reason);
-    AppendV2Error(id, reason, out);
-    return;
-  }
+  std::optional<Bytes> signature =
+      SignOrAnswer(*signer, id, message, options, out, payload, audit_client);
+  if (!signature.has_value()) return;
   const crypto::Sha256Digest binding =
       attest::ReplyBinding(*digest, *signature, signer->public_key_der());
   nsm::NsmClient client(*nsm_);

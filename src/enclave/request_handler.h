@@ -253,6 +253,11 @@ class RequestHandler final {
   void ResolveFailed(const nlohmann::json& id, std::string_view op, std::string_view reason,
                      const RequestSigner& key, const absl::Status& detail, bool audited,
                      std::string_view payload, std::string_view audit_client, std::string& out);
+  // Signs with `signer`; on failure logs, audits and answers the request (nullopt).
+  std::optional<Bytes> SignOrAnswer(const signer::Signer& signer, const nlohmann::json& id,
+                                    ByteView message, const signer::SignOptions& options,
+                                    std::string& out, std::string_view payload,
+                                    std::string_view audit_client);
   // The v2 sign op with a derivation path (HD keys), not attested.
   void SignPathV2(const nlohmann::json& id, ByteView message, const signer::SignOptions& options,
                   const hd::DerivationPath& path, std::string& out, std::string_view payload,
