@@ -15,8 +15,12 @@
 # signatures per enclave CPU-second: on a machine shared with the load generator (or neighbours)
 # that is what one dedicated core would do.
 #
+# Where the machine has more CPUs than the enclave has workers, the enclave is pinned to the first
+# THREADS CPUs and the load generator to the others (taskset), as the issue's many-core figures
+# were measured; otherwise neither is pinned and they share the CPUs.
+#
 # Environment: KEY_TYPE (p256), DURATION (5 s per run), WARMUP (1), CONNECTIONS (8),
-# PIPELINE (64), V1_CONNECTIONS (4), COLD_RUNS (20), BUILD_DIR (build/bench: a release build of
+# PIPELINE (64), V1_CONNECTIONS (4), COLD_RUNS (20), BUSY_POLL_US (0: lockout-enclave --busy-poll-us), BUILD_DIR (build/bench: a release build of
 # its own). `--no-doc` prints the figures without writing docs/PERFORMANCE.md.
 set -euo pipefail
 
@@ -29,6 +33,9 @@ CONNECTIONS="${CONNECTIONS:-8}"
 PIPELINE="${PIPELINE:-64}"
 V1_CONNECTIONS="${V1_CONNECTIONS:-4}"
 COLD_RUNS="${COLD_RUNS:-20}"
+BUSY_POLL_US="${BUSY_POLL_US:-0}"
+PINNING="unpinned"
+[[ $(nproc) -gt 1 ]] && PINNING="1 worker pinned to CPU 0 and the load generator to the others; 2 workers $([[ $(nproc) -gt 2 ]] && echo "pinned to CPUs 0-1" || echo "unpinned, sharing the CPUs with the load generator")"
 WRITE_DOC=1
 [[ "${1:-}" == "--no-doc" ]] && WRITE_DOC=0
 NCPU="$(nproc)"
@@ -58,7 +65,7 @@ bench_run() {
   local name="$1"; shift
   local t0 t1 out
   t0=$(cpu_ticks "$ENCLAVE_PID")
-  out=$("$BIN/lockout" bench --connect "$URI" --duration "$DURATION" --warmup "$WARMUP" --json "$@")
+  out=$($CLIENT_PIN "$BIN/lockout" bench --connect "$URI" --duration "$DURATION" --warmup "$WARMUP" --json "$@")
   t1=$(cpu_ticks "$ENCLAVE_PID")
   record "$name" "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["enclave_cpu_s"]=(int(sys.argv[3])-int(sys.argv[2]))/int(sys.argv[4]); print(json.dumps(r))' "$out" "$t0" "$t1" "$(getconf CLK_TCK)")"
 }
@@ -66,8 +73,13 @@ bench_run() {
 start_enclave() {
   local threads="$1"
   rm -f "$WORK/ready.json"
-  "$BIN/lockout-enclave" --ephemeral-key "$KEY_TYPE" --nsm "" --listen tcp://127.0.0.1:0 \
-    --threads "$threads" --ready-file "$WORK/ready.json" --log-level warn 2>"$WORK/enclave-$threads.log" &
+  ENCLAVE_PIN=() CLIENT_PIN=""
+  if [[ $threads -lt $NCPU ]]; then
+    ENCLAVE_PIN=(taskset -c "0-$((threads - 1))")
+    CLIENT_PIN="taskset -c $threads-$((NCPU - 1))"
+  fi
+  "${ENCLAVE_PIN[@]}" "$BIN/lockout-enclave" --ephemeral-key "$KEY_TYPE" --nsm "" --listen tcp://127.0.0.1:0 \
+    --threads "$threads" --busy-poll-us "$BUSY_POLL_US" --ready-file "$WORK/ready.json" --log-level warn 2>"$WORK/enclave-$threads.log" &
   ENCLAVE_PID=$!
   for _ in $(seq 1 100); do [[ -s "$WORK/ready.json" ]] && break; sleep 0.1; done
   [[ -s "$WORK/ready.json" ]] || { echo "enclave did not start" >&2; cat "$WORK/enclave-$threads.log" >&2; exit 1; }
@@ -138,4 +150,4 @@ PY
 )"
 
 python3 "$ROOT/bench/report.py" "$RESULTS" "$ROOT/docs/PERFORMANCE.md" "$WRITE_DOC" \
-  "duration=$DURATION warmup=$WARMUP connections=$CONNECTIONS pipeline=$PIPELINE v1_connections=$V1_CONNECTIONS cold_runs=$COLD_RUNS key_type=$KEY_TYPE"
+  "duration=$DURATION warmup=$WARMUP connections=$CONNECTIONS pipeline=$PIPELINE v1_connections=$V1_CONNECTIONS cold_runs=$COLD_RUNS key_type=$KEY_TYPE busy_poll_us=$BUSY_POLL_US; $PINNING"

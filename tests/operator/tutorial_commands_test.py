@@ -1,4 +1,4 @@
-"""Every `lockout` command line in docs/TUTORIAL-AWS.md is one the CLI accepts.
+"""Every `lockout` command line in docs/TUTORIAL-AWS.md and docs/WALLET.md is one the CLI accepts.
 
 The operator commands honour LOCKOUT_PARSE_ONLY=1: they parse and validate their arguments
 (required options, choices, exclusive options, endpoint URIs, hex values) and exit 0 without
@@ -15,6 +15,7 @@ import unittest
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TUTORIAL = os.path.join(SOURCE_DIR, "docs", "TUTORIAL-AWS.md")
+WALLET = os.path.join(SOURCE_DIR, "docs", "WALLET.md")
 BIN_DIR = os.environ.get("LOCKOUT_BIN_DIR", "")
 
 SAMPLE = {
@@ -86,7 +87,7 @@ def run(args):
 def check_args(line):
     args = shlex.split(substitute(line))[1:]
     for i, a in enumerate(args):
-        if a in SHELL_OPERATORS or a.startswith((">", "2>")):
+        if a in SHELL_OPERATORS or a.startswith((">", "2>", "<")):
             args = args[:i]
             break
     if args and args[0] in OPERATOR_COMMANDS and not (args[0] == "attest" and "verify" in args):
@@ -152,6 +153,22 @@ class TutorialCommandsTest(unittest.TestCase):
     def test_unknown_variables_fail(self):
         with self.assertRaises(AssertionError):
             substitute("lockout sign --enclave $NOT_A_TUTORIAL_VARIABLE")
+
+
+class WalletCommandsTest(unittest.TestCase):
+    """docs/WALLET.md: its flows block also runs for real (integration.wallet_flows_test); this
+    checks every other lockout line in it (HD seeds, import, gateway) parses."""
+
+    def setUp(self):
+        with open(WALLET, encoding="utf-8") as f:
+            self.commands = tutorial_commands(f.read())
+
+    def test_every_lockout_command_line_is_accepted(self):
+        self.assertGreaterEqual(len(self.commands), 10)
+        for line in self.commands:
+            with self.subTest(line=line):
+                args, r = check_args(line)
+                self.assertEqual(r.returncode, 0, f"lockout {' '.join(args)}\n{r.stderr}")
 
 
 if __name__ == "__main__":
