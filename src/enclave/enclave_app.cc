@@ -379,7 +379,6 @@ absl::StatusOr<std::unique_ptr<EnclaveApp>> EnclaveApp::Start(const EnclaveConfi
   server_options.idle_timeout = config.idle_timeout;
   server_options.blocking_threads = config.blocking_threads;
   server_options.blocking_queue = config.blocking_queue;
-  server_options.busy_poll = absl::Microseconds(config.busy_poll_us);
   ASSIGN_OR_RETURN(impl->server, Server::Start(server_options, *impl->handler));
   impl->counters_source.store(impl->handler.get(), std::memory_order_release);
   impl->keys->Start();

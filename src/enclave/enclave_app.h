@@ -50,8 +50,6 @@ struct EnclaveConfig {
   bool use_encryption_context = true;
   std::string ready_file;
   int threads = 0;  // 0: every CPU this process may use
-  // Busy polling after each burst of work (net::ConnectionServerOptions::busy_poll); 0: off.
-  int busy_poll_us = 0;
   size_t max_frame_size = size_t{1} << 20;
   // Abuse limits (server.h): connection cap, memory budget for all connection buffers, idle
   // timeout, and the pool for blocking requests (attest, key loads).

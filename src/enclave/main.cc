@@ -95,13 +95,6 @@ int main(int argc, char** argv) {
   cli.add_option("--ready-file", config.ready_file,
                  "Write JSON (bound URI, status, public key) here when ready");
   cli.add_option("--threads", config.threads, "Worker threads (default: every available CPU)");
-  cli.add_option("--busy-poll-us", config.busy_poll_us,
-                 "After each burst of work one thread keeps polling for this many microseconds "
-                 "before it sleeps, so a request arriving meanwhile is served without a wake-up "
-                 "(lower latency and more lone requests per CPU-second; costs up to this much CPU "
-                 "after each burst). 0: off. Worth it on dedicated enclave vCPUs, e.g. 50")
-      ->check(CLI::Range(0, 1000000))
-      ->capture_default_str();
   cli.add_option("--max-frame-size", config.max_frame_size, "Largest request frame in bytes")
       ->capture_default_str();
   double idle_seconds = 120;

@@ -118,7 +118,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   cs_options.max_connections = options.max_connections;
   cs_options.when_full = net::ConnectionServerOptions::WhenFull::kRefuse;
   cs_options.sweep_interval = options.sweep_interval;
-  cs_options.busy_poll = options.busy_poll;
   cs_options.clock = options.clock;
   cs_options.name = "enclave";  // log events enclave_accept_failed, enclave_connection_refused
   SigningService* service = impl->service.get();
@@ -130,7 +129,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   impl->connections = *std::move(cs);
   LogInfo("server_listening", {{"listen", impl->connections->local_endpoint().ToString()},
                                {"threads", options.threads},
-                               {"busy_poll_us", absl::ToInt64Microseconds(options.busy_poll)},
                                {"max_frame_size", options.max_frame_size},
                                {"max_connections", options.max_connections},
                                {"memory_budget", options.memory_budget},

@@ -88,8 +88,6 @@ struct ServerOptions {
   // outlive the server).
   absl::Duration sweep_interval = absl::Milliseconds(250);
   const Clock* clock = &Clock::Real();
-  // net::ConnectionServerOptions::busy_poll: how long an idle thread polls before it sleeps.
-  absl::Duration busy_poll = absl::ZeroDuration();
 };
 
 // The number of CPUs this process may run on (sched_getaffinity; honours taskset).

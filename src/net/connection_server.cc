@@ -91,42 +91,19 @@ absl::StatusOr<std::unique_ptr<ConnectionServer>> ConnectionServer::Start(
   server->WaitForConnection();
   server->ScheduleSweep();
   for (int i = 0; i < server->options_.threads; ++i) {
-    server->threads_.emplace_back([s = server.get()] { s->RunThread(); });
+    server->threads_.emplace_back([s = server.get()] {
+      // A handler that throws is a bug; log it and keep serving rather than die silently.
+      for (;;) {
+        try {
+          s->io_.run();
+          return;
+        } catch (const std::exception& e) {
+          LogError(absl::StrCat(s->options_.name, "_handler_exception"), {{"error", e.what()}});
+        }
+      }
+    });
   }
   return server;
-}
-
-void ConnectionServer::RunThread() {
-  const auto spin = ToChrono(options_.busy_poll);
-  // A handler that throws is a bug; log it and keep serving rather than die silently.
-  for (;;) {
-    try {
-      if (spin.count() == 0) {
-        io_.run();
-        return;
-      }
-      while (!io_.stopped()) {
-        // Becomes the spinner if no other thread is: poll() runs the reactor without blocking
-        // and every handler that is ready, for up to `spin` after the last one that ran.
-        if (!spinning_.exchange(true, std::memory_order_acquire)) {
-          auto idle_since = std::chrono::steady_clock::now();
-          while (!io_.stopped()) {
-            if (io_.poll() > 0) {
-              idle_since = std::chrono::steady_clock::now();
-            } else if (std::chrono::steady_clock::now() - idle_since >= spin) {
-              break;
-            }
-          }
-          spinning_.store(false, std::memory_order_release);
-        }
-        io_.run_one();  // sleeps until there is work
-      }
-      return;
-    } catch (const std::exception& e) {
-      spinning_.store(false, std::memory_order_release);
-      LogError(absl::StrCat(options_.name, "_handler_exception"), {{"error", e.what()}});
-    }
-  }
 }
 
 ConnectionServer::~ConnectionServer() { Stop(); }

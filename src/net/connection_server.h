@@ -131,12 +131,6 @@ struct ConnectionServerOptions {
   // TCP connections get TCP_NODELAY (request/reply protocols); set once on the listener, whose
   // accepted sockets inherit it.
   bool tcp_nodelay = true;
-  // Busy polling: after a thread runs out of work it keeps polling the event loop (without
-  // sleeping) for up to this long before it blocks. At most one thread spins at a time. A lone
-  // request that arrives within the window is served without the wake-up (a context switch,
-  // tens of microseconds on a paravirtualised guest) that a thread asleep in epoll_wait pays;
-  // the price is up to this much CPU after each burst of work. Zero (the default) turns it off.
-  absl::Duration busy_poll = absl::ZeroDuration();
 };
 
 class ConnectionServer final {
@@ -180,8 +174,6 @@ class ConnectionServer final {
   bool EvictIdlest();
   void ScheduleSweep();
   void Forget(uint64_t id);
-  // One thread's loop: runs handlers until the io_context stops (busy polling per options_).
-  void RunThread();
 
   // Declared first: destroyed last, after every socket and timer bound to it.
   boost::asio::io_context io_;
@@ -199,7 +191,6 @@ class ConnectionServer final {
   absl::Time refusal_logged_ = absl::InfinitePast();
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
-  std::atomic<bool> spinning_{false};  // a thread is busy polling (at most one at a time)
   std::atomic<uint64_t> next_id_{1};
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);

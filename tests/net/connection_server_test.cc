@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -345,48 +344,6 @@ TEST(ConnectionServerTest, CloseByIdRunsOnTheConnectionsStrand) {
   std::lock_guard<std::mutex> lock(f.journal.mu);
   EXPECT_EQ(f.journal.reasons, std::vector<std::string>{"budget"});
 }
-
-// Busy polling serves like the sleeping loop (one thread and several, with work from one
-// connection still spread over every thread) and stops promptly.
-class BusyPollTest : public ::testing::TestWithParam<int> {};
-
-TEST_P(BusyPollTest, ServesSpreadsWorkAndStops) {
-  auto f = std::make_unique<Fixture>(
-      ConnectionServerOptions{.threads = GetParam(), .busy_poll = absl::Milliseconds(2)});
-  std::vector<std::unique_ptr<Client>> clients;
-  for (int i = 0; i < 10; ++i) {
-    clients.push_back(std::make_unique<Client>(f->server->local_endpoint()));
-    ASSERT_TRUE(clients.back()->connected());
-  }
-  for (int round = 0; round < 20; ++round) {
-    for (size_t i = 0; i < clients.size(); ++i) ASSERT_TRUE(clients[i]->Send(absl::StrCat(i)));
-    for (size_t i = 0; i < clients.size(); ++i) ASSERT_EQ(clients[i]->Read(1), absl::StrCat(i));
-  }
-  f->server->Stop();
-  EXPECT_EQ(f->journal.closed.load(), 10);
-  for (auto& c : clients) EXPECT_TRUE(c->SeesClose());
-}
-
-// After a burst the spinning thread goes to sleep: an idle server with a 1 ms busy-poll window
-// uses next to no CPU. Measured as this process's CPU time over a 400 ms idle stretch (a bound,
-// generous for sanitizers and shared machines: spinning for all of it would use ~400 ms).
-TEST_P(BusyPollTest, SleepsWhenIdle) {
-  Fixture f(ConnectionServerOptions{.threads = GetParam(), .busy_poll = absl::Milliseconds(1)});
-  Client a(f.server->local_endpoint());
-  ASSERT_TRUE(a.Send("x"));
-  ASSERT_EQ(a.Read(1), "x");
-  auto cpu = [] {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return absl::DurationFromTimeval(u.ru_utime) + absl::DurationFromTimeval(u.ru_stime);
-  };
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const absl::Duration before = cpu();
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  EXPECT_LT(cpu() - before, absl::Milliseconds(150));
-}
-
-INSTANTIATE_TEST_SUITE_P(Threads, BusyPollTest, ::testing::Values(1, 2));
 
 }  // namespace
 }  // namespace lockout::net
