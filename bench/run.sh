@@ -20,7 +20,7 @@
 # were measured; otherwise neither is pinned and they share the CPUs.
 #
 # Environment: KEY_TYPE (p256), DURATION (5 s per run), WARMUP (1), CONNECTIONS (8),
-# PIPELINE (64), V1_CONNECTIONS (4), COLD_RUNS (20), BUSY_POLL_US (0: lockout-enclave --busy-poll-us), BUILD_DIR (build/bench: a release build of
+# PIPELINE (64), V1_CONNECTIONS (4), COLD_RUNS (20), BUILD_DIR (build/bench: a release build of
 # its own). `--no-doc` prints the figures without writing docs/PERFORMANCE.md.
 set -euo pipefail
 
@@ -33,7 +33,6 @@ CONNECTIONS="${CONNECTIONS:-8}"
 PIPELINE="${PIPELINE:-64}"
 V1_CONNECTIONS="${V1_CONNECTIONS:-4}"
 COLD_RUNS="${COLD_RUNS:-20}"
-BUSY_POLL_US="${BUSY_POLL_US:-0}"
 PINNING="unpinned"
 [[ $(nproc) -gt 1 ]] && PINNING="1 worker pinned to CPU 0 and the load generator to the others; 2 workers $([[ $(nproc) -gt 2 ]] && echo "pinned to CPUs 0-1" || echo "unpinned, sharing the CPUs with the load generator")"
 WRITE_DOC=1
@@ -79,7 +78,7 @@ start_enclave() {
     CLIENT_PIN="taskset -c $threads-$((NCPU - 1))"
   fi
   "${ENCLAVE_PIN[@]}" "$BIN/lockout-enclave" --ephemeral-key "$KEY_TYPE" --nsm "" --listen tcp://127.0.0.1:0 \
-    --threads "$threads" --busy-poll-us "$BUSY_POLL_US" --ready-file "$WORK/ready.json" --log-level warn 2>"$WORK/enclave-$threads.log" &
+    --threads "$threads" --ready-file "$WORK/ready.json" --log-level warn 2>"$WORK/enclave-$threads.log" &
   ENCLAVE_PID=$!
   for _ in $(seq 1 100); do [[ -s "$WORK/ready.json" ]] && break; sleep 0.1; done
   [[ -s "$WORK/ready.json" ]] || { echo "enclave did not start" >&2; cat "$WORK/enclave-$threads.log" >&2; exit 1; }
@@ -150,4 +149,4 @@ PY
 )"
 
 python3 "$ROOT/bench/report.py" "$RESULTS" "$ROOT/docs/PERFORMANCE.md" "$WRITE_DOC" \
-  "duration=$DURATION warmup=$WARMUP connections=$CONNECTIONS pipeline=$PIPELINE v1_connections=$V1_CONNECTIONS cold_runs=$COLD_RUNS key_type=$KEY_TYPE busy_poll_us=$BUSY_POLL_US; $PINNING"
+  "duration=$DURATION warmup=$WARMUP connections=$CONNECTIONS pipeline=$PIPELINE v1_connections=$V1_CONNECTIONS cold_runs=$COLD_RUNS key_type=$KEY_TYPE; $PINNING"
