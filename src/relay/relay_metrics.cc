@@ -118,6 +118,17 @@ void RelayMetrics::RecordEnclaveReport(size_t lines, size_t lines_dropped,
   enclave_counters_ = std::move(counters);
 }
 
+void RelayMetrics::RecordLogSuppressed(std::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  ++log_suppressed_[std::string(reason)];
+}
+
+uint64_t RelayMetrics::log_suppressed(std::string_view reason) const {
+  absl::MutexLock lock(&mu_);
+  auto it = log_suppressed_.find(reason);
+  return it == log_suppressed_.end() ? 0 : it->second;
+}
+
 uint64_t RelayMetrics::enclave_log_lines_dropped() const {
   absl::MutexLock lock(&mu_);
   return enclave_log_lines_rate_limited_;
@@ -146,6 +157,13 @@ std::string RelayMetrics::RenderPrometheus() const {
          "Error replies and failed connections, by kind.");
   for (const auto& [kind, n] : errors_) {
     absl::StrAppend(&out, "lockout_relay_errors_total{kind=\"", LabelValue(kind), "\"} ", n, "\n");
+  }
+  Header(out, "lockout_relay_log_lines_suppressed_total", "counter",
+         "Warnings about refused requests not written: over the relay's log rate limit, by "
+         "reason (the error kind).");
+  for (const auto& [reason, n] : log_suppressed_) {
+    absl::StrAppend(&out, "lockout_relay_log_lines_suppressed_total{reason=\"", LabelValue(reason),
+                    "\"} ", n, "\n");
   }
   Header(out, "lockout_relay_upstream_latency_seconds", "histogram",
          "Latency of IMDS and Secrets Manager calls, retries included.");

@@ -6,6 +6,9 @@
 //   lockout_relay_requests_total{type,result}            counter: requests answered
 //   lockout_relay_errors_total{kind}                     counter: error replies and failed
 //                                                        connections (framing, timeout, ...)
+//   lockout_relay_log_lines_suppressed_total{reason}     counter: warnings about refused
+//                                                        requests not written, over the log's
+//                                                        rate limit (refusal_log.h)
 //   lockout_relay_upstream_latency_seconds{operation}    histogram: IMDS / Secrets Manager calls
 //   lockout_relay_credentials_expiry_seconds             gauge: seconds until the cached role
 //                                                        credentials expire (absent before the
@@ -90,6 +93,9 @@ class RelayMetrics final {
                            std::vector<std::pair<std::string, uint64_t>> counters,
                            uint64_t dropped);
 
+  // A warning about a refused request was not written (refusal_log.h); `reason`: an error kind.
+  void RecordLogSuppressed(std::string_view reason);
+
   // The exposition text.
   std::string RenderPrometheus() const;
 
@@ -101,6 +107,7 @@ class RelayMetrics final {
   std::optional<bool> credentials_memory_locked() const;
   std::optional<uint64_t> enclave_counter(std::string_view name) const;
   uint64_t enclave_log_lines_dropped() const;
+  uint64_t log_suppressed(std::string_view reason) const;
 
   // Histogram bucket upper bounds, seconds.
   static const std::vector<double>& LatencyBuckets();
@@ -116,6 +123,7 @@ class RelayMetrics final {
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t, std::less<>> errors_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t, std::less<>> log_suppressed_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Histogram, std::less<>> latency_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Time> credentials_expiration_ ABSL_GUARDED_BY(mu_);
   std::optional<bool> credentials_memory_locked_ ABSL_GUARDED_BY(mu_);

@@ -132,9 +132,10 @@ class RelayConnection final : public net::Connection {
         if (now < write_deadline_) return;
         if (state_ == State::kWriting) {
           owner_->metrics_->RecordError(kKindWrite);
-          LogWarn("relay_connection_error", {{"peer", peer_},
-                                             {"kind", kKindWrite},
-                                             {"detail", "the reply was not read in time"}});
+          owner_->service_->refusal_log().Warn("relay_connection_error", kKindWrite,
+                                               {{"peer", peer_},
+                                                {"kind", kKindWrite},
+                                                {"detail", "the reply was not read in time"}});
         }
         Close("write timeout");
         return;
@@ -272,7 +273,8 @@ class RelayConnection final : public net::Connection {
     });
     if (submitted.ok()) return;
     if (absl::IsResourceExhausted(submitted)) {
-      LogWarn("relay_busy", {{"peer", peer_}, {"detail", std::string(submitted.message())}});
+      owner_->service_->refusal_log().Warn(
+          "relay_busy", kKindBusy, {{"peer", peer_}, {"detail", std::string(submitted.message())}});
       Write(owner_->service_->ConnectionError(kKindBusy, kErrorBusy, kind), State::kWriting);
       return;
     }
@@ -306,8 +308,9 @@ class RelayConnection final : public net::Connection {
     if (ec) {
       if (state_ == State::kWriting) {
         owner_->metrics_->RecordError(kKindWrite);
-        LogWarn("relay_connection_error",
-                {{"peer", peer_}, {"kind", kKindWrite}, {"detail", ec.message()}});
+        owner_->service_->refusal_log().Warn(
+            "relay_connection_error", kKindWrite,
+            {{"peer", peer_}, {"kind", kKindWrite}, {"detail", ec.message()}});
       }
       Close("write error");
       return;
@@ -324,8 +327,9 @@ class RelayConnection final : public net::Connection {
   void Fail(std::string_view kind, std::string_view detail,
             std::string_view message = kErrorBadRequest,
             net::FrameKind frame_kind = net::FrameKind::kV1) {
-    LogWarn("relay_connection_error",
-            {{"peer", peer_}, {"kind", kind}, {"detail", std::string(detail)}});
+    owner_->service_->refusal_log().Warn(
+        "relay_connection_error", kind,
+        {{"peer", peer_}, {"kind", kind}, {"detail", std::string(detail)}});
     Write(owner_->service_->ConnectionError(kind, message, frame_kind), State::kErrorReply);
   }
 

@@ -64,7 +64,11 @@ void RelayService::WriteEnclaveLine(nlohmann::json line) {
 
 RelayService::RelayService(RelayUpstream* upstream, SecretAllowlist allowlist,
                            RelayMetrics* metrics, const Clock* clock)
-    : upstream_(upstream), allowlist_(std::move(allowlist)), metrics_(metrics), clock_(clock) {
+    : upstream_(upstream),
+      allowlist_(std::move(allowlist)),
+      metrics_(metrics),
+      clock_(clock),
+      refusal_log_(metrics, clock) {
   LimitEnclaveLog(EnclaveLogLimits{});
 }
 
@@ -354,6 +358,10 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
   log["reply_bytes"] = reply->size();
   log["upstream_latency_ms"] = absl::ToDoubleMilliseconds(upstream_latency);
   log["latency_ms"] = absl::ToDoubleMilliseconds(clock_->Now() - start);
+  if (outcome.kind == "ok" || outcome.kind == kKindUpstreamUnavailable ||
+      outcome.kind == kKindInternal || outcome.kind == kKindSecretUnavailable) {
+    refusal_log_.MaybeSummarize();  // a flood that stopped is still reported
+  }
   if (outcome.kind == "ok" && op == kAppendLogRequestType) {
     LogDebug("relay_request", log);  // every second or so: its lines are the news
   } else if (outcome.kind == "ok") {
@@ -362,7 +370,7 @@ SecretBytes RelayService::Handle(const net::Frame& request, uint64_t request_id,
              outcome.kind == kKindSecretUnavailable) {
     LogError("relay_request", log);
   } else {
-    LogWarn("relay_request", log);
+    refusal_log_.Warn("relay_request", outcome.kind, log);
   }
   return *std::move(reply);
 }

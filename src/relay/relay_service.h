@@ -46,7 +46,10 @@
 //
 // Logs: one JSON line per request, event "relay_request", with request_id, peer, op,
 // secret_name (validated printable ASCII), sizes, status, detail, latency_ms and
-// upstream_latency_ms. Never the secret value, credentials or reply bytes.
+// upstream_latency_ms. Never the secret value, credentials or reply bytes. The warnings about
+// refused requests (bad_request, unknown_request_type, denied; and RelayServer's framing,
+// timeout, busy and write errors) go through refusal_log() and are rate limited
+// (refusal_log.h); the requests are counted in the metrics regardless.
 //
 // Thread-safety: Handle is thread-safe if the upstream is.
 
@@ -65,6 +68,7 @@
 #include "src/common/token_bucket.h"
 #include "src/net/frame_decoder.h"
 #include "src/relay/audit_writer.h"
+#include "src/relay/refusal_log.h"
 #include "src/relay/relay_metrics.h"
 #include "src/relay/relay_upstream.h"
 #include "src/relay/secret_allowlist.h"
@@ -97,6 +101,9 @@ class RelayService final {
 
   const SecretAllowlist& allowlist() const { return allowlist_; }
 
+  // The rate-limited warnings about refused requests, shared with RelayServer.
+  RefusalLog& refusal_log() { return refusal_log_; }
+
   // Serve `policy_text` to get_signing_policy requests (checked by the caller: lockout-relay
   // parses it with signpolicy::ParseSigningPolicy before serving). Call before Handle.
   void ServeSigningPolicy(std::string policy_text) { signing_policy_ = std::move(policy_text); }
@@ -126,6 +133,7 @@ class RelayService final {
   std::optional<std::string> signing_policy_;
   AuditWriter* audit_writer_ = nullptr;
   bool allow_overwrite_ = false;
+  RefusalLog refusal_log_;
 
   absl::Mutex log_mu_;  // the two buckets are taken together
   EnclaveLogLimits log_limits_ ABSL_GUARDED_BY(log_mu_);

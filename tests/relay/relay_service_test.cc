@@ -399,5 +399,45 @@ TEST_F(RelayServiceTest, PutSecretNeedsAnAllowlistedNameAndAWorkingUpstream) {
   EXPECT_EQ(DecodePutSecretReply(V1Text(bad)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RelayServiceTest, AFloodOfBadRequestsIsCountedButItsWarningsAreRateLimited) {
+  for (uint64_t i = 0; i < 3000; ++i) {  // at one instant: only the burst of warnings is written
+    const std::string name = absl::StrCat("not/allowed/", i);
+    SecretBytes reply = service_.Handle(i % 3 == 0   ? RequestFrame("not json")
+                                        : i % 3 == 1 ? RequestFrame(R"({"request_type":"nope"})")
+                                                     : GetSecretFrame(name),
+                                        i, "tcp://127.0.0.1:1");
+    EXPECT_THAT(reply.RevealAsString(), HasSubstr("error"));
+  }
+  EXPECT_EQ(metrics_.errors(kKindBadRequest), 1000u);
+  EXPECT_EQ(metrics_.errors(kKindUnknownRequestType), 1000u);
+  EXPECT_EQ(metrics_.errors(kKindDenied), 1000u);
+  const RefusalLogLimits limits;
+  EXPECT_EQ(metrics_.log_suppressed(kKindBadRequest) +
+                metrics_.log_suppressed(kKindUnknownRequestType) +
+                metrics_.log_suppressed(kKindDenied),
+            3000u - limits.burst);
+  size_t requests = 0;
+  size_t summaries = 0;
+  std::istringstream in(logs_.str());
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j["event"] == "relay_request") ++requests;
+    if (j["event"] == "relay_log_suppressed") ++summaries;
+  }
+  EXPECT_EQ(requests, limits.burst);
+  EXPECT_EQ(summaries, 1u);
+
+  // A good request still gets its line, and reports what was suppressed since, 10 s on.
+  clock_.Set(kT0 + absl::Seconds(10));
+  ASSERT_TRUE(Call(GetSecretFrame(kAllowedSecret)).ok());
+  EXPECT_THAT(logs_.str(), HasSubstr(R"("status":"ok")"));
+  size_t summaries_after = 0;
+  std::istringstream again(logs_.str());
+  for (std::string line; std::getline(again, line);) {
+    if (nlohmann::json::parse(line)["event"] == "relay_log_suppressed") ++summaries_after;
+  }
+  EXPECT_EQ(summaries_after, 2u);
+}
+
 }  // namespace
 }  // namespace lockout::relay
