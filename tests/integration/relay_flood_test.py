@@ -7,6 +7,12 @@ Real processes (lockout local-aws and lockout-relay), real sockets, bounded loop
   20: a burst of one full request, 128 lines), counts the rest in
   lockout_relay_enclave_log_lines_dropped_total, warns about them at most once per 10 s, and
   keeps serving get_secret throughout.
+* Bad-request flood: 3000 malformed, unknown-type and not-allowed requests (pipelined, in
+  batches of 100, on one connection) plus 100 connections sending garbage frames. Every one is
+  answered and counted in lockout_relay_errors_total; the relay's warnings about them are held to
+  a token bucket (20 lines/s, a burst of 100: refusal_log.h), the rest counted in
+  lockout_relay_log_lines_suppressed_total and summarised by at most one "relay_log_suppressed"
+  line per 10 s; get_secret is served throughout.
 * Frame limits with --audit-log (where the relay reads frames of up to 1 MiB): a get_secret
   frame over 64 KiB, v1 or v2, is answered {"error": "request too large"} as soon as 64 KiB of it
   have arrived (the rest is never sent); a get_secret of 8..64 KiB is answered "request too large"
@@ -28,6 +34,17 @@ SECRET = "flood-test"
 BLOB = b"flood-test-ciphertext-bytes"
 LINES_PER_SECOND = 20
 BURST_LINES = 128  # max(20/s x 5 s, one full request of kMaxLogLines)
+REFUSAL_LINES_PER_SECOND = 20  # RefusalLogLimits
+REFUSAL_BURST = 100
+REFUSAL_EVENTS = ("relay_request", "relay_connection_error", "relay_busy")
+
+
+def refusal_warnings(log):
+    n = 0
+    for line in log.splitlines():
+        if '"level":"warn"' in line and any(f'"event":"{e}"' in line for e in REFUSAL_EVENTS):
+            n += 1
+    return n
 
 
 def count_events(log, event):
@@ -55,6 +72,16 @@ def read_v1_reply(sock):
     data = harness.read_until(sock, b"$$$")
     assert data.endswith(b"$$$"), data[:200]
     return json.loads(data[:-3])
+
+
+def read_to_eof(sock, limit=1 << 16):
+    data = b""
+    while len(data) < limit:  # bounded; the relay closes after an error reply
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 class RelayFloodTest(harness.TempDirTestCase):
@@ -123,6 +150,62 @@ class RelayFloodTest(harness.TempDirTestCase):
         log = self.relay.log()
         self.assertGreaterEqual(count_events(log, "enclave_log_rate_limited"), 1)
         self.assertLessEqual(count_events(log, "enclave_log_rate_limited"), 1 + elapsed / 10)
+
+    def test_bad_request_flood_is_counted_but_its_warnings_are_bounded(self):
+        self.assert_get_secret_works()
+        log_before = len(self.relay.log().splitlines())
+        bad = [v2_frame(b"not json"),
+               v2_frame(json.dumps({"request_type": "nope"}).encode()),
+               v2_frame(json.dumps({"request_type": "get_secret",
+                                    "payload": {"secret_name": "not-allowed"}}).encode())]
+        expected = [{"error": "bad request"}, {"error": "unknown request_type"},
+                    {"error": "secret not allowed"}]
+        c = harness.V2(self.uri)
+        start = time.monotonic()
+        sent = 0
+        for batch in range(30):  # bounded: 30 batches of 100 pipelined requests
+            c.sock.sendall(b"".join(bad[(sent + i) % 3] for i in range(100)))
+            for i in range(100):
+                self.assertEqual(c.recv(), expected[(sent + i) % 3])
+            sent += 100
+            if batch % 10 == 0:
+                self.assert_get_secret_works()  # served throughout the flood
+        c.close()
+        for i in range(100):  # framing errors: answered, then the connection is closed
+            with harness.connect(self.uri) as s:
+                if i % 2 == 0:
+                    s.sendall(b"GET / HTTP/1.1\r\n\r\n")  # neither v1 nor v2
+                    self.assertEqual(read_to_eof(s), b'{"error":"bad request"}$$$')
+                else:
+                    s.sendall(struct.pack(">I", 2 << 20) + b"x")  # a v2 frame over 1 MiB
+                    self.assertIn(b'"request too large"', read_to_eof(s))
+        elapsed = time.monotonic() - start
+        self.assert_get_secret_works()
+
+        log_lines = self.relay.log().splitlines()
+        grown = len(log_lines) - log_before
+        warnings = refusal_warnings(self.relay.log())
+        summaries = count_events(self.relay.log(), "relay_log_suppressed")
+        bound = REFUSAL_BURST + REFUSAL_LINES_PER_SECOND * elapsed + 1
+        print(f"FIGURE bad-request flood: {sent} bad requests + 100 garbage connections in "
+              f"{elapsed:.2f}s; {warnings} warnings written (bound {bound:.0f}), {summaries} "
+              f"summaries, log grew by {grown} lines", flush=True)
+        self.assertLessEqual(warnings, bound)
+        self.assertGreaterEqual(warnings, REFUSAL_BURST)
+        self.assertGreaterEqual(summaries, 1)
+        self.assertLessEqual(summaries, 1 + elapsed / 10)
+        # Everything else the log gained: one info line per good get_secret (5 of them).
+        self.assertLessEqual(grown, bound + summaries + 10)
+        text = self.metrics()
+        self.assertEqual(metric(text, 'lockout_relay_errors_total{kind="bad_request"}'), 1000, text)
+        self.assertEqual(metric(text, 'lockout_relay_errors_total{kind="unknown_request_type"}'),
+                         1000, text)
+        self.assertEqual(metric(text, 'lockout_relay_errors_total{kind="denied"}'), 1000, text)
+        self.assertEqual(metric(text, 'lockout_relay_errors_total{kind="framing"}'), 100, text)
+        suppressed = sum(
+            metric(text, f'lockout_relay_log_lines_suppressed_total{{reason="{r}"}}') or 0
+            for r in ("bad_request", "unknown_request_type", "denied", "framing"))
+        self.assertEqual(suppressed, sent + 100 - warnings, text)
 
     def test_oversized_frames_for_small_ops_are_refused_early(self):
         pad = " " * (100 << 10)
