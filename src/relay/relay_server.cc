@@ -28,6 +28,17 @@ constexpr absl::Duration kDrainTime = absl::Milliseconds(500);
 constexpr size_t kDrainBytes = size_t{1} << 20;
 constexpr size_t kReadChunk = 4096;
 
+// The kind of the frame at the head of `decoder` (the one being read, or the one that failed), so
+// that a framing error is answered in that frame's kind. A v1 frame's partial payload is all its
+// buffered bytes (from its '{'); a v2 frame's leaves out its length prefix (all of it, before the
+// prefix is complete). Outside a frame (garbage whose first byte is neither '{' nor a v2 prefix's
+// 0x00) the framing is unknown: answered in v1, as the seed speaks.
+net::FrameKind HeadFrameKind(const net::FrameDecoder& decoder) {
+  if (!decoder.InFrame()) return net::FrameKind::kV1;
+  return decoder.PartialPayload().size() == decoder.buffered_size() ? net::FrameKind::kV1
+                                                                    : net::FrameKind::kV2;
+}
+
 // "tcp://127.0.0.1:41234", "vsock://20:1037", "unix" — for logs.
 std::string PeerName(int fd) {
   sockaddr_storage addr{};
@@ -123,7 +134,8 @@ class RelayConnection final : public net::Connection {
           Close("idle");
           return;
         }
-        Fail(kKindTimeout, "the request was not complete within the read timeout");
+        Fail(kKindTimeout, "the request was not complete within the read timeout", kErrorBadRequest,
+             HeadFrameKind(decoder_));
         return;
       case State::kWorking:
         return;
@@ -169,15 +181,13 @@ class RelayConnection final : public net::Connection {
     absl::StatusOr<std::optional<net::Frame>> frame = decoder_.Next();
     if (!frame.ok()) {
       Fail(kKindFraming, std::string(frame.status().message()),
-           absl::IsResourceExhausted(frame.status()) ? kErrorRequestTooLarge : kErrorBadRequest);
+           absl::IsResourceExhausted(frame.status()) ? kErrorRequestTooLarge : kErrorBadRequest,
+           HeadFrameKind(decoder_));
       return;
     }
     if (!frame->has_value()) {
       if (std::optional<std::string> over = OverTheLimitSoFar(); over.has_value()) {
-        // Answered in the frame's kind (a v2 frame is known by its length prefix).
-        Fail(
-            kKindFraming, *over, kErrorRequestTooLarge,
-            decoder_.DeclaredPayloadSize().has_value() ? net::FrameKind::kV2 : net::FrameKind::kV1);
+        Fail(kKindFraming, *over, kErrorRequestTooLarge, HeadFrameKind(decoder_));
         return;
       }
       decoder_.Trim();
@@ -187,7 +197,8 @@ class RelayConnection final : public net::Connection {
         if (finished.ok()) {
           Close("peer closed");
         } else {
-          Fail(kKindFraming, std::string(finished.message()));
+          Fail(kKindFraming, std::string(finished.message()), kErrorBadRequest,
+               HeadFrameKind(decoder_));
         }
         return;
       }
@@ -322,8 +333,8 @@ class RelayConnection final : public net::Connection {
     ProcessNext();
   }
 
-  // A failure below the protocol: {"error": "bad request"} (or "request too large"), then drain
-  // and close.
+  // A failure below the protocol: {"error": "bad request"} (or "request too large") in the
+  // failed frame's kind (HeadFrameKind), then drain and close.
   void Fail(std::string_view kind, std::string_view detail,
             std::string_view message = kErrorBadRequest,
             net::FrameKind frame_kind = net::FrameKind::kV1) {

@@ -22,9 +22,10 @@
 // most max_request_size bytes each, or max_audit_request_size for an append_audit: see
 // RelayServerOptions; an oversized frame gets {"error": "request too large"}) and answered in order
 // by RelayService, so both the seed's one-request-per-connection client and a client sending
-// several requests work. Failures below the protocol get {"error": "bad request"} and the
-// connection is closed: garbage or an oversized frame (at once), a peer that closed its write side
-// mid-frame, a frame not complete within read_timeout. A connection idle between frames for
+// several requests work. Failures below the protocol get {"error": "bad request"} (in the failed
+// frame's kind: v2 once its first byte, 0x00, is in; v1 for a v1 frame and for garbage whose
+// framing is unknown) and the connection is closed: garbage or an oversized frame (at once), a
+// peer that closed its write side mid-frame, a frame not complete within read_timeout. A connection idle between frames for
 // read_timeout is closed silently (the timer restarts only with a reply, so bytes trickled without
 // completing a frame do not keep a connection). A reply not written within write_timeout closes the
 // connection. Before closing after an error the server stops writing and drains (at most 500 ms and

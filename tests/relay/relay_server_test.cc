@@ -154,9 +154,37 @@ TEST_F(RelayServerTest, OversizedRequestGetsRequestTooLargeAndTheServerKeepsServ
   ExpectStillServing();
 }
 
+// A v2 error reply: the 4-byte big-endian length, then the text.
+std::string V2Reply(std::string_view text) {
+  std::string out(4, '\0');
+  out[2] = static_cast<char>((text.size() >> 8) & 0xFF);
+  out[3] = static_cast<char>(text.size() & 0xFF);
+  return out + std::string(text);
+}
+
 TEST_F(RelayServerTest, OversizedV2LengthPrefixIsRefusedBeforeThePayload) {
   const std::string prefix("\x00\x10\x00\x00", 4);  // claims 1 MiB
-  EXPECT_EQ(Exchange(prefix, false), R"({"error":"request too large"}$$$)");
+  // Answered in v2: the frame's kind is known from its first byte.
+  EXPECT_EQ(Exchange(prefix, false), V2Reply(R"({"error":"request too large"})"));
+  ExpectStillServing();
+}
+
+TEST_F(RelayServerTest, FramingErrorsAreAnsweredInTheFailedFramesKind) {
+  const std::string request = *EncodeGetSecretRequest({kAllowedSecret});
+  std::string v2 = V2Reply(request);  // a whole v2 get_secret frame
+  // v2 cut short (in the prefix, after it, mid-payload) by a half-close: a v2 "bad request".
+  for (size_t n : {size_t{1}, size_t{3}, size_t{4}, v2.size() - 1}) {
+    EXPECT_EQ(Exchange(v2.substr(0, n), true), V2Reply(R"({"error":"bad request"})")) << n;
+  }
+  // A v1 frame cut short, and garbage whose framing is unknown: v1.
+  EXPECT_EQ(Exchange(request.substr(0, 10), true), R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(Exchange("\x7f\x00\x00\x01x", false), R"({"error":"bad request"}$$$)");
+  // A good v1 frame, then a v2 one over the limit: the error is the v2 frame's, in v2.
+  const std::string both = request + "$$$" + std::string("\x00\x10\x00\x00", 4);
+  const std::string reply = Exchange(both, false);
+  ASSERT_TRUE(reply.ends_with(V2Reply(R"({"error":"request too large"})"))) << reply;
+  EXPECT_TRUE(reply.find("$$$") != std::string::npos);  // the first reply, in v1
+  EXPECT_EQ(metrics_.errors(kKindFraming), 7u);
   ExpectStillServing();
 }
 
@@ -384,6 +412,19 @@ TEST_F(FakeClockRelayServerTest, PeerStallingMidFrameGetsBadRequestOnceTheReadTi
   std::string read;
   EXPECT_TRUE(ClosedWithin(fd.get(), kIo, &read));
   EXPECT_EQ(read, R"({"error":"bad request"}$$$)");
+  EXPECT_EQ(metrics_.errors(kKindTimeout), 1u);
+}
+
+TEST_F(FakeClockRelayServerTest, PeerStallingMidV2FrameGetsAV2BadRequest) {
+  UniqueFd fd = ConnectAccepted();
+  // A v2 prefix declaring 32 bytes, and 16 of them.
+  ASSERT_TRUE(
+      net::WriteAll(fd.get(), std::string("\x00\x00\x00\x20", 4) + R"({"request_type":)", kIo)
+          .ok());
+  clock_.Advance(absl::Seconds(11));
+  std::string read;
+  EXPECT_TRUE(ClosedWithin(fd.get(), kIo, &read));
+  EXPECT_EQ(read, V2Reply(R"({"error":"bad request"})"));
   EXPECT_EQ(metrics_.errors(kKindTimeout), 1u);
 }
 
