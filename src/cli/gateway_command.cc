@@ -2,7 +2,9 @@
 // Ethereum remote-signer JSON-RPC API (the methods Web3Signer's eth1 mode and clef serve) in
 // front of the enclave's eth ops (src/gateway; docs/WALLET.md, "JSON-RPC gateway").
 //
-// It asks the enclave for its address once, prints one JSON line on stdout
+// It keeps up to --enclave-connections persistent v2 connections to the enclave and reuses them
+// across calls (gateway::EnclaveEthBackend: reconnects with backoff; an unreachable enclave is a
+// JSON-RPC -32000 error). It asks the enclave for its address once, prints one JSON line on stdout
 // ({"eth_rpc": "http://HOST:PORT", "address": "0x.."}) when it serves, and runs until SIGTERM or
 // SIGINT. It listens only on the address given: anyone who can reach it can ask for signatures,
 // bounded by the enclave's wallet rules and the identity of the gateway's client key.
@@ -40,6 +42,7 @@ struct GatewayArgs {
   std::string client_key;
   double timeout_s = 10;
   int threads = 2;
+  int enclave_connections = 2;
 };
 
 int Usage(std::string_view message) {
@@ -57,6 +60,10 @@ int RunGateway(const GatewayArgs& a) {
   if (!enclave.ok()) return Usage(absl::StrCat("--enclave: ", enclave.status().message()));
   if (a.timeout_s <= 0) return Usage("--timeout must be positive");
   if (a.threads < 1 || a.threads > 64) return Usage("--threads must be 1..64");
+  if (a.enclave_connections < 1 || a.enclave_connections > gateway::kMaxEnclaveConnections) {
+    return Usage(
+        absl::StrCat("--enclave-connections must be 1..", gateway::kMaxEnclaveConnections));
+  }
   absl::StatusOr<std::shared_ptr<const auth::ClientKey>> key =
       LoadClientKeyOption(a.client_key, "lockout gateway");
   if (!key.ok()) return Usage(std::string(key.status().message()));
@@ -68,8 +75,11 @@ int RunGateway(const GatewayArgs& a) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto backend = std::make_shared<gateway::EnclaveEthBackend>(
-      *enclave, absl::Milliseconds(a.timeout_s * 1000), client_key);
+  gateway::EnclavePoolOptions pool;
+  pool.connections = a.enclave_connections;
+  pool.timeout = absl::Milliseconds(a.timeout_s * 1000);
+  pool.busy_timeout = pool.timeout;
+  auto backend = std::make_shared<gateway::EnclaveEthBackend>(*enclave, pool, client_key);
   absl::StatusOr<eth::Address> address = backend->Address();
   if (!address.ok()) {
     return Fail(absl::StrCat("cannot ask the enclave for its address: ", address.status().message(),
@@ -140,8 +150,15 @@ void RegisterGatewayCommands(CLI::App& app, CommandContext& ctx) {
                   "Sign every enclave request with this client key (lockout client-key create): "
                   "required by an enclave with a signing policy (\"sign\" and \"public_key\")")
       ->type_name("FILE");
-  cmd->add_option("--timeout", a->timeout_s, "Seconds per enclave request")->capture_default_str();
+  cmd->add_option("--timeout", a->timeout_s,
+                  "Seconds per enclave request (and per connect, and the longest wait for a free "
+                  "enclave connection)")
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "HTTP worker threads")->capture_default_str();
+  cmd->add_option("--enclave-connections", a->enclave_connections,
+                  "Persistent enclave connections the gateway keeps and reuses across calls "
+                  "(1..16): at most this many enclave requests in flight")
+      ->capture_default_str();
   cmd->callback([a, &ctx] { ctx.exit_code = RunGateway(*a); });
 }
 

@@ -9,6 +9,7 @@ transaction's sender is recovered by `lockout eth sign-tx` (src/eth) for the sam
 the raw bytes compared.
 """
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -100,15 +101,22 @@ class EthGatewayTest(harness.TempDirTestCase):
             pem = json.load(f)["public_key_pem"]
         self.address = address_of_pem(pem)
         self.point = public_point(pem)
+        self.start_gateway(self.enclave)
+        self.next_id = 0
+
+    def start_gateway(self, enclave, *extra):
         port = harness.free_port()
         self.gw = harness.Process([self.lockout, "gateway", "--eth-rpc", f"tcp://127.0.0.1:{port}",
-                                   "--enclave", self.enclave], self.tmp, "gateway")
+                                   "--enclave", enclave, *extra], self.tmp, f"gateway-{port}")
         self._stops.append(self.gw.stop)
         self.url = f"http://127.0.0.1:{port}"
         harness.wait_until(lambda: '"eth_rpc"' in self.gw.log() or self.gw.proc.poll() is not None,
                            "the gateway's ready line", detail=self.gw.log)
         self.assertIsNone(self.gw.proc.poll(), self.gw.log())
-        self.next_id = 0
+
+    def enclave_connections(self):
+        """How many enclave connections the gateway has opened (its log says each)."""
+        return self.gw.log().count('"gateway_enclave_connected"')
 
     def post(self, body):
         req = urllib.request.Request(self.url, data=body, method="POST",
@@ -176,7 +184,9 @@ class EthGatewayTest(harness.TempDirTestCase):
     def test_usage_errors(self):
         for args in (["--eth-rpc", "vsock://3:8545"], ["--eth-rpc", "unix:///tmp/x.sock"],
                      ["--eth-rpc", "tcp://127.0.0.1:0", "--client-key", "/nonexistent.key"],
-                     ["--eth-rpc", "tcp://127.0.0.1:0", "--threads", "0"]):
+                     ["--eth-rpc", "tcp://127.0.0.1:0", "--threads", "0"],
+                     ["--eth-rpc", "tcp://127.0.0.1:0", "--enclave-connections", "0"],
+                     ["--eth-rpc", "tcp://127.0.0.1:0", "--enclave-connections", "17"]):
             r = harness.run([self.lockout, "gateway", "--enclave", self.enclave, *args],
                             text=True)
             self.assertEqual(r.returncode, 2, (args, r.stderr))
@@ -207,6 +217,56 @@ class EthGatewayTest(harness.TempDirTestCase):
         self.assertEqual(reply["error"]["code"], -32600)
         # Still serving.
         self.assertEqual(self.result("eth_accounts", []), [self.address])
+
+
+    def test_calls_share_one_enclave_connection(self):
+        # The start-up address query and 40 sequential signatures: one connection.
+        for i in range(40):
+            message = b"call %d" % i
+            sig = self.result("personal_sign", ["0x" + message.hex(), self.address])
+            if i % 10 == 0:
+                self.check_signature(sig, personal_hash(message))
+        self.assertEqual(self.enclave_connections(), 1, self.gw.log())
+        # Concurrent callers (8 threads x 5 calls): at most --enclave-connections (default 2).
+        def sign(i):
+            body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "personal_sign",
+                               "params": ["0x%02x" % i, self.address]}).encode()
+            return self.post(body)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(sign, range(40)))
+        for status, reply in replies:
+            self.assertEqual(status, 200)
+            self.assertIn("result", reply, reply)
+        self.assertLessEqual(self.enclave_connections(), 2, self.gw.log())
+
+    def test_the_gateway_recovers_when_the_enclave_restarts(self):
+        port = harness.free_port()
+        enclave, uri = self.ephemeral_enclave(key_type="secp256k1",
+                                              listen=f"tcp://127.0.0.1:{port}")
+        with open(os.path.join(self.tmp, f"enclave-{self._enclaves}.json")) as f:
+            self.address = address_of_pem(json.load(f)["public_key_pem"])
+        self.start_gateway(uri)
+        self.assertIn("result", self.call("personal_sign", ["0x68", self.address]))
+        enclave.stop()
+        # Down: a clear JSON-RPC error, and the gateway keeps serving.
+        reply = self.call("personal_sign", ["0x68", self.address])
+        self.assertEqual(reply["error"]["code"], -32000, reply)
+        self.assertIn("enclave unreachable", reply["error"]["message"])
+        self.assertEqual(self.result("eth_accounts", []), [self.address])
+        # Back on the same address (an ephemeral key: a new one). Once the backoff has passed the
+        # gateway reconnects, and checks what the new enclave signs against the address it knows.
+        self.ephemeral_enclave(key_type="secp256k1", listen=f"tcp://127.0.0.1:{port}")
+
+        def reconnected():
+            r = self.call("personal_sign", ["0x68", self.address])
+            return "enclave unreachable" not in json.dumps(r)
+        harness.wait_until(reconnected, "the gateway reconnecting", timeout=20,
+                           detail=self.gw.log)
+        reply = self.call("personal_sign", ["0x68", self.address])
+        self.assertEqual(reply["error"]["code"], -32000, reply)
+        self.assertIn("does not recover to its address", reply["error"]["message"])
+        self.assertEqual(self.enclave_connections(), 2, self.gw.log())
+        self.assertIn('"gateway_enclave_unreachable"', self.gw.log())
 
 
 class EthGatewayClientKeyTest(harness.TempDirTestCase):
@@ -245,7 +305,7 @@ class EthGatewayClientKeyTest(harness.TempDirTestCase):
         harness.wait_until(lambda: '"eth_rpc"' in gw.log() or gw.proc.poll() is not None,
                            "the gateway's ready line", detail=gw.log)
         self.assertIsNone(gw.proc.poll(), gw.log())
-        address = json.loads(gw.log().splitlines()[0])["address"]
+        address = json.loads(next(l for l in gw.log().splitlines() if '"eth_rpc"' in l))["address"]
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "personal_sign",
                            "params": ["0x68", address]}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}", data=body, method="POST")
