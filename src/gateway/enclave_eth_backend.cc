@@ -67,7 +67,8 @@ absl::StatusOr<std::unique_ptr<ops::EnclaveV2Client>> EnclaveEthBackend::Acquire
     freed_.Signal();
     ++stats_.connect_failures;
     ++connect_failures_in_a_row_;
-    const double u = std::uniform_real_distribution<double>(0, 1)(jitter_);
+    const double u =
+        options_.jitter ? options_.jitter() : std::uniform_real_distribution<double>(0, 1)(jitter_);
     const absl::Duration wait = FullJitterBackoff(options_.backoff_initial, options_.backoff_max,
                                                   connect_failures_in_a_row_, u);
     retry_at_ = absl::Now() + wait;

@@ -30,6 +30,7 @@
 // Thread-safety: thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <vector>
@@ -55,6 +56,8 @@ struct EnclavePoolOptions {
   // Reconnect pacing after failed connects: FullJitterBackoff(initial, max, failures).
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
+  // The jitter draw in [0, 1] for each wait; empty: uniform random (tests fix it).
+  std::function<double()> jitter{};
 };
 
 inline constexpr int kMaxEnclaveConnections = 16;

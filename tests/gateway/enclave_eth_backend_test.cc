@@ -211,8 +211,9 @@ TEST(EnclaveEthBackendTest, UnreachableEnclaveFailsFastDuringTheBackoff) {
     uri = gone.uri();
   }
   EnclavePoolOptions options = Options();
-  options.backoff_initial = absl::Seconds(30);  // the jittered wait is almost surely > 10 ms
+  options.backoff_initial = absl::Seconds(30);
   options.backoff_max = absl::Seconds(30);
+  options.jitter = [] { return 1.0; };  // the whole 30 s, not a random part of it
   auto backend = Backend(uri, options);
   absl::Status first = backend->PersonalSign(kHello).status();
   EXPECT_TRUE(absl::IsUnavailable(first)) << first;
