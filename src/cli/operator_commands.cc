@@ -994,13 +994,12 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto* seed_hex = cmd->add_option("--import-seed", a->import_seed,
                                      "Store the hex seed (16..64 bytes) in FILE (- for stdin)")
                          ->option_text("FILE");
-    auto* passphrase =
-        cmd->add_option("--mnemonic-passphrase-file", a->mnemonic_passphrase_file,
-                        "The BIP-39 passphrase of --import-mnemonic's mnemonic, in FILE (- for "
-                        "stdin); printable ASCII, one final newline ignored; an empty file is the "
-                        "empty passphrase. Never the passphrase itself")
-            ->option_text("FILE")
-            ->needs(mnemonic);
+    cmd->add_option("--mnemonic-passphrase-file", a->mnemonic_passphrase_file,
+                    "The BIP-39 passphrase of --import-mnemonic's mnemonic, in FILE (- for "
+                    "stdin); printable ASCII, one final newline ignored; an empty file is the "
+                    "empty passphrase. Never the passphrase itself")
+        ->option_text("FILE")
+        ->needs(mnemonic);
     hd_flag->excludes(mnemonic)->excludes(seed_hex);
     mnemonic->excludes(seed_hex);
     cmd->get_option("--import")->excludes(hd_flag)->excludes(mnemonic)->excludes(seed_hex);
