@@ -4,6 +4,12 @@
 //       one thread, one SigningContext, back-to-back signatures of a 32-byte message;
 //       --secure-heap first sets up OpenSSL's secure heap exactly as lockout-enclave does (its
 //       private BIGNUMs then live there), which is what the enclave's signatures cost
+//   lockout_sign_bench raw --key-type secp256k1 --hd [--context reused|per-request]
+//       the signer is an HD seed's child (m/44'/60'/0'/0/0), looked up in the enclave's keyring
+//       (enclave::HdKeyring::SignerFor, a cache hit) before every signature, as a v2 request with
+//       a path does; per-request (the default with --hd) signs through Signer::Sign, which makes
+//       a SigningContext for each signature; reused keeps one (the single-key path's way);
+//       pooled signs through the keyring's DerivedSigner::Sign (what the enclave does now)
 //   lockout_sign_bench v2 --connect tcp://127.0.0.1:5010 --seconds 5 --window 64
 //       one connection, `window` sign requests in flight (pipelined), replies counted
 //   lockout_sign_bench v1 --connect tcp://127.0.0.1:5010 --seconds 5 --clients 4
@@ -31,6 +37,8 @@
 #include "nlohmann/json.hpp"
 #include "src/common/encoding.h"
 #include "src/crypto/openssl_util.h"
+#include "src/enclave/hd_keyring.h"
+#include "src/hd/seed_secret.h"
 #include "src/net/socket.h"
 #include "src/signer/signer.h"
 
@@ -64,6 +72,57 @@ void Report(const std::string& mode, const std::string& key_type, uint64_t n, do
                       {"per_second", static_cast<double>(n) / seconds}};
   if (cpu_seconds > 0) j["cpu_seconds"] = cpu_seconds;
   std::printf("%s\n", j.dump().c_str());
+}
+
+// One thread: an HD child's signature per iteration, its signer looked up in the keyring first.
+int RawHd(const std::string& key_type, double seconds, const std::string& context) {
+  auto curve = lockout::hd::CurveForKeyTypeName(key_type);
+  if (!curve.ok()) Die(std::string(curve.status().message()));
+  lockout::SecretBytes seed(64);
+  for (size_t i = 0; i < seed.size(); ++i) seed.RevealMutable()[i] = static_cast<uint8_t>(i);
+  auto ring = lockout::enclave::HdKeyring::FromSeed(*curve, std::move(seed));
+  if (!ring.ok()) Die(std::string(ring.status().message()));
+  auto path = lockout::hd::DerivationPath::Parse(
+      *curve == lockout::hd::Curve::kEd25519 ? "m/44'/60'/0'/0'/0'" : "m/44'/60'/0'/0/0");
+  if (!path.ok()) Die(std::string(path.status().message()));
+  const bool reuse = context == "reused";
+  const ByteView message = lockout::AsBytes(kMessage);
+  std::array<uint8_t, signer::kMaxSignatureSize> sig;
+  const signer::Signer* ctx_signer = nullptr;
+  std::unique_ptr<signer::SigningContext> ctx;
+  uint64_t n = 0;
+  const double cpu0 = ProcessCpuSeconds();
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + absl::Seconds(seconds);
+  while (true) {
+    for (int i = 0; i < 16; ++i) {
+      if (context == "pooled") {
+        auto pooled = (*ring)->DerivedFor(*path);
+        if (!pooled.ok()) Die(std::string(pooled.status().message()));
+        if (!(*pooled)->Sign(message, signer::SignOptions{}).ok()) Die("sign failed");
+        continue;
+      }
+      auto derived = (*ring)->SignerFor(*path);
+      if (!derived.ok()) Die(std::string(derived.status().message()));
+      if (!reuse) {
+        if (!(*derived)->Sign(message, signer::SignOptions{}).ok()) Die("sign failed");
+        continue;
+      }
+      if (ctx_signer != derived->get() || ctx == nullptr) {
+        auto made = (*derived)->NewContext();
+        if (!made.ok()) Die(std::string(made.status().message()));
+        ctx = *std::move(made);
+        ctx_signer = derived->get();
+      }
+      if (!ctx->Sign(message, absl::MakeSpan(sig)).ok()) Die("sign failed");
+    }
+    n += 16;
+    if (absl::Now() >= end) break;
+  }
+  if ((*ring)->derivations() != 1) Die("the derived signer was not cached");
+  Report("raw-hd-context-" + context, key_type, n, absl::ToDoubleSeconds(absl::Now() - start),
+         ProcessCpuSeconds() - cpu0);
+  return 0;
 }
 
 int Raw(const std::string& key_type, double seconds, bool secure_heap) {
@@ -239,6 +298,13 @@ int main(int argc, char** argv) {
   bool secure_heap = false;
   raw->add_flag("--secure-heap", secure_heap,
                 "Set up OpenSSL's secure heap first, as lockout-enclave does");
+  bool hd = false;
+  std::string context = "per-request";
+  raw->add_flag("--hd", hd, "Sign with an HD seed's child, looked up in an enclave keyring");
+  raw->add_option("--context", context,
+                  "With --hd: a SigningContext per signature, one reused, or the keyring's pool")
+      ->check(CLI::IsMember({"per-request", "reused", "pooled"}))
+      ->capture_default_str();
   CLI::App* v2 = app.add_subcommand("v2", "Pipelined v2 over one connection");
   v2->add_option("--connect", connect)->required();
   v2->add_option("--seconds", seconds)->capture_default_str();
@@ -248,6 +314,7 @@ int main(int argc, char** argv) {
   v1->add_option("--seconds", seconds)->capture_default_str();
   v1->add_option("--clients", clients)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (raw->parsed() && hd) return RawHd(key_type, seconds, context);
   if (raw->parsed()) return Raw(key_type, seconds, secure_heap);
   auto ep = net::Endpoint::Parse(connect);
   if (!ep.ok()) Die(std::string(ep.status().message()));

@@ -32,6 +32,7 @@
 #include "src/common/secret_bytes.h"
 #include "src/common/strings.h"
 #include "src/crypto/hash.h"
+#include "src/hd/bip39.h"
 #include "src/hd/derivation_path.h"
 #include "src/hd/seed_secret.h"
 #include "src/net/endpoint.h"
@@ -164,9 +165,10 @@ struct CreateKeyArgs {
   std::string secret;
   std::string type;  // empty: p521 when generating; the key's own (raw hex: secp256k1) on import
   std::string import_file;
-  bool hd = false;              // an HD seed secret, generated
-  std::string import_mnemonic;  // an HD seed secret from a BIP-39 mnemonic in FILE
-  std::string import_seed;      // an HD seed secret from a hex seed in FILE
+  bool hd = false;                       // an HD seed secret, generated
+  std::string import_mnemonic;           // an HD seed secret from a BIP-39 mnemonic in FILE
+  std::string mnemonic_passphrase_file;  // its BIP-39 passphrase, in FILE (empty: none)
+  std::string import_seed;               // an HD seed secret from a hex seed in FILE
   bool overwrite = false;
   bool json = false;
 };
@@ -213,15 +215,31 @@ int RunCreateHdKey(const CreateKeyArgs& a) {
           "--import-mnemonic/--import-seed take a FILE (or - for stdin), never the secret itself");
     }
   }
+  const std::string& passphrase_file = a.mnemonic_passphrase_file;
+  if (passphrase_file == "-" && file == "-") {
+    return Usage(
+        "--import-mnemonic - and --mnemonic-passphrase-file - cannot both read stdin: give one "
+        "of them a FILE");
+  }
   if (ParseOnly()) return kExitOk;
   SecretBytes seed;
   if (!file.empty()) {
+    SecretBytes passphrase;  // none: BIP-39's empty passphrase
+    if (!passphrase_file.empty()) {
+      // The label omits the path: a passphrase typed in place of FILE must not be echoed.
+      absl::StatusOr<SecretBytes> read = ops::ReadSecretInput(
+          passphrase_file, hd::kMaxPassphraseSize + 2,
+          "--mnemonic-passphrase-file (a FILE holding the passphrase, or - for stdin)");
+      if (!read.ok()) return Fail(absl::StrCat("create-key: ", read.status().message()));
+      passphrase = *std::move(read);
+    }
     absl::StatusOr<SecretBytes> input = ops::ReadPrivateKeyInput(file);
     if (!input.ok()) return Fail(absl::StrCat("create-key: ", input.status().message()));
     absl::StatusOr<SecretBytes> parsed = !a.import_mnemonic.empty()
-                                             ? ops::SeedFromMnemonicInput(*input)
+                                             ? ops::SeedFromMnemonicInput(*input, passphrase)
                                              : ops::SeedFromHexInput(*input);
     input->Clear();
+    passphrase.Clear();
     if (!parsed.ok()) return Fail(absl::StrCat("create-key: ", parsed.status().message()));
     seed = *std::move(parsed);
   }
@@ -939,8 +957,10 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "only from now on. Destroy every other copy, and pin it in the signing policy.\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key\n"
         "HD keys: --hd stores a fresh 64-byte BIP-32/SLIP-10 seed instead (--type secp256k1\n"
-        "(default), p256 or ed25519); --import-mnemonic FILE a BIP-39 mnemonic's seed (empty\n"
-        "passphrase), --import-seed FILE a hex seed. Requests then name a derivation path.\n"
+        "(default), p256 or ed25519); --import-mnemonic FILE a BIP-39 mnemonic's seed (with the\n"
+        "passphrase in --mnemonic-passphrase-file FILE if it has one: printable ASCII, one final\n"
+        "newline ignored, an empty file is the empty passphrase; never on the command line),\n"
+        "--import-seed FILE a hex seed. Requests then name a derivation path.\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/signing-key\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/eth --import - < "
         "key.hex\n"
@@ -950,7 +970,9 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
         "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab --secret "
         "lockout/wallet --key-type secp256k1\n"
         "Example: lockout create-key --kms-key alias/lockout --secret lockout/wallet "
-        "--import-mnemonic - < words.txt");
+        "--import-mnemonic - < words.txt\n"
+        "Example: lockout create-key --kms-key alias/lockout --secret lockout/wallet "
+        "--import-mnemonic words.txt --mnemonic-passphrase-file - < passphrase.txt");
     cmd->footer(kAwsConfigHelp);
     cmd->add_option("--kms-key", a->kms_key, "KMS key: key id, key ARN, alias/NAME or alias ARN")
         ->required();
@@ -972,6 +994,12 @@ void RegisterOperatorCommands(CLI::App& app, CommandContext& ctx) {
     auto* seed_hex = cmd->add_option("--import-seed", a->import_seed,
                                      "Store the hex seed (16..64 bytes) in FILE (- for stdin)")
                          ->option_text("FILE");
+    cmd->add_option("--mnemonic-passphrase-file", a->mnemonic_passphrase_file,
+                    "The BIP-39 passphrase of --import-mnemonic's mnemonic, in FILE (- for "
+                    "stdin); printable ASCII, one final newline ignored; an empty file is the "
+                    "empty passphrase. Never the passphrase itself")
+        ->option_text("FILE")
+        ->needs(mnemonic);
     hd_flag->excludes(mnemonic)->excludes(seed_hex);
     mnemonic->excludes(seed_hex);
     cmd->get_option("--import")->excludes(hd_flag)->excludes(mnemonic)->excludes(seed_hex);

@@ -1,5 +1,6 @@
 #include "src/enclave/hd_keyring.h"
 
+#include <array>
 #include <utility>
 
 #include "src/signer/key_memory_lock.h"
@@ -43,7 +44,47 @@ HdKeyring::HdKeyring(hd::Curve curve, SecretBytes seed, std::unique_ptr<signer::
                      size_t max_cached)
     : curve_(curve), seed_(std::move(seed)), master_(std::move(master)), max_cached_(max_cached) {}
 
+absl::StatusOr<Bytes> DerivedSigner::Sign(ByteView message,
+                                          const signer::SignOptions& options) const {
+  std::unique_ptr<signer::SigningContext> ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      ctx = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (ctx == nullptr) {
+    absl::StatusOr<std::unique_ptr<signer::SigningContext>> made = signer_->NewContext();
+    if (!made.ok()) return made.status();
+    ctx = *std::move(made);
+  }
+  std::array<uint8_t, signer::kMaxSignatureSize> sig{};
+  absl::StatusOr<size_t> n = ctx->Sign(message, options, absl::MakeSpan(sig));
+  {
+    absl::MutexLock lock(&mu_);
+    if (idle_.size() < kMaxIdleContexts) idle_.push_back(std::move(ctx));
+  }
+  ctx.reset();  // outside the lock, if it was not kept
+  if (!n.ok()) return n.status();
+  return Bytes(sig.begin(), sig.begin() + static_cast<std::ptrdiff_t>(*n));
+}
+
+size_t DerivedSigner::idle_contexts() const {
+  absl::MutexLock lock(&mu_);
+  return idle_.size();
+}
+
 absl::StatusOr<std::shared_ptr<const signer::Signer>> HdKeyring::SignerFor(
+    const hd::DerivationPath& path) const {
+  absl::StatusOr<std::shared_ptr<const DerivedSigner>> derived = DerivedFor(path);
+  if (!derived.ok()) return derived.status();
+  // Aliasing: the signer, keeping its DerivedSigner alive.
+  const signer::Signer* signer = &(*derived)->signer();
+  return std::shared_ptr<const signer::Signer>(*std::move(derived), signer);
+}
+
+absl::StatusOr<std::shared_ptr<const DerivedSigner>> HdKeyring::DerivedFor(
     const hd::DerivationPath& path) const {
   {
     absl::MutexLock lock(&mu_);
@@ -55,7 +96,7 @@ absl::StatusOr<std::shared_ptr<const signer::Signer>> HdKeyring::SignerFor(
   // Derived outside the lock (two threads may derive the same path at once; one result is kept).
   absl::StatusOr<std::unique_ptr<signer::Signer>> derived = DeriveSigner(curve_, seed_, path);
   if (!derived.ok()) return derived.status();
-  std::shared_ptr<const signer::Signer> signer = *std::move(derived);
+  auto signer = std::make_shared<const DerivedSigner>(*std::move(derived));
   absl::MutexLock lock(&mu_);
   ++derivations_;
   if (auto it = index_.find(path.indices()); it != index_.end()) {

@@ -11,6 +11,8 @@
 // first out) up to `max_cached` of them, so a busy path costs one derivation, and memory stays
 // bounded however many paths clients ask for. The master key's signer (path m) is kept for the
 // policy's key pin and health: a pin of a seed secret names m.
+// A cached signer keeps up to kMaxIdleContexts signing contexts for reuse (DerivedSigner), so a
+// busy path also costs no SigningContext per signature (see docs/WALLET.md for the figures).
 // Thread-safety: all methods are thread-safe; a returned signer stays valid while its
 // shared_ptr lives (eviction only drops the cache's reference).
 
@@ -34,6 +36,31 @@ namespace lockout::enclave {
 
 inline constexpr size_t kDefaultHdCacheSize = 256;
 
+// A derived child's signer with the signing contexts kept for it. Making a SigningContext per
+// signature (what signer::Signer::Sign does) costs a secp256k1 context's blinding or OpenSSL
+// fetches each time; Sign here takes an idle context (or makes one), signs without a lock and
+// puts the context back unless kMaxIdleContexts are already idle: at most that many stay per
+// signer, so memory is bounded by the keyring's size. Thread-safe.
+class DerivedSigner final {
+ public:
+  static constexpr size_t kMaxIdleContexts = 4;
+
+  explicit DerivedSigner(std::unique_ptr<signer::Signer> signer) : signer_(std::move(signer)) {}
+  DerivedSigner(const DerivedSigner&) = delete;
+  DerivedSigner& operator=(const DerivedSigner&) = delete;
+
+  const signer::Signer& signer() const { return *signer_; }
+  // As signer::Signer::Sign, through a reused context.
+  absl::StatusOr<Bytes> Sign(ByteView message, const signer::SignOptions& options) const;
+  size_t idle_contexts() const;
+
+ private:
+  const std::unique_ptr<signer::Signer> signer_;
+  mutable absl::Mutex mu_;
+  // Declared after signer_: the contexts (which borrow it) are destroyed first.
+  mutable std::vector<std::unique_ptr<signer::SigningContext>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
 class HdKeyring final {
  public:
   // Takes the seed (locked in memory here). Errors: those of hd::ExtendedPrivateKey::FromSeed
@@ -54,6 +81,9 @@ class HdKeyring final {
   // secp256k1 child (BIP-32: probability below 2^-127); Internal if the crypto fails.
   absl::StatusOr<std::shared_ptr<const signer::Signer>> SignerFor(
       const hd::DerivationPath& path) const;
+  // The same, with the contexts to sign through (what the request handler signs with).
+  absl::StatusOr<std::shared_ptr<const DerivedSigner>> DerivedFor(
+      const hd::DerivationPath& path) const;
 
   size_t cached() const;
   size_t max_cached() const { return max_cached_; }
@@ -64,7 +94,7 @@ class HdKeyring final {
   HdKeyring(hd::Curve curve, SecretBytes seed, std::unique_ptr<signer::Signer> master,
             size_t max_cached);
 
-  using Entry = std::pair<std::vector<uint32_t>, std::shared_ptr<const signer::Signer>>;
+  using Entry = std::pair<std::vector<uint32_t>, std::shared_ptr<const DerivedSigner>>;
 
   const hd::Curve curve_;
   const SecretBytes seed_;

@@ -845,14 +845,14 @@ std::string_view RequestHandler::ResolveSigner(const std::optional<hd::Derivatio
       return kErrPathNotAllowed;
     }
   }
-  absl::StatusOr<std::shared_ptr<const signer::Signer>> derived = ref.hd->SignerFor(*path);
+  absl::StatusOr<std::shared_ptr<const DerivedSigner>> derived = ref.hd->DerivedFor(*path);
   if (!derived.ok()) {
     *detail = derived.status();
     return derived.status().code() == absl::StatusCode::kInvalidArgument ? kErrBadRequest
                                                                          : kErrInternal;
   }
   out.derived = *std::move(derived);
-  out.signer = out.derived.get();
+  out.signer = &out.derived->signer();
   return {};
 }
 
@@ -875,12 +875,13 @@ void RequestHandler::ResolveFailed(const nlohmann::json& id, std::string_view op
   AppendV2Error(id, reason, out);
 }
 
-std::optional<Bytes> RequestHandler::SignOrAnswer(const signer::Signer& signer,
+std::optional<Bytes> RequestHandler::SignOrAnswer(const RequestSigner& key,
                                                   const nlohmann::json& id, ByteView message,
                                                   const signer::SignOptions& options,
                                                   std::string& out, std::string_view payload,
                                                   std::string_view audit_client) {
-  absl::StatusOr<Bytes> signature = signer.Sign(message, options);
+  absl::StatusOr<Bytes> signature = key.derived != nullptr ? key.derived->Sign(message, options)
+                                                           : key.signer->Sign(message, options);
   if (signature.ok()) return *std::move(signature);
   const std::string_view reason = SignFailureReason(signature.status());
   LogRequestError("v2", "sign", reason, signature.status());
@@ -900,7 +901,7 @@ void RequestHandler::SignPathV2(const nlohmann::json& id, ByteView message,
     return;
   }
   std::optional<Bytes> signature =
-      SignOrAnswer(*key.signer, id, message, options, out, payload, audit_client);
+      SignOrAnswer(key, id, message, options, out, payload, audit_client);
   if (!signature.has_value()) return;
   if (!Audit(payload, audit_client, "sign", audit::kVerdictSigned, "")) {
     AppendV2Error(id, kErrAuditUnavailable, out);  // the signature is withheld
@@ -946,7 +947,7 @@ void RequestHandler::SignAttested(const nlohmann::json& id, const nlohmann::json
   }
   const signer::Signer* signer = key.signer;
   std::optional<Bytes> signature =
-      SignOrAnswer(*signer, id, message, options, out, payload, audit_client);
+      SignOrAnswer(key, id, message, options, out, payload, audit_client);
   if (!signature.has_value()) return;
   const crypto::Sha256Digest binding =
       attest::ReplyBinding(*digest, *signature, signer->public_key_der());

@@ -73,6 +73,7 @@
 #include "src/auth/request_verifier.h"
 #include "src/common/bytes.h"
 #include "src/common/clock.h"
+#include "src/enclave/hd_keyring.h"
 #include "src/enclave/key_manager.h"
 #include "src/enclave/rate_limiter.h"
 #include "src/hd/derivation_path.h"
@@ -241,7 +242,7 @@ class RequestHandler final {
   struct RequestSigner {
     const signer::Signer* signer = nullptr;
     LoadedKey per_request;                          // kPerRequest: loaded for this request alone
-    std::shared_ptr<const signer::Signer> derived;  // an HD child
+    std::shared_ptr<const DerivedSigner> derived;   // an HD child (signs with its contexts)
     std::string_view rule;                          // set when the signing policy refused
   };
   // The key for a request with `path` (if any) of the verified `client` ("" if none): the loaded
@@ -253,8 +254,9 @@ class RequestHandler final {
   void ResolveFailed(const nlohmann::json& id, std::string_view op, std::string_view reason,
                      const RequestSigner& key, const absl::Status& detail, bool audited,
                      std::string_view payload, std::string_view audit_client, std::string& out);
-  // Signs with `signer`; on failure logs, audits and answers the request (nullopt).
-  std::optional<Bytes> SignOrAnswer(const signer::Signer& signer, const nlohmann::json& id,
+  // Signs with `key` (an HD child through its reused contexts); on failure logs, audits and
+  // answers the request (nullopt).
+  std::optional<Bytes> SignOrAnswer(const RequestSigner& key, const nlohmann::json& id,
                                     ByteView message, const signer::SignOptions& options,
                                     std::string& out, std::string_view payload,
                                     std::string_view audit_client);

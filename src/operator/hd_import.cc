@@ -27,7 +27,17 @@ int HexValue(uint8_t c) {
 
 }  // namespace
 
-absl::StatusOr<SecretBytes> SeedFromMnemonicInput(const SecretBytes& input) {
+SecretBytes PassphraseFromInput(const SecretBytes& passphrase_input) {
+  ByteView text = passphrase_input.Reveal();
+  if (!text.empty() && text.back() == '\n') {
+    text = text.first(text.size() - 1);
+    if (!text.empty() && text.back() == '\r') text = text.first(text.size() - 1);
+  }
+  return SecretBytes::CopyFrom(text);
+}
+
+absl::StatusOr<SecretBytes> SeedFromMnemonicInput(const SecretBytes& input,
+                                                  const SecretBytes& passphrase_input) {
   const ByteView text = Trimmed(input);
   if (text.empty()) return absl::InvalidArgumentError("the mnemonic input is empty");
   if (text.size() > hd::kMaxMnemonicSize) {
@@ -35,7 +45,7 @@ absl::StatusOr<SecretBytes> SeedFromMnemonicInput(const SecretBytes& input) {
                                                    " bytes, longer than any BIP-39 mnemonic"));
   }
   const SecretBytes mnemonic = SecretBytes::CopyFrom(text);
-  return hd::MnemonicToSeed(mnemonic, SecretBytes());
+  return hd::MnemonicToSeed(mnemonic, PassphraseFromInput(passphrase_input));
 }
 
 absl::StatusOr<SecretBytes> SeedFromHexInput(const SecretBytes& input) {

@@ -197,14 +197,15 @@ absl::Status CheckImportArgument(std::string_view value) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SecretBytes> ReadPrivateKeyInput(const std::string& path) {
+absl::StatusOr<SecretBytes> ReadSecretInput(const std::string& path, size_t max_size,
+                                            std::string_view label) {
   const bool stdin_input = path == "-";
   const int fd = stdin_input ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
     return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound
                                       : absl::StatusCode::kPermissionDenied,
-                        absl::StrCat("--import ", path, ": ", std::strerror(err)));
+                        absl::StrCat(Absl(label), ": ", std::strerror(err)));
   }
   SecretBuilder builder;
   uint8_t buffer[4096];
@@ -213,14 +214,14 @@ absl::StatusOr<SecretBytes> ReadPrivateKeyInput(const std::string& path) {
     const ssize_t n = ::read(fd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      status = absl::InternalError(absl::StrCat("--import ", path, ": ", std::strerror(errno)));
+      status = absl::InternalError(absl::StrCat(Absl(label), ": ", std::strerror(errno)));
       break;
     }
     if (n == 0) break;
     builder.Append(ByteView(buffer, static_cast<size_t>(n)));
-    if (builder.size() > signer::kMaxPrivateKeySize) {
-      status = Refuse(absl::StrCat("the input exceeds ", signer::kMaxPrivateKeySize,
-                                   " bytes: not a private key"));
+    if (builder.size() > max_size) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat(Absl(label), ": the input exceeds ", max_size, " bytes"));
       break;
     }
   }
@@ -228,7 +229,14 @@ absl::StatusOr<SecretBytes> ReadPrivateKeyInput(const std::string& path) {
   if (!stdin_input) ::close(fd);
   SecretBytes out = std::move(builder).Finish();
   if (!status.ok()) return status;
-  if (out.empty()) return Refuse(absl::StrCat(stdin_input ? "stdin" : path, " is empty"));
+  return out;
+}
+
+absl::StatusOr<SecretBytes> ReadPrivateKeyInput(const std::string& path) {
+  absl::StatusOr<SecretBytes> out =
+      ReadSecretInput(path, signer::kMaxPrivateKeySize, absl::StrCat("--import ", path));
+  if (!out.ok()) return out.status();
+  if (out->empty()) return Refuse(absl::StrCat(path == "-" ? "stdin" : path, " is empty"));
   return out;
 }
 

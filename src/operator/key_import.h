@@ -38,6 +38,14 @@ absl::Status CheckImportArgument(std::string_view value);
 // input.
 absl::StatusOr<SecretBytes> ReadPrivateKeyInput(const std::string& path);
 
+// Reads FILE, or stdin for "-", into SecretBytes: at most `max_size` bytes, possibly none (the
+// caller decides what an empty input means). Errors name `label` only, never the path unless the
+// label includes it (a mistyped secret in place of a path must not be echoed): NotFound or
+// PermissionDenied if it cannot be opened, InvalidArgument if it exceeds `max_size`, Internal for
+// a read error. Secrets: the read buffer is wiped.
+absl::StatusOr<SecretBytes> ReadSecretInput(const std::string& path, size_t max_size,
+                                            std::string_view label);
+
 struct ImportedKey {
   std::unique_ptr<signer::Signer> key;
   std::string format;  // "PKCS#8 PEM", "PKCS#8 DER", "SEC1 PEM", "raw hex"

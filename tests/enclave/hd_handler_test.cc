@@ -2,10 +2,12 @@
 // as an HdKeyring, requests naming a derivation path, the signing policy's "paths" rule, and the
 // errors for a missing path, a path with a single key and a malformed path.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -287,6 +289,52 @@ TEST(HdKeyringTest, DerivationErrorsAndTheMasterKey) {
   ASSERT_TRUE(ring->SignerFor(*hd::DerivationPath::Parse("m/1")).ok());
   ASSERT_TRUE(ring->SignerFor(*hd::DerivationPath::Parse("m/1")).ok());
   EXPECT_EQ(ring->derivations(), 1u);  // the second one came from the cache
+}
+
+TEST(HdKeyringTest, DerivedSignersReuseABoundedNumberOfContextsAcrossThreads) {
+  for (hd::Curve curve : {hd::Curve::kSecp256k1, hd::Curve::kNist256p1, hd::Curve::kEd25519}) {
+    SCOPED_TRACE(static_cast<int>(curve));
+    const bool ed25519 = curve == hd::Curve::kEd25519;
+    auto ring = *HdKeyring::FromSeed(curve, SeedBytes(kSeed1), /*max_cached=*/1);
+    const hd::DerivationPath path = *hd::DerivationPath::Parse("m/0'/1'");
+    auto derived = ring->DerivedFor(path);
+    ASSERT_TRUE(derived.ok()) << derived.status();
+    EXPECT_EQ((*derived)->idle_contexts(), 0u);
+    const Bytes spki = (*derived)->signer().public_key_der();
+    // The same signer as SignerFor's (which aliases it).
+    EXPECT_EQ(ring->SignerFor(path)->get(), &(*derived)->signer());
+    constexpr int kThreads = 8;
+    std::vector<std::thread> threads;
+    std::atomic<int> good{0};
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 20; ++i) {
+          const std::string message = absl::StrCat("message ", t, " ", i);
+          auto d = ring->DerivedFor(path);
+          if (!d.ok()) continue;
+          auto sig = (*d)->Sign(AsBytes(message), signer::SignOptions{});
+          if (sig.ok() && testing::VerifySignature(spki, ed25519, AsBytes(message), *sig)) ++good;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(good.load(), kThreads * 20);
+    EXPECT_GE((*derived)->idle_contexts(), 1u);
+    EXPECT_LE((*derived)->idle_contexts(), DerivedSigner::kMaxIdleContexts);
+    EXPECT_EQ(ring->derivations(), 1u);
+    // Evicted from the cache (max_cached 1), the signer and its contexts live on while held.
+    ASSERT_TRUE(ring->DerivedFor(*hd::DerivationPath::Parse("m/2'")).ok());
+    auto again = (*derived)->Sign(AsBytes("after eviction"), signer::SignOptions{});
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(testing::VerifySignature(spki, ed25519, AsBytes("after eviction"), *again));
+    // A bad option fails the signature and still returns its context.
+    const size_t idle = (*derived)->idle_contexts();
+    signer::SignOptions bad;
+    // ed25519 signs no hash; a prehashed ECDSA message must be a 32-byte digest.
+    bad.hash = ed25519 ? signer::HashAlgorithm::kSha256 : signer::HashAlgorithm::kNone;
+    EXPECT_FALSE((*derived)->Sign(AsBytes("not a digest"), bad).ok());
+    EXPECT_EQ((*derived)->idle_contexts(), idle);
+  }
 }
 
 }  // namespace

@@ -29,7 +29,6 @@ import re
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import harness
@@ -42,17 +41,6 @@ class EnclaveKeygenTest(RuntimeTestCase):
         return self.cli("admin", "create-key", "--in-enclave", "--enclave", uri, "--kms-key",
                         self.key_arn, "--secret", SECRET, "--key-type", key_type, "--root-cert",
                         self.la.ready["nsm_root_cert"], *extra)
-
-    def open_with_emulator_material(self, blob, context):
-        """The plaintext of a local KMS blob (src/localaws/kms_ciphertext.h), from the key
-        material local-aws keeps in its state directory: what no one but this test can do."""
-        key_id = blob[1:37].decode()
-        with open(os.path.join(self.la.state_dir, "kms", "keys", f"{key_id}.json")) as f:
-            material = base64.b64decode(json.load(f)["KeyMaterial"])
-        aad = b"lockout-kms-blob" + blob[:37]
-        for k, v in sorted(context.items()):
-            aad += len(k).to_bytes(4, "big") + k.encode() + len(v).to_bytes(4, "big") + v.encode()
-        return AESGCM(material).decrypt(blob[37:49], blob[49:], aad)
 
     def test_hd_seed_born_in_the_enclave_signs_by_path_after_a_restart(self):
         self.lock_to("--enclave-binary", self.enclave_bin)

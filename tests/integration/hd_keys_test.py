@@ -47,6 +47,10 @@ MNEMONIC = ("abandon abandon abandon abandon abandon abandon abandon abandon aba
 # m/44'/60'/0'/0/0 of that mnemonic (empty passphrase), as every wallet shows it.
 MNEMONIC_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
 ETH_PATH = "m/44'/60'/0'/0/0"
+# The first Trezor BIP-39 vector's seed: MNEMONIC with the passphrase "TREZOR"
+# (tests/hd/testdata/bip39_vectors.json).
+TREZOR_SEED = ("c55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a6987599d18264c1e1"
+               "c92f2cf141630c7a3c4ab7c81b2f001698e7463b04")
 
 
 class HdKeysTest(runtime_test.RuntimeTestCase):
@@ -185,6 +189,71 @@ class HdKeysTest(runtime_test.RuntimeTestCase):
         for text in self.outputs + [self.all_logs()]:
             self.assertNotIn(SEED1, text)
             self.assertNotIn("abandon about", text)
+
+    def test_mnemonic_passphrase_from_a_file(self):
+        # The first Trezor BIP-39 vector ("abandon x11 about", passphrase TREZOR): the seed
+        # stored is the vector's.
+        words = os.path.join(self.tmp, "words.txt")
+        with open(words, "w") as f:
+            f.write(MNEMONIC + "\n")
+        passphrase = os.path.join(self.tmp, "passphrase.txt")
+        with open(passphrase, "w") as f:
+            f.write("TREZOR\n")  # as echo or an editor writes it: the final newline is ignored
+        self.store("--import-mnemonic", MNEMONIC, "--mnemonic-passphrase-file", passphrase)
+        sm = self.la.boto3_client("secretsmanager", "admin")
+        plain = self.open_with_emulator_material(
+            sm.get_secret_value(SecretId=SECRET)["SecretBinary"], {"lockout:secret": SECRET})
+        self.assertEqual(plain[:18], b"lockout-hd-seed\x01\x01\x40")
+        self.assertEqual(plain[18:].hex(), TREZOR_SEED)
+        # Stored the other way round (mnemonic from a file, passphrase on stdin): the same.
+        r = subprocess.run([self.lockout, "create-key", "--kms-key", self.key_arn, "--secret",
+                            SECRET, "--import-mnemonic", words, "--mnemonic-passphrase-file",
+                            "-", "--overwrite"], input="TREZOR\n", env=self.la.env("instance"),
+                           capture_output=True, text=True, timeout=60)
+        self.outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        plain = self.open_with_emulator_material(
+            sm.get_secret_value(SecretId=SECRET)["SecretBinary"], {"lockout:secret": SECRET})
+        self.assertEqual(plain[18:].hex(), TREZOR_SEED)
+        # An empty file is the empty passphrase: the seed every wallet derives with none.
+        empty = os.path.join(self.tmp, "empty.txt")
+        open(empty, "w").close()
+        self.store("--import-mnemonic", MNEMONIC, "--mnemonic-passphrase-file", empty)
+        plain = self.open_with_emulator_material(
+            sm.get_secret_value(SecretId=SECRET)["SecretBinary"], {"lockout:secret": SECRET})
+        self.assertEqual(plain[18:], hashlib.pbkdf2_hmac("sha512", MNEMONIC.encode(),
+                                                         b"mnemonic", 2048))
+
+        base = [self.lockout, "create-key", "--kms-key", self.key_arn, "--secret", SECRET]
+        parse_only = dict(os.environ, LOCKOUT_PARSE_ONLY="1")
+
+        def refused(args, env, stdin="", code=2, echoes=False):
+            r = subprocess.run(base + args, env=env, input=stdin, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+            if not echoes:
+                self.assertNotIn("TREZOR", r.stdout + r.stderr)
+            return r.stderr
+
+        # The passphrase itself is not an option (it would be in ps and the shell history).
+        for flag in ("--mnemonic-passphrase", "--passphrase"):
+            # (CLI11 names the arguments it did not expect: the typed passphrase among them.)
+            refused(["--import-mnemonic", words, flag, "TREZOR"], parse_only, echoes=True)
+        # It belongs to a mnemonic; and stdin can feed only one of the two.
+        refused(["--hd", "--mnemonic-passphrase-file", empty], parse_only)
+        refused(["--import-seed", words, "--mnemonic-passphrase-file", empty], parse_only)
+        err = refused(["--import-mnemonic", "-", "--mnemonic-passphrase-file", "-"], parse_only)
+        self.assertIn("cannot both read stdin", err)
+        # A passphrase typed where FILE goes: not found, and not echoed.
+        err = refused(["--import-mnemonic", words, "--mnemonic-passphrase-file", "TREZOR"],
+                      self.la.env("instance"), code=1)
+        self.assertIn("--mnemonic-passphrase-file", err)
+        # Not printable ASCII (BIP-39's NFKD is not done here): refused, nothing stored.
+        before = sm.get_secret_value(SecretId=SECRET)["VersionId"]
+        err = refused(["--import-mnemonic", words, "--mnemonic-passphrase-file", "-",
+                       "--overwrite"], self.la.env("instance"), stdin="TR\u00c9ZOR", code=1)
+        self.assertIn("printable ASCII", err)
+        self.assertEqual(sm.get_secret_value(SecretId=SECRET)["VersionId"], before)
 
 
 if __name__ == "__main__":

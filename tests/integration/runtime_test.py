@@ -24,6 +24,8 @@ import struct
 import subprocess
 import urllib.request
 
+from cryptography.hazmat.primitives.ciphers import aead
+
 import harness
 
 SECRET = "lockout/runtime-key"
@@ -52,6 +54,17 @@ class RuntimeTestCase(harness.TempDirTestCase):
                            capture_output=True, text=True, timeout=60)
         self.outputs.append(r.stdout + r.stderr)
         return r
+
+    def open_with_emulator_material(self, blob, context):
+        """The plaintext of a local KMS blob (src/localaws/kms_ciphertext.h), from the key
+        material local-aws keeps in its state directory: what no one but this test can do."""
+        key_id = blob[1:37].decode()
+        with open(os.path.join(self.la.state_dir, "kms", "keys", f"{key_id}.json")) as f:
+            material = base64.b64decode(json.load(f)["KeyMaterial"])
+        aad = b"lockout-kms-blob" + blob[:37]
+        for k, v in sorted(context.items()):
+            aad += len(k).to_bytes(4, "big") + k.encode() + len(v).to_bytes(4, "big") + v.encode()
+        return aead.AESGCM(material).decrypt(blob[37:49], blob[49:], aad)
 
     def create_key(self, key_type="p256"):
         r = self.cli("instance", "create-key", "--kms-key", self.key_arn, "--secret", SECRET,
