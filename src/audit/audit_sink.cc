@@ -142,7 +142,9 @@ void AuditSink::Run() {
     wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval),
                    [this] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
     const bool last = stopping_;
-    if (last && !relay_ok_) break;  // unreachable at its last try: do not hold up shutdown
+    // Unreachable at its last try: do not hold up shutdown. Never tried yet (stopped before the
+    // first flush) is not unreachable: what is buffered gets its one last attempt.
+    if (last && !relay_ok_ && send_failures_ > 0) break;
     if (pending_.empty() && unreported_lost_ == 0 && chain_->head_is_checkpoint()) {
       if (last) break;
       continue;
