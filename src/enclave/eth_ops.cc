@@ -139,7 +139,8 @@ EthOpResult SignMessageDigest(const signer::Signer& signer, const eth::Address& 
   if (!recovered.ok() || *recovered != address) {
     return Failure(kErrInternal, absl::InternalError("signature does not recover to the key"));
   }
-  return EthOpResult{.reason = {}, .rule = {}, .detail = {}, .body = {{"signature", WalletSignature(*sig)}}};
+  return EthOpResult{
+      .reason = {}, .rule = {}, .detail = {}, .body = {{"signature", WalletSignature(*sig)}}};
 }
 
 const nlohmann::json* Member(const nlohmann::json& request, const char* name) {
@@ -166,8 +167,10 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
   if (!address.ok()) return Failure(kErrInternal, address.status());
 
   if (op == "eth_address") {
-    return EthOpResult{
-        .reason = {}, .rule = {}, .detail = {}, .body = {{"address", eth::ChecksumAddress(*address)}}};
+    return EthOpResult{.reason = {},
+                       .rule = {},
+                       .detail = {},
+                       .body = {{"address", eth::ChecksumAddress(*address)}}};
   }
 
   if (op == "eth_personal_sign") {
@@ -182,8 +185,7 @@ EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
                                          "field \"message\": ", bytes.status().message())));
     }
     if (wallet != nullptr && !wallet->allow_personal_sign) {
-      return WalletRefusal(signpolicy::kWalletRulePersonalSign,
-                           "eth_personal_sign is not allowed");
+      return WalletRefusal(signpolicy::kWalletRulePersonalSign, "eth_personal_sign is not allowed");
     }
     return SignMessageDigest(signer, *address, eth::PersonalMessageHash(*bytes));
   }

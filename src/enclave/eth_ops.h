@@ -54,7 +54,6 @@ struct EthOpResult {
 // secp256k1 is "bad request" (detail names the key type). `wallet`: the policy's wallet rules, or
 // null (no restriction).
 EthOpResult RunEthOp(std::string_view op, const nlohmann::json& request,
-                     const signer::Signer& signer,
-                     const signpolicy::WalletRules* wallet = nullptr);
+                     const signer::Signer& signer, const signpolicy::WalletRules* wallet = nullptr);
 
 }  // namespace lockout::enclave

@@ -241,9 +241,9 @@ class RequestHandler final {
   // The key a request uses, held for the request's duration.
   struct RequestSigner {
     const signer::Signer* signer = nullptr;
-    LoadedKey per_request;                          // kPerRequest: loaded for this request alone
-    std::shared_ptr<const DerivedSigner> derived;   // an HD child (signs with its contexts)
-    std::string_view rule;                          // set when the signing policy refused
+    LoadedKey per_request;                         // kPerRequest: loaded for this request alone
+    std::shared_ptr<const DerivedSigner> derived;  // an HD child (signs with its contexts)
+    std::string_view rule;                         // set when the signing policy refused
   };
   // The key for a request with `path` (if any) of the verified `client` ("" if none): the loaded
   // signer, an HD child, or one loaded for this request alone. Returns "" and sets out.signer, or

@@ -78,7 +78,8 @@ nlohmann::json EthGateway::Dispatch(const RpcRequest& request, RpcError& error) 
   // What is to be signed, checked here first; `digest` is what the signature must recover over.
   crypto::Keccak256Digest digest{};
   if (m == "eth_sign" || m == "personal_sign") {
-    const bool geth_order = m == "eth_sign";  // eth_sign(address, data); personal_sign(data, address)
+    const bool geth_order =
+        m == "eth_sign";  // eth_sign(address, data); personal_sign(data, address)
     if (!(geth_order ? ParamCount(p, 2, 2) : ParamCount(p, 2, 3))) {
       return Fail(error, kInvalidParams,
                   geth_order ? "eth_sign takes [address, data]"

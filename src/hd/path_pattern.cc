@@ -41,7 +41,8 @@ absl::StatusOr<PathPattern> PathPattern::Parse(std::string_view text) {
       }
     } else {
       // One literal component: DerivationPath's grammar, reused.
-      absl::StatusOr<DerivationPath> one = DerivationPath::Parse(std::string("m/") + std::string(part));
+      absl::StatusOr<DerivationPath> one =
+          DerivationPath::Parse(std::string("m/") + std::string(part));
       if (!one.ok() || one->indices().size() != 1) {
         return absl::InvalidArgumentError(absl::StrCat(
             "path pattern: component ", number,
