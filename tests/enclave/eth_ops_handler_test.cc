@@ -27,6 +27,7 @@
 #include "src/eth/transaction.h"
 #include "src/signer/signer.h"
 #include "src/signpolicy/signing_policy.h"
+#include "tests/testing/eip712_mail.h"
 
 namespace lockout::enclave {
 namespace {
@@ -94,22 +95,7 @@ class EthOpsTest : public ::testing::Test {
                 {"value", "0x2386f26fc10000"}};
   }
 
-  static json MailExample() {
-    return json::parse(R"({
-      "types": {
-        "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                         {"name": "chainId", "type": "uint256"},
-                         {"name": "verifyingContract", "type": "address"}],
-        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
-        "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"},
-                 {"name": "contents", "type": "string"}]},
-      "primaryType": "Mail",
-      "domain": {"name": "Ether Mail", "version": "1", "chainId": 1,
-                 "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
-      "message": {"from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-                  "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-                  "contents": "Hello, Bob!"}})");
-  }
+  static json MailExample() { return json::parse(testing::kEip712Mail); }
 
   static const json kBad;
   std::unique_ptr<KeyManager> keys_;
@@ -392,9 +378,8 @@ TEST_F(WalletRulesTest, Eip712Domains) {
 TEST_F(WalletRulesTest, PersonalSign) {
   const json request = {{"message", "aGk="}};
   EXPECT_EQ(Rule(R"({"chain_ids": [1]})", "eth_personal_sign", request), "");
-  EXPECT_EQ(Rule(R"({"chain_ids": [1], "allow_personal_sign": true})", "eth_personal_sign",
-                 request),
-            "");
+  EXPECT_EQ(
+      Rule(R"({"chain_ids": [1], "allow_personal_sign": true})", "eth_personal_sign", request), "");
   EXPECT_EQ(Rule(R"({"allow_personal_sign": false})", "eth_personal_sign", request),
             "wallet_personal_sign");
 }
@@ -406,21 +391,22 @@ TEST_F(EthOpsTest, AWalletRefusalIsAnsweredGenericallyAndAuditedWithTheRule) {
   std::vector<std::string> lines;
   audit::AuditSinkOptions sink_options;
   sink_options.flush_interval = absl::Milliseconds(5);
-  std::unique_ptr<audit::AuditSink> sink = audit::AuditSink::Start(
-      sink_options, *audit::AuditChain::Create(nullptr, Clock::Real()),
-      [&](const std::vector<std::string>& batch) {
-        std::lock_guard<std::mutex> lock(mu);
-        lines.insert(lines.end(), batch.begin(), batch.end());
-        return absl::OkStatus();
-      });
+  std::unique_ptr<audit::AuditSink> sink =
+      audit::AuditSink::Start(sink_options, *audit::AuditChain::Create(nullptr, Clock::Real()),
+                              [&](const std::vector<std::string>& batch) {
+                                std::lock_guard<std::mutex> lock(mu);
+                                lines.insert(lines.end(), batch.begin(), batch.end());
+                                return absl::OkStatus();
+                              });
   FakeClock clock(absl::FromUnixMillis(1765000000000));
   auto client = *auth::ClientKey::Generate(auth::ClientKeyAlgorithm::kEd25519, "gw");
   auto policy = std::make_shared<signpolicy::SigningPolicy>();
-  policy->clients.push_back(signpolicy::AuthorizedClient{.name = client->name(),
-                                                         .algorithm = client->algorithm(),
-                                                         .public_key = ToString(client->public_key()),
-                                                         .ops = {"sign"},
-                                                         .keys = {"*"}});
+  policy->clients.push_back(
+      signpolicy::AuthorizedClient{.name = client->name(),
+                                   .algorithm = client->algorithm(),
+                                   .public_key = ToString(client->public_key()),
+                                   .ops = {"sign"},
+                                   .keys = {"*"}});
   policy->wallet = Wallet(R"({"chain_ids": [1], "max_value_wei": "1"})");
   HandlerOptions options;
   options.signing_policy = policy;

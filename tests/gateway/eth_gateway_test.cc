@@ -5,25 +5,14 @@
 
 #include "gtest/gtest.h"
 #include "src/common/encoding.h"
+#include "tests/testing/eip712_mail.h"
 
 namespace lockout::gateway {
 namespace {
 
-// EIP-712's Mail example; its signer is the key keccak256("cow") ("Cow"'s wallet).
-constexpr std::string_view kMail = R"({"types": {
-  "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                   {"name": "chainId", "type": "uint256"},
-                   {"name": "verifyingContract", "type": "address"}],
-  "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
-  "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"},
-           {"name": "contents", "type": "string"}]},
- "primaryType": "Mail",
- "domain": {"name": "Ether Mail", "version": "1", "chainId": 1,
-            "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
- "message": {"from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-             "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-             "contents": "Hello, Bob!"}})";
-constexpr std::string_view kCow = "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826";
+// EIP-712's Mail example and its signer ("Cow"'s wallet).
+constexpr std::string_view kMail = lockout::testing::kEip712Mail;
+constexpr std::string_view kCow = lockout::testing::kEip712MailSigner;
 constexpr std::string_view kMailSignature =
     "0x4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d"
     "07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b915621c";
@@ -59,7 +48,8 @@ class EthGatewayTest : public ::testing::Test {
         gateway_(*eth::ParseAddress(kCow, "address"), backend_) {}
 
   nlohmann::json Call(std::string_view method, nlohmann::json params) {
-    nlohmann::json request = {{"jsonrpc", "2.0"}, {"id", 9}, {"method", method}, {"params", params}};
+    nlohmann::json request = {
+        {"jsonrpc", "2.0"}, {"id", 9}, {"method", method}, {"params", params}};
     nlohmann::json reply = nlohmann::json::parse(gateway_.Handle(request.dump()));
     EXPECT_EQ(reply["id"], 9);
     EXPECT_EQ(reply["jsonrpc"], "2.0");
@@ -75,8 +65,7 @@ class EthGatewayTest : public ::testing::Test {
 };
 
 TEST_F(EthGatewayTest, Accounts) {
-  EXPECT_EQ(Call("eth_accounts", nlohmann::json::array())["result"],
-            nlohmann::json::array({kCow}));
+  EXPECT_EQ(Call("eth_accounts", nlohmann::json::array())["result"], nlohmann::json::array({kCow}));
   EXPECT_EQ(ErrorCode("eth_accounts", {1}), kInvalidParams);
 }
 
@@ -95,9 +84,12 @@ TEST_F(EthGatewayTest, ASignatureThatDoesNotRecoverToTheAddressIsAServerError) {
 }
 
 TEST_F(EthGatewayTest, EnclaveRefusalIsAServerErrorWithItsText) {
-  nlohmann::json reply = Call("eth_signTransaction",
-                              {{{"nonce", "0x0"}, {"gas", "0x5208"}, {"gasPrice", "0x1"},
-                                {"chainId", "0x1"}, {"to", kCow}, {"value", "0x0"}}});
+  nlohmann::json reply = Call("eth_signTransaction", {{{"nonce", "0x0"},
+                                                       {"gas", "0x5208"},
+                                                       {"gasPrice", "0x1"},
+                                                       {"chainId", "0x1"},
+                                                       {"to", kCow},
+                                                       {"value", "0x0"}}});
   EXPECT_EQ(reply["error"]["code"], kServerError);
   EXPECT_EQ(reply["error"]["message"], "enclave: unauthorized");
 }
